@@ -1,0 +1,79 @@
+# cloudlet - one build for every program. `make` builds, `make test` runs the
+# whole suite, `make demo` boots a VM. See README.md.
+
+CC      ?= cc
+BUILD   ?= build
+GUEST   ?= $(abspath $(BUILD)/guest)
+WERROR  ?= -Werror
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wno-missing-field-initializers $(WERROR)
+CPPFLAGS = -Isrc/common -Isrc/agent -D_FORTIFY_SOURCE=2 \
+           -DCLOUDLET_GUEST_DIR='"$(GUEST)"'
+ALLFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
+LIBS     = -ljansson -pthread
+
+COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c
+AGENT_SRC  = src/agent/spec.c src/agent/host.c src/agent/image.c src/agent/qmp.c \
+             src/agent/tap.c src/agent/qemu.c src/agent/disk.c src/agent/vm.c \
+             src/agent/supervise.c src/agent/control.c src/agent/ctl.c
+AGENT_MAIN = src/agent/agent.c
+
+OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(AGENT_SRC))
+
+.PHONY: all asan setup guest test unit integration demo bench clean format
+
+all: $(BUILD)/bin/cloudlet-agent
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/bin/cloudlet-agent: $(OBJ) $(AGENT_MAIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $(AGENT_MAIN) $(OBJ) $(LIBS)
+
+# The sanitizer build: same sources, separate tree.
+asan:
+	$(MAKE) BUILD=$(BUILD)/asan GUEST=$(GUEST) \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    LIBS="-ljansson -pthread -fsanitize=address,undefined"
+
+# Installs what is missing (Debian packages, the VM user). Idempotent.
+setup:
+	scripts/setup.sh
+
+guest:
+	guest/build.sh $(BUILD)/guest
+
+# Unit tests (cmocka): pure modules, no VMs.
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+$(BUILD)/tests/%: tests/unit/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $< $(OBJ) $(LIBS) -lcmocka
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+integration: all guest
+	tests/integration/run.sh
+
+test: setup
+	$(MAKE) all guest
+	$(MAKE) unit
+	$(MAKE) integration
+
+demo: setup
+	$(MAKE) all guest
+	scripts/demo.sh
+
+bench: all guest
+	bench/boot
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/bin $(BUILD)/tests $(BUILD)/asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

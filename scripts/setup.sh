@@ -1,0 +1,44 @@
+#!/bin/sh
+# setup.sh - install what cloudlet needs on a Debian 12 host, idempotently.
+# Run as root (make setup, make test and make demo call it).
+set -eu
+cd "$(dirname "$0")/.."
+
+# Build, runtime and test dependencies, all from Debian's archive.
+PKGS="
+build-essential pkg-config
+libjansson-dev libcmocka-dev
+qemu-system-x86 qemu-utils
+e2fsprogs dosfstools mtools
+busybox-static cpio lz4 xz-utils kmod
+iproute2 curl socat
+"
+if [ -f guest/deps.txt ]; then
+	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"
+fi
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "setup: missing packages:$missing (run as root to install)" >&2
+		exit 1
+	fi
+	echo "setup: installing$missing"
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+
+# QEMU runs as this unprivileged user; the control plane joins the group
+# that may use the agent's socket.
+if [ "$(id -u)" = 0 ]; then
+	getent group cloudlet >/dev/null || groupadd --system cloudlet
+	getent passwd cloudlet-vm >/dev/null ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin cloudlet-vm
+fi
+echo "setup: ok"

@@ -1,0 +1,176 @@
+/*
+ * agent.c - cloudlet-agent: the privileged host agent (serve) and its
+ * operator CLI (ctl, in ctl.c).
+ *
+ * The agent is the only cloudlet process that runs as root. Root is kept
+ * for: creating taps inside tenant network namespaces and attaching them to
+ * bridges; making disk files owned by the VM user; spawning QEMU and then
+ * dropping it to that user. QEMU itself never runs as root.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "ctl.h"
+#include "image.h"
+#include "log.h"
+#include "util.h"
+#include "vm.h"
+
+#ifndef CLOUDLET_GUEST_DIR
+#define CLOUDLET_GUEST_DIR "/usr/local/share/cloudlet/guest"
+#endif
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: cloudlet-agent serve [--socket PATH] [--state-dir DIR] [--guest-dir DIR]\n"
+		"                            [--qemu BIN] [--vm-user USER] [--accel auto|tcg|kvm]\n"
+		"                            [--mem-overcommit RATIO] [--stop-timeout SECONDS] [-v]\n"
+		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n");
+	exit(2);
+}
+
+static int
+serve(int argc, char **argv)
+{
+	static struct agent_config cfg;
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"guest-dir", required_argument, NULL, 'g'},
+		{"qemu", required_argument, NULL, 'q'},
+		{"vm-user", required_argument, NULL, 'u'},
+		{"accel", required_argument, NULL, 'a'},
+		{"mem-overcommit", required_argument, NULL, 'o'},
+		{"stop-timeout", required_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sock = "/run/cloudlet/agent.sock", *state = "/var/lib/cloudlet/agent";
+	const char *guest = CLOUDLET_GUEST_DIR, *user = "cloudlet-vm";
+	enum host_accel accel = ACCEL_AUTO;
+	char real[PATH_MAX], sockdir[PATH_MAX];
+	struct group *grp;
+	int c, verbose = 0, lfd, r;
+	char *end;
+
+	cfg.mem_overcommit = 1.0;
+	cfg.mem_reserve_mib = 512;
+	cfg.stop_timeout_s = 30;
+	snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "/usr/bin/qemu-system-x86_64");
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'd': state = optarg; break;
+		case 'g': guest = optarg; break;
+		case 'u': user = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'q':
+			snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "%s", optarg);
+			break;
+		case 'a':
+			if (host_accel_parse(optarg, &accel) < 0)
+				usage();
+			break;
+		case 'o':
+			cfg.mem_overcommit = strtod(optarg, &end);
+			if (*end != '\0' || cfg.mem_overcommit <= 0 || cfg.mem_overcommit > 100)
+				usage();
+			break;
+		case 't':
+			cfg.stop_timeout_s = (unsigned)strtoul(optarg, &end, 10);
+			if (*end != '\0' || cfg.stop_timeout_s == 0)
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	log_init("cloudlet-agent", verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (geteuid() != 0)
+		log_warnx("not running as root: VMs run as this user and cannot have NICs");
+	{
+		struct passwd *pw = getpwnam(user);
+
+		if (pw == NULL && geteuid() == 0) {
+			log_warnx("no user '%s' for QEMU (make setup creates it)", user);
+			return 1;
+		}
+		cfg.vm_uid = pw ? pw->pw_uid : geteuid();
+		cfg.vm_gid = pw ? pw->pw_gid : getegid();
+		if (geteuid() != 0) {
+			cfg.vm_uid = geteuid();
+			cfg.vm_gid = getegid();
+		}
+	}
+	if ((r = util_mkdirs(state, 0711)) < 0 || realpath(state, real) == NULL) {
+		log_warnx("state dir %s: %s", state, strerror(r < 0 ? -r : errno));
+		return 1;
+	}
+	if (util_fmt(cfg.state_dir, sizeof(cfg.state_dir), "%s", real) < 0) {
+		log_warnx("state dir path too long");
+		return 1;
+	}
+	if (realpath(guest, real) == NULL) {
+		log_warn("guest dir %s (run make guest)", guest);
+		return 1;
+	}
+	if (util_fmt(cfg.guest_dir, sizeof(cfg.guest_dir), "%s", real) < 0) {
+		log_warnx("guest dir path too long");
+		return 1;
+	}
+	image_init(cfg.guest_dir);
+	if ((r = host_probe(accel, &cfg.host)) < 0) {
+		log_warnx("host probe: %s", strerror(-r));
+		return 1;
+	}
+	log_info("host: %u cpus, %llu MiB, accelerator %s (%s)", cfg.host.cpus,
+		 (unsigned long long)cfg.host.memory_mib, host_accel_name(cfg.host.accel),
+		 cfg.host.accel_reason);
+
+	snprintf(sockdir, sizeof(sockdir), "%s", sock);
+	if (strrchr(sockdir, '/') != NULL) {
+		*strrchr(sockdir, '/') = '\0';
+		if (sockdir[0] != '\0')
+			util_mkdirs(sockdir, 0755);
+	}
+	if ((r = vm_init(&cfg)) < 0) {
+		log_warnx("cannot load VMs: %s", strerror(-r));
+		return 1;
+	}
+	grp = getgrnam("cloudlet");
+	lfd = control_listen(sock, grp ? grp->gr_gid : (gid_t)-1);
+	if (lfd < 0) {
+		log_warnx("cannot listen on %s: %s", sock, strerror(-lfd));
+		return 1;
+	}
+	log_info("listening on %s, state in %s, images from %s", sock, cfg.state_dir,
+		 cfg.guest_dir);
+	control_serve(lfd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "serve") == 0)
+		return serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
+	usage();
+}

@@ -1,0 +1,28 @@
+/*
+ * control.h - the agent's control socket.
+ *
+ * A unix stream socket; each line a JSON request, each answered by one JSON
+ * line (docs/agent-protocol.md is the reference):
+ *   -> {"op": "vm.create", "args": {...}}
+ *   <- {"ok": true, "result": ...}
+ *   <- {"ok": false, "error": {"code": "invalid", "message": "..."}}
+ * One thread per connection; a connection that sends a line longer than
+ * MSG_MAX or anything that is not a JSON object gets an error and is closed.
+ */
+#ifndef CLOUDLET_CONTROL_H
+#define CLOUDLET_CONTROL_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#define CONTROL_CLIENTS_MAX 64
+
+/* Create the listening socket (mode 0660, group gid if not -1). */
+int control_listen(const char *path, gid_t gid);
+/* Accept connections forever. */
+void control_serve(int lfd);
+
+/* Answer one request (exposed for tests and fuzzing): new reference. */
+json_t *control_dispatch(const json_t *req);
+
+#endif

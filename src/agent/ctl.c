@@ -1,0 +1,569 @@
+/* ctl.c - see ctl.h. A table of subcommands, each with its usage line. */
+#define _GNU_SOURCE
+#include "ctl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "util.h"
+
+static const char *sock_path = "/run/cloudlet/agent.sock";
+static int json_out;
+
+struct cmd {
+	const char *name; /* "vm create" */
+	const char *usage;
+	int (*fn)(int argc, char **argv);
+};
+
+/* Send one request, return the reply (new ref) or NULL after printing why. */
+static json_t *
+call(json_t *req)
+{
+	struct msg_reader rd;
+	json_t *reply = NULL;
+	int fd, r;
+
+	fd = msg_connect_unix(sock_path);
+	if (fd < 0) {
+		fprintf(stderr, "error: cannot connect to the agent at %s: %s\n", sock_path,
+			strerror(-fd));
+		json_decref(req);
+		return NULL;
+	}
+	r = msg_write(fd, req);
+	json_decref(req);
+	if (r == 0 && (r = msg_reader_init(&rd, fd, MSG_MAX_RESPONSE)) == 0) {
+		r = msg_read(&rd, &reply, -1);
+		msg_reader_free(&rd);
+	}
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "error: agent: %s\n", strerror(-r));
+		return NULL;
+	}
+	return reply;
+}
+
+/* Run op, print errors; returns the result (new ref) or NULL. */
+static json_t *
+run(const char *op, json_t *args)
+{
+	json_t *reply = call(json_pack("{s:s, s:o}", "op", op, "args", args));
+	json_t *result;
+
+	if (reply == NULL)
+		return NULL;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		json_t *err = json_object_get(reply, "error");
+		fprintf(stderr, "error: %s: %s\n",
+			json_string_value(json_object_get(err, "code")) ?: "?",
+			json_string_value(json_object_get(err, "message")) ?: "?");
+		json_decref(reply);
+		return NULL;
+	}
+	result = json_incref(json_object_get(reply, "result"));
+	json_decref(reply);
+	return result;
+}
+
+static void
+print_json(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (s != NULL)
+		printf("%s\n", s);
+	free(s);
+}
+
+static void
+print_vm_line(const json_t *vm)
+{
+	printf("%-20s %-9s %-5s %5lld %8lld %6lld  %-14s %-4s %s\n",
+	       json_string_value(json_object_get(vm, "name")),
+	       json_string_value(json_object_get(vm, "state")),
+	       json_is_true(json_object_get(vm, "ready")) ? "yes" : "no",
+	       json_integer_value(json_object_get(vm, "vcpus")),
+	       json_integer_value(json_object_get(vm, "memory_mib")),
+	       json_integer_value(json_object_get(vm, "disk_gib")),
+	       json_string_value(json_object_get(vm, "image")),
+	       json_string_value(json_object_get(vm, "accel")),
+	       json_string_value(json_object_get(vm, "id")));
+}
+
+static int
+show_result(json_t *res, int table)
+{
+	if (res == NULL)
+		return 1;
+	if (json_out || !table)
+		print_json(res);
+	else {
+		printf("%-20s %-9s %-5s %5s %8s %6s  %-14s %-4s %s\n", "NAME", "STATE", "READY",
+		       "VCPUS", "MEM_MIB", "DISK_G", "IMAGE", "ACCEL", "ID");
+		if (json_is_array(res)) {
+			size_t i;
+			json_t *vm;
+			json_array_foreach(res, i, vm) print_vm_line(vm);
+		} else
+			print_vm_line(res);
+		if (json_is_object(res) && json_string_length(json_object_get(res, "reason")))
+			printf("reason: %s\n", json_string_value(json_object_get(res, "reason")));
+	}
+	json_decref(res);
+	return 0;
+}
+
+static int
+parse_uint_arg(const char *what, const char *s, json_int_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || s[0] == '-' || s[0] == '\0' || v > (1ULL << 40)) {
+		fprintf(stderr, "error: %s must be a non-negative integer\n", what);
+		return -1;
+	}
+	*out = (json_int_t)v;
+	return 0;
+}
+
+/* "bridge=br0,netns=ns,address=10.0.0.2/24,gateway=10.0.0.1,mac=..,dhcp" */
+static json_t *
+parse_nic(const char *s)
+{
+	json_t *nic = json_object();
+	char *copy = strdup(s), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (strcmp(tok, "dhcp") == 0) {
+			json_object_set_new(nic, "dhcp", json_true());
+			continue;
+		}
+		if (eq == NULL) {
+			fprintf(stderr, "error: --nic wants key=value pairs, got '%s'\n", tok);
+			json_decref(nic);
+			free(copy);
+			return NULL;
+		}
+		*eq = '\0';
+		json_object_set_new(nic, tok, json_string(eq + 1));
+	}
+	free(copy);
+	return nic;
+}
+
+static int
+cmd_host(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	return show_result(run("host.info", json_object()), 0);
+}
+
+static int
+cmd_image_list(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	return show_result(run("image.list", json_object()), 0);
+}
+
+static int
+cmd_vm_list(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	return show_result(run("vm.list", json_object()), 1);
+}
+
+static int
+cmd_vm_create(int argc, char **argv)
+{
+	json_t *args = json_pack("{s:s}", "name", argv[0]), *nics = json_array();
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		json_int_t n;
+
+		if (strcmp(o, "--no-start") == 0) {
+			json_object_set_new(args, "start", json_false());
+			continue;
+		}
+		if (v == NULL)
+			goto bad;
+		i++;
+		if (strcmp(o, "--image") == 0)
+			json_object_set_new(args, "image", json_string(v));
+		else if (strcmp(o, "--vcpus") == 0 || strcmp(o, "--memory") == 0 ||
+			 strcmp(o, "--disk") == 0) {
+			const char *key = o[2] == 'v' ? "vcpus" : o[2] == 'm' ? "memory_mib"
+										: "disk_gib";
+			if (parse_uint_arg(o, v, &n) < 0)
+				goto fail;
+			json_object_set_new(args, key, json_integer(n));
+		} else if (strcmp(o, "--user-data") == 0) {
+			char *text = NULL;
+			int r = util_read_file(v, 1 << 20, &text, NULL);
+
+			if (r < 0) {
+				fprintf(stderr, "error: %s: %s\n", v, strerror(-r));
+				goto fail;
+			}
+			json_object_set_new(args, "user_data", json_string(text));
+			free(text);
+		} else if (strcmp(o, "--nic") == 0) {
+			json_t *nic = parse_nic(v);
+			if (nic == NULL)
+				goto fail;
+			json_array_append_new(nics, nic);
+		} else
+			goto bad;
+	}
+	if (json_array_size(nics) > 0)
+		json_object_set(args, "nics", nics);
+	json_decref(nics);
+	return show_result(run("vm.create", args), 1);
+bad:
+	fprintf(stderr, "error: unexpected argument '%s'\n", argv[i]);
+fail:
+	json_decref(args);
+	json_decref(nics);
+	return 2;
+}
+
+static int
+simple(const char *op, const char *name)
+{
+	return show_result(run(op, json_pack("{s:s}", "name", name)), 1);
+}
+
+static int
+cmd_vm_show(int argc, char **argv)
+{
+	(void)argc;
+	return show_result(run("vm.show", json_pack("{s:s}", "name", argv[0])), 0);
+}
+
+static int
+cmd_vm_start(int argc, char **argv)
+{
+	(void)argc;
+	return simple("vm.start", argv[0]);
+}
+
+static int
+cmd_vm_reboot(int argc, char **argv)
+{
+	(void)argc;
+	return simple("vm.reboot", argv[0]);
+}
+
+static int
+cmd_vm_pause(int argc, char **argv)
+{
+	(void)argc;
+	return simple("vm.pause", argv[0]);
+}
+
+static int
+cmd_vm_resume(int argc, char **argv)
+{
+	(void)argc;
+	return simple("vm.resume", argv[0]);
+}
+
+static int
+cmd_vm_delete(int argc, char **argv)
+{
+	json_t *res;
+
+	(void)argc;
+	res = run("vm.delete", json_pack("{s:s}", "name", argv[0]));
+	if (res == NULL)
+		return 1;
+	json_decref(res);
+	if (!json_out)
+		printf("deleted %s\n", argv[0]);
+	return 0;
+}
+
+static int
+cmd_vm_stop(int argc, char **argv)
+{
+	json_t *args = json_pack("{s:s}", "name", argv[0]);
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		json_int_t n;
+
+		if (strcmp(argv[i], "--force") == 0)
+			json_object_set_new(args, "force", json_true());
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc &&
+			 parse_uint_arg("--timeout", argv[i + 1], &n) == 0) {
+			json_object_set_new(args, "timeout_s", json_integer(n));
+			i++;
+		} else {
+			json_decref(args);
+			return 2;
+		}
+	}
+	return show_result(run("vm.stop", args), 1);
+}
+
+static int
+cmd_vm_resize(int argc, char **argv)
+{
+	json_t *args = json_pack("{s:s}", "name", argv[0]);
+	int i;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		const char *o = argv[i];
+		const char *key = strcmp(o, "--vcpus") == 0	 ? "vcpus"
+				  : strcmp(o, "--memory") == 0 ? "memory_mib"
+				  : strcmp(o, "--disk") == 0	 ? "disk_gib"
+								 : NULL;
+		json_int_t n;
+
+		if (key == NULL || parse_uint_arg(o, argv[i + 1], &n) < 0) {
+			json_decref(args);
+			return 2;
+		}
+		json_object_set_new(args, key, json_integer(n));
+	}
+	if (i != argc) {
+		json_decref(args);
+		return 2;
+	}
+	return show_result(run("vm.reconfigure", args), 0);
+}
+
+static int
+cmd_vm_wait(int argc, char **argv)
+{
+	json_t *args = json_pack("{s:s, s:s}", "name", argv[0], "for", "ready");
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		json_int_t n;
+
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			if (parse_uint_arg("--timeout", argv[++i], &n) < 0) {
+				json_decref(args);
+				return 2;
+			}
+			json_object_set_new(args, "timeout_s", json_integer(n));
+		} else
+			json_object_set_new(args, "for", json_string(argv[i]));
+	}
+	return show_result(run("vm.wait", args), 1);
+}
+
+/* Relay the terminal to the VM's serial console until Ctrl-] or EOF. */
+static int
+attach(const char *path)
+{
+	struct termios saved, raw;
+	int fd = msg_connect_unix(path), tty = isatty(0);
+	struct pollfd p[2];
+
+	if (fd < 0) {
+		fprintf(stderr, "error: console %s: %s\n", path, strerror(-fd));
+		return 1;
+	}
+	if (tty) {
+		tcgetattr(0, &saved);
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(0, TCSANOW, &raw);
+		fprintf(stderr, "attached to %s; Ctrl-] detaches\r\n", path);
+	}
+	p[0] = (struct pollfd){.fd = 0, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = fd, .events = POLLIN};
+	for (;;) {
+		char buf[4096];
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0 || (tty && memchr(buf, 0x1d, (size_t)n)))
+				break;
+			if (write(fd, buf, (size_t)n) != n)
+				break;
+		}
+		if (p[1].revents) {
+			n = read(fd, buf, sizeof(buf));
+			if (n <= 0 || write(1, buf, (size_t)n) != n)
+				break;
+		}
+	}
+	if (tty)
+		tcsetattr(0, TCSANOW, &saved);
+	close(fd);
+	return 0;
+}
+
+static int
+cmd_vm_console(int argc, char **argv)
+{
+	json_t *args = json_pack("{s:s}", "name", argv[0]), *res;
+	int i, do_attach = 0, r;
+
+	for (i = 1; i < argc; i++) {
+		json_int_t n;
+
+		if (strcmp(argv[i], "--attach") == 0)
+			do_attach = 1;
+		else if (strcmp(argv[i], "--bytes") == 0 && i + 1 < argc &&
+			 parse_uint_arg("--bytes", argv[i + 1], &n) == 0) {
+			json_object_set_new(args, "bytes", json_integer(n));
+			i++;
+		} else {
+			json_decref(args);
+			return 2;
+		}
+	}
+	if (do_attach) {
+		char path[1024];
+
+		json_decref(args);
+		res = run("vm.show", json_pack("{s:s}", "name", argv[0]));
+		if (res == NULL)
+			return 1;
+		snprintf(path, sizeof(path), "%s",
+			 json_string_value(json_object_get(res, "console_socket")) ?: "");
+		json_decref(res);
+		return attach(path);
+	}
+	res = run("vm.console", args);
+	if (res == NULL)
+		return 1;
+	r = fputs(json_string_value(json_object_get(res, "output")) ?: "", stdout) < 0;
+	json_decref(res);
+	return r;
+}
+
+/* Send a raw line (for tests and debugging): prints the whole reply. */
+static int
+cmd_raw(int argc, char **argv)
+{
+	int fd = msg_connect_unix(sock_path);
+	struct msg_reader rd;
+	json_t *reply = NULL;
+	size_t len = strlen(argv[0]);
+	int r;
+
+	(void)argc;
+	if (fd < 0) {
+		fprintf(stderr, "error: connect: %s\n", strerror(-fd));
+		return 1;
+	}
+	if (write(fd, argv[0], len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		close(fd);
+		return 1;
+	}
+	if (msg_reader_init(&rd, fd, MSG_MAX_RESPONSE) < 0) {
+		close(fd);
+		return 1;
+	}
+	r = msg_read(&rd, &reply, 30000);
+	msg_reader_free(&rd);
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "error: no reply: %s\n", strerror(-r));
+		return 1;
+	}
+	print_json(reply);
+	r = json_is_true(json_object_get(reply, "ok")) ? 0 : 1;
+	json_decref(reply);
+	return r;
+}
+
+static const struct cmd cmds[] = {
+	{"host", "host", cmd_host},
+	{"image list", "image list", cmd_image_list},
+	{"vm list", "vm list", cmd_vm_list},
+	{"vm create", "vm create NAME --image IMAGE --vcpus N --memory MIB --disk GIB "
+		      "[--user-data FILE] [--nic bridge=BR[,netns=NS][,address=CIDR]"
+		      "[,gateway=IP][,mac=MAC][,dhcp]]... [--no-start]",
+	 cmd_vm_create},
+	{"vm show", "vm show NAME", cmd_vm_show},
+	{"vm start", "vm start NAME", cmd_vm_start},
+	{"vm stop", "vm stop NAME [--force] [--timeout SECONDS]", cmd_vm_stop},
+	{"vm reboot", "vm reboot NAME", cmd_vm_reboot},
+	{"vm pause", "vm pause NAME", cmd_vm_pause},
+	{"vm resume", "vm resume NAME", cmd_vm_resume},
+	{"vm resize", "vm resize NAME [--vcpus N] [--memory MIB] [--disk GIB]", cmd_vm_resize},
+	{"vm delete", "vm delete NAME", cmd_vm_delete},
+	{"vm wait", "vm wait NAME [ready|running|paused|stopped|crashed] [--timeout SECONDS]",
+	 cmd_vm_wait},
+	{"vm console", "vm console NAME [--attach] [--bytes N]", cmd_vm_console},
+	{"raw", "raw JSON-REQUEST-LINE", cmd_raw},
+};
+
+static int
+ctl_usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: cloudlet-agent ctl [--socket PATH] [--json] COMMAND\n");
+	for (i = 0; i < ARRAY_LEN(cmds); i++)
+		fprintf(stderr, "  %s\n", cmds[i].usage);
+	return 2;
+}
+
+int
+ctl_main(int argc, char **argv)
+{
+	const char *env = getenv("CLOUDLET_AGENT_SOCKET");
+	size_t i;
+	int a = 1;
+
+	if (env != NULL)
+		sock_path = env;
+	while (a < argc && strncmp(argv[a], "--", 2) == 0) {
+		if (strcmp(argv[a], "--socket") == 0 && a + 1 < argc) {
+			sock_path = argv[a + 1];
+			a += 2;
+		} else if (strcmp(argv[a], "--json") == 0) {
+			json_out = 1;
+			a++;
+		} else
+			return ctl_usage();
+	}
+	for (i = 0; i < ARRAY_LEN(cmds); i++) {
+		const char *name = cmds[i].name, *sp = strchr(name, ' ');
+		int words = sp ? 2 : 1, needs_name;
+
+		if (a + words > argc)
+			continue;
+		if (sp ? (strncmp(argv[a], name, (size_t)(sp - name)) != 0 ||
+			  strlen(argv[a]) != (size_t)(sp - name) || strcmp(argv[a + 1], sp + 1) != 0)
+		       : strcmp(argv[a], name) != 0)
+			continue;
+		needs_name = strstr(cmds[i].usage, "NAME") != NULL ||
+			     strstr(cmds[i].usage, "JSON") != NULL;
+		if (needs_name && a + words >= argc) {
+			fprintf(stderr, "usage: cloudlet-agent ctl %s\n", cmds[i].usage);
+			return 2;
+		}
+		{
+			int r = cmds[i].fn(argc - a - words, argv + a + words);
+			if (r == 2)
+				fprintf(stderr, "usage: cloudlet-agent ctl %s\n", cmds[i].usage);
+			return r;
+		}
+	}
+	return ctl_usage();
+}

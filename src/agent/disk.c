@@ -1,0 +1,195 @@
+/* disk.c - see disk.h */
+#define _GNU_SOURCE
+#include "disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define GIB (UINT64_C(1) << 30)
+
+int
+disk_create_root(const char *path, const char *rootfs_dir, uint64_t size_gib, char *err,
+		 size_t errlen)
+{
+	char size[32];
+	struct stat st;
+	int r;
+
+	if (stat(rootfs_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "image rootfs %s is missing (run make guest)", rootfs_dir);
+		return -ENOENT;
+	}
+	snprintf(size, sizeof(size), "%lluM", (unsigned long long)(size_gib * 1024));
+	/* Lazy init keeps creation fast: the guest kernel zeroes inode tables
+	 * in the background, and the file stays sparse. */
+	const char *const argv[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", "cloudlet-root",
+			      "-E", "lazy_itable_init=1,lazy_journal_init=1", "-d",
+			      rootfs_dir, path, size, NULL};
+	r = util_run(argv, err, errlen);
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+int64_t
+disk_size(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	return (int64_t)st.st_size;
+}
+
+int
+disk_grow_root(const char *path, uint64_t size_gib, char *err, size_t errlen)
+{
+	int64_t cur = disk_size(path);
+	const char *const fsck[] = {"e2fsck", "-f", "-p", path, NULL};
+	const char *const resize[] = {"resize2fs", path, NULL};
+	int r;
+
+	if (cur < 0) {
+		snprintf(err, errlen, "root disk: %s", strerror((int)-cur));
+		return (int)cur;
+	}
+	if ((uint64_t)cur > size_gib * GIB) {
+		snprintf(err, errlen, "shrinking a disk is not supported");
+		return -EINVAL;
+	}
+	if ((uint64_t)cur == size_gib * GIB)
+		return 0;
+	if (truncate(path, (off_t)(size_gib * GIB)) < 0) {
+		snprintf(err, errlen, "grow root disk: %s", strerror(errno));
+		return -errno;
+	}
+	/* resize2fs insists on a freshly checked filesystem. e2fsck -p exits 1
+	 * when it fixed something harmless, which util_run reports as failure,
+	 * so run it and then let resize2fs judge. */
+	(void)util_run(fsck, err, errlen);
+	r = util_run(resize, err, errlen);
+	if (r < 0)
+		return r;
+	err[0] = '\0';
+	return 0;
+}
+
+char *
+disk_meta_data(const char *instance_id, const struct vm_spec *s)
+{
+	char host[SPEC_NAME_MAX + 1];
+	char *out;
+
+	spec_hostname(s->name, host, sizeof(host));
+	if (asprintf(&out, "instance-id: %s\nlocal-hostname: %s\n", instance_id, host) < 0)
+		return NULL;
+	return out;
+}
+
+char *
+disk_network_config(const struct vm_spec *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	unsigned i;
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "version: 2\n");
+	if (s->n_nics > 0)
+		fprintf(f, "ethernets:\n");
+	for (i = 0; i < s->n_nics; i++) {
+		const struct spec_nic *n = &s->nics[i];
+
+		fprintf(f, "  eth%u:\n    match:\n      macaddress: \"%s\"\n", i, n->mac);
+		fprintf(f, "    set-name: eth%u\n", i);
+		if (n->dhcp)
+			fprintf(f, "    dhcp4: true\n");
+		if (n->address[0] != '\0')
+			fprintf(f, "    addresses: [%s]\n", n->address);
+		if (n->gateway[0] != '\0')
+			fprintf(f, "    gateway4: %s\n", n->gateway);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int
+write_text(const char *dir, const char *name, const char *text)
+{
+	char path[1100];
+	int r;
+
+	if ((r = util_fmt(path, sizeof(path), "%s/%s", dir, name)) < 0)
+		return r;
+	return util_write_atomic(path, text, strlen(text), 0600);
+}
+
+int
+disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
+		char *err, size_t errlen)
+{
+	char dir[1024], tmpimg[1100], md[1100], ud[1100], nc[1100];
+	char *meta = disk_meta_data(instance_id, s);
+	char *net = disk_network_config(s);
+	int r = -ENOMEM;
+
+	if (meta == NULL || net == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((r = util_fmt(dir, sizeof(dir), "%s.d", path)) < 0 ||
+	    (r = util_fmt(tmpimg, sizeof(tmpimg), "%s.tmp", path)) < 0 ||
+	    (r = util_fmt(md, sizeof(md), "%s/meta-data", dir)) < 0 ||
+	    (r = util_fmt(ud, sizeof(ud), "%s/user-data", dir)) < 0 ||
+	    (r = util_fmt(nc, sizeof(nc), "%s/network-config", dir)) < 0) {
+		snprintf(err, errlen, "seed path too long");
+		goto out;
+	}
+	util_rmtree(dir);
+	unlink(tmpimg);
+	if (mkdir(dir, 0700) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "seed dir: %s", strerror(errno));
+		goto out;
+	}
+	if ((r = write_text(dir, "meta-data", meta)) < 0 ||
+	    (r = write_text(dir, "user-data", s->user_data ? s->user_data : "")) < 0 ||
+	    (r = write_text(dir, "network-config", net)) < 0) {
+		snprintf(err, errlen, "seed files: %s", strerror(-r));
+		goto out;
+	}
+	{
+		/* 1 MiB is plenty: user_data is capped at 32 KiB. */
+		const char *const mkfs[] = {"mkfs.vfat", "-n", "CIDATA", "-C", tmpimg, "1024", NULL};
+		const char *const mcopy[] = {"mcopy", "-o", "-i", tmpimg, md, ud, nc, "::", NULL};
+
+		if ((r = util_run(mkfs, err, errlen)) < 0 ||
+		    (r = util_run(mcopy, err, errlen)) < 0)
+			goto out;
+	}
+	if (rename(tmpimg, path) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "seed: %s", strerror(errno));
+		goto out;
+	}
+	err[0] = '\0';
+	r = 0;
+out:
+	unlink(tmpimg);
+	util_rmtree(dir);
+	free(meta);
+	free(net);
+	return r;
+}

@@ -1,0 +1,38 @@
+/*
+ * disk.h - a VM's disks: its ext4 root disk and its NoCloud seed.
+ *
+ * The root disk is a sparse raw file of exactly disk_gib GiB holding an ext4
+ * filesystem made from the image's rootfs tree (mke2fs -d), so creating a
+ * 4 GiB disk writes only the few MiB the image needs. The seed is a small
+ * vfat filesystem labeled CIDATA with meta-data, user-data and
+ * network-config: the NoCloud contract that cloud-init also reads.
+ * The tools run are e2fsprogs (mke2fs, e2fsck, resize2fs), dosfstools
+ * (mkfs.vfat) and mtools (mcopy), always with argv, never a shell.
+ */
+#ifndef CLOUDLET_DISK_H
+#define CLOUDLET_DISK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec.h"
+
+int disk_create_root(const char *path, const char *rootfs_dir, uint64_t size_gib,
+		     char *err, size_t errlen);
+
+/* Grow the file and its filesystem (VM stopped). Smaller sizes: -EINVAL. */
+int disk_grow_root(const char *path, uint64_t size_gib, char *err, size_t errlen);
+
+/* Current size in bytes, or -errno. */
+int64_t disk_size(const char *path);
+
+/* Write the NoCloud seed image for this VM (replacing any old one). */
+int disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
+		    char *err, size_t errlen);
+
+/* The NoCloud texts (exposed for unit tests); caller frees. */
+char *disk_meta_data(const char *instance_id, const struct vm_spec *s);
+char *disk_network_config(const struct vm_spec *s);
+
+#endif

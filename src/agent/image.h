@@ -1,0 +1,34 @@
+/*
+ * image.h - the guest image catalog built by guest/build.sh.
+ *
+ * Layout of the guest directory (see docs/guest.md):
+ *   vmlinux, initrd.cpio.gz, kernel.version,
+ *   images/<name>/image.json, images/<name>/rootfs/
+ * The catalog is read from disk on every lookup, so a rebuilt image is seen
+ * without restarting the agent.
+ */
+#ifndef CLOUDLET_IMAGE_H
+#define CLOUDLET_IMAGE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct image {
+	char name[64];
+	char id[80];
+	uint64_t min_disk_mib;
+};
+
+void image_init(const char *guest_dir);
+const char *image_guest_dir(void);
+
+/* 0 and *out, or -ENOENT for an unknown or malformed image. */
+int image_find(const char *name, struct image *out);
+
+/* Matches spec_limits.image_lookup. */
+int image_lookup(const char *name, uint64_t *min_disk_mib);
+
+/* Array of the images' image.json objects. */
+json_t *image_list(void);
+
+#endif

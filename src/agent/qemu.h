@@ -1,0 +1,47 @@
+/*
+ * qemu.h - the VM engine: one QEMU process per VM.
+ *
+ * qemu_build_argv() is pure (unit-tested): it turns a spec and the host's
+ * choices into a command line. qemu_spawn() forks, opens the VM's taps in
+ * the child, drops to the unprivileged VM user and execs QEMU in its own
+ * session, so the VM outlives an agent restart.
+ *
+ * Files in the VM directory (all absolute paths):
+ *   root.raw      ext4 root disk          seed.img    NoCloud seed (vfat)
+ *   qmp.sock      QMP for commands        events.sock QMP held by the supervisor
+ *   console.sock  serial console (attach) console.log everything the console printed
+ *   qemu.log      QEMU's own stderr       qemu.pid    written by QEMU
+ */
+#ifndef CLOUDLET_QEMU_H
+#define CLOUDLET_QEMU_H
+
+#include <sys/types.h>
+
+#include "host.h"
+#include "spec.h"
+#include "strv.h"
+
+struct qemu_launch {
+	const char *qemu_bin;  /* qemu-system-x86_64 */
+	const char *guest_dir; /* vmlinux, initrd.cpio.gz */
+	const char *vm_dir;    /* absolute */
+	const char *vm_id;
+	enum host_accel accel; /* TCG or KVM, never AUTO */
+	uint64_t tsc_khz;
+	const struct vm_spec *spec;
+	uid_t uid; /* drop to this user/group before exec (when root) */
+	gid_t gid;
+};
+
+/* The tap interface name of a VM's nic i (at most 15 characters). */
+void qemu_tap_name(const char *vm_id, unsigned i, char *out, size_t len);
+
+/* The kernel command line every VM boots with. */
+int qemu_kernel_cmdline(enum host_accel accel, uint64_t tsc_khz, char *out, size_t len);
+
+int qemu_build_argv(const struct qemu_launch *l, struct strv *argv);
+
+/* Start QEMU. 0 and *pid, or -errno with the reason in err. */
+int qemu_spawn(const struct qemu_launch *l, pid_t *pid, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * spec.h - a VM's specification: parsing from JSON and validation.
+ *
+ * Pure functions, no I/O, so they can be unit-tested and fuzzed. Every limit
+ * that depends on the host (CPUs, memory) or on the image catalog comes in
+ * through struct spec_limits; the caller fills it from host.h and image.h.
+ */
+#ifndef CLOUDLET_SPEC_H
+#define CLOUDLET_SPEC_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define SPEC_NAME_MAX 63
+#define SPEC_NICS_MAX 4
+#define SPEC_USER_DATA_MAX (32 * 1024)
+#define SPEC_MEMORY_MIN_MIB 64
+#define SPEC_DISK_MAX_GIB 4096
+
+struct spec_nic {
+	char netns[64];   /* network namespace holding the bridge ("" = host's) */
+	char bridge[16];  /* bridge the VM's tap joins */
+	char address[19]; /* IPv4 CIDR, "" when dhcp */
+	char gateway[16]; /* IPv4, may be "" */
+	char mac[18];     /* "" = derived from the VM id */
+	int dhcp;
+};
+
+struct vm_spec {
+	char name[SPEC_NAME_MAX + 1];
+	char image[SPEC_NAME_MAX + 1];
+	unsigned vcpus;
+	uint64_t memory_mib;
+	uint64_t disk_gib;
+	char *user_data; /* owned, may be NULL */
+	unsigned n_nics;
+	struct spec_nic nics[SPEC_NICS_MAX];
+};
+
+struct spec_limits {
+	unsigned max_vcpus;
+	uint64_t max_memory_mib;
+	/* Returns 0 if the image exists, filling its minimum disk size. */
+	int (*image_lookup)(const char *name, uint64_t *min_disk_mib);
+};
+
+/* Validate a VM name: letters, digits, '-', '_', '.', not starting with
+ * '-' or '.', 1..63 bytes. Returns 0 or -EINVAL with a message in err. */
+int spec_check_name(const char *name, char *err, size_t errlen);
+
+/* Parse and validate a full spec. On error nothing is left allocated. */
+int spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out,
+	       char *err, size_t errlen);
+
+/*
+ * Apply a partial update {vcpus?, memory_mib?, disk_gib?} to a copy of cur.
+ * Shrinking the disk is refused. *changed is set when anything differs.
+ */
+int spec_reconfigure(const json_t *j, const struct spec_limits *lim,
+		     const struct vm_spec *cur, struct vm_spec *next, int *changed,
+		     char *err, size_t errlen);
+
+json_t *spec_to_json(const struct vm_spec *s);
+void spec_free(struct vm_spec *s);
+
+/* The guest hostname for a VM name: '_' and '.' become '-'. */
+void spec_hostname(const char *name, char *out, size_t len);
+
+#endif

@@ -1,0 +1,1114 @@
+/* vm.c - see vm.h */
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "image.h"
+#include "log.h"
+#include "qemu.h"
+#include "supervise.h"
+#include "util.h"
+
+const struct agent_config *vm_cfg;
+
+static pthread_mutex_t vms_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t vms_cond;
+static struct vm *vms;
+
+#define READY_PREFIX "cloudlet: ready "
+
+static int
+fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void
+vm_lock(void)
+{
+	pthread_mutex_lock(&vms_mtx);
+}
+
+void
+vm_unlock(void)
+{
+	pthread_mutex_unlock(&vms_mtx);
+}
+
+struct vm *
+vm_first(void)
+{
+	return vms;
+}
+
+const char *
+vm_state_name(enum vm_state s)
+{
+	static const char *const names[] = {"stopped", "running", "paused", "stopping",
+					    "crashed"};
+	return names[s];
+}
+
+static int
+state_parse(const char *s, enum vm_state *out)
+{
+	enum vm_state i;
+
+	for (i = VM_STOPPED; i <= VM_CRASHED; i++)
+		if (strcmp(vm_state_name(i), s) == 0) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static struct vm *
+find(const char *name)
+{
+	struct vm *vm;
+
+	for (vm = vms; vm != NULL; vm = vm->next)
+		if (!vm->deleted && strcmp(vm->spec.name, name) == 0)
+			return vm;
+	return NULL;
+}
+
+static void
+limits(struct spec_limits *lim)
+{
+	lim->max_vcpus = vm_cfg->host.cpus;
+	lim->max_memory_mib = vm_cfg->host.memory_mib > vm_cfg->mem_reserve_mib
+				      ? vm_cfg->host.memory_mib - vm_cfg->mem_reserve_mib
+				      : 0;
+	lim->image_lookup = image_lookup;
+}
+
+static void
+path_of(const struct vm *vm, const char *file, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", vm->dir, file);
+}
+
+/* ---- persistence ---------------------------------------------------- */
+
+static json_t *
+record(const struct vm *vm)
+{
+	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:b}",
+			 "id", vm->id, "spec", spec_to_json(&vm->spec), "state",
+			 vm_state_name(vm->state), "reason", vm->reason, "accel",
+			 host_accel_name(vm->accel), "created_at", vm->created_at, "started_at",
+			 vm->started_at, "pid", (int)vm->pid, "booted_vcpus",
+			 (int)vm->booted_vcpus, "booted_memory_mib",
+			 (json_int_t)vm->booted_memory_mib, "booted_disk_gib",
+			 (json_int_t)vm->booted_disk_gib, "console_offset",
+			 (json_int_t)vm->console_off, "ready", vm->ready);
+}
+
+static void
+save(const struct vm *vm)
+{
+	char path[800];
+	json_t *j = record(vm);
+	char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	int r;
+
+	path_of(vm, "vm.json", path, sizeof(path));
+	r = s ? util_write_atomic(path, s, strlen(s), 0600) : -ENOMEM;
+	if (r < 0)
+		log_warnx("vm %s: cannot save its record: %s", vm->id, strerror(-r));
+	free(s);
+	json_decref(j);
+}
+
+static int
+pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Is pid the QEMU of this VM (guards against a recycled pid)? */
+static int
+is_our_qemu(const struct vm *vm, pid_t pid)
+{
+	char path[64], *cmd = NULL, needle[800];
+	size_t len, i;
+	int ok;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (util_read_file(path, 1 << 20, &cmd, &len) < 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	snprintf(needle, sizeof(needle), "%s/qmp.sock", vm->dir);
+	ok = strstr(cmd, needle) != NULL;
+	free(cmd);
+	return ok;
+}
+
+static void
+reattach(struct vm *vm)
+{
+	char sock[800], err[256];
+	json_t *st = NULL;
+	int r;
+
+	vm->pidfd = -1;
+	if (!is_our_qemu(vm, vm->pid)) {
+		vm->state = VM_CRASHED;
+		snprintf(vm->reason, sizeof(vm->reason),
+			 "QEMU ended while the agent was not running (exit status unknown)");
+		vm->pid = 0;
+		return;
+	}
+	vm->pidfd = pidfd_open_(vm->pid);
+	if (vm->pidfd < 0) {
+		log_warn("vm %s: pidfd_open %d", vm->id, (int)vm->pid);
+		return;
+	}
+	vm->is_child = 0;
+	path_of(vm, "events.sock", sock, sizeof(sock));
+	r = qmp_open(sock, 5000, &vm->events);
+	if (r < 0) {
+		log_warnx("vm %s: cannot re-attach to QMP: %s", vm->id, strerror(-r));
+		vm->events = NULL;
+		return;
+	}
+	r = qmp_exec(vm->events, "query-status", NULL, &st, 5000, err, sizeof(err));
+	if (r == 0) {
+		const char *s = json_string_value(json_object_get(st, "status"));
+		vm->state = s && strcmp(s, "paused") == 0 ? VM_PAUSED : VM_RUNNING;
+		json_decref(st);
+	}
+	log_info("vm %s (%s): re-attached to QEMU pid %d, %s", vm->id, vm->spec.name,
+		 (int)vm->pid, vm_state_name(vm->state));
+}
+
+static struct vm *
+load(const char *id)
+{
+	char path[800];
+	json_t *j, *spec;
+	json_error_t jerr;
+	struct spec_limits lim = {.max_vcpus = 1024, .max_memory_mib = UINT64_MAX};
+	struct op_error e;
+	struct vm *vm;
+	const char *s;
+	enum vm_state st = VM_STOPPED;
+
+	vm = calloc(1, sizeof(*vm));
+	if (vm == NULL)
+		return NULL;
+	snprintf(vm->id, sizeof(vm->id), "%s", id);
+	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", vm_cfg->state_dir, id);
+	vm->pidfd = -1;
+	path_of(vm, "vm.json", path, sizeof(path));
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	spec = json_object_get(j, "spec");
+	if (j == NULL || spec_parse(spec, &lim, &vm->spec, e.msg, sizeof(e.msg)) < 0) {
+		log_warnx("vm %s: unreadable record %s, skipped", id, path);
+		json_decref(j);
+		free(vm);
+		return NULL;
+	}
+	s = json_string_value(json_object_get(j, "state"));
+	if (s != NULL)
+		state_parse(s, &st);
+	vm->state = st;
+	snprintf(vm->reason, sizeof(vm->reason), "%s",
+		 json_string_value(json_object_get(j, "reason")) ?: "");
+	host_accel_parse(json_string_value(json_object_get(j, "accel")) ?: "tcg", &vm->accel);
+	snprintf(vm->created_at, sizeof(vm->created_at), "%s",
+		 json_string_value(json_object_get(j, "created_at")) ?: "");
+	snprintf(vm->started_at, sizeof(vm->started_at), "%s",
+		 json_string_value(json_object_get(j, "started_at")) ?: "");
+	vm->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	vm->booted_vcpus = (unsigned)json_integer_value(json_object_get(j, "booted_vcpus"));
+	vm->booted_memory_mib =
+		(uint64_t)json_integer_value(json_object_get(j, "booted_memory_mib"));
+	vm->booted_disk_gib = (uint64_t)json_integer_value(json_object_get(j, "booted_disk_gib"));
+	vm->console_off = (uint64_t)json_integer_value(json_object_get(j, "console_offset"));
+	vm->ready = json_is_true(json_object_get(j, "ready"));
+	json_decref(j);
+	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STOPPING)
+		reattach(vm);
+	else
+		vm->pid = 0;
+	return vm;
+}
+
+int
+vm_init(const struct agent_config *cfg)
+{
+	char path[600];
+	pthread_condattr_t ca;
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	vm_cfg = cfg;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vms_cond, &ca);
+	snprintf(path, sizeof(path), "%s/vms", cfg->state_dir);
+	if ((r = util_mkdirs(path, 0711)) < 0)
+		return r;
+	d = opendir(path);
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		struct vm *vm;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 16)
+			continue;
+		vm = load(de->d_name);
+		if (vm == NULL)
+			continue;
+		save(vm);
+		vm->next = vms;
+		vms = vm;
+	}
+	closedir(d);
+	return supervise_start();
+}
+
+/* ---- views ----------------------------------------------------------- */
+
+/* Scan console.log from this boot's offset for the readiness line. */
+static int
+console_ready(const struct vm *vm)
+{
+	char path[800], want[64], buf[8192 + 64];
+	size_t keep = 0, wl;
+	int fd, found = 0;
+
+	snprintf(want, sizeof(want), READY_PREFIX "%s", vm->id);
+	wl = strlen(want);
+	path_of(vm, "console.log", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (lseek(fd, (off_t)vm->console_off, SEEK_SET) < 0) {
+		close(fd);
+		return 0;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + keep, sizeof(buf) - keep - 1);
+
+		if (n <= 0)
+			break;
+		n += (ssize_t)keep;
+		buf[n] = '\0';
+		if (memmem(buf, (size_t)n, want, wl) != NULL) {
+			found = 1;
+			break;
+		}
+		keep = (size_t)n < wl ? (size_t)n : wl;
+		memmove(buf, buf + n - keep, keep);
+	}
+	close(fd);
+	return found;
+}
+
+static json_t *
+view(struct vm *vm)
+{
+	char path[800];
+	json_t *j = spec_to_json(&vm->spec);
+	int running = vm->state == VM_RUNNING || vm->state == VM_PAUSED ||
+		      vm->state == VM_STOPPING;
+	int restart = running && (vm->booted_vcpus != vm->spec.vcpus ||
+				  vm->booted_memory_mib != vm->spec.memory_mib ||
+				  vm->booted_disk_gib != vm->spec.disk_gib);
+
+	if (running && !vm->ready)
+		vm->ready = console_ready(vm);
+	json_object_set_new(j, "id", json_string(vm->id));
+	json_object_set_new(j, "state", json_string(vm_state_name(vm->state)));
+	json_object_set_new(j, "reason", json_string(vm->reason));
+	json_object_set_new(j, "ready", json_boolean(running && vm->ready));
+	json_object_set_new(j, "busy", json_boolean(vm->busy));
+	json_object_set_new(j, "accel", json_string(host_accel_name(vm->accel)));
+	json_object_set_new(j, "pid", json_integer(running ? vm->pid : 0));
+	json_object_set_new(j, "created_at", json_string(vm->created_at));
+	json_object_set_new(j, "started_at", json_string(vm->started_at));
+	json_object_set_new(j, "restart_required", json_boolean(restart));
+	if (running)
+		json_object_set_new(j, "booted",
+				    json_pack("{s:i, s:I, s:I}", "vcpus", (int)vm->booted_vcpus,
+					      "memory_mib", (json_int_t)vm->booted_memory_mib,
+					      "disk_gib", (json_int_t)vm->booted_disk_gib));
+	json_object_set_new(j, "dir", json_string(vm->dir));
+	path_of(vm, "console.sock", path, sizeof(path));
+	json_object_set_new(j, "console_socket", json_string(path));
+	path_of(vm, "console.log", path, sizeof(path));
+	json_object_set_new(j, "console_log", json_string(path));
+	return j;
+}
+
+json_t *
+vm_list(void)
+{
+	json_t *arr = json_array();
+	struct vm *vm;
+
+	vm_lock();
+	for (vm = vms; vm != NULL; vm = vm->next)
+		if (!vm->deleted)
+			json_array_append_new(arr, view(vm));
+	vm_unlock();
+	return arr;
+}
+
+int
+vm_show(const char *name, json_t **out, struct op_error *e)
+{
+	struct vm *vm;
+
+	vm_lock();
+	vm = find(name);
+	if (vm == NULL) {
+		vm_unlock();
+		return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+	}
+	*out = view(vm);
+	vm_unlock();
+	return 0;
+}
+
+/* Look a VM up and mark it busy, or fail; returns with the lock released. */
+static struct vm *
+claim(const char *name, struct op_error *e)
+{
+	struct vm *vm;
+
+	vm_lock();
+	vm = find(name);
+	if (vm == NULL) {
+		vm_unlock();
+		fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+		return NULL;
+	}
+	if (vm->busy) {
+		vm_unlock();
+		fail(e, "conflict", -EBUSY, "VM '%s' has another operation in progress", name);
+		return NULL;
+	}
+	vm->busy = 1;
+	vm_unlock();
+	return vm;
+}
+
+static void
+release(struct vm *vm, json_t **out)
+{
+	vm_lock();
+	vm->busy = 0;
+	if (out != NULL)
+		*out = view(vm);
+	vm_unlock();
+}
+
+/* ---- start ----------------------------------------------------------- */
+
+static int
+memory_fits(const struct vm *self, struct op_error *e)
+{
+	uint64_t used = 0, budget;
+	struct vm *vm;
+
+	budget = (uint64_t)((double)vm_cfg->host.memory_mib * vm_cfg->mem_overcommit);
+	budget = budget > vm_cfg->mem_reserve_mib ? budget - vm_cfg->mem_reserve_mib : 0;
+	for (vm = vms; vm != NULL; vm = vm->next)
+		if (vm != self && vm->pidfd >= 0)
+			used += vm->booted_memory_mib;
+	if (used + self->spec.memory_mib > budget)
+		return fail(e, "insufficient_resources", -ENOMEM,
+			    "not enough memory on this host: %llu MiB requested, %llu of %llu "
+			    "MiB already given to running VMs",
+			    (unsigned long long)self->spec.memory_mib,
+			    (unsigned long long)used, (unsigned long long)budget);
+	return 0;
+}
+
+static void
+qemu_log_tail(const struct vm *vm, char *out, size_t len)
+{
+	char path[800], *text = NULL, *p, *last;
+	size_t n;
+
+	out[0] = '\0';
+	path_of(vm, "qemu.log", path, sizeof(path));
+	if (util_read_file(path, 1 << 20, &text, &n) < 0)
+		return;
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	last = text;
+	for (p = text; *p != '\0'; p++)
+		if (*p == '\n' && p[1] != '\0')
+			last = p + 1;
+	snprintf(out, len, "%s", last);
+	free(text);
+}
+
+/* Runs with vm busy and the lock not held. */
+static int
+do_start(struct vm *vm, struct op_error *e)
+{
+	char path[800], rootfs[1200], err[512];
+	struct vm_spec spec;
+	struct qemu_launch l;
+	struct qmp *events = NULL;
+	uint64_t deadline;
+	int64_t size;
+	pid_t pid;
+	int r, pidfd;
+
+	vm_lock();
+	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
+		vm_unlock();
+		return fail(e, "conflict", -EBUSY, "VM '%s' is %s", vm->spec.name,
+			    vm_state_name(vm->state));
+	}
+	if ((r = memory_fits(vm, e)) < 0) {
+		vm_unlock();
+		return r;
+	}
+	spec = vm->spec; /* user_data pointer stays owned by vm; vm is busy */
+	vm_unlock();
+
+	path_of(vm, "root.raw", path, sizeof(path));
+	size = disk_size(path);
+	if (size < 0) {
+		snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir,
+			 spec.image);
+		r = disk_create_root(path, rootfs, spec.disk_gib, err, sizeof(err));
+		if (r < 0)
+			return fail(e, "internal", r, "cannot create the root disk: %s", err);
+	} else if ((uint64_t)size < spec.disk_gib << 30) {
+		r = disk_grow_root(path, spec.disk_gib, err, sizeof(err));
+		if (r < 0)
+			return fail(e, "internal", r, "cannot grow the root disk: %s", err);
+	}
+	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
+		return fail(e, "internal", -errno, "chown root disk: %s", strerror(errno));
+	path_of(vm, "seed.img", path, sizeof(path));
+	r = disk_write_seed(path, vm->id, &spec, err, sizeof(err));
+	if (r < 0)
+		return fail(e, "internal", r, "cannot write the NoCloud seed: %s", err);
+	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
+		return fail(e, "internal", -errno, "chown seed: %s", strerror(errno));
+
+	path_of(vm, "console.log", path, sizeof(path));
+	size = disk_size(path);
+	vm->console_off = size > 0 ? (uint64_t)size : 0;
+
+	memset(&l, 0, sizeof(l));
+	l.qemu_bin = vm_cfg->qemu_bin;
+	l.guest_dir = vm_cfg->guest_dir;
+	l.vm_dir = vm->dir;
+	l.vm_id = vm->id;
+	l.accel = vm_cfg->host.accel;
+	l.tsc_khz = vm_cfg->host.tsc_khz;
+	l.spec = &spec;
+	l.uid = vm_cfg->vm_uid;
+	l.gid = vm_cfg->vm_gid;
+	r = qemu_spawn(&l, &pid, err, sizeof(err));
+	if (r < 0)
+		return fail(e, "internal", r, "cannot start QEMU: %s", err);
+
+	/* QEMU creates its sockets before it runs the guest; wait for them. */
+	path_of(vm, "events.sock", path, sizeof(path));
+	deadline = util_now_ms() + 15000;
+	for (;;) {
+		int status;
+
+		r = qmp_open(path, 2000, &events);
+		if (r == 0)
+			break;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			qemu_log_tail(vm, err, sizeof(err));
+			return fail(e, "internal", -EIO, "QEMU exited at start: %s",
+				    err[0] ? err : "no message");
+		}
+		if (util_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return fail(e, "timeout", -ETIMEDOUT, "QEMU did not open its monitor");
+		}
+		usleep(20000);
+	}
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0) {
+		r = -errno;
+		qmp_close(events);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return fail(e, "internal", r, "pidfd_open: %s", strerror(-r));
+	}
+
+	vm_lock();
+	vm->pid = pid;
+	vm->pidfd = pidfd;
+	vm->is_child = 1;
+	vm->events = events;
+	vm->state = VM_RUNNING;
+	vm->reason[0] = '\0';
+	vm->accel = vm_cfg->host.accel;
+	vm->stop_requested = 0;
+	vm->shutdown_seen = 0;
+	vm->shutdown_reason[0] = '\0';
+	vm->ready = 0;
+	vm->booted_vcpus = spec.vcpus;
+	vm->booted_memory_mib = spec.memory_mib;
+	vm->booted_disk_gib = spec.disk_gib;
+	util_rfc3339(vm->started_at, sizeof(vm->started_at));
+	save(vm);
+	vm_unlock();
+	supervise_wake();
+	log_info("vm %s (%s): started, pid %d, %s", vm->id, spec.name, (int)pid,
+		 host_accel_name(vm->accel));
+	return 0;
+}
+
+int
+vm_start(const char *name, json_t **out, struct op_error *e)
+{
+	struct vm *vm = claim(name, e);
+	int r;
+
+	if (vm == NULL)
+		return -ENOENT;
+	r = do_start(vm, e);
+	release(vm, r == 0 ? out : NULL);
+	return r;
+}
+
+/* ---- create ---------------------------------------------------------- */
+
+static void
+derive_mac(const char *id, unsigned i, char *out, size_t len)
+{
+	/* 52:54:00 is QEMU's locally administered prefix; the rest comes from
+	 * the random VM id, so MACs are stable across restarts. */
+	snprintf(out, len, "52:54:%.2s:%.2s:%.2s:%02x", id, id + 2, id + 4,
+		 (unsigned)(strtoul((char[]){id[6], id[7], 0}, NULL, 16) + i) & 0xff);
+}
+
+int
+vm_create(const json_t *args, json_t **out, struct op_error *e)
+{
+	struct spec_limits lim;
+	struct vm *vm;
+	json_t *start;
+	char err[512];
+	unsigned i;
+	int r;
+
+	if (!json_is_object(args))
+		return fail(e, "invalid", -EINVAL, "arguments must be an object");
+	start = json_object_get(args, "start");
+	if (start != NULL && !json_is_boolean(start))
+		return fail(e, "invalid", -EINVAL, "start must be true or false");
+	vm = calloc(1, sizeof(*vm));
+	if (vm == NULL)
+		return fail(e, "internal", -ENOMEM, "out of memory");
+	{
+		json_t *spec = json_deep_copy(args);
+
+		json_object_del(spec, "start");
+		limits(&lim);
+		r = spec_parse(spec, &lim, &vm->spec, err, sizeof(err));
+		json_decref(spec);
+	}
+	if (r < 0) {
+		free(vm);
+		return fail(e, "invalid", r, "%s", err);
+	}
+	if ((r = util_random_hex(vm->id, 8)) < 0) {
+		spec_free(&vm->spec);
+		free(vm);
+		return fail(e, "internal", r, "no randomness");
+	}
+	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", vm_cfg->state_dir, vm->id);
+	for (i = 0; i < vm->spec.n_nics; i++)
+		if (vm->spec.nics[i].mac[0] == '\0')
+			derive_mac(vm->id, i, vm->spec.nics[i].mac, sizeof(vm->spec.nics[i].mac));
+	vm->pidfd = -1;
+	vm->state = VM_STOPPED;
+	vm->accel = vm_cfg->host.accel;
+	vm->busy = 1;
+	util_rfc3339(vm->created_at, sizeof(vm->created_at));
+
+	/* Reserve the name before the slow part, so a duplicate fails fast. */
+	vm_lock();
+	if (find(vm->spec.name) != NULL) {
+		vm_unlock();
+		r = fail(e, "conflict", -EEXIST, "a VM named '%s' already exists",
+			 vm->spec.name);
+		spec_free(&vm->spec);
+		free(vm);
+		return r;
+	}
+	vm->next = vms;
+	vms = vm;
+	vm_unlock();
+
+	if (mkdir(vm->dir, 0700) < 0) {
+		r = fail(e, "internal", -errno, "cannot create %s: %s", vm->dir,
+			 strerror(errno));
+		goto undo;
+	}
+	if (chown(vm->dir, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0) {
+		r = fail(e, "internal", -errno, "chown %s: %s", vm->dir, strerror(errno));
+		goto undo;
+	}
+	vm_lock();
+	save(vm);
+	vm_unlock();
+	if (start == NULL || json_is_true(start)) {
+		r = do_start(vm, e);
+		if (r < 0)
+			goto undo;
+	} else {
+		char path[800], rootfs[1200];
+
+		path_of(vm, "root.raw", path, sizeof(path));
+		snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir,
+			 vm->spec.image);
+		r = disk_create_root(path, rootfs, vm->spec.disk_gib, err, sizeof(err));
+		if (r < 0) {
+			fail(e, "internal", r, "cannot create the root disk: %s", err);
+			goto undo;
+		}
+	}
+	log_info("vm %s (%s): created", vm->id, vm->spec.name);
+	release(vm, out);
+	return 0;
+undo:
+	/* Creating is all or nothing: remove every trace. */
+	util_rmtree(vm->dir);
+	vm_lock();
+	vm->deleted = 1;
+	vm_unlock();
+	return r;
+}
+
+/* ---- stop, reboot, pause --------------------------------------------- */
+
+static int
+qmp_command(struct vm *vm, const char *cmd, char *err, size_t errlen)
+{
+	char path[800];
+	struct qmp *q;
+	int r;
+
+	path_of(vm, "qmp.sock", path, sizeof(path));
+	r = qmp_open(path, 5000, &q);
+	if (r < 0) {
+		snprintf(err, errlen, "QMP: %s", strerror(-r));
+		return r;
+	}
+	r = qmp_exec(q, cmd, NULL, NULL, 5000, err, errlen);
+	qmp_close(q);
+	return r;
+}
+
+/* Wait (lock held) until the process is gone or the deadline passes. */
+static int
+wait_gone(struct vm *vm, uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	while (vm->pidfd >= 0)
+		if (pthread_cond_timedwait(&vms_cond, &vms_mtx, &ts) == ETIMEDOUT)
+			break;
+	return vm->pidfd < 0 ? 0 : -ETIMEDOUT;
+}
+
+static int
+do_stop(struct vm *vm, int force, unsigned timeout_s, struct op_error *e)
+{
+	char err[256];
+	enum vm_state was;
+	int r;
+
+	vm_lock();
+	was = vm->state;
+	if (vm->pidfd < 0) {
+		vm_unlock();
+		return fail(e, "conflict", -EINVAL, "VM '%s' is not running (%s)", vm->spec.name,
+			    vm_state_name(was));
+	}
+	vm->stop_requested = 1;
+	vm->state = VM_STOPPING;
+	save(vm);
+	vm_unlock();
+
+	if (!force) {
+		if (was == VM_PAUSED)
+			qmp_command(vm, "cont", err, sizeof(err));
+		r = qmp_command(vm, "system_powerdown", err, sizeof(err));
+		vm_lock();
+		if (r == 0 && wait_gone(vm, (uint64_t)timeout_s * 1000) == 0) {
+			vm_unlock();
+			return 0;
+		}
+		vm_unlock();
+		log_info("vm %s: guest did not power off in %us, forcing", vm->id, timeout_s);
+	}
+	/* quit lets QEMU flush its disks; SIGKILL if even that fails. */
+	if (qmp_command(vm, "quit", err, sizeof(err)) < 0) {
+		vm_lock();
+		if (vm->pidfd >= 0)
+			kill(vm->pid, SIGKILL);
+		vm_unlock();
+	}
+	vm_lock();
+	if (wait_gone(vm, 10000) < 0) {
+		kill(vm->pid, SIGKILL);
+		r = wait_gone(vm, 10000);
+		vm_unlock();
+		if (r < 0)
+			return fail(e, "timeout", r, "QEMU of VM '%s' does not end", vm->spec.name);
+		return 0;
+	}
+	vm_unlock();
+	return 0;
+}
+
+int
+vm_stop(const char *name, int force, unsigned timeout_s, json_t **out, struct op_error *e)
+{
+	struct vm *vm = claim(name, e);
+	int r;
+
+	if (vm == NULL)
+		return -ENOENT;
+	r = do_stop(vm, force, timeout_s ? timeout_s : vm_cfg->stop_timeout_s, e);
+	release(vm, r == 0 ? out : NULL);
+	return r;
+}
+
+int
+vm_reboot(const char *name, json_t **out, struct op_error *e)
+{
+	struct vm *vm = claim(name, e);
+	int r;
+
+	if (vm == NULL)
+		return -ENOENT;
+	/* A stop and a start, so pending changes (vCPUs, memory, disk) apply. */
+	r = do_stop(vm, 0, vm_cfg->stop_timeout_s, e);
+	if (r == 0)
+		r = do_start(vm, e);
+	release(vm, r == 0 ? out : NULL);
+	return r;
+}
+
+int
+vm_pause(const char *name, int pause, json_t **out, struct op_error *e)
+{
+	struct vm *vm = claim(name, e);
+	char err[256];
+	int r;
+
+	if (vm == NULL)
+		return -ENOENT;
+	vm_lock();
+	if (vm->state != (pause ? VM_RUNNING : VM_PAUSED)) {
+		r = fail(e, "conflict", -EINVAL, "VM '%s' is %s", name, vm_state_name(vm->state));
+		vm_unlock();
+		release(vm, NULL);
+		return r;
+	}
+	vm_unlock();
+	r = qmp_command(vm, pause ? "stop" : "cont", err, sizeof(err));
+	if (r < 0) {
+		release(vm, NULL);
+		return fail(e, "internal", r, "%s", err);
+	}
+	vm_lock();
+	if (vm->pidfd >= 0)
+		vm->state = pause ? VM_PAUSED : VM_RUNNING;
+	save(vm);
+	vm_unlock();
+	release(vm, out);
+	return 0;
+}
+
+/* ---- reconfigure, delete --------------------------------------------- */
+
+int
+vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_error *e)
+{
+	struct spec_limits lim;
+	struct vm_spec next;
+	struct vm *vm = claim(name, e);
+	char err[512];
+	int changed = 0, r, running;
+
+	if (vm == NULL)
+		return -ENOENT;
+	limits(&lim);
+	r = spec_reconfigure(changes, &lim, &vm->spec, &next, &changed, err, sizeof(err));
+	if (r < 0) {
+		release(vm, NULL);
+		return fail(e, "invalid", r, "%s", err);
+	}
+	vm_lock();
+	running = vm->pidfd >= 0;
+	vm_unlock();
+	if (!running && next.disk_gib != vm->spec.disk_gib) {
+		char path[800];
+
+		/* Stopped: grow now, so a failure is reported to whoever asked. */
+		path_of(vm, "root.raw", path, sizeof(path));
+		r = disk_grow_root(path, next.disk_gib, err, sizeof(err));
+		if (r < 0) {
+			release(vm, NULL);
+			return fail(e, "internal", r, "cannot grow the disk: %s", err);
+		}
+	}
+	vm_lock();
+	next.user_data = vm->spec.user_data;
+	vm->spec = next;
+	save(vm);
+	vm_unlock();
+	release(vm, out);
+	return 0;
+}
+
+int
+vm_delete(const char *name, struct op_error *e)
+{
+	struct vm *vm = claim(name, e);
+	int r, running;
+
+	if (vm == NULL)
+		return -ENOENT;
+	vm_lock();
+	running = vm->pidfd >= 0;
+	vm_unlock();
+	if (running && (r = do_stop(vm, 1, 0, e)) < 0) {
+		release(vm, NULL);
+		return r;
+	}
+	r = util_rmtree(vm->dir);
+	if (r < 0) {
+		release(vm, NULL);
+		return fail(e, "internal", r, "cannot remove %s: %s", vm->dir, strerror(-r));
+	}
+	vm_lock();
+	/* The struct stays in the list (marked deleted) so a supervisor pass
+	 * that looked it up earlier never touches freed memory. */
+	vm->deleted = 1;
+	vm->busy = 0;
+	vm_unlock();
+	log_info("vm %s (%s): deleted", vm->id, name);
+	return 0;
+}
+
+/* ---- wait, console --------------------------------------------------- */
+
+int
+vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
+	struct op_error *e)
+{
+	uint64_t deadline = util_now_ms() + (uint64_t)timeout_s * 1000;
+	enum vm_state want = VM_RUNNING;
+	int ready = strcmp(what, "ready") == 0;
+
+	if (!ready && state_parse(what, &want) < 0)
+		return fail(e, "invalid", -EINVAL,
+			    "can wait for ready, running, paused, stopped or crashed");
+	for (;;) {
+		struct vm *vm;
+		int done;
+
+		vm_lock();
+		vm = find(name);
+		if (vm == NULL) {
+			vm_unlock();
+			return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+		}
+		if (ready && vm->pidfd >= 0 && !vm->ready)
+			vm->ready = console_ready(vm);
+		done = ready ? (vm->pidfd >= 0 && vm->ready) : vm->state == want;
+		if (done || util_now_ms() >= deadline) {
+			*out = view(vm);
+			vm_unlock();
+			if (done)
+				return 0;
+			return fail(e, "timeout", -ETIMEDOUT, "VM '%s' is not %s after %us", name,
+				    what, timeout_s);
+		}
+		if (ready && vm->pidfd < 0) {
+			*out = view(vm);
+			vm_unlock();
+			return fail(e, "conflict", -EINVAL, "VM '%s' is %s, it will not get ready",
+				    name, vm_state_name(vm->state));
+		}
+		vm_unlock();
+		usleep(100000);
+	}
+}
+
+int
+vm_console(const char *name, size_t max_bytes, json_t **out, struct op_error *e)
+{
+	char path[800], *buf;
+	struct vm *vm;
+	ssize_t n;
+	off_t size;
+	int fd;
+
+	vm_lock();
+	vm = find(name);
+	if (vm == NULL) {
+		vm_unlock();
+		return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+	}
+	path_of(vm, "console.log", path, sizeof(path));
+	vm_unlock();
+	buf = malloc(max_bytes + 1);
+	if (buf == NULL)
+		return fail(e, "internal", -ENOMEM, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		*out = json_pack("{s:s}", "output", "");
+		return 0;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > (off_t)max_bytes ? size - (off_t)max_bytes : 0, SEEK_SET);
+	n = read(fd, buf, max_bytes);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	/* The console is binary-ish; JSON strings must be valid UTF-8. */
+	{
+		ssize_t i;
+		for (i = 0; i < n; i++)
+			if ((unsigned char)buf[i] >= 0x80 || buf[i] == '\0')
+				buf[i] = '?';
+	}
+	*out = json_pack("{s:s%}", "output", buf, (size_t)n);
+	free(buf);
+	return 0;
+}
+
+/* ---- supervisor callbacks (lock held) --------------------------------- */
+
+void
+vm_handle_event(struct vm *vm, json_t *ev)
+{
+	const char *name = json_string_value(json_object_get(ev, "event"));
+	json_t *data = json_object_get(ev, "data");
+
+	if (name == NULL)
+		return;
+	if (strcmp(name, "SHUTDOWN") == 0) {
+		const char *reason = json_string_value(json_object_get(data, "reason"));
+
+		vm->shutdown_seen = 1;
+		snprintf(vm->shutdown_reason, sizeof(vm->shutdown_reason), "%s",
+			 reason ? reason : "unknown");
+	} else if (strcmp(name, "STOP") == 0 && vm->state == VM_RUNNING) {
+		vm->state = VM_PAUSED;
+		save(vm);
+	} else if (strcmp(name, "RESUME") == 0 && vm->state == VM_PAUSED) {
+		vm->state = VM_RUNNING;
+		save(vm);
+	} else if (strcmp(name, "RESET") == 0) {
+		/* A reboot from inside the guest: a new boot, a new readiness. */
+		vm->ready = 0;
+	}
+}
+
+void
+vm_process_ended(struct vm *vm)
+{
+	char tail[200];
+	int status = 0, have_status = 0;
+
+	if (vm->is_child && waitpid(vm->pid, &status, WNOHANG) == vm->pid)
+		have_status = 1;
+	if (vm->events != NULL) {
+		json_t *ev;
+
+		while (qmp_next_event(vm->events, &ev, 0) == 0) {
+			vm_handle_event(vm, ev);
+			json_decref(ev);
+		}
+		qmp_close(vm->events);
+		vm->events = NULL;
+	}
+	close(vm->pidfd);
+	vm->pidfd = -1;
+
+	if (vm->stop_requested) {
+		vm->state = VM_STOPPED;
+		snprintf(vm->reason, sizeof(vm->reason), "stopped on request");
+	} else if (vm->shutdown_seen && strcmp(vm->shutdown_reason, "guest-panic") != 0) {
+		vm->state = VM_STOPPED;
+		snprintf(vm->reason, sizeof(vm->reason), "guest shut down (%s)",
+			 vm->shutdown_reason);
+	} else {
+		vm->state = VM_CRASHED;
+		qemu_log_tail(vm, tail, sizeof(tail));
+		if (vm->shutdown_seen)
+			snprintf(vm->reason, sizeof(vm->reason), "guest kernel panicked");
+		else if (have_status && WIFSIGNALED(status))
+			snprintf(vm->reason, sizeof(vm->reason), "QEMU was killed by signal %d (%s)",
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else if (have_status)
+			snprintf(vm->reason, sizeof(vm->reason), "QEMU exited with status %d%s%s",
+				 WEXITSTATUS(status), tail[0] ? ": " : "", tail);
+		else
+			snprintf(vm->reason, sizeof(vm->reason),
+				 "QEMU ended without a shutdown (exit status unknown: it was "
+				 "started by an earlier agent)");
+	}
+	log_info("vm %s (%s): %s: %s", vm->id, vm->spec.name, vm_state_name(vm->state),
+		 vm->reason);
+	vm->pid = 0;
+	vm->ready = 0;
+	save(vm);
+	pthread_cond_broadcast(&vms_cond);
+}

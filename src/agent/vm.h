@@ -1,0 +1,101 @@
+/*
+ * vm.h - the agent's VMs: table, lifecycle and persistence.
+ *
+ * Every VM lives in <state_dir>/vms/<id>/ (see qemu.h for the files) and its
+ * record is vm.json there, rewritten atomically on every change. One mutex
+ * guards the table; long steps (disk creation, spawning, waiting for a
+ * guest to power off) run without it while the VM is marked busy, so a
+ * second operation on the same VM answers "conflict" instead of waiting.
+ *
+ * States:  stopped -> running <-> paused -> stopping -> stopped
+ *          any running state -> crashed (QEMU ended without being asked)
+ */
+#ifndef CLOUDLET_VM_H
+#define CLOUDLET_VM_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "host.h"
+#include "qmp.h"
+#include "spec.h"
+
+enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED };
+
+struct agent_config {
+	char state_dir[512];
+	char guest_dir[512];
+	char qemu_bin[256];
+	uid_t vm_uid; /* the unprivileged user QEMU runs as */
+	gid_t vm_gid;
+	double mem_overcommit;  /* running VMs' memory may total MemTotal * this */
+	uint64_t mem_reserve_mib; /* kept for the host itself */
+	unsigned stop_timeout_s;  /* graceful stop before forcing */
+	struct host_info host;
+};
+
+/* An operation's failure: a stable code for programs and a message for people. */
+struct op_error {
+	const char *code; /* invalid, not_found, conflict, insufficient_resources,
+			     timeout, internal */
+	char msg[512];
+};
+
+struct vm {
+	struct vm *next;
+	char id[17];
+	char dir[700];
+	struct vm_spec spec;
+	enum vm_state state;
+	char reason[256]; /* why it is stopped/crashed, or "" */
+	enum host_accel accel;
+	char created_at[32], started_at[32];
+	/* What the running QEMU was started with (restart_required if differs). */
+	unsigned booted_vcpus;
+	uint64_t booted_memory_mib;
+	uint64_t booted_disk_gib;
+	/* Process supervision. */
+	pid_t pid;
+	int pidfd;       /* -1 when not running */
+	int is_child;    /* we can read its exit status */
+	struct qmp *events;
+	int stop_requested;
+	int shutdown_seen;
+	char shutdown_reason[64];
+	uint64_t console_off; /* console.log size when this boot started */
+	int ready;
+	int busy;
+	int deleted;
+};
+
+extern const struct agent_config *vm_cfg;
+
+int vm_init(const struct agent_config *cfg);
+
+/* Each returns 0 (with *out when given) or -errno with e filled. */
+int vm_create(const json_t *args, json_t **out, struct op_error *e);
+int vm_show(const char *name, json_t **out, struct op_error *e);
+json_t *vm_list(void);
+int vm_start(const char *name, json_t **out, struct op_error *e);
+int vm_stop(const char *name, int force, unsigned timeout_s, json_t **out,
+	    struct op_error *e);
+int vm_reboot(const char *name, json_t **out, struct op_error *e);
+int vm_pause(const char *name, int pause, json_t **out, struct op_error *e);
+int vm_reconfigure(const char *name, const json_t *changes, json_t **out,
+		   struct op_error *e);
+int vm_delete(const char *name, struct op_error *e);
+int vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
+	    struct op_error *e);
+int vm_console(const char *name, size_t max_bytes, json_t **out, struct op_error *e);
+
+const char *vm_state_name(enum vm_state s);
+
+/* For the supervisor (supervise.c); called with the table lock held. */
+void vm_lock(void);
+void vm_unlock(void);
+struct vm *vm_first(void);
+void vm_handle_event(struct vm *vm, json_t *ev);
+void vm_process_ended(struct vm *vm);
+
+#endif
