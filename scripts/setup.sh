@@ -11,7 +11,7 @@ libjansson-dev libcmocka-dev
 qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools
 busybox-static cpio lz4 xz-utils kmod
-iproute2 curl socat
+iproute2 curl socat jq
 "
 if [ -f guest/deps.txt ]; then
 	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"

@@ -99,81 +99,174 @@ control_dispatch(const json_t *req)
 	return reply;
 }
 
+/* Each handler gets the request's args and the VM name (when it takes one). */
+typedef int (*handler_fn)(json_t *args, const char *name, json_t **out, struct op_error *e);
+
+static int
+h_host(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name, (void)e;
+	*out = host_info();
+	return 0;
+}
+
+static int
+h_images(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name, (void)e;
+	*out = image_list();
+	return 0;
+}
+
+static int
+h_list(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name, (void)e;
+	*out = vm_list();
+	return 0;
+}
+
+static int
+h_create(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return vm_create(args, out, e);
+}
+
+static int
+h_show(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vm_show(name, out, e);
+}
+
+static int
+h_start(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vm_start(name, out, e);
+}
+
+static int
+h_stop(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	json_t *force = json_object_get(args, "force");
+	unsigned timeout;
+	int r;
+
+	if (force != NULL && !json_is_boolean(force)) {
+		e->code = "invalid";
+		snprintf(e->msg, sizeof(e->msg), "force must be true or false");
+		return -EINVAL;
+	}
+	if ((r = arg_uint(args, "timeout_s", 0, 3600, &timeout, e)) < 0)
+		return r;
+	return vm_stop(name, json_is_true(force), timeout, out, e);
+}
+
+static int
+h_reboot(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vm_reboot(name, out, e);
+}
+
+static int
+h_pause(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vm_pause(name, 1, out, e);
+}
+
+static int
+h_resume(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vm_pause(name, 0, out, e);
+}
+
+static int
+h_reconfigure(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	return vm_reconfigure(name, args, out, e);
+}
+
+static int
+h_delete(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)out;
+	return vm_delete(name, e);
+}
+
+static int
+h_wait(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	json_t *what = json_object_get(args, "for");
+	unsigned timeout;
+	int r;
+
+	if (what != NULL && !json_is_string(what)) {
+		e->code = "invalid";
+		snprintf(e->msg, sizeof(e->msg), "for must be a string");
+		return -EINVAL;
+	}
+	if ((r = arg_uint(args, "timeout_s", 60, 3600, &timeout, e)) < 0)
+		return r;
+	return vm_wait(name, what ? json_string_value(what) : "ready", timeout, out, e);
+}
+
+static int
+h_console(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	unsigned n;
+	int r;
+
+	if ((r = arg_uint(args, "bytes", 16384, 1 << 20, &n, e)) < 0)
+		return r;
+	return vm_console(name, n, out, e);
+}
+
+static const struct {
+	const char *op;
+	int takes_name;
+	handler_fn fn;
+} ops[] = {
+	{"host.info", 0, h_host},	 {"image.list", 0, h_images},
+	{"vm.list", 0, h_list},		 {"vm.create", 0, h_create},
+	{"vm.show", 1, h_show},		 {"vm.start", 1, h_start},
+	{"vm.stop", 1, h_stop},		 {"vm.reboot", 1, h_reboot},
+	{"vm.pause", 1, h_pause},	 {"vm.resume", 1, h_resume},
+	{"vm.reconfigure", 1, h_reconfigure}, {"vm.delete", 1, h_delete},
+	{"vm.wait", 1, h_wait},		 {"vm.console", 1, h_console},
+};
+
 static json_t *
 dispatch(const char *op, json_t *args)
 {
 	struct op_error e = {.code = "internal", .msg = ""};
-	json_t *out = NULL;
+	json_t *out = NULL, *reply;
 	const char *name = NULL;
-	unsigned n, timeout;
-	int r = 0;
+	size_t i;
+	int r;
 
-	if (strcmp(op, "host.info") == 0)
-		return ok_reply(host_info());
-	if (strcmp(op, "image.list") == 0)
-		return ok_reply(image_list());
-	if (strcmp(op, "vm.list") == 0)
-		return ok_reply(vm_list());
-	if (strcmp(op, "vm.create") == 0) {
-		r = vm_create(args, &out, &e);
-		goto done;
-	}
-	if (strncmp(op, "vm.", 3) != 0)
-		goto unknown;
-	if ((name = arg_name(args, &e)) == NULL) {
-		r = -EINVAL;
-		goto done;
-	}
-	if (strcmp(op, "vm.show") == 0)
-		r = vm_show(name, &out, &e);
-	else if (strcmp(op, "vm.start") == 0)
-		r = vm_start(name, &out, &e);
-	else if (strcmp(op, "vm.stop") == 0) {
-		json_t *force = json_object_get(args, "force");
-
-		if (force != NULL && !json_is_boolean(force)) {
-			e.code = "invalid";
-			snprintf(e.msg, sizeof(e.msg), "force must be true or false");
-			r = -EINVAL;
-		} else if ((r = arg_uint(args, "timeout_s", 0, 3600, &timeout, &e)) == 0)
-			r = vm_stop(name, json_is_true(force), timeout, &out, &e);
-	} else if (strcmp(op, "vm.reboot") == 0)
-		r = vm_reboot(name, &out, &e);
-	else if (strcmp(op, "vm.pause") == 0)
-		r = vm_pause(name, 1, &out, &e);
-	else if (strcmp(op, "vm.resume") == 0)
-		r = vm_pause(name, 0, &out, &e);
-	else if (strcmp(op, "vm.reconfigure") == 0) {
-		json_t *changes = json_deep_copy(args);
-
-		r = vm_reconfigure(name, changes, &out, &e);
-		json_decref(changes);
-	} else if (strcmp(op, "vm.delete") == 0)
-		r = vm_delete(name, &e);
-	else if (strcmp(op, "vm.wait") == 0) {
-		const char *what = json_string_value(json_object_get(args, "for"));
-
-		if ((r = arg_uint(args, "timeout_s", 60, 3600, &timeout, &e)) == 0)
-			r = vm_wait(name, what ? what : "ready", timeout, &out, &e);
-	} else if (strcmp(op, "vm.console") == 0) {
-		if ((r = arg_uint(args, "bytes", 16384, 1 << 20, &n, &e)) == 0)
-			r = vm_console(name, n, &out, &e);
-	} else
-		goto unknown;
-done:
-	if (r < 0) {
-		json_t *reply = error_reply(e.code, e.msg);
-		if (out != NULL)
-			json_object_set_new(reply, "result", out);
-		return reply;
-	}
-	return ok_reply(out);
-unknown:
-	{
+	for (i = 0; i < ARRAY_LEN(ops); i++)
+		if (strcmp(ops[i].op, op) == 0)
+			break;
+	if (i == ARRAY_LEN(ops)) {
 		char msg[128];
+
 		snprintf(msg, sizeof(msg), "unknown op '%.64s'", op);
 		return error_reply("invalid", msg);
 	}
+	if (ops[i].takes_name && (name = arg_name(args, &e)) == NULL)
+		return error_reply(e.code, e.msg);
+	r = ops[i].fn(args, name, &out, &e);
+	if (r == 0)
+		return ok_reply(out);
+	reply = error_reply(e.code, e.msg);
+	if (out != NULL)
+		json_object_set_new(reply, "result", out);
+	return reply;
 }
 
 static void *
@@ -191,7 +284,10 @@ client(void *arg)
 		if (r == -ECONNRESET)
 			break;
 		if (r == -EBADMSG) {
-			reply = error_reply("invalid", "request is not a JSON object");
+			char msg[200];
+
+			snprintf(msg, sizeof(msg), "request is %s", rd.error);
+			reply = error_reply("invalid", msg);
 			msg_write(fd, reply);
 			json_decref(reply);
 			continue;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -454,14 +455,19 @@ cmd_vm_console(int argc, char **argv)
 	return r;
 }
 
-/* Send a raw line (for tests and debugging): prints the whole reply. */
+/*
+ * Send a raw line (for tests and debugging) and print the whole reply.
+ * "-" reads the line from stdin, so requests larger than an argument can
+ * be sent. A write the agent cut short is fine: its answer is still read.
+ */
 static int
 cmd_raw(int argc, char **argv)
 {
 	int fd = msg_connect_unix(sock_path);
 	struct msg_reader rd;
 	json_t *reply = NULL;
-	size_t len = strlen(argv[0]);
+	char *text = NULL;
+	size_t len, off = 0;
 	int r;
 
 	(void)argc;
@@ -469,10 +475,31 @@ cmd_raw(int argc, char **argv)
 		fprintf(stderr, "error: connect: %s\n", strerror(-fd));
 		return 1;
 	}
-	if (write(fd, argv[0], len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		close(fd);
-		return 1;
+	if (strcmp(argv[0], "-") == 0) {
+		r = util_read_file("/dev/stdin", 64 << 20, &text, &len);
+		if (r < 0) {
+			fprintf(stderr, "error: stdin: %s\n", strerror(-r));
+			close(fd);
+			return 1;
+		}
+	} else {
+		len = strlen(argv[0]);
+		text = malloc(len + 1);
+		if (text == NULL) {
+			close(fd);
+			return 1;
+		}
+		memcpy(text, argv[0], len + 1);
 	}
+	if (len == 0 || text[len - 1] != '\n')
+		text[len++] = '\n'; /* util_read_file and malloc left room */
+	while (off < len) {
+		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(text);
 	if (msg_reader_init(&rd, fd, MSG_MAX_RESPONSE) < 0) {
 		close(fd);
 		return 1;
@@ -509,7 +536,7 @@ static const struct cmd cmds[] = {
 	{"vm wait", "vm wait NAME [ready|running|paused|stopped|crashed] [--timeout SECONDS]",
 	 cmd_vm_wait},
 	{"vm console", "vm console NAME [--attach] [--bytes N]", cmd_vm_console},
-	{"raw", "raw JSON-REQUEST-LINE", cmd_raw},
+	{"raw", "raw JSON-REQUEST-LINE|-", cmd_raw},
 };
 
 static int

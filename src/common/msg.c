@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -50,9 +51,13 @@ take_line(struct msg_reader *r, json_t **out)
 	j = json_loadb(r->buf, linelen, JSON_REJECT_DUPLICATES, &jerr);
 	memmove(r->buf, nl + 1, r->len - linelen - 1);
 	r->len -= linelen + 1;
-	if (j == NULL)
+	if (j == NULL) {
+		snprintf(r->error, sizeof(r->error), "not valid JSON: %.100s (column %d)",
+			 jerr.text, jerr.column);
 		return -EBADMSG;
+	}
 	if (!json_is_object(j)) {
+		snprintf(r->error, sizeof(r->error), "not a JSON object");
 		json_decref(j);
 		return -EBADMSG;
 	}

@@ -18,7 +18,8 @@ struct msg_reader {
 	int fd;
 	size_t max;
 	size_t len;
-	char *buf; /* max bytes */
+	char *buf;      /* max bytes */
+	char error[160]; /* why the last line was refused (-EBADMSG) */
 };
 
 /* Allocates the buffer: 0 or -ENOMEM. msg_reader_free() releases it (not fd). */

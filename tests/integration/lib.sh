@@ -1,0 +1,145 @@
+# lib.sh - shared by the integration tests. Each test sources it, gets its
+# own agent (own socket and state dir under a fresh temp dir) so tests can
+# run in parallel, and has everything it started removed on exit, also when
+# it fails: the agent and QEMU processes (by PID), network namespaces, files.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+AGENT_BIN=${AGENT_BIN:-$ROOT/build/bin/cloudlet-agent}
+GUEST_DIR=${GUEST_DIR:-$ROOT/build/guest}
+TNAME=$(basename "$0" .sh)
+T=$(mktemp -d /tmp/cltest.XXXXXX)
+chmod 711 "$T" # QEMU runs as cloudlet-vm and must reach its VM directory
+AGENT_PID=
+NETNS_LIST=
+
+log() { printf '%s [%s] %s\n' "$(date +%T)" "$TNAME" "$*"; }
+
+dump() {
+	echo "---- agent log ($TNAME)"; tail -n 40 "$T/agent.log" 2>/dev/null || true
+	for d in "$T"/state/vms/*/; do
+		[ -d "$d" ] || continue
+		echo "---- console $d"; tail -c 3000 "$d/console.log" 2>/dev/null || true
+		echo "---- qemu.log $d"; tail -n 5 "$d/qemu.log" 2>/dev/null || true
+	done
+}
+
+fail() {
+	echo "FAIL [$TNAME]: $*" >&2
+	dump >&2
+	exit 1
+}
+
+# Kill only the QEMU processes of this test: their pid files are in $T and
+# their command lines name $T.
+kill_qemus() {
+	for f in "$T"/state/vms/*/qemu.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null || true)
+		[ -n "$pid" ] || continue
+		if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "$T"; then
+			kill -9 "$pid" 2>/dev/null || true
+		fi
+	done
+}
+
+cleanup() {
+	rc=$?
+	set +e
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	kill_qemus
+	for ns in $NETNS_LIST; do ip netns del "$ns" 2>/dev/null; done
+	sleep 0.2
+	rm -rf "$T"
+	if [ $rc -eq 0 ]; then log "PASS"; else log "FAIL (exit $rc)"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+agent_start() {
+	"$AGENT_BIN" serve --socket "$T/agent.sock" --state-dir "$T/state" \
+		--guest-dir "$GUEST_DIR" --stop-timeout 20 "$@" >>"$T/agent.log" 2>&1 &
+	AGENT_PID=$!
+	i=0
+	while [ ! -S "$T/agent.sock" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "agent did not open its socket"
+		kill -0 "$AGENT_PID" 2>/dev/null || fail "agent exited at start"
+		sleep 0.1
+	done
+}
+
+agent_stop() {
+	kill "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null || true
+	AGENT_PID=
+	rm -f "$T/agent.sock"
+}
+
+ctl() { "$AGENT_BIN" ctl --socket "$T/agent.sock" "$@"; }
+
+# jq over `ctl --json vm show NAME`
+vm_field() { ctl --json vm show "$1" | jq -r "$2"; }
+
+# The console text of a VM.
+console() { ctl vm console "$1" --bytes 1000000; }
+
+# Wait until the console shows a line matching a pattern.
+wait_console() {
+	name=$1 pattern=$2 timeout=${3:-120}
+	i=0
+	while ! console "$name" | grep -q "$pattern"; do
+		i=$((i + 1))
+		[ $i -lt $((timeout * 5)) ] || fail "console of $name never showed '$pattern'"
+		sleep 0.2
+	done
+}
+
+# A process that is gone (a zombie waiting for init to reap it counts as gone).
+proc_alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+expect_match() { printf '%s' "$1" | grep -q -- "$2" || fail "${3:-text} does not match '$2': $1"; }
+
+# Run a command that must fail; prints its stderr for matching.
+must_fail() {
+	if out=$("$@" 2>&1); then fail "expected failure: $*"; fi
+	printf '%s' "$out"
+}
+
+# A network namespace that is removed on exit.
+netns_add() {
+	ip netns add "$1"
+	NETNS_LIST="$NETNS_LIST $1"
+}
+
+# A user-data script that prints the spec as the guest sees it.
+spec_user_data() {
+	cat <<'UD'
+#!/bin/sh
+root=$(findfs LABEL=cloudlet-root)
+echo "spec: nproc=$(nproc) memtotal_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo) disk_bytes=$(blockdev --getsize64 "$root") fs_kb=$(df -k / | awk 'NR==2 {print $2}')"
+UD
+}
+
+# Parse "spec: ..." of the latest boot: prints "nproc memtotal_kb disk_bytes fs_kb".
+guest_spec() {
+	console "$1" | grep '^spec: ' | tail -n 1 | tr -d '\r' |
+		sed 's/.*nproc=\([0-9]*\) memtotal_kb=\([0-9]*\) disk_bytes=\([0-9]*\) fs_kb=\([0-9]*\).*/\1 \2 \3 \4/'
+}
+
+# Check the guest's view against vcpus, memory_mib, disk_gib.
+check_spec() {
+	name=$1 vcpus=$2 mem=$3 disk=$4
+	set -- $(guest_spec "$name")
+	[ $# -eq 4 ] || fail "no spec line on the console of $name"
+	expect_eq "$1" "$vcpus" "$name nproc"
+	# MemTotal is RAM minus what the kernel keeps for itself.
+	[ "$2" -le $((mem * 1024)) ] && [ "$2" -ge $((mem * 1024 * 70 / 100)) ] ||
+		fail "$name MemTotal $2 kB does not fit ${mem} MiB"
+	expect_eq "$3" $((disk * 1024 * 1024 * 1024)) "$name root disk bytes"
+	[ "$4" -ge $((disk * 1024 * 1024 * 90 / 100)) ] ||
+		fail "$name root filesystem is $4 kB, not grown to ${disk} GiB"
+	log "$name: nproc=$1 MemTotal=${2}kB disk=${3}B fs=${4}kB match ${vcpus} vCPU/${mem} MiB/${disk} GiB"
+}
