@@ -985,7 +985,7 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 				    name, vm_state_name(vm->state));
 		}
 		vm_unlock();
-		usleep(100000);
+		usleep(20000);
 	}
 }
 
