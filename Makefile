@@ -21,7 +21,7 @@ AGENT_MAIN = src/agent/agent.c
 
 OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(AGENT_SRC))
 
-.PHONY: all asan setup guest test unit integration demo bench clean format
+.PHONY: all asan setup guest test unit integration integration-asan demo bench clean format
 
 all: $(BUILD)/bin/cloudlet-agent
 
@@ -58,10 +58,19 @@ unit: $(UNIT_TESTS)
 integration: all guest
 	tests/integration/run.sh
 
+# The agent built with ASan/UBSan against the tests that stress its input
+# handling and its supervision; any sanitizer report fails the run.
+integration-asan: asan guest
+	AGENT_BIN=$(abspath $(BUILD)/asan/bin/cloudlet-agent) \
+	    ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
+	    TESTS="t_bad_input.sh t_restart_crash.sh" LOGS_SUFFIX=-asan tests/integration/run.sh
+	@! grep -l -E 'AddressSanitizer|runtime error:' $(BUILD)/test-logs-asan/*.log
+
 test: setup
 	$(MAKE) all guest
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) integration-asan
 
 demo: setup
 	$(MAKE) all guest

@@ -393,14 +393,28 @@ attach(const char *path)
 	for (;;) {
 		char buf[4096];
 		ssize_t n;
+		int rc;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		/*
+		 * After the end of piped input, stay until the console has been
+		 * quiet for a second: the guest's UART takes the input slowly and
+		 * its answer should reach the caller.
+		 */
+		rc = poll(p, 2, p[0].fd < 0 ? 1000 : -1);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc == 0)
 			break;
 		if (p[0].revents) {
 			n = read(0, buf, sizeof(buf));
-			if (n <= 0 || (tty && memchr(buf, 0x1d, (size_t)n)))
+			if (tty && n > 0 && memchr(buf, 0x1d, (size_t)n))
 				break;
-			if (write(fd, buf, (size_t)n) != n)
+			if (n <= 0) {
+				if (tty)
+					break;
+				p[0].fd = -1;
+				p[0].revents = 0;
+			} else if (write(fd, buf, (size_t)n) != n)
 				break;
 		}
 		if (p[1].revents) {

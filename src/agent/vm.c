@@ -227,8 +227,11 @@ load(const char *id)
 	vm = calloc(1, sizeof(*vm));
 	if (vm == NULL)
 		return NULL;
-	snprintf(vm->id, sizeof(vm->id), "%s", id);
-	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", vm_cfg->state_dir, id);
+	if (util_fmt(vm->id, sizeof(vm->id), "%s", id) < 0 ||
+	    util_fmt(vm->dir, sizeof(vm->dir), "%s/vms/%s", vm_cfg->state_dir, id) < 0) {
+		free(vm);
+		return NULL;
+	}
 	vm->pidfd = -1;
 	path_of(vm, "vm.json", path, sizeof(path));
 	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

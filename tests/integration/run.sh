@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
-LOGS=$ROOT/build/test-logs
+LOGS=$ROOT/build/test-logs${LOGS_SUFFIX:-}
 JOBS=${JOBS:-2}
 mkdir -p "$LOGS"
 [ "$(id -u)" = 0 ] || { echo "integration tests need root (namespaces, taps)"; exit 1; }

@@ -47,9 +47,13 @@ expect_match "$(vm_field victim .reason)" "signal 9" "crash reason names the sig
 ctl vm wait quitter stopped --timeout 180 >/dev/null || fail "quitter did not stop"
 expect_match "$(vm_field quitter .reason)" "guest shut down" "guest poweroff reason"
 
+# The serial console can be attached: a command typed there runs.
+echo 'echo attached-$((6 * 7))' | ctl vm console keep --attach
+wait_console keep 'attached-42' 30
+
 # Graceful stop of the VM that survived the agent restart.
 ctl vm stop keep >/dev/null
 expect_eq "$(vm_field keep .state)" stopped "keep stopped"
 proc_alive "$pid_keep" && fail "QEMU still running after stop"
-expect_match "$(console keep)" "cloudlet: ready" "console log kept"
+expect_match "$(console keep)" "cloudlet: shutting down" "guest shut down cleanly"
 true

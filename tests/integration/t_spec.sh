@@ -18,6 +18,12 @@ wait_console big '^spec: '
 wait_console small '^spec: '
 check_spec big 2 384 2
 check_spec small 1 192 1
+# QEMU runs unprivileged, sandboxed, one process per VM.
+for n in big small; do
+	pid=$(vm_field $n .pid)
+	expect_eq "$(ps -o user= -p "$pid")" cloudlet-vm "$n QEMU user"
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-sandbox on" || fail "$n QEMU not sandboxed"
+done
 # Both really run at once: two live QEMU processes.
 kill -0 "$(vm_field big .pid)" && kill -0 "$(vm_field small .pid)" || fail "not both running"
 
