@@ -85,4 +85,8 @@ format:
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/bin $(BUILD)/tests $(BUILD)/asan
 
+# The customer CLI and the control-plane daemon have their own fragments.
+-include src/cli/cli.mk
+-include src/daemon/daemon.mk
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
