@@ -218,12 +218,32 @@ h_wait(json_t *args, const char *name, json_t **out, struct op_error *e)
 static int
 h_console(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
+	json_t *off = json_object_get(args, "offset");
 	unsigned n;
 	int r;
 
 	if ((r = arg_uint(args, "bytes", 16384, 1 << 20, &n, e)) < 0)
 		return r;
-	return vm_console(name, n, out, e);
+	if (off != NULL && (!json_is_integer(off) || json_integer_value(off) < 0)) {
+		e->code = "invalid";
+		snprintf(e->msg, sizeof(e->msg), "offset must be a non-negative integer");
+		return -EINVAL;
+	}
+	return vm_console(name, n, off ? (int64_t)json_integer_value(off) : -1, out, e);
+}
+
+static int
+h_console_input(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	json_t *data = json_object_get(args, "data");
+
+	(void)out;
+	if (!json_is_string(data) || json_string_length(data) > 4096) {
+		e->code = "invalid";
+		snprintf(e->msg, sizeof(e->msg), "data must be a string of at most 4096 bytes");
+		return -EINVAL;
+	}
+	return vm_console_input(name, json_string_value(data), json_string_length(data), e);
 }
 
 static const struct {
@@ -238,6 +258,7 @@ static const struct {
 	{"vm.pause", 1, h_pause},	 {"vm.resume", 1, h_resume},
 	{"vm.reconfigure", 1, h_reconfigure}, {"vm.delete", 1, h_delete},
 	{"vm.wait", 1, h_wait},		 {"vm.console", 1, h_console},
+	{"vm.console.input", 1, h_console_input},
 };
 
 static json_t *

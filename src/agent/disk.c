@@ -87,7 +87,7 @@ disk_meta_data(const char *instance_id, const struct vm_spec *s)
 	char host[SPEC_NAME_MAX + 1];
 	char *out;
 
-	spec_hostname(s->name, host, sizeof(host));
+	spec_hostname(s, host, sizeof(host));
 	if (asprintf(&out, "instance-id: %s\nlocal-hostname: %s\n", instance_id, host) < 0)
 		return NULL;
 	return out;

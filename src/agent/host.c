@@ -45,7 +45,7 @@ host_cpuinfo_mhz_khz(const char *cpuinfo)
 		return 0;
 	if (sscanf(p + 1, "%lf", &mhz) != 1 || mhz <= 0)
 		return 0;
-	return (uint64_t)(mhz * 1000.0);
+	return (uint64_t)(mhz * 1000.0 + 0.5);
 }
 
 const char *

@@ -40,8 +40,11 @@ check_ident(const char *what, const char *s, size_t max, char *err, size_t errle
 		if (!is_name_char(c))
 			FAIL("%s may only contain letters, digits, '-', '_' and '.'", what);
 	}
-	if (s[0] == '-' || s[0] == '.')
-		FAIL("%s must not start with '-' or '.'", what);
+	/* It may become a hostname (and an argument to commands): a letter or
+	 * digit first. */
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		FAIL("%s must start with a letter or a digit", what);
 	return 0;
 }
 
@@ -121,13 +124,26 @@ get_str(const json_t *j, const char *key, char *out, size_t len, int required, c
 	return 1;
 }
 
+/* Only digits: strtol would also take spaces, newlines and signs. */
+static int
+all_digits(const char *s, size_t maxlen)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > maxlen)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
 static int
 check_cidr(const char *s, int want_prefix)
 {
 	char ip[16];
 	const char *slash = strchr(s, '/');
 	struct in_addr a;
-	char *end;
 	long p;
 
 	if (!want_prefix)
@@ -136,26 +152,41 @@ check_cidr(const char *s, int want_prefix)
 		return -1;
 	memcpy(ip, s, (size_t)(slash - s));
 	ip[slash - s] = '\0';
-	if (inet_pton(AF_INET, ip, &a) != 1)
+	if (inet_pton(AF_INET, ip, &a) != 1 || !all_digits(slash + 1, 2))
 		return -1;
-	if (slash[1] == '\0')
-		return -1;
-	p = strtol(slash + 1, &end, 10);
-	return (*end == '\0' && p >= 1 && p <= 32) ? 0 : -1;
+	p = strtol(slash + 1, NULL, 10);
+	return (p >= 1 && p <= 32) ? 0 : -1;
 }
 
 static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly xx:xx:xx:xx:xx:xx in hex digits (sscanf would take signs, 0x). */
+static int
 check_mac(const char *s)
 {
-	unsigned b[6];
-	char tail;
+	int i;
 
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6)
+	if (strlen(s) != 17)
 		return -1;
+	for (i = 0; i < 17; i++) {
+		if (i % 3 == 2) {
+			if (s[i] != ':')
+				return -1;
+		} else if (hexval(s[i]) < 0)
+			return -1;
+	}
 	/* Unicast only; the multicast bit would break the guest's network. */
-	return (b[0] & 1) ? -1 : 0;
+	return (hexval(s[1]) & 1) ? -1 : 0;
 }
 
 static int
@@ -232,8 +263,9 @@ int
 spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, char *err,
 	   size_t errlen)
 {
-	static const char *const allowed[] = {"name", "image",	   "vcpus", "memory_mib",
-					      "disk_gib", "user_data", "nics",  NULL};
+	static const char *const allowed[] = {"name",	  "hostname",  "image", "vcpus",
+					      "memory_mib", "disk_gib", "user_data", "nics",
+					      NULL};
 	struct vm_spec s;
 	json_t *nics, *ud, *name;
 	uint64_t v;
@@ -254,6 +286,14 @@ spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, 
 	memcpy(s.name, json_string_value(name), json_string_length(name) + 1);
 	if ((r = get_str(j, "image", s.image, sizeof(s.image), 1, err, errlen)) < 0)
 		return r;
+	if (json_is_string(json_object_get(j, "hostname"))) {
+		const char *h = json_string_value(json_object_get(j, "hostname"));
+
+		if ((r = check_ident("hostname", h, SPEC_NAME_MAX, err, errlen)) < 0)
+			return r;
+		memcpy(s.hostname, h, strlen(h) + 1);
+	} else if (json_object_get(j, "hostname") != NULL)
+		FAIL("hostname must be a string");
 	if ((r = get_uint(j, "vcpus", 1024, &v, err, errlen)) < 0)
 		return r;
 	if (r == 0)
@@ -348,6 +388,8 @@ spec_to_json(const struct vm_spec *s)
 		return NULL;
 	if (s->user_data != NULL)
 		json_object_set_new(j, "user_data", json_string(s->user_data));
+	if (s->hostname[0] != '\0')
+		json_object_set_new(j, "hostname", json_string(s->hostname));
 	nics = json_array();
 	for (i = 0; i < s->n_nics; i++) {
 		const struct spec_nic *n = &s->nics[i];
@@ -379,11 +421,15 @@ spec_free(struct vm_spec *s)
 }
 
 void
-spec_hostname(const char *name, char *out, size_t len)
+spec_hostname(const struct vm_spec *s, char *out, size_t len)
 {
+	const char *name = s->hostname[0] != '\0' ? s->hostname : s->name;
 	size_t i;
 
 	for (i = 0; name[i] != '\0' && i + 1 < len; i++)
 		out[i] = (name[i] == '_' || name[i] == '.') ? '-' : name[i];
+	/* A hostname does not end with '-'. */
+	while (i > 1 && out[i - 1] == '-')
+		i--;
 	out[i] = '\0';
 }

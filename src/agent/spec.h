@@ -28,6 +28,7 @@ struct spec_nic {
 
 struct vm_spec {
 	char name[SPEC_NAME_MAX + 1];
+	char hostname[SPEC_NAME_MAX + 1]; /* "" = derived from name */
 	char image[SPEC_NAME_MAX + 1];
 	unsigned vcpus;
 	uint64_t memory_mib;
@@ -63,7 +64,8 @@ int spec_reconfigure(const json_t *j, const struct spec_limits *lim,
 json_t *spec_to_json(const struct vm_spec *s);
 void spec_free(struct vm_spec *s);
 
-/* The guest hostname for a VM name: '_' and '.' become '-'. */
-void spec_hostname(const char *name, char *out, size_t len);
+/* The guest hostname of a spec: its hostname, else its name; '_' and '.'
+ * become '-'. */
+void spec_hostname(const struct vm_spec *s, char *out, size_t len);
 
 #endif

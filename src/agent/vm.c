@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +23,7 @@
 #include "disk.h"
 #include "image.h"
 #include "log.h"
+#include "msg.h"
 #include "qemu.h"
 #include "supervise.h"
 #include "util.h"
@@ -993,12 +997,13 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 }
 
 int
-vm_console(const char *name, size_t max_bytes, json_t **out, struct op_error *e)
+vm_console(const char *name, size_t max_bytes, int64_t offset, json_t **out,
+	   struct op_error *e)
 {
 	char path[800], *buf;
 	struct vm *vm;
 	ssize_t n;
-	off_t size;
+	off_t size, from;
 	int fd;
 
 	vm_lock();
@@ -1015,12 +1020,15 @@ vm_console(const char *name, size_t max_bytes, json_t **out, struct op_error *e)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		free(buf);
-		*out = json_pack("{s:s}", "output", "");
+		*out = json_pack("{s:s, s:i}", "output", "", "offset", 0);
 		return 0;
 	}
 	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > (off_t)max_bytes ? size - (off_t)max_bytes : 0, SEEK_SET);
-	n = read(fd, buf, max_bytes);
+	if (offset >= 0)
+		from = offset > size ? size : (off_t)offset;
+	else
+		from = size > (off_t)max_bytes ? size - (off_t)max_bytes : 0;
+	n = pread(fd, buf, max_bytes, from);
 	close(fd);
 	if (n < 0)
 		n = 0;
@@ -1031,8 +1039,65 @@ vm_console(const char *name, size_t max_bytes, json_t **out, struct op_error *e)
 			if ((unsigned char)buf[i] >= 0x80 || buf[i] == '\0')
 				buf[i] = '?';
 	}
-	*out = json_pack("{s:s%}", "output", buf, (size_t)n);
+	*out = json_pack("{s:s%, s:I}", "output", buf, (size_t)n, "offset",
+			 (json_int_t)(from + n));
 	free(buf);
+	return 0;
+}
+
+int
+vm_console_input(const char *name, const char *data, size_t len, struct op_error *e)
+{
+	char path[800];
+	uint64_t deadline;
+	struct vm *vm;
+	size_t off = 0;
+	int fd, running;
+
+	vm_lock();
+	vm = find(name);
+	if (vm == NULL) {
+		vm_unlock();
+		return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+	}
+	running = vm->pidfd >= 0;
+	path_of(vm, "console.sock", path, sizeof(path));
+	vm_unlock();
+	if (!running)
+		return fail(e, "conflict", -EINVAL, "VM '%s' is not running", name);
+	fd = msg_connect_unix(path);
+	if (fd < 0)
+		return fail(e, "internal", fd, "console: %s", strerror(-fd));
+	deadline = util_now_ms() + 10000;
+	while (off < len) {
+		ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n > 0)
+			off += (size_t)n;
+		else
+			usleep(10000);
+		if (util_now_ms() > deadline)
+			break;
+	}
+	/*
+	 * QEMU drops what it has not read yet when the connection closes, and
+	 * the guest's UART takes input a FIFO at a time: wait until QEMU has
+	 * read everything (SIOCOUTQ: bytes the peer has not consumed).
+	 */
+	for (;;) {
+		int pending = 0;
+
+		if (ioctl(fd, SIOCOUTQ, &pending) < 0 || pending == 0 ||
+		    util_now_ms() > deadline)
+			break;
+		usleep(5000);
+	}
+	close(fd);
+	if (off < len)
+		return fail(e, "timeout", -ETIMEDOUT, "console of '%s' did not take the input",
+			    name);
 	return 0;
 }
 

@@ -87,7 +87,15 @@ int vm_reconfigure(const char *name, const json_t *changes, json_t **out,
 int vm_delete(const char *name, struct op_error *e);
 int vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 	    struct op_error *e);
-int vm_console(const char *name, size_t max_bytes, json_t **out, struct op_error *e);
+/*
+ * Console output: the last max_bytes, or (offset >= 0) up to max_bytes from
+ * that position of console.log. The result has "output" and "offset" (the
+ * position after the returned text).
+ */
+int vm_console(const char *name, size_t max_bytes, int64_t offset, json_t **out,
+	       struct op_error *e);
+/* Type data on the serial console (waits until QEMU has taken it). */
+int vm_console_input(const char *name, const char *data, size_t len, struct op_error *e);
 
 const char *vm_state_name(enum vm_state s);
 

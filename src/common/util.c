@@ -110,7 +110,7 @@ util_read_file(const char *path, size_t max, char **out, size_t *outlen)
 		if (len + 1 >= cap) {
 			char *nb;
 
-			if (cap > max) {
+			if (len > max) {
 				r = -EFBIG;
 				goto fail;
 			}
@@ -277,13 +277,18 @@ util_run(const char *const argv[], char *err, size_t errlen)
 		if (errno != EINTR)
 			return -errno;
 	}
-	/* Keep only the last line of a multi-line message readable. */
+	/* Trailing newlines would end up inside our own one-line messages. */
 	while (got > 0 && (err[got - 1] == '\n' || err[got - 1] == ' '))
 		err[--got] = '\0';
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	if (errlen > 0 && got == 0)
-		snprintf(err, errlen, "%s failed (status %d)", argv[0], status);
+	if (errlen > 0 && got == 0) {
+		if (WIFSIGNALED(status))
+			snprintf(err, errlen, "%s killed by signal %d", argv[0], WTERMSIG(status));
+		else
+			snprintf(err, errlen, "%s exited with status %d", argv[0],
+				 WEXITSTATUS(status));
+	}
 	return -EIO;
 }
 

@@ -2,7 +2,7 @@
  * test_util.c - util.h (files, processes, formatting) and strv.h.
  *
  * File tests work in a fresh directory under /tmp, removed at the end.
- * Rows marked KNOWN_BUG skip unless CLOUDLET_KNOWN_BUGS is set (see
+ * Rows marked KNOWN_BUG cover bugs found here and fixed since (see
  * test_spec.c).
  */
 #define _GNU_SOURCE
@@ -25,14 +25,6 @@
 #include "util.h"
 
 static char tmpdir[64];
-
-static int
-known_bugs_enabled(void)
-{
-	const char *v = getenv("CLOUDLET_KNOWN_BUGS");
-
-	return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
-}
 
 static int
 setup_tmp(void **state)
@@ -127,7 +119,7 @@ static const struct rw_case rw_cases[] = {
 };
 
 /*
- * XXX KNOWN_BUG: a file of exactly max bytes is refused with -EFBIG when max
+ * Was a KNOWN_BUG (fixed): a file of exactly max bytes is refused with -EFBIG when max
  * is 2^k - 1 (k >= 12): the buffer is full at len == cap - 1 and the growth
  * check "cap > max" fires although len <= max.
  */
@@ -180,8 +172,6 @@ static void
 test_read_file_exact_max(void **state)
 {
 	(void)state;
-	if (!known_bugs_enabled())
-		skip();
 	check_rw(rw_bug_cases, ARRAY_LEN(rw_bug_cases));
 }
 
@@ -380,7 +370,7 @@ test_run(void **state)
 }
 
 /*
- * XXX KNOWN_BUG: a failure that prints nothing is reported with the raw wait
+ * Was a KNOWN_BUG (fixed): a failure that prints nothing is reported with the raw wait
  * status ("false failed (status 256)") instead of the exit code (1).
  */
 static void
@@ -390,10 +380,8 @@ test_run_silent_failure_message(void **state)
 	char err[256];
 
 	(void)state;
-	if (!known_bugs_enabled())
-		skip();
 	assert_int_equal(util_run(argv, err, sizeof(err)), -EIO);
-	assert_string_equal(err, "sh failed (status 3)");
+	assert_string_equal(err, "sh exited with status 3");
 }
 
 static void
