@@ -19,7 +19,8 @@ AGENT_SRC  = src/agent/spec.c src/agent/host.c src/agent/image.c src/agent/qmp.c
              src/agent/supervise.c src/agent/control.c src/agent/ctl.c
 AGENT_MAIN = src/agent/agent.c
 
-OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC) $(AGENT_SRC))
+COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
+OBJ = $(COMMON_OBJ) $(patsubst src/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 
 .PHONY: all asan setup guest test unit integration integration-asan demo bench clean format
 

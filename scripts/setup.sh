@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Build, runtime and test dependencies, all from Debian's archive.
 PKGS="
 build-essential pkg-config
-libjansson-dev libcmocka-dev
+libjansson-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
 qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools
 busybox-static cpio lz4 xz-utils kmod
@@ -37,6 +37,10 @@ fi
 # that may use the agent's socket.
 if [ "$(id -u)" = 0 ]; then
 	getent group cloudlet >/dev/null || groupadd --system cloudlet
+	# cloudletd runs as cloudlet; its group may use the agent's socket.
+	getent passwd cloudlet >/dev/null ||
+		useradd --system --gid cloudlet --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin cloudlet
 	getent passwd cloudlet-vm >/dev/null ||
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet-vm

@@ -1,0 +1,560 @@
+/* api.c - see api.h */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentc.h"
+#include "catalog.h"
+#include "http.h"
+#include "ops.h"
+#include "request.h"
+#include "util.h"
+
+struct quota api_default_quota = {8, 8192, 100, 10};
+
+/* The tenant a request may see: NULL (everything) for the operator. */
+static const char *
+scope(const struct http_req *req)
+{
+	return req->who.is_operator ? NULL : req->who.tenant_id;
+}
+
+static int
+body(struct http_req *req, struct http_resp *resp, json_t **j)
+{
+	char err[256];
+
+	if (req_object(req->body, req->len, j, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+store_failed(struct http_resp *resp, int r, const char *what)
+{
+	switch (r) {
+	case -ENOENT:
+		http_error(resp, 404, "not_found", "no such %s", what);
+		break;
+	case -EEXIST:
+		http_error(resp, 409, "conflict", "a %s with that name already exists", what);
+		break;
+	case -EBUSY:
+		http_error(resp, 409, "conflict",
+			   "the %s has another operation in progress", what);
+		break;
+	case -ENOTEMPTY:
+		http_error(resp, 409, "conflict", "the %s still has VMs", what);
+		break;
+	default:
+		http_error(resp, 500, "internal", "the state store failed (%s)", strerror(-r));
+	}
+}
+
+static int
+new_id(const char *prefix, char *out)
+{
+	char hex[17];
+	int r = util_random_hex(hex, 8);
+
+	if (r == 0)
+		snprintf(out, STORE_ID_LEN, "%s%s", prefix, hex);
+	return r;
+}
+
+/* ---- health, catalog, images ----------------------------------------- */
+
+static void
+h_health(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	resp->json = json_pack("{s:s, s:i}", "status", "ok", "schema", store_schema_version());
+}
+
+static void
+h_services(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	resp->json = catalog_json();
+}
+
+/* The host's images as {name: image.json} (NULL if the agent is down). */
+static json_t *
+host_images(char *err, size_t errlen)
+{
+	char code[32];
+	json_t *list = NULL;
+
+	if (agentc_call("image.list", NULL, &list, code, err, errlen) < 0)
+		return NULL;
+	return list;
+}
+
+static int
+image_available(const char *name)
+{
+	char err[256];
+	json_t *list = host_images(err, sizeof(err)), *im;
+	size_t i;
+	int found = 0;
+
+	json_array_foreach(list, i, im) if (strcmp(json_string_value(json_object_get(im, "name")),
+						   name) == 0) found = 1;
+	json_decref(list);
+	return found;
+}
+
+static void
+h_images(struct http_req *req, struct http_resp *resp)
+{
+	char err[256];
+	json_t *list = host_images(err, sizeof(err)), *im, *out = json_array();
+	size_t i;
+
+	(void)req;
+	if (list == NULL) {
+		json_decref(out);
+		http_error(resp, 503, "unavailable", "%s", err);
+		return;
+	}
+	json_array_foreach(list, i, im) {
+		json_array_append_new(
+			out, json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(im, "name"),
+				       "description", json_object_get(im, "description"), "ports",
+				       json_object_get(im, "ports"), "min_disk_mib",
+				       json_object_get(im, "min_disk_mib")));
+	}
+	json_decref(list);
+	resp->json = out;
+}
+
+/* ---- tenants, tokens, quotas ------------------------------------------ */
+
+static void
+h_tenant_list(struct http_req *req, struct http_resp *resp)
+{
+	(void)req;
+	resp->json = store_tenant_list();
+}
+
+static void
+h_tenant_create(struct http_req *req, struct http_resp *resp)
+{
+	char name[64], err[256];
+	json_t *j;
+	int r;
+
+	if (body(req, resp, &j) < 0)
+		return;
+	r = req_tenant_create(j, name, sizeof(name), err, sizeof(err));
+	json_decref(j);
+	if (r < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		return;
+	}
+	r = store_tenant_create(name, &api_default_quota, &resp->json);
+	if (r < 0) {
+		store_failed(resp, r, "tenant");
+		return;
+	}
+	resp->status = 201;
+	store_event(req->who.actor, json_string_value(json_object_get(resp->json, "id")),
+		    "tenant.create", name, "succeeded", "");
+}
+
+static void
+h_tenant_get(struct http_req *req, struct http_resp *resp)
+{
+	int r = store_tenant_get(req->id, &resp->json);
+
+	if (r < 0)
+		store_failed(resp, r, "tenant");
+}
+
+static void
+h_tenant_delete(struct http_req *req, struct http_resp *resp)
+{
+	int r = store_tenant_delete(req->id);
+
+	if (r < 0) {
+		store_failed(resp, r, "tenant");
+		return;
+	}
+	resp->status = 204;
+	store_event(req->who.actor, req->id, "tenant.delete", req->id, "succeeded", "");
+}
+
+static void
+h_token_create(struct http_req *req, struct http_resp *resp)
+{
+	char token[AUTH_TOKEN_LEN + 1], id[STORE_ID_LEN];
+	unsigned char hash[32];
+	json_t *t;
+	int r;
+
+	if (store_tenant_get(req->id, &t) < 0) {
+		http_error(resp, 404, "not_found", "no such tenant");
+		return;
+	}
+	json_decref(t);
+	auth_token_new(token, hash);
+	r = store_token_add(req->id, hash, id, &resp->json);
+	if (r < 0) {
+		store_failed(resp, r, "tenant");
+		return;
+	}
+	json_object_set_new(resp->json, "token", json_string(token));
+	resp->status = 201;
+	store_event(req->who.actor, req->id, "token.create", id, "succeeded", "");
+}
+
+static void
+h_quota_get(struct http_req *req, struct http_resp *resp)
+{
+	int r = store_quota_get(req->id, &resp->json);
+
+	if (r < 0)
+		store_failed(resp, r, "tenant");
+}
+
+static void
+h_quota_put(struct http_req *req, struct http_resp *resp)
+{
+	struct quota q;
+	char err[256], detail[128];
+	json_t *j;
+	int r;
+
+	if (body(req, resp, &j) < 0)
+		return;
+	r = req_quota(j, &q, err, sizeof(err));
+	json_decref(j);
+	if (r < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		return;
+	}
+	r = store_quota_set(req->id, &q, &resp->json);
+	if (r < 0) {
+		store_failed(resp, r, "tenant");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "vcpus %lld, memory %lld MiB, disk %lld GiB, vms %lld",
+		 (long long)q.max_vcpus, (long long)q.max_memory_mib,
+		 (long long)q.max_disk_gib, (long long)q.max_vms);
+	store_event(req->who.actor, req->id, "quota.set", req->id, "succeeded", detail);
+}
+
+/* ---- VMs ---------------------------------------------------------------- */
+
+static void
+h_vm_list(struct http_req *req, struct http_resp *resp)
+{
+	resp->json = store_vm_list(scope(req));
+}
+
+static void
+h_vm_get(struct http_req *req, struct http_resp *resp)
+{
+	int r = store_vm_get(scope(req), req->id, &resp->json);
+
+	if (r < 0)
+		store_failed(resp, r, "VM");
+}
+
+static void
+h_vm_create(struct http_req *req, struct http_resp *resp)
+{
+	struct vm_request vr;
+	struct vm_row row;
+	const struct service *sv;
+	char err[300], op_id[STORE_ID_LEN];
+	json_t *j;
+	int r;
+
+	if (body(req, resp, &j) < 0)
+		return;
+	if (req_vm_create(j, &vr, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	sv = catalog_find(vr.service);
+	if (sv == NULL) {
+		http_error(resp, 400, "bad_request", "unknown service '%s' (see GET /v1/services)",
+			   vr.service);
+		goto out;
+	}
+	if (req_vm_resolve(&vr, sv, &row, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	if (!image_available(row.image)) {
+		http_error(resp, 409, "conflict", "image '%s' is not available on this host",
+			   row.image);
+		goto out;
+	}
+	snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", req->who.tenant_id);
+	row.user_data = (char *)(uintptr_t)vr.user_data;
+	if (new_id("vm-", row.id) < 0 || new_id("op-", op_id) < 0) {
+		http_error(resp, 500, "internal", "no randomness");
+		goto out;
+	}
+	r = store_vm_create(&row, op_id, &resp->json);
+	if (r == -EDQUOT) {
+		http_error(resp, 403, "quota_exceeded",
+			   "this VM (%lld vCPU, %lld MiB, %lld GiB) would exceed the tenant's "
+			   "quota",
+			   (long long)row.vcpus, (long long)row.memory_mib,
+			   (long long)row.disk_gib);
+		store_event(req->who.actor, req->who.tenant_id, "vm.create", vr.name, "denied",
+			    "quota exceeded");
+		goto out;
+	}
+	if (r < 0) {
+		store_failed(resp, r, "VM");
+		goto out;
+	}
+	resp->status = 202;
+	snprintf(err, sizeof(err), "%s: service %s, %lld vCPU, %lld MiB, %lld GiB, image %s",
+		 row.id, row.service, (long long)row.vcpus, (long long)row.memory_mib,
+		 (long long)row.disk_gib, row.image);
+	store_event(req->who.actor, req->who.tenant_id, "vm.create", vr.name, "accepted", err);
+	ops_submit(op_id);
+out:
+	json_decref(j);
+}
+
+/* Begin an operation on req->id and answer 202 (or the error). */
+static void
+begin(struct http_req *req, struct http_resp *resp, const char *kind, const json_t *args,
+      const int64_t *new_spec, const char *detail)
+{
+	char op_id[STORE_ID_LEN], action[32];
+	int r;
+
+	if (new_id("op-", op_id) < 0) {
+		http_error(resp, 500, "internal", "no randomness");
+		return;
+	}
+	snprintf(action, sizeof(action), "vm.%s", kind);
+	r = store_vm_op_begin(scope(req), req->id, kind, op_id, args, new_spec, &resp->json);
+	if (r == -EDQUOT) {
+		http_error(resp, 403, "quota_exceeded", "the change would exceed the quota");
+		store_event(req->who.actor, scope(req), action, req->id, "denied",
+			    "quota exceeded");
+		return;
+	}
+	if (r < 0) {
+		store_failed(resp, r, "VM");
+		return;
+	}
+	resp->status = 202;
+	store_event(req->who.actor, json_string_value(json_object_get(resp->json, "tenant_id")),
+		    action, req->id, "accepted", detail ? detail : "");
+	ops_submit(op_id);
+}
+
+static void
+h_vm_patch(struct http_req *req, struct http_resp *resp)
+{
+	struct vm_row row;
+	int64_t cur[3], next[3];
+	char err[300];
+	json_t *j, *args;
+
+	if (body(req, resp, &j) < 0)
+		return;
+	if (store_vm_row(req->id, &row) < 0 ||
+	    (scope(req) != NULL && strcmp(row.tenant_id, scope(req)) != 0)) {
+		http_error(resp, 404, "not_found", "no such VM");
+		json_decref(j);
+		return;
+	}
+	free(row.user_data);
+	cur[0] = row.vcpus;
+	cur[1] = row.memory_mib;
+	cur[2] = row.disk_gib;
+	if (req_vm_patch(j, catalog_find(row.service), cur, next, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		json_decref(j);
+		return;
+	}
+	json_decref(j);
+	args = json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "new", "vcpus",
+			 (json_int_t)next[0], "memory_mib", (json_int_t)next[1], "disk_gib",
+			 (json_int_t)next[2], "old", "vcpus", (json_int_t)cur[0], "memory_mib",
+			 (json_int_t)cur[1], "disk_gib", (json_int_t)cur[2]);
+	snprintf(err, sizeof(err), "%lld vCPU, %lld MiB, %lld GiB", (long long)next[0],
+		 (long long)next[1], (long long)next[2]);
+	begin(req, resp, "reconfigure", args, next, err);
+	json_decref(args);
+}
+
+static void
+h_vm_delete(struct http_req *req, struct http_resp *resp)
+{
+	begin(req, resp, "delete", NULL, NULL, NULL);
+}
+
+static void
+h_vm_action(struct http_req *req, struct http_resp *resp)
+{
+	const char *action, *state;
+	char err[256];
+	json_t *j, *vm, *args;
+	int force;
+
+	if (body(req, resp, &j) < 0)
+		return;
+	if (req_vm_action(j, &action, &force, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		json_decref(j);
+		return;
+	}
+	json_decref(j);
+	if (store_vm_get(scope(req), req->id, &vm) < 0) {
+		http_error(resp, 404, "not_found", "no such VM");
+		return;
+	}
+	state = json_string_value(json_object_get(vm, "state"));
+	if (strcmp(action, "start") == 0 ? !(strcmp(state, "stopped") == 0 ||
+					     strcmp(state, "crashed") == 0)
+					 : !(strcmp(state, "running") == 0 ||
+					     strcmp(state, "paused") == 0)) {
+		http_error(resp, 409, "conflict", "cannot %s a VM that is %s", action, state);
+		json_decref(vm);
+		return;
+	}
+	json_decref(vm);
+	args = json_pack("{s:b}", "force", force);
+	begin(req, resp, action, args, NULL, force ? "forced" : NULL);
+	json_decref(args);
+}
+
+static void
+h_console(struct http_req *req, struct http_resp *resp)
+{
+	char code[32], err[256];
+	int64_t bytes, offset;
+	const char *off = http_query(req, "offset");
+	json_t *vm, *args, *out = NULL;
+	const char *text;
+
+	if (store_vm_get(scope(req), req->id, &vm) < 0) {
+		http_error(resp, 404, "not_found", "no such VM");
+		return;
+	}
+	json_decref(vm);
+	if (req_query_int(http_query(req, "bytes"), 1, 1 << 20, 16384, &bytes) < 0 ||
+	    req_query_int(off, 0, INT64_MAX / 2, 0, &offset) < 0) {
+		http_error(resp, 400, "bad_request",
+			   "bytes must be 1..1048576 and offset a non-negative integer");
+		return;
+	}
+	args = json_pack("{s:s, s:I}", "name", req->id, "bytes", (json_int_t)bytes);
+	if (off != NULL)
+		json_object_set_new(args, "offset", json_integer(offset));
+	if (agentc_call("vm.console", args, &out, code, err, sizeof(err)) < 0) {
+		http_error(resp, 503, "unavailable", "%s", err);
+		return;
+	}
+	text = json_string_value(json_object_get(out, "output"));
+	resp->textlen = text ? strlen(text) : 0;
+	resp->text = strdup(text ? text : "");
+	snprintf(resp->header_name, sizeof(resp->header_name), "X-Console-Offset");
+	snprintf(resp->header_value, sizeof(resp->header_value), "%lld",
+		 (long long)json_integer_value(json_object_get(out, "offset")));
+	json_decref(out);
+}
+
+static void
+h_console_input(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const allowed = "data";
+	char code[32], err[256];
+	json_t *j, *vm, *data;
+	const char *key;
+	json_t *v;
+
+	if (body(req, resp, &j) < 0)
+		return;
+	json_object_foreach(j, key, v) if (strcmp(key, allowed) != 0) {
+		http_error(resp, 400, "bad_request", "unknown field '%.64s'", key);
+		json_decref(j);
+		return;
+	}
+	data = json_object_get(j, "data");
+	if (!json_is_string(data) || json_string_length(data) > 4096) {
+		http_error(resp, 400, "bad_request", "data must be a string of at most 4096 bytes");
+		json_decref(j);
+		return;
+	}
+	if (store_vm_get(scope(req), req->id, &vm) < 0) {
+		http_error(resp, 404, "not_found", "no such VM");
+		json_decref(j);
+		return;
+	}
+	json_decref(vm);
+	if (agentc_call("vm.console.input",
+			json_pack("{s:s, s:O}", "name", req->id, "data", data), NULL, code, err,
+			sizeof(err)) < 0) {
+		if (strcmp(code, "conflict") == 0)
+			http_error(resp, 409, "conflict", "%s", err);
+		else
+			http_error(resp, 503, "unavailable", "%s", err);
+	} else
+		resp->status = 204;
+	json_decref(j);
+}
+
+/* ---- operations, events ------------------------------------------------ */
+
+static void
+h_op_get(struct http_req *req, struct http_resp *resp)
+{
+	int r = store_op_get(scope(req), req->id, &resp->json);
+
+	if (r < 0)
+		store_failed(resp, r, "operation");
+}
+
+static void
+h_events(struct http_req *req, struct http_resp *resp)
+{
+	int64_t limit;
+
+	if (req_query_int(http_query(req, "limit"), 1, 1000, 100, &limit) < 0) {
+		http_error(resp, 400, "bad_request", "limit must be an integer from 1 to 1000");
+		return;
+	}
+	resp->json = store_event_list(scope(req), (int)limit);
+}
+
+const struct http_route api_routes[] = {
+	{"GET", "/v1/health", AUTH_NONE, h_health},
+	{"GET", "/v1/tenants", AUTH_OPERATOR, h_tenant_list},
+	{"POST", "/v1/tenants", AUTH_OPERATOR, h_tenant_create},
+	{"GET", "/v1/tenants/{id}", AUTH_OPERATOR, h_tenant_get},
+	{"DELETE", "/v1/tenants/{id}", AUTH_OPERATOR, h_tenant_delete},
+	{"POST", "/v1/tenants/{id}/tokens", AUTH_OPERATOR, h_token_create},
+	{"GET", "/v1/tenants/{id}/quota", AUTH_OPERATOR, h_quota_get},
+	{"PUT", "/v1/tenants/{id}/quota", AUTH_OPERATOR, h_quota_put},
+	{"GET", "/v1/services", AUTH_ANY, h_services},
+	{"GET", "/v1/images", AUTH_ANY, h_images},
+	{"GET", "/v1/vms", AUTH_ANY, h_vm_list},
+	{"POST", "/v1/vms", AUTH_TENANT, h_vm_create},
+	{"GET", "/v1/vms/{id}", AUTH_ANY, h_vm_get},
+	{"PATCH", "/v1/vms/{id}", AUTH_ANY, h_vm_patch},
+	{"DELETE", "/v1/vms/{id}", AUTH_ANY, h_vm_delete},
+	{"POST", "/v1/vms/{id}/actions", AUTH_ANY, h_vm_action},
+	{"GET", "/v1/vms/{id}/console", AUTH_ANY, h_console},
+	{"POST", "/v1/vms/{id}/console/input", AUTH_ANY, h_console_input},
+	{"GET", "/v1/operations/{id}", AUTH_ANY, h_op_get},
+	{"GET", "/v1/events", AUTH_ANY, h_events},
+};
+const size_t api_nroutes = ARRAY_LEN(api_routes);

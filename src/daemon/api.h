@@ -1,0 +1,14 @@
+/*
+ * api.h - the handlers of the HTTP API (api/openapi.yaml is the reference;
+ * tests/integration/t_api_routes.sh checks that this table and that file
+ * list the same routes).
+ */
+#ifndef CLOUDLET_API_H
+#define CLOUDLET_API_H
+
+#include "store.h"
+
+/* The quota a new tenant starts with (set by cloudletd from its options). */
+extern struct quota api_default_quota;
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * cloudletd.c - the control plane: the HTTP API, tenants, quotas, the service
+ * catalog and long operations, over an embedded SQLite store. It reaches the
+ * host only through the agent's socket.
+ *
+ *   cloudletd init   [--state-dir DIR]        create the store, print the operator token
+ *   cloudletd serve  [--listen ADDR:PORT] ...  serve the API
+ *   cloudletd routes                          print the served routes (for the docs check)
+ *
+ * cloudletd never needs root. Started as root, it hands its state directory
+ * to the unprivileged user (default "cloudlet", whose group may use the
+ * agent's socket) and drops to it before it opens the store or a socket.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentc.h"
+#include "api.h"
+#include "auth.h"
+#include "catalog.h"
+#include "http.h"
+#include "log.h"
+#include "ops.h"
+#include "store.h"
+#include "util.h"
+
+#ifndef CLOUDLET_CATALOG
+#define CLOUDLET_CATALOG "/usr/local/share/cloudlet/services.json"
+#endif
+
+static const char *state_dir = "/var/lib/cloudlet/daemon";
+static const char *run_user = "cloudlet";
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: cloudletd init [--state-dir DIR] [--user USER]\n"
+		"       cloudletd serve [--listen ADDR:PORT] [--state-dir DIR] [--agent-socket PATH]\n"
+		"                       [--catalog FILE] [--user USER] [--threads N] [--workers N]\n"
+		"                       [--default-quota VCPUS,MEMORY_MIB,DISK_GIB,VMS] [-v]\n"
+		"       cloudletd routes\n");
+	exit(2);
+}
+
+/* Make the state dir the run user's and become that user (when root). */
+static int
+drop_privileges(void)
+{
+	struct passwd *pw;
+	char path[1024];
+	const char *files[] = {"", "/cloudlet.db", "/cloudlet.db-wal", "/cloudlet.db-shm"};
+	size_t i;
+
+	if (util_mkdirs(state_dir, 0700) < 0) {
+		log_warn("state dir %s", state_dir);
+		return -1;
+	}
+	if (geteuid() != 0)
+		return 0;
+	pw = getpwnam(run_user);
+	if (pw == NULL) {
+		log_warnx("no user '%s' (make setup creates it)", run_user);
+		return -1;
+	}
+	for (i = 0; i < ARRAY_LEN(files); i++) {
+		snprintf(path, sizeof(path), "%s%s", state_dir, files[i]);
+		if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
+			log_warn("chown %s", path);
+			return -1;
+		}
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid,
+								 pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		log_warn("cannot drop to user %s", run_user);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+open_store(void)
+{
+	char path[1024];
+	int r;
+
+	if (util_fmt(path, sizeof(path), "%s/cloudlet.db", state_dir) < 0)
+		return -ENAMETOOLONG;
+	if ((r = store_open(path)) < 0)
+		log_warnx("cannot open the store %s: %s", path, strerror(-r));
+	return r;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	char token[AUTH_TOKEN_LEN + 1], id[STORE_ID_LEN];
+	unsigned char hash[32];
+	int c;
+
+	static const struct option opts[] = {{"state-dir", required_argument, NULL, 'd'},
+					     {"user", required_argument, NULL, 'u'},
+					     {NULL, 0, NULL, 0}};
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			state_dir = optarg;
+		else if (c == 'u')
+			run_user = optarg;
+		else
+			usage();
+	}
+	if (drop_privileges() < 0 || open_store() < 0 || auth_init() < 0)
+		return 1;
+	if (store_operator_exists()) {
+		fprintf(stderr, "cloudletd: %s is already initialized (its operator token was "
+				"printed then)\n",
+			state_dir);
+		return 1;
+	}
+	auth_token_new(token, hash);
+	if (store_token_add(NULL, hash, id, NULL) < 0)
+		return 1;
+	store_event("cloudletd", NULL, "init", state_dir, "succeeded", "operator token issued");
+	printf("%s\n", token);
+	return 0;
+}
+
+static int
+parse_quota(const char *s, struct quota *q)
+{
+	long long v[4];
+	char tail;
+
+	if (sscanf(s, "%lld,%lld,%lld,%lld%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4 ||
+	    v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+		return -1;
+	q->max_vcpus = v[0];
+	q->max_memory_mib = v[1];
+	q->max_disk_gib = v[2];
+	q->max_vms = v[3];
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	const char *listen = "127.0.0.1:8470", *catalog = CLOUDLET_CATALOG;
+	const char *agent = "/run/cloudlet/agent.sock";
+	unsigned threads = 4, workers = 4;
+	char err[512];
+	int c, verbose = 0, r;
+
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"agent-socket", required_argument, NULL, 'a'},
+		{"catalog", required_argument, NULL, 'c'},
+		{"user", required_argument, NULL, 'u'},
+		{"threads", required_argument, NULL, 't'},
+		{"workers", required_argument, NULL, 'w'},
+		{"default-quota", required_argument, NULL, 'q'},
+		{"verbose", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0}};
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen = optarg; break;
+		case 'd': state_dir = optarg; break;
+		case 'a': agent = optarg; break;
+		case 'c': catalog = optarg; break;
+		case 'u': run_user = optarg; break;
+		case 'v': verbose = 1; break;
+		case 't': threads = (unsigned)atoi(optarg); break;
+		case 'w': workers = (unsigned)atoi(optarg); break;
+		case 'q':
+			if (parse_quota(optarg, &api_default_quota) < 0)
+				usage();
+			break;
+		default: usage();
+		}
+	}
+	if (threads == 0 || threads > 64 || workers == 0 || workers > 64)
+		usage();
+	log_init("cloudletd", verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (catalog_load(catalog, err, sizeof(err)) < 0) {
+		log_warnx("service catalog: %s", err);
+		return 1;
+	}
+	if (drop_privileges() < 0 || open_store() < 0 || auth_init() < 0)
+		return 1;
+	if (!store_operator_exists()) {
+		log_warnx("%s is not initialized: run cloudletd init first", state_dir);
+		return 1;
+	}
+	agentc_init(agent);
+	/* Repair drift before taking requests; the agent may still be starting. */
+	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
+		usleep(200000);
+	if (r == 50)
+		log_warnx("the agent at %s does not answer; reconciling when it does", agent);
+	if ((r = ops_start(workers)) < 0 || (r = http_start(listen, threads)) < 0) {
+		log_warnx("cannot serve on %s: %s", listen, strerror(-r));
+		return 1;
+	}
+	for (;;)
+		pause();
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "routes") == 0) {
+		for (i = 0; i < api_nroutes; i++)
+			printf("%s %s\n", api_routes[i].method, api_routes[i].path);
+		return 0;
+	}
+	usage();
+}

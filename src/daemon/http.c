@@ -1,0 +1,288 @@
+/* http.c - see http.h */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "request.h"
+
+struct conn_ctx {
+	char *body;
+	size_t len;
+	int too_large;
+};
+
+void
+http_error(struct http_resp *resp, int status, const char *code, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_decref(resp->json);
+	resp->status = status;
+	resp->json = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+}
+
+const char *
+http_query(struct http_req *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* An {id} segment: short, and only characters our ids use. */
+static int
+id_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Match url against pattern; the {id} segment goes into id (65 bytes). */
+static int
+match(const char *pattern, const char *url, char *id)
+{
+	const char *p = pattern, *u = url;
+
+	while (*p != '\0' && *u != '\0') {
+		if (strncmp(p, "{id}", 4) == 0) {
+			size_t n = strcspn(u, "/");
+
+			if (!id_ok(u, n))
+				return 0;
+			memcpy(id, u, n);
+			id[n] = '\0';
+			p += 4;
+			u += n;
+			continue;
+		}
+		if (*p != *u)
+			return 0;
+		p++;
+		u++;
+	}
+	return *p == '\0' && *u == '\0';
+}
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *conn, struct http_resp *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *body;
+	size_t len;
+	const char *type = "application/json";
+
+	if (resp->text != NULL) {
+		body = resp->text;
+		len = resp->textlen;
+		type = "text/plain; charset=utf-8";
+		resp->text = NULL;
+	} else if (resp->json != NULL) {
+		body = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (body == NULL) {
+			body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+			resp->status = 500;
+		}
+		len = body ? strlen(body) : 0;
+	} else {
+		body = NULL;
+		len = 0;
+	}
+	json_decref(resp->json);
+	resp->json = NULL;
+	r = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+					    body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	if (len > 0 || resp->status != 204)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (resp->header_name[0] != '\0')
+		MHD_add_response_header(r, resp->header_name, resp->header_value);
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void
+dispatch(struct MHD_Connection *conn, const char *method, const char *url,
+	 struct conn_ctx *ctx, struct http_resp *resp)
+{
+	struct http_req req;
+	char id[65] = "";
+	const struct http_route *rt = NULL;
+	int path_known = 0;
+	size_t i;
+
+	memset(&req, 0, sizeof(req));
+	for (i = 0; i < api_nroutes; i++) {
+		if (!match(api_routes[i].path, url, id))
+			continue;
+		path_known = 1;
+		if (strcmp(api_routes[i].method, method) == 0) {
+			rt = &api_routes[i];
+			break;
+		}
+	}
+	if (rt == NULL) {
+		if (path_known)
+			http_error(resp, 405, "method_not_allowed", "%s is not allowed on %s",
+				   method, url);
+		else
+			http_error(resp, 404, "not_found", "no such resource");
+		return;
+	}
+	if (rt->auth != AUTH_NONE) {
+		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION);
+
+		if (auth_check(h, &req.who) < 0) {
+			http_error(resp, 401, "unauthorized",
+				   "a valid token is required (Authorization: Bearer <token>)");
+			return;
+		}
+		if (rt->auth == AUTH_OPERATOR && !req.who.is_operator) {
+			http_error(resp, 403, "forbidden", "this needs the operator's token");
+			return;
+		}
+		if (rt->auth == AUTH_TENANT && req.who.is_operator) {
+			http_error(resp, 403, "forbidden",
+				   "this needs a tenant's token: the tenant comes from the token");
+			return;
+		}
+	}
+	if (ctx->too_large) {
+		http_error(resp, 413, "payload_too_large", "the body is larger than %d bytes",
+			   REQ_BODY_MAX);
+		return;
+	}
+	req.conn = conn;
+	req.method = method;
+	req.url = url;
+	req.body = ctx->body;
+	req.len = ctx->len;
+	req.id = id[0] ? id : NULL;
+	resp->status = 200;
+	rt->fn(&req, resp);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct conn_ctx *ctx = *con_cls;
+	struct http_resp resp;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)version;
+	if (ctx == NULL) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		ctx = calloc(1, sizeof(*ctx));
+		if (ctx == NULL)
+			return MHD_NO;
+		*con_cls = ctx;
+		/* Refuse an announced oversized body before reading any of it. */
+		if (cl != NULL && strtoull(cl, NULL, 10) > REQ_BODY_MAX) {
+			ctx->too_large = 1;
+			memset(&resp, 0, sizeof(resp));
+			http_error(&resp, 413, "payload_too_large",
+				   "the body is larger than %d bytes", REQ_BODY_MAX);
+			return send_resp(conn, &resp);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!ctx->too_large) {
+			if (ctx->len + *upload_size > REQ_BODY_MAX) {
+				ctx->too_large = 1;
+			} else {
+				char *nb = realloc(ctx->body, ctx->len + *upload_size + 1);
+
+				if (nb == NULL)
+					return MHD_NO;
+				ctx->body = nb;
+				memcpy(ctx->body + ctx->len, upload, *upload_size);
+				ctx->len += *upload_size;
+				ctx->body[ctx->len] = '\0';
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	memset(&resp, 0, sizeof(resp));
+	dispatch(conn, method, url, ctx, &resp);
+	ret = send_resp(conn, &resp);
+	free(resp.text);
+	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct conn_ctx *ctx = *con_cls;
+
+	(void)cls, (void)conn, (void)toe;
+	if (ctx != NULL) {
+		free(ctx->body);
+		free(ctx);
+		*con_cls = NULL;
+	}
+}
+
+int
+http_start(const char *addr, unsigned threads)
+{
+	static struct sockaddr_in sin;
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	struct MHD_Daemon *d;
+	unsigned long port;
+	char *end;
+
+	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535)
+		return -EINVAL;
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		return -EINVAL;
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				     MHD_USE_ERROR_LOG,
+			     (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+			     (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, threads,
+			     MHD_OPTION_CONNECTION_LIMIT, 1000, MHD_OPTION_CONNECTION_TIMEOUT,
+			     (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+			     MHD_OPTION_END);
+	if (d == NULL)
+		return -EADDRINUSE;
+	log_info("listening on http://%s", addr);
+	return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * http.h - cloudletd's HTTP server (libmicrohttpd) and its route table.
+ *
+ * http.c owns the connection: it accumulates a body up to REQ_BODY_MAX
+ * (larger: 413 before reading it), matches the route, authenticates the
+ * bearer token and checks the route's role, then calls the handler (api.c).
+ * Every error is JSON: {"error": {"code", "message"}}.
+ */
+#ifndef CLOUDLET_HTTP_H
+#define CLOUDLET_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "auth.h"
+
+struct MHD_Connection;
+
+enum http_auth { AUTH_NONE, AUTH_ANY, AUTH_OPERATOR, AUTH_TENANT };
+
+struct http_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;
+	const char *body;
+	size_t len;
+	const char *id; /* the {id} path segment, if the route has one */
+	struct principal who;
+};
+
+struct http_resp {
+	int status;
+	json_t *json;   /* the body (consumed), or */
+	char *text;     /* a text/plain body (malloc'd, consumed) */
+	size_t textlen;
+	char header_name[32], header_value[64]; /* one extra header, optional */
+};
+
+typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
+
+struct http_route {
+	const char *method;
+	const char *path; /* "{id}" matches one segment */
+	enum http_auth auth;
+	http_handler fn;
+};
+
+/* api.c's table. */
+extern const struct http_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Fill resp with an error. */
+void http_error(struct http_resp *resp, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Query-string argument (NULL if absent). */
+const char *http_query(struct http_req *req, const char *key);
+
+/* Start serving on addr ("127.0.0.1:8470"), threads in a pool. */
+int http_start(const char *addr, unsigned threads);
+
+#endif

@@ -1,0 +1,782 @@
+/* store_sqlite.c - store.h over SQLite. */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+static char db_path[1024];
+static pthread_key_t conn_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Schema migrations: migrations[i] takes the database from version i to
+ * i + 1. Never edit a released step; append a new one.
+ */
+static const char *const migrations[] = {
+	"CREATE TABLE tenants ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);"
+	"CREATE TABLE quotas ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  max_vcpus INTEGER NOT NULL, max_memory_mib INTEGER NOT NULL,"
+	"  max_disk_gib INTEGER NOT NULL, max_vms INTEGER NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+	"  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('operator', 'tenant')),"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vms ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, service TEXT NOT NULL, image TEXT NOT NULL,"
+	"  vcpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL, disk_gib INTEGER NOT NULL,"
+	"  user_data TEXT, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	"  ready INTEGER NOT NULL DEFAULT 0, accel TEXT NOT NULL DEFAULT '',"
+	"  restart_required INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, vm_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL, state TEXT NOT NULL, progress INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', args TEXT,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE INDEX operations_vm ON operations (vm_id, state);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, actor TEXT NOT NULL,"
+	"  tenant_id TEXT, action TEXT NOT NULL, target TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX events_tenant ON events (tenant_id, id);",
+};
+
+static void
+conn_free(void *p)
+{
+	sqlite3_close_v2(p);
+}
+
+static void
+make_key(void)
+{
+	pthread_key_create(&conn_key, conn_free);
+}
+
+static sqlite3 *
+db(void)
+{
+	sqlite3 *c;
+
+	pthread_once(&key_once, make_key);
+	c = pthread_getspecific(conn_key);
+	if (c != NULL)
+		return c;
+	if (sqlite3_open_v2(db_path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("store: open %s: %s", db_path, sqlite3_errmsg(c));
+		sqlite3_close(c);
+		return NULL;
+	}
+	sqlite3_busy_timeout(c, 10000);
+	sqlite3_exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL, NULL,
+		     NULL);
+	pthread_setspecific(conn_key, c);
+	return c;
+}
+
+void
+store_thread_done(void)
+{
+	sqlite3 *c;
+
+	pthread_once(&key_once, make_key);
+	c = pthread_getspecific(conn_key);
+	if (c != NULL) {
+		sqlite3_close_v2(c);
+		pthread_setspecific(conn_key, NULL);
+	}
+}
+
+static int
+exec(const char *sql)
+{
+	sqlite3 *c = db();
+	char *err = NULL;
+
+	if (c == NULL)
+		return -EIO;
+	if (sqlite3_exec(c, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store: %s: %s", sql, err ? err : "?");
+		sqlite3_free(err);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Prepare with binds: fmt letters s (string or NULL), i (int64), b (32-byte blob). */
+static sqlite3_stmt *
+prep(const char *sql, const char *fmt, ...)
+{
+	sqlite3 *c = db();
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int i;
+
+	if (c == NULL)
+		return NULL;
+	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("store: prepare %s: %s", sql, sqlite3_errmsg(c));
+		return NULL;
+	}
+	va_start(ap, fmt);
+	for (i = 0; fmt[i] != '\0'; i++) {
+		switch (fmt[i]) {
+		case 's':
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			break;
+		case 'i':
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'b':
+			sqlite3_bind_blob(st, i + 1, va_arg(ap, const unsigned char *), 32,
+					  SQLITE_TRANSIENT);
+			break;
+		}
+	}
+	va_end(ap);
+	return st;
+}
+
+/* Step a statement that returns no rows; finalizes it. */
+static int
+run(sqlite3_stmt *st)
+{
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	log_warnx("store: step: %s", sqlite3_errmsg(db()));
+	return -EIO;
+}
+
+/* A row as a JSON object keyed by column name. */
+static json_t *
+row_json(sqlite3_stmt *st)
+{
+	json_t *o = json_object();
+	int i, n = sqlite3_column_count(st);
+
+	for (i = 0; i < n; i++) {
+		const char *name = sqlite3_column_name(st, i);
+
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			json_object_set_new(o, name, json_integer(sqlite3_column_int64(st, i)));
+			break;
+		case SQLITE_NULL:
+			json_object_set_new(o, name, json_null());
+			break;
+		default:
+			json_object_set_new(o, name,
+					    json_string((const char *)sqlite3_column_text(st, i)));
+		}
+	}
+	return o;
+}
+
+static int
+one(sqlite3_stmt *st, json_t **out)
+{
+	int rc;
+
+	if (st == NULL)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && out != NULL)
+		*out = row_json(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+static json_t *
+all(sqlite3_stmt *st)
+{
+	json_t *arr = json_array();
+
+	if (st == NULL)
+		return arr;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, row_json(st));
+	sqlite3_finalize(st);
+	return arr;
+}
+
+static int64_t
+scalar(sqlite3_stmt *st)
+{
+	int64_t v = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+now(char *buf)
+{
+	util_rfc3339(buf, 32);
+}
+
+int
+store_schema_version(void)
+{
+	return (int)scalar(prep("PRAGMA user_version", ""));
+}
+
+int
+store_open(const char *path)
+{
+	int v, r = 0;
+	size_t i;
+
+	if (util_fmt(db_path, sizeof(db_path), "%s", path) < 0)
+		return -ENAMETOOLONG;
+	{
+		sqlite3 *c;
+		/* Create the file if needed (the per-thread opens do not). */
+		if (sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK) {
+			log_warnx("store: cannot open %s: %s", path, sqlite3_errmsg(c));
+			sqlite3_close(c);
+			return -EIO;
+		}
+		sqlite3_close(c);
+	}
+	if (exec("PRAGMA journal_mode = WAL") < 0)
+		return -EIO;
+	v = store_schema_version();
+	if (v < 0)
+		return -EIO;
+	if ((size_t)v > ARRAY_LEN(migrations)) {
+		log_warnx("store: database schema %d is newer than this cloudletd (%zu)", v,
+			  ARRAY_LEN(migrations));
+		return -EPROTO;
+	}
+	for (i = (size_t)v; i < ARRAY_LEN(migrations) && r == 0; i++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+		if ((r = exec("BEGIN IMMEDIATE")) < 0)
+			break;
+		if ((r = exec(migrations[i])) == 0 && (r = exec(pragma)) == 0)
+			r = exec("COMMIT");
+		else
+			exec("ROLLBACK");
+		if (r == 0)
+			log_info("store: migrated %s to schema %zu", path, i + 1);
+	}
+	return r;
+}
+
+/* ---- tenants, tokens, quotas ------------------------------------------ */
+
+static int
+new_id(const char *prefix, char *out)
+{
+	char hex[17];
+	int r = util_random_hex(hex, 8);
+
+	if (r == 0)
+		snprintf(out, STORE_ID_LEN, "%s%s", prefix, hex);
+	return r;
+}
+
+int
+store_tenant_create(const char *name, const struct quota *q, json_t **out)
+{
+	char id[STORE_ID_LEN], ts[32];
+	int r;
+
+	if ((r = new_id("t-", id)) < 0)
+		return r;
+	now(ts);
+	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+		return r;
+	r = run(prep("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)", "sss", id,
+		     name, ts));
+	if (r == 0)
+		r = run(prep("INSERT INTO quotas VALUES (?, ?, ?, ?, ?)", "siiii", id,
+			     q->max_vcpus, q->max_memory_mib, q->max_disk_gib, q->max_vms));
+	if (r < 0) {
+		exec("ROLLBACK");
+		return r;
+	}
+	if ((r = exec("COMMIT")) < 0)
+		return r;
+	return store_tenant_get(id, out);
+}
+
+int
+store_tenant_get(const char *id, json_t **out)
+{
+	return one(prep("SELECT id, name, created_at FROM tenants WHERE id = ?", "s", id), out);
+}
+
+json_t *
+store_tenant_list(void)
+{
+	return all(prep("SELECT id, name, created_at FROM tenants ORDER BY created_at, id", ""));
+}
+
+int
+store_tenant_delete(const char *id)
+{
+	int r;
+
+	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+		return r;
+	if (scalar(prep("SELECT count(*) FROM tenants WHERE id = ?", "s", id)) != 1)
+		r = -ENOENT;
+	else if (scalar(prep("SELECT count(*) FROM vms WHERE tenant_id = ?", "s", id)) != 0)
+		r = -ENOTEMPTY;
+	else
+		r = run(prep("DELETE FROM tenants WHERE id = ?", "s", id));
+	exec(r == 0 ? "COMMIT" : "ROLLBACK");
+	return r;
+}
+
+int
+store_token_add(const char *tenant_id, const unsigned char hash[32], char *id_out,
+		json_t **out)
+{
+	char ts[32];
+	int r;
+
+	if ((r = new_id("tok-", id_out)) < 0)
+		return r;
+	now(ts);
+	r = run(prep("INSERT INTO tokens (id, hash, tenant_id, role, created_at) "
+		     "VALUES (?, ?, ?, ?, ?)",
+		     "sbsss", id_out, hash, tenant_id, tenant_id ? "tenant" : "operator", ts));
+	if (r < 0)
+		return r == -EEXIST && tenant_id != NULL &&
+				       scalar(prep("SELECT count(*) FROM tenants WHERE id = ?",
+						   "s", tenant_id)) == 0
+			       ? -ENOENT
+			       : r;
+	if (out != NULL)
+		*out = json_pack("{s:s, s:s?, s:s}", "id", id_out, "tenant_id", tenant_id,
+				 "created_at", ts);
+	return 0;
+}
+
+int
+store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id,
+		 unsigned char stored[32])
+{
+	sqlite3_stmt *st = prep("SELECT role, tenant_id, hash FROM tokens WHERE hash = ?", "b",
+				hash);
+	int r = -ENOENT;
+
+	if (st == NULL)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *role = (const char *)sqlite3_column_text(st, 0);
+		const char *t = (const char *)sqlite3_column_text(st, 1);
+
+		*is_operator = role != NULL && strcmp(role, "operator") == 0;
+		snprintf(tenant_id, STORE_ID_LEN, "%s", t ? t : "");
+		if (sqlite3_column_bytes(st, 2) == 32) {
+			memcpy(stored, sqlite3_column_blob(st, 2), 32);
+			r = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_operator_exists(void)
+{
+	return scalar(prep("SELECT count(*) FROM tokens WHERE role = 'operator'", "")) > 0;
+}
+
+int
+store_quota_get(const char *tenant_id, json_t **out)
+{
+	json_t *used;
+	int r;
+
+	r = one(prep("SELECT max_vcpus, max_memory_mib, max_disk_gib, max_vms FROM quotas "
+		     "WHERE tenant_id = ?",
+		     "s", tenant_id),
+		out);
+	if (r < 0)
+		return r;
+	r = one(prep("SELECT coalesce(sum(vcpus), 0) AS vcpus, coalesce(sum(memory_mib), 0) "
+		     "AS memory_mib, coalesce(sum(disk_gib), 0) AS disk_gib, count(*) AS vms "
+		     "FROM vms WHERE tenant_id = ?",
+		     "s", tenant_id),
+		&used);
+	if (r < 0) {
+		json_decref(*out);
+		return r;
+	}
+	json_object_set_new(*out, "used", used);
+	return 0;
+}
+
+int
+store_quota_set(const char *tenant_id, const struct quota *q, json_t **out)
+{
+	sqlite3_stmt *st = prep("UPDATE quotas SET max_vcpus = ?, max_memory_mib = ?, "
+				"max_disk_gib = ?, max_vms = ? WHERE tenant_id = ?",
+				"iiiis", q->max_vcpus, q->max_memory_mib, q->max_disk_gib,
+				q->max_vms, tenant_id);
+	int r = run(st);
+
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(db()) == 0)
+		return -ENOENT;
+	return store_quota_get(tenant_id, out);
+}
+
+/* ---- VMs and operations ---------------------------------------------- */
+
+/* Inside a transaction: would adding (dv, dm, dd, dn) exceed the quota? */
+static int
+quota_check(const char *tenant_id, int64_t dv, int64_t dm, int64_t dd, int64_t dn)
+{
+	sqlite3_stmt *st = prep(
+		"SELECT q.max_vcpus, q.max_memory_mib, q.max_disk_gib, q.max_vms,"
+		" coalesce(sum(v.vcpus), 0), coalesce(sum(v.memory_mib), 0),"
+		" coalesce(sum(v.disk_gib), 0), count(v.id)"
+		" FROM quotas q LEFT JOIN vms v ON v.tenant_id = q.tenant_id"
+		" WHERE q.tenant_id = ? GROUP BY q.tenant_id",
+		"s", tenant_id);
+	int r = -ENOENT;
+
+	if (st == NULL)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		r = 0;
+		if (sqlite3_column_int64(st, 4) + dv > sqlite3_column_int64(st, 0) ||
+		    sqlite3_column_int64(st, 5) + dm > sqlite3_column_int64(st, 1) ||
+		    sqlite3_column_int64(st, 6) + dd > sqlite3_column_int64(st, 2) ||
+		    sqlite3_column_int64(st, 7) + dn > sqlite3_column_int64(st, 3))
+			r = -EDQUOT;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+insert_op(const char *op_id, const char *tenant_id, const char *vm_id, const char *kind,
+	  const json_t *args)
+{
+	char ts[32], *a = args ? json_dumps(args, JSON_COMPACT) : NULL;
+	int r;
+
+	now(ts);
+	r = run(prep("INSERT INTO operations (id, tenant_id, vm_id, kind, state, args, "
+		     "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+		     "sssssss", op_id, tenant_id, vm_id, kind, a, ts, ts));
+	free(a);
+	return r;
+}
+
+#define OP_COLS                                                                        \
+	"SELECT id, kind, vm_id, tenant_id, state, progress, message, error, created_at, " \
+	"updated_at FROM operations "
+
+int
+store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
+{
+	char ts[32];
+	int r;
+
+	now(ts);
+	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+		return r;
+	if (scalar(prep("SELECT count(*) FROM vms WHERE tenant_id = ? AND name = ?", "ss",
+			vm->tenant_id, vm->name)) != 0)
+		r = -EEXIST;
+	if (r == 0)
+		r = quota_check(vm->tenant_id, vm->vcpus, vm->memory_mib, vm->disk_gib, 1);
+	if (r == 0)
+		r = run(prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "
+			     "memory_mib, disk_gib, user_data, state, created_at, updated_at) "
+			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?)",
+			     "sssssiiisss", vm->id, vm->tenant_id, vm->name, vm->service,
+			     vm->image, vm->vcpus, vm->memory_mib, vm->disk_gib, vm->user_data,
+			     ts, ts));
+	if (r == 0)
+		r = insert_op(op_id, vm->tenant_id, vm->id, "create", NULL);
+	if (r < 0) {
+		exec("ROLLBACK");
+		return r;
+	}
+	if ((r = exec("COMMIT")) < 0)
+		return r;
+	return one(prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+}
+
+#define VM_COLS                                                                        \
+	"SELECT id, tenant_id, name, service, image, vcpus, memory_mib, disk_gib, state, "  \
+	"reason, ready, accel, restart_required, created_at, updated_at FROM vms "
+
+static void
+vm_bools(json_t *vm)
+{
+	json_object_set_new(vm, "ready", json_boolean(json_integer_value(
+						 json_object_get(vm, "ready"))));
+	json_object_set_new(vm, "restart_required",
+			    json_boolean(json_integer_value(
+				    json_object_get(vm, "restart_required"))));
+}
+
+int
+store_vm_get(const char *tenant_id, const char *id, json_t **out)
+{
+	int r;
+
+	if (tenant_id == NULL)
+		r = one(prep(VM_COLS "WHERE id = ?", "s", id), out);
+	else
+		r = one(prep(VM_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
+	if (r == 0)
+		vm_bools(*out);
+	return r;
+}
+
+int
+store_vm_row(const char *id, struct vm_row *out)
+{
+	sqlite3_stmt *st = prep("SELECT id, tenant_id, name, service, image, vcpus, "
+				"memory_mib, disk_gib, user_data, state FROM vms WHERE id = ?",
+				"s", id);
+	int r = -ENOENT;
+
+	if (st == NULL)
+		return -EIO;
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *ud = (const char *)sqlite3_column_text(st, 8);
+
+		snprintf(out->id, sizeof(out->id), "%s", sqlite3_column_text(st, 0));
+		snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", sqlite3_column_text(st, 1));
+		snprintf(out->name, sizeof(out->name), "%s", sqlite3_column_text(st, 2));
+		snprintf(out->service, sizeof(out->service), "%s", sqlite3_column_text(st, 3));
+		snprintf(out->image, sizeof(out->image), "%s", sqlite3_column_text(st, 4));
+		out->vcpus = sqlite3_column_int64(st, 5);
+		out->memory_mib = sqlite3_column_int64(st, 6);
+		out->disk_gib = sqlite3_column_int64(st, 7);
+		out->user_data = ud ? strdup(ud) : NULL;
+		snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(st, 9));
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+json_t *
+store_vm_list(const char *tenant_id)
+{
+	json_t *arr, *vm;
+	size_t i;
+
+	if (tenant_id == NULL)
+		arr = all(prep(VM_COLS "ORDER BY created_at, id", ""));
+	else
+		arr = all(prep(VM_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
+			       tenant_id));
+	json_array_foreach(arr, i, vm) vm_bools(vm);
+	return arr;
+}
+
+json_t *
+store_vm_list_all_ids(void)
+{
+	return all(prep("SELECT id, state FROM vms", ""));
+}
+
+int
+store_vm_has_active_op(const char *vm_id)
+{
+	return scalar(prep("SELECT count(*) FROM operations WHERE vm_id = ? AND state IN "
+			   "('pending', 'running')",
+			   "s", vm_id)) > 0;
+}
+
+int
+store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind,
+		  const char *op_id, const json_t *args, const int64_t *new_spec,
+		  json_t **op_out)
+{
+	char ts[32], owner[STORE_ID_LEN] = "";
+	sqlite3_stmt *st;
+	int64_t cur[3] = {0, 0, 0};
+	int r = 0;
+
+	now(ts);
+	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+		return r;
+	if (tenant_id == NULL)
+		st = prep("SELECT tenant_id, vcpus, memory_mib, disk_gib, state FROM vms "
+			  "WHERE id = ?",
+			  "s", vm_id);
+	else
+		st = prep("SELECT tenant_id, vcpus, memory_mib, disk_gib, state FROM vms "
+			  "WHERE id = ? AND tenant_id = ?",
+			  "ss", vm_id, tenant_id);
+	r = -ENOENT;
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 4);
+
+		snprintf(owner, sizeof(owner), "%s", sqlite3_column_text(st, 0));
+		cur[0] = sqlite3_column_int64(st, 1);
+		cur[1] = sqlite3_column_int64(st, 2);
+		cur[2] = sqlite3_column_int64(st, 3);
+		r = strcmp(state, "deleting") == 0 ? -EBUSY : 0;
+	}
+	if (st != NULL)
+		sqlite3_finalize(st);
+	if (r == 0 && store_vm_has_active_op(vm_id))
+		r = -EBUSY;
+	if (r == 0 && new_spec != NULL) {
+		r = quota_check(owner, new_spec[0] - cur[0], new_spec[1] - cur[1],
+				new_spec[2] - cur[2], 0);
+		if (r == 0)
+			r = run(prep("UPDATE vms SET vcpus = ?, memory_mib = ?, disk_gib = ?, "
+				     "updated_at = ? WHERE id = ?",
+				     "iiiss", new_spec[0], new_spec[1], new_spec[2], ts, vm_id));
+	}
+	if (r == 0 && strcmp(kind, "delete") == 0)
+		r = run(prep("UPDATE vms SET state = 'deleting', updated_at = ? WHERE id = ?",
+			     "ss", ts, vm_id));
+	if (r == 0)
+		r = insert_op(op_id, owner, vm_id, kind, args);
+	if (r < 0) {
+		exec("ROLLBACK");
+		return r;
+	}
+	if ((r = exec("COMMIT")) < 0)
+		return r;
+	return one(prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+}
+
+int
+store_vm_set_state(const char *id, const char *state, const char *reason, int ready,
+		   const char *accel, int restart_required)
+{
+	char ts[32];
+
+	now(ts);
+	return run(prep("UPDATE vms SET state = ?, reason = ?, ready = ?, accel = ?, "
+			"restart_required = ?, updated_at = ? WHERE id = ?",
+			"ssisiss", state, reason ? reason : "", (int64_t)ready,
+			accel ? accel : "", (int64_t)restart_required, ts, id));
+}
+
+int
+store_vm_set_spec(const char *id, int64_t vcpus, int64_t memory_mib, int64_t disk_gib)
+{
+	return run(prep("UPDATE vms SET vcpus = ?, memory_mib = ?, disk_gib = ? WHERE id = ?",
+			"iiis", vcpus, memory_mib, disk_gib, id));
+}
+
+int
+store_vm_delete(const char *id)
+{
+	return run(prep("DELETE FROM vms WHERE id = ?", "s", id));
+}
+
+int
+store_op_get(const char *tenant_id, const char *id, json_t **out)
+{
+	if (tenant_id == NULL)
+		return one(prep(OP_COLS "WHERE id = ?", "s", id), out);
+	return one(prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
+}
+
+int
+store_op_update(const char *id, const char *state, int progress, const char *message,
+		const char *error)
+{
+	char ts[32];
+
+	now(ts);
+	return run(prep("UPDATE operations SET state = ?, progress = ?, message = ?, "
+			"error = ?, updated_at = ? WHERE id = ?",
+			"sissss", state, (int64_t)progress, message ? message : "",
+			error ? error : "", ts, id));
+}
+
+int
+store_op_args(const char *id, json_t **args)
+{
+	sqlite3_stmt *st = prep("SELECT args FROM operations WHERE id = ?", "s", id);
+	int r = -ENOENT;
+
+	*args = NULL;
+	if (st == NULL)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *a = (const char *)sqlite3_column_text(st, 0);
+
+		*args = a ? json_loads(a, 0, NULL) : NULL;
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+json_t *
+store_op_unfinished(void)
+{
+	return all(prep("SELECT id, kind, vm_id, tenant_id, state, args FROM operations "
+			"WHERE state IN ('pending', 'running') ORDER BY created_at",
+			""));
+}
+
+void
+store_event(const char *actor, const char *tenant_id, const char *action,
+	    const char *target, const char *outcome, const char *detail)
+{
+	char ts[32];
+
+	now(ts);
+	if (run(prep("INSERT INTO events (time, actor, tenant_id, action, target, outcome, "
+		     "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		     "sssssss", ts, actor, tenant_id, action, target, outcome,
+		     detail ? detail : "")) < 0)
+		log_warnx("store: could not record event %s %s", action, target);
+}
+
+json_t *
+store_event_list(const char *tenant_id, int limit)
+{
+	if (tenant_id == NULL)
+		return all(prep("SELECT id, time, actor, tenant_id, action, target, outcome, "
+				"detail FROM events ORDER BY id DESC LIMIT ?",
+				"i", (int64_t)limit));
+	return all(prep("SELECT id, time, actor, tenant_id, action, target, outcome, detail "
+			"FROM events WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
+			"si", tenant_id, (int64_t)limit));
+}
