@@ -367,15 +367,17 @@ h_vm_patch(struct http_req *req, struct http_resp *resp)
 	char err[300];
 	json_t *j, *args;
 
-	if (body(req, resp, &j) < 0)
-		return;
+	/* Visibility first: another tenant's VM is a 404 whatever the body. */
 	if (store_vm_row(req->id, &row) < 0 ||
 	    (scope(req) != NULL && strcmp(row.tenant_id, scope(req)) != 0)) {
+		if (row.user_data != NULL)
+			free(row.user_data);
 		http_error(resp, 404, "not_found", "no such VM");
-		json_decref(j);
 		return;
 	}
 	free(row.user_data);
+	if (body(req, resp, &j) < 0)
+		return;
 	cur[0] = row.vcpus;
 	cur[1] = row.memory_mib;
 	cur[2] = row.disk_gib;
@@ -409,18 +411,21 @@ h_vm_action(struct http_req *req, struct http_resp *resp)
 	json_t *j, *vm, *args;
 	int force;
 
-	if (body(req, resp, &j) < 0)
-		return;
-	if (req_vm_action(j, &action, &force, err, sizeof(err)) < 0) {
-		http_error(resp, 400, "bad_request", "%s", err);
-		json_decref(j);
-		return;
-	}
-	json_decref(j);
 	if (store_vm_get(scope(req), req->id, &vm) < 0) {
 		http_error(resp, 404, "not_found", "no such VM");
 		return;
 	}
+	if (body(req, resp, &j) < 0) {
+		json_decref(vm);
+		return;
+	}
+	if (req_vm_action(j, &action, &force, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		json_decref(j);
+		json_decref(vm);
+		return;
+	}
+	json_decref(j);
 	state = json_string_value(json_object_get(vm, "state"));
 	if (strcmp(action, "start") == 0 ? !(strcmp(state, "stopped") == 0 ||
 					     strcmp(state, "crashed") == 0)
@@ -481,6 +486,11 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 	const char *key;
 	json_t *v;
 
+	if (store_vm_get(scope(req), req->id, &vm) < 0) {
+		http_error(resp, 404, "not_found", "no such VM");
+		return;
+	}
+	json_decref(vm);
 	if (body(req, resp, &j) < 0)
 		return;
 	json_object_foreach(j, key, v) if (strcmp(key, allowed) != 0) {
@@ -494,12 +504,6 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 		json_decref(j);
 		return;
 	}
-	if (store_vm_get(scope(req), req->id, &vm) < 0) {
-		http_error(resp, 404, "not_found", "no such VM");
-		json_decref(j);
-		return;
-	}
-	json_decref(vm);
 	if (agentc_call("vm.console.input",
 			json_pack("{s:s, s:O}", "name", req->id, "data", data), NULL, code, err,
 			sizeof(err)) < 0) {

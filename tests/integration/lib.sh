@@ -10,13 +10,17 @@ GUEST_DIR=${GUEST_DIR:-$ROOT/build/guest}
 TNAME=$(basename "$0" .sh)
 T=$(mktemp -d /tmp/cltest.XXXXXX)
 chmod 711 "$T" # QEMU runs as cloudlet-vm and must reach its VM directory
+CLOUDLETD_BIN=${CLOUDLETD_BIN:-$ROOT/build/bin/cloudletd}
+CLI_BIN=${CLI_BIN:-$ROOT/build/bin/cloudlet}
 AGENT_PID=
+CP_PID=
 NETNS_LIST=
 
 log() { printf '%s [%s] %s\n' "$(date +%T)" "$TNAME" "$*"; }
 
 dump() {
 	echo "---- agent log ($TNAME)"; tail -n 40 "$T/agent.log" 2>/dev/null || true
+	echo "---- cloudletd log ($TNAME)"; tail -n 40 "$T/cp.log" 2>/dev/null || true
 	for d in "$T"/state/vms/*/; do
 		[ -d "$d" ] || continue
 		echo "---- console $d"; tail -c 3000 "$d/console.log" 2>/dev/null || true
@@ -46,6 +50,7 @@ kill_qemus() {
 cleanup() {
 	rc=$?
 	set +e
+	[ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	kill_qemus
 	for ns in $NETNS_LIST; do ip netns del "$ns" 2>/dev/null; done
@@ -143,3 +148,97 @@ check_spec() {
 		fail "$name root filesystem is $4 kB, not grown to ${disk} GiB"
 	log "$name: nproc=$1 MemTotal=${2}kB disk=${3}B fs=${4}kB match ${vcpus} vCPU/${mem} MiB/${disk} GiB"
 }
+
+# ---- the control plane -------------------------------------------------
+
+# Start cloudletd (and the agent if needed) on a free loopback port.
+# Sets URL and OPERATOR (the operator token). cloudletd drops to the
+# unprivileged user "cloudlet".
+cp_start() {
+	[ -n "$AGENT_PID" ] || agent_start
+	if [ ! -f "$T/cp/cloudlet.db" ]; then
+		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp") || fail "cloudletd init"
+		echo "$OPERATOR" >"$T/operator"
+	fi
+	OPERATOR=$(cat "$T/operator")
+	for attempt in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 30000))
+		"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --agent-socket "$T/agent.sock" \
+			--listen "127.0.0.1:$port" "$@" >>"$T/cp.log" 2>&1 &
+		CP_PID=$!
+		URL=http://127.0.0.1:$port
+		i=0
+		while [ $i -lt 100 ]; do
+			curl -sf "$URL/v1/health" >/dev/null 2>&1 && return 0
+			kill -0 "$CP_PID" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill "$CP_PID" 2>/dev/null
+		wait "$CP_PID" 2>/dev/null
+		CP_PID=
+	done
+	fail "cloudletd did not start"
+}
+
+cp_stop() {
+	kill "${1:--TERM}" "$CP_PID" 2>/dev/null
+	wait "$CP_PID" 2>/dev/null || true
+	CP_PID=
+}
+
+# api METHOD PATH TOKEN [BODY]: sets STATUS and BODY (BODY "-" reads stdin).
+api() {
+	set -- "$1" "$2" "$3" "${4-}"
+	if [ -n "$4" ]; then
+		if [ "$4" = "-" ]; then
+			STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -X "$1" \
+				-H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+				--data-binary @- "$URL$2")
+		else
+			STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -X "$1" \
+				-H "Authorization: Bearer $3" -H 'Content-Type: application/json' \
+				--data-binary "$4" "$URL$2")
+		fi
+	else
+		STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -X "$1" \
+			-H "Authorization: Bearer $3" "$URL$2")
+	fi
+	BODY=$(cat "$T/resp")
+}
+
+# expect_api STATUS METHOD PATH TOKEN [BODY]
+expect_api() {
+	want=$1
+	shift
+	api "$@"
+	[ "$STATUS" = "$want" ] || fail "$1 $2: expected $want, got $STATUS: $BODY"
+}
+
+# A tenant with a token: prints "tenant_id token".
+new_tenant() {
+	expect_api 201 POST /v1/tenants "$OPERATOR" "{\"name\":\"$1\"}"
+	tid=$(printf '%s' "$BODY" | jq -r .id)
+	expect_api 201 POST "/v1/tenants/$tid/tokens" "$OPERATOR"
+	echo "$tid $(printf '%s' "$BODY" | jq -r .token)"
+}
+
+# Wait for an operation to end; prints its final JSON; fails if it failed
+# (unless the second argument is "may-fail").
+wait_op() {
+	op=$1 token=$2
+	i=0
+	while :; do
+		api GET "/v1/operations/$op" "$token"
+		state=$(printf '%s' "$BODY" | jq -r .state)
+		case "$state" in succeeded | failed) break ;; esac
+		i=$((i + 1))
+		[ $i -lt 1500 ] || fail "operation $op did not end: $BODY"
+		sleep 0.2
+	done
+	[ "$state" = succeeded ] || [ "${3-}" = may-fail ] || fail "operation $op failed: $BODY"
+	printf '%s' "$BODY"
+}
+
+# Agent VMs of this test's agent (names).
+agent_vms() { ctl --json vm list | jq -r '.[].name'; }
