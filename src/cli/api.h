@@ -21,11 +21,11 @@
 #define API_PATH_MAX 1024
 
 struct api {
-	void *curl;        /* CURL * */
-	void *headers;     /* struct curl_slist *: auth and content type */
-	char url[1024];    /* base URL without the trailing '/' */
+	void *curl;	/* CURL * */
+	void *headers;	/* struct curl_slist *: auth and content type */
+	char url[1024]; /* base URL without the trailing '/' */
 	int have_token;
-	char errbuf[256];  /* libcurl's last error text */
+	char errbuf[256]; /* libcurl's last error text */
 };
 
 struct api_resp {
@@ -59,7 +59,8 @@ int api_json(struct api *a, const char *method, const char *path, const json_t *
 /*
  * prefix + escaped id + suffix into buf ("/v1/vms/", id, "/actions").
  * Ids come from the command line, so every byte that is not unreserved is
- * percent-encoded. 0 or -ENAMETOOLONG/-ENOMEM.
+ * percent-encoded; "", "." and ".." are refused (-EINVAL) because they
+ * would name another route. 0 or -EINVAL/-ENAMETOOLONG/-ENOMEM.
  */
 int api_path(struct api *a, char *buf, size_t len, const char *prefix, const char *id,
 	     const char *suffix);

@@ -75,6 +75,11 @@ args_parse(int argc, char **argv, struct arg_opt *opts, size_t nopts, const char
 		o = lookup(opts, nopts, a, &val);
 		if (o == NULL) {
 			fprintf(stderr, "error: unknown option '%s'\n", a);
+			if (strncmp(a, "--json", 6) == 0 || strncmp(a, "--url", 5) == 0 ||
+			    strncmp(a, "--token", 7) == 0)
+				fprintf(stderr,
+					"hint: global options go before the command "
+					"(cloudlet --json vm list)\n");
 			return -EINVAL;
 		}
 		if (o->seen) {
@@ -98,7 +103,8 @@ args_parse(int argc, char **argv, struct arg_opt *opts, size_t nopts, const char
 		}
 		o->str = val;
 		if (o->kind == ARG_UINT && args_uint(val, &o->num) < 0) {
-			fprintf(stderr, "error: %s must be a non-negative integer, not '%s'\n",
+			fprintf(stderr,
+				"error: %s must be a non-negative integer, not '%s'\n",
 				o->name, val);
 			return -EINVAL;
 		}

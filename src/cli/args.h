@@ -22,7 +22,7 @@ struct arg_opt {
 	enum arg_kind kind;
 	/* Results: */
 	int seen;
-	long long num;   /* ARG_UINT */
+	long long num;	 /* ARG_UINT */
 	const char *str; /* ARG_UINT and ARG_STR: the text as given */
 };
 
@@ -40,8 +40,8 @@ int args_uint(const char *s, long long *out);
  * stored in pos[]. Returns 0, or -EINVAL after printing the reason to
  * stderr (the caller then prints its usage line and exits 2).
  */
-int args_parse(int argc, char **argv, struct arg_opt *opts, size_t nopts, const char **pos,
-	       size_t npos);
+int args_parse(int argc, char **argv, struct arg_opt *opts, size_t nopts,
+	       const char **pos, size_t npos);
 
 /* The option called name in opts (it must be there). */
 struct arg_opt *args_get(struct arg_opt *opts, size_t nopts, const char *name);

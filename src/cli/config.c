@@ -47,7 +47,8 @@ config_set(struct config *c, const char *key, const char *value, char *err, size
 		return -EINVAL;
 	}
 	if (util_fmt(dst, CONFIG_VALUE_MAX, "%s", value) < 0) {
-		snprintf(err, errlen, "%s is longer than %d bytes", key, CONFIG_VALUE_MAX - 1);
+		snprintf(err, errlen, "%s is longer than %d bytes", key,
+			 CONFIG_VALUE_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;

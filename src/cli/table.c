@@ -87,7 +87,8 @@ table_print(const struct table *t, FILE *f)
 
 			fputs(s, f);
 			if (!last)
-				fprintf(f, "%*s", (int)(width[c] - table_width(s) + 2), "");
+				fprintf(f, "%*s", (int)(width[c] - table_width(s) + 2),
+					"");
 		}
 		fputc('\n', f);
 	}
@@ -136,7 +137,7 @@ table_print_fields(const json_t *obj, const char *const *keys, FILE *f)
 		const json_t *v = json_object_get(obj, keys[i]);
 		char buf[512], *s;
 
-		if (v == NULL)
+		if (v == NULL || (json_is_string(v) && json_string_length(v) == 0))
 			continue;
 		s = strdup(table_value(v, buf, sizeof(buf)));
 		fprintf(f, "%s:%*s %s\n", keys[i], (int)(w - strlen(keys[i])), "",

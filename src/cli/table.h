@@ -22,7 +22,8 @@ struct table {
 void table_init(struct table *t, size_t ncols);
 /* Add one cell (NULL shows as "-"). Rows fill left to right. */
 void table_add(struct table *t, const char *cell);
-void table_addf(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void table_addf(struct table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Print with columns two blanks apart: 0, or -ENOMEM if a cell was lost. */
 int table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
@@ -38,7 +39,7 @@ const char *table_value(const json_t *v, char *buf, size_t len);
 
 /*
  * "label: value" lines for the members of obj named in keys (NULL ends
- * keys), labels padded to one width, members that are absent skipped.
+ * keys), labels padded to one width, members absent or "" skipped.
  */
 void table_print_fields(const json_t *obj, const char *const *keys, FILE *f);
 

@@ -1,0 +1,270 @@
+/*
+ * main.c - `cloudlet`: global flags, configuration, and the table of
+ * subcommands, each with its usage line. See docs/cli.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "config.h"
+#include "util.h"
+
+static cli_fn cmd_help;
+
+static const struct cli_cmd cmds[] = {
+    {"tenant create", "NAME", cmd_tenant_create},
+    {"tenant list", "", cmd_tenant_list},
+    {"tenant show", "ID", cmd_tenant_show},
+    {"tenant delete", "ID", cmd_tenant_delete},
+    {"tenant token", "ID", cmd_tenant_token},
+    {"quota show", "TENANT-ID", cmd_quota_show},
+    {"quota set", "TENANT-ID --vcpus N --memory MIB --disk GIB --vms N", cmd_quota_set},
+    {"service list", "", cmd_service_list},
+    {"image list", "", cmd_image_list},
+    {"vm create",
+     "NAME --service SERVICE [--vcpus N] [--memory MIB] [--disk GIB] [--image IMAGE] "
+     "[--user-data FILE] [--no-wait]",
+     cmd_vm_create},
+    {"vm list", "", cmd_vm_list},
+    {"vm show", "VM", cmd_vm_show},
+    {"vm start", "VM [--no-wait]", cmd_vm_start},
+    {"vm stop", "VM [--force] [--no-wait]", cmd_vm_stop},
+    {"vm reboot", "VM [--no-wait]", cmd_vm_reboot},
+    {"vm delete", "VM [--no-wait]", cmd_vm_delete},
+    {"vm resize", "VM [--vcpus N] [--memory MIB] [--disk GIB] [--no-wait]",
+     cmd_vm_resize},
+    {"vm console", "VM [--bytes N] [--attach]", cmd_vm_console},
+    {"op show", "ID", cmd_op_show},
+    {"op wait", "ID", cmd_op_wait},
+    {"events", "[--limit N]", cmd_events},
+    {"help", "[COMMAND]", cmd_help},
+};
+
+#define GLOBAL_USAGE "usage: cloudlet [--json] [--url URL] [--token TOKEN] COMMAND [ARGS]"
+
+static void
+usage_line(FILE *f, const struct cli_cmd *cmd)
+{
+	fprintf(f, "  cloudlet %s%s%s\n", cmd->name, *cmd->usage ? " " : "", cmd->usage);
+}
+
+/*
+ * Every command whose name starts with the words given (all when none);
+ * returns how many. f NULL only counts.
+ */
+static int
+print_usage(FILE *f, int argc, char **argv)
+{
+	size_t i, shown = 0;
+
+	for (i = 0; i < ARRAY_LEN(cmds); i++) {
+		const char *n = cmds[i].name;
+		size_t l0 = argc > 0 ? strlen(argv[0]) : 0;
+
+		if (argc > 0 &&
+		    (strncmp(n, argv[0], l0) != 0 || (n[l0] != ' ' && n[l0] != '\0')))
+			continue;
+		if (argc > 1 && strcmp(n + l0 + (n[l0] == ' '), argv[1]) != 0)
+			continue;
+		if (f != NULL && shown == 0)
+			fprintf(f, "%s\n", argc > 0 ? "usage:" : GLOBAL_USAGE);
+		if (f != NULL)
+			usage_line(f, &cmds[i]);
+		shown++;
+	}
+	return (int)shown;
+}
+
+static int
+cmd_help(struct cli *c, int argc, char **argv)
+{
+	(void)c;
+	if (argc > 2 || (argc > 0 && print_usage(stdout, argc, argv) == 0)) {
+		fprintf(stderr, "error: no command '%s'\n", argv[0]);
+		return CLI_USAGE;
+	}
+	if (argc > 0)
+		return CLI_OK;
+	print_usage(stdout, 0, NULL);
+	printf(
+	    "\nConfiguration: CLOUDLET_URL (default %s) and CLOUDLET_TOKEN, or url= and\n"
+	    "token= lines in $CLOUDLET_CONFIG (default ~/.config/cloudlet/config);\n"
+	    "flags win over the environment, the environment over the file.\n"
+	    "A VM is named by its id or its name. Exit status: 0 done, 1 failed, 2 "
+	    "usage.\n",
+	    CONFIG_DEFAULT_URL);
+	return CLI_OK;
+}
+
+/* The command argv names: its index, and how many words its name has. */
+static const struct cli_cmd *
+find_cmd(int argc, char **argv, int *words)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(cmds); i++) {
+		const char *n = cmds[i].name, *sp = strchr(n, ' ');
+
+		if (sp == NULL) {
+			if (argc >= 1 && strcmp(argv[0], n) == 0) {
+				*words = 1;
+				return &cmds[i];
+			}
+			continue;
+		}
+		if (argc >= 2 && strlen(argv[0]) == (size_t)(sp - n) &&
+		    strncmp(argv[0], n, (size_t)(sp - n)) == 0 &&
+		    strcmp(argv[1], sp + 1) == 0) {
+			*words = 2;
+			return &cmds[i];
+		}
+	}
+	return NULL;
+}
+
+/* --url URL or --url=URL at argv[*a]: the value, or NULL if not this flag. */
+static const char *
+flag_value(int argc, char **argv, int *a, const char *flag, int *missing)
+{
+	size_t l = strlen(flag);
+
+	if (strncmp(argv[*a], flag, l) != 0)
+		return NULL;
+	if (argv[*a][l] == '=')
+		return argv[(*a)++] + l + 1;
+	if (argv[*a][l] != '\0')
+		return NULL;
+	if (*a + 1 >= argc) {
+		*missing = 1;
+		return NULL;
+	}
+	*a += 2;
+	return argv[*a - 1];
+}
+
+/* File, then environment: what the flags may still override. */
+static int
+load_config(struct config *cfg)
+{
+	const char *path = getenv("CLOUDLET_CONFIG"), *home = getenv("HOME"), *env;
+	char buf[4096], err[300];
+	struct stat st;
+	int explicit = path != NULL && *path != '\0';
+
+	if (!explicit) {
+		path = NULL;
+		if (home != NULL && *home != '\0' &&
+		    util_fmt(buf, sizeof(buf), "%s/.config/cloudlet/config", home) == 0)
+			path = buf;
+	}
+	if (path != NULL) {
+		if (config_load(path, explicit, cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "error: config %s\n", err);
+			return -1;
+		}
+		/* Like ssh with its keys: a token others can read is worth a word. */
+		if (cfg->token[0] != '\0' && stat(path, &st) == 0 &&
+		    (st.st_mode & 077) != 0)
+			fprintf(stderr,
+				"warning: %s holds a token and others may read it "
+				"(chmod 600 %s)\n",
+				path, path);
+	}
+	if ((env = getenv("CLOUDLET_URL")) != NULL && *env != '\0' &&
+	    config_set(cfg, "url", env, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: CLOUDLET_URL: %s\n", err);
+		return -1;
+	}
+	if ((env = getenv("CLOUDLET_TOKEN")) != NULL && *env != '\0' &&
+	    config_set(cfg, "token", env, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: CLOUDLET_TOKEN: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *url = NULL, *token = NULL;
+	const struct cli_cmd *cmd;
+	struct config cfg = {{0}};
+	struct cli c = {0};
+	char err[300];
+	int a = 1, words = 0, r;
+
+	while (a < argc && argv[a][0] == '-') {
+		const char *v;
+		int missing = 0;
+
+		if (strcmp(argv[a], "--json") == 0) {
+			c.json = 1;
+			a++;
+		} else if ((v = flag_value(argc, argv, &a, "--url", &missing)) != NULL)
+			url = v;
+		else if ((v = flag_value(argc, argv, &a, "--token", &missing)) != NULL)
+			token = v;
+		else if (strcmp(argv[a], "-h") == 0 || strcmp(argv[a], "--help") == 0)
+			return cmd_help(&c, 0, NULL);
+		else {
+			fprintf(stderr,
+				missing ? "error: %s needs a value\n"
+					: "error: unknown option '%s'\n",
+				argv[a]);
+			fprintf(stderr, "%s (cloudlet help)\n", GLOBAL_USAGE);
+			return CLI_USAGE;
+		}
+	}
+	cmd = find_cmd(argc - a, argv + a, &words);
+	if (cmd == NULL) {
+		if (a < argc) {
+			int group = print_usage(NULL, 1, argv + a) > 0;
+
+			if (group && a + 1 == argc)
+				fprintf(stderr, "error: '%s' needs a subcommand\n",
+					argv[a]);
+			else
+				fprintf(stderr, "error: no command '%s%s%s'\n", argv[a],
+					a + 1 < argc ? " " : "",
+					a + 1 < argc ? argv[a + 1] : "");
+			if (group) {
+				print_usage(stderr, 1, argv + a);
+				return CLI_USAGE;
+			}
+		}
+		print_usage(stderr, 0, NULL);
+		return CLI_USAGE;
+	}
+	if (cmd->fn == cmd_help)
+		return cmd_help(&c, argc - a - words, argv + a + words);
+
+	if (load_config(&cfg) < 0)
+		return CLI_FAIL;
+	if ((url != NULL && config_set(&cfg, "url", url, err, sizeof(err)) < 0) ||
+	    (token != NULL && config_set(&cfg, "token", token, err, sizeof(err)) < 0)) {
+		fprintf(stderr, "error: %s\n", err);
+		return CLI_USAGE;
+	}
+	if (cfg.url[0] == '\0')
+		snprintf(cfg.url, sizeof(cfg.url), "%s", CONFIG_DEFAULT_URL);
+	if (api_init(&c.api, cfg.url, cfg.token) < 0) {
+		fprintf(stderr, "error: cannot set up the HTTP client\n");
+		return CLI_FAIL;
+	}
+	explicit_bzero(cfg.token, sizeof(cfg.token));
+
+	r = cmd->fn(&c, argc - a - words, argv + a + words);
+	if (r == CLI_USAGE)
+		fprintf(stderr, "usage: cloudlet %s%s%s\n", cmd->name,
+			*cmd->usage ? " " : "", cmd->usage);
+	if (fflush(stdout) != 0 && r == CLI_OK) {
+		fprintf(stderr, "error: writing the output: %s\n", strerror(errno));
+		r = CLI_FAIL;
+	}
+	api_free(&c.api);
+	return r;
+}
