@@ -2,11 +2,14 @@
 # Build the libFuzzer harnesses into build/fuzz/ (clang with ASan and UBSan).
 #
 #   tests/fuzz/build.sh              build
-#   tests/fuzz/build.sh run [SECS]   build, then fuzz the spec parser for SECS
-#                                    seconds (default 60)
+#   tests/fuzz/build.sh run [SECS]   build, then fuzz each harness for SECS
+#                                    seconds (default 60): the agent's spec
+#                                    parser, then cloudletd's request parsing
 #
-# New inputs go to build/fuzz/corpus/spec (seeded from tests/fuzz/corpus/spec);
-# a crash leaves build/fuzz/crash-* to replay with build/fuzz/fuzz_spec FILE.
+# New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
+# NAME = spec or request); a crash leaves build/fuzz/crash-* (spec) or
+# build/fuzz/request-crash-* to replay with build/fuzz/fuzz_NAME FILE. `run` fuzzes every harness even after one
+# fails and exits non-zero if any found a crash, leak or broken invariant.
 # Needs clang and its libFuzzer runtime (Debian: clang, libclang-rt-*-dev).
 # WERROR= turns warnings back into warnings, as in the Makefile.
 set -eu
@@ -22,17 +25,70 @@ SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # Only what spec parsing and the texts and argv built from a spec need.
 SRC="src/agent/spec.c src/agent/disk.c src/agent/qemu.c src/agent/tap.c \
      src/common/strv.c src/common/util.c src/common/log.c"
+# Request parsing is pure: request.c, the catalog's types, the common library.
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c src/common/*.c"
 
-mkdir -p "$OUT/corpus/spec"
+mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
 	-Isrc/common -Isrc/agent \
 	-o "$OUT/fuzz_spec" tests/fuzz/fuzz_spec.c $SRC -ljansson -pthread
 echo "built $OUT/fuzz_spec"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
+	-Isrc/daemon -Isrc/common \
+	-o "$OUT/fuzz_request" tests/fuzz/fuzz_request.c $REQ_SRC -ljansson -pthread
+echo "built $OUT/fuzz_request"
+
+# The request bodies' field names and the values on their limits.
+cat >"$OUT/request.dict" <<'DICT'
+"\"name\""
+"\"service\""
+"\"image\""
+"\"vcpus\""
+"\"memory_mib\""
+"\"disk_gib\""
+"\"user_data\""
+"\"max_vcpus\""
+"\"max_memory_mib\""
+"\"max_disk_gib\""
+"\"max_vms\""
+"\"action\""
+"\"force\""
+"\"start\""
+"\"stop\""
+"\"reboot\""
+"\"web-hosting\""
+"true"
+"false"
+"null"
+"1073741824"
+"1073741825"
+"1048576"
+"1048577"
+"100000"
+"100001"
+"9223372036854775807"
+"-9223372036854775808"
+"999999999999999999"
+"\\u0000"
+DICT
 
 if [ "${1-}" = run ]; then
 	secs=${2-60}
+	failed=
 	"$OUT/fuzz_spec" -max_total_time="$secs" -dict=tests/fuzz/spec.dict \
 		-max_len=4096 -timeout=10 -print_final_stats=1 \
-		-artifact_prefix="$OUT/" "$OUT/corpus/spec" tests/fuzz/corpus/spec
+		-artifact_prefix="$OUT/" "$OUT/corpus/spec" tests/fuzz/corpus/spec ||
+		failed="$failed spec"
+	# -max_len covers a full-size user_data now and then (REQ_USER_DATA_MAX
+	# is 32 KiB); the 64 KiB body limit is checked once at start-up.
+	"$OUT/fuzz_request" -max_total_time="$secs" -dict="$OUT/request.dict" \
+		-max_len=40000 -len_control=200 -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$OUT/request-" "$OUT/corpus/request" tests/fuzz/corpus/request ||
+		failed="$failed request"
+	if [ -n "$failed" ]; then
+		echo "fuzzing failed:$failed (see the crash-* files in $OUT)" >&2
+		exit 1
+	fi
 fi
