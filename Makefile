@@ -22,17 +22,19 @@ AGENT_MAIN = src/agent/agent.c
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 OBJ = $(COMMON_OBJ) $(patsubst src/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 
-.PHONY: all asan setup guest test unit integration integration-asan demo bench clean format
+.PHONY: all asan setup guest test unit integration integration-asan services fuzz demo bench clean format
 
 all: $(BUILD)/bin/cloudlet-agent
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(ALLFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/bin/cloudlet-agent: $(OBJ) $(AGENT_MAIN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $(AGENT_MAIN) $(OBJ) $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALLFLAGS) -o $@ $(AGENT_MAIN) $(OBJ) $(LIBS)
 
 # The sanitizer build: same sources, separate tree.
 asan:
@@ -67,11 +69,21 @@ integration-asan: asan guest
 	    TESTS="t_bad_input.sh t_restart_crash.sh" LOGS_SUFFIX=-asan tests/integration/run.sh
 	@! grep -l -E 'AddressSanitizer|runtime error:' $(BUILD)/test-logs-asan/*.log
 
+# Every service image boots and answers its protocol (bare QEMU, loopback).
+services: guest
+	guest/services-smoke.sh $(BUILD)/guest
+
+# The libFuzzer harnesses, briefly (bench/fuzz runs them for long).
+fuzz:
+	tests/fuzz/build.sh run 15
+
 test: setup
 	$(MAKE) all guest
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) integration-asan
+	$(MAKE) services
+	$(MAKE) fuzz
 
 demo: setup
 	$(MAKE) all guest

@@ -1,65 +1,83 @@
 #!/bin/bash
-# demo.sh - the main job: start the host agent, boot a web-hosting VM on a
-# bridge in a namespace of its own, show its console and fetch its page.
-# Interactive: waits for Enter before cleaning up. Run by `make demo`.
+# demo.sh - the main job (make demo): the host agent and cloudletd on the
+# embedded SQLite store, a tenant, a web-hosting VM booted through the
+# customer CLI, its console, and its page fetched inside the guest.
+# Interactive: waits for Enter before cleaning up.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-AGENT=$ROOT/build/bin/cloudlet-agent
+BIN=$ROOT/build/bin
 D=${CLOUDLET_DEMO_DIR:-/tmp/cloudlet-demo}
-NS=cloudlet-demo
-SOCK=$D/agent.sock
+PORT=${CLOUDLET_DEMO_PORT:-8470}
 AGENT_PID=
+CP_PID=
 
 cleanup() {
 	set +e
+	[ -n "$CP_PID" ] && kill "$CP_PID"
 	if [ -n "$AGENT_PID" ]; then
-		"$AGENT" ctl --socket "$SOCK" vm delete demo >/dev/null 2>&1
+		for vm in $("$BIN/cloudlet-agent" ctl --socket "$D/agent.sock" --json vm list |
+			jq -r '.[].name'); do
+			"$BIN/cloudlet-agent" ctl --socket "$D/agent.sock" vm delete "$vm" >/dev/null
+		done
 		kill "$AGENT_PID"
 	fi
-	ip netns del "$NS" 2>/dev/null
+	wait 2>/dev/null
 	rm -rf "$D"
 }
 trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 rm -rf "$D"
 mkdir -p "$D"
 chmod 711 "$D"
-ip netns del "$NS" 2>/dev/null || true
-ip netns add "$NS"
-ip -n "$NS" link add br0 type bridge
-ip -n "$NS" addr add 192.168.77.1/24 dev br0
-ip -n "$NS" link set br0 up
 
-"$AGENT" serve --socket "$SOCK" --state-dir "$D/state" >"$D/agent.log" 2>&1 &
+step "host agent (root) and cloudletd (user cloudlet, SQLite in $D/cp)"
+"$BIN/cloudlet-agent" serve --socket "$D/agent.sock" --state-dir "$D/agent" >"$D/agent.log" 2>&1 &
 AGENT_PID=$!
-until [ -S "$SOCK" ]; do sleep 0.1; done
-ctl() { "$AGENT" ctl --socket "$SOCK" "$@"; }
-
-echo "== host"
-ctl --json host | jq -c .
-echo "== images"
-ctl --json image list | jq -r '.[] | "\(.name): \(.description)"'
-cat >"$D/user-data" <<'UD'
-#!/bin/sh
-echo "hello from $(hostname): $(nproc) vCPU, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
-UD
-echo "== creating VM 'demo' (web-hosting, 1 vCPU, 256 MiB, 2 GiB)"
-time ctl vm create demo --image web-hosting --vcpus 1 --memory 256 --disk 2 \
-	--user-data "$D/user-data" \
-	--nic "netns=$NS,bridge=br0,address=192.168.77.2/24,gateway=192.168.77.1"
-time ctl vm wait demo ready --timeout 180
-echo "== console"
-ctl vm console demo | tail -n 15
-echo
-echo "== HTTP from the namespace $NS"
-for i in $(seq 30); do
-	if ip netns exec "$NS" curl -s --max-time 3 http://192.168.77.2/; then break; fi
-	sleep 1
+until [ -S "$D/agent.sock" ]; do sleep 0.1; done
+OPERATOR=$("$BIN/cloudletd" init --state-dir "$D/cp")
+"$BIN/cloudletd" serve --state-dir "$D/cp" --agent-socket "$D/agent.sock" \
+	--listen "127.0.0.1:$PORT" >"$D/cp.log" 2>&1 &
+CP_PID=$!
+until curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null; do
+	kill -0 "$CP_PID" 2>/dev/null || { cat "$D/cp.log"; exit 1; }
+	sleep 0.1
 done
-echo "== vm list"
-ctl vm list
+export CLOUDLET_URL=http://127.0.0.1:$PORT
+: >"$D/config"
+export CLOUDLET_CONFIG=$D/config
+echo "cloudletd on $CLOUDLET_URL; operator token printed once by cloudletd init"
+
+step "operator: a tenant and its token"
+TENANT=$(CLOUDLET_TOKEN=$OPERATOR "$BIN/cloudlet" --json tenant create demo | jq -r .id)
+export CLOUDLET_TOKEN=$(CLOUDLET_TOKEN=$OPERATOR "$BIN/cloudlet" --json tenant token "$TENANT" | jq -r .token)
+CLOUDLET_TOKEN=$OPERATOR "$BIN/cloudlet" quota show "$TENANT"
+
+step "customer: the service catalog"
+"$BIN/cloudlet" service list
+
+step "customer: cloudlet vm create web1 --service web-hosting"
+time "$BIN/cloudlet" vm create web1 --service web-hosting
+"$BIN/cloudlet" vm list
+
+step "the VM's console"
+"$BIN/cloudlet" vm console web1 | tail -n 12
+
+step "its page, fetched inside the guest through the console"
+printf 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc 127.0.0.1 80\n' |
+	"$BIN/cloudlet" vm console web1 --attach | tr -d '\r' | sed -n '/<html/,/<\/html>/p' | head -n 20
+
+step "audit log"
+"$BIN/cloudlet" events --limit 5
+
+cat <<MSG
+
+Go on with the CLI in another terminal while this demo runs:
+  export CLOUDLET_URL=$CLOUDLET_URL CLOUDLET_TOKEN=$CLOUDLET_TOKEN CLOUDLET_CONFIG=/dev/null
+  $BIN/cloudlet vm resize web1 --vcpus 2 --memory 256   # then: cloudlet vm reboot web1
+  $BIN/cloudlet vm create db1 --service database
+  $BIN/cloudlet vm console web1 --attach                # Ctrl-] detaches
+MSG
 if [ -t 0 ]; then
-	echo
-	echo "Try: $AGENT ctl --socket $SOCK vm console demo --attach   (Ctrl-] detaches)"
 	read -r -p "Press Enter to stop the demo and clean up... " _
 fi

@@ -12,6 +12,7 @@ qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools
 busybox-static cpio lz4 xz-utils kmod
 iproute2 curl socat jq wrk
+clang libclang-rt-14-dev
 "
 if [ -f guest/deps.txt ]; then
 	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"

@@ -9,7 +9,8 @@ $(DAEMON_OBJ): CPPFLAGS += -Isrc/daemon -DCLOUDLET_CATALOG='"$(abspath catalog/s
 
 $(BUILD)/bin/cloudletd: src/daemon/cloudletd.c $(DAEMON_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/daemon -DCLOUDLET_CATALOG='"$(abspath catalog/services.json)"' \
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) -Isrc/daemon -DCLOUDLET_CATALOG='"$(abspath catalog/services.json)"' \
 	    $(ALLFLAGS) -o $@ $< $(DAEMON_OBJ) $(COMMON_OBJ) $(LIBS) $(DAEMON_LIBS)
 
 all: $(BUILD)/bin/cloudletd

@@ -53,15 +53,15 @@ progress(struct run *r, int pct, const char *msg)
 static int
 finish(struct run *r, int rc)
 {
-	char target[64];
+	char action[32];
 
-	snprintf(target, sizeof(target), "%s", r->vm_id);
+	snprintf(action, sizeof(action), "vm.%s", r->kind);
 	if (rc == 0) {
 		store_op_update(r->op_id, "succeeded", 100, "done", "");
-		store_event("cloudletd", r->tenant_id, r->kind, target, "succeeded", r->op_id);
+		store_event("cloudletd", r->tenant_id, action, r->vm_id, "succeeded", r->op_id);
 	} else {
 		store_op_update(r->op_id, "failed", 100, "failed", r->err);
-		store_event("cloudletd", r->tenant_id, r->kind, target, "failed", r->err);
+		store_event("cloudletd", r->tenant_id, action, r->vm_id, "failed", r->err);
 		log_info("op %s (%s %s) failed: %s", r->op_id, r->kind, r->vm_id, r->err);
 	}
 	return rc;
@@ -275,6 +275,9 @@ fail_interrupted(const json_t *op)
 	const char *state = json_string_value(json_object_get(op, "state"));
 	char msg[200], code[32], err[256];
 
+	char action[32];
+
+	snprintf(action, sizeof(action), "vm.%s", kind);
 	snprintf(msg, sizeof(msg), "interrupted: cloudletd restarted while the operation was %s",
 		 state);
 	if (strcmp(kind, "create") == 0) {
@@ -296,7 +299,7 @@ fail_interrupted(const json_t *op)
 		store_vm_set_state(vm, "stopped", "delete interrupted", 0, "", 0);
 	}
 	store_op_update(id, "failed", 100, "failed", msg);
-	store_event("cloudletd", tenant, kind, vm, "failed", msg);
+	store_event("cloudletd", tenant, action, vm, "failed", msg);
 	log_info("op %s (%s %s): %s", id, kind, vm, msg);
 }
 
