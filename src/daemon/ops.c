@@ -265,6 +265,29 @@ is_ours(const char *name)
 	return name != NULL && strncmp(name, "vm-", 3) == 0;
 }
 
+/*
+ * Remove a VM from the host. The agent refuses while another operation on
+ * it runs (a create that an earlier cloudletd started may still be making
+ * its disk): wait for that, up to a minute.
+ */
+static void
+agent_delete(const char *name)
+{
+	char code[32], err[256];
+	int i, r;
+
+	for (i = 0; i < 300; i++) {
+		r = agentc_call("vm.delete", json_pack("{s:s}", "name", name), NULL, code, err,
+				sizeof(err));
+		if (r == 0 || (r == -EREMOTEIO && strcmp(code, "not_found") == 0))
+			return;
+		if (!(r == -EREMOTEIO && strcmp(code, "conflict") == 0))
+			break;
+		usleep(200000);
+	}
+	log_warnx("cannot delete %s from the host: %s", name, err);
+}
+
 static void
 fail_interrupted(const json_t *op)
 {
@@ -273,16 +296,13 @@ fail_interrupted(const json_t *op)
 	const char *vm = json_string_value(json_object_get(op, "vm_id"));
 	const char *tenant = json_string_value(json_object_get(op, "tenant_id"));
 	const char *state = json_string_value(json_object_get(op, "state"));
-	char msg[200], code[32], err[256];
-
-	char action[32];
+	char msg[200], action[32];
 
 	snprintf(action, sizeof(action), "vm.%s", kind);
 	snprintf(msg, sizeof(msg), "interrupted: cloudletd restarted while the operation was %s",
 		 state);
 	if (strcmp(kind, "create") == 0) {
-		agentc_call("vm.delete", json_pack("{s:s}", "name", vm), NULL, code, err,
-			    sizeof(err));
+		agent_delete(vm);
 		store_vm_delete(vm);
 	} else if (strcmp(kind, "reconfigure") == 0) {
 		const char *a = json_string_value(json_object_get(op, "args"));
@@ -339,8 +359,7 @@ ops_reconcile(int at_start)
 							       name) == 0) found = 1;
 		if (!found) {
 			log_info("reconcile: VM %s on the host has no record: deleting it", name);
-			agentc_call("vm.delete", json_pack("{s:s}", "name", name), NULL, code, err,
-				    sizeof(err));
+			agent_delete(name);
 			store_event("cloudletd", NULL, "vm.orphan_deleted", name, "succeeded",
 				    "a VM without a record was removed from the host");
 		}
