@@ -321,6 +321,8 @@ run_one() {
     gport=$(sed -n 's/.*"ports": *\["\([0-9]*\)\/tcp".*/\1/p' "$OUT/images/$img/image.json")
     [ -n "$gport" ] || { desc="no tcp port in image.json"; exit 1; }
     hport=$((BASEPORT + idx))
+    # Another program on this machine may hold the port: take the next free one.
+    while ss -Htln "sport = :$hport" 2>/dev/null | grep -q .; do hport=$((hport + 1)); done
     printf 'instance-id: %s\nlocal-hostname: %s\n' "$iid" "$HOST" >meta-data
     cat >network-config <<EOF
 version: 2
@@ -354,7 +356,7 @@ EOF
     ready=
     for _ in $(seq 1800); do
         if grep -q "^cloudlet: ready $iid" console.log 2>/dev/null; then ready=$(now); break; fi
-        kill -0 "$qpid" 2>/dev/null || { desc="QEMU exited before the ready line"; exit 1; }
+        kill -0 "$qpid" 2>/dev/null || { desc="QEMU exited before the ready line: $(tail -n 2 console.log | tr '\n' ' ')"; exit 1; }
         sleep 0.05
     done
     [ -n "$ready" ] || { desc="no ready line within 90 s"; exit 1; }
