@@ -140,7 +140,8 @@ check_accepted(const struct vm_spec *s)
 
 	spec_hostname(s, host, sizeof(host));
 	/* Trailing '-' are trimmed: a hostname never starts or ends with one. */
-	CHECK(strlen(host) >= 1 && strlen(host) <= strlen(s->name));
+	CHECK(strlen(host) >= 1 &&
+	      strlen(host) <= strlen(s->hostname[0] ? s->hostname : s->name));
 	CHECK(host[0] != '-' && host[strlen(host) - 1] != '-');
 	md = disk_meta_data("0123456789abcdef", s);
 	nc = disk_network_config(s);
