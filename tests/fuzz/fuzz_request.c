@@ -88,8 +88,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The name grammar of request.h, written again without looking at
- * req_check_name, by other means: 1-63 of [A-Za-z0-9._-], the first a letter or a digit. */
+/* The name grammar of request.h, implemented again by other means than
+ * req_check_name: 1-63 of [A-Za-z0-9._-], the first a letter or a digit. */
 static int
 name_ok(const char *s)
 {
@@ -166,8 +166,8 @@ fuzz_tenant(const json_t *j)
 static void
 fuzz_quota(const json_t *j)
 {
-	static const char *const allowed[] = {"max_vcpus", "max_memory_mib", "max_disk_gib",
-					      "max_vms", NULL};
+	static const char *const allowed[] = {"max_vcpus", "max_memory_mib",
+					      "max_disk_gib", "max_vms", NULL};
 	struct quota q;
 	char err[256] = "";
 
@@ -207,7 +207,8 @@ check_resolved(const struct vm_request *r, const struct service *s)
 	CHECK(in(row.vcpus, s->b_vcpus.min, s->b_vcpus.max));
 	CHECK(in(row.memory_mib, s->b_memory_mib.min, s->b_memory_mib.max));
 	CHECK(in(row.disk_gib, s->b_disk_gib.min, s->b_disk_gib.max));
-	CHECK(row.vcpus == want[0] && row.memory_mib == want[1] && row.disk_gib == want[2]);
+	CHECK(row.vcpus == want[0] && row.memory_mib == want[1] &&
+	      row.disk_gib == want[2]);
 	CHECK(strcmp(row.name, r->name) == 0 && name_ok(row.name));
 	CHECK(strcmp(row.service, s->id) == 0);
 	CHECK(strcmp(row.image, r->image[0] ? r->image : s->image) == 0);
@@ -219,8 +220,9 @@ check_resolved(const struct vm_request *r, const struct service *s)
 static void
 fuzz_vm_create(const json_t *j, const struct service *s)
 {
-	static const char *const allowed[] = {"name",  "service",   "vcpus", "memory_mib",
-					      "disk_gib", "image", "user_data", NULL};
+	static const char *const allowed[] = {"name",	    "service",	"vcpus",
+					      "memory_mib", "disk_gib", "image",
+					      "user_data",  NULL};
 	struct vm_request r;
 	char err[256] = "";
 	json_t *ud;
@@ -273,7 +275,8 @@ fuzz_vm_patch(const json_t *j, const struct service *s, int64_t cur_disk)
 	}
 	CHECK(given >= 1);
 	CHECK(next[2] >= cur[2]);
-	CHECK(in(next[0], 1, 1024) && in(next[1], 64, MIB_MAX) && in(next[2], 1, GIB_MAX));
+	CHECK(in(next[0], 1, 1024) && in(next[1], 64, MIB_MAX) &&
+	      in(next[2], 1, GIB_MAX));
 	if (s != NULL) {
 		CHECK(in(next[0], s->b_vcpus.min, s->b_vcpus.max));
 		CHECK(in(next[1], s->b_memory_mib.min, s->b_memory_mib.max));
@@ -353,13 +356,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(json_is_object(j));
 	switch (sel & 7) {
-	case 0: fuzz_tenant(j); break;
-	case 1: fuzz_quota(j); break;
-	case 2: fuzz_vm_create(j, &web); break;
-	case 3: fuzz_vm_patch(j, &web, 1 + (sel >> 3)); break;
-	case 4: fuzz_vm_action(j); break;
-	case 6: fuzz_vm_create(j, &tight); break;
-	case 7: fuzz_vm_patch(j, NULL, 1 + (sel >> 3)); break;
+	case 0:
+		fuzz_tenant(j);
+		break;
+	case 1:
+		fuzz_quota(j);
+		break;
+	case 2:
+		fuzz_vm_create(j, &web);
+		break;
+	case 3:
+		fuzz_vm_patch(j, &web, 1 + (sel >> 3));
+		break;
+	case 4:
+		fuzz_vm_action(j);
+		break;
+	case 6:
+		fuzz_vm_create(j, &tight);
+		break;
+	case 7:
+		fuzz_vm_patch(j, NULL, 1 + (sel >> 3));
+		break;
 	}
 	json_decref(j);
 	return 0;
