@@ -233,6 +233,22 @@ else
     stamp_set initrd "$I_HASH"
 fi
 
+# ---------------------------------------------------------------- tools
+# Our own small guest programs (guest/tools/*.c), static, installed into
+# every root image's /usr/sbin. Rebuilt only when their sources change.
+TOOLS_HASH=$(tree_hash "$GUEST/tools")
+TOOLS_DIR=$WORK/tools
+if ! stamp_ok tools "$TOOLS_HASH" || [ ! -d "$TOOLS_DIR" ]; then
+    note "tools: building"
+    rm -rf "$TOOLS_DIR"
+    mkdir -p "$TOOLS_DIR"
+    for c in "$GUEST"/tools/*.c; do
+        gcc -static -Os -s -Wall -Wextra -Werror -o "$TOOLS_DIR/$(basename "$c" .c)" "$c" ||
+            die "cannot build $c (needs gcc and libc6-dev)"
+    done
+    stamp_set tools "$TOOLS_HASH"
+fi
+
 # ---------------------------------------------------------------- images
 # img_get FILE KEY: value of KEY (exit status 1 if the key is absent)
 img_get() {
@@ -288,7 +304,7 @@ build_image() {
         ovl_hash=$(tree_hash "$GUEST/overlays/$overlay")
     }
     id=$(printf '%s\n' "$SCRIPT_HASH" "$(sha <"$def")" "base=$base_id" \
-         "packages=$pkgvers" "overlay=$ovl_hash" | sha)
+         "packages=$pkgvers" "overlay=$ovl_hash" "tools=$TOOLS_HASH" | sha)
     dir=$OUT/images/$name
     if stamp_ok "image.$name" "$id" && [ -d "$dir/rootfs" ] && [ -f "$dir/image.json" ]; then
         echo "$id" >"$WORK/id.$name"
@@ -302,7 +318,8 @@ build_image() {
     if [ -n "$base" ]; then
         cp -a "$OUT/images/$base/rootfs" "$r"
     else
-        mkdir -p "$r"
+        mkdir -p "$r/usr/sbin"
+        cp "$TOOLS_DIR"/* "$r/usr/sbin/"
     fi
     for pv in $pkgvers; do
         dpkg -x "$(pkg_fetch "${pv%%=*}" "${pv#*=}")" "$r"

@@ -36,7 +36,8 @@ usage(void)
 	fprintf(stderr,
 		"usage: cloudlet-agent serve [--socket PATH] [--state-dir DIR] [--guest-dir DIR]\n"
 		"                            [--qemu BIN] [--vm-user USER] [--accel auto|tcg|kvm]\n"
-		"                            [--mem-overcommit RATIO] [--stop-timeout SECONDS] [-v]\n"
+		"                            [--mem-overcommit RATIO] [--stop-timeout SECONDS]\n"
+		"                            [--template-ram-dir DIR] [--auto-templates on|off] [-v]\n"
 		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n");
 	exit(2);
 }
@@ -54,6 +55,8 @@ serve(int argc, char **argv)
 		{"accel", required_argument, NULL, 'a'},
 		{"mem-overcommit", required_argument, NULL, 'o'},
 		{"stop-timeout", required_argument, NULL, 't'},
+		{"template-ram-dir", required_argument, NULL, 'r'},
+		{"auto-templates", required_argument, NULL, 'T'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -68,6 +71,8 @@ serve(int argc, char **argv)
 	cfg.mem_overcommit = 1.0;
 	cfg.mem_reserve_mib = 512;
 	cfg.stop_timeout_s = 30;
+	cfg.auto_templates = 1;
+	snprintf(cfg.template_ram_dir, sizeof(cfg.template_ram_dir), "/dev/shm");
 	snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "/usr/bin/qemu-system-x86_64");
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -87,6 +92,16 @@ serve(int argc, char **argv)
 			cfg.mem_overcommit = strtod(optarg, &end);
 			if (*end != '\0' || cfg.mem_overcommit <= 0 || cfg.mem_overcommit > 100)
 				usage();
+			break;
+		case 'r':
+			if (util_fmt(cfg.template_ram_dir, sizeof(cfg.template_ram_dir), "%s",
+				     optarg) < 0)
+				usage();
+			break;
+		case 'T':
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				usage();
+			cfg.auto_templates = strcmp(optarg, "on") == 0;
 			break;
 		case 't':
 			cfg.stop_timeout_s = (unsigned)strtoul(optarg, &end, 10);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "spec.h"
+#include "template.h"
 #include "log.h"
 #include "msg.h"
 #include "util.h"
@@ -246,6 +248,39 @@ h_console_input(json_t *args, const char *name, json_t **out, struct op_error *e
 	return vm_console_input(name, json_string_value(data), json_string_length(data), e);
 }
 
+static int
+h_template_list(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name, (void)e;
+	*out = template_list();
+	return 0;
+}
+
+/* Build the template for a spec's fit now: {image, vcpus, memory_mib, disk_gib}. */
+static int
+h_template_build(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	struct spec_limits lim = {vm_cfg->host.cpus, vm_cfg->host.memory_mib, image_lookup};
+	struct vm_spec s;
+	json_t *spec = json_deep_copy(args);
+	int r;
+
+	(void)name;
+	json_object_set_new(spec, "name", json_string("template"));
+	r = spec_parse(spec, &lim, &s, e->msg, sizeof(e->msg));
+	json_decref(spec);
+	if (r < 0) {
+		e->code = "invalid";
+		return r;
+	}
+	r = template_build(&s, e->msg, sizeof(e->msg));
+	spec_free(&s);
+	if (r < 0)
+		return r;
+	*out = template_list();
+	return 0;
+}
+
 static const struct {
 	const char *op;
 	int takes_name;
@@ -259,6 +294,7 @@ static const struct {
 	{"vm.reconfigure", 1, h_reconfigure}, {"vm.delete", 1, h_delete},
 	{"vm.wait", 1, h_wait},		 {"vm.console", 1, h_console},
 	{"vm.console.input", 1, h_console_input},
+	{"template.list", 0, h_template_list},	 {"template.build", 0, h_template_build},
 };
 
 static json_t *

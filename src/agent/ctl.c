@@ -205,6 +205,8 @@ cmd_vm_create(int argc, char **argv)
 		i++;
 		if (strcmp(o, "--image") == 0)
 			json_object_set_new(args, "image", json_string(v));
+		else if (strcmp(o, "--provision") == 0)
+			json_object_set_new(args, "provision", json_string(v));
 		else if (strcmp(o, "--vcpus") == 0 || strcmp(o, "--memory") == 0 ||
 			 strcmp(o, "--disk") == 0) {
 			const char *key = o[2] == 'v' ? "vcpus" : o[2] == 'm' ? "memory_mib"
@@ -531,13 +533,54 @@ cmd_raw(int argc, char **argv)
 	return r;
 }
 
+static int
+cmd_template_list(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	return show_result(run("template.list", json_object()), 0);
+}
+
+static int
+cmd_template_build(int argc, char **argv)
+{
+	json_t *args = json_object();
+	int i;
+
+	for (i = 0; i + 1 < argc; i += 2) {
+		json_int_t n;
+
+		if (strcmp(argv[i], "--image") == 0)
+			json_object_set_new(args, "image", json_string(argv[i + 1]));
+		else if ((strcmp(argv[i], "--vcpus") == 0 || strcmp(argv[i], "--memory") == 0 ||
+			  strcmp(argv[i], "--disk") == 0) &&
+			 parse_uint_arg(argv[i], argv[i + 1], &n) == 0)
+			json_object_set_new(args,
+					    argv[i][2] == 'v'	? "vcpus"
+					    : argv[i][2] == 'm' ? "memory_mib"
+								: "disk_gib",
+					    json_integer(n));
+		else {
+			json_decref(args);
+			return 2;
+		}
+	}
+	if (i != argc) {
+		json_decref(args);
+		return 2;
+	}
+	return show_result(run("template.build", args), 0);
+}
+
 static const struct cmd cmds[] = {
+	{"template list", "template list", cmd_template_list},
+	{"template build", "template build --image IMAGE --vcpus N --memory MIB --disk GIB",
+	 cmd_template_build},
 	{"host", "host", cmd_host},
 	{"image list", "image list", cmd_image_list},
 	{"vm list", "vm list", cmd_vm_list},
 	{"vm create", "vm create NAME --image IMAGE --vcpus N --memory MIB --disk GIB "
 		      "[--user-data FILE] [--nic bridge=BR[,netns=NS][,address=CIDR]"
-		      "[,gateway=IP][,mac=MAC][,dhcp]]... [--no-start]",
+		      "[,gateway=IP][,mac=MAC][,dhcp]]... [--provision auto|clone|cold] [--no-start]",
 	 cmd_vm_create},
 	{"vm show", "vm show NAME", cmd_vm_show},
 	{"vm start", "vm start NAME", cmd_vm_start},

@@ -41,6 +41,12 @@ qemu_kernel_cmdline(enum host_accel accel, uint64_t tsc_khz, char *out, size_t l
 			tsc);
 }
 
+unsigned
+qemu_state_fd_number(const struct qemu_launch *l)
+{
+	return 3 + l->spec->n_nics;
+}
+
 int
 qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 {
@@ -51,13 +57,22 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 
 	if ((r = qemu_kernel_cmdline(l->accel, l->tsc_khz, cmdline, sizeof(cmdline))) < 0)
 		return r;
+	if (l->template_mode && strlen(cmdline) + 20 < sizeof(cmdline))
+		strcat(cmdline, " cloudlet.template=1");
 	strv_add(a, l->qemu_bin);
 	strv_add(a, "-name");
 	strv_addf(a, "guest=%s,debug-threads=on", l->vm_id);
 	/* microvm: no PCI, no firmware; pit=off with +arat lets idle guests go
 	 * tickless (see platform-notes.md). */
 	strv_add(a, "-M");
-	strv_add(a, "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,acpi=on");
+	strv_addf(a, "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,acpi=on%s",
+		  l->mem_path ? ",memory-backend=ram0" : "");
+	if (l->mem_path != NULL) {
+		strv_add(a, "-object");
+		strv_addf(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=%s,share=%s",
+			  (unsigned long long)s->memory_mib, l->mem_path,
+			  l->mem_share ? "on" : "off");
+	}
 	if (l->accel == ACCEL_KVM) {
 		strv_add(a, "-accel");
 		strv_add(a, "kvm");
@@ -88,7 +103,9 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	strv_add(a, "-append");
 	strv_add(a, cmdline);
 	strv_add(a, "-drive");
-	strv_addf(a, "file=%s/root.raw,format=raw,if=none,id=root,discard=unmap", l->vm_dir);
+	strv_addf(a, "file=%s/%s,format=%s,if=none,id=root,discard=unmap", l->vm_dir,
+		  l->root_file ? l->root_file : "root.raw",
+		  l->root_format ? l->root_format : "raw");
 	strv_add(a, "-device");
 	strv_add(a, "virtio-blk-device,drive=root");
 	strv_add(a, "-drive");
@@ -97,7 +114,10 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	strv_add(a, "virtio-blk-device,drive=seed");
 	for (i = 0; i < s->n_nics; i++) {
 		strv_add(a, "-netdev");
-		strv_addf(a, "tap,id=net%u,fd=%u", i, 3 + i);
+		if (l->dummy_nics)
+			strv_addf(a, "hubport,id=net%u,hubid=%u", i, i);
+		else
+			strv_addf(a, "tap,id=net%u,fd=%u", i, 3 + i);
 		strv_add(a, "-device");
 		strv_addf(a, "virtio-net-device,netdev=net%u,mac=%s", i, s->nics[i].mac);
 	}
@@ -118,6 +138,10 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	strv_add(a, "chardev=qmp1,mode=control");
 	strv_add(a, "-pidfile");
 	strv_addf(a, "%s/qemu.pid", l->vm_dir);
+	if (l->incoming) {
+		strv_add(a, "-incoming");
+		strv_add(a, "defer");
+	}
 	return a->failed ? -ENOMEM : 0;
 }
 
@@ -135,6 +159,8 @@ child(const struct qemu_launch *l, char **argv, const char *logpath, int errfd)
 	fd = fcntl(errfd, F_DUPFD_CLOEXEC, 200);
 	if (fd >= 0)
 		errfd = fd;
+	if (l->dummy_nics)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		char ifname[16];
 
@@ -153,6 +179,15 @@ child(const struct qemu_launch *l, char **argv, const char *logpath, int errfd)
 			snprintf(err, sizeof(err), "dup2 tap: %s", strerror(errno));
 			goto fail;
 		}
+	if (l->state_fd >= 0) {
+		int sfd = fcntl(l->state_fd, F_DUPFD_CLOEXEC, 64);
+
+		n = l->spec->n_nics + 1;
+		if (sfd < 0 || dup2(sfd, (int)qemu_state_fd_number(l)) < 0) {
+			snprintf(err, sizeof(err), "dup2 state: %s", strerror(errno));
+			goto fail;
+		}
+	}
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0)
 		dup2(fd, 0);

@@ -31,6 +31,23 @@ struct qemu_launch {
 	const struct vm_spec *spec;
 	uid_t uid; /* drop to this user/group before exec (when root) */
 	gid_t gid;
+	/* Disk: "root.raw"/"raw" unless a clone's "root.qcow2"/"qcow2". */
+	const char *root_file;
+	const char *root_format;
+	/*
+	 * Templates and clones (template.h): guest RAM in mem_path (shared
+	 * with the file for a template, a private copy-on-write mapping for a
+	 * clone); the template boots with cloudlet.template=1 and NICs on
+	 * dummy backends; a clone waits for its device state (-incoming defer).
+	 * state_fd, if >= 0, is passed to QEMU as fd 3 + n_nics for fd:
+	 * migration (QEMU may not spawn "exec:" helpers under its sandbox).
+	 */
+	const char *mem_path;
+	int mem_share;
+	int template_mode;
+	int incoming;
+	int dummy_nics;
+	int state_fd;
 };
 
 /* The tap interface name of a VM's nic i (at most 15 characters). */
@@ -38,6 +55,9 @@ void qemu_tap_name(const char *vm_id, unsigned i, char *out, size_t len);
 
 /* The kernel command line every VM boots with. */
 int qemu_kernel_cmdline(enum host_accel accel, uint64_t tsc_khz, char *out, size_t len);
+
+/* The fd number QEMU sees the launch's state_fd as. */
+unsigned qemu_state_fd_number(const struct qemu_launch *l);
 
 int qemu_build_argv(const struct qemu_launch *l, struct strv *argv);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "msg.h"
@@ -132,6 +133,60 @@ qmp_next_event(struct qmp *q, json_t **ev, int timeout_ms)
 		if (json_object_get(m, "event") != NULL) {
 			*ev = m;
 			return 0;
+		}
+		json_decref(m);
+	}
+}
+
+int
+qmp_getfd(struct qmp *q, const char *name, int fd, char *err, size_t errlen)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr mh = {0};
+	struct cmsghdr *cm;
+	struct iovec iov;
+	json_t *req = json_pack("{s:s, s:{s:s}}", "execute", "getfd", "arguments", "fdname",
+				name);
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	size_t len;
+	ssize_t n;
+
+	json_decref(req);
+	if (text == NULL)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n';
+	iov.iov_base = text;
+	iov.iov_len = len + 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	n = sendmsg(q->rd.fd, &mh, MSG_NOSIGNAL);
+	free(text);
+	if (n != (ssize_t)(len + 1))
+		return n < 0 ? -errno : -EIO;
+	for (;;) {
+		json_t *m, *v;
+		int r = msg_read(&q->rd, &m, 5000);
+
+		if (r < 0)
+			return r;
+		if (json_object_get(m, "return") != NULL) {
+			json_decref(m);
+			return 0;
+		}
+		if ((v = json_object_get(m, "error")) != NULL) {
+			snprintf(err, errlen, "getfd: %s",
+				 json_string_value(json_object_get(v, "desc")) ?: "error");
+			json_decref(m);
+			return -EREMOTEIO;
 		}
 		json_decref(m);
 	}

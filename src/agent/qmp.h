@@ -26,6 +26,9 @@ int qmp_fd(const struct qmp *q);
 int qmp_exec(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int timeout_ms,
 	     char *err, size_t errlen);
 
+/* Hand QEMU an open file descriptor under a name (QMP getfd, SCM_RIGHTS). */
+int qmp_getfd(struct qmp *q, const char *name, int fd, char *err, size_t errlen);
+
 /*
  * Read the next event without blocking longer than timeout_ms. 0 and *ev,
  * -ETIMEDOUT when none, -ECONNRESET when QEMU closed the socket.

@@ -26,6 +26,7 @@
 #include "msg.h"
 #include "qemu.h"
 #include "supervise.h"
+#include "template.h"
 #include "util.h"
 
 const struct agent_config *vm_cfg;
@@ -123,7 +124,9 @@ path_of(const struct vm *vm, const char *file, char *out, size_t len)
 static json_t *
 record(const struct vm *vm)
 {
-	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:b}",
+	json_t *j;
+
+	j = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:b}",
 			 "id", vm->id, "spec", spec_to_json(&vm->spec), "state",
 			 vm_state_name(vm->state), "reason", vm->reason, "accel",
 			 host_accel_name(vm->accel), "created_at", vm->created_at, "started_at",
@@ -132,6 +135,14 @@ record(const struct vm *vm)
 			 (json_int_t)vm->booted_memory_mib, "booted_disk_gib",
 			 (json_int_t)vm->booted_disk_gib, "console_offset",
 			 (json_int_t)vm->console_off, "ready", vm->ready);
+	if (j != NULL)
+		json_object_update_new(
+			j, json_pack("{s:s, s:s, s:I, s:s, s:s, s:b}", "provision", vm->provision,
+				     "root_format", vm->root_format, "root_gib",
+				     (json_int_t)vm->root_gib, "template_dir", vm->tpl_dir,
+				     "template_ram", vm->tpl_ram, "clone_pending",
+				     vm->clone_pending));
+	return j;
 }
 
 static void
@@ -264,6 +275,16 @@ load(const char *id)
 	vm->booted_disk_gib = (uint64_t)json_integer_value(json_object_get(j, "booted_disk_gib"));
 	vm->console_off = (uint64_t)json_integer_value(json_object_get(j, "console_offset"));
 	vm->ready = json_is_true(json_object_get(j, "ready"));
+	snprintf(vm->provision, sizeof(vm->provision), "%s",
+		 json_string_value(json_object_get(j, "provision")) ?: "cold");
+	snprintf(vm->root_format, sizeof(vm->root_format), "%s",
+		 json_string_value(json_object_get(j, "root_format")) ?: "raw");
+	vm->root_gib = (uint64_t)json_integer_value(json_object_get(j, "root_gib"));
+	snprintf(vm->tpl_dir, sizeof(vm->tpl_dir), "%s",
+		 json_string_value(json_object_get(j, "template_dir")) ?: "");
+	snprintf(vm->tpl_ram, sizeof(vm->tpl_ram), "%s",
+		 json_string_value(json_object_get(j, "template_ram")) ?: "");
+	vm->clone_pending = json_is_true(json_object_get(j, "clone_pending"));
 	json_decref(j);
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STOPPING)
 		reattach(vm);
@@ -304,6 +325,8 @@ vm_init(const struct agent_config *cfg)
 		vms = vm;
 	}
 	closedir(d);
+	if ((r = template_init()) < 0)
+		return r;
 	return supervise_start();
 }
 
@@ -368,6 +391,8 @@ view(struct vm *vm)
 	json_object_set_new(j, "created_at", json_string(vm->created_at));
 	json_object_set_new(j, "started_at", json_string(vm->started_at));
 	json_object_set_new(j, "restart_required", json_boolean(restart));
+	json_object_set_new(j, "provision", json_string(vm->provision));
+	json_object_set_new(j, "boot_ms", json_integer((json_int_t)vm->last_boot_ms));
 	if (running)
 		json_object_set_new(j, "booted",
 				    json_pack("{s:i, s:I, s:I}", "vcpus", (int)vm->booted_vcpus,
@@ -486,15 +511,175 @@ qemu_log_tail(const struct vm *vm, char *out, size_t len)
 	free(text);
 }
 
+/*
+ * The root disk as this start needs it: made if missing (raw, cold), grown
+ * if the spec grew. A clone's qcow2 overlay that must grow is flattened to
+ * raw first (resize2fs works on raw images); it then boots cold.
+ */
+static int
+prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e)
+{
+	char path[800], rootfs[1200], err[512];
+	int64_t size;
+	int r;
+
+	if (strcmp(vm->root_format, "qcow2") == 0) {
+		char raw[800];
+		const char *argv[] = {"qemu-img", "convert", "-O", "raw", path, raw, NULL};
+
+		if (spec->disk_gib <= vm->root_gib)
+			return 0;
+		path_of(vm, "root.qcow2", path, sizeof(path));
+		path_of(vm, "root.raw", raw, sizeof(raw));
+		if ((r = util_run(argv, err, sizeof(err))) < 0)
+			return fail(e, "internal", r, "cannot flatten the clone's disk: %s", err);
+		unlink(path);
+		snprintf(vm->root_format, sizeof(vm->root_format), "raw");
+		vm->clone_pending = 0;
+	}
+	path_of(vm, "root.raw", path, sizeof(path));
+	size = disk_size(path);
+	if (size < 0) {
+		snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir,
+			 spec->image);
+		r = disk_create_root(path, rootfs, spec->disk_gib, err, sizeof(err));
+		if (r < 0)
+			return fail(e, "internal", r, "cannot create the root disk: %s", err);
+	} else if ((uint64_t)size < spec->disk_gib << 30) {
+		r = disk_grow_root(path, spec->disk_gib, err, sizeof(err));
+		if (r < 0)
+			return fail(e, "internal", r, "cannot grow the root disk: %s", err);
+	}
+	vm->root_gib = spec->disk_gib;
+	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
+		return fail(e, "internal", -errno, "chown root disk: %s", strerror(errno));
+	return 0;
+}
+
+/* Write to a unix socket and wait until the peer has read it all. */
+static int
+console_send(const char *path, const char *data, size_t len)
+{
+	uint64_t deadline = util_now_ms() + 10000;
+	size_t off = 0;
+	int fd = msg_connect_unix(path);
+
+	if (fd < 0)
+		return fd;
+	while (off < len && util_now_ms() < deadline) {
+		ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n > 0)
+			off += (size_t)n;
+		else
+			usleep(5000);
+	}
+	/*
+	 * QEMU drops what it has not read yet when the connection closes, and
+	 * the guest's UART takes input a FIFO at a time: wait until QEMU has
+	 * read everything (SIOCOUTQ: bytes the peer has not consumed).
+	 */
+	for (;;) {
+		int pending = 0;
+
+		if (ioctl(fd, SIOCOUTQ, &pending) < 0 || pending == 0 ||
+		    util_now_ms() > deadline)
+			break;
+		usleep(2000);
+	}
+	close(fd);
+	return off == len ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * A clone's first start: load the template's device state into the waiting
+ * QEMU, let it run, and type the clone's own identity on its console: wall
+ * clock, fresh random bytes for the guest's RNG, its MACs (docs/guest.md).
+ */
+static int
+restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
+	      struct op_error *e)
+{
+	char path[800], err[512], uri[32], seed[65], line[512];
+	uint64_t deadline = util_now_ms() + 30000;
+	json_t *caps, *args, *st = NULL;
+	struct qmp *q;
+	size_t off;
+	unsigned i;
+	int r;
+
+	path_of(vm, "qmp.sock", path, sizeof(path));
+	if ((r = qmp_open(path, 5000, &q)) < 0)
+		return fail(e, "internal", r, "clone QMP: %s", strerror(-r));
+	caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "x-ignore-shared",
+			 "state", 1);
+	snprintf(uri, sizeof(uri), "fd:%u", fdnum);
+	args = json_pack("{s:s}", "uri", uri);
+	r = qmp_exec(q, "migrate-set-capabilities", caps, NULL, 5000, err, sizeof(err));
+	if (r == 0)
+		r = qmp_exec(q, "migrate-incoming", args, NULL, 5000, err, sizeof(err));
+	while (r == 0) {
+		const char *status;
+
+		r = qmp_exec(q, "query-migrate", NULL, &st, 5000, err, sizeof(err));
+		if (r < 0)
+			break;
+		status = json_string_value(json_object_get(st, "status"));
+		if (status != NULL && strcmp(status, "completed") == 0)
+			break;
+		if ((status != NULL && strcmp(status, "failed") == 0) ||
+		    util_now_ms() > deadline) {
+			snprintf(err, sizeof(err), "restoring the template failed (%s)",
+				 status ? status : "timeout");
+			r = -EIO;
+			break;
+		}
+		json_decref(st);
+		st = NULL;
+		usleep(2000);
+	}
+	json_decref(st);
+	st = NULL;
+	if (r == 0 && qmp_exec(q, "query-status", NULL, &st, 5000, err, sizeof(err)) == 0 &&
+	    !json_is_true(json_object_get(st, "running")))
+		r = qmp_exec(q, "cont", NULL, NULL, 5000, err, sizeof(err));
+	json_decref(st);
+	json_decref(caps);
+	json_decref(args);
+	qmp_close(q);
+	if (r < 0) {
+		char tail[200];
+
+		qemu_log_tail(vm, tail, sizeof(tail));
+		return fail(e, "internal", r, "restoring the clone: %s%s%s",
+			    err[0] ? err : strerror(-r), tail[0] ? ": " : "", tail);
+	}
+
+	if (util_random_hex(seed, 32) < 0)
+		return fail(e, "internal", -EIO, "no randomness for the clone");
+	off = (size_t)snprintf(line, sizeof(line), "CLOUDLET-IDENTITY time=%lld seed=%s",
+			       (long long)time(NULL), seed);
+	for (i = 0; i < spec->n_nics && off < sizeof(line) - 32; i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " mac%u=%s", i,
+					spec->nics[i].mac);
+	snprintf(line + off, sizeof(line) - off, "\n");
+	path_of(vm, "console.sock", path, sizeof(path));
+	if ((r = console_send(path, line, strlen(line))) < 0)
+		return fail(e, "internal", r, "cannot give the clone its identity");
+	return 0;
+}
+
 /* Runs with vm busy and the lock not held. */
 static int
 do_start(struct vm *vm, struct op_error *e)
 {
-	char path[800], rootfs[1200], err[512];
+	char path[800], err[512];
 	struct vm_spec spec;
 	struct qemu_launch l;
 	struct qmp *events = NULL;
-	uint64_t deadline;
+	uint64_t deadline, t0;
 	int64_t size;
 	pid_t pid;
 	int r, pidfd;
@@ -512,21 +697,8 @@ do_start(struct vm *vm, struct op_error *e)
 	spec = vm->spec; /* user_data pointer stays owned by vm; vm is busy */
 	vm_unlock();
 
-	path_of(vm, "root.raw", path, sizeof(path));
-	size = disk_size(path);
-	if (size < 0) {
-		snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir,
-			 spec.image);
-		r = disk_create_root(path, rootfs, spec.disk_gib, err, sizeof(err));
-		if (r < 0)
-			return fail(e, "internal", r, "cannot create the root disk: %s", err);
-	} else if ((uint64_t)size < spec.disk_gib << 30) {
-		r = disk_grow_root(path, spec.disk_gib, err, sizeof(err));
-		if (r < 0)
-			return fail(e, "internal", r, "cannot grow the root disk: %s", err);
-	}
-	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
-		return fail(e, "internal", -errno, "chown root disk: %s", strerror(errno));
+	if ((r = prepare_root(vm, &spec, e)) < 0)
+		return r;
 	path_of(vm, "seed.img", path, sizeof(path));
 	r = disk_write_seed(path, vm->id, &spec, err, sizeof(err));
 	if (r < 0)
@@ -548,7 +720,24 @@ do_start(struct vm *vm, struct op_error *e)
 	l.spec = &spec;
 	l.uid = vm_cfg->vm_uid;
 	l.gid = vm_cfg->vm_gid;
+	l.root_file = strcmp(vm->root_format, "qcow2") == 0 ? "root.qcow2" : "root.raw";
+	l.root_format = vm->root_format;
+	l.state_fd = -1;
+	if (vm->clone_pending) {
+		char state[800];
+
+		snprintf(state, sizeof(state), "%s/state", vm->tpl_dir);
+		l.mem_path = vm->tpl_ram;
+		l.incoming = 1;
+		l.state_fd = open(state, O_RDONLY | O_CLOEXEC);
+		if (l.state_fd < 0)
+			return fail(e, "internal", -errno, "template state %s: %s", state,
+				    strerror(errno));
+	}
+	t0 = util_now_ms();
 	r = qemu_spawn(&l, &pid, err, sizeof(err));
+	if (l.state_fd >= 0)
+		close(l.state_fd);
 	if (r < 0)
 		return fail(e, "internal", r, "cannot start QEMU: %s", err);
 
@@ -581,6 +770,13 @@ do_start(struct vm *vm, struct op_error *e)
 		waitpid(pid, NULL, 0);
 		return fail(e, "internal", r, "pidfd_open: %s", strerror(-r));
 	}
+	if (vm->clone_pending && (r = restore_clone(vm, &spec, qemu_state_fd_number(&l), e)) < 0) {
+		qmp_close(events);
+		close(pidfd);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
 
 	vm_lock();
 	vm->pid = pid;
@@ -597,6 +793,8 @@ do_start(struct vm *vm, struct op_error *e)
 	vm->booted_vcpus = spec.vcpus;
 	vm->booted_memory_mib = spec.memory_mib;
 	vm->booted_disk_gib = spec.disk_gib;
+	vm->clone_pending = 0;
+	vm->last_boot_ms = util_now_ms() - t0;
 	util_rfc3339(vm->started_at, sizeof(vm->started_at));
 	save(vm);
 	vm_unlock();
@@ -630,12 +828,60 @@ derive_mac(const char *id, unsigned i, char *out, size_t len)
 		 (unsigned)(strtoul((char[]){id[6], id[7], 0}, NULL, 16) + i) & 0xff);
 }
 
+/*
+ * Clone from a template when one fits (provision "auto" or "clone"); for
+ * "clone" build it first if needed. Otherwise boot cold, and for "auto"
+ * build the template in the background so the next VM of this fit clones.
+ */
+static int
+choose_provision(struct vm *vm, const char *prov, struct op_error *e)
+{
+	char err[512], overlay[800], backing[800];
+	int r;
+
+	snprintf(vm->provision, sizeof(vm->provision), "cold");
+	snprintf(vm->root_format, sizeof(vm->root_format), "raw");
+	if (strcmp(prov, "cold") == 0)
+		return 0;
+	r = template_lookup(&vm->spec, vm->tpl_dir, sizeof(vm->tpl_dir), vm->tpl_ram,
+			    sizeof(vm->tpl_ram));
+	if (r < 0 && strcmp(prov, "clone") == 0) {
+		if ((r = template_build(&vm->spec, err, sizeof(err))) < 0)
+			return fail(e, "internal", r, "cannot build the template: %s", err);
+		r = template_lookup(&vm->spec, vm->tpl_dir, sizeof(vm->tpl_dir), vm->tpl_ram,
+				    sizeof(vm->tpl_ram));
+	}
+	if (r < 0) {
+		vm->tpl_dir[0] = vm->tpl_ram[0] = '\0';
+		template_build_async(&vm->spec);
+		return 0;
+	}
+	/* The clone's disk: a copy-on-write overlay of the template's. */
+	snprintf(backing, sizeof(backing), "%s/root.raw", vm->tpl_dir);
+	path_of(vm, "root.qcow2", overlay, sizeof(overlay));
+	{
+		const char *argv[] = {"qemu-img", "create", "-q",	  "-f", "qcow2", "-F",
+				      "raw",	  "-b",	    backing, overlay, NULL};
+
+		if ((r = util_run(argv, err, sizeof(err))) < 0)
+			return fail(e, "internal", r, "cannot make the clone's disk: %s", err);
+	}
+	if (chown(overlay, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
+		return fail(e, "internal", -errno, "chown: %s", strerror(errno));
+	snprintf(vm->provision, sizeof(vm->provision), "clone");
+	snprintf(vm->root_format, sizeof(vm->root_format), "qcow2");
+	vm->root_gib = vm->spec.disk_gib;
+	vm->clone_pending = 1;
+	return 0;
+}
+
 int
 vm_create(const json_t *args, json_t **out, struct op_error *e)
 {
 	struct spec_limits lim;
 	struct vm *vm;
 	json_t *start;
+	const char *prov;
 	char err[512];
 	unsigned i;
 	int r;
@@ -645,6 +891,13 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	start = json_object_get(args, "start");
 	if (start != NULL && !json_is_boolean(start))
 		return fail(e, "invalid", -EINVAL, "start must be true or false");
+	prov = json_string_value(json_object_get(args, "provision"));
+	if (json_object_get(args, "provision") != NULL &&
+	    (prov == NULL ||
+	     (strcmp(prov, "auto") != 0 && strcmp(prov, "clone") != 0 && strcmp(prov, "cold") != 0)))
+		return fail(e, "invalid", -EINVAL, "provision must be auto, clone or cold");
+	if (prov == NULL)
+		prov = "auto";
 	vm = calloc(1, sizeof(*vm));
 	if (vm == NULL)
 		return fail(e, "internal", -ENOMEM, "out of memory");
@@ -652,6 +905,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 		json_t *spec = json_deep_copy(args);
 
 		json_object_del(spec, "start");
+		json_object_del(spec, "provision");
 		limits(&lim);
 		r = spec_parse(spec, &lim, &vm->spec, err, sizeof(err));
 		json_decref(spec);
@@ -698,6 +952,8 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 		r = fail(e, "internal", -errno, "chown %s: %s", vm->dir, strerror(errno));
 		goto undo;
 	}
+	if ((r = choose_provision(vm, prov, e)) < 0)
+		goto undo;
 	vm_lock();
 	save(vm);
 	vm_unlock();
@@ -705,18 +961,8 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 		r = do_start(vm, e);
 		if (r < 0)
 			goto undo;
-	} else {
-		char path[800], rootfs[1200];
-
-		path_of(vm, "root.raw", path, sizeof(path));
-		snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir,
-			 vm->spec.image);
-		r = disk_create_root(path, rootfs, vm->spec.disk_gib, err, sizeof(err));
-		if (r < 0) {
-			fail(e, "internal", r, "cannot create the root disk: %s", err);
-			goto undo;
-		}
-	}
+	} else if ((r = prepare_root(vm, &vm->spec, e)) < 0)
+		goto undo;
 	log_info("vm %s (%s): created", vm->id, vm->spec.name);
 	release(vm, out);
 	return 0;
@@ -1049,10 +1295,8 @@ int
 vm_console_input(const char *name, const char *data, size_t len, struct op_error *e)
 {
 	char path[800];
-	uint64_t deadline;
 	struct vm *vm;
-	size_t off = 0;
-	int fd, running;
+	int r, running;
 
 	vm_lock();
 	vm = find(name);
@@ -1065,39 +1309,11 @@ vm_console_input(const char *name, const char *data, size_t len, struct op_error
 	vm_unlock();
 	if (!running)
 		return fail(e, "conflict", -EINVAL, "VM '%s' is not running", name);
-	fd = msg_connect_unix(path);
-	if (fd < 0)
-		return fail(e, "internal", fd, "console: %s", strerror(-fd));
-	deadline = util_now_ms() + 10000;
-	while (off < len) {
-		ssize_t n = send(fd, data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			break;
-		if (n > 0)
-			off += (size_t)n;
-		else
-			usleep(10000);
-		if (util_now_ms() > deadline)
-			break;
-	}
-	/*
-	 * QEMU drops what it has not read yet when the connection closes, and
-	 * the guest's UART takes input a FIFO at a time: wait until QEMU has
-	 * read everything (SIOCOUTQ: bytes the peer has not consumed).
-	 */
-	for (;;) {
-		int pending = 0;
-
-		if (ioctl(fd, SIOCOUTQ, &pending) < 0 || pending == 0 ||
-		    util_now_ms() > deadline)
-			break;
-		usleep(5000);
-	}
-	close(fd);
-	if (off < len)
-		return fail(e, "timeout", -ETIMEDOUT, "console of '%s' did not take the input",
-			    name);
+	r = console_send(path, data, len);
+	if (r == -ETIMEDOUT)
+		return fail(e, "timeout", r, "console of '%s' did not take the input", name);
+	if (r < 0)
+		return fail(e, "internal", r, "console: %s", strerror(-r));
 	return 0;
 }
 

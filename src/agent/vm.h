@@ -32,6 +32,8 @@ struct agent_config {
 	double mem_overcommit;  /* running VMs' memory may total MemTotal * this */
 	uint64_t mem_reserve_mib; /* kept for the host itself */
 	unsigned stop_timeout_s;  /* graceful stop before forcing */
+	char template_ram_dir[256]; /* where templates keep guest RAM (tmpfs) */
+	int auto_templates;       /* build a template after a cold create */
 	struct host_info host;
 };
 
@@ -67,6 +69,15 @@ struct vm {
 	int ready;
 	int busy;
 	int deleted;
+	/* Provisioning: "cold" (booted from its own disk) or "clone" (restored
+	 * from a template: its disk is a qcow2 overlay of the template's). */
+	char provision[8];
+	char root_format[8];     /* "raw" or "qcow2" */
+	uint64_t root_gib;       /* size of the root disk as made */
+	char tpl_dir[700];       /* template (clones) */
+	char tpl_ram[700];
+	int clone_pending;       /* next start restores the template */
+	uint64_t last_boot_ms;   /* spawn to QMP attach (and restore), measured */
 };
 
 extern const struct agent_config *vm_cfg;

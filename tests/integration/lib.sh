@@ -63,8 +63,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 agent_start() {
+	mkdir -p "$T/shm"
+	chmod 1777 "$T/shm" # template RAM files, written by QEMU as cloudlet-vm
 	"$AGENT_BIN" serve --socket "$T/agent.sock" --state-dir "$T/state" \
-		--guest-dir "$GUEST_DIR" --stop-timeout 20 "$@" >>"$T/agent.log" 2>&1 &
+		--guest-dir "$GUEST_DIR" --stop-timeout 20 --template-ram-dir "$T/shm" \
+		--auto-templates "${AUTO_TEMPLATES:-off}" "$@" >>"$T/agent.log" 2>&1 &
 	AGENT_PID=$!
 	i=0
 	while [ ! -S "$T/agent.sock" ]; do

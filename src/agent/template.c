@@ -1,0 +1,392 @@
+/* template.c - see template.h */
+#define _GNU_SOURCE
+#include "template.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "image.h"
+#include "log.h"
+#include "qemu.h"
+#include "qmp.h"
+#include "util.h"
+#include "vm.h"
+
+#define READY_LINE "cloudlet: template-ready"
+#define BUILD_TIMEOUT_MS 180000
+
+static char qemu_version[128];
+static pthread_mutex_t build_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char building[64][17];
+static int nbuilding;
+
+int
+template_init(void)
+{
+	const char *const argv[] = {vm_cfg->qemu_bin, "--version", NULL};
+	char out[512], *nl;
+	char path[700];
+
+	if (util_run(argv, out, sizeof(out)) < 0)
+		return -EIO;
+	nl = strchr(out, '\n');
+	if (nl != NULL)
+		*nl = '\0';
+	snprintf(qemu_version, sizeof(qemu_version), "%.120s", out);
+	snprintf(path, sizeof(path), "%s/templates", vm_cfg->state_dir);
+	return util_mkdirs(path, 0711);
+}
+
+static void
+file_sig(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		snprintf(out, len, "missing");
+	else
+		snprintf(out, len, "%lld@%lld.%09ld", (long long)st.st_size,
+			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+/* The exact inputs of a template for this spec, and a key derived from them. */
+static int
+identity(const struct vm_spec *s, char *id, size_t idlen, char *key)
+{
+	struct image im;
+	char kpath[700], ipath[700], ksig[64], isig[64];
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	if (image_find(s->image, &im) < 0)
+		return -ENOENT;
+	snprintf(kpath, sizeof(kpath), "%s/vmlinux", vm_cfg->guest_dir);
+	snprintf(ipath, sizeof(ipath), "%s/initrd.cpio.gz", vm_cfg->guest_dir);
+	file_sig(kpath, ksig, sizeof(ksig));
+	file_sig(ipath, isig, sizeof(isig));
+	if (util_fmt(id, idlen,
+		     "format=1\nagent=%s\nimage=%s\nimage_id=%s\nvmlinux=%s\ninitrd=%s\n"
+		     "qemu=%s\naccel=%s\nvcpus=%u\nmemory_mib=%llu\ndisk_gib=%llu\nnics=%u\n",
+		     vm_cfg->state_dir, s->image, im.id, ksig, isig, qemu_version,
+		     host_accel_name(vm_cfg->host.accel), s->vcpus,
+		     (unsigned long long)s->memory_mib, (unsigned long long)s->disk_gib,
+		     s->n_nics) < 0)
+		return -ENAMETOOLONG;
+	/* FNV-1a names the directory; the identity file is what is compared. */
+	for (i = 0; id[i] != '\0'; i++)
+		h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+	snprintf(key, 17, "%016llx", (unsigned long long)h);
+	return 0;
+}
+
+static void
+paths(const char *key, char *dir, size_t dirlen, char *ram, size_t ramlen)
+{
+	snprintf(dir, dirlen, "%s/templates/%s", vm_cfg->state_dir, key);
+	snprintf(ram, ramlen, "%s/cloudlet-%s.ram", vm_cfg->template_ram_dir, key);
+}
+
+int
+template_lookup(const struct vm_spec *spec, char *dir, size_t dirlen, char *ram,
+		size_t ramlen)
+{
+	char id[2048], key[17], path[800], *have = NULL;
+	struct stat st;
+	int r;
+
+	if ((r = identity(spec, id, sizeof(id), key)) < 0)
+		return r;
+	paths(key, dir, dirlen, ram, ramlen);
+	snprintf(path, sizeof(path), "%s/identity", dir);
+	if (util_read_file(path, 1 << 16, &have, NULL) < 0)
+		return -ENOENT;
+	r = strcmp(have, id) == 0 ? 0 : -ESTALE;
+	free(have);
+	if (r == 0 && stat(ram, &st) < 0)
+		r = -ENOENT; /* /dev/shm does not survive a host reboot */
+	return r;
+}
+
+/* Poll console.log for the template-ready line while QEMU lives. */
+static int
+wait_ready(const char *dir, pid_t pid, char *err, size_t errlen)
+{
+	char path[800], *text = NULL;
+	uint64_t deadline = util_now_ms() + BUILD_TIMEOUT_MS;
+
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	while (util_now_ms() < deadline) {
+		int found = 0;
+
+		if (util_read_file(path, 16 << 20, &text, NULL) == 0) {
+			found = strstr(text, READY_LINE) != NULL;
+			free(text);
+		}
+		if (found)
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			char *log = NULL;
+
+			snprintf(path, sizeof(path), "%s/qemu.log", dir);
+			util_read_file(path, 1 << 16, &log, NULL);
+			snprintf(err, errlen, "the template's QEMU exited while booting: %.300s",
+				 log ? log : "");
+			free(log);
+			return -EIO;
+		}
+		usleep(50000);
+	}
+	snprintf(err, errlen, "the template did not get ready");
+	return -ETIMEDOUT;
+}
+
+static int
+save_state(const char *dir, int state_fd, char *err, size_t errlen)
+{
+	char path[800], uri[32];
+	struct qmp *q;
+	json_t *caps, *args, *st = NULL;
+	uint64_t deadline = util_now_ms() + 60000;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/qmp.sock", dir);
+	if ((r = qmp_open(path, 5000, &q)) < 0) {
+		snprintf(err, errlen, "template QMP: %s", strerror(-r));
+		return r;
+	}
+	caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "x-ignore-shared",
+			 "state", 1);
+	/* Outgoing fd: migration wants a named descriptor (getfd). */
+	snprintf(uri, sizeof(uri), "fd:state");
+	args = json_pack("{s:s}", "uri", uri);
+	if ((r = qmp_getfd(q, "state", state_fd, err, errlen)) < 0 ||
+	    (r = qmp_exec(q, "stop", NULL, NULL, 5000, err, errlen)) < 0 ||
+	    (r = qmp_exec(q, "migrate-set-capabilities", caps, NULL, 5000, err, errlen)) < 0 ||
+	    (r = qmp_exec(q, "migrate", args, NULL, 5000, err, errlen)) < 0)
+		goto out;
+	for (;;) {
+		const char *status;
+
+		r = qmp_exec(q, "query-migrate", NULL, &st, 5000, err, errlen);
+		if (r < 0)
+			goto out;
+		status = json_string_value(json_object_get(st, "status"));
+		if (status != NULL && strcmp(status, "completed") == 0)
+			break;
+		if (status != NULL && strcmp(status, "failed") == 0) {
+			snprintf(err, errlen, "saving the template failed: %s",
+				 json_string_value(json_object_get(st, "error-desc")) ?: "?");
+			r = -EIO;
+			goto out;
+		}
+		json_decref(st);
+		st = NULL;
+		if (util_now_ms() > deadline) {
+			snprintf(err, errlen, "saving the template timed out");
+			r = -ETIMEDOUT;
+			goto out;
+		}
+		usleep(10000);
+	}
+	qmp_exec(q, "quit", NULL, NULL, 5000, err, errlen);
+	r = 0;
+out:
+	json_decref(st);
+	json_decref(caps);
+	json_decref(args);
+	qmp_close(q);
+	return r;
+}
+
+int
+template_build(const struct vm_spec *spec, char *err, size_t errlen)
+{
+	char id[2048], key[17], dir[700], ram[700], tmp[760], path[800], rootfs[1200];
+	struct qemu_launch l;
+	struct vm_spec ts;
+	uint64_t t0 = util_now_ms();
+	pid_t pid = -1;
+	int r, fd = -1;
+
+	if ((r = identity(spec, id, sizeof(id), key)) < 0) {
+		snprintf(err, errlen, "unknown image '%s'", spec->image);
+		return r;
+	}
+	paths(key, dir, sizeof(dir), ram, sizeof(ram));
+	if (template_lookup(spec, dir, sizeof(dir), ram, sizeof(ram)) == 0)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dir);
+	util_rmtree(tmp);
+	util_rmtree(dir);
+	unlink(ram);
+	if ((r = util_mkdirs(tmp, 0700)) < 0 ||
+	    (geteuid() == 0 && chown(tmp, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)) {
+		snprintf(err, errlen, "template dir: %s", strerror(r < 0 ? -r : errno));
+		return r < 0 ? r : -errno;
+	}
+	/* The template's own spec: the fit, no user data, named after its key. */
+	memset(&ts, 0, sizeof(ts));
+	snprintf(ts.name, sizeof(ts.name), "template-%s", key);
+	snprintf(ts.image, sizeof(ts.image), "%s", spec->image);
+	ts.vcpus = spec->vcpus;
+	ts.memory_mib = spec->memory_mib;
+	ts.disk_gib = spec->disk_gib;
+	ts.n_nics = spec->n_nics;
+	memcpy(ts.nics, spec->nics, sizeof(ts.nics));
+
+	snprintf(path, sizeof(path), "%s/root.raw", tmp);
+	snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir, spec->image);
+	if ((r = disk_create_root(path, rootfs, spec->disk_gib, err, errlen)) < 0)
+		goto fail;
+	if (geteuid() == 0 && chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)
+		goto fail_errno;
+	snprintf(path, sizeof(path), "%s/seed.img", tmp);
+	if ((r = disk_write_seed(path, "template", &ts, err, errlen)) < 0)
+		goto fail;
+	if (geteuid() == 0 && chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)
+		goto fail_errno;
+	snprintf(path, sizeof(path), "%s/state", tmp);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto fail_errno;
+
+	memset(&l, 0, sizeof(l));
+	l.qemu_bin = vm_cfg->qemu_bin;
+	l.guest_dir = vm_cfg->guest_dir;
+	l.vm_dir = tmp;
+	l.vm_id = key;
+	l.accel = vm_cfg->host.accel;
+	l.tsc_khz = vm_cfg->host.tsc_khz;
+	l.spec = &ts;
+	l.uid = vm_cfg->vm_uid;
+	l.gid = vm_cfg->vm_gid;
+	l.mem_path = ram;
+	l.mem_share = 1;
+	l.template_mode = 1;
+	l.dummy_nics = 1;
+	l.state_fd = -1;
+	if ((r = qemu_spawn(&l, &pid, err, errlen)) < 0)
+		goto fail;
+	if ((r = wait_ready(tmp, pid, err, errlen)) < 0 ||
+	    (r = save_state(tmp, fd, err, errlen)) < 0)
+		goto fail;
+	close(fd);
+	fd = -1;
+	waitpid(pid, NULL, 0);
+	pid = -1;
+	snprintf(path, sizeof(path), "%s/identity", tmp);
+	if ((r = util_write_atomic(path, id, strlen(id), 0644)) < 0)
+		goto fail;
+	if (rename(tmp, dir) < 0)
+		goto fail_errno;
+	log_info("template %s (%s, %u vCPU, %llu MiB, %llu GiB) built in %llu ms", key,
+		 spec->image, spec->vcpus, (unsigned long long)spec->memory_mib,
+		 (unsigned long long)spec->disk_gib, (unsigned long long)(util_now_ms() - t0));
+	return 0;
+fail_errno:
+	r = -errno;
+	snprintf(err, errlen, "template: %s", strerror(errno));
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	util_rmtree(tmp);
+	unlink(ram);
+	log_warnx("template %s: %s", key, err);
+	return r;
+}
+
+struct async {
+	struct vm_spec spec;
+	char key[17];
+};
+
+static void *
+build_thread(void *arg)
+{
+	struct async *a = arg;
+	char err[512];
+	int i;
+
+	template_build(&a->spec, err, sizeof(err));
+	pthread_mutex_lock(&build_mtx);
+	for (i = 0; i < nbuilding; i++)
+		if (strcmp(building[i], a->key) == 0) {
+			memcpy(building[i], building[--nbuilding], 17);
+			break;
+		}
+	pthread_mutex_unlock(&build_mtx);
+	free(a);
+	return NULL;
+}
+
+void
+template_build_async(const struct vm_spec *spec)
+{
+	char id[2048], key[17];
+	struct async *a;
+	pthread_t t;
+	int i;
+
+	if (!vm_cfg->auto_templates || identity(spec, id, sizeof(id), key) < 0)
+		return;
+	pthread_mutex_lock(&build_mtx);
+	for (i = 0; i < nbuilding; i++)
+		if (strcmp(building[i], key) == 0) {
+			pthread_mutex_unlock(&build_mtx);
+			return;
+		}
+	if (nbuilding == 64 || (a = calloc(1, sizeof(*a))) == NULL) {
+		pthread_mutex_unlock(&build_mtx);
+		return;
+	}
+	a->spec = *spec;
+	a->spec.user_data = NULL;
+	memcpy(a->key, key, 17);
+	memcpy(building[nbuilding++], key, 17);
+	pthread_mutex_unlock(&build_mtx);
+	if (pthread_create(&t, NULL, build_thread, a) != 0) {
+		build_thread(a); /* runs the build here; unlikely */
+		return;
+	}
+	pthread_detach(t);
+}
+
+json_t *
+template_list(void)
+{
+	char path[700], file[1000], *id;
+	json_t *arr = json_array();
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/templates", vm_cfg->state_dir);
+	d = opendir(path);
+	if (d == NULL)
+		return arr;
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 16)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/identity", path, de->d_name);
+		if (util_read_file(file, 1 << 16, &id, NULL) == 0) {
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "key", de->d_name,
+							     "identity", id));
+			free(id);
+		}
+	}
+	closedir(d);
+	return arr;
+}

@@ -1,0 +1,44 @@
+/*
+ * template.h - booted templates for instant VMs (snapshot clones).
+ *
+ * A template is a VM of one exact fit (agent, image and its id, guest kernel and
+ * initrd, QEMU version, accelerator, vCPUs, memory, disk size, number of
+ * NICs) booted once with cloudlet.template=1 until the guest prints
+ * "cloudlet: template-ready" and waits for an identity. Its RAM lives in a
+ * file on /dev/shm (shared mapping); only the device state is migrated to
+ * a file (x-ignore-shared). A clone maps the same RAM file privately
+ * (copy-on-write), loads the device state and continues where the template
+ * stopped; the agent then types the clone's identity on its console.
+ *
+ *   <state>/templates/<key>/identity   the exact inputs (a changed input is
+ *                                       a different key: never used stale)
+ *                          /root.raw   the template's disk (clones' backing file)
+ *                          /state      device state
+ *   <template-ram-dir>/cloudlet-<key>.ram  guest RAM (default /dev/shm)
+ *
+ * XXX: templates are never garbage-collected; a clone's qcow2 disk keeps
+ * using its template's root.raw as backing file.
+ */
+#ifndef CLOUDLET_TEMPLATE_H
+#define CLOUDLET_TEMPLATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "spec.h"
+
+int template_init(void);
+
+/* 0 and the template's directory and RAM file if a ready one fits spec. */
+int template_lookup(const struct vm_spec *spec, char *dir, size_t dirlen, char *ram,
+		    size_t ramlen);
+
+/* Build the template for spec's fit (blocking; 0 if it exists already). */
+int template_build(const struct vm_spec *spec, char *err, size_t errlen);
+
+/* Build it in a background thread unless one is building already. */
+void template_build_async(const struct vm_spec *spec);
+
+json_t *template_list(void);
+
+#endif

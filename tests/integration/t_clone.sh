@@ -1,0 +1,83 @@
+#!/bin/bash
+# Clones restored from a booted template: each gets its own identity
+# (hostname, MAC, instance-id), its own randomness, its own disk, and both
+# reach the network; a template whose image changed is rebuilt, not reused.
+. "$(dirname "$0")/lib.sh"
+ns=clt-clone-$$
+netns_add "$ns"
+ip -n "$ns" link add br0 type bridge
+ip -n "$ns" addr add 10.232.0.1/24 dev br0
+ip -n "$ns" link set br0 up
+# A private copy of the guest directory (hard links), so this test can
+# change an image without touching other tests.
+cp -al "$GUEST_DIR" "$T/guest"
+GUEST_DIR=$T/guest agent_start
+
+cat >"$T/ud" <<'UD'
+#!/bin/sh
+echo "identity: host=$(hostname) mac=$(cat /sys/class/net/eth0/address) iid=$(cat /run/cloudlet/instance-id) rand=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+UD
+for k in 1 2; do
+	ctl vm create "c$k" --image base --vcpus 1 --memory 128 --disk 1 --provision clone \
+		--user-data "$T/ud" --nic "netns=$ns,bridge=br0,address=10.232.0.1$k/24" >/dev/null ||
+		fail "clone c$k"
+	ctl vm wait "c$k" ready --timeout 60 >/dev/null || fail "c$k not ready"
+done
+expect_eq "$(ctl --json template list | jq length)" 1 "templates"
+tpl=$(ctl --json template list | jq -r '.[0].key')
+ident() { console "$1" | tr -d '\r' | grep '^identity: ' | tail -n 1; }
+# (lib.sh's helpers use $i themselves: loop with $k)
+for k in 1 2; do
+	expect_eq "$(vm_field "c$k" .provision)" clone "c$k provisioned by"
+	wait_console "c$k" '^identity: '
+	line=$(ident "c$k")
+	expect_match "$line" "host=c$k " "c$k hostname"
+	expect_match "$line" "mac=$(vm_field "c$k" '.nics[0].mac') " "c$k MAC"
+	expect_match "$line" "iid=$(vm_field "c$k" .id) " "c$k instance-id"
+	log "c$k: $line (boot $(vm_field "c$k" .boot_ms) ms spawn to restored)"
+done
+grep -q "cloudlet: template-ready" "$T/state/templates/$tpl/console.log" || fail "template log"
+r1=$(ident c1 | sed 's/.*rand=//')
+r2=$(ident c2 | sed 's/.*rand=//')
+[ ${#r1} -eq 64 ] || fail "no random bytes from c1"
+[ "$r1" != "$r2" ] || fail "two clones gave the same random bytes: $r1"
+m1=$(vm_field c1 '.nics[0].mac')
+m2=$(vm_field c2 '.nics[0].mac')
+[ "$m1" != "$m2" ] || fail "clones share a MAC"
+
+# Both reach the network, each with its own MAC.
+for k in 1 2; do
+	ip netns exec "$ns" ping -c 1 -W 5 "10.232.0.1$k" >/dev/null || fail "c$k does not answer ping"
+done
+ip -n "$ns" neigh show 10.232.0.11 | grep -qi "$m1" || fail "c1 does not use its MAC"
+ip -n "$ns" neigh show 10.232.0.12 | grep -qi "$m2" || fail "c2 does not use its MAC"
+
+# Writes in one clone are invisible to the other and to the template.
+echo 'echo c1-secret >/root/marker; sync; echo wrote-$((40 + 2))' | ctl vm console c1 --attach >/dev/null
+wait_console c1 'wrote-42' 30
+echo 'cat /root/marker || echo no-marker-$((40 + 2))' | ctl vm console c2 --attach >/dev/null
+wait_console c2 'no-marker-42' 30
+debugfs -R 'stat /root/marker' "$T/state/templates/$tpl/root.raw" 2>&1 | grep -q 'not found' ||
+	fail "the template's disk changed"
+
+# The image changes: the next clone gets a new template, never the stale one.
+jq '.id = "changed-by-test"' "$T/guest/images/base/image.json" >"$T/image.json"
+mv "$T/image.json" "$T/guest/images/base/image.json"
+ctl vm create c3 --image base --vcpus 1 --memory 128 --disk 1 --provision clone >/dev/null
+ctl vm wait c3 ready --timeout 60 >/dev/null || fail "c3 not ready"
+expect_eq "$(ctl --json template list | jq length)" 2 "templates after the image changed"
+ctl --json template list | jq -r '.[].identity' | grep -q 'image_id=changed-by-test' ||
+	fail "no template for the changed image"
+
+# A cold create of the same fit still works and says so.
+ctl vm create c4 --image base --vcpus 1 --memory 128 --disk 1 --provision cold >/dev/null
+expect_eq "$(vm_field c4 .provision)" cold "cold path"
+ctl vm delete c4 >/dev/null
+# A clone stopped and started again boots cold from its own disk, which
+# kept what was written.
+ctl vm stop c1 >/dev/null
+ctl vm start c1 >/dev/null
+ctl vm wait c1 ready --timeout 120 >/dev/null || fail "c1 not ready after restart"
+echo 'cat /root/marker' | ctl vm console c1 --attach >/dev/null
+wait_console c1 '^c1-secret' 30
+log "clones: own identity, randomness, MACs, disks; template rebuilt on image change"
