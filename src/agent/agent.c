@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,16 @@ serve(int argc, char **argv)
 	}
 	log_init("cloudlet-agent", verbose);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* Two descriptors per running VM (pidfd, event QMP): hundreds of
+		 * VMs need more than the default soft limit of 1024. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 
 	if (geteuid() != 0)
 		log_warnx("not running as root: VMs run as this user and cannot have NICs");
