@@ -255,7 +255,13 @@ h_quota_put(struct http_req *req, struct http_resp *resp)
 static void
 h_vm_list(struct http_req *req, struct http_resp *resp)
 {
-	resp->json = store_vm_list(scope(req));
+	resp->text = store_vm_list_text(scope(req));
+	if (resp->text == NULL) {
+		http_error(resp, 500, "internal", "the state store failed");
+		return;
+	}
+	resp->textlen = strlen(resp->text);
+	resp->text_is_json = 1;
 }
 
 static void

@@ -94,7 +94,8 @@ send_resp(struct MHD_Connection *conn, struct http_resp *resp)
 	if (resp->text != NULL) {
 		body = resp->text;
 		len = resp->textlen;
-		type = "text/plain; charset=utf-8";
+		if (!resp->text_is_json)
+			type = "text/plain; charset=utf-8";
 		resp->text = NULL;
 	} else if (resp->json != NULL) {
 		body = json_dumps(resp->json, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -32,6 +32,7 @@ struct http_resp {
 	int status;
 	json_t *json;   /* the body (consumed), or */
 	char *text;     /* a text/plain body (malloc'd, consumed) */
+	int text_is_json; /* text holds JSON already (sent as application/json) */
 	size_t textlen;
 	char header_name[32], header_value[64]; /* one extra header, optional */
 };

@@ -72,6 +72,7 @@ int store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 int store_vm_get(const char *tenant_id, const char *id, json_t **out);
 int store_vm_row(const char *id, struct vm_row *out); /* any tenant; free user_data */
 json_t *store_vm_list(const char *tenant_id);
+char *store_vm_list_text(const char *tenant_id); /* JSON text, caller frees */
 json_t *store_vm_list_all_ids(void);
 
 /*

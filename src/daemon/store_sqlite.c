@@ -15,6 +15,13 @@
 static char db_path[1024];
 static pthread_key_t conn_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+/* This thread's prepared statements (see prep()). */
+#define STMT_CACHE 64
+static __thread struct {
+	const char *sql;
+	sqlite3_stmt *st;
+} stmt_cache[STMT_CACHE];
+static __thread int stmt_cached;
 
 /*
  * Schema migrations: migrations[i] takes the database from version i to
@@ -95,6 +102,8 @@ store_thread_done(void)
 
 	pthread_once(&key_once, make_key);
 	c = pthread_getspecific(conn_key);
+	while (stmt_cached > 0)
+		sqlite3_finalize(stmt_cache[--stmt_cached].st);
 	if (c != NULL) {
 		sqlite3_close_v2(c);
 		pthread_setspecific(conn_key, NULL);
@@ -117,6 +126,28 @@ exec(const char *sql)
 	return 0;
 }
 
+/*
+ * Prepared statements are cached per thread, keyed by the address of their
+ * SQL text (always a string literal here): preparing was a fifth of the
+ * time of a GET /v1/vms. done() resets a cached statement for its next use.
+ */
+
+static void
+done(sqlite3_stmt *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < stmt_cached; i++)
+		if (stmt_cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
 /* Prepare with binds: fmt letters s (string or NULL), i (int64), b (32-byte blob). */
 static sqlite3_stmt *
 prep(const char *sql, const char *fmt, ...)
@@ -128,9 +159,21 @@ prep(const char *sql, const char *fmt, ...)
 
 	if (c == NULL)
 		return NULL;
-	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_warnx("store: prepare %s: %s", sql, sqlite3_errmsg(c));
-		return NULL;
+	for (i = 0; i < stmt_cached; i++)
+		if (stmt_cache[i].sql == sql) {
+			st = stmt_cache[i].st;
+			break;
+		}
+	if (st == NULL) {
+		if (sqlite3_prepare_v3(c, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+		    SQLITE_OK) {
+			log_warnx("store: prepare %s: %s", sql, sqlite3_errmsg(c));
+			return NULL;
+		}
+		if (stmt_cached < STMT_CACHE) {
+			stmt_cache[stmt_cached].sql = sql;
+			stmt_cache[stmt_cached++].st = st;
+		}
 	}
 	va_start(ap, fmt);
 	for (i = 0; fmt[i] != '\0'; i++) {
@@ -160,7 +203,7 @@ run(sqlite3_stmt *st)
 	if (st == NULL)
 		return -EIO;
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
@@ -204,7 +247,7 @@ one(sqlite3_stmt *st, json_t **out)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && out != NULL)
 		*out = row_json(st);
-	sqlite3_finalize(st);
+	done(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	return rc == SQLITE_DONE ? -ENOENT : -EIO;
@@ -219,7 +262,7 @@ all(sqlite3_stmt *st)
 		return arr;
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, row_json(st));
-	sqlite3_finalize(st);
+	done(st);
 	return arr;
 }
 
@@ -232,7 +275,7 @@ scalar(sqlite3_stmt *st)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	done(st);
 	return v;
 }
 
@@ -406,7 +449,7 @@ store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id
 			r = 0;
 		}
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return r;
 }
 
@@ -482,7 +525,7 @@ quota_check(const char *tenant_id, int64_t dv, int64_t dm, int64_t dd, int64_t d
 		    sqlite3_column_int64(st, 7) + dn > sqlite3_column_int64(st, 3))
 			r = -EDQUOT;
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return r;
 }
 
@@ -591,7 +634,7 @@ store_vm_row(const char *id, struct vm_row *out)
 		snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(st, 9));
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return r;
 }
 
@@ -608,6 +651,34 @@ store_vm_list(const char *tenant_id)
 			       tenant_id));
 	json_array_foreach(arr, i, vm) vm_bools(vm);
 	return arr;
+}
+
+/* The same list as store_vm_list, as JSON text built by SQLite (no jansson
+ * objects per row: this is the hot path of GET /v1/vms). Caller frees. */
+#define VM_JSON                                                                        \
+	"SELECT json_group_array(json_object('id', id, 'tenant_id', tenant_id, 'name', name," \
+	" 'service', service, 'image', image, 'vcpus', vcpus, 'memory_mib', memory_mib,"   \
+	" 'disk_gib', disk_gib, 'state', state, 'reason', reason,"                          \
+	" 'ready', json(CASE WHEN ready THEN 'true' ELSE 'false' END), 'accel', accel,"     \
+	" 'restart_required', json(CASE WHEN restart_required THEN 'true' ELSE 'false' END)," \
+	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
+
+char *
+store_vm_list_text(const char *tenant_id)
+{
+	sqlite3_stmt *st;
+	char *out = NULL;
+
+	if (tenant_id == NULL)
+		st = prep(VM_JSON "ORDER BY created_at, id)", "");
+	else
+		st = prep(VM_JSON "WHERE tenant_id = ? ORDER BY created_at, id)", "s", tenant_id);
+	if (st == NULL)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		out = strdup((const char *)sqlite3_column_text(st, 0));
+	done(st);
+	return out;
 }
 
 json_t *
@@ -655,8 +726,7 @@ store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind,
 		cur[2] = sqlite3_column_int64(st, 3);
 		r = strcmp(state, "deleting") == 0 ? -EBUSY : 0;
 	}
-	if (st != NULL)
-		sqlite3_finalize(st);
+	done(st);
 	if (r == 0 && store_vm_has_active_op(vm_id))
 		r = -EBUSY;
 	if (r == 0 && new_spec != NULL) {
@@ -743,7 +813,7 @@ store_op_args(const char *id, json_t **args)
 		*args = a ? json_loads(a, 0, NULL) : NULL;
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return r;
 }
 
