@@ -760,7 +760,7 @@ do_start(struct vm *vm, struct op_error *e)
 			waitpid(pid, NULL, 0);
 			return fail(e, "timeout", -ETIMEDOUT, "QEMU did not open its monitor");
 		}
-		usleep(20000);
+		usleep(2000); /* QEMU opens its sockets within ~50 ms */
 	}
 	pidfd = pidfd_open_(pid);
 	if (pidfd < 0) {
