@@ -13,7 +13,8 @@ CPPFLAGS = -Isrc/common -Isrc/agent -D_FORTIFY_SOURCE=2 \
 ALLFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LIBS     = -ljansson -pthread
 
-COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c
+COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c \
+             src/common/jsonv.c
 AGENT_SRC  = src/agent/spec.c src/agent/host.c src/agent/image.c src/agent/qmp.c \
              src/agent/tap.c src/agent/qemu.c src/agent/disk.c src/agent/vm.c \
              src/agent/supervise.c src/agent/template.c src/agent/control.c src/agent/ctl.c

@@ -27,26 +27,17 @@ struct cmd {
 static json_t *
 call(json_t *req)
 {
-	struct msg_reader rd;
 	json_t *reply = NULL;
-	int fd, r;
+	int connected, r;
 
-	fd = msg_connect_unix(sock_path);
-	if (fd < 0) {
-		fprintf(stderr, "error: cannot connect to the agent at %s: %s\n", sock_path,
-			strerror(-fd));
-		json_decref(req);
-		return NULL;
-	}
-	r = msg_write(fd, req);
+	r = msg_call(sock_path, req, &reply, &connected);
 	json_decref(req);
-	if (r == 0 && (r = msg_reader_init(&rd, fd, MSG_MAX_RESPONSE)) == 0) {
-		r = msg_read(&rd, &reply, -1);
-		msg_reader_free(&rd);
-	}
-	close(fd);
 	if (r < 0) {
-		fprintf(stderr, "error: agent: %s\n", strerror(-r));
+		if (!connected)
+			fprintf(stderr, "error: cannot connect to the agent at %s: %s\n",
+				sock_path, strerror(-r));
+		else
+			fprintf(stderr, "error: agent: %s\n", strerror(-r));
 		return NULL;
 	}
 	return reply;

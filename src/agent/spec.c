@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
+
 #define FAIL(...)                                                                      \
 	do {                                                                           \
 		snprintf(err, errlen, __VA_ARGS__);                                    \
@@ -52,37 +54,6 @@ int
 spec_check_name(const char *name, char *err, size_t errlen)
 {
 	return check_ident("name", name, SPEC_NAME_MAX, err, errlen);
-}
-
-/* jansson's iterators are not const-correct; reading is all we do. */
-static json_t *
-unconst(const json_t *j)
-{
-	union {
-		const json_t *c;
-		json_t *m;
-	} u = {.c = j};
-	return u.m;
-}
-
-static int
-check_fields(const json_t *j, const char *const *allowed, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(unconst(j), key, v) {
-		const char *const *a;
-		int ok = 0;
-
-		(void)v;
-		for (a = allowed; *a != NULL; a++)
-			if (strcmp(*a, key) == 0)
-				ok = 1;
-		if (!ok)
-			FAIL("unknown field '%.64s'", key);
-	}
-	return 0;
 }
 
 /* Reads an optional positive integer field; returns 1 if present. */
@@ -199,7 +170,7 @@ parse_nic(const json_t *j, struct spec_nic *nic, char *err, size_t errlen)
 
 	if (!json_is_object(j))
 		FAIL("each nic must be an object");
-	if ((r = check_fields(j, allowed, err, errlen)) < 0)
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	memset(nic, 0, sizeof(*nic));
 	if ((r = get_str(j, "netns", nic->netns, sizeof(nic->netns), 0, err, errlen)) < 0 ||
@@ -274,7 +245,7 @@ spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, 
 	memset(&s, 0, sizeof(s));
 	if (!json_is_object(j))
 		FAIL("spec must be an object");
-	if ((r = check_fields(j, allowed, err, errlen)) < 0)
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	name = json_object_get(j, "name");
 	if (!json_is_string(name))
@@ -353,7 +324,7 @@ spec_reconfigure(const json_t *j, const struct spec_limits *lim, const struct vm
 
 	if (!json_is_object(j))
 		FAIL("changes must be an object");
-	if ((r = check_fields(j, allowed, err, errlen)) < 0)
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	if ((r = get_uint(j, "vcpus", 1024, &v, err, errlen)) < 0)
 		return r;

@@ -148,3 +148,24 @@ msg_connect_unix(const char *path)
 	}
 	return fd;
 }
+
+int
+msg_call(const char *path, const json_t *req, json_t **reply, int *connected)
+{
+	struct msg_reader rd;
+	int fd, r;
+
+	*reply = NULL;
+	*connected = 0;
+	fd = msg_connect_unix(path);
+	if (fd < 0)
+		return fd;
+	*connected = 1;
+	r = msg_write(fd, req);
+	if (r == 0 && (r = msg_reader_init(&rd, fd, MSG_MAX_RESPONSE)) == 0) {
+		r = msg_read(&rd, reply, -1);
+		msg_reader_free(&rd);
+	}
+	close(fd);
+	return r;
+}

@@ -42,4 +42,12 @@ int msg_write(int fd, const json_t *msg);
 /* Connect to a unix stream socket; returns fd or -errno. */
 int msg_connect_unix(const char *path);
 
+/*
+ * One request/response exchange on a new connection to path: send req (not
+ * consumed), wait for one reply of at most MSG_MAX_RESPONSE bytes (new
+ * reference). -errno from connect is returned as is, so callers can tell
+ * "unreachable" (the connect failed: *connected = 0) from a broken exchange.
+ */
+int msg_call(const char *path, const json_t *req, json_t **reply, int *connected);
+
 #endif

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "msg.h"
 
@@ -20,31 +19,22 @@ int
 agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err,
 	    size_t errlen)
 {
-	struct msg_reader rd;
 	json_t *req = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
 	json_t *reply = NULL;
-	int fd, r;
+	int connected, r;
 
 	snprintf(code, 32, "internal");
 	err[0] = '\0';
 	if (result != NULL)
 		*result = NULL;
-	fd = msg_connect_unix(sock_path);
-	if (fd < 0) {
-		snprintf(err, errlen, "the host agent is unreachable (%s): %s", sock_path,
-			 strerror(-fd));
-		json_decref(req);
-		return fd;
-	}
-	r = msg_write(fd, req);
+	r = msg_call(sock_path, req, &reply, &connected);
 	json_decref(req);
-	if (r == 0 && (r = msg_reader_init(&rd, fd, MSG_MAX_RESPONSE)) == 0) {
-		r = msg_read(&rd, &reply, -1);
-		msg_reader_free(&rd);
-	}
-	close(fd);
 	if (r < 0) {
-		snprintf(err, errlen, "host agent: %s", strerror(-r));
+		if (!connected)
+			snprintf(err, errlen, "the host agent is unreachable (%s): %s", sock_path,
+				 strerror(-r));
+		else
+			snprintf(err, errlen, "host agent: %s", strerror(-r));
 		return r;
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {

@@ -6,22 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
+
 #define FAIL(...)                                                                      \
 	do {                                                                           \
 		snprintf(err, errlen, __VA_ARGS__);                                    \
 		return -EINVAL;                                                        \
 	} while (0)
-
-/* jansson's iterators are not const-correct; we only read. */
-static json_t *
-unconst(const json_t *j)
-{
-	union {
-		const json_t *c;
-		json_t *m;
-	} u = {.c = j};
-	return u.m;
-}
 
 int
 req_object(const char *body, size_t len, json_t **out, char *err, size_t errlen)
@@ -41,25 +32,6 @@ req_object(const char *body, size_t len, json_t **out, char *err, size_t errlen)
 		FAIL("the body must be a JSON object");
 	}
 	*out = j;
-	return 0;
-}
-
-static int
-only_fields(const json_t *j, const char *const *allowed, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(unconst(j), key, v) {
-		const char *const *a;
-		int ok = 0;
-
-		(void)v;
-		for (a = allowed; *a != NULL; a++)
-			ok |= strcmp(*a, key) == 0;
-		if (!ok)
-			FAIL("unknown field '%.64s'", key);
-	}
 	return 0;
 }
 
@@ -131,7 +103,7 @@ req_tenant_create(const json_t *j, char *name, size_t namelen, char *err, size_t
 	static const char *const allowed[] = {"name", NULL};
 	int r;
 
-	if ((r = only_fields(j, allowed, err, errlen)) < 0 ||
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0 ||
 	    (r = str_field(j, "name", 1, name, namelen, err, errlen)) < 0)
 		return r;
 	return req_check_name("name", name, err, errlen);
@@ -144,7 +116,7 @@ req_quota(const json_t *j, struct quota *q, char *err, size_t errlen)
 					      "max_vms", NULL};
 	int r;
 
-	if ((r = only_fields(j, allowed, err, errlen)) < 0)
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	if ((r = int_field(j, "max_vcpus", 0, 100000, &q->max_vcpus, err, errlen)) < 0)
 		return r;
@@ -176,7 +148,7 @@ req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = only_fields(j, allowed, err, errlen)) < 0 ||
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0 ||
 	    (r = str_field(j, "name", 1, out->name, sizeof(out->name), err, errlen)) < 0 ||
 	    (r = req_check_name("name", out->name, err, errlen)) < 0 ||
 	    (r = str_field(j, "service", 1, out->service, sizeof(out->service), err, errlen)) <
@@ -241,7 +213,7 @@ req_vm_patch(const json_t *j, const struct service *s, const int64_t cur[3],
 	static const char *const allowed[] = {"vcpus", "memory_mib", "disk_gib", NULL};
 	int r, n = 0;
 
-	if ((r = only_fields(j, allowed, err, errlen)) < 0)
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	memcpy(new_spec, cur, 3 * sizeof(int64_t));
 	if ((r = int_field(j, "vcpus", 1, 1024, &new_spec[0], err, errlen)) < 0)
@@ -279,7 +251,7 @@ req_vm_action(const json_t *j, const char **action, int *force, char *err, size_
 	size_t i;
 	int r;
 
-	if ((r = only_fields(j, allowed, err, errlen)) < 0)
+	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	if (a == NULL)
 		FAIL("action is required: start, stop or reboot");

@@ -24,7 +24,7 @@ WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # Only what spec parsing and the texts and argv built from a spec need.
 SRC="src/agent/spec.c src/agent/disk.c src/agent/qemu.c src/agent/tap.c \
-     src/common/strv.c src/common/util.c src/common/log.c"
+     src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
 REQ_SRC="src/daemon/request.c src/daemon/catalog.c src/common/*.c"
 
