@@ -21,6 +21,8 @@ cleanup() {
 		done
 		kill "$AGENT_PID"
 	fi
+	# A template the agent was still building in the background.
+	for p in $(pgrep -f "qemu-system.*$D/"); do kill -9 "$p"; done
 	wait 2>/dev/null
 	rm -rf "$D"
 }
@@ -32,7 +34,8 @@ mkdir -p "$D"
 chmod 711 "$D"
 
 step "host agent (root) and cloudletd (user cloudlet, SQLite in $D/cp)"
-"$BIN/cloudlet-agent" serve --socket "$D/agent.sock" --state-dir "$D/agent" >"$D/agent.log" 2>&1 &
+mkdir -m 1777 "$D/shm" # template RAM (default /dev/shm), removed with $D
+"$BIN/cloudlet-agent" serve --socket "$D/agent.sock" --state-dir "$D/agent" --template-ram-dir "$D/shm" >"$D/agent.log" 2>&1 &
 AGENT_PID=$!
 until [ -S "$D/agent.sock" ]; do sleep 0.1; done
 OPERATOR=$("$BIN/cloudletd" init --state-dir "$D/cp")
