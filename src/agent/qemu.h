@@ -21,6 +21,13 @@
 #include "spec.h"
 #include "strv.h"
 
+/*
+ * Bump when the command line qemu_build_argv makes changes in a way that
+ * matters to saved state (machine, CPU, devices, accelerator options):
+ * templates record it, so a clone is never restored into a different VM.
+ */
+#define QEMU_ENGINE_REV 1
+
 struct qemu_launch {
 	const char *qemu_bin;  /* qemu-system-x86_64 */
 	const char *guest_dir; /* vmlinux, initrd.cpio.gz */

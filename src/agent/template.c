@@ -75,9 +75,9 @@ identity(const struct vm_spec *s, char *id, size_t idlen, char *key)
 	file_sig(kpath, ksig, sizeof(ksig));
 	file_sig(ipath, isig, sizeof(isig));
 	if (util_fmt(id, idlen,
-		     "format=1\nagent=%s\nimage=%s\nimage_id=%s\nvmlinux=%s\ninitrd=%s\n"
+		     "format=1\nengine=%d\nagent=%s\nimage=%s\nimage_id=%s\nvmlinux=%s\ninitrd=%s\n"
 		     "qemu=%s\naccel=%s\nvcpus=%u\nmemory_mib=%llu\ndisk_gib=%llu\nnics=%u\n",
-		     vm_cfg->state_dir, s->image, im.id, ksig, isig, qemu_version,
+		     QEMU_ENGINE_REV, vm_cfg->state_dir, s->image, im.id, ksig, isig, qemu_version,
 		     host_accel_name(vm_cfg->host.accel), s->vcpus,
 		     (unsigned long long)s->memory_mib, (unsigned long long)s->disk_gib,
 		     s->n_nics) < 0)
