@@ -85,6 +85,8 @@ record_view(const char *vm_id, const json_t *v, int ready_override)
 					       : json_is_true(json_object_get(v, "ready")),
 			   json_string_value(json_object_get(v, "accel")),
 			   json_is_true(json_object_get(v, "restart_required")));
+	if (json_is_string(json_object_get(v, "provision")))
+		store_vm_set_provision(vm_id, json_string_value(json_object_get(v, "provision")));
 }
 
 static int

@@ -89,6 +89,7 @@ int store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind
 /* Update a VM's live fields from the agent's view. */
 int store_vm_set_state(const char *id, const char *state, const char *reason, int ready,
 		       const char *accel, int restart_required);
+int store_vm_set_provision(const char *id, const char *provision); /* clone | cold */
 int store_vm_set_spec(const char *id, int64_t vcpus, int64_t memory_mib, int64_t disk_gib);
 int store_vm_delete(const char *id);
 

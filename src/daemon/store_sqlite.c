@@ -61,6 +61,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_tenant ON events (tenant_id, id);",
 	/* 2: a tenant's VM list in order without a sort (GET /v1/vms). */
 	"CREATE INDEX vms_tenant_order ON vms (tenant_id, created_at, id);",
+	/* 3: how the host provisioned the VM (clone from a template, or cold). */
+	"ALTER TABLE vms ADD COLUMN provision TEXT NOT NULL DEFAULT '';",
 };
 
 static void
@@ -591,7 +593,7 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 
 #define VM_COLS                                                                        \
 	"SELECT id, tenant_id, name, service, image, vcpus, memory_mib, disk_gib, state, "  \
-	"reason, ready, accel, restart_required, created_at, updated_at FROM vms "
+	"reason, ready, accel, restart_required, provision, created_at, updated_at FROM vms "
 
 static void
 vm_bools(json_t *vm)
@@ -670,6 +672,7 @@ store_vm_list(const char *tenant_id)
 	" 'disk_gib', disk_gib, 'state', state, 'reason', reason,"                          \
 	" 'ready', json(CASE WHEN ready THEN 'true' ELSE 'false' END), 'accel', accel,"     \
 	" 'restart_required', json(CASE WHEN restart_required THEN 'true' ELSE 'false' END)," \
+	" 'provision', provision,"                                                          \
 	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
 
 char *
@@ -771,6 +774,13 @@ store_vm_set_state(const char *id, const char *state, const char *reason, int re
 			"restart_required = ?, updated_at = ? WHERE id = ?",
 			"ssisiss", state, reason ? reason : "", (int64_t)ready,
 			accel ? accel : "", (int64_t)restart_required, ts, id));
+}
+
+int
+store_vm_set_provision(const char *id, const char *provision)
+{
+	return run(prep("UPDATE vms SET provision = ? WHERE id = ? AND provision != ?", "sss",
+			provision, id, provision));
 }
 
 int

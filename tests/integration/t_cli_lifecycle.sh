@@ -31,6 +31,7 @@ grep -q "%" "$T/progress" || fail "the CLI showed no progress"
 vm=$(cl --json vm show web1)
 expect_eq "$(printf '%s' "$vm" | jq -c '{vcpus, memory_mib, disk_gib}')" "$defaults" "spec from the service"
 expect_eq "$(printf '%s' "$vm" | jq -r .state)" running "state"
+case "$(printf '%s' "$vm" | jq -r .provision)" in clone | cold) ;; *) fail "provision not reported: $vm" ;; esac
 id=$(printf '%s' "$vm" | jq -r .id)
 
 # The guest sees what the service determined (console through the API).
