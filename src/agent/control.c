@@ -373,21 +373,10 @@ out:
 int
 control_listen(const char *path, gid_t gid)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
+	int fd = msg_listen_unix(path, 64);
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 64) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
+		return fd;
 	/* Only root and the control plane's group may talk to the agent. */
 	if (chmod(path, 0660) < 0 ||
 	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0)) {

@@ -191,3 +191,35 @@ qmp_getfd(struct qmp *q, const char *name, int fd, char *err, size_t errlen)
 		json_decref(m);
 	}
 }
+
+int
+qmp_wait_migration(struct qmp *q, int timeout_ms, char *err, size_t errlen)
+{
+	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		json_t *st = NULL;
+		const char *status;
+		int r = qmp_exec(q, "query-migrate", NULL, &st, 5000, err, errlen);
+
+		if (r < 0)
+			return r;
+		status = json_string_value(json_object_get(st, "status"));
+		if (status != NULL && strcmp(status, "completed") == 0) {
+			json_decref(st);
+			return 0;
+		}
+		if (status != NULL && strcmp(status, "failed") == 0) {
+			snprintf(err, errlen, "migration failed: %s",
+				 json_string_value(json_object_get(st, "error-desc")) ?: "no reason given");
+			json_decref(st);
+			return -EIO;
+		}
+		json_decref(st);
+		if (util_now_ms() > deadline) {
+			snprintf(err, errlen, "migration did not complete in %d ms", timeout_ms);
+			return -ETIMEDOUT;
+		}
+		usleep(2000);
+	}
+}

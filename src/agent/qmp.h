@@ -26,6 +26,13 @@ int qmp_fd(const struct qmp *q);
 int qmp_exec(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int timeout_ms,
 	     char *err, size_t errlen);
 
+/*
+ * Poll query-migrate (every 2 ms) until the migration, outgoing or
+ * incoming, completed (0), failed (-EIO, QEMU's reason in err) or
+ * timeout_ms passed (-ETIMEDOUT).
+ */
+int qmp_wait_migration(struct qmp *q, int timeout_ms, char *err, size_t errlen);
+
 /* Hand QEMU an open file descriptor under a name (QMP getfd, SCM_RIGHTS). */
 int qmp_getfd(struct qmp *q, const char *name, int fd, char *err, size_t errlen);
 

@@ -155,8 +155,7 @@ save_state(const char *dir, int state_fd, char *err, size_t errlen)
 {
 	char path[800], uri[32];
 	struct qmp *q;
-	json_t *caps, *args, *st = NULL;
-	uint64_t deadline = util_now_ms() + 60000;
+	json_t *caps, *args;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/qmp.sock", dir);
@@ -174,34 +173,11 @@ save_state(const char *dir, int state_fd, char *err, size_t errlen)
 	    (r = qmp_exec(q, "migrate-set-capabilities", caps, NULL, 5000, err, errlen)) < 0 ||
 	    (r = qmp_exec(q, "migrate", args, NULL, 5000, err, errlen)) < 0)
 		goto out;
-	for (;;) {
-		const char *status;
-
-		r = qmp_exec(q, "query-migrate", NULL, &st, 5000, err, errlen);
-		if (r < 0)
-			goto out;
-		status = json_string_value(json_object_get(st, "status"));
-		if (status != NULL && strcmp(status, "completed") == 0)
-			break;
-		if (status != NULL && strcmp(status, "failed") == 0) {
-			snprintf(err, errlen, "saving the template failed: %s",
-				 json_string_value(json_object_get(st, "error-desc")) ?: "?");
-			r = -EIO;
-			goto out;
-		}
-		json_decref(st);
-		st = NULL;
-		if (util_now_ms() > deadline) {
-			snprintf(err, errlen, "saving the template timed out");
-			r = -ETIMEDOUT;
-			goto out;
-		}
-		usleep(10000);
-	}
+	if ((r = qmp_wait_migration(q, 60000, err, errlen)) < 0)
+		goto out;
 	qmp_exec(q, "quit", NULL, NULL, 5000, err, errlen);
 	r = 0;
 out:
-	json_decref(st);
 	json_decref(caps);
 	json_decref(args);
 	qmp_close(q);

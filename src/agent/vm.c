@@ -603,7 +603,6 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 	      struct op_error *e)
 {
 	char path[800], err[512], uri[32], seed[65], line[512];
-	uint64_t deadline = util_now_ms() + 30000;
 	json_t *caps, *args, *st = NULL;
 	struct qmp *q;
 	size_t off;
@@ -620,28 +619,8 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 	r = qmp_exec(q, "migrate-set-capabilities", caps, NULL, 5000, err, sizeof(err));
 	if (r == 0)
 		r = qmp_exec(q, "migrate-incoming", args, NULL, 5000, err, sizeof(err));
-	while (r == 0) {
-		const char *status;
-
-		r = qmp_exec(q, "query-migrate", NULL, &st, 5000, err, sizeof(err));
-		if (r < 0)
-			break;
-		status = json_string_value(json_object_get(st, "status"));
-		if (status != NULL && strcmp(status, "completed") == 0)
-			break;
-		if ((status != NULL && strcmp(status, "failed") == 0) ||
-		    util_now_ms() > deadline) {
-			snprintf(err, sizeof(err), "restoring the template failed (%s)",
-				 status ? status : "timeout");
-			r = -EIO;
-			break;
-		}
-		json_decref(st);
-		st = NULL;
-		usleep(2000);
-	}
-	json_decref(st);
-	st = NULL;
+	if (r == 0)
+		r = qmp_wait_migration(q, 30000, err, sizeof(err));
 	if (r == 0 && qmp_exec(q, "query-status", NULL, &st, 5000, err, sizeof(err)) == 0 &&
 	    !json_is_true(json_object_get(st, "running")))
 		r = qmp_exec(q, "cont", NULL, NULL, 5000, err, sizeof(err));

@@ -42,6 +42,9 @@ int msg_write(int fd, const json_t *msg);
 /* Connect to a unix stream socket; returns fd or -errno. */
 int msg_connect_unix(const char *path);
 
+/* Listen on path (an old socket file there is replaced): fd or -errno. */
+int msg_listen_unix(const char *path, int backlog);
+
 /*
  * One request/response exchange on a new connection to path: send req (not
  * consumed), wait for one reply of at most MSG_MAX_RESPONSE bytes (new
