@@ -102,5 +102,6 @@ clean:
 # The customer CLI and the control-plane daemon have their own fragments.
 -include src/cli/cli.mk
 -include src/daemon/daemon.mk
+-include src/storage/storage.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -13,6 +13,8 @@ e2fsprogs dosfstools mtools
 busybox-static cpio lz4 xz-utils kmod
 iproute2 iputils-ping curl socat jq wrk
 clang libclang-rt-14-dev
+nftables libnftables-dev dnsmasq-base iperf3
+libclamav-dev libyara-dev libnbd-bin
 "
 if [ -f guest/deps.txt ]; then
 	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"
@@ -42,6 +44,10 @@ if [ "$(id -u)" = 0 ]; then
 	getent passwd cloudlet >/dev/null ||
 		useradd --system --gid cloudlet --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet
+	# The storage server (src/storage) owns the pool's devices as this user.
+	getent passwd cloudlet-storage >/dev/null ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin cloudlet-storage
 	getent passwd cloudlet-vm >/dev/null ||
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet-vm
