@@ -22,7 +22,7 @@
  * (so whole-file hash signatures still match), small enough to stay cheap
  * per stream (one allocation each).
  */
-#define STREAM_CHUNK (1u << 20)
+#define STREAM_CHUNK SCAN_STREAM_CHUNK
 
 /*
  * ClamAV only says which signatures matched a buffer, not where. To place

@@ -32,6 +32,9 @@
 #define SCAN_MAX_SIGFILES 1024        /* signature files in one directory */
 #define SCAN_MAX_SIGFILE  (512u << 20) /* size of one signature file */
 
+/* A stream scans in chunks of this size (public so tests can aim at its seams). */
+#define SCAN_STREAM_CHUNK (1u << 20)
+
 struct scan_engine;
 struct scan_stream;
 
