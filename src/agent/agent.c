@@ -24,6 +24,8 @@
 #include "ctl.h"
 #include "image.h"
 #include "log.h"
+#include "net.h"
+#include "netstate.h"
 #include "util.h"
 #include "vm.h"
 
@@ -38,7 +40,8 @@ usage(void)
 		"usage: cloudlet-agent serve [--socket PATH] [--state-dir DIR] [--guest-dir DIR]\n"
 		"                            [--qemu BIN] [--vm-user USER] [--accel auto|tcg|kvm]\n"
 		"                            [--mem-overcommit RATIO] [--stop-timeout SECONDS]\n"
-		"                            [--template-ram-dir DIR] [--auto-templates on|off] [-v]\n"
+		"                            [--template-ram-dir DIR] [--auto-templates on|off]\n"
+		"                            [--external-netns NAME] [--external-bridge NAME] [-v]\n"
 		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n");
 	exit(2);
 }
@@ -58,6 +61,8 @@ serve(int argc, char **argv)
 		{"stop-timeout", required_argument, NULL, 't'},
 		{"template-ram-dir", required_argument, NULL, 'r'},
 		{"auto-templates", required_argument, NULL, 'T'},
+		{"external-netns", required_argument, NULL, 'X'},
+		{"external-bridge", required_argument, NULL, 'B'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -67,13 +72,15 @@ serve(int argc, char **argv)
 	char real[PATH_MAX], sockdir[PATH_MAX];
 	struct group *grp;
 	int c, verbose = 0, lfd, r;
-	char *end;
+	char *end, errbuf[128];
 
 	cfg.mem_overcommit = 1.0;
 	cfg.mem_reserve_mib = 512;
 	cfg.stop_timeout_s = 30;
 	cfg.auto_templates = 1;
 	snprintf(cfg.template_ram_dir, sizeof(cfg.template_ram_dir), "/dev/shm");
+	snprintf(cfg.ext_netns, sizeof(cfg.ext_netns), "cloudlet-ext");
+	snprintf(cfg.ext_bridge, sizeof(cfg.ext_bridge), "clext0");
 	snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "/usr/bin/qemu-system-x86_64");
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -82,6 +89,16 @@ serve(int argc, char **argv)
 		case 'g': guest = optarg; break;
 		case 'u': user = optarg; break;
 		case 'v': verbose = 1; break;
+		case 'X':
+			if (netstate_check_key(optarg, 31, errbuf, sizeof(errbuf)) < 0 ||
+			    util_fmt(cfg.ext_netns, sizeof(cfg.ext_netns), "%s", optarg) < 0)
+				usage();
+			break;
+		case 'B':
+			if (netstate_check_key(optarg, 15, errbuf, sizeof(errbuf)) < 0 ||
+			    util_fmt(cfg.ext_bridge, sizeof(cfg.ext_bridge), "%s", optarg) < 0)
+				usage();
+			break;
 		case 'q':
 			snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "%s", optarg);
 			break;
@@ -173,10 +190,17 @@ serve(int argc, char **argv)
 		if (sockdir[0] != '\0')
 			util_mkdirs(sockdir, 0755);
 	}
+	/* Networks first (VM NICs name them), applied once VMs are loaded
+	 * (the anti-spoofing sets list VM ports). */
+	if ((r = net_init(&cfg)) < 0) {
+		log_warnx("cannot set up networks: %s", strerror(-r));
+		return 1;
+	}
 	if ((r = vm_init(&cfg)) < 0) {
 		log_warnx("cannot load VMs: %s", strerror(-r));
 		return 1;
 	}
+	net_apply_all();
 	grp = getgrnam("cloudlet");
 	lfd = control_listen(sock, grp ? grp->gr_gid : (gid_t)-1);
 	if (lfd < 0) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "net.h"
 #include "spec.h"
 #include "template.h"
 #include "log.h"
@@ -280,6 +281,51 @@ h_template_build(json_t *args, const char *name, json_t **out, struct op_error *
 	return 0;
 }
 
+static int
+h_net_apply(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return net_apply(args, out, e);
+}
+
+static const char *
+arg_tenant(const json_t *args, struct op_error *e)
+{
+	const char *t = json_string_value(json_object_get(args, "tenant"));
+
+	if (t == NULL) {
+		e->code = "invalid";
+		snprintf(e->msg, sizeof(e->msg), "tenant is required and must be a string");
+	}
+	return t;
+}
+
+static int
+h_net_show(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	const char *t = arg_tenant(args, e);
+
+	(void)name;
+	return t ? net_show(t, out, e) : -EINVAL;
+}
+
+static int
+h_net_delete(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	const char *t = arg_tenant(args, e);
+
+	(void)name, (void)out;
+	return t ? net_delete(t, e) : -EINVAL;
+}
+
+static int
+h_net_list(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name, (void)e;
+	*out = net_list();
+	return 0;
+}
+
 static const struct {
 	const char *op;
 	int takes_name;
@@ -294,6 +340,8 @@ static const struct {
 	{"vm.wait", 1, h_wait},		 {"vm.console", 1, h_console},
 	{"vm.console.input", 1, h_console_input},
 	{"template.list", 0, h_template_list},	 {"template.build", 0, h_template_build},
+	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
+	{"net.delete", 0, h_net_delete},	 {"net.list", 0, h_net_list},
 };
 
 static json_t *

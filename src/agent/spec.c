@@ -160,11 +160,36 @@ check_mac(const char *s)
 	return (hexval(s[1]) & 1) ? -1 : 0;
 }
 
+/* "<tenant>/<network id>": two keys of [a-z0-9-], not starting with '-'. */
+static int
+check_network(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	int part = 0;
+
+	if (slash == NULL || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p == '/') {
+			part = 0;
+			continue;
+		}
+		if (part == 0 && *p == '-')
+			return -1;
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return -1;
+		part++;
+		if (part > 32)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 parse_nic(const json_t *j, struct spec_nic *nic, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {"netns", "bridge", "address", "gateway",
-					      "mac",   "dhcp",   NULL};
+					      "mac",   "dhcp",   "network", NULL};
 	json_t *dhcp;
 	int r;
 
@@ -173,8 +198,16 @@ parse_nic(const json_t *j, struct spec_nic *nic, char *err, size_t errlen)
 	if ((r = jsonv_only_fields(j, allowed, err, errlen)) < 0)
 		return r;
 	memset(nic, 0, sizeof(*nic));
+	if ((r = get_str(j, "network", nic->network, sizeof(nic->network), 0, err, errlen)) < 0)
+		return r;
+	if (nic->network[0] != '\0') {
+		/* A platform network: the agent resolves namespace and bridge. */
+		if (check_network(nic->network) < 0)
+			FAIL("nic network must be '<tenant>/<network id>' (a-z, 0-9, '-')");
+	}
 	if ((r = get_str(j, "netns", nic->netns, sizeof(nic->netns), 0, err, errlen)) < 0 ||
-	    (r = get_str(j, "bridge", nic->bridge, sizeof(nic->bridge), 1, err, errlen)) < 0 ||
+	    (r = get_str(j, "bridge", nic->bridge, sizeof(nic->bridge), nic->network[0] == '\0',
+			 err, errlen)) < 0 ||
 	    (r = get_str(j, "address", nic->address, sizeof(nic->address), 0, err, errlen)) <
 		    0 ||
 	    (r = get_str(j, "gateway", nic->gateway, sizeof(nic->gateway), 0, err, errlen)) <
@@ -184,7 +217,8 @@ parse_nic(const json_t *j, struct spec_nic *nic, char *err, size_t errlen)
 	if (nic->netns[0] != '\0' &&
 	    (r = check_ident("nic netns", nic->netns, 63, err, errlen)) < 0)
 		return r;
-	if ((r = check_ident("nic bridge", nic->bridge, 15, err, errlen)) < 0)
+	if (nic->network[0] == '\0' &&
+	    (r = check_ident("nic bridge", nic->bridge, 15, err, errlen)) < 0)
 		return r;
 	dhcp = json_object_get(j, "dhcp");
 	if (dhcp != NULL && !json_is_boolean(dhcp))
@@ -366,6 +400,8 @@ spec_to_json(const struct vm_spec *s)
 		const struct spec_nic *n = &s->nics[i];
 		json_t *o = json_pack("{s:s}", "bridge", n->bridge);
 
+		if (n->network[0] != '\0')
+			json_object_set_new(o, "network", json_string(n->network));
 		if (n->netns[0] != '\0')
 			json_object_set_new(o, "netns", json_string(n->netns));
 		if (n->address[0] != '\0')

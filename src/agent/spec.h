@@ -18,6 +18,7 @@
 #define SPEC_DISK_MAX_GIB 4096
 
 struct spec_nic {
+	char network[72]; /* "<tenant>/<network id>" (net.h), or "" for netns+bridge */
 	char netns[64];   /* network namespace holding the bridge ("" = host's) */
 	char bridge[16];  /* bridge the VM's tap joins */
 	char address[19]; /* IPv4 CIDR, "" when dhcp */

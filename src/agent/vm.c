@@ -23,6 +23,8 @@
 #include "disk.h"
 #include "image.h"
 #include "log.h"
+#include "net.h"
+#include "netstate.h"
 #include "msg.h"
 #include "qemu.h"
 #include "supervise.h"
@@ -899,6 +901,39 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 		return fail(e, "internal", r, "no randomness");
 	}
 	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", vm_cfg->state_dir, vm->id);
+	for (i = 0; i < vm->spec.n_nics; i++) {
+		struct spec_nic *nic = &vm->spec.nics[i];
+		char gw[16];
+		unsigned prefix;
+
+		if (nic->network[0] == '\0')
+			continue;
+		/* A platform network: its namespace and bridge are the agent's,
+		 * never the caller's. */
+		if ((r = net_nic_resolve(nic->network, nic->netns, sizeof(nic->netns), nic->bridge,
+					 sizeof(nic->bridge), gw, sizeof(gw), &prefix, err,
+					 sizeof(err))) < 0) {
+			spec_free(&vm->spec);
+			free(vm);
+			return fail(e, "invalid", r, "%s", err);
+		}
+		if (nic->gateway[0] == '\0' && nic->address[0] != '\0')
+			snprintf(nic->gateway, sizeof(nic->gateway), "%s", gw);
+		if (nic->address[0] != '\0') {
+			struct net_cidr a, g;
+
+			netstate_parse_cidr(gw, 0, 0, &g);
+			if (netstate_parse_cidr(nic->address, 1, 0, &a) < 0 || a.prefix != prefix ||
+			    (a.addr >> (32 - prefix)) != (g.addr >> (32 - prefix)) ||
+			    a.addr == g.addr || a.addr == g.addr + 1) {
+				spec_free(&vm->spec);
+				free(vm);
+				return fail(e, "invalid", -EINVAL,
+					    "nic address %s is not a host address on network %s",
+					    nic->address, nic->network);
+			}
+		}
+	}
 	for (i = 0; i < vm->spec.n_nics; i++)
 		if (vm->spec.nics[i].mac[0] == '\0')
 			derive_mac(vm->id, i, vm->spec.nics[i].mac, sizeof(vm->spec.nics[i].mac));
@@ -936,6 +971,10 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	vm_lock();
 	save(vm);
 	vm_unlock();
+	/* Its MAC and address join the tenant's anti-spoofing set and DHCP
+	 * leases before its first packet. */
+	for (i = 0; i < vm->spec.n_nics; i++)
+		net_ports_changed(vm->spec.nics[i].netns);
 	if (start == NULL || json_is_true(start)) {
 		r = do_start(vm, e);
 		if (r < 0)
@@ -951,6 +990,8 @@ undo:
 	vm_lock();
 	vm->deleted = 1;
 	vm_unlock();
+	for (i = 0; i < vm->spec.n_nics; i++)
+		net_ports_changed(vm->spec.nics[i].netns);
 	return r;
 }
 
@@ -1172,6 +1213,8 @@ vm_delete(const char *name, struct op_error *e)
 	vm->deleted = 1;
 	vm->busy = 0;
 	vm_unlock();
+	for (unsigned i = 0; i < vm->spec.n_nics; i++)
+		net_ports_changed(vm->spec.nics[i].netns);
 	log_info("vm %s (%s): deleted", vm->id, name);
 	return 0;
 }

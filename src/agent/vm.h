@@ -34,6 +34,8 @@ struct agent_config {
 	unsigned stop_timeout_s;  /* graceful stop before forcing */
 	char template_ram_dir[256]; /* where templates keep guest RAM (tmpfs) */
 	int auto_templates;       /* build a template after a cold create */
+	char ext_netns[32];       /* the shared external network: namespace */
+	char ext_bridge[16];      /* and bridge (net.h) */
 	struct host_info host;
 };
 

@@ -450,6 +450,13 @@ cl_engine_setup(struct cl_engine **out)
 	 * the bisection of one hit answer from a previous scan.
 	 */
 	crc |= cl_engine_set_num(cl, CL_ENGINE_DISABLE_CACHE, 1);
+	/*
+	 * Aho-Corasick for every body signature, no Boyer-Moore matcher:
+	 * measured 2.7x faster on data that matches nothing (the normal case
+	 * for disk blocks), at the cost of more memory per signature.
+	 * XXX not yet measured with the official ClamAV databases loaded.
+	 */
+	crc |= cl_engine_set_num(cl, CL_ENGINE_AC_ONLY, 1);
 	/* Engine-wide, set before compile; the per-scan context says where names go. */
 	cl_engine_set_clcb_virus_found(cl, clamav_found);
 	if (crc != CL_SUCCESS) {

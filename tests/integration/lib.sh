@@ -47,12 +47,24 @@ kill_qemus() {
 	done
 }
 
+# Other helpers the agent started for this test (dnsmasq): their command
+# lines name $T.
+kill_named_procs() {
+	for p in $(pgrep -f "$T/" 2>/dev/null); do
+		[ "$p" = $$ ] && continue
+		case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
+		dnsmasq*"$T/"*) kill -9 "$p" 2>/dev/null ;;
+		esac
+	done
+}
+
 cleanup() {
 	rc=$?
 	set +e
 	[ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	kill_qemus
+	kill_named_procs
 	for ns in $NETNS_LIST; do ip netns del "$ns" 2>/dev/null; done
 	sleep 0.2
 	rm -rf "$T"
@@ -245,3 +257,29 @@ wait_op() {
 
 # Agent VMs of this test's agent (names).
 agent_vms() { ctl --json vm list | jq -r '.[].name'; }
+
+# Run a shell command on a guest's serial console (a root shell) and print
+# its output; returns the command's exit status. Needs a ready guest.
+GSH_N=0
+guest_sh() {
+	gname=$1 gcmd=$2 gtimeout=${3:-60}
+	GSH_N=$((GSH_N + 1))
+	gtag="gsh$$x$GSH_N"
+	gstart=$(ctl --json vm console "$gname" --bytes 1 | jq -r .offset)
+	# The marker is built by the shell, so the echoed command line never
+	# matches it.
+	gline="$gcmd; echo \"@@\$?@@\"\"$gtag\"
+"
+	ctl raw "$(jq -cn --arg n "$gname" --arg d "$gline" '{op:"vm.console.input",args:{name:$n,data:$d}}')" >/dev/null
+	gi=0
+	while :; do
+		gout=$(ctl raw "$(jq -cn --arg n "$gname" --argjson o "$gstart" '{op:"vm.console",args:{name:$n,offset:$o,bytes:1000000}}')" | jq -r .result.output | tr -d '\r')
+		if printf '%s' "$gout" | grep -q "@@[0-9]*@@$gtag"; then break; fi
+		gi=$((gi + 1))
+		[ $gi -lt $((gtimeout * 5)) ] || fail "no answer from $gname to: $gcmd"
+		sleep 0.2
+	done
+	grc=$(printf '%s' "$gout" | sed -n "s/.*@@\([0-9]*\)@@$gtag.*/\1/p" | tail -n 1)
+	printf '%s\n' "$gout" | sed -n "2,/@@[0-9]*@@$gtag/p" | grep -v "@@[0-9]*@@$gtag" || true
+	return "$grc"
+}

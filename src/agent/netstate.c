@@ -1,0 +1,530 @@
+/* netstate.c - see netstate.h */
+#define _GNU_SOURCE
+#include "netstate.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonv.h"
+
+#define ERR(...)                                                                         \
+	do {                                                                             \
+		snprintf(err, errlen, __VA_ARGS__);                                      \
+		goto fail;                                                               \
+	} while (0)
+
+int
+netstate_check_key(const char *s, size_t max, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || s[0] == '-') {
+		snprintf(err, errlen, "'%.40s' must be 1 to %zu characters, not starting with '-'",
+			 s, max);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			snprintf(err, errlen, "'%.40s' may only contain a-z, 0-9 and '-'", s);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+netstate_parse_cidr(const char *s, int want_prefix, int network, struct net_cidr *out)
+{
+	char ip[16];
+	const char *slash = strchr(s, '/');
+	size_t iplen = slash ? (size_t)(slash - s) : strlen(s);
+	struct in_addr a;
+	unsigned prefix = 32;
+
+	if (iplen == 0 || iplen >= sizeof(ip) || (slash != NULL) != (want_prefix != 0))
+		return -EINVAL;
+	memcpy(ip, s, iplen);
+	ip[iplen] = '\0';
+	/* inet_pton takes exactly a dotted quad of decimals (no 010, no 1.2.3). */
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return -EINVAL;
+	if (slash) {
+		const char *p = slash + 1;
+
+		if (p[0] < '0' || p[0] > '9' || strlen(p) > 2 || (p[1] && (p[1] < '0' || p[1] > '9')) ||
+		    (p[0] == '0' && p[1]))
+			return -EINVAL;
+		prefix = (unsigned)atoi(p);
+		if (prefix > 32)
+			return -EINVAL;
+	}
+	out->addr = ntohl(a.s_addr);
+	out->prefix = prefix;
+	if (network && prefix < 32 &&
+	    (out->addr & (prefix ? (0xffffffffu >> prefix) : 0xffffffffu)) != 0)
+		return -EINVAL;
+	if (network && prefix == 0 && out->addr != 0)
+		return -EINVAL;
+	return 0;
+}
+
+static uint32_t
+mask(unsigned prefix)
+{
+	return prefix ? 0xffffffffu << (32 - prefix) : 0;
+}
+
+int
+netstate_in(const struct net_cidr *c, uint32_t a)
+{
+	return (a & mask(c->prefix)) == (c->addr & mask(c->prefix));
+}
+
+void
+netstate_ip(uint32_t a, char *out, size_t len)
+{
+	snprintf(out, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+const char *
+netstate_proto_name(enum net_proto p)
+{
+	switch (p) {
+	case NET_PROTO_TCP: return "tcp";
+	case NET_PROTO_UDP: return "udp";
+	case NET_PROTO_ICMP: return "icmp";
+	default: return "any";
+	}
+}
+
+void
+netstate_hash(const char *key, char out[11])
+{
+	/* FNV-1a, 64 bits: only names interfaces, collisions are checked. */
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	snprintf(out, 11, "%010llx", (unsigned long long)(h & 0xffffffffffull));
+}
+
+static int
+parse_proto(const char *s, enum net_proto *p)
+{
+	static const char *const names[] = {"any", "tcp", "udp", "icmp"};
+
+	for (unsigned i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*p = (enum net_proto)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int
+get_port(const json_t *o, const char *key, int required, uint16_t *out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = 0;
+	if (v == NULL)
+		return required ? -EINVAL : 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+		return -EINVAL;
+	*out = (uint16_t)json_integer_value(v);
+	return 0;
+}
+
+static const char *
+get_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Which of the tenant's networks holds a; -1 when none. */
+static int
+net_of(const struct net_tenant *t, uint32_t a)
+{
+	for (unsigned i = 0; i < t->n_networks; i++)
+		if (netstate_in(&t->networks[i].cidr, a))
+			return (int)i;
+	return -1;
+}
+
+static int
+is_external(const struct net_tenant *t, uint32_t a)
+{
+	if (t->ext_address && a == t->ext_address)
+		return 1;
+	for (unsigned i = 0; i < t->n_addresses; i++)
+		if (t->addresses[i].address == a)
+			return 1;
+	return 0;
+}
+
+static int
+parse_networks(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
+{
+	size_t i;
+	const json_t *n;
+
+	if (!json_is_array(arr) || json_array_size(arr) > NET_NETWORKS_MAX)
+		ERR("networks must be an array of at most %d", NET_NETWORKS_MAX);
+	json_array_foreach(arr, i, n) {
+		static const char *const fields[] = {"id", "cidr", NULL};
+		struct net_network *nw = &t->networks[t->n_networks];
+		const char *id = get_str(n, "id"), *cidr = get_str(n, "cidr");
+
+		if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
+			ERR("networks[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+		if (id == NULL || netstate_check_key(id, NET_ID_MAX, err, errlen) < 0)
+			ERR("networks[%zu].id: %s", i, id ? err : "required string");
+		if (cidr == NULL || netstate_parse_cidr(cidr, 1, 1, &nw->cidr) < 0)
+			ERR("networks[%zu].cidr: a network address with prefix (e.g. 10.0.0.0/24) is required", i);
+		if (nw->cidr.prefix < 16 || nw->cidr.prefix > 28)
+			ERR("networks[%zu].cidr: prefix must be /16 to /28", i);
+		snprintf(nw->id, sizeof(nw->id), "%s", id);
+		nw->gateway = nw->cidr.addr + 1;
+		nw->dhcp_server = nw->cidr.addr + 2;
+		netstate_hash(id, nw->hash);
+		for (unsigned k = 0; k < t->n_networks; k++) {
+			const struct net_network *o = &t->networks[k];
+
+			if (strcmp(o->id, nw->id) == 0)
+				ERR("networks[%zu].id: duplicate '%s'", i, id);
+			if (strcmp(o->hash, nw->hash) == 0)
+				ERR("networks[%zu].id: '%s' collides with '%s'", i, id, o->id);
+			if (netstate_in(&o->cidr, nw->cidr.addr) || netstate_in(&nw->cidr, o->cidr.addr))
+				ERR("networks[%zu].cidr overlaps network '%s'", i, o->id);
+		}
+		t->n_networks++;
+	}
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+parse_external(const json_t *ext, struct net_tenant *t, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"address", "gateway", NULL};
+	const char *a, *g;
+	struct net_cidr c;
+
+	if (ext == NULL || json_is_null(ext))
+		return 0;
+	if (!json_is_object(ext) || jsonv_only_fields(ext, fields, err, errlen) < 0)
+		ERR("external: %s", json_is_object(ext) ? err : "must be an object");
+	a = get_str(ext, "address");
+	if (a == NULL || netstate_parse_cidr(a, 1, 0, &c) < 0 || c.prefix < 8 || c.prefix > 30)
+		ERR("external.address: an address with the external network's prefix (e.g. 198.18.0.10/24) is required");
+	t->ext_address = c.addr;
+	t->ext_prefix = c.prefix;
+	if ((g = get_str(ext, "gateway")) != NULL) {
+		if (netstate_parse_cidr(g, 0, 0, &c) < 0 || c.addr == t->ext_address)
+			ERR("external.gateway: an IPv4 address other than external.address");
+		t->ext_gateway = c.addr;
+	}
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+parse_addresses(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
+{
+	size_t i;
+	const json_t *n;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > NET_ADDRESSES_MAX)
+		ERR("addresses must be an array of at most %d", NET_ADDRESSES_MAX);
+	json_array_foreach(arr, i, n) {
+		static const char *const fields[] = {"address", "vm", NULL};
+		struct net_address *ad = &t->addresses[t->n_addresses];
+		const char *a = get_str(n, "address"), *vm = get_str(n, "vm");
+		struct net_cidr c;
+
+		if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
+			ERR("addresses[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+		if (t->ext_address == 0)
+			ERR("addresses need external.address");
+		if (a == NULL || netstate_parse_cidr(a, 0, 0, &c) < 0)
+			ERR("addresses[%zu].address: an IPv4 address is required", i);
+		if (is_external(t, c.addr))
+			ERR("addresses[%zu].address: duplicate", i);
+		ad->address = c.addr;
+		if (vm != NULL) {
+			if (netstate_parse_cidr(vm, 0, 0, &c) < 0 || net_of(t, c.addr) < 0)
+				ERR("addresses[%zu].vm: an address on one of the tenant's networks", i);
+			for (unsigned k = 0; k < t->n_addresses; k++)
+				if (t->addresses[k].vm == c.addr)
+					ERR("addresses[%zu].vm: already mapped", i);
+			ad->vm = c.addr;
+		} else if (json_object_get(n, "vm") != NULL && !json_is_null(json_object_get(n, "vm")))
+			ERR("addresses[%zu].vm: must be a string", i);
+		t->n_addresses++;
+	}
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+parse_forwards(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
+{
+	size_t i;
+	const json_t *n;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > NET_FORWARDS_MAX)
+		ERR("forwards must be an array of at most %d", NET_FORWARDS_MAX);
+	json_array_foreach(arr, i, n) {
+		static const char *const fields[] = {"address", "protocol", "port", "to", "to_port",
+						     NULL};
+		struct net_forward *f = &t->forwards[t->n_forwards];
+		const char *a = get_str(n, "address"), *p = get_str(n, "protocol"),
+			   *to = get_str(n, "to");
+		struct net_cidr c;
+
+		if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
+			ERR("forwards[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+		if (a == NULL || netstate_parse_cidr(a, 0, 0, &c) < 0 || !is_external(t, c.addr))
+			ERR("forwards[%zu].address: one of the tenant's external addresses", i);
+		f->address = c.addr;
+		if (p == NULL || parse_proto(p, &f->proto) < 0 ||
+		    (f->proto != NET_PROTO_TCP && f->proto != NET_PROTO_UDP))
+			ERR("forwards[%zu].protocol: tcp or udp", i);
+		if (get_port(n, "port", 1, &f->port) < 0 || get_port(n, "to_port", 1, &f->to_port) < 0)
+			ERR("forwards[%zu]: port and to_port must be 1 to 65535", i);
+		if (to == NULL || netstate_parse_cidr(to, 0, 0, &c) < 0 || net_of(t, c.addr) < 0)
+			ERR("forwards[%zu].to: an address on one of the tenant's networks", i);
+		f->to = c.addr;
+		for (unsigned k = 0; k < t->n_forwards; k++)
+			if (t->forwards[k].address == f->address && t->forwards[k].port == f->port &&
+			    t->forwards[k].proto == f->proto)
+				ERR("forwards[%zu]: duplicate of forwards[%u]", i, k);
+		t->n_forwards++;
+	}
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+parse_rule(const json_t *n, size_t i, const struct net_tenant *t, struct net_rule *r, char *err,
+	   size_t errlen)
+{
+	static const char *const fields[] = {"direction", "action", "protocol", "port_min",
+					     "port_max", "remote", "local", "priority", NULL};
+	const char *dir = get_str(n, "direction"), *act = get_str(n, "action"),
+		   *proto = get_str(n, "protocol"), *remote = get_str(n, "remote"),
+		   *local = get_str(n, "local");
+	const json_t *prio = json_object_get(n, "priority");
+
+	if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
+		ERR("rules[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+	if (dir == NULL || (strcmp(dir, "ingress") != 0 && strcmp(dir, "egress") != 0))
+		ERR("rules[%zu].direction: ingress or egress", i);
+	r->ingress = strcmp(dir, "ingress") == 0;
+	if (act == NULL || (strcmp(act, "allow") != 0 && strcmp(act, "deny") != 0))
+		ERR("rules[%zu].action: allow or deny", i);
+	r->allow = strcmp(act, "allow") == 0;
+	if (proto == NULL || parse_proto(proto, &r->proto) < 0)
+		ERR("rules[%zu].protocol: tcp, udp, icmp or any", i);
+	if (get_port(n, "port_min", 0, &r->port_min) < 0 ||
+	    get_port(n, "port_max", 0, &r->port_max) < 0)
+		ERR("rules[%zu]: ports must be 1 to 65535", i);
+	if (r->port_max == 0)
+		r->port_max = r->port_min;
+	if (r->port_min == 0 && r->port_max != 0)
+		ERR("rules[%zu]: port_max without port_min", i);
+	if (r->port_min > r->port_max)
+		ERR("rules[%zu]: port_min is above port_max", i);
+	if (r->port_min && r->proto != NET_PROTO_TCP && r->proto != NET_PROTO_UDP)
+		ERR("rules[%zu]: ports need protocol tcp or udp", i);
+	if (remote == NULL)
+		remote = "0.0.0.0/0";
+	if (netstate_parse_cidr(remote, 1, 1, &r->remote) < 0)
+		ERR("rules[%zu].remote: a network in CIDR form with host bits zero (e.g. 203.0.113.0/24)", i);
+	if (local == NULL || netstate_parse_cidr(local, 1, 1, &r->local) < 0)
+		ERR("rules[%zu].local: a VM address (/32) or one of the tenant's networks", i);
+	{
+		int k = net_of(t, r->local.addr);
+
+		if (k < 0 || r->local.prefix < t->networks[k].cidr.prefix)
+			ERR("rules[%zu].local: not inside the tenant's networks", i);
+	}
+	if (prio == NULL)
+		r->priority = 100;
+	else if (!json_is_integer(prio) || json_integer_value(prio) < 1 ||
+		 json_integer_value(prio) > 65535)
+		ERR("rules[%zu].priority: 1 to 65535", i);
+	else
+		r->priority = (unsigned)json_integer_value(prio);
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+rule_cmp(const void *a, const void *b)
+{
+	const struct net_rule *x = a, *y = b;
+
+	return x->priority < y->priority ? -1 : x->priority > y->priority;
+}
+
+int
+netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"tenant", "mode", "networks", "external", "addresses",
+					     "forwards", "rules", NULL};
+	const char *tenant, *mode;
+	const json_t *rules;
+	size_t i;
+	const json_t *n;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(j) || jsonv_only_fields(j, fields, err, errlen) < 0)
+		ERR("%s", json_is_object(j) ? err : "arguments must be an object");
+	tenant = get_str(j, "tenant");
+	if (tenant == NULL || netstate_check_key(tenant, NET_TENANT_MAX, err, errlen) < 0)
+		ERR("tenant: %s", tenant ? err : "required string");
+	snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
+	netstate_hash(tenant, out->hash);
+	mode = get_str(j, "mode");
+	if (mode == NULL || strcmp(mode, "namespace") == 0)
+		out->mode = NET_FW_NAMESPACE;
+	else if (strcmp(mode, "vm") == 0)
+		out->mode = NET_FW_VM;
+	else
+		ERR("mode: namespace or vm");
+	if (json_object_get(j, "networks") == NULL)
+		ERR("networks is required");
+	if (parse_networks(json_object_get(j, "networks"), out, err, errlen) < 0 ||
+	    parse_external(json_object_get(j, "external"), out, err, errlen) < 0 ||
+	    parse_addresses(json_object_get(j, "addresses"), out, err, errlen) < 0 ||
+	    parse_forwards(json_object_get(j, "forwards"), out, err, errlen) < 0)
+		goto fail;
+	rules = json_object_get(j, "rules");
+	if (rules != NULL) {
+		if (!json_is_array(rules) || json_array_size(rules) > NET_RULES_MAX)
+			ERR("rules must be an array of at most %d", NET_RULES_MAX);
+		if (json_array_size(rules) &&
+		    (out->rules = calloc(json_array_size(rules), sizeof(*out->rules))) == NULL)
+			ERR("out of memory");
+		json_array_foreach(rules, i, n) {
+			if (parse_rule(n, i, out, &out->rules[i], err, errlen) < 0)
+				goto fail;
+			out->n_rules++;
+		}
+		/* Stable for equal priorities: merge sort semantics are not
+		 * guaranteed by qsort, so break ties by position. */
+		for (i = 0; i < out->n_rules; i++)
+			out->rules[i].priority = out->rules[i].priority * 2048u + (unsigned)i;
+		qsort(out->rules, out->n_rules, sizeof(*out->rules), rule_cmp);
+		for (i = 0; i < out->n_rules; i++)
+			out->rules[i].priority /= 2048u;
+	}
+	return 0;
+fail:
+	netstate_free(out);
+	return -EINVAL;
+}
+
+void
+netstate_free(struct net_tenant *t)
+{
+	if (t == NULL)
+		return;
+	free(t->rules);
+	t->rules = NULL;
+	t->n_rules = 0;
+}
+
+static json_t *
+cidr_json(const struct net_cidr *c)
+{
+	char ip[16];
+
+	netstate_ip(c->addr, ip, sizeof(ip));
+	return json_sprintf("%s/%u", ip, c->prefix);
+}
+
+static json_t *
+ip_json(uint32_t a)
+{
+	char ip[16];
+
+	netstate_ip(a, ip, sizeof(ip));
+	return json_string(ip);
+}
+
+json_t *
+netstate_to_json(const struct net_tenant *t)
+{
+	json_t *j = json_object(), *a;
+	unsigned i;
+
+	json_object_set_new(j, "tenant", json_string(t->tenant));
+	json_object_set_new(j, "mode", json_string(t->mode == NET_FW_VM ? "vm" : "namespace"));
+	a = json_array();
+	for (i = 0; i < t->n_networks; i++)
+		json_array_append_new(a, json_pack("{s:s, s:o}", "id", t->networks[i].id, "cidr",
+						   cidr_json(&t->networks[i].cidr)));
+	json_object_set_new(j, "networks", a);
+	if (t->ext_address) {
+		struct net_cidr c = {t->ext_address, t->ext_prefix};
+		json_t *e = json_pack("{s:o}", "address", cidr_json(&c));
+
+		if (t->ext_gateway)
+			json_object_set_new(e, "gateway", ip_json(t->ext_gateway));
+		json_object_set_new(j, "external", e);
+	}
+	a = json_array();
+	for (i = 0; i < t->n_addresses; i++) {
+		json_t *o = json_pack("{s:o}", "address", ip_json(t->addresses[i].address));
+
+		if (t->addresses[i].vm)
+			json_object_set_new(o, "vm", ip_json(t->addresses[i].vm));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(j, "addresses", a);
+	a = json_array();
+	for (i = 0; i < t->n_forwards; i++) {
+		const struct net_forward *f = &t->forwards[i];
+
+		json_array_append_new(a, json_pack("{s:o, s:s, s:i, s:o, s:i}", "address",
+						   ip_json(f->address), "protocol",
+						   netstate_proto_name(f->proto), "port", f->port,
+						   "to", ip_json(f->to), "to_port", f->to_port));
+	}
+	json_object_set_new(j, "forwards", a);
+	a = json_array();
+	for (i = 0; i < t->n_rules; i++) {
+		const struct net_rule *r = &t->rules[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:i}", "direction",
+				      r->ingress ? "ingress" : "egress", "action",
+				      r->allow ? "allow" : "deny", "protocol",
+				      netstate_proto_name(r->proto), "remote", cidr_json(&r->remote),
+				      "local", cidr_json(&r->local), "priority", (int)r->priority);
+
+		if (r->port_min) {
+			json_object_set_new(o, "port_min", json_integer(r->port_min));
+			json_object_set_new(o, "port_max", json_integer(r->port_max));
+		}
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(j, "rules", a);
+	return j;
+}

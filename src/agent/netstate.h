@@ -1,0 +1,107 @@
+/*
+ * netstate.h - a tenant's desired network state, as the control plane sends
+ * it in `net.apply` (docs/agent-protocol.md, "Tenant networks").
+ *
+ * Pure: parsing and validation only, no I/O, so it is unit-tested and
+ * fuzzed. Everything the kernel later gets (interface names, nftables rule
+ * sets, dnsmasq configuration) is generated from these structs, never from
+ * the request's text: a field that passed here is a number, an address or a
+ * name from a closed alphabet.
+ */
+#ifndef CLOUDLET_NETSTATE_H
+#define CLOUDLET_NETSTATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NET_TENANT_MAX 32    /* tenant key length */
+#define NET_ID_MAX 32        /* network id length */
+#define NET_NETWORKS_MAX 8   /* per tenant */
+#define NET_RULES_MAX 1024   /* per tenant firewall */
+#define NET_ADDRESSES_MAX 32 /* external addresses per tenant */
+#define NET_FORWARDS_MAX 256 /* port forwards per tenant */
+
+enum net_fw_mode { NET_FW_NAMESPACE, NET_FW_VM };
+enum net_proto { NET_PROTO_ANY, NET_PROTO_TCP, NET_PROTO_UDP, NET_PROTO_ICMP };
+
+struct net_cidr {
+	uint32_t addr; /* host byte order */
+	unsigned prefix;
+};
+
+struct net_network {
+	char id[NET_ID_MAX + 1];
+	struct net_cidr cidr;  /* the subnet (host bits zero) */
+	uint32_t gateway;      /* the firewall's first port: .1 by convention */
+	uint32_t dhcp_server;  /* the tenant namespace's own address: gateway + 1 */
+	char hash[11];         /* 10 hex digits naming its interfaces */
+};
+
+struct net_rule {
+	int ingress;          /* 1: from outside to the tenant; 0: outbound */
+	int allow;
+	enum net_proto proto;
+	uint16_t port_min, port_max; /* 0 = any (tcp/udp only) */
+	struct net_cidr remote;      /* the other side: source of ingress, destination of egress */
+	struct net_cidr local;       /* the tenant side: a VM (/32) or a network */
+	unsigned priority;           /* lower first; ties keep request order */
+};
+
+struct net_address {
+	uint32_t address; /* on the external network */
+	uint32_t vm;      /* private address it maps to 1:1, 0 = none */
+};
+
+struct net_forward {
+	uint32_t address; /* external */
+	enum net_proto proto; /* tcp or udp */
+	uint16_t port;
+	uint32_t to;
+	uint16_t to_port;
+};
+
+struct net_tenant {
+	char tenant[NET_TENANT_MAX + 1];
+	char hash[11]; /* 10 hex digits naming its external port */
+	enum net_fw_mode mode;
+	unsigned n_networks;
+	struct net_network networks[NET_NETWORKS_MAX];
+	/* The tenant's own external address (source NAT for everything not
+	 * mapped 1:1) and the external network's prefix; 0 = no external
+	 * address yet (outbound traffic is then dropped). */
+	uint32_t ext_address;
+	unsigned ext_prefix;
+	uint32_t ext_gateway; /* default route, 0 = none */
+	unsigned n_addresses;
+	struct net_address addresses[NET_ADDRESSES_MAX];
+	unsigned n_forwards;
+	struct net_forward forwards[NET_FORWARDS_MAX];
+	unsigned n_rules;
+	struct net_rule *rules; /* owned, n_rules entries, sorted by priority */
+};
+
+/* Validates a tenant key: 1..32 of [a-z0-9-], not starting with '-'. */
+int netstate_check_key(const char *s, size_t max, char *err, size_t errlen);
+
+/* Strict dotted quad, optionally with /prefix. want_prefix: 1 required, 0
+ * forbidden. Host bits must be zero when network is set. */
+int netstate_parse_cidr(const char *s, int want_prefix, int network, struct net_cidr *out);
+
+/* Parse and validate a whole net.apply request. On error nothing is left
+ * allocated and err says which field is wrong. */
+int netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen);
+void netstate_free(struct net_tenant *t);
+
+/* The request form again (persisted by the agent, replayed at start). */
+json_t *netstate_to_json(const struct net_tenant *t);
+
+/* Helpers for generated text. */
+void netstate_ip(uint32_t a, char *out, size_t len);
+int netstate_in(const struct net_cidr *c, uint32_t a);
+const char *netstate_proto_name(enum net_proto p);
+
+/* Stable short name from a key: 10 hex digits of a hash. */
+void netstate_hash(const char *key, char out[11]);
+
+#endif
