@@ -914,6 +914,12 @@ yara_cb(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *arg)
 	}
 	if (msg != CALLBACK_MSG_RULE_MATCHING || RULE_IS_PRIVATE(rule))
 		return CALLBACK_CONTINUE;
+	/*
+	 * XXX libyara 4.2 hands out YR_MATCH records at 4-byte aligned
+	 * addresses (its notebook allocator); UBSan's alignment check flags
+	 * every access here, including those inside libyara's own macro.
+	 * Harmless on x86-64; the sanitizer build needs -fno-sanitize=alignment.
+	 */
 	yr_rule_strings_foreach(rule, s)
 	{
 		yr_string_matches_foreach(ctx, s, m)
