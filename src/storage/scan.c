@@ -48,7 +48,7 @@
 
 struct scan_engine {
 	struct cl_engine *cl; /* NULL when the directory has no ClamAV file */
-	YR_RULES *yr;         /* NULL when it has no YARA file */
+	YR_RULES *yr;	      /* NULL when it has no YARA file */
 	size_t window;
 };
 
@@ -56,18 +56,18 @@ struct scan_stream {
 	struct scan_engine *eng;
 	scan_hit_fn cb;
 	void *arg;
-	uint8_t *data;        /* STREAM_CHUNK bytes */
-	size_t fill;          /* bytes held in data */
-	uint64_t base;        /* absolute offset of data[0] */
+	uint8_t *data;	      /* STREAM_CHUNK bytes */
+	size_t fill;	      /* bytes held in data */
+	uint64_t base;	      /* absolute offset of data[0] */
 	uint64_t scanned_end; /* absolute end of the last chunk scanned */
-	int err;              /* first error; the stream is dead after it */
+	int err;	      /* first error; the stream is dead after it */
 };
 
 /* Where hits go during one scan_buffer()-like call. */
 struct report {
 	scan_hit_fn cb;
 	void *arg;
-	uint64_t base;    /* absolute offset of the buffer */
+	uint64_t base;	  /* absolute offset of the buffer */
 	uint64_t min_end; /* hits ending at or before this were reported already */
 	unsigned n;
 	bool full;
@@ -163,7 +163,8 @@ cl_hex_span(const char *p, const char *end)
 			continue;
 		}
 		if (c == '(') {
-			/* Alternatives (aa|bbcc): the longest one; (B) (L) (W) anchors take 0. */
+			/* Alternatives (aa|bbcc): the longest one; (B) (L) (W) anchors
+			 * take 0. */
 			const char *q = memchr(p, ')', (size_t)(end - p));
 			size_t best = 0, cur = 0;
 
@@ -232,18 +233,24 @@ field_at(const char *line, char sep, int field, const char **b, const char **e)
 	return true;
 }
 
-enum sigkind { SIG_NONE, SIG_YARA, SIG_CL_BODY, SIG_CL_LOGICAL, SIG_CL_OLD,
-	       SIG_CL_OTHER, SIG_CL_PACKED };
+enum sigkind {
+	SIG_NONE,
+	SIG_YARA,
+	SIG_CL_BODY,
+	SIG_CL_LOGICAL,
+	SIG_CL_OLD,
+	SIG_CL_OTHER,
+	SIG_CL_PACKED
+};
 
 static enum sigkind
 sig_kind(const char *name)
 {
 	/* Extensions cl_load() knows (ClamAV's signature format manual). */
 	static const char *const other[] = {
-		"hdb", "hdu", "hsb", "hsu", "mdb", "mdu", "msb", "msu", "sdb",
-		"zmd", "rmd", "idb", "fp",  "sfp", "gdb", "pdb", "wdb", "cbc",
-		"cdb", "cfg", "crb", "cat", "ftm", "ign", "ign2", "imp", "info",
-		"pwdb",
+	    "hdb", "hdu", "hsb", "hsu", "mdb",	"mdu", "msb",  "msu",  "sdb", "zmd",
+	    "rmd", "idb", "fp",	 "sfp", "gdb",	"pdb", "wdb",  "cbc",  "cdb", "cfg",
+	    "crb", "cat", "ftm", "ign", "ign2", "imp", "info", "pwdb",
 	};
 	const char *ext = strrchr(name, '.');
 
@@ -330,7 +337,7 @@ yr_string_span(const YR_STRING *s)
 
 	for (int depth = 0; s != NULL && depth < 64; depth++) {
 		size_t n = STRING_IS_LITERAL(s) && s->length > 0 ? (size_t)s->length
-								  : YR_RE_SCAN_LIMIT;
+								 : YR_RE_SCAN_LIMIT;
 
 		if (STRING_IS_WIDE(s))
 			n *= 2;
@@ -341,7 +348,8 @@ yr_string_span(const YR_STRING *s)
 		total += n;
 		if (s->chained_to == NULL)
 			break;
-		total += s->chain_gap_max > 0 ? (size_t)s->chain_gap_max : SCAN_MAX_WINDOW;
+		total +=
+		    s->chain_gap_max > 0 ? (size_t)s->chain_gap_max : SCAN_MAX_WINDOW;
 		if (total >= SCAN_MAX_WINDOW)
 			break;
 		s = s->chained_to;
@@ -404,7 +412,8 @@ list_dir(const char *dir, char ***out, size_t *outn)
 		if (de->d_name[0] == '.')
 			continue;
 		if (n == SCAN_MAX_SIGFILES) {
-			log_warnx("scan: %s: more than %d entries", dir, SCAN_MAX_SIGFILES);
+			log_warnx("scan: %s: more than %d entries", dir,
+				  SCAN_MAX_SIGFILES);
 			rc = -E2BIG;
 			goto out;
 		}
@@ -519,7 +528,8 @@ load_clamav(struct scan_engine *eng, const char *path, unsigned *nsigs)
 	 */
 	crc = cl_load(path, eng->cl, nsigs, CL_DB_STDOPT | CL_DB_YARA_EXCLUDE);
 	if (crc != CL_SUCCESS) {
-		log_warnx("scan: %s: ClamAV database refused: %s", path, cl_strerror(crc));
+		log_warnx("scan: %s: ClamAV database refused: %s", path,
+			  cl_strerror(crc));
 		return -EINVAL;
 	}
 	log_debug("scan: %s: %u ClamAV signatures", path, *nsigs - before);
@@ -531,7 +541,7 @@ scan_engine_open(const char *sigdir, struct scan_engine **out)
 {
 	struct scan_engine *eng = NULL;
 	YR_COMPILER *comp = NULL;
-	struct yr_load ld = { 0 };
+	struct yr_load ld = {0};
 	char **names = NULL;
 	size_t nnames = 0, longest = 0;
 	unsigned clsigs = 0, clfiles = 0, yrfiles = 0, yrrules = 0;
@@ -567,7 +577,8 @@ scan_engine_open(const char *sigdir, struct scan_engine **out)
 			continue;
 		}
 		if ((uint64_t)st.st_size > SCAN_MAX_SIGFILE) {
-			log_warnx("scan: %s: larger than %u bytes", path, SCAN_MAX_SIGFILE);
+			log_warnx("scan: %s: larger than %u bytes", path,
+				  SCAN_MAX_SIGFILE);
 			rc = -EFBIG;
 			goto out;
 		}
@@ -593,7 +604,8 @@ scan_engine_open(const char *sigdir, struct scan_engine **out)
 		}
 	}
 	if (clfiles == 0 && yrfiles == 0) {
-		log_warnx("scan: %s: no signature files (.ndb .hdb .ldb ... or .yar)", sigdir);
+		log_warnx("scan: %s: no signature files (.ndb .hdb .ldb ... or .yar)",
+			  sigdir);
 		rc = -ENOENT;
 		goto out;
 	}
@@ -685,8 +697,9 @@ report_hit(struct report *r, const char *engine, const char *sig, uint64_t start
 	if (r->base + end <= r->min_end)
 		return true;
 	if (r->n >= SCAN_MAX_HITS) {
-		log_warnx("scan: more than %d hits in one buffer at offset %llu; rest dropped",
-			  SCAN_MAX_HITS, (unsigned long long)r->base);
+		log_warnx(
+		    "scan: more than %d hits in one buffer at offset %llu; rest dropped",
+		    SCAN_MAX_HITS, (unsigned long long)r->base);
 		r->full = true;
 		return false;
 	}
@@ -730,7 +743,7 @@ cl_scan(const struct scan_engine *eng, struct clctx *c, const uint8_t *buf, size
 	 * heuristics: a disk block is not a file, and unpacking guest data in
 	 * the storage server would only widen its attack surface.
 	 */
-	struct cl_scan_options opts = { .general = CL_SCAN_GENERAL_ALLMATCHES };
+	struct cl_scan_options opts = {.general = CL_SCAN_GENERAL_ALLMATCHES};
 	const char *virname = NULL;
 	unsigned long scanned = 0;
 	cl_fmap_t *map;
@@ -779,8 +792,8 @@ cl_has(const struct scan_engine *eng, struct clctx *c, const uint8_t *buf, size_
  * max_occ are placed.
  */
 static int
-cl_locate(const struct scan_engine *eng, struct clctx *c, const uint8_t *buf,
-	  size_t from, size_t to, size_t own_limit, const char *name, unsigned max_occ,
+cl_locate(const struct scan_engine *eng, struct clctx *c, const uint8_t *buf, size_t from,
+	  size_t to, size_t own_limit, const char *name, unsigned max_occ,
 	  struct report *r)
 {
 	for (unsigned occ = 0; occ < max_occ && from < to; occ++) {
@@ -826,7 +839,7 @@ scan_clamav(const struct scan_engine *eng, const uint8_t *buf, size_t len,
 	    struct report *r)
 {
 	struct clctx *all = NULL, *c = NULL;
-	bool seen[CL_NAMES_MAX] = { false };
+	bool seen[CL_NAMES_MAX] = {false};
 	size_t chunk = LOCATE_CHUNK, w = eng->window;
 	int rc = -ENOMEM;
 
@@ -840,8 +853,9 @@ scan_clamav(const struct scan_engine *eng, const uint8_t *buf, size_t len,
 	if (rc < 0 || all->n == 0)
 		goto out;
 	if (all->dropped)
-		log_warnx("scan: more than %d ClamAV signatures matched; some not reported",
-			  CL_NAMES_MAX);
+		log_warnx(
+		    "scan: more than %d ClamAV signatures matched; some not reported",
+		    CL_NAMES_MAX);
 	if (chunk < 4 * w)
 		chunk = 4 * w;
 	/*
@@ -939,11 +953,10 @@ yara_cb(YR_SCAN_CONTEXT *ctx, int msg, void *data, void *arg)
 }
 
 static int
-scan_yara(const struct scan_engine *eng, const uint8_t *buf, size_t len,
-	  struct report *r)
+scan_yara(const struct scan_engine *eng, const uint8_t *buf, size_t len, struct report *r)
 {
 	YR_SCANNER *sc = NULL;
-	struct yrctx y = { .r = r, .len = len };
+	struct yrctx y = {.r = r, .len = len};
 	int yrc;
 
 	/* One scanner per call: YR_RULES is shared, a scanner is not. */
@@ -968,7 +981,7 @@ static int
 scan_range(struct scan_engine *eng, const void *buf, size_t len, uint64_t base,
 	   uint64_t min_end, scan_hit_fn cb, void *arg)
 {
-	struct report r = { .cb = cb, .arg = arg, .base = base, .min_end = min_end };
+	struct report r = {.cb = cb, .arg = arg, .base = base, .min_end = min_end};
 	int rc;
 
 	if (eng == NULL || cb == NULL || (buf == NULL && len > 0))
@@ -994,8 +1007,8 @@ scan_buffer(struct scan_engine *eng, const void *buf, size_t len, uint64_t base_
 }
 
 int
-scan_stream_open(struct scan_engine *eng, uint64_t base_offset, scan_hit_fn cb,
-		 void *arg, struct scan_stream **out)
+scan_stream_open(struct scan_engine *eng, uint64_t base_offset, scan_hit_fn cb, void *arg,
+		 struct scan_stream **out)
 {
 	struct scan_stream *st;
 

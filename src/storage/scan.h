@@ -26,11 +26,11 @@
 #include <stdint.h>
 
 /* Hard limits. Inputs beyond them are refused with -E2BIG / -EINVAL. */
-#define SCAN_MAX_BUFFER   (64u << 20) /* bytes per scan_buffer() call */
-#define SCAN_MAX_HITS     256         /* hits reported per scan_buffer() call */
-#define SCAN_MAX_WINDOW   (64u << 10) /* cap of scan_engine_window() */
-#define SCAN_MAX_SIGFILES 1024        /* signature files in one directory */
-#define SCAN_MAX_SIGFILE  (512u << 20) /* size of one signature file */
+#define SCAN_MAX_BUFFER (64u << 20)   /* bytes per scan_buffer() call */
+#define SCAN_MAX_HITS 256	      /* hits reported per scan_buffer() call */
+#define SCAN_MAX_WINDOW (64u << 10)   /* cap of scan_engine_window() */
+#define SCAN_MAX_SIGFILES 1024	      /* signature files in one directory */
+#define SCAN_MAX_SIGFILE (512u << 20) /* size of one signature file */
 
 /* A stream scans in chunks of this size (public so tests can aim at its seams). */
 #define SCAN_STREAM_CHUNK (1u << 20)
@@ -82,8 +82,8 @@ int scan_buffer(struct scan_engine *eng, const void *buf, size_t len,
  * the previous by scan_engine_window() bytes; a match is reported once,
  * by the chunk in which it is first complete. close() scans what is left.
  */
-int scan_stream_open(struct scan_engine *eng, uint64_t base_offset,
-		     scan_hit_fn cb, void *arg, struct scan_stream **out);
+int scan_stream_open(struct scan_engine *eng, uint64_t base_offset, scan_hit_fn cb,
+		     void *arg, struct scan_stream **out);
 int scan_stream_feed(struct scan_stream *st, const void *buf, size_t len);
 int scan_stream_close(struct scan_stream *st);
 

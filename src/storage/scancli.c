@@ -48,8 +48,8 @@ print_hit(void *arg, const struct scan_hit *hit)
 		free(s);
 		json_decref(o);
 	} else {
-		printf("%s: offset %llu: %s %s\n", f->path, (unsigned long long)hit->offset,
-		       hit->engine, hit->signature);
+		printf("%s: offset %llu: %s %s\n", f->path,
+		       (unsigned long long)hit->offset, hit->engine, hit->signature);
 	}
 }
 
@@ -109,12 +109,12 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "signatures", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "stats", no_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"signatures", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"stats", no_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sigdir = getenv("CLOUDLET_SIGNATURES");
 	struct scan_engine *eng = NULL;
@@ -153,7 +153,8 @@ main(int argc, char **argv)
 		return 2;
 	if (stats)
 		fprintf(stderr, "engine loaded in %llu ms, window %zu bytes\n",
-			(unsigned long long)(util_now_ms() - t0), scan_engine_window(eng));
+			(unsigned long long)(util_now_ms() - t0),
+			scan_engine_window(eng));
 	buf = malloc(READ_CHUNK);
 	if (buf == NULL) {
 		log_warnx("out of memory");
@@ -162,7 +163,7 @@ main(int argc, char **argv)
 	}
 	t0 = util_now_ms();
 	for (int i = optind; i < argc; i++) {
-		struct found f = { .path = argv[i], .json = json };
+		struct found f = {.path = argv[i], .json = json};
 
 		if (scan_path(eng, argv[i], buf, &f, &bytes) < 0)
 			status = 2;
@@ -173,9 +174,9 @@ main(int argc, char **argv)
 	if (stats) {
 		uint64_t ms = util_now_ms() - t0;
 
-		fprintf(stderr, "scanned %llu bytes in %llu ms (%.1f MB/s), %llu hits\n", bytes,
-			(unsigned long long)ms, ms > 0 ? (double)bytes / 1e3 / (double)ms : 0.0,
-			hits);
+		fprintf(stderr, "scanned %llu bytes in %llu ms (%.1f MB/s), %llu hits\n",
+			bytes, (unsigned long long)ms,
+			ms > 0 ? (double)bytes / 1e3 / (double)ms : 0.0, hits);
 	}
 	fflush(stdout);
 	free(buf);

@@ -127,7 +127,7 @@ test_buffer_offsets(void **state)
 	const size_t len = 1u << 20;
 	const uint64_t base = 7u << 30;
 	/* The middle one straddles the 256 KiB locating chunk seam. */
-	const size_t pos[] = { 0, (256u << 10) - 30, len / 2 + 13, len - EICAR_LEN };
+	const size_t pos[] = {0, (256u << 10) - 30, len / 2 + 13, len - EICAR_LEN};
 	uint8_t *buf = malloc(len);
 	struct hits *hs = calloc(1, sizeof(*hs));
 
@@ -233,8 +233,9 @@ test_clean(void **state)
 	assert_int_equal(scan_stream_open(eng, 0, collect, hs, &st), 0);
 	for (size_t off = 0; off < len; off += 100000)
 		assert_int_equal(
-			scan_stream_feed(st, buf + off, len - off < 100000 ? len - off : 100000),
-			0);
+		    scan_stream_feed(st, buf + off,
+				     len - off < 100000 ? len - off : 100000),
+		    0);
 	assert_int_equal(scan_stream_close(st), 0);
 	memset(buf, 0, len);
 	assert_int_equal(scan_buffer(eng, buf, len, 0, collect, hs), 0);
@@ -248,14 +249,15 @@ static void
 test_yara_offset(void **state)
 {
 	uint8_t buf[16384];
-	struct hits hs = { 0 };
+	struct hits hs = {0};
 
 	(void)state;
 	noise(buf, sizeof(buf), 3);
 	memcpy(buf + 777, MARKER, strlen(MARKER));
 	assert_int_equal(scan_buffer(eng, buf, sizeof(buf), 1u << 20, collect, &hs), 0);
 	assert_int_equal(hs.n, 1);
-	assert_int_equal(count(&hs, "yara", "Cloudlet_Test_Webshell", (1u << 20) + 777), 1);
+	assert_int_equal(count(&hs, "yara", "Cloudlet_Test_Webshell", (1u << 20) + 777),
+			 1);
 }
 
 /* A ClamAV signature with a {-32} gap: the offset is where "<?php" starts. */
@@ -264,7 +266,7 @@ test_clamav_gap(void **state)
 {
 	static const char php[] = "<?php /* x */ CLOUDLET-TEST-WEBSHELL";
 	uint8_t buf[8192];
-	struct hits hs = { 0 };
+	struct hits hs = {0};
 
 	(void)state;
 	noise(buf, sizeof(buf), 5);
@@ -284,11 +286,11 @@ test_hash(void **state)
 	char path[512];
 	char *data = NULL;
 	size_t len = 0;
-	struct hits hs = { 0 };
+	struct hits hs = {0};
 
 	(void)state;
-	assert_int_equal(util_fmt(path, sizeof(path), "%s/samples/hash-sample.txt", sigdir()),
-			 0);
+	assert_int_equal(
+	    util_fmt(path, sizeof(path), "%s/samples/hash-sample.txt", sigdir()), 0);
 	assert_int_equal(util_read_file(path, 4096, &data, &len), 0);
 	assert_int_equal(scan_buffer(eng, data, len, 512, collect, &hs), 0);
 	assert_int_equal(hs.n, 1);
@@ -306,9 +308,10 @@ test_limits(void **state)
 	(void)state;
 	assert_non_null(hs);
 	/* Refused before a byte is read. */
-	assert_int_equal(scan_buffer(eng, buf, (size_t)SCAN_MAX_BUFFER + 1, 0, collect, hs),
-			 -E2BIG);
-	assert_int_equal(scan_buffer(eng, buf, 10, UINT64_MAX - 5, collect, hs), -EOVERFLOW);
+	assert_int_equal(
+	    scan_buffer(eng, buf, (size_t)SCAN_MAX_BUFFER + 1, 0, collect, hs), -E2BIG);
+	assert_int_equal(scan_buffer(eng, buf, 10, UINT64_MAX - 5, collect, hs),
+			 -EOVERFLOW);
 	assert_int_equal(scan_buffer(NULL, buf, 10, 0, collect, hs), -EINVAL);
 	assert_int_equal(scan_buffer(eng, buf, 10, 0, NULL, hs), -EINVAL);
 	assert_int_equal(scan_buffer(eng, NULL, 0, 0, collect, hs), 0);
@@ -362,7 +365,8 @@ test_bad_dirs(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	/* Missing and empty directories. */
-	assert_int_equal(open_logged("/nonexistent/cloudlet-sigs", log, sizeof(log)), -ENOENT);
+	assert_int_equal(open_logged("/nonexistent/cloudlet-sigs", log, sizeof(log)),
+			 -ENOENT);
 	assert_int_equal(open_logged(dir, log, sizeof(log)), -ENOENT);
 	assert_non_null(strstr(log, "no signature files"));
 	/* Only files that are not signatures count as empty. */
@@ -374,8 +378,8 @@ test_bad_dirs(void **state)
 	assert_int_equal(util_write_atomic(path, good, strlen(good), 0644), 0);
 	assert_int_equal(open_logged(dir, log, sizeof(log)), 0);
 	util_fmt(path, sizeof(path), "%s/broken.yar", dir);
-	assert_int_equal(util_write_atomic(path, "rule broken { condition: $nope }\n", 33, 0644),
-			 0);
+	assert_int_equal(
+	    util_write_atomic(path, "rule broken { condition: $nope }\n", 33, 0644), 0);
 	assert_int_equal(open_logged(dir, log, sizeof(log)), -EINVAL);
 	assert_non_null(strstr(log, "broken.yar"));
 	unlink(path);
@@ -441,7 +445,8 @@ test_threads(void **state)
 	assert_int_equal(scan_stream_close(st), 0);
 	assert_int_equal(ref->n, 2 * 6 * 4); /* buffer + stream, 6 places, 4 hits each */
 	for (int i = 0; i < 4; i++) {
-		jobs[i] = (struct job){ .buf = buf, .len = len, .hs = calloc(1, sizeof(*ref)) };
+		jobs[i] =
+		    (struct job){.buf = buf, .len = len, .hs = calloc(1, sizeof(*ref))};
 		assert_non_null(jobs[i].hs);
 		assert_int_equal(pthread_create(&th[i], NULL, worker, &jobs[i]), 0);
 	}
@@ -460,17 +465,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_window),
-		cmocka_unit_test(test_buffer_offsets),
-		cmocka_unit_test(test_stream_split),
-		cmocka_unit_test(test_stream_bytewise),
-		cmocka_unit_test(test_clean),
-		cmocka_unit_test(test_yara_offset),
-		cmocka_unit_test(test_clamav_gap),
-		cmocka_unit_test(test_hash),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_bad_dirs),
-		cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_window),	 cmocka_unit_test(test_buffer_offsets),
+	    cmocka_unit_test(test_stream_split), cmocka_unit_test(test_stream_bytewise),
+	    cmocka_unit_test(test_clean),	 cmocka_unit_test(test_yara_offset),
+	    cmocka_unit_test(test_clamav_gap),	 cmocka_unit_test(test_hash),
+	    cmocka_unit_test(test_limits),	 cmocka_unit_test(test_bad_dirs),
+	    cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
