@@ -39,6 +39,12 @@ echo "built $OUT/fuzz_spec"
 	-Isrc/daemon -Isrc/common \
 	-o "$OUT/fuzz_request" tests/fuzz/fuzz_request.c $REQ_SRC -ljansson -pthread
 echo "built $OUT/fuzz_request"
+# The NBD parser is pure: nbd.c alone.
+mkdir -p "$OUT/corpus/nbd"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/storage \
+	-o "$OUT/fuzz_nbd" tests/fuzz/fuzz_nbd.c src/storage/nbd.c
+echo "built $OUT/fuzz_nbd"
 
 # The request bodies' field names and the values on their limits.
 cat >"$OUT/request.dict" <<'DICT'
@@ -87,6 +93,9 @@ if [ "${1-}" = run ]; then
 		-max_len=40000 -len_control=200 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$OUT/request-" "$OUT/corpus/request" tests/fuzz/corpus/request ||
 		failed="$failed request"
+	"$OUT/fuzz_nbd" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix="$OUT/nbd-" "$OUT/corpus/nbd" \
+		tests/fuzz/corpus/nbd || failed="$failed nbd"
 	if [ -n "$failed" ]; then
 		echo "fuzzing failed:$failed (see the crash-* files in $OUT)" >&2
 		exit 1
