@@ -83,6 +83,7 @@ fuzz:
 test: setup
 	$(MAKE) all guest
 	$(MAKE) unit
+	$(MAKE) storage-unit
 	$(MAKE) integration
 	$(MAKE) integration-asan
 	$(MAKE) services

@@ -21,6 +21,10 @@
 #include "util.h"
 #include "vm.h"
 
+/* A tenant's whole network state (net.apply with up to 1024 firewall
+ * rules) is the largest request: about 200 KiB. */
+#define AGENT_REQUEST_MAX (512 * 1024)
+
 static atomic_int nclients;
 
 static json_t *
@@ -379,7 +383,7 @@ client(void *arg)
 	int fd = (int)(intptr_t)arg;
 	struct msg_reader rd;
 
-	if (msg_reader_init(&rd, fd, MSG_MAX) < 0)
+	if (msg_reader_init(&rd, fd, AGENT_REQUEST_MAX) < 0)
 		goto out;
 	for (;;) {
 		json_t *req = NULL, *reply;

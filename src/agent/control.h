@@ -7,7 +7,7 @@
  *   <- {"ok": true, "result": ...}
  *   <- {"ok": false, "error": {"code": "invalid", "message": "..."}}
  * One thread per connection; a connection that sends a line longer than
- * MSG_MAX or anything that is not a JSON object gets an error and is closed.
+ * AGENT_REQUEST_MAX (512 KiB) or anything that is not a JSON object gets an error and is closed.
  */
 #ifndef CLOUDLET_CONTROL_H
 #define CLOUDLET_CONTROL_H

@@ -147,7 +147,10 @@ prune(const char *ns, const json_t *links, const char *prefix, const struct net_
 			continue;
 		if (!keep_none && wanted_net(st, n + pl))
 			continue;
-		if ((r = run(NULL, err, errlen, "ip", "-n", ns, "link", "del", n, NULL)) < 0)
+		/* Deleting one end of a veth pair removes the other: already
+		 * gone is fine. */
+		if ((r = run(NULL, err, errlen, "ip", "-n", ns, "link", "del", n, NULL)) < 0 &&
+		    netns_has_link(ns, n) != 0)
 			return r;
 	}
 	return 0;
@@ -613,7 +616,8 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 				 o->st.tenant);
 			goto out;
 		}
-	if ((r = util_mkdirs(t->dir, 0700)) < 0) {
+	/* dnsmasq re-reads its hosts file after dropping to nobody. */
+	if ((r = util_mkdirs(t->dir, 0711)) < 0 || (r = chmod(t->dir, 0711) < 0 ? -errno : 0) < 0) {
 		r = fail(e, "internal", r, "cannot create %s", t->dir);
 		goto out;
 	}
@@ -802,8 +806,8 @@ net_init(const struct agent_config *c)
 
 	cfg = c;
 	snprintf(dir, sizeof(dir), "%s/net", cfg->state_dir);
-	if ((r = util_mkdirs(dir, 0700)) < 0)
-		return r;
+	if ((r = util_mkdirs(dir, 0711)) < 0 || chmod(dir, 0711) < 0)
+		return r < 0 ? r : -errno;
 	if (geteuid() != 0)
 		return 0; /* no networks without privilege */
 	if ((r = ensure_ext(err, sizeof(err))) < 0) {

@@ -172,6 +172,7 @@ is_external(const struct net_tenant *t, uint32_t a)
 static int
 parse_networks(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
 {
+	char why[200];
 	size_t i;
 	const json_t *n;
 
@@ -182,10 +183,10 @@ parse_networks(const json_t *arr, struct net_tenant *t, char *err, size_t errlen
 		struct net_network *nw = &t->networks[t->n_networks];
 		const char *id = get_str(n, "id"), *cidr = get_str(n, "cidr");
 
-		if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
-			ERR("networks[%zu]: %s", i, json_is_object(n) ? err : "not an object");
-		if (id == NULL || netstate_check_key(id, NET_ID_MAX, err, errlen) < 0)
-			ERR("networks[%zu].id: %s", i, id ? err : "required string");
+		if (!json_is_object(n) || jsonv_only_fields(n, fields, why, sizeof(why)) < 0)
+			ERR("networks[%zu]: %s", i, json_is_object(n) ? why : "not an object");
+		if (id == NULL || netstate_check_key(id, NET_ID_MAX, why, sizeof(why)) < 0)
+			ERR("networks[%zu].id: %s", i, id ? why : "required string");
 		if (cidr == NULL || netstate_parse_cidr(cidr, 1, 1, &nw->cidr) < 0)
 			ERR("networks[%zu].cidr: a network address with prefix (e.g. 10.0.0.0/24) is required", i);
 		if (nw->cidr.prefix < 16 || nw->cidr.prefix > 28)
@@ -214,14 +215,15 @@ fail:
 static int
 parse_external(const json_t *ext, struct net_tenant *t, char *err, size_t errlen)
 {
+	char why[200];
 	static const char *const fields[] = {"address", "gateway", NULL};
 	const char *a, *g;
 	struct net_cidr c;
 
 	if (ext == NULL || json_is_null(ext))
 		return 0;
-	if (!json_is_object(ext) || jsonv_only_fields(ext, fields, err, errlen) < 0)
-		ERR("external: %s", json_is_object(ext) ? err : "must be an object");
+	if (!json_is_object(ext) || jsonv_only_fields(ext, fields, why, sizeof(why)) < 0)
+		ERR("external: %s", json_is_object(ext) ? why : "must be an object");
 	a = get_str(ext, "address");
 	if (a == NULL || netstate_parse_cidr(a, 1, 0, &c) < 0 || c.prefix < 8 || c.prefix > 30)
 		ERR("external.address: an address with the external network's prefix (e.g. 198.18.0.10/24) is required");
@@ -240,6 +242,7 @@ fail:
 static int
 parse_addresses(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
 {
+	char why[200];
 	size_t i;
 	const json_t *n;
 
@@ -253,8 +256,8 @@ parse_addresses(const json_t *arr, struct net_tenant *t, char *err, size_t errle
 		const char *a = get_str(n, "address"), *vm = get_str(n, "vm");
 		struct net_cidr c;
 
-		if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
-			ERR("addresses[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+		if (!json_is_object(n) || jsonv_only_fields(n, fields, why, sizeof(why)) < 0)
+			ERR("addresses[%zu]: %s", i, json_is_object(n) ? why : "not an object");
 		if (t->ext_address == 0)
 			ERR("addresses need external.address");
 		if (a == NULL || netstate_parse_cidr(a, 0, 0, &c) < 0)
@@ -281,6 +284,7 @@ fail:
 static int
 parse_forwards(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
 {
+	char why[200];
 	size_t i;
 	const json_t *n;
 
@@ -296,8 +300,8 @@ parse_forwards(const json_t *arr, struct net_tenant *t, char *err, size_t errlen
 			   *to = get_str(n, "to");
 		struct net_cidr c;
 
-		if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
-			ERR("forwards[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+		if (!json_is_object(n) || jsonv_only_fields(n, fields, why, sizeof(why)) < 0)
+			ERR("forwards[%zu]: %s", i, json_is_object(n) ? why : "not an object");
 		if (a == NULL || netstate_parse_cidr(a, 0, 0, &c) < 0 || !is_external(t, c.addr))
 			ERR("forwards[%zu].address: one of the tenant's external addresses", i);
 		f->address = c.addr;
@@ -324,6 +328,7 @@ static int
 parse_rule(const json_t *n, size_t i, const struct net_tenant *t, struct net_rule *r, char *err,
 	   size_t errlen)
 {
+	char why[200];
 	static const char *const fields[] = {"direction", "action", "protocol", "port_min",
 					     "port_max", "remote", "local", "priority", NULL};
 	const char *dir = get_str(n, "direction"), *act = get_str(n, "action"),
@@ -331,8 +336,8 @@ parse_rule(const json_t *n, size_t i, const struct net_tenant *t, struct net_rul
 		   *local = get_str(n, "local");
 	const json_t *prio = json_object_get(n, "priority");
 
-	if (!json_is_object(n) || jsonv_only_fields(n, fields, err, errlen) < 0)
-		ERR("rules[%zu]: %s", i, json_is_object(n) ? err : "not an object");
+	if (!json_is_object(n) || jsonv_only_fields(n, fields, why, sizeof(why)) < 0)
+		ERR("rules[%zu]: %s", i, json_is_object(n) ? why : "not an object");
 	if (dir == NULL || (strcmp(dir, "ingress") != 0 && strcmp(dir, "egress") != 0))
 		ERR("rules[%zu].direction: ingress or egress", i);
 	r->ingress = strcmp(dir, "ingress") == 0;
@@ -387,6 +392,7 @@ rule_cmp(const void *a, const void *b)
 int
 netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen)
 {
+	char why[200];
 	static const char *const fields[] = {"tenant", "mode", "networks", "external", "addresses",
 					     "forwards", "rules", NULL};
 	const char *tenant, *mode;
@@ -395,11 +401,11 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 	const json_t *n;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(j) || jsonv_only_fields(j, fields, err, errlen) < 0)
-		ERR("%s", json_is_object(j) ? err : "arguments must be an object");
+	if (!json_is_object(j) || jsonv_only_fields(j, fields, why, sizeof(why)) < 0)
+		ERR("%s", json_is_object(j) ? why : "arguments must be an object");
 	tenant = get_str(j, "tenant");
-	if (tenant == NULL || netstate_check_key(tenant, NET_TENANT_MAX, err, errlen) < 0)
-		ERR("tenant: %s", tenant ? err : "required string");
+	if (tenant == NULL || netstate_check_key(tenant, NET_TENANT_MAX, why, sizeof(why)) < 0)
+		ERR("tenant: %s", tenant ? why : "required string");
 	snprintf(out->tenant, sizeof(out->tenant), "%s", tenant);
 	netstate_hash(tenant, out->hash);
 	mode = get_str(j, "mode");

@@ -1,6 +1,9 @@
 /* api.c - see api.h */
 #define _GNU_SOURCE
 #include "api.h"
+#include "api_net.h"
+#include "netplan.h"
+#include "store_net.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -163,6 +166,22 @@ h_tenant_create(struct http_req *req, struct http_resp *resp)
 		store_failed(resp, r, "tenant");
 		return;
 	}
+	{
+		/* Its default network, external address and firewall, on the
+		 * host now: a tenant without them is not made at all. */
+		char id[STORE_ID_LEN], why[512], ignored[256];
+
+		snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(resp->json, "id")));
+		if (netplan_tenant_init(id, why, sizeof(why)) < 0) {
+			netplan_tenant_delete(id, ignored, sizeof(ignored));
+			store_tenant_delete(id);
+			json_decref(resp->json);
+			resp->json = NULL;
+			http_error(resp, 502, "host_error", "cannot set up the tenant's network: %s",
+				   why);
+			return;
+		}
+	}
 	resp->status = 201;
 	store_event(req->who.actor, json_string_value(json_object_get(resp->json, "id")),
 		    "tenant.create", name, "succeeded", "");
@@ -180,7 +199,29 @@ h_tenant_get(struct http_req *req, struct http_resp *resp)
 static void
 h_tenant_delete(struct http_req *req, struct http_resp *resp)
 {
-	int r = store_tenant_delete(req->id);
+	json_t *vms = store_vm_list(req->id), *t;
+	char err[512];
+	int r;
+
+	if (store_tenant_get(req->id, &t) < 0) {
+		json_decref(vms);
+		store_failed(resp, -ENOENT, "tenant");
+		return;
+	}
+	json_decref(t);
+	r = json_array_size(vms) > 0 ? -ENOTEMPTY : 0;
+	json_decref(vms);
+	if (r < 0) {
+		store_failed(resp, r, "tenant");
+		return;
+	}
+	/* The host's namespaces, firewall and DHCP first: nothing is left
+	 * behind in the kernel. */
+	if (netplan_tenant_delete(req->id, err, sizeof(err)) < 0) {
+		http_error(resp, 502, "host_error", "cannot remove the tenant's network: %s", err);
+		return;
+	}
+	r = store_tenant_delete(req->id);
 
 	if (r < 0) {
 		store_failed(resp, r, "tenant");
@@ -271,6 +312,8 @@ h_vm_get(struct http_req *req, struct http_resp *resp)
 
 	if (r < 0)
 		store_failed(resp, r, "VM");
+	else
+		json_object_set_new(resp->json, "nics", store_vm_nics(req->id));
 }
 
 static void
@@ -311,6 +354,19 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	r = store_vm_create(&row, op_id, &resp->json);
+	if (r == 0 &&
+	    (r = netplan_vm_attach(row.tenant_id, row.id, vr.networks, sv, err, sizeof(err))) < 0) {
+		/* No NIC, no VM: undo the record (its operation ends failed). */
+		store_op_update(op_id, "failed", 0, "", err);
+		store_vm_delete(row.id);
+		json_decref(resp->json);
+		resp->json = NULL;
+		if (r == -ENOENT)
+			http_error(resp, 400, "bad_request", "%s", err);
+		else
+			http_error(resp, 409, "conflict", "%s", err);
+		goto out;
+	}
 	if (r == -EDQUOT) {
 		http_error(resp, 403, "quota_exceeded",
 			   "this VM (%lld vCPU, %lld MiB, %lld GiB) would exceed the tenant's "
@@ -565,6 +621,23 @@ const struct http_route api_routes[] = {
 	{"GET", "/v1/vms/{id}/console", AUTH_ANY, h_console},
 	{"POST", "/v1/vms/{id}/console/input", AUTH_ANY, h_console_input},
 	{"GET", "/v1/operations/{id}", AUTH_ANY, h_op_get},
+	{"GET", "/v1/networks", AUTH_TENANT, api_net_list},
+	{"POST", "/v1/networks", AUTH_TENANT, api_net_create},
+	{"GET", "/v1/networks/{id}", AUTH_TENANT, api_net_get},
+	{"DELETE", "/v1/networks/{id}", AUTH_TENANT, api_net_delete},
+	{"GET", "/v1/firewall", AUTH_TENANT, api_fw_get},
+	{"PUT", "/v1/firewall", AUTH_TENANT, api_fw_put},
+	{"GET", "/v1/firewall/rules", AUTH_TENANT, api_rule_list},
+	{"POST", "/v1/firewall/rules", AUTH_TENANT, api_rule_create},
+	{"DELETE", "/v1/firewall/rules/{id}", AUTH_TENANT, api_rule_delete},
+	{"GET", "/v1/addresses", AUTH_TENANT, api_addr_list},
+	{"POST", "/v1/addresses", AUTH_TENANT, api_addr_create},
+	{"GET", "/v1/addresses/{id}", AUTH_TENANT, api_addr_get},
+	{"PUT", "/v1/addresses/{id}", AUTH_TENANT, api_addr_put},
+	{"DELETE", "/v1/addresses/{id}", AUTH_TENANT, api_addr_delete},
+	{"GET", "/v1/forwards", AUTH_TENANT, api_fwd_list},
+	{"POST", "/v1/forwards", AUTH_TENANT, api_fwd_create},
+	{"DELETE", "/v1/forwards/{id}", AUTH_TENANT, api_fwd_delete},
 	{"GET", "/v1/events", AUTH_ANY, h_events},
 };
 const size_t api_nroutes = ARRAY_LEN(api_routes);

@@ -121,6 +121,12 @@ catalog_load(const char *path, char *err, size_t errlen)
 				snprintf(err, errlen, "service %s: ports must look like 80/tcp", sid);
 				goto fail;
 			}
+			if (sv->n_ports < SERVICE_PORTS_MAX) {
+				sv->ports[sv->n_ports].port = (int)port;
+				snprintf(sv->ports[sv->n_ports].proto,
+					 sizeof(sv->ports[sv->n_ports].proto), "%s", proto);
+				sv->n_ports++;
+			}
 		}
 		for (k = 0; k < i; k++)
 			if (strcmp(services[k].id, sv->id) == 0) {

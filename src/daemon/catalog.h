@@ -22,11 +22,20 @@ struct range {
 	int64_t min, max;
 };
 
+#define SERVICE_PORTS_MAX 8
+
 struct service {
 	char id[64];
 	char image[64];
 	int64_t vcpus, memory_mib, disk_gib; /* defaults */
 	struct range b_vcpus, b_memory_mib, b_disk_gib;
+	/* What the service listens on: opened by a firewall rule when a VM is
+	 * created from it. */
+	unsigned n_ports;
+	struct {
+		int port;
+		char proto[4];
+	} ports[SERVICE_PORTS_MAX];
 };
 
 int catalog_load(const char *path, char *err, size_t errlen);

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "ops.h"
 #include "store.h"
+#include "store_net.h"
 #include "util.h"
 
 #ifndef CLOUDLET_CATALOG
@@ -47,7 +48,8 @@ usage(void)
 		"usage: cloudletd init [--state-dir DIR] [--user USER]\n"
 		"       cloudletd serve [--listen ADDR:PORT] [--state-dir DIR] [--agent-socket PATH]\n"
 		"                       [--catalog FILE] [--user USER] [--threads N] [--workers N]\n"
-		"                       [--default-quota VCPUS,MEMORY_MIB,DISK_GIB,VMS] [-v]\n"
+		"                       [--default-quota VCPUS,MEMORY_MIB,DISK_GIB,VMS]\n"
+		"                       [--external-pool CIDR] [--external-gateway IP] [-v]\n"
 		"       cloudletd routes\n");
 	exit(2);
 }
@@ -155,6 +157,7 @@ static int
 cmd_serve(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8470", *catalog = CLOUDLET_CATALOG;
+	const char *pool = "198.18.0.0/24", *gateway = "";
 	const char *agent = "/run/cloudlet/agent.sock";
 	unsigned threads = 4, workers = 4;
 	char err[512];
@@ -169,6 +172,8 @@ cmd_serve(int argc, char **argv)
 		{"threads", required_argument, NULL, 't'},
 		{"workers", required_argument, NULL, 'w'},
 		{"default-quota", required_argument, NULL, 'q'},
+		{"external-pool", required_argument, NULL, 'P'},
+		{"external-gateway", required_argument, NULL, 'G'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
@@ -185,6 +190,8 @@ cmd_serve(int argc, char **argv)
 			if (parse_quota(optarg, &api_default_quota) < 0)
 				usage();
 			break;
+		case 'P': pool = optarg; break;
+		case 'G': gateway = optarg; break;
 		default: usage();
 		}
 	}
@@ -192,6 +199,11 @@ cmd_serve(int argc, char **argv)
 		usage();
 	log_init("cloudletd", verbose);
 	signal(SIGPIPE, SIG_IGN);
+	if (store_net_set_pool(pool, gateway) < 0) {
+		log_warnx("--external-pool must be a network /8 to /29 and --external-gateway an "
+			  "address in it");
+		return 2;
+	}
 	if (catalog_load(catalog, err, sizeof(err)) < 0) {
 		log_warnx("service catalog: %s", err);
 		return 1;

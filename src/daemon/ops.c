@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agentc.h"
+#include "netplan.h"
 #include "log.h"
 #include "store.h"
 
@@ -22,6 +23,7 @@ static char queue[QUEUE_MAX][STORE_ID_LEN];
 static size_t q_head, q_len;
 /* One reconciliation pass at a time (start-up and the periodic syncer). */
 static pthread_mutex_t reconcile_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int nets_synced; /* under reconcile_mtx */
 
 void
 ops_submit(const char *op_id)
@@ -125,6 +127,12 @@ do_create(struct run *r)
 	if (row.user_data != NULL)
 		json_object_set_new(args, "user_data", json_string(row.user_data));
 	free(row.user_data);
+	/* Its networks (and the rules naming it) reach the host first. */
+	json_object_set_new(args, "nics", netplan_agent_nics(row.tenant_id, row.id));
+	if ((rc = netplan_sync(row.tenant_id, r->err, sizeof(r->err))) < 0) {
+		json_decref(args);
+		return rc;
+	}
 	rc = call(r, "vm.create", args, &v);
 	if (rc == 0) {
 		record_view(r->vm_id, v, 0);
@@ -200,8 +208,19 @@ do_delete(struct run *r)
 	rc = call(r, "vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL);
 	if (rc == -EREMOTEIO && strcmp(r->code, "not_found") == 0)
 		rc = 0;
-	if (rc == 0)
-		rc = store_vm_delete(r->vm_id);
+	if (rc == 0) {
+		struct vm_row row;
+		char err[256];
+
+		if (store_vm_row(r->vm_id, &row) == 0) {
+			free(row.user_data);
+			rc = store_vm_delete(r->vm_id);
+			/* Its NICs, addresses' mappings and rules went with it. */
+			if (rc == 0)
+				netplan_sync(row.tenant_id, err, sizeof(err));
+		} else
+			rc = store_vm_delete(r->vm_id);
+	}
 	return rc;
 }
 
@@ -346,6 +365,16 @@ ops_reconcile(int at_start)
 		if (at_start)
 			log_warnx("reconcile: %s", err);
 		return rc;
+	}
+	/* Once the agent answers, it gets every tenant's network state (it
+	 * may have been restarted with an empty state directory). */
+	if (!nets_synced) {
+		json_t *tenants = store_tenant_list(), *t;
+
+		json_array_foreach(tenants, i, t)
+			netplan_sync(json_string_value(json_object_get(t, "id")), err, sizeof(err));
+		json_decref(tenants);
+		nets_synced = 1;
 	}
 	/* Records after the agent's list: a create in flight has its record first. */
 	records = store_vm_list(NULL);

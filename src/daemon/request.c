@@ -143,8 +143,8 @@ int
 req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {"name",	  "service",  "vcpus", "memory_mib",
-					      "disk_gib", "image", "user_data", NULL};
-	json_t *ud;
+					      "disk_gib", "image", "user_data", "networks", NULL};
+	json_t *ud, *nets;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -171,6 +171,26 @@ req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 		if (strlen(json_string_value(ud)) != json_string_length(ud))
 			FAIL("user_data must not contain NUL");
 		out->user_data = json_string_value(ud);
+	}
+	nets = json_object_get(j, "networks");
+	if (nets != NULL) {
+		size_t i, k;
+		json_t *n;
+
+		if (!json_is_array(nets) || json_array_size(nets) == 0 ||
+		    json_array_size(nets) > REQ_NICS_MAX)
+			FAIL("networks must be a list of 1 to %d network names or ids",
+			     REQ_NICS_MAX);
+		json_array_foreach(nets, i, n) {
+			if (!json_is_string(n) ||
+			    req_check_name("networks[]", json_string_value(n), err, errlen) < 0)
+				FAIL("networks[%zu] must be a network name or id", i);
+			for (k = 0; k < i; k++)
+				if (strcmp(json_string_value(json_array_get(nets, k)),
+					   json_string_value(n)) == 0)
+					FAIL("networks[%zu] is listed twice", i);
+		}
+		out->networks = nets;
 	}
 	return 0;
 }

@@ -37,7 +37,10 @@ struct vm_request {
 	char image[64];      /* "" = the service's */
 	int64_t vcpus, memory_mib, disk_gib; /* 0 = the service's default */
 	const char *user_data; /* borrowed from the JSON, may be NULL */
+	const json_t *networks; /* borrowed: names or ids, NULL = the default network */
 };
+
+#define REQ_NICS_MAX 4
 
 int req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen);
 

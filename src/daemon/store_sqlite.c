@@ -1,6 +1,7 @@
 /* store_sqlite.c - store.h over SQLite. */
 #define _GNU_SOURCE
 #include "store.h"
+#include "store_sqlite_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,7 +16,7 @@
 static char db_path[1024];
 static pthread_key_t conn_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-/* This thread's prepared statements (see prep()). */
+/* This thread's prepared statements (see sq_prep()). */
 #define STMT_CACHE 64
 static __thread struct {
 	const char *sql;
@@ -63,6 +64,35 @@ static const char *const migrations[] = {
 	"CREATE INDEX vms_tenant_order ON vms (tenant_id, created_at, id);",
 	/* 3: how the host provisioned the VM (clone from a template, or cold). */
 	"ALTER TABLE vms ADD COLUMN provision TEXT NOT NULL DEFAULT '';",
+	/* 4: tenant networks, VM NICs, external addresses, port forwards,
+	 * firewall rules (docs/networks.md). */
+	"ALTER TABLE tenants ADD COLUMN firewall_mode TEXT NOT NULL DEFAULT 'namespace';"
+	"CREATE TABLE networks ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, cidr TEXT NOT NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name), UNIQUE (tenant_id, cidr));"
+	"CREATE TABLE vm_nics ("
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+	"  network_id TEXT NOT NULL REFERENCES networks(id), address TEXT NOT NULL,"
+	"  PRIMARY KEY (vm_id, idx), UNIQUE (network_id, address));"
+	"CREATE TABLE addresses ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL UNIQUE, is_default INTEGER NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL);"
+	"CREATE TABLE forwards ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address_id TEXT NOT NULL REFERENCES addresses(id) ON DELETE CASCADE,"
+	"  protocol TEXT NOT NULL, port INTEGER NOT NULL,"
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, to_port INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (address_id, protocol, port));"
+	"CREATE TABLE fw_rules ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL, action TEXT NOT NULL, protocol TEXT NOT NULL,"
+	"  port_min INTEGER, port_max INTEGER, remote TEXT NOT NULL,"
+	"  target_vm TEXT REFERENCES vms(id) ON DELETE CASCADE,"
+	"  target_network TEXT REFERENCES networks(id) ON DELETE CASCADE,"
+	"  priority INTEGER NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);"
+	"CREATE INDEX fw_rules_tenant ON fw_rules (tenant_id, priority, created_at);",
 };
 
 static void
@@ -77,8 +107,8 @@ make_key(void)
 	pthread_key_create(&conn_key, conn_free);
 }
 
-static sqlite3 *
-db(void)
+sqlite3 *
+sq_db(void)
 {
 	sqlite3 *c;
 
@@ -114,10 +144,10 @@ store_thread_done(void)
 	}
 }
 
-static int
-exec(const char *sql)
+int
+sq_exec(const char *sql)
 {
-	sqlite3 *c = db();
+	sqlite3 *c = sq_db();
 	char *err = NULL;
 
 	if (c == NULL)
@@ -133,11 +163,11 @@ exec(const char *sql)
 /*
  * Prepared statements are cached per thread, keyed by the address of their
  * SQL text (always a string literal here): preparing was a fifth of the
- * time of a GET /v1/vms. done() resets a cached statement for its next use.
+ * time of a GET /v1/vms. sq_done() resets a cached statement for its next use.
  */
 
-static void
-done(sqlite3_stmt *st)
+void
+sq_done(sqlite3_stmt *st)
 {
 	int i;
 
@@ -153,10 +183,10 @@ done(sqlite3_stmt *st)
 }
 
 /* Prepare with binds: fmt letters s (string or NULL), i (int64), b (32-byte blob). */
-static sqlite3_stmt *
-prep(const char *sql, const char *fmt, ...)
+sqlite3_stmt *
+sq_prep(const char *sql, const char *fmt, ...)
 {
-	sqlite3 *c = db();
+	sqlite3 *c = sq_db();
 	sqlite3_stmt *st = NULL;
 	va_list ap;
 	int i;
@@ -199,20 +229,20 @@ prep(const char *sql, const char *fmt, ...)
 }
 
 /* Step a statement that returns no rows; finalizes it. */
-static int
-run(sqlite3_stmt *st)
+int
+sq_run(sqlite3_stmt *st)
 {
 	int rc;
 
 	if (st == NULL)
 		return -EIO;
 	rc = sqlite3_step(st);
-	done(st);
+	sq_done(st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
 		return -EEXIST;
-	log_warnx("store: step: %s", sqlite3_errmsg(db()));
+	log_warnx("store: step: %s", sqlite3_errmsg(sq_db()));
 	return -EIO;
 }
 
@@ -241,8 +271,8 @@ row_json(sqlite3_stmt *st)
 	return o;
 }
 
-static int
-one(sqlite3_stmt *st, json_t **out)
+int
+sq_one(sqlite3_stmt *st, json_t **out)
 {
 	int rc;
 
@@ -251,14 +281,14 @@ one(sqlite3_stmt *st, json_t **out)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && out != NULL)
 		*out = row_json(st);
-	done(st);
+	sq_done(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	return rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
-static json_t *
-all(sqlite3_stmt *st)
+json_t *
+sq_all(sqlite3_stmt *st)
 {
 	json_t *arr = json_array();
 
@@ -266,12 +296,12 @@ all(sqlite3_stmt *st)
 		return arr;
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, row_json(st));
-	done(st);
+	sq_done(st);
 	return arr;
 }
 
-static int64_t
-scalar(sqlite3_stmt *st)
+int64_t
+sq_scalar(sqlite3_stmt *st)
 {
 	int64_t v = -1;
 
@@ -279,12 +309,12 @@ scalar(sqlite3_stmt *st)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
-	done(st);
+	sq_done(st);
 	return v;
 }
 
-static void
-now(char *buf)
+void
+sq_now(char *buf)
 {
 	util_rfc3339(buf, 32);
 }
@@ -292,7 +322,7 @@ now(char *buf)
 int
 store_schema_version(void)
 {
-	return (int)scalar(prep("PRAGMA user_version", ""));
+	return (int)sq_scalar(sq_prep("PRAGMA user_version", ""));
 }
 
 int
@@ -321,7 +351,7 @@ store_open(const char *path)
 		}
 		sqlite3_close(c);
 	}
-	if (exec("PRAGMA journal_mode = WAL") < 0)
+	if (sq_exec("PRAGMA journal_mode = WAL") < 0)
 		return -EIO;
 	v = store_schema_version();
 	if (v < 0)
@@ -335,12 +365,12 @@ store_open(const char *path)
 		char pragma[64];
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
-		if ((r = exec("BEGIN IMMEDIATE")) < 0)
+		if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
 			break;
-		if ((r = exec(migrations[i])) == 0 && (r = exec(pragma)) == 0)
-			r = exec("COMMIT");
+		if ((r = sq_exec(migrations[i])) == 0 && (r = sq_exec(pragma)) == 0)
+			r = sq_exec("COMMIT");
 		else
-			exec("ROLLBACK");
+			sq_exec("ROLLBACK");
 		if (r == 0)
 			log_info("store: migrated %s to schema %zu", path, i + 1);
 	}
@@ -349,8 +379,8 @@ store_open(const char *path)
 
 /* ---- tenants, tokens, quotas ------------------------------------------ */
 
-static int
-new_id(const char *prefix, char *out)
+int
+sq_new_id(const char *prefix, char *out)
 {
 	char hex[17];
 	int r = util_random_hex(hex, 8);
@@ -366,21 +396,21 @@ store_tenant_create(const char *name, const struct quota *q, json_t **out)
 	char id[STORE_ID_LEN], ts[32];
 	int r;
 
-	if ((r = new_id("t-", id)) < 0)
+	if ((r = sq_new_id("t-", id)) < 0)
 		return r;
-	now(ts);
-	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+	sq_now(ts);
+	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
 		return r;
-	r = run(prep("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)", "sss", id,
+	r = sq_run(sq_prep("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)", "sss", id,
 		     name, ts));
 	if (r == 0)
-		r = run(prep("INSERT INTO quotas VALUES (?, ?, ?, ?, ?)", "siiii", id,
+		r = sq_run(sq_prep("INSERT INTO quotas VALUES (?, ?, ?, ?, ?)", "siiii", id,
 			     q->max_vcpus, q->max_memory_mib, q->max_disk_gib, q->max_vms));
 	if (r < 0) {
-		exec("ROLLBACK");
+		sq_exec("ROLLBACK");
 		return r;
 	}
-	if ((r = exec("COMMIT")) < 0)
+	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
 	return store_tenant_get(id, out);
 }
@@ -388,13 +418,13 @@ store_tenant_create(const char *name, const struct quota *q, json_t **out)
 int
 store_tenant_get(const char *id, json_t **out)
 {
-	return one(prep("SELECT id, name, created_at FROM tenants WHERE id = ?", "s", id), out);
+	return sq_one(sq_prep("SELECT id, name, created_at FROM tenants WHERE id = ?", "s", id), out);
 }
 
 json_t *
 store_tenant_list(void)
 {
-	return all(prep("SELECT id, name, created_at FROM tenants ORDER BY created_at, id", ""));
+	return sq_all(sq_prep("SELECT id, name, created_at FROM tenants ORDER BY created_at, id", ""));
 }
 
 int
@@ -402,15 +432,15 @@ store_tenant_delete(const char *id)
 {
 	int r;
 
-	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
 		return r;
-	if (scalar(prep("SELECT count(*) FROM tenants WHERE id = ?", "s", id)) != 1)
+	if (sq_scalar(sq_prep("SELECT count(*) FROM tenants WHERE id = ?", "s", id)) != 1)
 		r = -ENOENT;
-	else if (scalar(prep("SELECT count(*) FROM vms WHERE tenant_id = ?", "s", id)) != 0)
+	else if (sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE tenant_id = ?", "s", id)) != 0)
 		r = -ENOTEMPTY;
 	else
-		r = run(prep("DELETE FROM tenants WHERE id = ?", "s", id));
-	exec(r == 0 ? "COMMIT" : "ROLLBACK");
+		r = sq_run(sq_prep("DELETE FROM tenants WHERE id = ?", "s", id));
+	sq_exec(r == 0 ? "COMMIT" : "ROLLBACK");
 	return r;
 }
 
@@ -421,15 +451,15 @@ store_token_add(const char *tenant_id, const unsigned char hash[32], char *id_ou
 	char ts[32];
 	int r;
 
-	if ((r = new_id("tok-", id_out)) < 0)
+	if ((r = sq_new_id("tok-", id_out)) < 0)
 		return r;
-	now(ts);
-	r = run(prep("INSERT INTO tokens (id, hash, tenant_id, role, created_at) "
+	sq_now(ts);
+	r = sq_run(sq_prep("INSERT INTO tokens (id, hash, tenant_id, role, created_at) "
 		     "VALUES (?, ?, ?, ?, ?)",
 		     "sbsss", id_out, hash, tenant_id, tenant_id ? "tenant" : "operator", ts));
 	if (r < 0)
 		return r == -EEXIST && tenant_id != NULL &&
-				       scalar(prep("SELECT count(*) FROM tenants WHERE id = ?",
+				       sq_scalar(sq_prep("SELECT count(*) FROM tenants WHERE id = ?",
 						   "s", tenant_id)) == 0
 			       ? -ENOENT
 			       : r;
@@ -443,7 +473,7 @@ int
 store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id,
 		 unsigned char stored[32])
 {
-	sqlite3_stmt *st = prep("SELECT role, tenant_id, hash FROM tokens WHERE hash = ?", "b",
+	sqlite3_stmt *st = sq_prep("SELECT role, tenant_id, hash FROM tokens WHERE hash = ?", "b",
 				hash);
 	int r = -ENOENT;
 
@@ -460,14 +490,14 @@ store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id
 			r = 0;
 		}
 	}
-	done(st);
+	sq_done(st);
 	return r;
 }
 
 int
 store_operator_exists(void)
 {
-	return scalar(prep("SELECT count(*) FROM tokens WHERE role = 'operator'", "")) > 0;
+	return sq_scalar(sq_prep("SELECT count(*) FROM tokens WHERE role = 'operator'", "")) > 0;
 }
 
 int
@@ -476,13 +506,13 @@ store_quota_get(const char *tenant_id, json_t **out)
 	json_t *used;
 	int r;
 
-	r = one(prep("SELECT max_vcpus, max_memory_mib, max_disk_gib, max_vms FROM quotas "
+	r = sq_one(sq_prep("SELECT max_vcpus, max_memory_mib, max_disk_gib, max_vms FROM quotas "
 		     "WHERE tenant_id = ?",
 		     "s", tenant_id),
 		out);
 	if (r < 0)
 		return r;
-	r = one(prep("SELECT coalesce(sum(vcpus), 0) AS vcpus, coalesce(sum(memory_mib), 0) "
+	r = sq_one(sq_prep("SELECT coalesce(sum(vcpus), 0) AS vcpus, coalesce(sum(memory_mib), 0) "
 		     "AS memory_mib, coalesce(sum(disk_gib), 0) AS disk_gib, count(*) AS vms "
 		     "FROM vms WHERE tenant_id = ?",
 		     "s", tenant_id),
@@ -498,15 +528,15 @@ store_quota_get(const char *tenant_id, json_t **out)
 int
 store_quota_set(const char *tenant_id, const struct quota *q, json_t **out)
 {
-	sqlite3_stmt *st = prep("UPDATE quotas SET max_vcpus = ?, max_memory_mib = ?, "
+	sqlite3_stmt *st = sq_prep("UPDATE quotas SET max_vcpus = ?, max_memory_mib = ?, "
 				"max_disk_gib = ?, max_vms = ? WHERE tenant_id = ?",
 				"iiiis", q->max_vcpus, q->max_memory_mib, q->max_disk_gib,
 				q->max_vms, tenant_id);
-	int r = run(st);
+	int r = sq_run(st);
 
 	if (r < 0)
 		return r;
-	if (sqlite3_changes(db()) == 0)
+	if (sqlite3_changes(sq_db()) == 0)
 		return -ENOENT;
 	return store_quota_get(tenant_id, out);
 }
@@ -517,7 +547,7 @@ store_quota_set(const char *tenant_id, const struct quota *q, json_t **out)
 static int
 quota_check(const char *tenant_id, int64_t dv, int64_t dm, int64_t dd, int64_t dn)
 {
-	sqlite3_stmt *st = prep(
+	sqlite3_stmt *st = sq_prep(
 		"SELECT q.max_vcpus, q.max_memory_mib, q.max_disk_gib, q.max_vms,"
 		" coalesce(sum(v.vcpus), 0), coalesce(sum(v.memory_mib), 0),"
 		" coalesce(sum(v.disk_gib), 0), count(v.id)"
@@ -536,7 +566,7 @@ quota_check(const char *tenant_id, int64_t dv, int64_t dm, int64_t dd, int64_t d
 		    sqlite3_column_int64(st, 7) + dn > sqlite3_column_int64(st, 3))
 			r = -EDQUOT;
 	}
-	done(st);
+	sq_done(st);
 	return r;
 }
 
@@ -547,8 +577,8 @@ insert_op(const char *op_id, const char *tenant_id, const char *vm_id, const cha
 	char ts[32], *a = args ? json_dumps(args, JSON_COMPACT) : NULL;
 	int r;
 
-	now(ts);
-	r = run(prep("INSERT INTO operations (id, tenant_id, vm_id, kind, state, args, "
+	sq_now(ts);
+	r = sq_run(sq_prep("INSERT INTO operations (id, tenant_id, vm_id, kind, state, args, "
 		     "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
 		     "sssssss", op_id, tenant_id, vm_id, kind, a, ts, ts));
 	free(a);
@@ -565,16 +595,16 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	char ts[32];
 	int r;
 
-	now(ts);
-	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+	sq_now(ts);
+	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
 		return r;
-	if (scalar(prep("SELECT count(*) FROM vms WHERE tenant_id = ? AND name = ?", "ss",
+	if (sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE tenant_id = ? AND name = ?", "ss",
 			vm->tenant_id, vm->name)) != 0)
 		r = -EEXIST;
 	if (r == 0)
 		r = quota_check(vm->tenant_id, vm->vcpus, vm->memory_mib, vm->disk_gib, 1);
 	if (r == 0)
-		r = run(prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "
+		r = sq_run(sq_prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "
 			     "memory_mib, disk_gib, user_data, state, created_at, updated_at) "
 			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?)",
 			     "sssssiiisss", vm->id, vm->tenant_id, vm->name, vm->service,
@@ -583,12 +613,12 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	if (r == 0)
 		r = insert_op(op_id, vm->tenant_id, vm->id, "create", NULL);
 	if (r < 0) {
-		exec("ROLLBACK");
+		sq_exec("ROLLBACK");
 		return r;
 	}
-	if ((r = exec("COMMIT")) < 0)
+	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
-	return one(prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+	return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
 }
 
 #define VM_COLS                                                                        \
@@ -611,9 +641,9 @@ store_vm_get(const char *tenant_id, const char *id, json_t **out)
 	int r;
 
 	if (tenant_id == NULL)
-		r = one(prep(VM_COLS "WHERE id = ?", "s", id), out);
+		r = sq_one(sq_prep(VM_COLS "WHERE id = ?", "s", id), out);
 	else
-		r = one(prep(VM_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
+		r = sq_one(sq_prep(VM_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
 	if (r == 0)
 		vm_bools(*out);
 	return r;
@@ -622,7 +652,7 @@ store_vm_get(const char *tenant_id, const char *id, json_t **out)
 int
 store_vm_row(const char *id, struct vm_row *out)
 {
-	sqlite3_stmt *st = prep("SELECT id, tenant_id, name, service, image, vcpus, "
+	sqlite3_stmt *st = sq_prep("SELECT id, tenant_id, name, service, image, vcpus, "
 				"memory_mib, disk_gib, user_data, state FROM vms WHERE id = ?",
 				"s", id);
 	int r = -ENOENT;
@@ -645,7 +675,7 @@ store_vm_row(const char *id, struct vm_row *out)
 		snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(st, 9));
 		r = 0;
 	}
-	done(st);
+	sq_done(st);
 	return r;
 }
 
@@ -656,9 +686,9 @@ store_vm_list(const char *tenant_id)
 	size_t i;
 
 	if (tenant_id == NULL)
-		arr = all(prep(VM_COLS "ORDER BY created_at, id", ""));
+		arr = sq_all(sq_prep(VM_COLS "ORDER BY created_at, id", ""));
 	else
-		arr = all(prep(VM_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
+		arr = sq_all(sq_prep(VM_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
 			       tenant_id));
 	json_array_foreach(arr, i, vm) vm_bools(vm);
 	return arr;
@@ -682,27 +712,27 @@ store_vm_list_text(const char *tenant_id)
 	char *out = NULL;
 
 	if (tenant_id == NULL)
-		st = prep(VM_JSON "ORDER BY created_at, id)", "");
+		st = sq_prep(VM_JSON "ORDER BY created_at, id)", "");
 	else
-		st = prep(VM_JSON "WHERE tenant_id = ? ORDER BY created_at, id)", "s", tenant_id);
+		st = sq_prep(VM_JSON "WHERE tenant_id = ? ORDER BY created_at, id)", "s", tenant_id);
 	if (st == NULL)
 		return NULL;
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
 		out = strdup((const char *)sqlite3_column_text(st, 0));
-	done(st);
+	sq_done(st);
 	return out;
 }
 
 json_t *
 store_vm_list_all_ids(void)
 {
-	return all(prep("SELECT id, state FROM vms", ""));
+	return sq_all(sq_prep("SELECT id, state FROM vms", ""));
 }
 
 int
 store_vm_has_active_op(const char *vm_id)
 {
-	return scalar(prep("SELECT count(*) FROM operations WHERE vm_id = ? AND state IN "
+	return sq_scalar(sq_prep("SELECT count(*) FROM operations WHERE vm_id = ? AND state IN "
 			   "('pending', 'running')",
 			   "s", vm_id)) > 0;
 }
@@ -717,15 +747,15 @@ store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind,
 	int64_t cur[3] = {0, 0, 0};
 	int r = 0;
 
-	now(ts);
-	if ((r = exec("BEGIN IMMEDIATE")) < 0)
+	sq_now(ts);
+	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
 		return r;
 	if (tenant_id == NULL)
-		st = prep("SELECT tenant_id, vcpus, memory_mib, disk_gib, state FROM vms "
+		st = sq_prep("SELECT tenant_id, vcpus, memory_mib, disk_gib, state FROM vms "
 			  "WHERE id = ?",
 			  "s", vm_id);
 	else
-		st = prep("SELECT tenant_id, vcpus, memory_mib, disk_gib, state FROM vms "
+		st = sq_prep("SELECT tenant_id, vcpus, memory_mib, disk_gib, state FROM vms "
 			  "WHERE id = ? AND tenant_id = ?",
 			  "ss", vm_id, tenant_id);
 	r = -ENOENT;
@@ -738,29 +768,29 @@ store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind,
 		cur[2] = sqlite3_column_int64(st, 3);
 		r = strcmp(state, "deleting") == 0 ? -EBUSY : 0;
 	}
-	done(st);
+	sq_done(st);
 	if (r == 0 && store_vm_has_active_op(vm_id))
 		r = -EBUSY;
 	if (r == 0 && new_spec != NULL) {
 		r = quota_check(owner, new_spec[0] - cur[0], new_spec[1] - cur[1],
 				new_spec[2] - cur[2], 0);
 		if (r == 0)
-			r = run(prep("UPDATE vms SET vcpus = ?, memory_mib = ?, disk_gib = ?, "
+			r = sq_run(sq_prep("UPDATE vms SET vcpus = ?, memory_mib = ?, disk_gib = ?, "
 				     "updated_at = ? WHERE id = ?",
 				     "iiiss", new_spec[0], new_spec[1], new_spec[2], ts, vm_id));
 	}
 	if (r == 0 && strcmp(kind, "delete") == 0)
-		r = run(prep("UPDATE vms SET state = 'deleting', updated_at = ? WHERE id = ?",
+		r = sq_run(sq_prep("UPDATE vms SET state = 'deleting', updated_at = ? WHERE id = ?",
 			     "ss", ts, vm_id));
 	if (r == 0)
 		r = insert_op(op_id, owner, vm_id, kind, args);
 	if (r < 0) {
-		exec("ROLLBACK");
+		sq_exec("ROLLBACK");
 		return r;
 	}
-	if ((r = exec("COMMIT")) < 0)
+	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
-	return one(prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+	return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
 }
 
 int
@@ -769,8 +799,8 @@ store_vm_set_state(const char *id, const char *state, const char *reason, int re
 {
 	char ts[32];
 
-	now(ts);
-	return run(prep("UPDATE vms SET state = ?, reason = ?, ready = ?, accel = ?, "
+	sq_now(ts);
+	return sq_run(sq_prep("UPDATE vms SET state = ?, reason = ?, ready = ?, accel = ?, "
 			"restart_required = ?, updated_at = ? WHERE id = ?",
 			"ssisiss", state, reason ? reason : "", (int64_t)ready,
 			accel ? accel : "", (int64_t)restart_required, ts, id));
@@ -779,29 +809,29 @@ store_vm_set_state(const char *id, const char *state, const char *reason, int re
 int
 store_vm_set_provision(const char *id, const char *provision)
 {
-	return run(prep("UPDATE vms SET provision = ? WHERE id = ? AND provision != ?", "sss",
+	return sq_run(sq_prep("UPDATE vms SET provision = ? WHERE id = ? AND provision != ?", "sss",
 			provision, id, provision));
 }
 
 int
 store_vm_set_spec(const char *id, int64_t vcpus, int64_t memory_mib, int64_t disk_gib)
 {
-	return run(prep("UPDATE vms SET vcpus = ?, memory_mib = ?, disk_gib = ? WHERE id = ?",
+	return sq_run(sq_prep("UPDATE vms SET vcpus = ?, memory_mib = ?, disk_gib = ? WHERE id = ?",
 			"iiis", vcpus, memory_mib, disk_gib, id));
 }
 
 int
 store_vm_delete(const char *id)
 {
-	return run(prep("DELETE FROM vms WHERE id = ?", "s", id));
+	return sq_run(sq_prep("DELETE FROM vms WHERE id = ?", "s", id));
 }
 
 int
 store_op_get(const char *tenant_id, const char *id, json_t **out)
 {
 	if (tenant_id == NULL)
-		return one(prep(OP_COLS "WHERE id = ?", "s", id), out);
-	return one(prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
+		return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", id), out);
+	return sq_one(sq_prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
 }
 
 int
@@ -810,8 +840,8 @@ store_op_update(const char *id, const char *state, int progress, const char *mes
 {
 	char ts[32];
 
-	now(ts);
-	return run(prep("UPDATE operations SET state = ?, progress = ?, message = ?, "
+	sq_now(ts);
+	return sq_run(sq_prep("UPDATE operations SET state = ?, progress = ?, message = ?, "
 			"error = ?, updated_at = ? WHERE id = ?",
 			"sissss", state, (int64_t)progress, message ? message : "",
 			error ? error : "", ts, id));
@@ -820,7 +850,7 @@ store_op_update(const char *id, const char *state, int progress, const char *mes
 int
 store_op_args(const char *id, json_t **args)
 {
-	sqlite3_stmt *st = prep("SELECT args FROM operations WHERE id = ?", "s", id);
+	sqlite3_stmt *st = sq_prep("SELECT args FROM operations WHERE id = ?", "s", id);
 	int r = -ENOENT;
 
 	*args = NULL;
@@ -832,14 +862,14 @@ store_op_args(const char *id, json_t **args)
 		*args = a ? json_loads(a, 0, NULL) : NULL;
 		r = 0;
 	}
-	done(st);
+	sq_done(st);
 	return r;
 }
 
 json_t *
 store_op_unfinished(void)
 {
-	return all(prep("SELECT id, kind, vm_id, tenant_id, state, args FROM operations "
+	return sq_all(sq_prep("SELECT id, kind, vm_id, tenant_id, state, args FROM operations "
 			"WHERE state IN ('pending', 'running') ORDER BY created_at",
 			""));
 }
@@ -850,8 +880,8 @@ store_event(const char *actor, const char *tenant_id, const char *action,
 {
 	char ts[32];
 
-	now(ts);
-	if (run(prep("INSERT INTO events (time, actor, tenant_id, action, target, outcome, "
+	sq_now(ts);
+	if (sq_run(sq_prep("INSERT INTO events (time, actor, tenant_id, action, target, outcome, "
 		     "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		     "sssssss", ts, actor, tenant_id, action, target, outcome,
 		     detail ? detail : "")) < 0)
@@ -862,10 +892,10 @@ json_t *
 store_event_list(const char *tenant_id, int limit)
 {
 	if (tenant_id == NULL)
-		return all(prep("SELECT id, time, actor, tenant_id, action, target, outcome, "
+		return sq_all(sq_prep("SELECT id, time, actor, tenant_id, action, target, outcome, "
 				"detail FROM events ORDER BY id DESC LIMIT ?",
 				"i", (int64_t)limit));
-	return all(prep("SELECT id, time, actor, tenant_id, action, target, outcome, detail "
+	return sq_all(sq_prep("SELECT id, time, actor, tenant_id, action, target, outcome, detail "
 			"FROM events WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
 			"si", tenant_id, (int64_t)limit));
 }

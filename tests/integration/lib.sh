@@ -65,6 +65,14 @@ cleanup() {
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
 	kill_qemus
 	kill_named_procs
+	# Tenant networks the agent made (it keeps one directory per tenant).
+	for d in "$T"/state/net/*/; do
+		[ -d "$d" ] || continue
+		k=$(basename "$d")
+		ip netns del "cln-$k" 2>/dev/null
+		ip netns del "clf-$k" 2>/dev/null
+	done
+	ip netns del "${EXT_NETNS:-clx-$$}" 2>/dev/null
 	for ns in $NETNS_LIST; do ip netns del "$ns" 2>/dev/null; done
 	sleep 0.2
 	rm -rf "$T"
@@ -77,9 +85,12 @@ trap 'exit 130' INT TERM
 agent_start() {
 	mkdir -p "$T/shm"
 	chmod 1777 "$T/shm" # template RAM files, written by QEMU as cloudlet-vm
+	# Its own external network, so tests running side by side never share one.
 	"$AGENT_BIN" serve --socket "$T/agent.sock" --state-dir "$T/state" \
 		--guest-dir "$GUEST_DIR" --stop-timeout 20 --template-ram-dir "$T/shm" \
-		--auto-templates "${AUTO_TEMPLATES:-off}" "$@" >>"$T/agent.log" 2>&1 &
+		--auto-templates "${AUTO_TEMPLATES:-off}" \
+		--external-netns "${EXT_NETNS:-clx-$$}" --external-bridge "${EXT_BRIDGE:-cx$$}" \
+		"$@" >>"$T/agent.log" 2>&1 &
 	AGENT_PID=$!
 	i=0
 	while [ ! -S "$T/agent.sock" ]; do
@@ -265,7 +276,7 @@ guest_sh() {
 	gname=$1 gcmd=$2 gtimeout=${3:-60}
 	GSH_N=$((GSH_N + 1))
 	gtag="gsh$$x$GSH_N"
-	gstart=$(ctl --json vm console "$gname" --bytes 1 | jq -r .offset)
+	gstart=$(ctl raw "$(jq -cn --arg n "$gname" '{op:"vm.console",args:{name:$n,bytes:1}}')" | jq -r .result.offset)
 	# The marker is built by the shell, so the echoed command line never
 	# matches it.
 	gline="$gcmd; echo \"@@\$?@@\"\"$gtag\"

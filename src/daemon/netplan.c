@@ -1,0 +1,251 @@
+/* netplan.c - see netplan.h */
+#define _GNU_SOURCE
+#include "netplan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agentc.h"
+#include "log.h"
+#include "netstate.h"
+#include "store_net.h"
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+/* The address part of "10.0.0.10/24". */
+static void
+host_of(const char *cidr, char *out, size_t len)
+{
+	const char *slash = strchr(cidr, '/');
+	size_t n = slash ? (size_t)(slash - cidr) : strlen(cidr);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, cidr, n);
+	out[n] = '\0';
+}
+
+/* The first NIC address of a VM, "" when it has none. */
+static void
+vm_address(const char *vm_id, char *out, size_t len)
+{
+	json_t *nics = store_vm_nics(vm_id);
+
+	out[0] = '\0';
+	if (json_array_size(nics) > 0)
+		host_of(str(json_array_get(nics, 0), "address"), out, len);
+	json_decref(nics);
+}
+
+static void
+add_rule(json_t *rules, const json_t *r, const char *local)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "direction", str(r, "direction"),
+			      "action", str(r, "action"), "protocol", str(r, "protocol"), "remote",
+			      str(r, "remote"), "local", local, "priority",
+			      json_integer_value(json_object_get(r, "priority")));
+
+	if (json_is_integer(json_object_get(r, "port_min"))) {
+		json_object_set(o, "port_min", json_object_get(r, "port_min"));
+		json_object_set(o, "port_max", json_object_get(r, "port_max"));
+	}
+	json_array_append_new(rules, o);
+}
+
+json_t *
+netplan_desired(const char *tenant_id)
+{
+	json_t *d = json_object(), *nets = store_net_list(tenant_id), *an = json_array();
+	json_t *addrs = store_addr_list(tenant_id), *aa = json_array();
+	json_t *fwds = store_fwd_list(tenant_id), *af = json_array();
+	json_t *rules = store_rule_list(tenant_id), *ar = json_array(), *o;
+	char mode[16] = "namespace", prefix[4] = "24";
+	size_t i;
+
+	store_fw_mode(tenant_id, mode, sizeof(mode));
+	if (strchr(store_net_pool(), '/'))
+		snprintf(prefix, sizeof(prefix), "%s", strchr(store_net_pool(), '/') + 1);
+	json_object_set_new(d, "tenant", json_string(tenant_id));
+	json_object_set_new(d, "mode", json_string(mode));
+	json_array_foreach(nets, i, o)
+		json_array_append_new(an, json_pack("{s:s, s:s}", "id", str(o, "id"), "cidr",
+						    str(o, "cidr")));
+	json_object_set_new(d, "networks", an);
+	json_array_foreach(addrs, i, o) {
+		char vmip[16];
+
+		if (json_integer_value(json_object_get(o, "is_default"))) {
+			json_t *e = json_pack("{s:s++}", "address", str(o, "address"), "/", prefix);
+
+			if (store_net_gateway()[0])
+				json_object_set_new(e, "gateway", json_string(store_net_gateway()));
+			json_object_set_new(d, "external", e);
+			continue;
+		}
+		json_t *x = json_pack("{s:s}", "address", str(o, "address"));
+
+		if (json_is_string(json_object_get(o, "vm_id"))) {
+			vm_address(str(o, "vm_id"), vmip, sizeof(vmip));
+			if (vmip[0])
+				json_object_set_new(x, "vm", json_string(vmip));
+		}
+		json_array_append_new(aa, x);
+	}
+	json_object_set_new(d, "addresses", aa);
+	json_array_foreach(fwds, i, o) {
+		char vmip[16];
+
+		vm_address(str(o, "vm_id"), vmip, sizeof(vmip));
+		if (vmip[0] == '\0')
+			continue; /* a VM without NICs cannot be reached */
+		json_array_append_new(af, json_pack("{s:s, s:s, s:O, s:s, s:O}", "address",
+						    str(o, "address"), "protocol",
+						    str(o, "protocol"), "port",
+						    json_object_get(o, "port"), "to", vmip, "to_port",
+						    json_object_get(o, "to_port")));
+	}
+	json_object_set_new(d, "forwards", af);
+	json_array_foreach(rules, i, o) {
+		char local[24];
+
+		if (json_is_string(json_object_get(o, "target_vm"))) {
+			json_t *nics = store_vm_nics(str(o, "target_vm")), *n;
+			size_t k;
+
+			json_array_foreach(nics, k, n) {
+				char h[16];
+
+				host_of(str(n, "address"), h, sizeof(h));
+				snprintf(local, sizeof(local), "%s/32", h);
+				add_rule(ar, o, local);
+			}
+			json_decref(nics);
+		} else {
+			json_t *n;
+			size_t k;
+
+			json_array_foreach(nets, k, n) {
+				if (json_is_string(json_object_get(o, "target_network")) &&
+				    strcmp(str(o, "target_network"), str(n, "id")) != 0)
+					continue;
+				add_rule(ar, o, str(n, "cidr"));
+			}
+		}
+	}
+	json_object_set_new(d, "rules", ar);
+	json_decref(nets);
+	json_decref(addrs);
+	json_decref(fwds);
+	json_decref(rules);
+	return d;
+}
+
+int
+netplan_sync(const char *tenant_id, char *err, size_t errlen)
+{
+	char code[32];
+	int r = agentc_call("net.apply", netplan_desired(tenant_id), NULL, code, err, errlen);
+
+	if (r < 0 && r != -EREMOTEIO)
+		snprintf(err, errlen, "the host agent is unreachable (%s)", strerror(-r));
+	if (r < 0)
+		log_warnx("netplan %s: %s", tenant_id, err);
+	return r;
+}
+
+int
+netplan_tenant_init(const char *tenant_id, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = store_net_create(tenant_id, "default", NULL, NULL)) < 0 && r != -EEXIST) {
+		snprintf(err, errlen, "cannot create the default network (%s)", strerror(-r));
+		return r;
+	}
+	if ((r = store_addr_alloc(tenant_id, 1, NULL)) < 0) {
+		snprintf(err, errlen, "no external address left in %s", store_net_pool());
+		return r;
+	}
+	return netplan_sync(tenant_id, err, errlen);
+}
+
+int
+netplan_tenant_delete(const char *tenant_id, char *err, size_t errlen)
+{
+	char code[32];
+	int r = agentc_call("net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL, code,
+			    err, errlen);
+
+	if (r == -EREMOTEIO && strcmp(code, "not_found") == 0)
+		return 0;
+	return r;
+}
+
+int
+netplan_vm_attach(const char *tenant_id, const char *vm_id, const json_t *networks,
+		  const struct service *sv, char *err, size_t errlen)
+{
+	json_t *net;
+	size_t i, n = networks ? json_array_size(networks) : 1;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		const char *name = networks ? json_string_value(json_array_get(networks, i))
+					    : "default";
+
+		if ((r = store_net_get(tenant_id, name, &net)) < 0) {
+			snprintf(err, errlen, "no network '%s'", name);
+			return r;
+		}
+		r = store_nic_add(vm_id, (int)i, str(net, "id"));
+		if (r == -EEXIST)
+			snprintf(err, errlen, "the VM is on network '%s' twice", name);
+		else if (r < 0)
+			snprintf(err, errlen, "network '%s' has no free address", name);
+		json_decref(net);
+		if (r < 0)
+			return r;
+	}
+	/* The service's ports, open to everyone, visible in the rule list. */
+	for (i = 0; sv && i < sv->n_ports; i++) {
+		struct rule_row rr = {.priority = 1000};
+		json_t *out = NULL;
+
+		snprintf(rr.direction, sizeof(rr.direction), "ingress");
+		snprintf(rr.action, sizeof(rr.action), "allow");
+		snprintf(rr.protocol, sizeof(rr.protocol), "%s", sv->ports[i].proto);
+		rr.port_min = rr.port_max = sv->ports[i].port;
+		snprintf(rr.remote, sizeof(rr.remote), "0.0.0.0/0");
+		snprintf(rr.target_vm, sizeof(rr.target_vm), "%s", vm_id);
+		snprintf(rr.origin, sizeof(rr.origin), "service:%s", sv->id);
+		if ((r = store_rule_add(tenant_id, &rr, &out)) < 0) {
+			snprintf(err, errlen, "cannot open the service's port %d (%s)",
+				 sv->ports[i].port, r == -EDQUOT ? "too many rules" : strerror(-r));
+			return r;
+		}
+		json_decref(out);
+	}
+	return 0;
+}
+
+json_t *
+netplan_agent_nics(const char *tenant_id, const char *vm_id)
+{
+	json_t *nics = store_vm_nics(vm_id), *out = json_array(), *n;
+	size_t i;
+
+	json_array_foreach(nics, i, n) {
+		json_array_append_new(out, json_pack("{s:s++, s:s}", "network", tenant_id, "/",
+						     str(n, "network_id"), "address",
+						     str(n, "address")));
+	}
+	json_decref(nics);
+	return out;
+}

@@ -1,0 +1,40 @@
+/*
+ * netplan.h - from cloudletd's network records (store_net.h) to the
+ * agent's desired state for a tenant (`net.apply`, docs/agent-protocol.md),
+ * and keeping the agent in step after every change.
+ *
+ * The agent is told the whole state every time, so a lost or repeated
+ * update is harmless: the next one converges.
+ */
+#ifndef CLOUDLET_NETPLAN_H
+#define CLOUDLET_NETPLAN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "catalog.h"
+
+/* The tenant's desired state in the agent's form (new reference). */
+json_t *netplan_desired(const char *tenant_id);
+
+/* Send it to the agent. 0, or -errno with the reason in err. */
+int netplan_sync(const char *tenant_id, char *err, size_t errlen);
+
+/* A new tenant: its default network and external address, then sync. */
+int netplan_tenant_init(const char *tenant_id, char *err, size_t errlen);
+
+/* Remove the tenant's networks from the agent (missing is success). */
+int netplan_tenant_delete(const char *tenant_id, char *err, size_t errlen);
+
+/*
+ * A new VM: a NIC on each named network (NULL: the tenant's default), and
+ * ingress rules for the service's ports (origin "service"). 0 or -errno
+ * (-ENOENT unknown network, -ENOSPC full) with err.
+ */
+int netplan_vm_attach(const char *tenant_id, const char *vm_id, const json_t *networks,
+		      const struct service *sv, char *err, size_t errlen);
+
+/* The VM's NICs in the agent's spec form. */
+json_t *netplan_agent_nics(const char *tenant_id, const char *vm_id);
+
+#endif
