@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_net.h"
 #include "op.h"
 #include "table.h"
 
@@ -61,6 +62,7 @@ cli_show_vm(const json_t *vm)
 	table_print_fields(vm, keys, stdout);
 	if (json_is_true(json_object_get(vm, "restart_required")))
 		printf("note: the new vcpus/memory take effect at the next start\n");
+	cli_show_nics(json_object_get(vm, "nics"));
 }
 
 int

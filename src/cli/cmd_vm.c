@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "net_parse.h"
 #include "table.h"
 #include "util.h"
 
@@ -228,11 +229,14 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 	    {"--service", ARG_STR},  {"--image", ARG_STR},   {"--user-data", ARG_STR},
 	    {"--no-wait", ARG_FLAG},
 	};
-	const char *name;
+	const char *name, *nets[32];
 	json_t *body = NULL;
-	int r = CLI_FAIL;
+	int r = CLI_FAIL, nnets, i;
 
-	if (args_parse(argc, argv, o, ARRAY_LEN(o), &name, 1) < 0)
+	/* --network may be repeated: one NIC each, in order. */
+	nnets = net_take_repeated(&argc, argv, o, ARRAY_LEN(o), "--network", nets,
+				  ARRAY_LEN(nets));
+	if (nnets < 0 || args_parse(argc, argv, o, ARRAY_LEN(o), &name, 1) < 0)
 		return CLI_USAGE;
 	if (!o[3].seen) {
 		fprintf(stderr,
@@ -246,6 +250,16 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 	     json_object_set_new(body, "image", json_string(o[4].str)) < 0)) {
 		fprintf(stderr, "error: arguments must be UTF-8 text\n");
 		goto out;
+	}
+	if (nnets > 0) {
+		json_t *a = json_array();
+
+		json_object_set_new(body, "networks", a);
+		for (i = 0; i < nnets; i++)
+			if (json_array_append_new(a, json_string(nets[i])) < 0) {
+				fprintf(stderr, "error: arguments must be UTF-8 text\n");
+				goto out;
+			}
 	}
 	spec_fields(o, body);
 	if (o[5].seen && add_user_data(body, o[5].str) < 0)

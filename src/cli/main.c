@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cmd_net.h"
 #include "config.h"
 #include "util.h"
 
@@ -27,7 +28,7 @@ static const struct cli_cmd cmds[] = {
     {"image list", "", cmd_image_list},
     {"vm create",
      "NAME --service SERVICE [--vcpus N] [--memory MIB] [--disk GIB] [--image IMAGE] "
-     "[--user-data FILE] [--no-wait]",
+     "[--user-data FILE] [--network NAME]... [--no-wait]",
      cmd_vm_create},
     {"vm list", "", cmd_vm_list},
     {"vm show", "VM", cmd_vm_show},
@@ -38,6 +39,27 @@ static const struct cli_cmd cmds[] = {
     {"vm resize", "VM [--vcpus N] [--memory MIB] [--disk GIB] [--no-wait]",
      cmd_vm_resize},
     {"vm console", "VM [--bytes N] [--attach]", cmd_vm_console},
+    {"net list", "", cmd_net_list},
+    {"net create", "NAME [--cidr CIDR]", cmd_net_create},
+    {"net show", "NETWORK", cmd_net_show},
+    {"net delete", "NETWORK", cmd_net_delete},
+    {"firewall show", "", cmd_fw_show},
+    {"firewall mode", "namespace|vm", cmd_fw_mode},
+    {"firewall rule list", "", cmd_rule_list},
+    {"firewall rule add",
+     "[--egress] [--deny] --proto tcp|udp|icmp|any [--port N | --ports A-B] "
+     "[--source CIDR | --destination CIDR] [--vm VM | --network NETWORK] [--priority N]",
+     cmd_rule_add},
+    {"firewall rule delete", "ID", cmd_rule_delete},
+    {"address list", "", cmd_addr_list},
+    {"address create", "[--vm VM]", cmd_addr_create},
+    {"address attach", "ADDRESS VM", cmd_addr_attach},
+    {"address detach", "ADDRESS", cmd_addr_detach},
+    {"address delete", "ADDRESS", cmd_addr_delete},
+    {"forward list", "", cmd_fwd_list},
+    {"forward add", "ADDRESS --proto tcp|udp --port N --vm VM [--to-port N]",
+     cmd_fwd_add},
+    {"forward delete", "ID", cmd_fwd_delete},
     {"op show", "ID", cmd_op_show},
     {"op wait", "ID", cmd_op_wait},
     {"events", "[--limit N]", cmd_events},
@@ -50,6 +72,15 @@ static void
 usage_line(FILE *f, const struct cli_cmd *cmd)
 {
 	fprintf(f, "  cloudlet %s%s%s\n", cmd->name, *cmd->usage ? " " : "", cmd->usage);
+}
+
+/* Does name start with the whole word w? */
+static int
+word_prefix(const char *name, const char *w)
+{
+	size_t l = strlen(w);
+
+	return l > 0 && strncmp(name, w, l) == 0 && (name[l] == ' ' || name[l] == '\0');
 }
 
 /*
@@ -68,7 +99,8 @@ print_usage(FILE *f, int argc, char **argv)
 		if (argc > 0 &&
 		    (strncmp(n, argv[0], l0) != 0 || (n[l0] != ' ' && n[l0] != '\0')))
 			continue;
-		if (argc > 1 && strcmp(n + l0 + (n[l0] == ' '), argv[1]) != 0)
+		/* The second word may be one of several ("firewall rule"). */
+		if (argc > 1 && (n[l0] == '\0' || !word_prefix(n + l0 + 1, argv[1])))
 			continue;
 		if (f != NULL && shown == 0)
 			fprintf(f, "%s\n", argc > 0 ? "usage:" : GLOBAL_USAGE);
@@ -107,20 +139,21 @@ find_cmd(int argc, char **argv, int *words)
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(cmds); i++) {
-		const char *n = cmds[i].name, *sp = strchr(n, ' ');
+		const char *n = cmds[i].name;
+		int w = 0;
 
-		if (sp == NULL) {
-			if (argc >= 1 && strcmp(argv[0], n) == 0) {
-				*words = 1;
+		/* Word by word: "firewall rule add" takes three. */
+		while (w < argc) {
+			size_t l = strcspn(n, " ");
+
+			if (strlen(argv[w]) != l || strncmp(argv[w], n, l) != 0)
+				break;
+			w++;
+			if (n[l] == '\0') {
+				*words = w;
 				return &cmds[i];
 			}
-			continue;
-		}
-		if (argc >= 2 && strlen(argv[0]) == (size_t)(sp - n) &&
-		    strncmp(argv[0], n, (size_t)(sp - n)) == 0 &&
-		    strcmp(argv[1], sp + 1) == 0) {
-			*words = 2;
-			return &cmds[i];
+			n += l + 1;
 		}
 	}
 	return NULL;
@@ -224,6 +257,13 @@ main(int argc, char **argv)
 		if (a < argc) {
 			int group = print_usage(NULL, 1, argv + a) > 0;
 
+			/* "firewall rule": a group within a group. */
+			if (a + 2 == argc && print_usage(NULL, 2, argv + a) > 0) {
+				fprintf(stderr, "error: '%s %s' needs a subcommand\n",
+					argv[a], argv[a + 1]);
+				print_usage(stderr, 2, argv + a);
+				return CLI_USAGE;
+			}
 			if (group && a + 1 == argc)
 				fprintf(stderr, "error: '%s' needs a subcommand\n",
 					argv[a]);
