@@ -438,7 +438,8 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 		 * guaranteed by qsort, so break ties by position. */
 		for (i = 0; i < out->n_rules; i++)
 			out->rules[i].priority = out->rules[i].priority * 2048u + (unsigned)i;
-		qsort(out->rules, out->n_rules, sizeof(*out->rules), rule_cmp);
+		if (out->n_rules > 1)
+			qsort(out->rules, out->n_rules, sizeof(*out->rules), rule_cmp);
 		for (i = 0; i < out->n_rules; i++)
 			out->rules[i].priority /= 2048u;
 	}

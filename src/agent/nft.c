@@ -46,18 +46,26 @@ rule(FILE *f, const struct net_rule *r)
 	const struct net_cidr *src = r->ingress ? &r->remote : &r->local;
 	const struct net_cidr *dst = r->ingress ? &r->local : &r->remote;
 
-	fputs("\t\t", f);
+	/* Each match starts with a space; the line's first is dropped. */
+	char *line = NULL;
+	size_t len = 0;
+	FILE *l = open_memstream(&line, &len);
+
+	if (l == NULL)
+		return;
 	if (src->prefix > 0) {
-		fputs("ip saddr ", f);
-		cidr(f, src);
-		fputc(' ', f);
+		fputs(" ip saddr ", l);
+		cidr(l, src);
 	}
 	if (dst->prefix > 0) {
-		fputs("ip daddr ", f);
-		cidr(f, dst);
+		fputs(" ip daddr ", l);
+		cidr(l, dst);
 	}
-	match_l4(f, r->proto, r->port_min, r->port_max);
-	fprintf(f, " %s\n", r->allow ? "accept" : "drop");
+	match_l4(l, r->proto, r->port_min, r->port_max);
+	fprintf(l, " %s", r->allow ? "accept" : "drop");
+	if (fclose(l) == 0)
+		fprintf(f, "\t\t%s\n", line + 1);
+	free(line);
 }
 
 char *

@@ -45,6 +45,13 @@ mkdir -p "$OUT/corpus/nbd"
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/storage \
 	-o "$OUT/fuzz_nbd" tests/fuzz/fuzz_nbd.c src/storage/nbd.c
 echo "built $OUT/fuzz_nbd"
+# A tenant's network state and the nftables text made from it (pure).
+mkdir -p "$OUT/corpus/netstate"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common -Isrc/agent \
+	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/netstate.c src/agent/nft.c \
+	src/common/jsonv.c -ljansson
+echo "built $OUT/fuzz_netstate"
 
 # The request bodies' field names and the values on their limits.
 cat >"$OUT/request.dict" <<'DICT'
@@ -96,6 +103,9 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_nbd" -max_total_time="$secs" -max_len=4096 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/nbd-" "$OUT/corpus/nbd" \
 		tests/fuzz/corpus/nbd || failed="$failed nbd"
+	"$OUT/fuzz_netstate" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix="$OUT/netstate-" "$OUT/corpus/netstate" \
+		tests/fuzz/corpus/netstate || failed="$failed netstate"
 	if [ -n "$failed" ]; then
 		echo "fuzzing failed:$failed (see the crash-* files in $OUT)" >&2
 		exit 1
