@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net.h"
 #include "netstate.h"
+#include "storage.h"
 #include "util.h"
 #include "vm.h"
 
@@ -41,7 +42,10 @@ usage(void)
 		"                            [--qemu BIN] [--vm-user USER] [--accel auto|tcg|kvm]\n"
 		"                            [--mem-overcommit RATIO] [--stop-timeout SECONDS]\n"
 		"                            [--template-ram-dir DIR] [--auto-templates on|off]\n"
-		"                            [--external-netns NAME] [--external-bridge NAME] [-v]\n"
+		"                            [--external-netns NAME] [--external-bridge NAME]\n"
+		"                            [--storage-device PATH --storage-device PATH ...]\n"
+		"                            [--storage-device-size SIZE] [--storage-user USER]\n"
+		"                            [--storage-signatures DIR] [--storaged BIN] [-v]\n"
 		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n");
 	exit(2);
 }
@@ -63,6 +67,11 @@ serve(int argc, char **argv)
 		{"auto-templates", required_argument, NULL, 'T'},
 		{"external-netns", required_argument, NULL, 'X'},
 		{"external-bridge", required_argument, NULL, 'B'},
+		{"storage-device", required_argument, NULL, 'D'},
+		{"storage-device-size", required_argument, NULL, 'Z'},
+		{"storage-user", required_argument, NULL, 'U'},
+		{"storage-signatures", required_argument, NULL, 'S'},
+		{"storaged", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -72,7 +81,9 @@ serve(int argc, char **argv)
 	char real[PATH_MAX], sockdir[PATH_MAX];
 	struct group *grp;
 	int c, verbose = 0, lfd, r;
-	char *end, errbuf[128];
+	char *end, errbuf[128], storaged[PATH_MAX];
+	struct storage_config scfg = {.device_size = UINT64_C(8) << 30,
+				      .user = "cloudlet-storage"};
 
 	cfg.mem_overcommit = 1.0;
 	cfg.mem_reserve_mib = 512;
@@ -89,6 +100,24 @@ serve(int argc, char **argv)
 		case 'g': guest = optarg; break;
 		case 'u': user = optarg; break;
 		case 'v': verbose = 1; break;
+		case 'D':
+			if (scfg.n_devices == STORAGE_DEVICES_MAX)
+				usage();
+			scfg.devices[scfg.n_devices++] = optarg;
+			break;
+		case 'Z':
+			/* Bytes, or with a K, M, G or T suffix. */
+			scfg.device_size = strtoull(optarg, &end, 10);
+			if (end == optarg || scfg.device_size == 0 || scfg.device_size >= 1ULL << 44)
+				usage();
+			if (*end != '\0' && (end[1] != '\0' || strchr("KMGT", *end) == NULL))
+				usage();
+			if (*end != '\0')
+				scfg.device_size <<= 10 * (strchr("KMGT", *end) - "KMGT" + 1);
+			break;
+		case 'U': scfg.user = optarg; break;
+		case 'S': scfg.signatures = optarg; break;
+		case 'P': scfg.bin = optarg; break;
 		case 'X':
 			if (netstate_check_key(optarg, 31, errbuf, sizeof(errbuf)) < 0 ||
 			    util_fmt(cfg.ext_netns, sizeof(cfg.ext_netns), "%s", optarg) < 0)
@@ -194,6 +223,22 @@ serve(int argc, char **argv)
 	 * (the anti-spoofing sets list VM ports). */
 	if ((r = net_init(&cfg)) < 0) {
 		log_warnx("cannot set up networks: %s", strerror(-r));
+		return 1;
+	}
+	/* Storage before VMs: a VM's drives name its export socket. */
+	if (scfg.bin == NULL) {
+		/* Default: next to this binary (build/bin, or the install dir). */
+		ssize_t n = readlink("/proc/self/exe", storaged, sizeof(storaged) - 32);
+
+		if (n > 0 && (storaged[n] = '\0', strrchr(storaged, '/') != NULL)) {
+			snprintf(strrchr(storaged, '/') + 1, 32, "cloudlet-storaged");
+			scfg.bin = storaged;
+		} else
+			scfg.bin = "/usr/local/bin/cloudlet-storaged";
+	}
+	scfg.state_dir = cfg.state_dir;
+	if ((r = storage_init(&scfg)) < 0) {
+		log_warnx("cannot start storage: %s", strerror(-r));
 		return 1;
 	}
 	if ((r = vm_init(&cfg)) < 0) {

@@ -15,6 +15,7 @@
 #include "image.h"
 #include "net.h"
 #include "spec.h"
+#include "storage.h"
 #include "template.h"
 #include "log.h"
 #include "msg.h"
@@ -360,15 +361,16 @@ dispatch(const char *op, json_t *args)
 	for (i = 0; i < ARRAY_LEN(ops); i++)
 		if (strcmp(ops[i].op, op) == 0)
 			break;
-	if (i == ARRAY_LEN(ops)) {
+	if (i < ARRAY_LEN(ops)) {
+		if (ops[i].takes_name && (name = arg_name(args, &e)) == NULL)
+			return error_reply(e.code, e.msg);
+		r = ops[i].fn(args, name, &out, &e);
+	} else if ((r = storage_dispatch(op, args, &out, &e)) == -ENOSYS) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "unknown op '%.64s'", op);
 		return error_reply("invalid", msg);
 	}
-	if (ops[i].takes_name && (name = arg_name(args, &e)) == NULL)
-		return error_reply(e.code, e.msg);
-	r = ops[i].fn(args, name, &out, &e);
 	if (r == 0)
 		return ok_reply(out);
 	reply = error_reply(e.code, e.msg);

@@ -112,6 +112,19 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	strv_addf(a, "file=%s/seed.img,format=raw,if=none,id=seed,readonly=on", l->vm_dir);
 	strv_add(a, "-device");
 	strv_add(a, "virtio-blk-device,drive=seed");
+	for (i = 0; l->export_socket != NULL && i < s->n_volumes; i++) {
+		/* reconnect-delay: the guest waits (instead of getting I/O
+		 * errors) while the storage server restarts (platform-notes.md).
+		 * The serial (virtio-blk keeps 20 bytes) names the volume in
+		 * the guest's /sys/block/vdX/serial. */
+		strv_add(a, "-drive");
+		strv_addf(a,
+			  "driver=raw,if=none,id=vol%u,file.driver=nbd,file.server.type=unix,"
+			  "file.server.path=%s,file.export=%s,file.reconnect-delay=10",
+			  i, l->export_socket, s->volumes[i]);
+		strv_add(a, "-device");
+		strv_addf(a, "virtio-blk-device,drive=vol%u,serial=%.20s", i, s->volumes[i]);
+	}
 	for (i = 0; i < s->n_nics; i++) {
 		strv_add(a, "-netdev");
 		if (l->dummy_nics)

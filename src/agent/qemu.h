@@ -41,6 +41,9 @@ struct qemu_launch {
 	/* Disk: "root.raw"/"raw" unless a clone's "root.qcow2"/"qcow2". */
 	const char *root_file;
 	const char *root_format;
+	/* The VM's NBD export socket (storage.h) when the spec has volumes:
+	 * one virtio-blk disk per volume, after the root and seed disks. */
+	const char *export_socket;
 	/*
 	 * Templates and clones (template.h): guest RAM in mem_path (shared
 	 * with the file for a template, a private copy-on-write mapping for a

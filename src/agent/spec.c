@@ -264,13 +264,42 @@ check_resources(const struct vm_spec *s, const struct spec_limits *lim, char *er
 	return 0;
 }
 
+/* volumes: distinct names, at most SPEC_VOLUMES_MAX. Absent leaves s alone. */
+static int
+parse_volumes(const json_t *j, struct vm_spec *s, char *err, size_t errlen)
+{
+	json_t *vols = json_object_get(j, "volumes"), *v;
+	size_t i, k;
+	int r;
+
+	if (vols == NULL || json_is_null(vols))
+		return 0;
+	if (!json_is_array(vols))
+		FAIL("volumes must be an array of volume names");
+	if (json_array_size(vols) > SPEC_VOLUMES_MAX)
+		FAIL("at most %d volumes", SPEC_VOLUMES_MAX);
+	json_array_foreach(vols, i, v) {
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			FAIL("volumes must be an array of volume names");
+		if ((r = check_ident("volume name", json_string_value(v), SPEC_NAME_MAX, err,
+				     errlen)) < 0)
+			return r;
+		for (k = 0; k < i; k++)
+			if (strcmp(s->volumes[k], json_string_value(v)) == 0)
+				FAIL("volume '%s' is listed twice", s->volumes[k]);
+		memcpy(s->volumes[i], json_string_value(v), json_string_length(v) + 1);
+	}
+	s->n_volumes = (unsigned)json_array_size(vols);
+	return 0;
+}
+
 int
 spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, char *err,
 	   size_t errlen)
 {
 	static const char *const allowed[] = {"name",	  "hostname",  "image", "vcpus",
 					      "memory_mib", "disk_gib", "user_data", "nics",
-					      NULL};
+					      "tenant",	  "volumes",   NULL};
 	struct vm_spec s;
 	json_t *nics, *ud, *name;
 	uint64_t v;
@@ -331,6 +360,13 @@ spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, 
 		s.n_nics = (unsigned)json_array_size(nics);
 	}
 
+	if ((r = get_str(j, "tenant", s.tenant, sizeof(s.tenant), 0, err, errlen)) < 0)
+		return r;
+	if (s.tenant[0] != '\0' && (r = check_ident("tenant", s.tenant, SPEC_NAME_MAX, err, errlen)) < 0)
+		return r;
+	if ((r = parse_volumes(j, &s, err, errlen)) < 0)
+		return r;
+
 	ud = json_object_get(j, "user_data");
 	if (ud != NULL && !json_is_null(ud)) {
 		if (!json_is_string(ud))
@@ -351,7 +387,8 @@ int
 spec_reconfigure(const json_t *j, const struct spec_limits *lim, const struct vm_spec *cur,
 		 struct vm_spec *next, int *changed, char *err, size_t errlen)
 {
-	static const char *const allowed[] = {"name", "vcpus", "memory_mib", "disk_gib", NULL};
+	static const char *const allowed[] = {"name", "vcpus", "memory_mib", "disk_gib",
+					      "volumes", NULL};
 	struct vm_spec s = *cur;
 	uint64_t v;
 	int r;
@@ -373,8 +410,13 @@ spec_reconfigure(const json_t *j, const struct spec_limits *lim, const struct vm
 		     "lost", (unsigned long long)cur->disk_gib, (unsigned long long)s.disk_gib);
 	if ((r = check_resources(&s, lim, err, errlen)) < 0)
 		return r;
+	if (json_is_array(json_object_get(j, "volumes")))
+		s.n_volumes = 0;
+	if ((r = parse_volumes(j, &s, err, errlen)) < 0)
+		return r;
 	*changed = s.vcpus != cur->vcpus || s.memory_mib != cur->memory_mib ||
-		   s.disk_gib != cur->disk_gib;
+		   s.disk_gib != cur->disk_gib || s.n_volumes != cur->n_volumes ||
+		   memcmp(s.volumes, cur->volumes, sizeof(s.volumes)) != 0;
 	s.user_data = NULL; /* the caller keeps ownership of cur's */
 	*next = s;
 	return 0;
@@ -415,6 +457,15 @@ spec_to_json(const struct vm_spec *s)
 		json_array_append_new(nics, o);
 	}
 	json_object_set_new(j, "nics", nics);
+	if (s->tenant[0] != '\0')
+		json_object_set_new(j, "tenant", json_string(s->tenant));
+	if (s->n_volumes > 0) {
+		json_t *vols = json_array();
+
+		for (i = 0; i < s->n_volumes; i++)
+			json_array_append_new(vols, json_string(s->volumes[i]));
+		json_object_set_new(j, "volumes", vols);
+	}
 	return j;
 }
 

@@ -16,6 +16,7 @@
 #define SPEC_USER_DATA_MAX (32 * 1024)
 #define SPEC_MEMORY_MIN_MIB 64
 #define SPEC_DISK_MAX_GIB 4096
+#define SPEC_VOLUMES_MAX 8 /* extra disks: storage volumes (storage.h) */
 
 struct spec_nic {
 	char network[72]; /* "<tenant>/<network id>" (net.h), or "" for netns+bridge */
@@ -37,6 +38,11 @@ struct vm_spec {
 	char *user_data; /* owned, may be NULL */
 	unsigned n_nics;
 	struct spec_nic nics[SPEC_NICS_MAX];
+	/* The owner, set by the control plane ("" = none): a VM may only
+	 * have volumes of its own tenant. */
+	char tenant[SPEC_NAME_MAX + 1];
+	unsigned n_volumes;
+	char volumes[SPEC_VOLUMES_MAX][SPEC_NAME_MAX + 1];
 };
 
 struct spec_limits {
@@ -55,7 +61,8 @@ int spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *o
 	       char *err, size_t errlen);
 
 /*
- * Apply a partial update {vcpus?, memory_mib?, disk_gib?} to a copy of cur.
+ * Apply a partial update {vcpus?, memory_mib?, disk_gib?, volumes?} to a
+ * copy of cur.
  * Shrinking the disk is refused. *changed is set when anything differs.
  */
 int spec_reconfigure(const json_t *j, const struct spec_limits *lim,

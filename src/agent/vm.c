@@ -27,6 +27,7 @@
 #include "netstate.h"
 #include "msg.h"
 #include "qemu.h"
+#include "storage.h"
 #include "supervise.h"
 #include "template.h"
 #include "util.h"
@@ -137,6 +138,8 @@ record(const struct vm *vm)
 			 (json_int_t)vm->booted_memory_mib, "booted_disk_gib",
 			 (json_int_t)vm->booted_disk_gib, "console_offset",
 			 (json_int_t)vm->console_off, "ready", vm->ready);
+	if (j != NULL && vm->booted_volumes[0] != '\0')
+		json_object_set_new(j, "booted_volumes", json_string(vm->booted_volumes));
 	if (j != NULL)
 		json_object_update_new(
 			j, json_pack("{s:s, s:s, s:I, s:s, s:s, s:b}", "provision", vm->provision,
@@ -275,6 +278,8 @@ load(const char *id)
 	vm->booted_memory_mib =
 		(uint64_t)json_integer_value(json_object_get(j, "booted_memory_mib"));
 	vm->booted_disk_gib = (uint64_t)json_integer_value(json_object_get(j, "booted_disk_gib"));
+	snprintf(vm->booted_volumes, sizeof(vm->booted_volumes), "%s",
+		 json_string_value(json_object_get(j, "booted_volumes")) ?: "");
 	vm->console_off = (uint64_t)json_integer_value(json_object_get(j, "console_offset"));
 	vm->ready = json_is_true(json_object_get(j, "ready"));
 	snprintf(vm->provision, sizeof(vm->provision), "%s",
@@ -370,16 +375,57 @@ console_ready(const struct vm *vm)
 	return found;
 }
 
+/* The spec's volumes as one string "a,b" (what booted_volumes records). */
+static void
+volumes_joined(const struct vm_spec *s, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < s->n_volumes && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s", i ? "," : "", s->volumes[i]);
+}
+
+int
+vm_volume_users(const char *volume, char *out, size_t len)
+{
+	struct vm *vm;
+	size_t off = 0;
+	int n = 0;
+
+	out[0] = '\0';
+	vm_lock();
+	for (vm = vms; vm != NULL; vm = vm->next) {
+		if (vm->deleted)
+			continue;
+		for (unsigned i = 0; i < vm->spec.n_volumes; i++) {
+			if (strcmp(vm->spec.volumes[i], volume) != 0)
+				continue;
+			if (off < len)
+				off += (size_t)snprintf(out + off, len - off, "%s%s", n ? ", " : "",
+							vm->spec.name);
+			n++;
+		}
+	}
+	vm_unlock();
+	return n;
+}
+
 static json_t *
 view(struct vm *vm)
 {
-	char path[800];
+	char path[800], vols[sizeof(vm->booted_volumes)];
 	json_t *j = spec_to_json(&vm->spec);
 	int running = vm->state == VM_RUNNING || vm->state == VM_PAUSED ||
 		      vm->state == VM_STOPPING;
-	int restart = running && (vm->booted_vcpus != vm->spec.vcpus ||
-				  vm->booted_memory_mib != vm->spec.memory_mib ||
-				  vm->booted_disk_gib != vm->spec.disk_gib);
+	int restart;
+
+	/* Volumes are attached at start: microvm has no hotplug. */
+	volumes_joined(&vm->spec, vols, sizeof(vols));
+	restart = running && (vm->booted_vcpus != vm->spec.vcpus ||
+			      vm->booted_memory_mib != vm->spec.memory_mib ||
+			      vm->booted_disk_gib != vm->spec.disk_gib ||
+			      strcmp(vm->booted_volumes, vols) != 0);
 
 	if (running && !vm->ready)
 		vm->ready = console_ready(vm);
@@ -397,9 +443,10 @@ view(struct vm *vm)
 	json_object_set_new(j, "boot_ms", json_integer((json_int_t)vm->last_boot_ms));
 	if (running)
 		json_object_set_new(j, "booted",
-				    json_pack("{s:i, s:I, s:I}", "vcpus", (int)vm->booted_vcpus,
+				    json_pack("{s:i, s:I, s:I, s:s}", "vcpus", (int)vm->booted_vcpus,
 					      "memory_mib", (json_int_t)vm->booted_memory_mib,
-					      "disk_gib", (json_int_t)vm->booted_disk_gib));
+					      "disk_gib", (json_int_t)vm->booted_disk_gib, "volumes",
+					      vm->booted_volumes));
 	json_object_set_new(j, "dir", json_string(vm->dir));
 	path_of(vm, "console.sock", path, sizeof(path));
 	json_object_set_new(j, "console_socket", json_string(path));
@@ -656,7 +703,7 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 static int
 do_start(struct vm *vm, struct op_error *e)
 {
-	char path[800], err[512];
+	char path[800], err[512], nbd[800];
 	struct vm_spec spec;
 	struct qemu_launch l;
 	struct qmp *events = NULL;
@@ -715,12 +762,30 @@ do_start(struct vm *vm, struct op_error *e)
 			return fail(e, "internal", -errno, "template state %s: %s", state,
 				    strerror(errno));
 	}
+	if (spec.n_volumes > 0) {
+		/* The export (and its socket) must exist before QEMU opens its
+		 * drives; only QEMU's pid may use it (bound right after the
+		 * fork, the server waits for that). */
+		if ((r = storage_export_create(vm->id, &spec, e)) < 0 ||
+		    (r = storage_export_socket(vm->id, nbd, sizeof(nbd))) < 0) {
+			if (l.state_fd >= 0)
+				close(l.state_fd);
+			return r == -ENAMETOOLONG ? fail(e, "internal", r, "export path too long")
+						  : r;
+		}
+		l.export_socket = nbd;
+	}
 	t0 = util_now_ms();
 	r = qemu_spawn(&l, &pid, err, sizeof(err));
 	if (l.state_fd >= 0)
 		close(l.state_fd);
 	if (r < 0)
 		return fail(e, "internal", r, "cannot start QEMU: %s", err);
+	if (spec.n_volumes > 0 && (r = storage_export_bind(vm->id, pid, e)) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
 
 	/* QEMU creates its sockets before it runs the guest; wait for them. */
 	path_of(vm, "events.sock", path, sizeof(path));
@@ -774,6 +839,7 @@ do_start(struct vm *vm, struct op_error *e)
 	vm->booted_vcpus = spec.vcpus;
 	vm->booted_memory_mib = spec.memory_mib;
 	vm->booted_disk_gib = spec.disk_gib;
+	volumes_joined(&spec, vm->booted_volumes, sizeof(vm->booted_volumes));
 	vm->clone_pending = 0;
 	vm->last_boot_ms = util_now_ms() - t0;
 	util_rfc3339(vm->started_at, sizeof(vm->started_at));
@@ -824,6 +890,15 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 	snprintf(vm->root_format, sizeof(vm->root_format), "raw");
 	if (strcmp(prov, "cold") == 0)
 		return 0;
+	/* A template's saved device state has no volume disks: restoring it
+	 * into a QEMU with more disks would fail, so VMs with volumes boot
+	 * cold (and build no template). */
+	if (vm->spec.n_volumes > 0) {
+		if (strcmp(prov, "clone") == 0)
+			return fail(e, "invalid", -EINVAL,
+				    "a VM with volumes cannot be cloned from a template");
+		return 0;
+	}
 	r = template_lookup(&vm->spec, vm->tpl_dir, sizeof(vm->tpl_dir), vm->tpl_ram,
 			    sizeof(vm->tpl_ram));
 	if (r < 0 && strcmp(prov, "clone") == 0) {
@@ -894,6 +969,11 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	if (r < 0) {
 		free(vm);
 		return fail(e, "invalid", r, "%s", err);
+	}
+	if ((r = storage_check_volumes(&vm->spec, e)) < 0) {
+		spec_free(&vm->spec);
+		free(vm);
+		return r;
 	}
 	if ((r = util_random_hex(vm->id, 8)) < 0) {
 		spec_free(&vm->spec);
@@ -986,6 +1066,8 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	return 0;
 undo:
 	/* Creating is all or nothing: remove every trace. */
+	if (vm->spec.n_volumes > 0)
+		storage_export_delete(vm->id);
 	util_rmtree(vm->dir);
 	vm_lock();
 	vm->deleted = 1;
@@ -1164,6 +1246,11 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 		release(vm, NULL);
 		return fail(e, "invalid", r, "%s", err);
 	}
+	/* Attach and detach: the new list applies at the next start. */
+	if ((r = storage_check_volumes(&next, e)) < 0) {
+		release(vm, NULL);
+		return r;
+	}
 	vm_lock();
 	running = vm->pidfd >= 0;
 	vm_unlock();
@@ -1202,6 +1289,8 @@ vm_delete(const char *name, struct op_error *e)
 		release(vm, NULL);
 		return r;
 	}
+	if (vm->spec.n_volumes > 0 || vm->booted_volumes[0] != '\0')
+		storage_export_delete(vm->id);
 	r = util_rmtree(vm->dir);
 	if (r < 0) {
 		release(vm, NULL);

@@ -59,6 +59,7 @@ struct vm {
 	unsigned booted_vcpus;
 	uint64_t booted_memory_mib;
 	uint64_t booted_disk_gib;
+	char booted_volumes[SPEC_VOLUMES_MAX * (SPEC_NAME_MAX + 1)]; /* "a,b" */
 	/* Process supervision. */
 	pid_t pid;
 	int pidfd;       /* -1 when not running */
@@ -111,6 +112,10 @@ int vm_console(const char *name, size_t max_bytes, int64_t offset, json_t **out,
 int vm_console_input(const char *name, const char *data, size_t len, struct op_error *e);
 
 const char *vm_state_name(enum vm_state s);
+
+/* The names of the VMs whose spec lists volume ("a, b" into out): their
+ * count. A volume in use must not be deleted. */
+int vm_volume_users(const char *volume, char *out, size_t len);
 
 /* For the supervisor (supervise.c); called with the table lock held. */
 void vm_lock(void);

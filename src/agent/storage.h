@@ -1,0 +1,75 @@
+/*
+ * storage.h - the agent's side of cloudlet-storaged: supervision of the one
+ * storage server of this host, and the agent's volume, alert and device
+ * operations (docs/agent-protocol.md), validated here and forwarded to the
+ * server's control socket (docs/storage-protocol.md).
+ *
+ * Files, all under <state-dir>/storage/ (mode 0711, root's):
+ *   pool/          the pool directory (the server's, mode 0700)
+ *   exports/       one NBD socket per VM (mode 0711: QEMU connects, nobody lists)
+ *   control.sock   the server's control socket (0600, the server's user)
+ *   storaged.pid   the server's pid, written by the agent (re-attach after a restart)
+ *   storaged.log   its stdout and stderr
+ *
+ * The server runs in its own session as --storage-user (it drops root itself
+ * after opening the devices), so it outlives an agent restart like QEMU
+ * does; a monitor thread restarts it when it ends. Without at least two
+ * --storage-device paths storage is off: every storage operation answers
+ * "conflict", "storage is not configured", and VMs cannot have volumes.
+ */
+#ifndef CLOUDLET_STORAGE_H
+#define CLOUDLET_STORAGE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vm.h"
+
+#define STORAGE_DEVICES_MAX 16
+
+struct storage_config {
+	const char *bin;      /* cloudlet-storaged */
+	const char *devices[STORAGE_DEVICES_MAX];
+	unsigned n_devices;
+	uint64_t device_size; /* a missing device file is created sparse, this big */
+	const char *user;     /* the server drops to this user */
+	const char *signatures; /* signature directory, or NULL: no scanning */
+	const char *state_dir;
+};
+
+/* Start (or re-attach to) the server and its monitor thread. Without
+ * devices only records that storage is off. 0 or -errno. */
+int storage_init(const struct storage_config *cfg);
+
+int storage_enabled(void);
+
+/*
+ * Handle an agent operation if it is a storage one (volume.*, alert.list,
+ * device.*, scrub, storage.info): 0 or -errno with e filled, as the other
+ * handlers; -ENOSYS when op is not a storage operation.
+ */
+int storage_dispatch(const char *op, json_t *args, json_t **out, struct op_error *e);
+
+/*
+ * Check that every volume of a spec exists and belongs to the spec's
+ * tenant (the attach rule). 0, or -errno with e filled ("invalid" for a volume that
+ * does not exist or belongs to another tenant: both look the same).
+ */
+int storage_check_volumes(const struct vm_spec *s, struct op_error *e);
+
+/* The export socket of a VM (what QEMU's NBD drives name). */
+int storage_export_socket(const char *vm_id, char *out, size_t len);
+
+/*
+ * Before spawning QEMU: (re)create the VM's export of the spec's volumes
+ * for the spec's tenant (an old export of this VM is replaced). After the fork:
+ * storage_export_bind with QEMU's pid, before QEMU's NBD client connects
+ * (the server waits up to 5 s for the bind).
+ */
+int storage_export_create(const char *vm_id, const struct vm_spec *s, struct op_error *e);
+int storage_export_bind(const char *vm_id, pid_t pid, struct op_error *e);
+/* Remove a VM's export (no error when there is none). */
+void storage_export_delete(const char *vm_id);
+
+#endif
