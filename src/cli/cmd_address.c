@@ -112,15 +112,42 @@ cmd_addr_create(struct cli *c, int argc, char **argv)
 	return net_print(c, a, show_addr);
 }
 
-/* PUT /v1/addresses/{addr} {vm: id or null}. */
+/*
+ * The id of the address the user means (its id or the address itself).
+ * The routes that change an address are given its id: cloudletd finds an
+ * address either way, but changes it only by id. 0 or -1 (printed).
+ */
+static int
+addr_id(struct cli *c, const char *ref, char *id, size_t len)
+{
+	char path[API_PATH_MAX];
+	const char *aid;
+	json_t *a;
+	int r = -1;
+
+	if (cli_path(c, path, sizeof(path), "/v1/addresses/", ref, NULL) < 0 ||
+	    net_get(c, path, &a) != CLI_OK)
+		return -1;
+	aid = str(a, "id");
+	if (aid == NULL || util_fmt(id, len, "%s", aid) < 0)
+		fprintf(stderr,
+			"error: the server sent an address without a usable id\n");
+	else
+		r = 0;
+	json_decref(a);
+	return r;
+}
+
+/* PUT /v1/addresses/{id} {vm: id or null}. */
 static int
 set_vm(struct cli *c, const char *addr, const char *vm_id)
 {
-	char path[API_PATH_MAX];
+	char path[API_PATH_MAX], id[256];
 	json_t *body, *a;
 	int r;
 
-	if (cli_path(c, path, sizeof(path), "/v1/addresses/", addr, NULL) < 0)
+	if (addr_id(c, addr, id, sizeof(id)) < 0 ||
+	    cli_path(c, path, sizeof(path), "/v1/addresses/", id, NULL) < 0)
 		return CLI_FAIL;
 	body = json_object();
 	json_object_set_new(body, "vm", vm_id ? json_string(vm_id) : json_null());
@@ -157,11 +184,25 @@ cmd_addr_detach(struct cli *c, int argc, char **argv)
 int
 cmd_addr_delete(struct cli *c, int argc, char **argv)
 {
+	char id[256], path[API_PATH_MAX], *l;
 	const char *addr;
+	json_t *j;
 
 	if (args_parse(argc, argv, NULL, 0, &addr, 1) < 0)
 		return CLI_USAGE;
-	return net_delete(c, "/v1/addresses/", addr, "address");
+	if (addr_id(c, addr, id, sizeof(id)) < 0 ||
+	    cli_path(c, path, sizeof(path), "/v1/addresses/", id, NULL) < 0 ||
+	    api_json(&c->api, "DELETE", path, NULL, &j) < 0)
+		return CLI_FAIL;
+	if (c->json)
+		table_print_json(j, stdout); /* 204: nothing */
+	else {
+		l = strdup(addr);
+		printf("deleted address %s\n", l ? table_clean(l) : "");
+		free(l);
+	}
+	json_decref(j);
+	return CLI_OK;
 }
 
 /* ---- port forwards ------------------------------------------------------- */
