@@ -387,8 +387,8 @@ int
 spec_reconfigure(const json_t *j, const struct spec_limits *lim, const struct vm_spec *cur,
 		 struct vm_spec *next, int *changed, char *err, size_t errlen)
 {
-	static const char *const allowed[] = {"name", "vcpus", "memory_mib", "disk_gib",
-					      "volumes", NULL};
+	static const char *const allowed[] = {"name",	 "vcpus",  "memory_mib", "disk_gib",
+					      "volumes", "tenant", NULL};
 	struct vm_spec s = *cur;
 	uint64_t v;
 	int r;
@@ -410,12 +410,23 @@ spec_reconfigure(const json_t *j, const struct spec_limits *lim, const struct vm
 		     "lost", (unsigned long long)cur->disk_gib, (unsigned long long)s.disk_gib);
 	if ((r = check_resources(&s, lim, err, errlen)) < 0)
 		return r;
+	/* The owner may be given once (VMs made before volumes had none),
+	 * never changed. */
+	if ((r = get_str(j, "tenant", s.tenant, sizeof(s.tenant), 0, err, errlen)) < 0)
+		return r;
+	if (r == 0)
+		memcpy(s.tenant, cur->tenant, sizeof(s.tenant));
+	else if ((r = check_ident("tenant", s.tenant, SPEC_NAME_MAX, err, errlen)) < 0)
+		return r;
+	if (cur->tenant[0] != '\0' && strcmp(s.tenant, cur->tenant) != 0)
+		FAIL("the VM belongs to tenant '%s'", cur->tenant);
 	if (json_is_array(json_object_get(j, "volumes")))
 		s.n_volumes = 0;
 	if ((r = parse_volumes(j, &s, err, errlen)) < 0)
 		return r;
 	*changed = s.vcpus != cur->vcpus || s.memory_mib != cur->memory_mib ||
 		   s.disk_gib != cur->disk_gib || s.n_volumes != cur->n_volumes ||
+		   strcmp(s.tenant, cur->tenant) != 0 ||
 		   memcmp(s.volumes, cur->volumes, sizeof(s.volumes)) != 0;
 	s.user_data = NULL; /* the caller keeps ownership of cur's */
 	*next = s;

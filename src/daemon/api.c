@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "api.h"
 #include "api_net.h"
+#include "api_volume.h"
 #include "netplan.h"
 #include "store_net.h"
 
@@ -639,5 +640,11 @@ const struct http_route api_routes[] = {
 	{"POST", "/v1/forwards", AUTH_TENANT, api_fwd_create},
 	{"DELETE", "/v1/forwards/{id}", AUTH_TENANT, api_fwd_delete},
 	{"GET", "/v1/events", AUTH_ANY, h_events},
+	{"GET", "/v1/volumes", AUTH_ANY, api_volume_list},
+	{"POST", "/v1/volumes", AUTH_TENANT, api_volume_create},
+	{"GET", "/v1/volumes/{id}", AUTH_ANY, api_volume_get},
+	{"DELETE", "/v1/volumes/{id}", AUTH_ANY, api_volume_delete},
+	{"POST", "/v1/volumes/{id}/actions", AUTH_ANY, api_volume_action},
+	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
 };
 const size_t api_nroutes = ARRAY_LEN(api_routes);

@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "agentc.h"
+#include "api_volume.h"
 #include "netplan.h"
 #include "log.h"
 #include "store.h"
+#include "store_volume.h"
 
 #define QUEUE_MAX 4096
 #define READY_TIMEOUT_S 300
@@ -129,6 +131,16 @@ do_create(struct run *r)
 	free(row.user_data);
 	/* Its networks (and the rules naming it) reach the host first. */
 	json_object_set_new(args, "nics", netplan_agent_nics(row.tenant_id, row.id));
+	/* The owner (a VM may only use its tenant's volumes) and its volumes. */
+	json_object_set_new(args, "tenant", json_string(row.tenant_id));
+	{
+		json_t *vols = store_volume_of_vm(row.id);
+
+		if (json_array_size(vols) > 0)
+			json_object_set_new(args, "volumes", vols);
+		else
+			json_decref(vols);
+	}
 	if ((rc = netplan_sync(row.tenant_id, r->err, sizeof(r->err))) < 0) {
 		json_decref(args);
 		return rc;
@@ -421,6 +433,7 @@ ops_reconcile(int at_start)
 	}
 	json_decref(records);
 	json_decref(agent_vms);
+	api_volume_pull_alerts();
 	pthread_mutex_unlock(&reconcile_mtx);
 	return 0;
 }

@@ -93,6 +93,20 @@ static const char *const migrations[] = {
 	"  target_network TEXT REFERENCES networks(id) ON DELETE CASCADE,"
 	"  priority INTEGER NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);"
 	"CREATE INDEX fw_rules_tenant ON fw_rules (tenant_id, priority, created_at);",
+	/* 5: volumes in the host's storage pool and the alerts pulled from it
+	 * (store_volume.h). */
+	"CREATE TABLE volumes ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, size_gib INTEGER NOT NULL, redundancy TEXT NOT NULL,"
+	"  state TEXT NOT NULL, origin TEXT, readonly INTEGER NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE INDEX volumes_vm ON volumes (vm_id);"
+	"CREATE TABLE alerts ("
+	"  seq INTEGER PRIMARY KEY, tenant_id TEXT, volume_id TEXT, kind TEXT NOT NULL,"
+	"  off INTEGER, signature TEXT, engine TEXT, source TEXT, device INTEGER,"
+	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL);"
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
 };
 
 static void
@@ -513,8 +527,9 @@ store_quota_get(const char *tenant_id, json_t **out)
 	if (r < 0)
 		return r;
 	r = sq_one(sq_prep("SELECT coalesce(sum(vcpus), 0) AS vcpus, coalesce(sum(memory_mib), 0) "
-		     "AS memory_mib, coalesce(sum(disk_gib), 0) AS disk_gib, count(*) AS vms "
-		     "FROM vms WHERE tenant_id = ?",
+		     "AS memory_mib, coalesce(sum(disk_gib), 0) + (SELECT coalesce(sum(size_gib), 0) "
+		     "FROM volumes WHERE tenant_id = ?1) AS disk_gib, count(*) AS vms "
+		     "FROM vms WHERE tenant_id = ?1",
 		     "s", tenant_id),
 		&used);
 	if (r < 0) {
@@ -550,7 +565,8 @@ quota_check(const char *tenant_id, int64_t dv, int64_t dm, int64_t dd, int64_t d
 	sqlite3_stmt *st = sq_prep(
 		"SELECT q.max_vcpus, q.max_memory_mib, q.max_disk_gib, q.max_vms,"
 		" coalesce(sum(v.vcpus), 0), coalesce(sum(v.memory_mib), 0),"
-		" coalesce(sum(v.disk_gib), 0), count(v.id)"
+		" coalesce(sum(v.disk_gib), 0) + (SELECT coalesce(sum(size_gib), 0) FROM volumes"
+		" WHERE tenant_id = q.tenant_id), count(v.id)"
 		" FROM quotas q LEFT JOIN vms v ON v.tenant_id = q.tenant_id"
 		" WHERE q.tenant_id = ? GROUP BY q.tenant_id",
 		"s", tenant_id);
