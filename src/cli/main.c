@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cmd_net.h"
+#include "cmd_volume.h"
 #include "config.h"
 #include "util.h"
 
@@ -60,6 +61,17 @@ static const struct cli_cmd cmds[] = {
     {"forward add", "ADDRESS --proto tcp|udp --port N --vm VM [--to-port N]",
      cmd_fwd_add},
     {"forward delete", "ID", cmd_fwd_delete},
+    {"volume create", "NAME --size GIB [--stripe]", cmd_volume_create},
+    {"volume list", "", cmd_volume_list},
+    {"volume show", "VOLUME", cmd_volume_show},
+    {"volume grow", "VOLUME --size GIB", cmd_volume_grow},
+    {"volume snapshot", "VOLUME NAME", cmd_volume_snapshot},
+    {"volume clone", "VOLUME NAME", cmd_volume_clone},
+    {"volume attach", "VOLUME VM", cmd_volume_attach},
+    {"volume detach", "VOLUME", cmd_volume_detach},
+    {"volume scan", "VOLUME", cmd_volume_scan},
+    {"volume delete", "VOLUME", cmd_volume_delete},
+    {"alert list", "[--volume VOLUME] [--limit N]", cmd_alert_list},
     {"op show", "ID", cmd_op_show},
     {"op wait", "ID", cmd_op_wait},
     {"events", "[--limit N]", cmd_events},

@@ -125,3 +125,15 @@ expect_api 201 POST "/v1/volumes/$SNAP/actions" "$A" '{"action":"clone","name":"
 expect_eq "$(jq -r '.readonly' <<<"$BODY")" false "clone writable"
 expect_api 200 GET /v1/volumes "$A"
 expect_eq "$(jq -r '[.[].name] | sort | join(" ")' <<<"$BODY")" "copy data snap" "A's volumes"
+
+# The same through the CLI.
+cl() { CLOUDLET_URL=$URL CLOUDLET_CONFIG=/dev/null CLOUDLET_TOKEN=$A "$CLI_BIN" "$@"; }
+cl volume create cli-vol --size 1 >/dev/null || fail "cli volume create"
+cl volume list | grep -q "^cli-vol .* 1 GiB .*mirror" || fail "cli volume list: $(cl volume list)"
+cl volume attach cli-vol web | grep -q "next start" || fail "cli volume attach"
+expect_eq "$(cl --json volume show cli-vol | jq -r .vm_id)" "$VM" "cli attach"
+cl volume detach cli-vol >/dev/null || fail "cli volume detach"
+cl volume scan data | grep -q "offset 40960: " || fail "cli volume scan: $(cl volume scan data)"
+cl alert list --volume data | grep -q "malware .*40960" || fail "cli alert list: $(cl alert list)"
+cl volume delete cli-vol | grep -q "deleted volume" || fail "cli volume delete"
+must_fail cl volume show cli-vol | grep -q "no volume" || fail "cli show of a deleted volume"
