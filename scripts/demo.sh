@@ -21,6 +21,8 @@ cleanup() {
 		done
 		kill "$AGENT_PID"
 	fi
+	# The storage server outlives the agent by design (like QEMU).
+	[ -f "$D/agent/storage/storaged.pid" ] && kill "$(cat "$D/agent/storage/storaged.pid")"
 	# A template the agent was still building in the background.
 	for p in $(pgrep -f "qemu-system.*$D/"); do kill -9 "$p"; done
 	wait 2>/dev/null
@@ -33,9 +35,11 @@ rm -rf "$D"
 mkdir -p "$D"
 chmod 711 "$D"
 
-step "host agent (root) and cloudletd (user cloudlet, SQLite in $D/cp)"
+step "host agent (root; a storage pool on two sparse device files) and cloudletd (user cloudlet, SQLite in $D/cp)"
 mkdir -m 1777 "$D/shm" # template RAM (default /dev/shm), removed with $D
-"$BIN/cloudlet-agent" serve --socket "$D/agent.sock" --state-dir "$D/agent" --template-ram-dir "$D/shm" >"$D/agent.log" 2>&1 &
+"$BIN/cloudlet-agent" serve --socket "$D/agent.sock" --state-dir "$D/agent" --template-ram-dir "$D/shm" \
+	--storage-device "$D/dev0" --storage-device "$D/dev1" --storage-device-size 4G \
+	--storage-signatures "$ROOT/signatures" >"$D/agent.log" 2>&1 &
 AGENT_PID=$!
 until [ -S "$D/agent.sock" ]; do sleep 0.1; done
 OPERATOR=$("$BIN/cloudletd" init --state-dir "$D/cp")
@@ -70,6 +74,20 @@ step "its page, fetched inside the guest through the console"
 printf 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc 127.0.0.1 80\n' |
 	"$BIN/cloudlet" vm console web1 --attach | tr -d '\r' | sed -n '/<html/,/<\/html>/p' | head -n 20
 
+step "customer: a mirrored volume for web1 (attached at its next start: cloudlet vm reboot)"
+"$BIN/cloudlet" volume create data --size 1
+"$BIN/cloudlet" volume attach data web1 | tail -n 1
+"$BIN/cloudlet" vm reboot web1 >/dev/null
+"$BIN/cloudlet" volume list
+
+step "inside web1: the volume is /dev/vdc; the EICAR test string written to it..."
+printf '%s\n' 'cat /sys/block/vdc/serial; printf "%s" "X5O!P%@AP[4\PZX54(P^)7CC)7}\$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!\$H+H*" | dd of=/dev/vdc bs=4096 seek=10 conv=fsync' |
+	"$BIN/cloudlet" vm console web1 --attach | tr -d '\r' | grep -E '^v-|records out' || true
+sleep 4
+step "... is an alert (inline scan of written data); an on-demand scan finds it too"
+"$BIN/cloudlet" alert list
+"$BIN/cloudlet" volume scan data
+
 step "audit log"
 "$BIN/cloudlet" events --limit 5
 
@@ -79,6 +97,7 @@ Go on with the CLI in another terminal while this demo runs:
   export CLOUDLET_URL=$CLOUDLET_URL CLOUDLET_TOKEN=$CLOUDLET_TOKEN CLOUDLET_CONFIG=/dev/null
   $BIN/cloudlet vm resize web1 --vcpus 2 --memory 256   # then: cloudlet vm reboot web1
   $BIN/cloudlet vm create db1 --service database
+  $BIN/cloudlet volume snapshot data before && $BIN/cloudlet volume list
   $BIN/cloudlet vm console web1 --attach                # Ctrl-] detaches
 MSG
 if [ -t 0 ]; then
