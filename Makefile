@@ -19,7 +19,7 @@ AGENT_SRC  = src/agent/spec.c src/agent/host.c src/agent/image.c src/agent/qmp.c
              src/agent/tap.c src/agent/qemu.c src/agent/disk.c src/agent/vm.c \
              src/agent/supervise.c src/agent/template.c src/agent/control.c src/agent/ctl.c \
              src/agent/netstate.c src/agent/nft.c src/agent/netns.c src/agent/dhcp.c \
-             src/agent/net.c src/agent/storage.c
+             src/agent/net.c src/agent/net_fwvm.c src/agent/storage.c
 AGENT_MAIN = src/agent/agent.c
 
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))

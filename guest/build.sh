@@ -279,10 +279,40 @@ image_field() {
     [ -z "$_b" ] || image_field "$_b" "$2"
 }
 
+# image_modules ROOTFS NAME...: copy kernel modules NAME (and what they need,
+# from modules.dep) into ROOTFS and write their load order, deepest
+# dependency first, to ROOTFS/etc/cloudlet/modules (for the image's service;
+# modules every VM needs are in the initramfs instead).
+image_modules() {
+    local r=$1 kx mdir m rel deps d
+    shift
+    kx=$WORK/image-kernel-x
+    mdir=lib/modules/$KREL
+    rm -rf "$kx"
+    dpkg -x "$(pkg_fetch "$KPKG" "$KVER_PKG")" "$kx"
+    depmod -b "$kx" "$KREL"
+    : >"$WORK/image-mod-order"
+    for m in "$@"; do
+        rel=$(sed -n "s#^\\(\\([^:]*/\\)\\?$m\\.ko[^:]*\\):.*#\\1#p" "$kx/$mdir/modules.dep" | head -n1)
+        [ -n "$rel" ] || die "module $m not found in $KPKG"
+        deps=$(sed -n "s#^$rel: *##p" "$kx/$mdir/modules.dep")
+        for d in $(echo "$deps" | tr ' ' '\n' | sed '/^$/d' | tac) "$rel"; do
+            grep -qx "$d" "$WORK/image-mod-order" || echo "$d" >>"$WORK/image-mod-order"
+        done
+    done
+    while read -r rel; do
+        mkdir -p "$r/$mdir/$(dirname "$rel")"
+        cp "$kx/$mdir/$rel" "$r/$mdir/$rel"
+    done <"$WORK/image-mod-order"
+    mkdir -p "$r/etc/cloudlet"
+    sed "s#^#/$mdir/#" "$WORK/image-mod-order" >"$r/etc/cloudlet/modules"
+    rm -rf "$kx"
+}
+
 # build_image NAME DEPTH: prints nothing, leaves WORK/id.NAME with the image id
 build_image() {
     local name=$1 depth=$2 def dname base base_id pkgs overlay pkgvers p ovl_hash id dir tmp r
-    local pv d used_k min_mib desc ports pj
+    local pv d used_k min_mib desc ports pj mods
     [ "$depth" -lt 10 ] || die "image base chain too deep (cycle?) at $name"
     [ -f "$WORK/id.$name" ] && return 0
     def=$(image_def "$name")
@@ -303,8 +333,10 @@ build_image() {
         [ -d "$GUEST/overlays/$overlay" ] || die "$def: overlay dir guest/overlays/$overlay missing"
         ovl_hash=$(tree_hash "$GUEST/overlays/$overlay")
     }
+    mods=$(img_get "$def" modules || true)
     id=$(printf '%s\n' "$SCRIPT_HASH" "$(sha <"$def")" "base=$base_id" \
-         "packages=$pkgvers" "overlay=$ovl_hash" "tools=$TOOLS_HASH" | sha)
+         "packages=$pkgvers" "overlay=$ovl_hash" "tools=$TOOLS_HASH" \
+         "modules=$mods ${mods:+$K_HASH}" | sha)
     dir=$OUT/images/$name
     if stamp_ok "image.$name" "$id" && [ -d "$dir/rootfs" ] && [ -f "$dir/image.json" ]; then
         echo "$id" >"$WORK/id.$name"
@@ -325,6 +357,8 @@ build_image() {
         dpkg -x "$(pkg_fetch "${pv%%=*}" "${pv#*=}")" "$r"
     done
     [ ! -x "$r/bin/busybox" ] || busybox_links "$r"
+    # shellcheck disable=SC2086 # a list of module names
+    [ -z "$mods" ] || image_modules "$r" $mods
     if [ -n "$overlay" ]; then
         tar --owner=0 --group=0 --numeric-owner -C "$GUEST/overlays/$overlay" -cf - . |
             tar -C "$r" -xpf -

@@ -15,6 +15,7 @@
 #include "dhcp.h"
 #include "log.h"
 #include "netns.h"
+#include "net_fwvm.h"
 #include "netstate.h"
 #include "nft.h"
 #include "qemu.h"
@@ -30,10 +31,13 @@ struct tenant {
 	pid_t dnsmasq;
 	char *listing_net, *listing_fw; /* `nft list ruleset` right after applying */
 	char applied_at[32];
+	char fw_boot[32]; /* mode vm: the appliance boot last configured */
 };
 
 static const struct agent_config *cfg;
-static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+/* Recursive: in firewall mode "vm" applying creates the appliance VM, and
+ * vm_create calls back into net_ports_changed on the same thread. */
+static pthread_mutex_t mtx = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static struct tenant *tenants;
 
 const char *
@@ -333,6 +337,9 @@ struct ports {
 static int
 collect_ports(const struct tenant *t, struct ports *ps)
 {
+	char fwname[64];
+
+	fwvm_name(t->st.tenant, fwname, sizeof(fwname));
 	memset(ps, 0, sizeof(*ps));
 	ps->p = calloc(PORTS_MAX, sizeof(*ps->p));
 	ps->h = calloc(PORTS_MAX, sizeof(*ps->h));
@@ -348,10 +355,10 @@ collect_ports(const struct tenant *t, struct ports *ps)
 
 			if (strcmp(nic->netns, t->ns_net) != 0)
 				continue;
-			if (strcmp(nic->network, "") == 0 &&
-			    strncmp(vm->spec.name, "fw-", 3) == 0 &&
+			if (strcmp(vm->spec.name, fwname) == 0 &&
 			    ps->n_trusted < NET_NETWORKS_MAX + 1) {
-				/* XXX: the firewall VM is recognised by name. */
+				/* The firewall appliance forwards others'
+				 * packets: its ports are not policed. */
 				qemu_tap_name(vm->id, i, ps->trusted_buf[ps->n_trusted], 16);
 				ps->trusted[ps->n_trusted] = ps->trusted_buf[ps->n_trusted];
 				ps->n_trusted++;
@@ -442,8 +449,13 @@ apply_firewall(struct tenant *t, char *err, size_t errlen)
 	if (t->st.mode != NET_FW_NAMESPACE) {
 		free(t->listing_fw);
 		t->listing_fw = NULL;
-		return 0; /* XXX: firewall VM mode: net_fwvm.c */
+		if ((r = fwvm_ensure(&t->st, t->ns_net, err, errlen)) < 0)
+			return r;
+		fwvm_boot(t->st.tenant, t->fw_boot, sizeof(t->fw_boot));
+		return 0;
 	}
+	if ((r = fwvm_delete(t->st.tenant, err, errlen)) < 0)
+		return r;
 	for (unsigned i = 0; i < t->st.n_networks; i++) {
 		snprintf(names[i], sizeof(names[i]), "in-%s", t->st.networks[i].hash);
 		p.in[i] = names[i];
@@ -557,11 +569,13 @@ static int
 vm_on_dropped_network(const struct tenant *t, const struct net_tenant *next, char *err,
 		      size_t errlen)
 {
+	char fwname[64];
 	int found = 0;
 
+	fwvm_name(t->st.tenant, fwname, sizeof(fwname));
 	vm_lock();
 	for (struct vm *vm = vm_first(); vm && !found; vm = vm->next) {
-		if (vm->deleted)
+		if (vm->deleted || strcmp(vm->spec.name, fwname) == 0)
 			continue;
 		for (unsigned i = 0; i < vm->spec.n_nics && !found; i++) {
 			const struct spec_nic *nic = &vm->spec.nics[i];
@@ -699,6 +713,10 @@ net_delete(const char *tenant, struct op_error *e)
 		r = fail(e, "conflict", -EBUSY, "%s", err);
 		goto out;
 	}
+	if ((r = fwvm_delete(t->st.tenant, err, sizeof(err))) < 0) {
+		r = fail(e, "internal", r, "%s", err);
+		goto out;
+	}
 	dhcp_stop(t->dir, &t->dnsmasq);
 	snprintf(xf, sizeof(xf), "xf-%s", t->st.hash);
 	/* Deleting the namespaces removes their interfaces; a veth's peer in
@@ -782,7 +800,20 @@ watch(void *arg)
 	for (;;) {
 		sleep(2);
 		pthread_mutex_lock(&mtx);
-		for (struct tenant *t = tenants; t; t = t->next)
+		for (struct tenant *t = tenants; t; t = t->next) {
+			char boot[32], err[512];
+
+			/* An appliance that rebooted or crashed lost its rules:
+			 * configure (or start) it again. */
+			if (t->st.mode == NET_FW_VM) {
+				fwvm_boot(t->st.tenant, boot, sizeof(boot));
+				if (strcmp(boot, t->fw_boot) != 0) {
+					log_warnx("net %s: firewall VM %s: configuring it again",
+						  t->st.tenant, boot[0] ? "rebooted" : "not running");
+					if (apply_firewall(t, err, sizeof(err)) < 0)
+						log_warnx("net %s: %s", t->st.tenant, err);
+				}
+			}
 			if (t->dnsmasq > 0 && !dhcp_alive(t->dir, t->dnsmasq)) {
 				log_warnx("net %s: dnsmasq (pid %d) ended; starting it again",
 					  t->st.tenant, (int)t->dnsmasq);
@@ -790,6 +821,7 @@ watch(void *arg)
 				if (dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, 1) < 0)
 					log_warnx("net %s: cannot start dnsmasq", t->st.tenant);
 			}
+		}
 		pthread_mutex_unlock(&mtx);
 	}
 	return NULL;

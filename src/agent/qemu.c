@@ -125,6 +125,16 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 		strv_add(a, "-device");
 		strv_addf(a, "virtio-blk-device,drive=vol%u,serial=%.20s", i, s->volumes[i]);
 	}
+	if (strcmp(s->image, "firewall") == 0) {
+		/* The firewall appliance's control channel: the agent sends it
+		 * its rule set here (net_fwvm.c), never over a network. */
+		strv_add(a, "-device");
+		strv_add(a, "virtio-serial-device");
+		strv_add(a, "-chardev");
+		strv_addf(a, "socket,id=fwctl,path=%s/fwctl.sock,server=on,wait=off", l->vm_dir);
+		strv_add(a, "-device");
+		strv_add(a, "virtserialport,chardev=fwctl,name=cloudlet.fw");
+	}
 	for (i = 0; i < s->n_nics; i++) {
 		strv_add(a, "-netdev");
 		if (l->dummy_nics)

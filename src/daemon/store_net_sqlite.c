@@ -274,11 +274,15 @@ store_addr_get(const char *tenant_id, const char *id, json_t **out)
 int
 store_addr_set_vm(const char *tenant_id, const char *id, const char *vm_id)
 {
+	char real[STORE_ID_LEN];
 	json_t *a;
 	int r;
 
+	/* id may be the address itself: from here on, the row's id. */
 	if ((r = store_addr_get(tenant_id, id, &a)) < 0)
 		return r;
+	snprintf(real, sizeof(real), "%s", json_string_value(json_object_get(a, "id")));
+	id = real;
 	if (json_integer_value(json_object_get(a, "is_default"))) {
 		json_decref(a);
 		return -EPERM;
@@ -299,11 +303,14 @@ store_addr_set_vm(const char *tenant_id, const char *id, const char *vm_id)
 int
 store_addr_delete(const char *tenant_id, const char *id)
 {
+	char real[STORE_ID_LEN];
 	json_t *a;
 	int r;
 
 	if ((r = store_addr_get(tenant_id, id, &a)) < 0)
 		return r;
+	snprintf(real, sizeof(real), "%s", json_string_value(json_object_get(a, "id")));
+	id = real;
 	r = json_integer_value(json_object_get(a, "is_default")) ? -EPERM : 0;
 	json_decref(a);
 	if (r < 0)

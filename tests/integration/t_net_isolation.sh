@@ -6,7 +6,10 @@
 # (an established connection stays, as documented), anti-spoofing, DHCP,
 # repeated apply and agent restart leave the kernel's rule sets unchanged,
 # bad rules change nothing, and deleting the tenants leaves nothing behind.
+# FW_MODE=vm runs the same checks against firewall appliance VMs
+# (t_net_isolation_vm.sh).
 . "$(dirname "$0")/lib.sh"
+MODE=${FW_MODE:-namespace}
 
 A=ia-$$ B=ib-$$
 EXT=clx-iso-$$ EXTBR=cx$$ OUT=clo-iso-$$
@@ -20,11 +23,11 @@ applied() { apply "$1" | jq -e .ok >/dev/null || fail "net.apply refused: $(appl
 
 RULE_A80='{"direction":"ingress","action":"allow","protocol":"tcp","port_min":80,"port_max":81,"local":"10.1.0.10/32"}'
 STATE_A() {
-	jq -cn --arg t "$A" --argjson rules "$1" '{tenant:$t, networks:[{id:"main",cidr:"10.1.0.0/24"}],
+	jq -cn --arg t "$A" --arg m "$MODE" --argjson rules "$1" '{tenant:$t, mode:$m, networks:[{id:"main",cidr:"10.1.0.0/24"}],
 	  external:{address:"198.18.0.10/24"}, addresses:[{address:"198.18.0.11",vm:"10.1.0.10"}],
 	  rules:$rules}'
 }
-STATE_B=$(jq -cn --arg t "$B" '{tenant:$t, networks:[{id:"main",cidr:"10.2.0.0/24"}],
+STATE_B=$(jq -cn --arg t "$B" --arg m "$MODE" '{tenant:$t, mode:$m, networks:[{id:"main",cidr:"10.2.0.0/24"}],
   external:{address:"198.18.0.20/24"}, addresses:[{address:"198.18.0.21",vm:"10.2.0.10"}], rules:[]}')
 applied "$(STATE_A "[$RULE_A80]")"
 applied "$STATE_B"
@@ -144,7 +147,14 @@ expect_match "$lease" "10.2.0.11" "DHCP lease of b2"
 log "DHCP: $(printf '%s' "$lease" | grep -o 'lease of [0-9.]* obtained' | head -n1)"
 
 # Repeated apply and an agent restart leave the kernel's rule sets as they were.
-rules() { for ns in cln-$A clf-$A cln-$B clf-$B; do ip netns exec "$ns" nft list ruleset; done; }
+rules() {
+	for ns in cln-$A cln-$B; do ip netns exec "$ns" nft list ruleset; done
+	if [ "$MODE" = vm ]; then
+		for t in $A $B; do guest_sh "fw-$t" "nft list ruleset"; done
+	else
+		for ns in clf-$A clf-$B; do ip netns exec "$ns" nft list ruleset; done
+	fi
+}
 rules >"$T/rules.1"
 applied "$(STATE_A "[$RULE_A80]")"
 applied "$STATE_B"
@@ -155,8 +165,13 @@ agent_start
 rules >"$T/rules.3"
 cmp -s "$T/rules.1" "$T/rules.3" || fail "agent restart changed the rule sets: $(diff "$T/rules.1" "$T/rules.3" | head)"
 expect_eq "$(ctl raw "{\"op\":\"net.show\",\"args\":{\"tenant\":\"$A\"}}" | jq -r .result.in_sync)" true "in_sync after restart"
-ip netns exec "clf-$A" nft flush ruleset
-expect_eq "$(ctl raw "{\"op\":\"net.show\",\"args\":{\"tenant\":\"$A\"}}" | jq -r .result.in_sync)" false "in_sync after an outside flush"
+if [ "$MODE" = vm ]; then
+	guest_sh "fw-$A" "nft flush ruleset" >/dev/null
+	expect_reach out 198.18.0.11 tcp no
+else
+	ip netns exec "clf-$A" nft flush ruleset
+	expect_eq "$(ctl raw "{\"op\":\"net.show\",\"args\":{\"tenant\":\"$A\"}}" | jq -r .result.in_sync)" false "in_sync after an outside flush"
+fi
 applied "$(STATE_A "[$RULE_A80]")"
 rules >"$T/rules.4"
 cmp -s "$T/rules.1" "$T/rules.4" || fail "re-apply did not restore the rule sets"
