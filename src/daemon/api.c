@@ -3,6 +3,7 @@
 #include "api.h"
 #include "api_net.h"
 #include "api_volume.h"
+#include "store_volume.h"
 #include "netplan.h"
 #include "store_net.h"
 
@@ -214,6 +215,14 @@ h_tenant_delete(struct http_req *req, struct http_resp *resp)
 	json_decref(vms);
 	if (r < 0) {
 		store_failed(resp, r, "tenant");
+		return;
+	}
+	/* Volumes hold data on the host: the operator deletes them first. */
+	vms = store_volume_list(req->id);
+	r = json_array_size(vms) > 0 ? -ENOTEMPTY : 0;
+	json_decref(vms);
+	if (r < 0) {
+		http_error(resp, 409, "conflict", "the tenant still has volumes");
 		return;
 	}
 	/* The host's namespaces, firewall and DHCP first: nothing is left
