@@ -1006,11 +1006,13 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 			if (netstate_parse_cidr(nic->address, 1, 0, &a) < 0 || a.prefix != prefix ||
 			    (a.addr >> (32 - prefix)) != (g.addr >> (32 - prefix)) ||
 			    a.addr == g.addr || a.addr == g.addr + 1) {
+				/* The message names the nic: write it before freeing. */
+				r = fail(e, "invalid", -EINVAL,
+					 "nic address %s is not a host address on network %s",
+					 nic->address, nic->network);
 				spec_free(&vm->spec);
 				free(vm);
-				return fail(e, "invalid", -EINVAL,
-					    "nic address %s is not a host address on network %s",
-					    nic->address, nic->network);
+				return r;
 			}
 		}
 	}
