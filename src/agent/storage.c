@@ -188,7 +188,9 @@ wait_ready(pid_t pid, unsigned ms)
 		}
 		json_decref(reply);
 		reply = NULL;
-		if (!alive(pid)) {
+		/* Our child: until it has exec'd, its command line is still
+		 * ours, so only its exit status says it is gone. */
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			r = -ECHILD;
 			break;
 		}

@@ -7,7 +7,8 @@
 # a clean volume's scan finds nothing. Tenant B sees 404 for A's volume and
 # cannot attach it; the disk quota counts volumes; bad input is a 400.
 . "$(dirname "$0")/lib.sh"
-agent_start --storage-device "$T/dev0" --storage-device "$T/dev1" --storage-device-size 4G \
+agent_start --storaged "${STORAGED_BIN:-$ROOT/build/bin/cloudlet-storaged}" \
+	--storage-device "$T/dev0" --storage-device "$T/dev1" --storage-device-size 4G \
 	--storage-signatures "$ROOT/signatures"
 cp_start
 read -r TA A < <(new_tenant vola)

@@ -6,7 +6,8 @@
 # the agent supervises cloudlet-storaged, a storaged killed with -9 is
 # restarted and the guest (reconnect-delay) does not notice.
 . "$(dirname "$0")/lib.sh"
-agent_start --storage-device "$T/dev0" --storage-device "$T/dev1" --storage-device-size 1G
+agent_start --storaged "${STORAGED_BIN:-$ROOT/build/bin/cloudlet-storaged}" \
+	--storage-device "$T/dev0" --storage-device "$T/dev1" --storage-device-size 1G
 
 sok() {
 	out=$(ctl raw "$(jq -cn --arg op "$1" --argjson a "${2:-{\}}" '{op:$op,args:$a}')" || true)
