@@ -204,10 +204,37 @@ sync_addrs(const char *ns, const char *dev, char want[][20], size_t n_want, char
 				goto out;
 		}
 	}
-	for (k = 0; k < n_want; k++)
+	for (k = 0; k < n_want; k++) {
+		char ip[20], *slash;
+		int had = 0;
+
+		for (i = 0; i < json_array_size(ifs); i++) {
+			json_t *ai = json_object_get(json_array_get(ifs, i), "addr_info");
+			const json_t *a;
+			size_t j;
+
+			json_array_foreach(ai, j, a) {
+				char have[24];
+
+				snprintf(have, sizeof(have), "%s/%d",
+					 json_string_value(json_object_get(a, "local")) ?: "",
+					 (int)json_integer_value(json_object_get(a, "prefixlen")));
+				had |= strcmp(have, want[k]) == 0;
+			}
+		}
 		if ((r = run(NULL, err, errlen, "ip", "-n", ns, "addr", "replace", want[k], "dev",
 			     dev, NULL)) < 0)
 			goto out;
+		if (had)
+			continue;
+		/* A new address here may have been another port's a moment
+		 * ago (a switch from the firewall VM): tell the neighbours
+		 * now rather than when their ARP caches expire. */
+		snprintf(ip, sizeof(ip), "%s", want[k]);
+		if ((slash = strchr(ip, '/')) != NULL)
+			*slash = '\0';
+		run(ns, err, errlen, "busybox", "arping", "-U", "-c", "1", "-I", dev, ip, NULL);
+	}
 	r = 0;
 out:
 	json_decref(ifs);

@@ -131,6 +131,12 @@ script(const struct net_tenant *t, const json_t *view)
 		fprintf(f, "ip route replace default via %s dev ext0\n", ip);
 	}
 	fprintf(f, "nft -f - <<'CLOUDLET_NFT'\n%sCLOUDLET_NFT\n", rules);
+	/* The addresses moved here from another port (a mode switch, a new
+	 * appliance): tell the neighbours now, not when their caches expire. */
+	fputs("for a in $(ip -o -4 addr show | awk '$2 != \"lo\" {print $2 \"/\" $4}'); do\n"
+	      "  arping -U -c 1 -I \"${a%%/*}\" \"$(echo \"$a\" | cut -d/ -f2)\" >/dev/null 2>&1 || true\n"
+	      "done\n",
+	      f);
 	free(rules);
 	if (fclose(f) != 0) {
 		free(buf);

@@ -83,6 +83,17 @@ reach "$EXTA:8080" || fail "port forward $EXTA:8080 -> 80 does not answer"
 expect_api 204 DELETE "/v1/forwards/$FWD" "$A"
 reach "$EXTA:8080" && fail "port forward still answers after delete"
 
+# Switching the firewall to an appliance VM and back keeps the rules.
+expect_api 200 PUT /v1/firewall "$A" '{"mode":"vm"}'
+expect_eq "$(jq -r .mode <<<"$BODY")" vm "firewall mode after the switch"
+ip netns list | grep -qw "clf-$TA" && fail "firewall namespace still there in mode vm"
+reach "$PUB" || fail "port 80 not open through the firewall VM"
+ip netns exec "$OUT" ping -c 1 -W 2 "$PUB" >/dev/null || fail "icmp rule not kept in mode vm"
+expect_api 400 PUT /v1/firewall "$A" '{"mode":"bridge"}'
+expect_api 200 PUT /v1/firewall "$A" '{"mode":"namespace"}'
+reach "$PUB" || fail "port 80 not open after switching back"
+log "firewall mode vm and back: rules kept"
+
 # Bad rules: clear errors, nothing stored.
 for bad in '{"protocol":"sctp"}' '{"protocol":"tcp","port":0}' '{"protocol":"tcp","port":65536}' \
 	'{"protocol":"tcp","port":80,"source":"10.0.0.1/24"}' '{"protocol":"tcp","port":80,"source":"nonsense"}' \
