@@ -1,7 +1,9 @@
 #!/bin/bash
 # demo.sh - the main job (make demo): the host agent and cloudletd on the
 # embedded SQLite store, a tenant, a web-hosting VM booted through the
-# customer CLI, its console, and its page fetched inside the guest.
+# customer CLI, its console, its page fetched inside the guest and from an
+# "outside computer" through the tenant's firewall, and a mirrored volume
+# on which a planted EICAR string becomes an alert.
 # Interactive: waits for Enter before cleaning up.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,16 @@ cleanup() {
 		done
 		kill "$AGENT_PID"
 	fi
+	# Tenant namespaces, their dnsmasq, the external network and the
+	# demo's outside computer.
+	for p in $(pgrep -f "dnsmasq.*$D/"); do kill "$p"; done
+	for n in "$D"/agent/net/*/; do
+		[ -d "$n" ] || continue
+		ip netns del "cln-$(basename "$n")" 2>/dev/null
+		ip netns del "clf-$(basename "$n")" 2>/dev/null
+	done
+	ip netns del clo-demo 2>/dev/null
+	ip netns del cloudlet-demo-ext 2>/dev/null
 	# The storage server outlives the agent by design (like QEMU).
 	[ -f "$D/agent/storage/storaged.pid" ] && kill "$(cat "$D/agent/storage/storaged.pid")"
 	# A template the agent was still building in the background.
@@ -39,7 +51,8 @@ step "host agent (root; a storage pool on two sparse device files) and cloudletd
 mkdir -m 1777 "$D/shm" # template RAM (default /dev/shm), removed with $D
 "$BIN/cloudlet-agent" serve --socket "$D/agent.sock" --state-dir "$D/agent" --template-ram-dir "$D/shm" \
 	--storage-device "$D/dev0" --storage-device "$D/dev1" --storage-device-size 4G \
-	--storage-signatures "$ROOT/signatures" >"$D/agent.log" 2>&1 &
+	--storage-signatures "$ROOT/signatures" \
+	--external-netns cloudlet-demo-ext --external-bridge cldemo0 >"$D/agent.log" 2>&1 &
 AGENT_PID=$!
 until [ -S "$D/agent.sock" ]; do sleep 0.1; done
 OPERATOR=$("$BIN/cloudletd" init --state-dir "$D/cp")
@@ -73,6 +86,24 @@ step "the VM's console"
 step "its page, fetched inside the guest through the console"
 printf 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc 127.0.0.1 80\n' |
 	"$BIN/cloudlet" vm console web1 --attach | tr -d '\r' | sed -n '/<html/,/<\/html>/p' | head -n 20
+
+step "from outside: web1 gets an external address; its firewall lets in port 80 (opened by the service), nothing else"
+# The "outside computer": a namespace on the demo's external bridge.
+ip netns add clo-demo
+ip link add clo-demo0 type veth peer name clo-demo1
+ip link set clo-demo0 netns clo-demo
+ip link set clo-demo1 netns cloudlet-demo-ext
+ip -n cloudlet-demo-ext link set clo-demo1 master cldemo0 up
+ip -n clo-demo addr add 198.18.0.254/24 dev clo-demo0
+ip -n clo-demo link set clo-demo0 up
+"$BIN/cloudlet" firewall rule list
+ADDR=$("$BIN/cloudlet" --json address create --vm web1 | jq -r .address)
+"$BIN/cloudlet" address list
+echo "outside -> http://$ADDR/:"
+ip netns exec clo-demo curl -s --max-time 5 "http://$ADDR/" | sed -n '/<h1>/p'
+if ip netns exec clo-demo ping -c 1 -W 2 "$ADDR" >/dev/null; then echo "ping: answered"; else echo "ping: dropped by the firewall"; fi
+if ip netns exec clo-demo curl -s --max-time 3 -o /dev/null "telnet://$ADDR:22" </dev/null; then
+	echo "port 22: open"; else echo "port 22: dropped by the firewall"; fi
 
 step "customer: a mirrored volume for web1 (attached at its next start: cloudlet vm reboot)"
 "$BIN/cloudlet" volume create data --size 1
