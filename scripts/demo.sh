@@ -112,7 +112,7 @@ step "customer: a mirrored volume for web1 (attached at its next start: cloudlet
 "$BIN/cloudlet" volume list
 
 step "inside web1: the volume is /dev/vdc; the EICAR test string written to it..."
-printf '%s\n' 'cat /sys/block/vdc/serial; printf "%s" "X5O!P%@AP[4\PZX54(P^)7CC)7}\$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!\$H+H*" | dd of=/dev/vdc bs=4096 seek=10 conv=fsync' |
+printf '%s\n' 'cat /sys/block/vdc/serial; echo; printf "%s" "X5O!P%@AP[4\PZX54(P^)7CC)7}\$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!\$H+H*" | dd of=/dev/vdc bs=4096 seek=10 conv=fsync' |
 	"$BIN/cloudlet" vm console web1 --attach | tr -d '\r' | grep -E '^v-|records out' || true
 sleep 4
 step "... is an alert (inline scan of written data); an on-demand scan finds it too"
