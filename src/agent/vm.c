@@ -1005,7 +1005,8 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 			netstate_parse_cidr(gw, 0, 0, &g);
 			if (netstate_parse_cidr(nic->address, 1, 0, &a) < 0 || a.prefix != prefix ||
 			    (a.addr >> (32 - prefix)) != (g.addr >> (32 - prefix)) ||
-			    a.addr == g.addr || a.addr == g.addr + 1) {
+			    a.addr == g.addr || a.addr == g.addr + 1 || a.addr == g.addr - 1 ||
+			    (prefix < 31 && (~a.addr & (0xffffffffu >> prefix)) == 0)) {
 				/* The message names the nic: write it before freeing. */
 				r = fail(e, "invalid", -EINVAL,
 					 "nic address %s is not a host address on network %s",
