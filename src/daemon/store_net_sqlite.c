@@ -50,7 +50,7 @@ count(const char *sql, const char *tenant_id)
 int
 store_net_create(const char *tenant_id, const char *name, const char *cidr, json_t **out)
 {
-	char id[STORE_ID_LEN], ts[32], autocidr[20];
+	char id[STORE_ID_LEN], ts[32], autocidr[32];
 	int r;
 
 	if ((r = sq_new_id("n-", id)) < 0)
