@@ -487,7 +487,7 @@ open_devices(struct pool *p)
 		if (r < 0) {
 			/* The slot tables stay, so the index can be replaced. */
 			d->fd = -1;
-			snprintf(err, sizeof(err), "cannot open %s: %s", path, strerror(-r));
+			snprintf(err, sizeof(err), "cannot open %.100s: %s", path, strerror(-r));
 			atomic_store(&d->state, DEV_FAILED);
 			snprintf(d->reason, sizeof(d->reason), "%s", err);
 			log_warnx("device %d: %s", i, err);
