@@ -860,7 +860,6 @@ net_init(const struct agent_config *c)
 	char dir[600], err[512];
 	DIR *d;
 	struct dirent *de;
-	pthread_t th;
 	int r;
 
 	cfg = c;
@@ -905,8 +904,6 @@ net_init(const struct agent_config *c)
 		tenants = t;
 	}
 	closedir(d);
-	if (pthread_create(&th, NULL, watch, NULL) == 0)
-		pthread_detach(th);
 	return 0;
 }
 
@@ -914,6 +911,7 @@ void
 net_apply_all(void)
 {
 	char err[512];
+	pthread_t th;
 
 	pthread_mutex_lock(&mtx);
 	for (struct tenant *t = tenants; t; t = t->next) {
@@ -923,4 +921,7 @@ net_apply_all(void)
 			log_info("net %s: applied at start", t->st.tenant);
 	}
 	pthread_mutex_unlock(&mtx);
+	/* Only now: the watcher looks at VMs (firewall appliances). */
+	if (geteuid() == 0 && pthread_create(&th, NULL, watch, NULL) == 0)
+		pthread_detach(th);
 }

@@ -335,11 +335,13 @@ api_fw_get(struct http_req *req, struct http_resp *resp)
 {
 	char mode[16] = "";
 	json_t *addrs = store_addr_list(req->who.tenant_id), *a;
+	json_t *rules = store_rule_list(req->who.tenant_id);
 	size_t i;
 
 	store_fw_mode(req->who.tenant_id, mode, sizeof(mode));
 	resp->json = json_pack("{s:s, s:n, s:I}", "mode", mode, "external_address", "rules",
-			       (json_int_t)json_array_size(store_rule_list(req->who.tenant_id)));
+			       (json_int_t)json_array_size(rules));
+	json_decref(rules);
 	json_array_foreach(addrs, i, a) if (json_integer_value(json_object_get(a, "is_default")))
 		json_object_set(resp->json, "external_address", json_object_get(a, "address"));
 	json_decref(addrs);
