@@ -103,9 +103,17 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	strv_add(a, "-append");
 	strv_add(a, cmdline);
 	strv_add(a, "-drive");
-	strv_addf(a, "file=%s/%s,format=%s,if=none,id=root,discard=unmap", l->vm_dir,
-		  l->root_file ? l->root_file : "root.raw",
-		  l->root_format ? l->root_format : "raw");
+	if (l->root_volume != NULL && l->export_socket != NULL)
+		/* Still the first disk, id root: the guest's /dev/vda. */
+		strv_addf(a,
+			  "driver=raw,if=none,id=root,discard=unmap,file.driver=nbd,"
+			  "file.server.type=unix,file.server.path=%s,file.export=%s,"
+			  "file.reconnect-delay=10",
+			  l->export_socket, l->root_volume);
+	else
+		strv_addf(a, "file=%s/%s,format=%s,if=none,id=root,discard=unmap", l->vm_dir,
+			  l->root_file ? l->root_file : "root.raw",
+			  l->root_format ? l->root_format : "raw");
 	strv_add(a, "-device");
 	strv_add(a, "virtio-blk-device,drive=root");
 	strv_add(a, "-drive");

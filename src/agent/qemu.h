@@ -44,6 +44,9 @@ struct qemu_launch {
 	/* The VM's NBD export socket (storage.h) when the spec has volumes:
 	 * one virtio-blk disk per volume, after the root and seed disks. */
 	const char *export_socket;
+	/* The root volume's name when the root disk is a volume in that
+	 * export (then root_file/root_format are not used). */
+	const char *root_volume;
 	/*
 	 * Templates and clones (template.h): guest RAM in mem_path (shared
 	 * with the file for a template, a private copy-on-write mapping for a

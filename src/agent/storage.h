@@ -67,9 +67,42 @@ int storage_export_socket(const char *vm_id, char *out, size_t len);
  * storage_export_bind with QEMU's pid, before QEMU's NBD client connects
  * (the server waits up to 5 s for the bind).
  */
-int storage_export_create(const char *vm_id, const struct vm_spec *s, struct op_error *e);
+int storage_export_create(const char *vm_id, const struct vm_spec *s, const char *root,
+			  struct op_error *e);
 int storage_export_bind(const char *vm_id, pid_t pid, struct op_error *e);
 /* Remove a VM's export (no error when there is none). */
 void storage_export_delete(const char *vm_id);
+
+/*
+ * Root disks as volumes (docs/storage.md). Each image is imported once,
+ * keyed by its id from image.json: its ext4 root filesystem (disk.c) is
+ * copied over NBD into a volume "img-<first 16 hex digits of the id>",
+ * owned by STORAGE_PLATFORM_TENANT, and snapshotted read-only as
+ * "img-<..>.base". A VM's root is a clone of that snapshot, "root-<vm id>",
+ * owned by the VM's tenant (or the platform's when it has none), grown to
+ * disk_gib with its filesystem. Imports run one at a time.
+ *
+ * The platform tenant starts with '_', which no control-plane tenant id
+ * can (they are a-z 0-9 -), so no customer ever owns the bases.
+ */
+#define STORAGE_PLATFORM_TENANT "_platform"
+
+/* "root-<vm id>" into out. */
+void storage_root_name(const char *vm_id, char *out, size_t len);
+
+/* The tenant that owns (or will own) the root volume of a VM with spec s. */
+const char *storage_root_tenant(const struct vm_spec *s);
+
+/*
+ * Make the VM's root volume if it does not exist (importing the image
+ * first if needed), then grow it and its ext4 filesystem to size_gib if it
+ * is smaller (the VM must be stopped). Shrinking: "invalid".
+ * 0 or -errno with e filled.
+ */
+int storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t size_gib,
+			 struct op_error *e);
+
+/* Delete the VM's root volume (no error when it is gone). */
+void storage_root_delete(const char *vm_id);
 
 #endif

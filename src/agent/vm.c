@@ -122,6 +122,13 @@ path_of(const struct vm *vm, const char *file, char *out, size_t len)
 	snprintf(out, len, "%s/%s", vm->dir, file);
 }
 
+/* Its root disk is a volume in the pool (storage.h), not a file. */
+static int
+is_volume_root(const struct vm *vm)
+{
+	return strcmp(vm->root_format, "volume") == 0;
+}
+
 /* ---- persistence ---------------------------------------------------- */
 
 static json_t *
@@ -396,8 +403,17 @@ vm_volume_users(const char *volume, char *out, size_t len)
 	out[0] = '\0';
 	vm_lock();
 	for (vm = vms; vm != NULL; vm = vm->next) {
+		char root[80];
+
 		if (vm->deleted)
 			continue;
+		storage_root_name(vm->id, root, sizeof(root));
+		if (is_volume_root(vm) && strcmp(root, volume) == 0) {
+			if (off < len)
+				off += (size_t)snprintf(out + off, len - off, "%s%s (root)",
+							n ? ", " : "", vm->spec.name);
+			n++;
+		}
 		for (unsigned i = 0; i < vm->spec.n_volumes; i++) {
 			if (strcmp(vm->spec.volumes[i], volume) != 0)
 				continue;
@@ -440,6 +456,15 @@ view(struct vm *vm)
 	json_object_set_new(j, "started_at", json_string(vm->started_at));
 	json_object_set_new(j, "restart_required", json_boolean(restart));
 	json_object_set_new(j, "provision", json_string(vm->provision));
+	json_object_set_new(j, "root_format", json_string(vm->root_format));
+	if (is_volume_root(vm)) {
+		char root[80];
+
+		storage_root_name(vm->id, root, sizeof(root));
+		json_object_set_new(j, "root_volume", json_string(root));
+	} else {
+		json_object_set_new(j, "root_volume", json_null());
+	}
 	json_object_set_new(j, "boot_ms", json_integer((json_int_t)vm->last_boot_ms));
 	if (running)
 		json_object_set_new(j, "booted",
@@ -572,6 +597,12 @@ prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e)
 	int64_t size;
 	int r;
 
+	if (is_volume_root(vm)) {
+		if ((r = storage_root_prepare(vm->id, spec, spec->disk_gib, e)) < 0)
+			return r;
+		vm->root_gib = spec->disk_gib;
+		return 0;
+	}
 	if (strcmp(vm->root_format, "qcow2") == 0) {
 		char raw[800];
 		const char *argv[] = {"qemu-img", "convert", "-O", "raw", path, raw, NULL};
@@ -703,14 +734,14 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 static int
 do_start(struct vm *vm, struct op_error *e)
 {
-	char path[800], err[512], nbd[800];
+	char path[800], err[512], nbd[800], root[80];
 	struct vm_spec spec;
 	struct qemu_launch l;
 	struct qmp *events = NULL;
 	uint64_t deadline, t0;
 	int64_t size;
 	pid_t pid;
-	int r, pidfd;
+	int r, pidfd, exported;
 
 	vm_lock();
 	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
@@ -762,11 +793,16 @@ do_start(struct vm *vm, struct op_error *e)
 			return fail(e, "internal", -errno, "template state %s: %s", state,
 				    strerror(errno));
 	}
-	if (spec.n_volumes > 0) {
+	exported = spec.n_volumes > 0 || is_volume_root(vm);
+	if (is_volume_root(vm)) {
+		storage_root_name(vm->id, root, sizeof(root));
+		l.root_volume = root;
+	}
+	if (exported) {
 		/* The export (and its socket) must exist before QEMU opens its
 		 * drives; only QEMU's pid may use it (bound right after the
 		 * fork, the server waits for that). */
-		if ((r = storage_export_create(vm->id, &spec, e)) < 0 ||
+		if ((r = storage_export_create(vm->id, &spec, l.root_volume, e)) < 0 ||
 		    (r = storage_export_socket(vm->id, nbd, sizeof(nbd))) < 0) {
 			if (l.state_fd >= 0)
 				close(l.state_fd);
@@ -781,7 +817,7 @@ do_start(struct vm *vm, struct op_error *e)
 		close(l.state_fd);
 	if (r < 0)
 		return fail(e, "internal", r, "cannot start QEMU: %s", err);
-	if (spec.n_volumes > 0 && (r = storage_export_bind(vm->id, pid, e)) < 0) {
+	if (exported && (r = storage_export_bind(vm->id, pid, e)) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return r;
@@ -887,7 +923,11 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 	int r;
 
 	snprintf(vm->provision, sizeof(vm->provision), "cold");
-	snprintf(vm->root_format, sizeof(vm->root_format), "raw");
+	/* With storage a cold VM's root is a clone of its image's base volume;
+	 * clones of templates keep file disks (their saved device state names
+	 * a file root). */
+	snprintf(vm->root_format, sizeof(vm->root_format), "%s",
+		 storage_enabled() ? "volume" : "raw");
 	if (strcmp(prov, "cold") == 0)
 		return 0;
 	/* A template's saved device state has no volume disks: restoring it
@@ -1069,8 +1109,10 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	return 0;
 undo:
 	/* Creating is all or nothing: remove every trace. */
-	if (vm->spec.n_volumes > 0)
+	if (vm->spec.n_volumes > 0 || is_volume_root(vm))
 		storage_export_delete(vm->id);
+	if (is_volume_root(vm))
+		storage_root_delete(vm->id);
 	util_rmtree(vm->dir);
 	vm_lock();
 	vm->deleted = 1;
@@ -1254,10 +1296,26 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 		release(vm, NULL);
 		return r;
 	}
+	/* XXX: the root volume of a VM made without a tenant is the platform's
+	 * and cannot change owner (the storage server has no such operation);
+	 * its export could not carry a tenant's volumes. */
+	if (is_volume_root(vm) && strcmp(storage_root_tenant(&next),
+					 storage_root_tenant(&vm->spec)) != 0) {
+		release(vm, NULL);
+		return fail(e, "conflict", -EINVAL,
+			    "VM '%s' has a root volume owned by '%s': its tenant cannot change",
+			    name, storage_root_tenant(&vm->spec));
+	}
 	vm_lock();
 	running = vm->pidfd >= 0;
 	vm_unlock();
-	if (!running && next.disk_gib != vm->spec.disk_gib) {
+	if (!running && next.disk_gib != vm->spec.disk_gib && is_volume_root(vm)) {
+		if ((r = storage_root_prepare(vm->id, &next, next.disk_gib, e)) < 0) {
+			release(vm, NULL);
+			return r;
+		}
+		vm->root_gib = next.disk_gib;
+	} else if (!running && next.disk_gib != vm->spec.disk_gib) {
 		char path[800];
 
 		/* Stopped: grow now, so a failure is reported to whoever asked. */
@@ -1292,8 +1350,10 @@ vm_delete(const char *name, struct op_error *e)
 		release(vm, NULL);
 		return r;
 	}
-	if (vm->spec.n_volumes > 0 || vm->booted_volumes[0] != '\0')
+	if (vm->spec.n_volumes > 0 || vm->booted_volumes[0] != '\0' || is_volume_root(vm))
 		storage_export_delete(vm->id);
+	if (is_volume_root(vm))
+		storage_root_delete(vm->id);
 	r = util_rmtree(vm->dir);
 	if (r < 0) {
 		release(vm, NULL);
