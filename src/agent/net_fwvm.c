@@ -18,7 +18,8 @@
 
 #define FWVM_MEMORY_MIB 160
 #define FWVM_READY_S 180
-#define FWVM_REPLY_MS 20000
+#define FWVM_REPLY_MS 12000
+#define FWVM_TRIES 2
 
 void
 fwvm_name(const char *tenant, char *out, size_t len)
@@ -267,7 +268,11 @@ fwvm_ensure(const struct net_tenant *t, const char *ns_net, char *err, size_t er
 		json_decref(view);
 		return -ENOMEM;
 	}
-	r = send_apply(sock, text, err, errlen);
+	/* Applying is idempotent, so a configuration lost on the way (the
+	 * appliance between two connections) is simply sent again. */
+	for (int i = 0; i < FWVM_TRIES; i++)
+		if ((r = send_apply(sock, text, err, errlen)) != -ETIMEDOUT)
+			break;
 	free(text);
 	json_decref(view);
 	return r;
