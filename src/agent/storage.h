@@ -10,6 +10,8 @@
  *   control.sock   the server's control socket (0600, the server's user)
  *   storaged.pid   the server's pid, written by the agent (re-attach after a restart)
  *   storaged.log   its stdout and stderr
+ *   img-*.raw      an image's filesystem while it is imported (then removed)
+ *   grow-<vm>.img  FUSE file of a root volume while resize2fs grows it
  *
  * The server runs in its own session as --storage-user (it drops root itself
  * after opening the devices), so it outlives an agent restart like QEMU
