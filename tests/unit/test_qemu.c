@@ -222,6 +222,39 @@ test_build_argv(void **state)
 	}
 }
 
+/* A root volume: still the first drive with id root (the guest's
+ * /dev/vda), over NBD from the VM's export, before the seed and the
+ * attached volumes. */
+static void
+test_root_volume(void **state)
+{
+	struct vm_spec s;
+	struct qemu_launch l;
+	struct strv a = {0};
+	const char *v;
+
+	(void)state;
+	make_spec(&s, 1, 128, 0);
+	s.n_volumes = 1;
+	snprintf(s.volumes[0], sizeof(s.volumes[0]), "data1");
+	make_launch(&l, &s, ACCEL_TCG, 2400000);
+	l.export_socket = "/run/x/" VM_ID ".sock";
+	l.root_volume = "root-" VM_ID;
+	assert_int_equal(qemu_build_argv(&l, &a), 0);
+	assert_int_equal(count_opt(&a, "-drive"), 3);
+	v = nth_arg_after(&a, "-drive", 0);
+	assert_true(starts_with(v, "driver=raw,if=none,id=root,"));
+	assert_non_null(strstr(v, "file.driver=nbd,"));
+	assert_non_null(strstr(v, "file.server.path=/run/x/" VM_ID ".sock,"));
+	assert_non_null(strstr(v, "file.export=root-" VM_ID ","));
+	assert_non_null(strstr(v, "file.reconnect-delay=10"));
+	assert_null(strstr(v, VM_DIR));
+	assert_true(starts_with(nth_arg_after(&a, "-drive", 1), "file=" VM_DIR "/seed.img,"));
+	assert_non_null(strstr(nth_arg_after(&a, "-drive", 2), "file.export=data1,"));
+	assert_string_equal(nth_arg_after(&a, "-device", 0), "virtio-blk-device,drive=root");
+	strv_free(&a);
+}
+
 struct cmdline_case {
 	enum host_accel accel;
 	uint64_t tsc_khz;
@@ -333,6 +366,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_build_argv),
+	    cmocka_unit_test(test_root_volume),
 	    cmocka_unit_test(test_kernel_cmdline),
 	    cmocka_unit_test(test_kernel_cmdline_truncated),
 	    cmocka_unit_test(test_tap_names),
