@@ -25,6 +25,7 @@
 #include "image.h"
 #include "log.h"
 #include "net.h"
+#include "template.h"
 #include "netstate.h"
 #include "storage.h"
 #include "util.h"
@@ -246,6 +247,7 @@ serve(int argc, char **argv)
 		return 1;
 	}
 	net_apply_all();
+	json_decref(template_gc()); /* templates made stale while we were away */
 	grp = getgrnam("cloudlet");
 	lfd = control_listen(sock, grp ? grp->gr_gid : (gid_t)-1);
 	if (lfd < 0) {

@@ -287,6 +287,14 @@ h_template_build(json_t *args, const char *name, json_t **out, struct op_error *
 }
 
 static int
+h_template_gc(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name, (void)e;
+	*out = template_gc();
+	return 0;
+}
+
+static int
 h_net_apply(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
 	(void)name;
@@ -345,6 +353,7 @@ static const struct {
 	{"vm.wait", 1, h_wait},		 {"vm.console", 1, h_console},
 	{"vm.console.input", 1, h_console_input},
 	{"template.list", 0, h_template_list},	 {"template.build", 0, h_template_build},
+	{"template.gc", 0, h_template_gc},
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
 	{"net.delete", 0, h_net_delete},	 {"net.list", 0, h_net_list},
 };

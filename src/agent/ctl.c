@@ -532,6 +532,13 @@ cmd_template_list(int argc, char **argv)
 }
 
 static int
+cmd_template_gc(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	return show_result(run("template.gc", json_object()), 0);
+}
+
+static int
 cmd_template_build(int argc, char **argv)
 {
 	json_t *args = json_object();
@@ -564,6 +571,7 @@ cmd_template_build(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{"template list", "template list", cmd_template_list},
+	{"template gc", "template gc", cmd_template_gc},
 	{"template build", "template build --image IMAGE --vcpus N --memory MIB --disk GIB",
 	 cmd_template_build},
 	{"host", "host", cmd_host},

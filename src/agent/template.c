@@ -306,6 +306,8 @@ build_thread(void *arg)
 		}
 	pthread_mutex_unlock(&build_mtx);
 	free(a);
+	/* A new template often replaces a stale one. */
+	json_decref(template_gc());
 	return NULL;
 }
 
@@ -366,3 +368,116 @@ template_list(void)
 	closedir(d);
 	return arr;
 }
+
+/* Read "key=value" from an identity text. */
+static int
+id_field(const char *id, const char *k, char *out, size_t len)
+{
+	size_t kl = strlen(k);
+
+	for (const char *p = id; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, k, kl) == 0 && p[kl] == '=') {
+			const char *v = p + kl + 1, *e = strchr(v, '\n');
+			size_t n = e ? (size_t)(e - v) : strlen(v);
+
+			if (n >= len)
+				return -ENAMETOOLONG;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Would a spec of this template's fit get this very template now? */
+static int
+is_current(const char *key, const char *have)
+{
+	struct vm_spec s;
+	char v[128], id[2048], now_key[17];
+
+	memset(&s, 0, sizeof(s));
+	if (id_field(have, "image", s.image, sizeof(s.image)) < 0 ||
+	    id_field(have, "vcpus", v, sizeof(v)) < 0)
+		return 0;
+	s.vcpus = (unsigned)strtoul(v, NULL, 10);
+	if (id_field(have, "memory_mib", v, sizeof(v)) < 0)
+		return 0;
+	s.memory_mib = strtoull(v, NULL, 10);
+	if (id_field(have, "disk_gib", v, sizeof(v)) < 0)
+		return 0;
+	s.disk_gib = strtoull(v, NULL, 10);
+	if (id_field(have, "nics", v, sizeof(v)) < 0)
+		return 0;
+	s.n_nics = (unsigned)strtoul(v, NULL, 10);
+	if (s.n_nics > SPEC_NICS_MAX || identity(&s, id, sizeof(id), now_key) < 0)
+		return 0;
+	return strcmp(now_key, key) == 0 && strcmp(id, have) == 0;
+}
+
+static int
+in_use(const char *dir)
+{
+	int used = 0;
+
+	vm_lock();
+	for (struct vm *vm = vm_first(); vm && !used; vm = vm->next)
+		used = !vm->deleted && strcmp(vm->tpl_dir, dir) == 0;
+	vm_unlock();
+	return used;
+}
+
+static int
+is_building(const char *key)
+{
+	int b = 0;
+
+	pthread_mutex_lock(&build_mtx);
+	for (int i = 0; i < nbuilding; i++)
+		b |= strcmp(building[i], key) == 0;
+	pthread_mutex_unlock(&build_mtx);
+	return b;
+}
+
+json_t *
+template_gc(void)
+{
+	char path[700], file[1100], dir[1000], ram[1000], *have;
+	json_t *removed = json_array(), *trimmed = json_array();
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/templates", vm_cfg->state_dir);
+	if ((d = opendir(path)) == NULL)
+		goto out;
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) != 16 || is_building(de->d_name))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/identity", path, de->d_name);
+		have = NULL;
+		if (util_read_file(file, 1 << 16, &have, NULL) == 0 && is_current(de->d_name, have)) {
+			free(have);
+			continue;
+		}
+		free(have);
+		paths(de->d_name, dir, sizeof(dir), ram, sizeof(ram));
+		/* Stale: no new clone will come from it. Its RAM (the big part,
+		 * on tmpfs) and state go now; its disk stays while clones use it
+		 * as their backing file. */
+		unlink(ram);
+		snprintf(file, sizeof(file), "%s/state", dir);
+		unlink(file);
+		if (in_use(dir)) {
+			json_array_append_new(trimmed, json_string(de->d_name));
+			continue;
+		}
+		util_rmtree(dir);
+		json_array_append_new(removed, json_string(de->d_name));
+		log_info("template %s: stale and unused, removed", de->d_name);
+	}
+	closedir(d);
+out:
+	return json_pack("{s:o, s:o}", "removed", removed, "kept_for_clones", trimmed);
+}
+

@@ -16,8 +16,11 @@
  *                          /state      device state
  *   <template-ram-dir>/cloudlet-<key>.ram  guest RAM (default /dev/shm)
  *
- * XXX: templates are never garbage-collected; a clone's qcow2 disk keeps
- * using its template's root.raw as backing file.
+ * A template whose inputs changed (its image was rebuilt, the kernel, QEMU
+ * or the engine changed) is stale: template_gc() removes its RAM file and
+ * state, and its directory once no VM's disk uses its root.raw as backing
+ * file. It runs at agent start, after each template build and on request.
+ * XXX: a current template no VM has used for long is kept (no LRU limit).
  */
 #ifndef CLOUDLET_TEMPLATE_H
 #define CLOUDLET_TEMPLATE_H
@@ -40,5 +43,9 @@ int template_build(const struct vm_spec *spec, char *err, size_t errlen);
 void template_build_async(const struct vm_spec *spec);
 
 json_t *template_list(void);
+
+/* Remove stale templates: {removed: [keys], kept_for_clones: [keys whose
+ * RAM and state went but whose disk clones still use]}. */
+json_t *template_gc(void);
 
 #endif

@@ -80,4 +80,18 @@ ctl vm start c1 >/dev/null
 ctl vm wait c1 ready --timeout 120 >/dev/null || fail "c1 not ready after restart"
 echo 'cat /root/marker' | ctl vm console c1 --attach >/dev/null
 wait_console c1 '^c1-secret' 30
-log "clones: own identity, randomness, MACs, disks; template rebuilt on image change"
+# The stale template: its RAM and state go at once, its disk while clones
+# (c1, c2) still use it as backing file; then all of it.
+gc=$(ctl --json template gc)
+expect_eq "$(jq -r '.kept_for_clones | join(" ")' <<<"$gc")" "$tpl" "stale template kept for its clones"
+[ -e "$T/shm/cloudlet-$tpl.ram" ] && fail "a stale template's RAM file is still there"
+[ -f "$T/state/templates/$tpl/root.raw" ] || fail "the clones' backing disk was removed"
+echo 'cat /root/marker' | ctl vm console c1 --attach >/dev/null
+wait_console c1 '^c1-secret' 30
+ctl vm delete c1 >/dev/null
+ctl vm delete c2 >/dev/null
+gc=$(ctl --json template gc)
+expect_eq "$(jq -r '.removed | join(" ")' <<<"$gc")" "$tpl" "stale template removed once unused"
+[ -d "$T/state/templates/$tpl" ] && fail "the stale template's directory is still there"
+expect_eq "$(ctl --json template list | jq length)" 1 "templates after gc (the current one stays)"
+log "clones: own identity, randomness, MACs, disks; template rebuilt on image change, the stale one collected"
