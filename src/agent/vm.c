@@ -920,14 +920,18 @@ static int
 choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 {
 	char err[512], overlay[800], backing[800];
+	struct image im;
 	int r;
 
 	snprintf(vm->provision, sizeof(vm->provision), "cold");
-	/* With storage a cold VM's root is a clone of its image's base volume;
+	/* With storage a cold VM's root is a clone of its image's base volume
+	 * (bases are keyed by the image id: an image without one keeps a file);
 	 * clones of templates keep file disks (their saved device state names
 	 * a file root). */
 	snprintf(vm->root_format, sizeof(vm->root_format), "%s",
-		 storage_enabled() ? "volume" : "raw");
+		 storage_enabled() && image_find(vm->spec.image, &im) == 0 && strlen(im.id) >= 16
+			 ? "volume"
+			 : "raw");
 	if (strcmp(prov, "cold") == 0)
 		return 0;
 	/* A template's saved device state has no volume disks: restoring it
