@@ -681,13 +681,13 @@ out:
 
 int
 storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t size_gib,
-		     struct op_error *e)
+		     uint64_t done_gib, struct op_error *e)
 {
 	const char *tenant = storage_root_tenant(s);
 	char root[80], base[64];
 	uint64_t gib = 0, t0 = util_now_ms(), t1;
 	int64_t size;
-	int r;
+	int r, made = 0;
 
 	if (!sc.enabled)
 		return fail(e, "conflict", -ENODEV, "storage is not configured");
@@ -704,23 +704,27 @@ storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t size_g
 		if (r < 0)
 			return r;
 		size = (int64_t)(gib << 30);
+		made = 1;
 	}
 	if ((uint64_t)size > size_gib << 30)
 		return fail(e, "invalid", -EINVAL, "shrinking a disk is not supported");
-	if ((uint64_t)size == size_gib << 30) {
-		log_info("vm %s: root volume %s ready in %llu ms", vm_id, root,
-			 (unsigned long long)(util_now_ms() - t0));
+	if ((uint64_t)size == size_gib << 30 && (made || done_gib >= size_gib)) {
+		if (made)
+			log_info("vm %s: root volume %s made in %llu ms", vm_id, root,
+				 (unsigned long long)(util_now_ms() - t0));
 		return 0;
 	}
-	r = call("volume.grow",
-		 json_pack("{s:s, s:I}", "name", root, "size", (json_int_t)(size_gib << 30)), NULL,
-		 e);
-	if (r < 0)
+	/* Grown before but not its filesystem (that step failed, or the agent
+	 * stopped in between): resize2fs again, which is harmless. */
+	if ((uint64_t)size < size_gib << 30 &&
+	    (r = call("volume.grow",
+		      json_pack("{s:s, s:I}", "name", root, "size", (json_int_t)(size_gib << 30)),
+		      NULL, e)) < 0)
 		return r;
 	t1 = util_now_ms();
 	if ((r = grow_fs(vm_id, tenant, root, e)) < 0)
 		return r;
-	log_info("vm %s: root volume %s ready in %llu ms (made and grown to %llu GiB in %llu ms, "
+	log_info("vm %s: root volume %s ready in %llu ms (made or grown to %llu GiB in %llu ms, "
 		 "its filesystem in %llu ms)",
 		 vm_id, root, (unsigned long long)(util_now_ms() - t0),
 		 (unsigned long long)size_gib, (unsigned long long)(t1 - t0),

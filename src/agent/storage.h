@@ -98,11 +98,12 @@ const char *storage_root_tenant(const struct vm_spec *s);
 /*
  * Make the VM's root volume if it does not exist (importing the image
  * first if needed), then grow it and its ext4 filesystem to size_gib if it
- * is smaller (the VM must be stopped). Shrinking: "invalid".
- * 0 or -errno with e filled.
+ * is smaller (the VM must be stopped). done_gib is the size the last
+ * successful call reached (0: none): a filesystem behind its volume is
+ * grown again. Shrinking: "invalid". 0 or -errno with e filled.
  */
 int storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t size_gib,
-			 struct op_error *e);
+			 uint64_t done_gib, struct op_error *e);
 
 /* Delete the VM's root volume (no error when it is gone). */
 void storage_root_delete(const char *vm_id);

@@ -598,7 +598,7 @@ prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e)
 	int r;
 
 	if (is_volume_root(vm)) {
-		if ((r = storage_root_prepare(vm->id, spec, spec->disk_gib, e)) < 0)
+		if ((r = storage_root_prepare(vm->id, spec, spec->disk_gib, vm->root_gib, e)) < 0)
 			return r;
 		vm->root_gib = spec->disk_gib;
 		return 0;
@@ -1314,7 +1314,7 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 	running = vm->pidfd >= 0;
 	vm_unlock();
 	if (!running && next.disk_gib != vm->spec.disk_gib && is_volume_root(vm)) {
-		if ((r = storage_root_prepare(vm->id, &next, next.disk_gib, e)) < 0) {
+		if ((r = storage_root_prepare(vm->id, &next, next.disk_gib, vm->root_gib, e)) < 0) {
 			release(vm, NULL);
 			return r;
 		}
