@@ -1106,8 +1106,13 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 		r = do_start(vm, e);
 		if (r < 0)
 			goto undo;
-	} else if ((r = prepare_root(vm, &vm->spec, e)) < 0)
+	} else if ((r = prepare_root(vm, &vm->spec, e)) < 0) {
 		goto undo;
+	} else {
+		vm_lock();
+		save(vm); /* root_gib: what was made */
+		vm_unlock();
+	}
 	log_info("vm %s (%s): created", vm->id, vm->spec.name);
 	release(vm, out);
 	return 0;
