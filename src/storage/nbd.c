@@ -130,6 +130,18 @@ reserve(struct nbd_parser *p, size_t n)
 	return 0;
 }
 
+void
+nbd_swap_buf(struct nbd_parser *p, uint8_t **buf, size_t *cap)
+{
+	uint8_t *b = p->buf;
+	size_t c = p->bufcap;
+
+	p->buf = *buf;
+	p->bufcap = *buf ? *cap : 0;
+	*buf = b;
+	*cap = c;
+}
+
 static void
 out_put(struct nbd_parser *p, const void *data, size_t len)
 {

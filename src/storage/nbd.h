@@ -144,6 +144,14 @@ void nbd_advance(struct nbd_parser *p, size_t n, struct nbd_event *ev);
 void nbd_feed(struct nbd_parser *p, const uint8_t *data, size_t len, size_t *used,
 	      struct nbd_event *ev);
 
+/*
+ * Right after an NBD_EV_REQUEST for a WRITE: take the payload buffer (its
+ * capacity in *cap) and leave *buf (capacity *cap, may be NULL/0) to the
+ * parser for the next payload, so a server can keep several writes in
+ * flight without copying them. The caller owns and frees what it takes.
+ */
+void nbd_swap_buf(struct nbd_parser *p, uint8_t **buf, size_t *cap);
+
 /* A simple reply header (16 bytes); READ data follows it on success. */
 void nbd_reply(uint8_t out[16], uint64_t handle, uint32_t error);
 

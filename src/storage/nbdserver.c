@@ -45,11 +45,36 @@ static int wake[2] = {-1, -1};
 static pthread_t acceptor;
 static atomic_int stopping;
 
+/*
+ * A request handed from a connection's reader to its workers. WRITE
+ * payloads are taken from the parser (nbd_swap_buf), not copied.
+ */
+struct req {
+	struct nbd_request q;
+	uint8_t *buf; /* WRITE payload, owned */
+	size_t cap;
+	struct req *next;
+};
+
 struct conn {
 	struct export *x;
 	int fd;
 	int slot;
 	char name[VOLUME_NAME_MAX + 1]; /* the last export looked up */
+	struct volume *v;
+	/* Transmission: one reader (conn_main) and NWORKERS workers. */
+	pthread_mutex_t qlock;
+	pthread_cond_t work; /* a request was queued, or the reader ended */
+	pthread_cond_t room; /* a request was done */
+	struct req *head, *tail, *spare;
+	int outstanding; /* queued or being served */
+	int nspare;
+	size_t bytes;    /* data bytes (write payload, read buffers) outstanding */
+	int closing;
+	pthread_mutex_t wlock; /* one reply at a time on the socket */
+	atomic_int send_failed;
+	pthread_t workers[NBDSERVER_WORKERS];
+	int nworkers;
 };
 
 static json_t *
@@ -224,11 +249,25 @@ peer_allowed(struct conn *c)
 	return ok;
 }
 
+/* Send a reply from any thread of the connection. */
 static int
-serve_request(struct conn *c, struct volume *v, const struct nbd_event *ev, uint8_t **rbuf,
-	      size_t *rcap)
+conn_reply(struct conn *c, uint64_t handle, int err, const void *data, size_t len)
 {
-	const struct nbd_request *q = &ev->req;
+	int r;
+
+	pthread_mutex_lock(&c->wlock);
+	r = atomic_load(&c->send_failed) ? -EIO : send_reply(c->fd, handle, err, data, len);
+	if (r < 0)
+		atomic_store(&c->send_failed, 1);
+	pthread_mutex_unlock(&c->wlock);
+	return r;
+}
+
+static int
+serve_request(struct conn *c, const struct req *rq, uint8_t **rbuf, size_t *rcap)
+{
+	const struct nbd_request *q = &rq->q;
+	struct volume *v = c->v;
 	int fua = !!(q->flags & NBD_CMD_FLAG_FUA), r = 0;
 
 	switch (q->type) {
@@ -237,16 +276,17 @@ serve_request(struct conn *c, struct volume *v, const struct nbd_event *ev, uint
 			uint8_t *b = realloc(*rbuf, q->length);
 
 			if (b == NULL)
-				return send_reply(c->fd, q->handle, -ENOMEM, NULL, 0);
+				return conn_reply(c, q->handle, -ENOMEM, NULL, 0);
 			*rbuf = b;
 			*rcap = q->length;
 		}
 		r = volume_read(pool, v, q->offset, q->length, *rbuf);
-		return send_reply(c->fd, q->handle, r, *rbuf, q->length);
+		return conn_reply(c, q->handle, r, *rbuf, q->length);
 	case NBD_CMD_WRITE:
-		r = volume_write(pool, v, q->offset, q->length, ev->data, fua);
+		r = volume_write(pool, v, q->offset, q->length, rq->buf, fua);
 		break;
 	case NBD_CMD_FLUSH:
+		/* Covers every write already answered: they are on the devices. */
 		r = volume_flush(pool);
 		break;
 	case NBD_CMD_TRIM:
@@ -262,7 +302,143 @@ serve_request(struct conn *c, struct volume *v, const struct nbd_event *ev, uint
 	if (r < 0)
 		log_warnx("volume %s: command %u at %llu+%u: %s", v->name, q->type,
 			  (unsigned long long)q->offset, q->length, strerror(-r));
-	return send_reply(c->fd, q->handle, r, NULL, 0);
+	return conn_reply(c, q->handle, r, NULL, 0);
+}
+
+/* Payload bytes a request holds in memory (write data or read buffer). */
+static size_t
+data_len(const struct nbd_request *q)
+{
+	return q->type == NBD_CMD_WRITE || q->type == NBD_CMD_READ ? q->length : 0;
+}
+
+/* Keep a done request for reuse, with its buffer unless that is large. */
+static void
+recycle(struct conn *c, struct req *rq)
+{
+	if (rq->cap > NBDSERVER_KEEP_BUF) {
+		free(rq->buf);
+		rq->buf = NULL;
+		rq->cap = 0;
+	}
+	if (c->nspare >= NBDSERVER_QUEUE) {
+		free(rq->buf);
+		free(rq);
+		return;
+	}
+	rq->next = c->spare;
+	c->spare = rq;
+	c->nspare++;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct conn *c = arg;
+	uint8_t *rbuf = NULL;
+	size_t rcap = 0, len;
+	struct req *rq;
+
+	pthread_mutex_lock(&c->qlock);
+	for (;;) {
+		while (c->head == NULL && !c->closing)
+			pthread_cond_wait(&c->work, &c->qlock);
+		rq = c->head;
+		if (rq == NULL)
+			break; /* closing and nothing left */
+		c->head = rq->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		pthread_mutex_unlock(&c->qlock);
+		serve_request(c, rq, &rbuf, &rcap);
+		if (rcap > NBDSERVER_KEEP_BUF) {
+			free(rbuf);
+			rbuf = NULL;
+			rcap = 0;
+		}
+		len = data_len(&rq->q);
+		pthread_mutex_lock(&c->qlock);
+		c->outstanding--;
+		c->bytes -= len;
+		recycle(c, rq);
+		pthread_cond_signal(&c->room);
+	}
+	pthread_mutex_unlock(&c->qlock);
+	free(rbuf);
+	return NULL;
+}
+
+/* Start the workers once the handshake is done: 0 or -errno. */
+static int
+workers_start(struct conn *c)
+{
+	int i, r;
+
+	for (i = 0; i < NBDSERVER_WORKERS; i++) {
+		r = pthread_create(&c->workers[i], NULL, worker_main, c);
+		if (r != 0)
+			break;
+		c->nworkers++;
+	}
+	return c->nworkers > 0 ? 0 : -r;
+}
+
+/* Let the workers finish what is queued (replies still go out), then end. */
+static void
+workers_stop(struct conn *c)
+{
+	struct req *rq;
+	int i;
+
+	pthread_mutex_lock(&c->qlock);
+	c->closing = 1;
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->qlock);
+	for (i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	c->nworkers = 0;
+	while ((rq = c->spare) != NULL) {
+		c->spare = rq->next;
+		free(rq->buf);
+		free(rq);
+	}
+}
+
+/*
+ * Queue a request for the workers; for a WRITE, its payload leaves the
+ * parser. Then wait (before reading more from the client) while the
+ * connection has its maximum of requests or bytes outstanding.
+ */
+static int
+enqueue(struct conn *c, struct nbd_parser *p, const struct nbd_event *ev)
+{
+	struct req *rq;
+
+	pthread_mutex_lock(&c->qlock);
+	rq = c->spare;
+	if (rq != NULL) {
+		c->spare = rq->next;
+		c->nspare--;
+	} else if ((rq = calloc(1, sizeof(*rq))) == NULL) {
+		pthread_mutex_unlock(&c->qlock);
+		return conn_reply(c, ev->req.handle, -ENOMEM, NULL, 0);
+	}
+	rq->q = ev->req;
+	rq->next = NULL;
+	if (ev->req.type == NBD_CMD_WRITE)
+		nbd_swap_buf(p, &rq->buf, &rq->cap);
+	c->bytes += data_len(&ev->req);
+	if (c->tail)
+		c->tail->next = rq;
+	else
+		c->head = rq;
+	c->tail = rq;
+	c->outstanding++;
+	pthread_cond_signal(&c->work);
+	while (c->outstanding >= NBDSERVER_QUEUE || c->bytes >= NBDSERVER_QUEUE_BYTES)
+		pthread_cond_wait(&c->room, &c->qlock);
+	pthread_mutex_unlock(&c->qlock);
+	return 0;
 }
 
 static void
@@ -271,9 +447,7 @@ serve(struct conn *c)
 	struct nbd_exports cb = {.lookup = lookup, .list = list, .arg = c};
 	struct nbd_parser p;
 	struct nbd_event ev;
-	struct volume *v = NULL;
-	uint8_t greet[18], *rbuf = NULL;
-	size_t rcap = 0;
+	uint8_t greet[18];
 
 	nbd_init(&p, &cb);
 	nbd_greeting(greet);
@@ -287,7 +461,7 @@ serve(struct conn *c)
 		nbd_want(&p, &dst, &want);
 		if (want == 0)
 			break;
-		if (v == NULL) {
+		if (c->v == NULL) {
 			struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 
 			if (poll(&pf, 1, HANDSHAKE_TIMEOUT_MS) <= 0) {
@@ -302,6 +476,7 @@ serve(struct conn *c)
 			break;
 		nbd_advance(&p, (size_t)n, &ev);
 		if (p.outlen) {
+			/* Handshake replies: no worker runs yet. */
 			if (send_all(c->fd, p.out, p.outlen) < 0)
 				break;
 			p.outlen = 0;
@@ -311,21 +486,32 @@ serve(struct conn *c)
 			break;
 		}
 		if (ev.type == NBD_EV_READY) {
-			v = volume_get(pool, c->name);
-			if (v == NULL)
+			c->v = volume_get(pool, c->name);
+			if (c->v == NULL || workers_start(c) < 0)
 				break;
 		} else if (ev.type == NBD_EV_ERROR) {
-			if (send_reply(c->fd, ev.req.handle, -(int)ev.error, NULL, 0) < 0)
+			if (conn_reply(c, ev.req.handle, -(int)ev.error, NULL, 0) < 0)
 				break;
 		} else if (ev.type == NBD_EV_REQUEST) {
-			if (serve_request(c, v, &ev, &rbuf, &rcap) < 0)
+			if (enqueue(c, &p, &ev) < 0 || atomic_load(&c->send_failed))
 				break;
 		}
 	}
 out:
-	free(rbuf);
+	workers_stop(c);
 	nbd_free(&p);
-	volume_put(pool, v);
+	volume_put(pool, c->v);
+	c->v = NULL;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	pthread_mutex_destroy(&c->qlock);
+	pthread_mutex_destroy(&c->wlock);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->room);
+	free(c);
 }
 
 static void *
@@ -341,7 +527,7 @@ conn_main(void *arg)
 	close(c->fd);
 	pthread_cond_broadcast(&xcond);
 	pthread_mutex_unlock(&xlock);
-	free(c);
+	conn_free(c);
 	return NULL;
 }
 
@@ -371,6 +557,10 @@ accept_one(struct export *x)
 	c->x = x;
 	c->fd = fd;
 	c->slot = i;
+	pthread_mutex_init(&c->qlock, NULL);
+	pthread_mutex_init(&c->wlock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->room, NULL);
 	x->conns[i] = fd;
 	x->nconn++;
 	pthread_mutex_unlock(&xlock);
@@ -382,7 +572,7 @@ accept_one(struct export *x)
 		x->nconn--;
 		pthread_mutex_unlock(&xlock);
 		close(fd);
-		free(c);
+		conn_free(c);
 	}
 	pthread_attr_destroy(&attr);
 }

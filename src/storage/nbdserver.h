@@ -5,6 +5,17 @@
  * accepts on every export socket; each connection has its own thread, so
  * a VM and a scanner (or a migration target) can use an export at once.
  *
+ * A connection's thread reads and parses requests and queues them to the
+ * connection's NBDSERVER_WORKERS workers, which serve them concurrently
+ * (QEMU keeps several requests in flight) and reply in completion order
+ * (NBD allows it; replies are serialized by a mutex). The reader stops
+ * reading while NBDSERVER_QUEUE requests or NBDSERVER_QUEUE_BYTES of data
+ * (write payloads, read buffers) are outstanding. A FLUSH covers every
+ * write answered before it arrived, as NBD requires: a write is on the
+ * devices (page cache) and in the journal before it is answered. On
+ * disconnect the queued requests are still served (and answered when the
+ * socket allows) before the volume is released.
+ *
  * Exports are persisted in <pool-dir>/exports.json and restored by
  * nbdserver_start(). Locking: the export table has its own mutex, taken
  * before pool.lock when both are needed.
@@ -22,6 +33,10 @@
 #define NBDSERVER_MAX_VOLUMES 16
 #define NBDSERVER_MAX_CONNS   64 /* per export */
 #define NBDSERVER_BIND_WAIT_MS 5000
+#define NBDSERVER_WORKERS     4  /* requests served at once per connection */
+#define NBDSERVER_QUEUE       16 /* requests outstanding per connection */
+#define NBDSERVER_QUEUE_BYTES (64u << 20) /* data outstanding per connection */
+#define NBDSERVER_KEEP_BUF    (4u << 20)  /* larger buffers are freed after use */
 
 /* Restore persisted exports and start accepting. dir: export sockets. */
 int nbdserver_start(struct pool *p, const char *export_dir);

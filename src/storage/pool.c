@@ -105,8 +105,10 @@ pool_init(struct pool *p, const char *dir)
 	pthread_mutex_init(&p->lock, NULL);
 	for (i = 0; i < POOL_STRIPES; i++)
 		pthread_mutex_init(&p->stripe[i], NULL);
-	for (i = 0; i < POOL_MAX_DEVICES; i++)
+	for (i = 0; i < POOL_MAX_DEVICES; i++) {
 		p->dev[i].fd = -1;
+		pthread_mutex_init(&p->dev[i].wlock, NULL);
+	}
 	if (strlen(dir) >= sizeof(p->dir))
 		return -ENAMETOOLONG;
 	strcpy(p->dir, dir);
@@ -687,24 +689,46 @@ pool_ext_read(struct pool *p, uint32_t id, uint32_t off, uint32_t len, void *buf
 	return r;
 }
 
-/* Write whole blocks [b0, b0 + nb) from src to every writable copy. */
+/*
+ * Write whole blocks [b0, b0 + nb) from src to every writable copy. With
+ * several writers at once (NBD workers), a mirrored write takes whichever
+ * of its two devices is free first, so both devices stay busy.
+ */
 static int
 write_blocks(struct pool *p, uint32_t id, uint32_t b0, uint32_t nb, const uint8_t *src)
 {
 	struct pool_extent e = p->ext[id];
 	uint32_t crcs[POOL_BPE], i;
-	int c, written = 0;
+	int c, written = 0, left = 0, done[2] = {1, 1};
 
 	for (i = 0; i < nb; i++)
 		crcs[i] = csum_crc32c(0, src + (size_t)i * POOL_BLOCK, POOL_BLOCK);
 	for (c = 0; c < e.ncopies; c++) {
-		struct pool_dev *d = &p->dev[e.dev[c]];
+		if (atomic_load(&p->dev[e.dev[c]].state) == DEV_FAILED)
+			continue;
+		done[c] = 0;
+		left++;
+	}
+	while (left > 0) {
+		struct pool_dev *d;
 
-		if (atomic_load(&d->state) == DEV_FAILED)
-			continue;
+		for (c = 0; c < e.ncopies; c++)
+			if (!done[c] && pthread_mutex_trylock(&p->dev[e.dev[c]].wlock) == 0)
+				break;
+		if (c == e.ncopies) {
+			for (c = 0; done[c]; c++)
+				;
+			pthread_mutex_lock(&p->dev[e.dev[c]].wlock);
+		}
+		d = &p->dev[e.dev[c]];
+		done[c] = 1;
+		left--;
 		if (dev_io(p, e.dev[c], 1, (void *)(uintptr_t)src, (size_t)nb * POOL_BLOCK,
-			   slot_off(d, e.slot[c]) + (uint64_t)b0 * POOL_BLOCK) < 0)
+			   slot_off(d, e.slot[c]) + (uint64_t)b0 * POOL_BLOCK) < 0) {
+			pthread_mutex_unlock(&d->wlock);
 			continue;
+		}
+		pthread_mutex_unlock(&d->wlock);
 		for (i = 0; i < nb; i++)
 			crc_store(d, e.slot[c], b0 + i, crcs[i]);
 		written++;

@@ -13,7 +13,8 @@
  *
  * Locking: pool.lock guards the extent table, slot bitmaps, volume table
  * and journal. Data I/O on an extent holds the extent's stripe mutex, never
- * pool.lock (order: volume io rwlock -> pool.lock -> stripe). Device state
+ * pool.lock (order: volume io rwlock -> pool.lock -> stripe -> device
+ * wlock). Device state
  * is atomic: an I/O path that sees an error marks the device failed at once
  * and leaves the journal record to the repair thread.
  */
@@ -54,6 +55,13 @@ struct pool_dev {
 	atomic_uchar *crc_dirty; /* one per 4 KiB page of crc */
 	atomic_ulong read_errors, write_errors, checksum_errors;
 	atomic_uint rebuild_done, rebuild_total;
+	/*
+	 * Data writes to one device go one at a time: the kernel serializes
+	 * buffered writes to a file anyway (inode lock) and its waiters spin,
+	 * burning the CPU the other device's writer needs. Ours sleep, or
+	 * write their other copy first (write_blocks).
+	 */
+	pthread_mutex_t wlock;
 };
 
 struct pool_extent {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -304,6 +305,48 @@ byte_at_a_time(void **state)
 	nbd_free(&ps);
 }
 
+/* Several writes in flight: each payload is taken out of the parser
+ * (nbd_swap_buf) and stays intact while the next one is read. */
+static void
+swap_buf(void **state)
+{
+	static const struct {
+		uint32_t len;
+		int give; /* hand the parser a buffer of our own */
+	} t[] = {{8, 0}, {3, 0}, {16, 1}, {0, 0}, {5, 1}};
+	struct nbd_parser ps;
+	struct nbd_event ev;
+	uint8_t b[256], *taken[5];
+	size_t n = be32(b, 3), i;
+
+	(void)state;
+	nbd_init(&ps, &ex);
+	n += go(b + n, "vol");
+	assert_int_equal(feed_all(&ps, b, n, &ev), NBD_EV_READY);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t *mine = t[i].give ? malloc(4) : NULL;
+		size_t cap = mine ? 4 : 0, k;
+
+		n = req(b, NBD_MAGIC_REQUEST, 0, NBD_CMD_WRITE, 0, t[i].len);
+		memset(b + n, (int)i + 1, t[i].len);
+		n += t[i].len;
+		assert_int_equal(feed_all(&ps, b, n, &ev), NBD_EV_REQUEST);
+		nbd_swap_buf(&ps, &mine, &cap);
+		taken[i] = mine;
+		if (t[i].len > 0) {
+			assert_non_null(mine);
+			assert_true(cap >= t[i].len);
+			assert_ptr_equal(mine, ev.data);
+		}
+		for (k = 0; k < i; k++) /* earlier payloads are untouched */
+			if (t[k].len > 0)
+				assert_int_equal(taken[k][t[k].len - 1], k + 1);
+	}
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		free(taken[i]);
+	nbd_free(&ps);
+}
+
 int
 main(void)
 {
@@ -311,6 +354,7 @@ main(void)
 		cmocka_unit_test(handshake_go),	   cmocka_unit_test(handshake_table),
 		cmocka_unit_test(option_too_long), cmocka_unit_test(list_exports),
 		cmocka_unit_test(requests_table),  cmocka_unit_test(byte_at_a_time),
+		cmocka_unit_test(swap_buf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
