@@ -39,6 +39,7 @@ store_net_gateway(void)
 	return pool_gw;
 }
 
+/* Lists are in creation order: rowid, since created_at has whole seconds. */
 #define NET_COLS "SELECT id, name, cidr, created_at FROM networks "
 
 static int
@@ -128,7 +129,7 @@ fail:
 json_t *
 store_net_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(NET_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
+	return sq_all(sq_prep(NET_COLS "WHERE tenant_id = ? ORDER BY rowid", "s",
 			      tenant_id));
 }
 
@@ -259,7 +260,7 @@ store_addr_alloc(const char *tenant_id, int is_default, json_t **out)
 json_t *
 store_addr_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(ADDR_COLS "WHERE tenant_id = ? ORDER BY is_default DESC, created_at",
+	return sq_all(sq_prep(ADDR_COLS "WHERE tenant_id = ? ORDER BY is_default DESC, rowid",
 			      "s", tenant_id));
 }
 
@@ -361,7 +362,7 @@ store_fwd_add(const char *tenant_id, const char *address_id, const char *protoco
 json_t *
 store_fwd_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(FWD_COLS "WHERE f.tenant_id = ? ORDER BY f.created_at", "s",
+	return sq_all(sq_prep(FWD_COLS "WHERE f.tenant_id = ? ORDER BY f.rowid", "s",
 			      tenant_id));
 }
 
@@ -432,7 +433,7 @@ store_rule_add(const char *tenant_id, const struct rule_row *rr, json_t **out)
 json_t *
 store_rule_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(RULE_COLS "WHERE tenant_id = ? ORDER BY priority, created_at", "s",
+	return sq_all(sq_prep(RULE_COLS "WHERE tenant_id = ? ORDER BY priority, rowid", "s",
 			      tenant_id));
 }
 
