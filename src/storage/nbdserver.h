@@ -7,6 +7,7 @@
  *
  * A connection's thread reads and parses requests and queues them to the
  * connection's NBDSERVER_WORKERS workers, which serve them concurrently
+ * (writes of at most NBDSERVER_INLINE_WRITE the reader serves itself)
  * (QEMU keeps several requests in flight) and reply in completion order
  * (NBD allows it; replies are serialized by a mutex). The reader stops
  * reading while NBDSERVER_QUEUE requests or NBDSERVER_QUEUE_BYTES of data
@@ -37,6 +38,7 @@
 #define NBDSERVER_QUEUE       16 /* requests outstanding per connection */
 #define NBDSERVER_QUEUE_BYTES (64u << 20) /* data outstanding per connection */
 #define NBDSERVER_KEEP_BUF    (4u << 20)  /* larger buffers are freed after use */
+#define NBDSERVER_INLINE_WRITE (64u << 10) /* smaller writes: served by the reader */
 
 /* Restore persisted exports and start accepting. dir: export sockets. */
 int nbdserver_start(struct pool *p, const char *export_dir);
