@@ -83,8 +83,19 @@ dhcp_alive(const char *dir, pid_t pid)
 
 	if (pid <= 0)
 		return 0;
-	if (waitpid(pid, NULL, WNOHANG) == pid)
+	/* Our child: waitpid knows, and its command line may still be the
+	 * agent's (forked, not exec'd yet: that was taken for dead, and a
+	 * second dnsmasq started beside it). */
+	switch (waitpid(pid, NULL, WNOHANG)) {
+	case 0:
+		return 1;
+	case -1:
+		if (errno != ECHILD)
+			return 0;
+		break; /* adopted after an agent restart: check below */
+	default:
 		return 0;
+	}
 	if (kill(pid, 0) < 0)
 		return 0;
 	/* A recycled pid is not ours: its command line must name dir. */
@@ -124,7 +135,9 @@ dhcp_stop(const char *dir, pid_t *pid)
 			usleep(20000);
 		if (dhcp_alive(dir, *pid))
 			kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, WNOHANG);
+		/* Gone before we answer: a caller may check at once. */
+		for (int i = 0; i < 100 && dhcp_alive(dir, *pid); i++)
+			usleep(10000);
 	}
 	*pid = 0;
 }
