@@ -50,21 +50,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t server_pid; /* under lock */
 static unsigned restarts;
 
-static int
-fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->code = code;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 /* ---- the server process ---------------------------------------------- */
 
@@ -384,11 +369,11 @@ call(const char *op, json_t *args, json_t **out, struct op_error *e)
 		*out = NULL;
 	if (!sc.enabled) {
 		json_decref(args);
-		return fail(e, "conflict", -ENODEV, "storage is not configured");
+		return op_fail(e, "conflict", -ENODEV, "storage is not configured");
 	}
 	req = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
 	if (req == NULL)
-		return fail(e, "internal", -ENOMEM, "out of memory");
+		return op_fail(e, "internal", -ENOMEM, "out of memory");
 	while ((r = call_raw(req, &reply)) < 0 && util_now_ms() < deadline) {
 		json_decref(reply);
 		reply = NULL;
@@ -397,7 +382,7 @@ call(const char *op, json_t *args, json_t **out, struct op_error *e)
 	json_decref(req);
 	if (r < 0) {
 		json_decref(reply);
-		return fail(e, "internal", r, "the storage server does not answer: %s",
+		return op_fail(e, "internal", r, "the storage server does not answer: %s",
 			    strerror(-r));
 	}
 	if (json_is_true(json_object_get(reply, "ok"))) {
@@ -409,7 +394,7 @@ call(const char *op, json_t *args, json_t **out, struct op_error *e)
 		return 0;
 	}
 	err = json_object_get(reply, "error");
-	r = fail(e, map_code(json_string_value(json_object_get(err, "code"))), -EIO, "%s",
+	r = op_fail(e, map_code(json_string_value(json_object_get(err, "code"))), -EIO, "%s",
 		 json_string_value(json_object_get(err, "message")) ?: "storage error");
 	json_decref(reply);
 	return r;
@@ -509,7 +494,7 @@ own_export(const char *tag, const char *tenant, const char *volume, char *sock, 
 
 	call("export.delete", json_pack("{s:s}", "vm", tag), NULL, &ignored);
 	if (storage_export_socket(tag, sock, len) < 0)
-		return fail(e, "internal", -ENAMETOOLONG, "export path too long");
+		return op_fail(e, "internal", -ENAMETOOLONG, "export path too long");
 	return call("export.create",
 		    json_pack("{s:s, s:s, s:[s]}", "vm", tag, "tenant", tenant, "volumes", volume),
 		    NULL, e);
@@ -535,13 +520,13 @@ import_image(const struct image *im, const char *vol, const char *base, uint64_t
 	if (util_fmt(raw, sizeof(raw), "%s/%s.raw", sc.dir, vol) < 0 ||
 	    util_fmt(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", image_guest_dir(),
 		     im->name) < 0)
-		return fail(e, "internal", -ENAMETOOLONG, "image path too long");
+		return op_fail(e, "internal", -ENAMETOOLONG, "image path too long");
 	/* A volume without its snapshot is an import that did not finish. */
 	call("export.delete", json_pack("{s:s}", "vm", tag), NULL, &ignored);
 	call("volume.delete", json_pack("{s:s}", "name", vol), NULL, &ignored);
 	unlink(raw);
 	if ((r = disk_create_root(raw, rootfs, gib, err, sizeof(err))) < 0)
-		return fail(e, "internal", r, "image %s: %s", im->name, err);
+		return op_fail(e, "internal", r, "image %s: %s", im->name, err);
 	r = call("volume.create",
 		 json_pack("{s:s, s:s, s:I, s:s}", "name", vol, "tenant", STORAGE_PLATFORM_TENANT,
 			   "size", (json_int_t)(gib << 30), "redundancy", "mirror"),
@@ -551,7 +536,7 @@ import_image(const struct image *im, const char *vol, const char *base, uint64_t
 	if ((r = own_export(tag, STORAGE_PLATFORM_TENANT, vol, sock, sizeof(sock), e)) < 0)
 		goto out;
 	if (util_fmt(uri, sizeof(uri), "nbd+unix:///%s?socket=%s", vol, sock) < 0) {
-		r = fail(e, "internal", -ENAMETOOLONG, "export path too long");
+		r = op_fail(e, "internal", -ENAMETOOLONG, "export path too long");
 		goto out;
 	}
 	{
@@ -561,7 +546,7 @@ import_image(const struct image *im, const char *vol, const char *base, uint64_t
 					    "raw", "-O", "raw", raw, uri, NULL};
 
 		if ((r = util_run(argv, err, sizeof(err))) < 0) {
-			fail(e, "internal", r, "copying image %s into %s: %s", im->name, vol, err);
+			op_fail(e, "internal", r, "copying image %s into %s: %s", im->name, vol, err);
 			goto out;
 		}
 	}
@@ -591,7 +576,7 @@ image_base(const char *image, char *base, size_t len, uint64_t *gib, struct op_e
 	int r;
 
 	if (image_find(image, &im) < 0 || strlen(im.id) < 16)
-		return fail(e, "invalid", -ENOENT, "image %s has no id (rebuild it)", image);
+		return op_fail(e, "invalid", -ENOENT, "image %s has no id (rebuild it)", image);
 	snprintf(vol, sizeof(vol), "img-%.16s", im.id);
 	snprintf(base, len, "%s.base", vol);
 	*gib = im.min_disk_mib > 1024 ? (im.min_disk_mib + 1023) / 1024 : 1;
@@ -620,7 +605,7 @@ grow_fs(const char *vm_id, const char *tenant, const char *vol, struct op_error 
 	snprintf(tag, sizeof(tag), "grow-%s", vm_id);
 	if (util_fmt(file, sizeof(file), "%s/%s.img", sc.dir, tag) < 0 ||
 	    util_fmt(pidf, sizeof(pidf), "%s/%s.pid", sc.dir, tag) < 0)
-		return fail(e, "internal", -ENAMETOOLONG, "path too long");
+		return op_fail(e, "internal", -ENAMETOOLONG, "path too long");
 	if ((r = own_export(tag, tenant, vol, sock, sizeof(sock), e)) < 0)
 		return r;
 	if (util_fmt(bdev, sizeof(bdev),
@@ -628,14 +613,14 @@ grow_fs(const char *vm_id, const char *tenant, const char *vol, struct op_error 
 		     vol) < 0 ||
 	    util_fmt(exp, sizeof(exp),
 		     "type=fuse,id=fs,node-name=root,mountpoint=%s,writable=on", file) < 0) {
-		r = fail(e, "internal", -ENAMETOOLONG, "path too long");
+		r = op_fail(e, "internal", -ENAMETOOLONG, "path too long");
 		goto out;
 	}
 	umount2(file, MNT_DETACH); /* left by a crash, if any */
 	unlink(pidf);
 	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		r = fail(e, "internal", -errno, "%s: %s", file, strerror(errno));
+		r = op_fail(e, "internal", -errno, "%s: %s", file, strerror(errno));
 		goto out;
 	}
 	close(fd);
@@ -647,7 +632,7 @@ grow_fs(const char *vm_id, const char *tenant, const char *vol, struct op_error 
 		const char *const resize[] = {"resize2fs", file, NULL};
 
 		if ((r = util_run(qsd, err, sizeof(err))) < 0) {
-			fail(e, "internal", r, "qemu-storage-daemon: %s", err);
+			op_fail(e, "internal", r, "qemu-storage-daemon: %s", err);
 			goto out;
 		}
 		if (util_read_file(pidf, 64, &text, &n) == 0)
@@ -659,7 +644,7 @@ grow_fs(const char *vm_id, const char *tenant, const char *vol, struct op_error 
 		if (util_run(resize, err, sizeof(err)) < 0) {
 			(void)util_run(fsck, err, sizeof(err));
 			if ((r = util_run(resize, err, sizeof(err))) < 0)
-				fail(e, "internal", r, "resize2fs: %s", err);
+				op_fail(e, "internal", r, "resize2fs: %s", err);
 		}
 	}
 out:
@@ -690,7 +675,7 @@ storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t size_g
 	int r, made = 0;
 
 	if (!sc.enabled)
-		return fail(e, "conflict", -ENODEV, "storage is not configured");
+		return op_fail(e, "conflict", -ENODEV, "storage is not configured");
 	storage_root_name(vm_id, root, sizeof(root));
 	if ((size = volume_size(root, e)) < 0)
 		return (int)size;
@@ -707,7 +692,7 @@ storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t size_g
 		made = 1;
 	}
 	if ((uint64_t)size > size_gib << 30)
-		return fail(e, "invalid", -EINVAL, "shrinking a disk is not supported");
+		return op_fail(e, "invalid", -EINVAL, "shrinking a disk is not supported");
 	if ((uint64_t)size == size_gib << 30 && (made || done_gib >= size_gib)) {
 		if (made)
 			log_info("vm %s: root volume %s made in %llu ms", vm_id, root,
@@ -760,12 +745,12 @@ arg_ident(json_t *args, const char *key, int required, const char **out,
 	if (v == NULL && !required)
 		return 0;
 	if (!json_is_string(v))
-		return fail(e, "invalid", -EINVAL, "%s is required and must be a string", key);
+		return op_fail(e, "invalid", -EINVAL, "%s is required and must be a string", key);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(e, "invalid", -EINVAL, "%s must not contain NUL", key);
+		return op_fail(e, "invalid", -EINVAL, "%s must not contain NUL", key);
 	/* Its message reads "name must ...": say which field. */
 	if (spec_check_name(json_string_value(v), err, sizeof(err)) < 0)
-		return fail(e, "invalid", -EINVAL, "%s%s", key,
+		return op_fail(e, "invalid", -EINVAL, "%s%s", key,
 			    strncmp(err, "name", 4) == 0 ? err + 4 : err);
 	*out = json_string_value(v);
 	return 0;
@@ -778,11 +763,11 @@ arg_size(json_t *args, const char *key, uint64_t *out, struct op_error *e)
 	json_int_t n;
 
 	if (!json_is_integer(v))
-		return fail(e, "invalid", -EINVAL, "%s is required and must be an integer (bytes)",
+		return op_fail(e, "invalid", -EINVAL, "%s is required and must be an integer (bytes)",
 			    key);
 	n = json_integer_value(v);
 	if (n < BLOCK || (uint64_t)n > VOLUME_SIZE_MAX || n % BLOCK != 0)
-		return fail(e, "invalid", -EINVAL,
+		return op_fail(e, "invalid", -EINVAL,
 			    "%s must be a multiple of 4096 from 4096 to 16 TiB (bytes)", key);
 	*out = (uint64_t)n;
 	return 0;
@@ -794,7 +779,7 @@ only(json_t *args, const char *const *allowed, struct op_error *e)
 	char err[200];
 
 	if (jsonv_only_fields(args, allowed, err, sizeof(err)) < 0)
-		return fail(e, "invalid", -EINVAL, "%s", err);
+		return op_fail(e, "invalid", -EINVAL, "%s", err);
 	return 0;
 }
 
@@ -812,7 +797,7 @@ owned(const char *tenant, const char *name, json_t **view, struct op_error *e)
 		return r;
 	if (strcmp(json_string_value(json_object_get(v, "tenant")) ?: "", tenant) != 0) {
 		json_decref(v);
-		return fail(e, "not_found", -ENOENT, "no volume '%s'", name);
+		return op_fail(e, "not_found", -ENOENT, "no volume '%s'", name);
 	}
 	if (view != NULL)
 		*view = v;
@@ -829,21 +814,21 @@ storage_check_volumes(const struct vm_spec *s, struct op_error *e)
 	if (s->n_volumes == 0)
 		return 0;
 	if (!sc.enabled)
-		return fail(e, "conflict", -ENODEV, "storage is not configured");
+		return op_fail(e, "conflict", -ENODEV, "storage is not configured");
 	if (s->tenant[0] == '\0')
-		return fail(e, "invalid", -EINVAL, "a VM with volumes needs a tenant");
+		return op_fail(e, "invalid", -EINVAL, "a VM with volumes needs a tenant");
 	for (unsigned i = 0; i < s->n_volumes; i++) {
 		json_t *v = NULL;
 
 		if ((r = owned(s->tenant, s->volumes[i], &v, e)) < 0) {
 			if (strcmp(e->code, "not_found") == 0)
-				return fail(e, "invalid", -EINVAL, "no volume '%s' of tenant '%s'",
+				return op_fail(e, "invalid", -EINVAL, "no volume '%s' of tenant '%s'",
 					    s->volumes[i], s->tenant);
 			return r;
 		}
 		if (json_is_true(json_object_get(v, "readonly"))) {
 			json_decref(v);
-			return fail(e, "invalid", -EINVAL,
+			return op_fail(e, "invalid", -EINVAL,
 				    "volume '%s' is a snapshot (read-only): clone it to attach it",
 				    s->volumes[i]);
 		}
@@ -894,7 +879,7 @@ op_create(json_t *args, json_t **out, struct op_error *e)
 	if (rv != NULL) {
 		red = json_string_value(rv);
 		if (red == NULL || (strcmp(red, "mirror") != 0 && strcmp(red, "stripe") != 0))
-			return fail(e, "invalid", -EINVAL, "redundancy must be mirror or stripe");
+			return op_fail(e, "invalid", -EINVAL, "redundancy must be mirror or stripe");
 	}
 	return call("volume.create",
 		    json_pack("{s:s, s:s, s:I, s:s}", "name", name, "tenant", tenant, "size",
@@ -979,7 +964,7 @@ op_delete(json_t *args, json_t **out, struct op_error *e)
 	    (r = arg_ident(args, "name", 1, &name, e)) < 0 || (r = owned(tenant, name, NULL, e)) < 0)
 		return r;
 	if (vm_volume_users(name, vms, sizeof(vms)) > 0)
-		return fail(e, "conflict", -EBUSY, "volume '%s' is attached to VM %s", name, vms);
+		return op_fail(e, "conflict", -EBUSY, "volume '%s' is attached to VM %s", name, vms);
 	return call("volume.delete", json_pack("{s:s}", "name", name), NULL, e);
 }
 
@@ -1008,7 +993,7 @@ op_copy(json_t *args, json_t **out, struct op_error *e, int snapshot)
 		if (!json_is_string(rv) || (strcmp(json_string_value(rv), "mirror") != 0 &&
 					    strcmp(json_string_value(rv), "stripe") != 0)) {
 			json_decref(a);
-			return fail(e, "invalid", -EINVAL, "redundancy must be mirror or stripe");
+			return op_fail(e, "invalid", -EINVAL, "redundancy must be mirror or stripe");
 		}
 		json_object_set(a, "redundancy", rv);
 	}
@@ -1039,7 +1024,7 @@ op_scan(json_t *args, json_t **out, struct op_error *e)
 	    (r = arg_ident(args, "name", 1, &name, e)) < 0)
 		return r;
 	if (q != NULL && !json_is_boolean(q))
-		return fail(e, "invalid", -EINVAL, "quarantine must be true or false");
+		return op_fail(e, "invalid", -EINVAL, "quarantine must be true or false");
 	if ((r = owned(tenant, name, NULL, e)) < 0)
 		return r;
 	return call("scan", json_pack("{s:s, s:b}", "volume", name, "quarantine", json_is_true(q)),
@@ -1057,7 +1042,7 @@ arg_count(json_t *args, const char *key, json_int_t dflt, json_int_t max, json_i
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-		return fail(e, "invalid", -EINVAL, "%s must be an integer from 0 to %lld", key,
+		return op_fail(e, "invalid", -EINVAL, "%s must be an integer from 0 to %lld", key,
 			    (long long)max);
 	*out = json_integer_value(v);
 	return 0;
@@ -1112,10 +1097,10 @@ op_fail_device(json_t *args, json_t **out, struct op_error *e)
 	    (r = arg_count(args, "index", -1, STORAGE_DEVICES_MAX - 1, &idx, e)) < 0)
 		return r;
 	if (idx < 0)
-		return fail(e, "invalid", -EINVAL, "index is required");
+		return op_fail(e, "invalid", -EINVAL, "index is required");
 	if (reason != NULL && (!json_is_string(reason) || json_string_length(reason) > 200 ||
 			       strlen(json_string_value(reason)) != json_string_length(reason)))
-		return fail(e, "invalid", -EINVAL, "reason must be a string of at most 200 bytes");
+		return op_fail(e, "invalid", -EINVAL, "reason must be a string of at most 200 bytes");
 	return call("device.fail",
 		    json_pack("{s:I, s:s}", "index", idx, "reason",
 			      reason ? json_string_value(reason) : "marked failed by the operator"),
@@ -1141,10 +1126,10 @@ op_replace(json_t *args, json_t **out, struct op_error *e)
 	    (r = arg_count(args, "index", -1, STORAGE_DEVICES_MAX - 1, &idx, e)) < 0)
 		return r;
 	if (idx < 0)
-		return fail(e, "invalid", -EINVAL, "index is required");
+		return op_fail(e, "invalid", -EINVAL, "index is required");
 	if (path == NULL || path[0] != '/' || strlen(path) >= PATH_MAX ||
 	    strlen(path) != json_string_length(json_object_get(args, "path")))
-		return fail(e, "invalid", -EINVAL, "path must be an absolute path");
+		return op_fail(e, "invalid", -EINVAL, "path must be an absolute path");
 	if ((r = call("device.list", NULL, &devs, e)) < 0)
 		return r;
 	json_array_foreach(devs, i, d)
@@ -1152,15 +1137,15 @@ op_replace(json_t *args, json_t **out, struct op_error *e)
 			size = json_integer_value(json_object_get(d, "size"));
 	json_decref(devs);
 	if (size <= 0)
-		return fail(e, "not_found", -ENOENT, "no device %lld", (long long)idx);
+		return op_fail(e, "not_found", -ENOENT, "no device %lld", (long long)idx);
 	if (access(path, F_OK) < 0) {
 		if ((r = make_device(path, (uint64_t)size)) < 0)
-			return fail(e, "invalid", r, "cannot create %s: %s", path, strerror(-r));
+			return op_fail(e, "invalid", r, "cannot create %s: %s", path, strerror(-r));
 		created = 1;
 		if (chown(path, sc.uid, sc.gid) < 0 && geteuid() == 0) {
 			r = -errno;
 			unlink(path);
-			return fail(e, "internal", r, "chown %s: %s", path, strerror(-r));
+			return op_fail(e, "internal", r, "chown %s: %s", path, strerror(-r));
 		}
 	}
 	r = call("device.replace", json_pack("{s:I, s:s}", "index", idx, "path", path), out, e);
@@ -1189,7 +1174,7 @@ storage_dispatch(const char *op, json_t *args, json_t **out, struct op_error *e)
 		if (strcmp(ops[i].op, op) != 0)
 			continue;
 		if (!sc.enabled && ops[i].fn != op_info)
-			return fail(e, "conflict", -ENODEV, "storage is not configured");
+			return op_fail(e, "conflict", -ENODEV, "storage is not configured");
 		return ops[i].fn(args, out, e);
 	}
 	return -ENOSYS;

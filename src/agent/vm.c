@@ -40,12 +40,8 @@ static struct vm *vms;
 
 #define READY_PREFIX "cloudlet: ready "
 
-static int
-fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
+int
+op_fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -503,7 +499,7 @@ vm_show(const char *name, json_t **out, struct op_error *e)
 	vm = find(name);
 	if (vm == NULL) {
 		vm_unlock();
-		return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+		return op_fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
 	}
 	*out = view(vm);
 	vm_unlock();
@@ -520,12 +516,12 @@ claim(const char *name, struct op_error *e)
 	vm = find(name);
 	if (vm == NULL) {
 		vm_unlock();
-		fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+		op_fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
 		return NULL;
 	}
 	if (vm->busy) {
 		vm_unlock();
-		fail(e, "conflict", -EBUSY, "VM '%s' has another operation in progress", name);
+		op_fail(e, "conflict", -EBUSY, "VM '%s' has another operation in progress", name);
 		return NULL;
 	}
 	vm->busy = 1;
@@ -557,7 +553,7 @@ memory_fits(const struct vm *self, struct op_error *e)
 		if (vm != self && vm->pidfd >= 0)
 			used += vm->booted_memory_mib;
 	if (used + self->spec.memory_mib > budget)
-		return fail(e, "insufficient_resources", -ENOMEM,
+		return op_fail(e, "insufficient_resources", -ENOMEM,
 			    "not enough memory on this host: %llu MiB requested, %llu of %llu "
 			    "MiB already given to running VMs",
 			    (unsigned long long)self->spec.memory_mib,
@@ -612,7 +608,7 @@ prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e)
 		path_of(vm, "root.qcow2", path, sizeof(path));
 		path_of(vm, "root.raw", raw, sizeof(raw));
 		if ((r = util_run(argv, err, sizeof(err))) < 0)
-			return fail(e, "internal", r, "cannot flatten the clone's disk: %s", err);
+			return op_fail(e, "internal", r, "cannot flatten the clone's disk: %s", err);
 		unlink(path);
 		snprintf(vm->root_format, sizeof(vm->root_format), "raw");
 		vm->clone_pending = 0;
@@ -624,15 +620,15 @@ prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e)
 			 spec->image);
 		r = disk_create_root(path, rootfs, spec->disk_gib, err, sizeof(err));
 		if (r < 0)
-			return fail(e, "internal", r, "cannot create the root disk: %s", err);
+			return op_fail(e, "internal", r, "cannot create the root disk: %s", err);
 	} else if ((uint64_t)size < spec->disk_gib << 30) {
 		r = disk_grow_root(path, spec->disk_gib, err, sizeof(err));
 		if (r < 0)
-			return fail(e, "internal", r, "cannot grow the root disk: %s", err);
+			return op_fail(e, "internal", r, "cannot grow the root disk: %s", err);
 	}
 	vm->root_gib = spec->disk_gib;
 	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
-		return fail(e, "internal", -errno, "chown root disk: %s", strerror(errno));
+		return op_fail(e, "internal", -errno, "chown root disk: %s", strerror(errno));
 	return 0;
 }
 
@@ -691,7 +687,7 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 
 	path_of(vm, "qmp.sock", path, sizeof(path));
 	if ((r = qmp_open(path, 5000, &q)) < 0)
-		return fail(e, "internal", r, "clone QMP: %s", strerror(-r));
+		return op_fail(e, "internal", r, "clone QMP: %s", strerror(-r));
 	caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "x-ignore-shared",
 			 "state", 1);
 	snprintf(uri, sizeof(uri), "fd:%u", fdnum);
@@ -712,12 +708,12 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 		char tail[200];
 
 		qemu_log_tail(vm, tail, sizeof(tail));
-		return fail(e, "internal", r, "restoring the clone: %s%s%s",
+		return op_fail(e, "internal", r, "restoring the clone: %s%s%s",
 			    err[0] ? err : strerror(-r), tail[0] ? ": " : "", tail);
 	}
 
 	if (util_random_hex(seed, 32) < 0)
-		return fail(e, "internal", -EIO, "no randomness for the clone");
+		return op_fail(e, "internal", -EIO, "no randomness for the clone");
 	off = (size_t)snprintf(line, sizeof(line), "CLOUDLET-IDENTITY time=%lld seed=%s",
 			       (long long)time(NULL), seed);
 	for (i = 0; i < spec->n_nics && off < sizeof(line) - 32; i++)
@@ -726,7 +722,7 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 	snprintf(line + off, sizeof(line) - off, "\n");
 	path_of(vm, "console.sock", path, sizeof(path));
 	if ((r = console_send(path, line, strlen(line))) < 0)
-		return fail(e, "internal", r, "cannot give the clone its identity");
+		return op_fail(e, "internal", r, "cannot give the clone its identity");
 	return 0;
 }
 
@@ -746,7 +742,7 @@ do_start(struct vm *vm, struct op_error *e)
 	vm_lock();
 	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
 		vm_unlock();
-		return fail(e, "conflict", -EBUSY, "VM '%s' is %s", vm->spec.name,
+		return op_fail(e, "conflict", -EBUSY, "VM '%s' is %s", vm->spec.name,
 			    vm_state_name(vm->state));
 	}
 	if ((r = memory_fits(vm, e)) < 0) {
@@ -761,9 +757,9 @@ do_start(struct vm *vm, struct op_error *e)
 	path_of(vm, "seed.img", path, sizeof(path));
 	r = disk_write_seed(path, vm->id, &spec, err, sizeof(err));
 	if (r < 0)
-		return fail(e, "internal", r, "cannot write the NoCloud seed: %s", err);
+		return op_fail(e, "internal", r, "cannot write the NoCloud seed: %s", err);
 	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
-		return fail(e, "internal", -errno, "chown seed: %s", strerror(errno));
+		return op_fail(e, "internal", -errno, "chown seed: %s", strerror(errno));
 
 	path_of(vm, "console.log", path, sizeof(path));
 	size = disk_size(path);
@@ -790,7 +786,7 @@ do_start(struct vm *vm, struct op_error *e)
 		l.incoming = 1;
 		l.state_fd = open(state, O_RDONLY | O_CLOEXEC);
 		if (l.state_fd < 0)
-			return fail(e, "internal", -errno, "template state %s: %s", state,
+			return op_fail(e, "internal", -errno, "template state %s: %s", state,
 				    strerror(errno));
 	}
 	exported = spec.n_volumes > 0 || is_volume_root(vm);
@@ -806,7 +802,7 @@ do_start(struct vm *vm, struct op_error *e)
 		    (r = storage_export_socket(vm->id, nbd, sizeof(nbd))) < 0) {
 			if (l.state_fd >= 0)
 				close(l.state_fd);
-			return r == -ENAMETOOLONG ? fail(e, "internal", r, "export path too long")
+			return r == -ENAMETOOLONG ? op_fail(e, "internal", r, "export path too long")
 						  : r;
 		}
 		l.export_socket = nbd;
@@ -816,7 +812,7 @@ do_start(struct vm *vm, struct op_error *e)
 	if (l.state_fd >= 0)
 		close(l.state_fd);
 	if (r < 0)
-		return fail(e, "internal", r, "cannot start QEMU: %s", err);
+		return op_fail(e, "internal", r, "cannot start QEMU: %s", err);
 	if (exported && (r = storage_export_bind(vm->id, pid, e)) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -834,13 +830,13 @@ do_start(struct vm *vm, struct op_error *e)
 			break;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			qemu_log_tail(vm, err, sizeof(err));
-			return fail(e, "internal", -EIO, "QEMU exited at start: %s",
+			return op_fail(e, "internal", -EIO, "QEMU exited at start: %s",
 				    err[0] ? err : "no message");
 		}
 		if (util_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			return fail(e, "timeout", -ETIMEDOUT, "QEMU did not open its monitor");
+			return op_fail(e, "timeout", -ETIMEDOUT, "QEMU did not open its monitor");
 		}
 		usleep(2000); /* QEMU opens its sockets within ~50 ms */
 	}
@@ -850,7 +846,7 @@ do_start(struct vm *vm, struct op_error *e)
 		qmp_close(events);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		return fail(e, "internal", r, "pidfd_open: %s", strerror(-r));
+		return op_fail(e, "internal", r, "pidfd_open: %s", strerror(-r));
 	}
 	if (vm->clone_pending && (r = restore_clone(vm, &spec, qemu_state_fd_number(&l), e)) < 0) {
 		qmp_close(events);
@@ -939,7 +935,7 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 	 * cold (and build no template). */
 	if (vm->spec.n_volumes > 0) {
 		if (strcmp(prov, "clone") == 0)
-			return fail(e, "invalid", -EINVAL,
+			return op_fail(e, "invalid", -EINVAL,
 				    "a VM with volumes cannot be cloned from a template");
 		return 0;
 	}
@@ -947,7 +943,7 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 			    sizeof(vm->tpl_ram));
 	if (r < 0 && strcmp(prov, "clone") == 0) {
 		if ((r = template_build(&vm->spec, err, sizeof(err))) < 0)
-			return fail(e, "internal", r, "cannot build the template: %s", err);
+			return op_fail(e, "internal", r, "cannot build the template: %s", err);
 		r = template_lookup(&vm->spec, vm->tpl_dir, sizeof(vm->tpl_dir), vm->tpl_ram,
 				    sizeof(vm->tpl_ram));
 	}
@@ -964,10 +960,10 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 				      "raw",	  "-b",	    backing, overlay, NULL};
 
 		if ((r = util_run(argv, err, sizeof(err))) < 0)
-			return fail(e, "internal", r, "cannot make the clone's disk: %s", err);
+			return op_fail(e, "internal", r, "cannot make the clone's disk: %s", err);
 	}
 	if (chown(overlay, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
-		return fail(e, "internal", -errno, "chown: %s", strerror(errno));
+		return op_fail(e, "internal", -errno, "chown: %s", strerror(errno));
 	snprintf(vm->provision, sizeof(vm->provision), "clone");
 	snprintf(vm->root_format, sizeof(vm->root_format), "qcow2");
 	vm->root_gib = vm->spec.disk_gib;
@@ -987,20 +983,20 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	int r;
 
 	if (!json_is_object(args))
-		return fail(e, "invalid", -EINVAL, "arguments must be an object");
+		return op_fail(e, "invalid", -EINVAL, "arguments must be an object");
 	start = json_object_get(args, "start");
 	if (start != NULL && !json_is_boolean(start))
-		return fail(e, "invalid", -EINVAL, "start must be true or false");
+		return op_fail(e, "invalid", -EINVAL, "start must be true or false");
 	prov = json_string_value(json_object_get(args, "provision"));
 	if (json_object_get(args, "provision") != NULL &&
 	    (prov == NULL ||
 	     (strcmp(prov, "auto") != 0 && strcmp(prov, "clone") != 0 && strcmp(prov, "cold") != 0)))
-		return fail(e, "invalid", -EINVAL, "provision must be auto, clone or cold");
+		return op_fail(e, "invalid", -EINVAL, "provision must be auto, clone or cold");
 	if (prov == NULL)
 		prov = "auto";
 	vm = calloc(1, sizeof(*vm));
 	if (vm == NULL)
-		return fail(e, "internal", -ENOMEM, "out of memory");
+		return op_fail(e, "internal", -ENOMEM, "out of memory");
 	{
 		json_t *spec = json_deep_copy(args);
 
@@ -1012,7 +1008,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	}
 	if (r < 0) {
 		free(vm);
-		return fail(e, "invalid", r, "%s", err);
+		return op_fail(e, "invalid", r, "%s", err);
 	}
 	if ((r = storage_check_volumes(&vm->spec, e)) < 0) {
 		spec_free(&vm->spec);
@@ -1022,7 +1018,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	if ((r = util_random_hex(vm->id, 8)) < 0) {
 		spec_free(&vm->spec);
 		free(vm);
-		return fail(e, "internal", r, "no randomness");
+		return op_fail(e, "internal", r, "no randomness");
 	}
 	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", vm_cfg->state_dir, vm->id);
 	for (i = 0; i < vm->spec.n_nics; i++) {
@@ -1039,7 +1035,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 					 sizeof(err))) < 0) {
 			spec_free(&vm->spec);
 			free(vm);
-			return fail(e, "invalid", r, "%s", err);
+			return op_fail(e, "invalid", r, "%s", err);
 		}
 		if (nic->gateway[0] == '\0' && nic->address[0] != '\0')
 			snprintf(nic->gateway, sizeof(nic->gateway), "%s", gw);
@@ -1052,7 +1048,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 			    a.addr == g.addr || a.addr == g.addr + 1 || a.addr == g.addr - 1 ||
 			    (prefix < 31 && (~a.addr & (0xffffffffu >> prefix)) == 0)) {
 				/* The message names the nic: write it before freeing. */
-				r = fail(e, "invalid", -EINVAL,
+				r = op_fail(e, "invalid", -EINVAL,
 					 "nic address %s is not a host address on network %s",
 					 nic->address, nic->network);
 				spec_free(&vm->spec);
@@ -1074,7 +1070,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	vm_lock();
 	if (find(vm->spec.name) != NULL) {
 		vm_unlock();
-		r = fail(e, "conflict", -EEXIST, "a VM named '%s' already exists",
+		r = op_fail(e, "conflict", -EEXIST, "a VM named '%s' already exists",
 			 vm->spec.name);
 		spec_free(&vm->spec);
 		free(vm);
@@ -1085,12 +1081,12 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	vm_unlock();
 
 	if (mkdir(vm->dir, 0700) < 0) {
-		r = fail(e, "internal", -errno, "cannot create %s: %s", vm->dir,
+		r = op_fail(e, "internal", -errno, "cannot create %s: %s", vm->dir,
 			 strerror(errno));
 		goto undo;
 	}
 	if (chown(vm->dir, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0) {
-		r = fail(e, "internal", -errno, "chown %s: %s", vm->dir, strerror(errno));
+		r = op_fail(e, "internal", -errno, "chown %s: %s", vm->dir, strerror(errno));
 		goto undo;
 	}
 	if ((r = choose_provision(vm, prov, e)) < 0)
@@ -1181,7 +1177,7 @@ do_stop(struct vm *vm, int force, unsigned timeout_s, struct op_error *e)
 	was = vm->state;
 	if (vm->pidfd < 0) {
 		vm_unlock();
-		return fail(e, "conflict", -EINVAL, "VM '%s' is not running (%s)", vm->spec.name,
+		return op_fail(e, "conflict", -EINVAL, "VM '%s' is not running (%s)", vm->spec.name,
 			    vm_state_name(was));
 	}
 	vm->stop_requested = 1;
@@ -1214,7 +1210,7 @@ do_stop(struct vm *vm, int force, unsigned timeout_s, struct op_error *e)
 		r = wait_gone(vm, 10000);
 		vm_unlock();
 		if (r < 0)
-			return fail(e, "timeout", r, "QEMU of VM '%s' does not end", vm->spec.name);
+			return op_fail(e, "timeout", r, "QEMU of VM '%s' does not end", vm->spec.name);
 		return 0;
 	}
 	vm_unlock();
@@ -1261,7 +1257,7 @@ vm_pause(const char *name, int pause, json_t **out, struct op_error *e)
 		return -ENOENT;
 	vm_lock();
 	if (vm->state != (pause ? VM_RUNNING : VM_PAUSED)) {
-		r = fail(e, "conflict", -EINVAL, "VM '%s' is %s", name, vm_state_name(vm->state));
+		r = op_fail(e, "conflict", -EINVAL, "VM '%s' is %s", name, vm_state_name(vm->state));
 		vm_unlock();
 		release(vm, NULL);
 		return r;
@@ -1270,7 +1266,7 @@ vm_pause(const char *name, int pause, json_t **out, struct op_error *e)
 	r = qmp_command(vm, pause ? "stop" : "cont", err, sizeof(err));
 	if (r < 0) {
 		release(vm, NULL);
-		return fail(e, "internal", r, "%s", err);
+		return op_fail(e, "internal", r, "%s", err);
 	}
 	vm_lock();
 	if (vm->pidfd >= 0)
@@ -1298,7 +1294,7 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 	r = spec_reconfigure(changes, &lim, &vm->spec, &next, &changed, err, sizeof(err));
 	if (r < 0) {
 		release(vm, NULL);
-		return fail(e, "invalid", r, "%s", err);
+		return op_fail(e, "invalid", r, "%s", err);
 	}
 	/* Attach and detach: the new list applies at the next start. */
 	if ((r = storage_check_volumes(&next, e)) < 0) {
@@ -1311,7 +1307,7 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 	if (is_volume_root(vm) && strcmp(storage_root_tenant(&next),
 					 storage_root_tenant(&vm->spec)) != 0) {
 		release(vm, NULL);
-		return fail(e, "conflict", -EINVAL,
+		return op_fail(e, "conflict", -EINVAL,
 			    "VM '%s' has a root volume owned by '%s': its tenant cannot change",
 			    name, storage_root_tenant(&vm->spec));
 	}
@@ -1332,7 +1328,7 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 		r = disk_grow_root(path, next.disk_gib, err, sizeof(err));
 		if (r < 0) {
 			release(vm, NULL);
-			return fail(e, "internal", r, "cannot grow the disk: %s", err);
+			return op_fail(e, "internal", r, "cannot grow the disk: %s", err);
 		}
 	}
 	vm_lock();
@@ -1366,7 +1362,7 @@ vm_delete(const char *name, struct op_error *e)
 	r = util_rmtree(vm->dir);
 	if (r < 0) {
 		release(vm, NULL);
-		return fail(e, "internal", r, "cannot remove %s: %s", vm->dir, strerror(-r));
+		return op_fail(e, "internal", r, "cannot remove %s: %s", vm->dir, strerror(-r));
 	}
 	vm_lock();
 	/* The struct stays in the list (marked deleted) so a supervisor pass
@@ -1391,7 +1387,7 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 	int ready = strcmp(what, "ready") == 0;
 
 	if (!ready && state_parse(what, &want) < 0)
-		return fail(e, "invalid", -EINVAL,
+		return op_fail(e, "invalid", -EINVAL,
 			    "can wait for ready, running, paused, stopped or crashed");
 	for (;;) {
 		struct vm *vm;
@@ -1401,7 +1397,7 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 		vm = find(name);
 		if (vm == NULL) {
 			vm_unlock();
-			return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+			return op_fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
 		}
 		if (ready && vm->pidfd >= 0 && !vm->ready)
 			vm->ready = console_ready(vm);
@@ -1411,13 +1407,13 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 			vm_unlock();
 			if (done)
 				return 0;
-			return fail(e, "timeout", -ETIMEDOUT, "VM '%s' is not %s after %us", name,
+			return op_fail(e, "timeout", -ETIMEDOUT, "VM '%s' is not %s after %us", name,
 				    what, timeout_s);
 		}
 		if (ready && vm->pidfd < 0) {
 			*out = view(vm);
 			vm_unlock();
-			return fail(e, "conflict", -EINVAL, "VM '%s' is %s, it will not get ready",
+			return op_fail(e, "conflict", -EINVAL, "VM '%s' is %s, it will not get ready",
 				    name, vm_state_name(vm->state));
 		}
 		vm_unlock();
@@ -1439,13 +1435,13 @@ vm_console(const char *name, size_t max_bytes, int64_t offset, json_t **out,
 	vm = find(name);
 	if (vm == NULL) {
 		vm_unlock();
-		return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+		return op_fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
 	}
 	path_of(vm, "console.log", path, sizeof(path));
 	vm_unlock();
 	buf = malloc(max_bytes + 1);
 	if (buf == NULL)
-		return fail(e, "internal", -ENOMEM, "out of memory");
+		return op_fail(e, "internal", -ENOMEM, "out of memory");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		free(buf);
@@ -1485,18 +1481,18 @@ vm_console_input(const char *name, const char *data, size_t len, struct op_error
 	vm = find(name);
 	if (vm == NULL) {
 		vm_unlock();
-		return fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
+		return op_fail(e, "not_found", -ENOENT, "no VM named '%s'", name);
 	}
 	running = vm->pidfd >= 0;
 	path_of(vm, "console.sock", path, sizeof(path));
 	vm_unlock();
 	if (!running)
-		return fail(e, "conflict", -EINVAL, "VM '%s' is not running", name);
+		return op_fail(e, "conflict", -EINVAL, "VM '%s' is not running", name);
 	r = console_send(path, data, len);
 	if (r == -ETIMEDOUT)
-		return fail(e, "timeout", r, "console of '%s' did not take the input", name);
+		return op_fail(e, "timeout", r, "console of '%s' did not take the input", name);
 	if (r < 0)
-		return fail(e, "internal", r, "console: %s", strerror(-r));
+		return op_fail(e, "internal", r, "console: %s", strerror(-r));
 	return 0;
 }
 

@@ -87,6 +87,10 @@ extern const struct agent_config *vm_cfg;
 
 int vm_init(const struct agent_config *cfg);
 
+/* Fill e (code, printf-style message) and return r: every op's error path. */
+int op_fail(struct op_error *e, const char *code, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Each returns 0 (with *out when given) or -errno with e filled. */
 int vm_create(const json_t *args, json_t **out, struct op_error *e);
 int vm_show(const char *name, json_t **out, struct op_error *e);

@@ -28,8 +28,8 @@ scope(const struct http_req *req)
 	return req->who.is_operator ? NULL : req->who.tenant_id;
 }
 
-static int
-body(struct http_req *req, struct http_resp *resp, json_t **j)
+int
+api_body(struct http_req *req, struct http_resp *resp, json_t **j)
 {
 	char err[256];
 
@@ -155,7 +155,7 @@ h_tenant_create(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	r = req_tenant_create(j, name, sizeof(name), err, sizeof(err));
 	json_decref(j);
@@ -282,7 +282,7 @@ h_quota_put(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	r = req_quota(j, &q, err, sizeof(err));
 	json_decref(j);
@@ -336,7 +336,7 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	if (req_vm_create(j, &vr, err, sizeof(err)) < 0) {
 		http_error(resp, 400, "bad_request", "%s", err);
@@ -448,7 +448,7 @@ h_vm_patch(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	free(row.user_data);
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	cur[0] = row.vcpus;
 	cur[1] = row.memory_mib;
@@ -487,7 +487,7 @@ h_vm_action(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 404, "not_found", "no such VM");
 		return;
 	}
-	if (body(req, resp, &j) < 0) {
+	if (api_body(req, resp, &j) < 0) {
 		json_decref(vm);
 		return;
 	}
@@ -563,7 +563,7 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	json_decref(vm);
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	json_object_foreach(j, key, v) if (strcmp(key, allowed) != 0) {
 		http_error(resp, 400, "bad_request", "unknown field '%.64s'", key);

@@ -6,24 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api.h"
 #include "jsonv.h"
 #include "netplan.h"
 #include "netstate.h"
 #include "request.h"
 #include "store.h"
 #include "store_net.h"
-
-static int
-body(struct http_req *req, struct http_resp *resp, json_t **j)
-{
-	char err[256];
-
-	if (req_object(req->body, req->len, j, err, sizeof(err)) < 0) {
-		http_error(resp, 400, "bad_request", "%s", err);
-		return -1;
-	}
-	return 0;
-}
 
 static void
 failed(struct http_resp *resp, int r, const char *what)
@@ -95,7 +84,7 @@ api_net_create(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	if (jsonv_only_fields(j, fields, err, sizeof(err)) < 0) {
 		http_error(resp, 400, "bad_request", "%s", err);
@@ -287,7 +276,7 @@ api_rule_create(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	r = parse_rule(req, j, &rr, err, sizeof(err));
 	if (r == -2) {
@@ -355,7 +344,7 @@ api_fw_put(struct http_req *req, struct http_resp *resp)
 	const char *mode;
 	json_t *j;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	mode = s(j, "mode");
 	if (jsonv_only_fields(j, fields, err, sizeof(err)) < 0 || mode == NULL ||
@@ -427,7 +416,7 @@ api_addr_create(struct http_req *req, struct http_resp *resp)
 	char id[STORE_ID_LEN];
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	if ((r = store_addr_alloc(req->who.tenant_id, 0, &a)) < 0) {
 		failed(resp, r, "address");
@@ -457,7 +446,7 @@ api_addr_put(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	json_decref(a);
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	if (set_vm(req, resp, req->id, j) == 0 && sync_or_fail(req, resp) == 0)
 		store_addr_get(req->who.tenant_id, req->id, &resp->json);
@@ -496,7 +485,7 @@ api_fwd_create(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	addr = s(j, "address"), proto = s(j, "protocol"), vm = s(j, "vm");
 	if (jsonv_only_fields(j, fields, err, sizeof(err)) < 0 || addr == NULL || vm == NULL ||

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agentc.h"
+#include "api.h"
 #include "jsonv.h"
 #include "log.h"
 #include "request.h"
@@ -84,18 +85,6 @@ host_failed(struct http_resp *resp, int rc, const char *code, const char *err)
 		http_error(resp, 502, "host_error", "the host failed: %s", err);
 }
 
-static int
-body(struct http_req *req, struct http_resp *resp, json_t **j)
-{
-	char err[256];
-
-	if (req_object(req->body, req->len, j, err, sizeof(err)) < 0) {
-		http_error(resp, 400, "bad_request", "%s", err);
-		return -1;
-	}
-	return 0;
-}
-
 /* A positive integer no larger than max (JSON booleans, reals and strings
  * are not integers). */
 static int
@@ -154,7 +143,7 @@ api_volume_create(struct http_req *req, struct http_resp *resp)
 	char err[256];
 	json_t *j, *red;
 
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		return;
 	memset(&row, 0, sizeof(row));
 	red = json_object_get(j, "redundancy");
@@ -419,7 +408,7 @@ api_volume_action(struct http_req *req, struct http_resp *resp)
 		store_failed(resp, r);
 		return;
 	}
-	if (body(req, resp, &j) < 0)
+	if (api_body(req, resp, &j) < 0)
 		goto out;
 	action = s(j, "action");
 	if (action == NULL) {
