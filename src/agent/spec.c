@@ -217,7 +217,9 @@ parse_nic(const json_t *j, struct spec_nic *nic, char *err, size_t errlen)
 	if (nic->netns[0] != '\0' &&
 	    (r = check_ident("nic netns", nic->netns, 63, err, errlen)) < 0)
 		return r;
-	if (nic->network[0] == '\0' &&
+	/* With a network the bridge may be absent (the agent names it), but
+	 * whatever is given is checked all the same. */
+	if ((nic->network[0] == '\0' || nic->bridge[0] != '\0') &&
 	    (r = check_ident("nic bridge", nic->bridge, 15, err, errlen)) < 0)
 		return r;
 	dhcp = json_object_get(j, "dhcp");
