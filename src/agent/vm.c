@@ -912,10 +912,61 @@ derive_mac(const char *id, unsigned i, char *out, size_t len)
  * "clone" build it first if needed. Otherwise boot cold, and for "auto"
  * build the template in the background so the next VM of this fit clones.
  */
+
+/*
+ * Every clone of a template starts from the same empty overlay: a qcow2
+ * header naming the template's root.raw as its backing file, nothing
+ * allocated (about 200 KB). qemu-img makes it once per template
+ * (<template>/overlay.qcow2); each clone gets a copy. Running qemu-img for
+ * every clone cost 20-35 ms of its create here.
+ */
+static int
+clone_overlay(const char *tpl_dir, const char *overlay, char *err, size_t errlen)
+{
+	char blank[900], tmp[960], backing[900], rnd[17];
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(blank, sizeof(blank), "%s/overlay.qcow2", tpl_dir);
+	if (util_read_file(blank, 16u << 20, &buf, &len) < 0) {
+		const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F",
+				      "raw",	  "-b",	    backing, tmp, NULL};
+
+		/* Two clones may make it at once: each writes its own file
+		 * and the rename is atomic (both are the same bytes). */
+		if ((r = util_random_hex(rnd, 8)) < 0) {
+			snprintf(err, errlen, "no randomness");
+			return r;
+		}
+		snprintf(backing, sizeof(backing), "%s/root.raw", tpl_dir);
+		snprintf(tmp, sizeof(tmp), "%s.%s.tmp", blank, rnd);
+		if ((r = util_run(argv, err, errlen)) < 0) {
+			unlink(tmp);
+			return r;
+		}
+		if (rename(tmp, blank) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%.300s: %s", blank, strerror(errno));
+			unlink(tmp);
+			return r;
+		}
+		if ((r = util_read_file(blank, 16u << 20, &buf, &len)) < 0) {
+			snprintf(err, errlen, "%.300s: %s", blank, strerror(-r));
+			return r;
+		}
+	}
+	r = util_write_atomic(overlay, buf, len, 0600);
+	if (r < 0)
+		snprintf(err, errlen, "%.300s: %s", overlay, strerror(-r));
+	free(buf);
+	return r;
+}
+
 static int
 choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 {
-	char err[512], overlay[800], backing[800];
+	char err[512], overlay[800];
 	struct image im;
 	int r;
 
@@ -953,15 +1004,9 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 		return 0;
 	}
 	/* The clone's disk: a copy-on-write overlay of the template's. */
-	snprintf(backing, sizeof(backing), "%s/root.raw", vm->tpl_dir);
 	path_of(vm, "root.qcow2", overlay, sizeof(overlay));
-	{
-		const char *argv[] = {"qemu-img", "create", "-q",	  "-f", "qcow2", "-F",
-				      "raw",	  "-b",	    backing, overlay, NULL};
-
-		if ((r = util_run(argv, err, sizeof(err))) < 0)
-			return op_fail(e, "internal", r, "cannot make the clone's disk: %s", err);
-	}
+	if ((r = clone_overlay(vm->tpl_dir, overlay, err, sizeof(err))) < 0)
+		return op_fail(e, "internal", r, "cannot make the clone's disk: %s", err);
 	if (chown(overlay, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
 		return op_fail(e, "internal", -errno, "chown: %s", strerror(errno));
 	snprintf(vm->provision, sizeof(vm->provision), "clone");
