@@ -908,12 +908,6 @@ derive_mac(const char *id, unsigned i, char *out, size_t len)
 }
 
 /*
- * Clone from a template when one fits (provision "auto" or "clone"); for
- * "clone" build it first if needed. Otherwise boot cold, and for "auto"
- * build the template in the background so the next VM of this fit clones.
- */
-
-/*
  * Every clone of a template starts from the same empty overlay: a qcow2
  * header naming the template's root.raw as its backing file, nothing
  * allocated (about 200 KB). qemu-img makes it once per template
@@ -963,6 +957,11 @@ clone_overlay(const char *tpl_dir, const char *overlay, char *err, size_t errlen
 	return r;
 }
 
+/*
+ * Clone from a template when one fits (provision "auto" or "clone"); for
+ * "clone" build it first if needed. Otherwise boot cold, and for "auto"
+ * build the template in the background so the next VM of this fit clones.
+ */
 static int
 choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 {
