@@ -17,7 +17,7 @@ COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv
              src/common/jsonv.c
 AGENT_SRC  = src/agent/spec.c src/agent/host.c src/agent/image.c src/agent/qmp.c \
              src/agent/tap.c src/agent/qemu.c src/agent/disk.c src/agent/vm.c \
-             src/agent/supervise.c src/agent/template.c src/agent/control.c src/agent/ctl.c \
+             src/agent/supervise.c src/agent/template.c src/agent/cloneid.c src/agent/control.c src/agent/ctl.c \
              src/agent/netstate.c src/agent/nft.c src/agent/netns.c src/agent/dhcp.c \
              src/agent/net.c src/agent/net_fwvm.c src/agent/storage.c
 AGENT_MAIN = src/agent/agent.c

@@ -2,28 +2,32 @@
  * cloudlet-identity - the first thing a restored clone runs.
  *
  * A VM cloned from a saved template wakes up with the template's clock,
- * RNG state, MAC addresses and block caches. The template's boot script
- * runs this program where it stopped; the agent then types one line on the
- * serial console:
- *
- *   CLOUDLET-IDENTITY time=EPOCH seed=HEX mac0=MAC [mac1=MAC ...]
- *
- * and this program, in one process (every exec costs tens of milliseconds
- * under emulation):
- *   - reads that line from /dev/ttyS0 with echo off (other lines are skipped),
+ * RNG state, MAC addresses and everything else in its RAM. The template's
+ * boot script runs this program, which prints "cloudlet: template-ready"
+ * and polls the fw_cfg file opt/cloudlet/identity: all zeros in the
+ * template (the agent saves it right then), the clone's own identity in
+ * each clone, which therefore finds it at its first poll (format:
+ * src/agent/cloneid.h, docs/guest.md). Then, in this one process (every
+ * exec costs tens of milliseconds under emulation):
  *   - sets the wall clock,
  *   - credits the random bytes to the kernel's input pool (RNDADDENTROPY)
  *     and forces the CRNG to reseed from it now (RNDRESEEDCRNG): writing to
  *     /dev/urandom would leave the CRNG keyed as the template's until its
  *     next scheduled reseed, so two clones would give the same bytes,
  *   - gives eth0, eth1, ... their own MAC addresses,
- *   - drops the buffer cache of the virtio disks (BLKFLSBUF): the template's
- *     kernel cached blocks of its own seed disk, the clone's differs,
- *   - copies the clone's NoCloud seed (the vfat disk labelled CIDATA) to
- *     /run/cloudlet/seed and leaves /run/cloudlet/seed.copied, which the
- *     boot script takes instead of doing the same with five more processes.
+ *   - writes the clone's NoCloud files (meta-data, network-config,
+ *     user-data) to /run/cloudlet/seed and leaves /run/cloudlet/seed.copied
+ *     (the boot script then does not look for the seed disk),
+ *   - applies meta-data as the boot script would: /run/cloudlet/instance-id,
+ *     the hostname, /etc/hostname and /etc/hosts,
+ *   - applies network-config as cloudlet-net does (netcfg.h) and leaves
+ *     /run/cloudlet/network.applied.
+ * The boot script goes on with user-data and the service.
+ * When any of it fails the boot script reads the clone's seed disk instead.
  * Exit status 0 when all of that worked.
  */
+#include "netcfg.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -34,14 +38,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
+#define FW_CFG "/sys/firmware/qemu_fw_cfg/by_name/opt/cloudlet/identity/raw"
+#define MAGIC "CLOUDLET-IDENTITY 1 "
 #define MAX_SEED 256
-#define PREFIX "CLOUDLET-IDENTITY "
+#define MAX_ID (1 << 20)
+#define SEED_DIR "/run/cloudlet/seed"
 
 static int
 hexval(char c)
@@ -55,29 +61,81 @@ hexval(char c)
 	return -1;
 }
 
-static int
-read_line(int fd, char *buf, size_t len)
+/* pread until len bytes or end of file (sysfs gives a page per call). */
+static ssize_t
+read_at(int fd, char *buf, size_t len, off_t off)
 {
-	size_t n = 0;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * Wait for the identity: the file's first bytes stay zero until this VM
+ * is a clone. Returns the text after the header line (malloc'd, NUL-ended).
+ */
+static char *
+wait_identity(int fd, size_t *lenp)
+{
+	char head[64], *buf;
+	size_t hlen, blen;
+	const struct timespec ms = {0, 1000000};
 
 	for (;;) {
-		char c;
-		ssize_t r = read(fd, &c, 1);
+		ssize_t n = read_at(fd, head, sizeof(head) - 1, 0);
+		char *nl, *end;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if (c == '\n' || c == '\r') {
-			buf[n] = '\0';
-			if (strncmp(buf, PREFIX, strlen(PREFIX)) == 0)
-				return 0;
-			n = 0; /* not ours: keep waiting */
-			continue;
+		if (n < 0)
+			return NULL;
+		head[n] = '\0';
+		if (strncmp(head, MAGIC, strlen(MAGIC)) == 0 &&
+		    (nl = strchr(head, '\n'))) {
+			errno = 0;
+			blen = strtoul(head + strlen(MAGIC), &end, 10);
+			if (errno || end != nl || blen > MAX_ID)
+				return NULL;
+			hlen = (size_t)(nl + 1 - head);
+			break;
 		}
-		if (n + 1 < len)
-			buf[n++] = c;
+		nanosleep(&ms, NULL);
 	}
+	buf = malloc(blen + 1);
+	if (buf == NULL || read_at(fd, buf, blen, (off_t)hlen) != (ssize_t)blen) {
+		free(buf);
+		return NULL;
+	}
+	buf[blen] = '\0';
+	*lenp = blen;
+	return buf;
+}
+
+static int
+set_clock(const char *v)
+{
+	struct timeval tv = {0};
+	char *end;
+
+	tv.tv_sec = strtoll(v, &end, 10);
+	if (*end == '.') {
+		char frac[7] = "000000";
+		size_t i;
+
+		for (i = 0; i < 6 && end[1 + i] >= '0' && end[1 + i] <= '9'; i++)
+			frac[i] = end[1 + i];
+		tv.tv_usec = strtol(frac, NULL, 10);
+	}
+	return settimeofday(&tv, NULL);
 }
 
 static int
@@ -107,6 +165,7 @@ reseed(const char *hex)
 	if (ioctl(fd, RNDADDENTROPY, &req.info) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
 		r = -1;
 	close(fd);
+	memset(&req, 0, sizeof(req));
 	return r;
 }
 
@@ -136,6 +195,12 @@ set_mac(int idx, const char *mac)
 	return r;
 }
 
+/*
+ * Drop the buffer cache of the virtio disks (BLKFLSBUF): the template's
+ * kernel read the first blocks of its own seed disk while looking for its
+ * root. Needed only when the boot script falls back to the clone's seed
+ * disk (its content differs from the template's).
+ */
 static void
 flush_disks(void)
 {
@@ -154,117 +219,202 @@ flush_disks(void)
 	}
 }
 
-/* The vfat volume label at the FAT12/16 or the FAT32 offset. */
 static int
-is_cidata(const char *dev)
+write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
-	unsigned char b[512];
-	int fd = open(dev, O_RDONLY), i, ok = 0;
-	static const int offs[] = {43, 71};
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode), r = 0;
+	size_t off = 0;
 
 	if (fd < 0)
-		return 0;
-	if (pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b))
-		for (i = 0; i < 2; i++)
-			ok |= strncasecmp((const char *)b + offs[i], "CIDATA ", 7) == 0;
-	close(fd);
-	return ok;
-}
-
-static int
-copy_file(const char *from, const char *to)
-{
-	char buf[8192];
-	int in = open(from, O_RDONLY), out, r = 0;
-	ssize_t n;
-
-	if (in < 0)
-		return errno == ENOENT ? 0 : -1;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (out < 0) {
-		close(in);
 		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
 			r = -1;
-	if (n < 0)
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (close(fd) < 0)
 		r = -1;
-	close(in);
-	close(out);
 	return r;
 }
 
+/* The value of "key: value" in meta-data, blanks and one pair of quotes
+ * stripped (as the boot script's unquote); "" when absent. */
 static void
-copy_seed(void)
+meta_value(const char *meta, size_t len, const char *key, char *out, size_t outlen)
 {
-	static const char *const files[] = {"meta-data", "user-data", "network-config"};
-	const char *mnt = "/run/cloudlet/seed.mnt";
-	char dev[16], from[64], to[64];
-	char c;
-	int i, bad = 0;
+	const char *p = meta, *end = meta + len;
+	size_t kl = strlen(key);
 
-	for (c = 'a'; c <= 'z'; c++) {
-		snprintf(dev, sizeof(dev), "/dev/vd%c", c);
-		if (access(dev, F_OK) < 0)
-			return;
-		if (is_cidata(dev))
+	out[0] = '\0';
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *v, *ve;
+
+		if (nl == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > kl && strncmp(p, key, kl) == 0 && p[kl] == ':') {
+			v = p + kl + 1;
+			ve = nl;
+			while (v < ve && (*v == ' ' || *v == '\t' || *v == '\r'))
+				v++;
+			while (ve > v &&
+			       (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+				ve--;
+			if (ve - v >= 2 && ((*v == '"' && ve[-1] == '"') ||
+					    (*v == '\'' && ve[-1] == '\''))) {
+				v++;
+				ve--;
+			}
+			snprintf(out, outlen, "%.*s", (int)(ve - v), v);
+		}
+		p = nl + 1;
+	}
+}
+
+static int
+apply_meta(const char *meta, size_t len)
+{
+	char iid[256], host[256], line[300], hosts[600];
+	int bad = 0;
+
+	meta_value(meta, len, "instance-id", iid, sizeof(iid));
+	meta_value(meta, len, "local-hostname", host, sizeof(host));
+	if (iid[0] == '\0')
+		snprintf(iid, sizeof(iid), "none");
+	snprintf(line, sizeof(line), "%s\n", iid);
+	bad |= write_file("/run/cloudlet/instance-id", line, strlen(line), 0644) < 0;
+	if (host[0] != '\0') {
+		snprintf(line, sizeof(line), "%s\n", host);
+		bad |= write_file("/etc/hostname", line, strlen(line), 0644) < 0;
+	} else {
+		/* as the boot script: the image's own name, else "cloudlet" */
+		FILE *f = fopen("/etc/hostname", "r");
+
+		if (f == NULL || fgets(host, sizeof(host), f) == NULL)
+			host[0] = '\0';
+		if (f != NULL)
+			fclose(f);
+		host[strcspn(host, "\r\n")] = '\0';
+		if (host[0] == '\0')
+			snprintf(host, sizeof(host), "cloudlet");
+	}
+	bad |= sethostname(host, strlen(host)) < 0;
+	snprintf(hosts, sizeof(hosts),
+		 "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost\n", host);
+	bad |= write_file("/etc/hosts", hosts, strlen(hosts), 0644) < 0;
+	return bad ? -1 : 0;
+}
+
+/* Apply the key=value lines, then write and apply the seed's files. */
+static int
+apply(char *id)
+{
+	static const char *const names[] = {"meta-data", "network-config", "user-data"};
+	size_t sizes[3] = {0, 0, 0}, total = 0, flen, i;
+	char *p = id, *files, path[64];
+	int bad = 0, have[3] = {0, 0, 0};
+
+	for (;;) {
+		char *nl = strchr(p, '\n'), *eq;
+
+		if (nl == NULL)
+			return -1;
+		*nl = '\0';
+		if (*p == '\0') {
+			p = nl + 1;
 			break;
+		}
+		eq = strchr(p, '=');
+		if (eq != NULL) {
+			*eq = '\0';
+			if (strcmp(p, "time") == 0) {
+				bad |= set_clock(eq + 1) < 0;
+			} else if (strcmp(p, "seed") == 0) {
+				bad |= reseed(eq + 1) < 0;
+				memset(eq + 1, 0, strlen(eq + 1));
+			} else if (strncmp(p, "mac", 3) == 0 && p[3] >= '0' &&
+				   p[3] <= '9' && p[4] == '\0') {
+				bad |= set_mac(p[3] - '0', eq + 1) < 0;
+			} else {
+				for (i = 0; i < 3; i++)
+					if (strcmp(p, names[i]) == 0) {
+						sizes[i] = strtoul(eq + 1, NULL, 10);
+						have[i] = 1;
+					}
+			}
+		}
+		p = nl + 1;
 	}
-	if (c > 'z' || mount(dev, mnt, "vfat", MS_RDONLY, NULL) < 0)
-		return; /* the boot script looks again and says what is wrong */
+	files = p;
+	flen = strlen(files);
 	for (i = 0; i < 3; i++) {
-		snprintf(from, sizeof(from), "%s/%s", mnt, files[i]);
-		snprintf(to, sizeof(to), "/run/cloudlet/seed/%s", files[i]);
-		bad |= copy_file(from, to) < 0;
+		if (!have[i] || sizes[i] > flen - total)
+			return -1;
+		total += sizes[i];
 	}
-	umount(mnt);
+	for (i = 0, total = 0; i < 3; total += sizes[i], i++) {
+		snprintf(path, sizeof(path), SEED_DIR "/%s", names[i]);
+		bad |= write_file(path, files + total, sizes[i], 0600) < 0;
+	}
+	bad |= apply_meta(files, sizes[0]) < 0;
 	if (!bad)
-		close(open("/run/cloudlet/seed.copied", O_WRONLY | O_CREAT, 0600));
+		bad |= write_file("/run/cloudlet/seed.copied", "", 0, 0600) < 0;
+	if (!bad) {
+		/* The network as cloudlet-net would apply it (warnings on the
+		 * console); the boot script then skips its network step. */
+		char *net = strndup(files + sizes[0], sizes[1]);
+		struct netcfg *c = malloc(sizeof(*c));
+
+		if (net == NULL || c == NULL) {
+			bad = 1;
+		} else {
+			netcfg_parse(net, c);
+			netcfg_apply(c);
+			bad |=
+			    write_file("/run/cloudlet/network.applied", "", 0, 0600) < 0;
+		}
+		free(net);
+		free(c);
+	}
+	return bad ? -1 : 0;
 }
 
 int
 main(void)
 {
-	char line[2048], *tok, *save = NULL;
-	struct termios saved, quiet;
-	int fd, bad = 0;
+	size_t len = 0;
+	char *id;
+	int fd, r;
 
-	fd = open("/dev/ttyS0", O_RDWR | O_NOCTTY);
+	fd = open(FW_CFG, O_RDONLY);
 	if (fd < 0) {
-		perror("cloudlet-identity: /dev/ttyS0");
+		printf("cloudlet: template-failed: no fw_cfg file %s (module "
+		       "qemu_fw_cfg): %s\n",
+		       FW_CFG, strerror(errno));
 		return 1;
-	}
-	/* The line carries the RNG seed: do not echo it to the console log. */
-	if (tcgetattr(fd, &saved) == 0) {
-		quiet = saved;
-		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		tcsetattr(fd, TCSANOW, &quiet);
 	}
 	printf("cloudlet: template-ready\n");
 	fflush(stdout);
-	if (read_line(fd, line, sizeof(line)) < 0) {
-		fprintf(stderr, "cloudlet-identity: no identity line\n");
+	id = wait_identity(fd, &len);
+	close(fd);
+	if (id == NULL) {
+		flush_disks();
+		fprintf(stderr,
+			"cloudlet-identity: the identity is malformed or unreadable\n");
 		return 1;
 	}
-	tcsetattr(fd, TCSANOW, &saved);
-	close(fd);
-	for (tok = strtok_r(line + strlen(PREFIX), " ", &save); tok != NULL;
-	     tok = strtok_r(NULL, " ", &save)) {
-		if (strncmp(tok, "time=", 5) == 0) {
-			struct timeval tv = {.tv_sec = strtoll(tok + 5, NULL, 10)};
-
-			bad |= settimeofday(&tv, NULL) < 0;
-		} else if (strncmp(tok, "seed=", 5) == 0) {
-			bad |= reseed(tok + 5) < 0;
-		} else if (strncmp(tok, "mac", 3) == 0 && tok[3] >= '0' && tok[3] <= '9' &&
-			   tok[4] == '=') {
-			bad |= set_mac(tok[3] - '0', tok + 5) < 0;
-		}
-	}
-	flush_disks();
-	copy_seed();
-	if (bad)
-		fprintf(stderr, "cloudlet-identity: some of the identity could not be applied\n");
-	return bad ? 1 : 0;
+	r = apply(id);
+	memset(id, 0, len);
+	free(id);
+	if (r < 0)
+		flush_disks();
+	if (r < 0)
+		fprintf(stderr,
+			"cloudlet-identity: some of the identity could not be applied\n");
+	return r < 0 ? 1 : 0;
 }

@@ -14,6 +14,8 @@
 
 #define GIB (UINT64_C(1) << 30)
 
+_Static_assert(DISK_SEED_SIZE == 1024 * 1024, "mkfs.vfat -C below makes 1024 KiB");
+
 int
 disk_create_root(const char *path, const char *rootfs_dir, uint64_t size_gib, char *err,
 		 size_t errlen)
@@ -137,8 +139,57 @@ write_text(const char *dir, const char *name, const char *text)
 }
 
 int
+disk_blank_seed(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || ftruncate(fd, DISK_SEED_SIZE) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "seed: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Copy the image at from into the existing file at to, in place. */
+static int
+copy_into(const char *from, const char *to, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, off = 0;
+	int fd, r;
+
+	if ((r = util_read_file(from, 2 * DISK_SEED_SIZE, &buf, &len)) < 0) {
+		snprintf(err, errlen, "seed: %s", strerror(-r));
+		return r;
+	}
+	fd = open(to, O_WRONLY | O_CLOEXEC);
+	r = fd < 0 ? -errno : 0;
+	while (r == 0 && off < len) {
+		ssize_t n = pwrite(fd, buf + off, len - off, (off_t)off);
+
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		snprintf(err, errlen, "seed: %s", strerror(-r));
+	free(buf);
+	return r;
+}
+
+int
 disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
-		char *err, size_t errlen)
+		int in_place, char *err, size_t errlen)
 {
 	char dir[1024], tmpimg[1100], md[1100], ud[1100], nc[1100];
 	char *meta = disk_meta_data(instance_id, s);
@@ -171,7 +222,7 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 		goto out;
 	}
 	{
-		/* 1 MiB is plenty: user_data is capped at 32 KiB. */
+		/* 1024 blocks of 1 KiB */
 		const char *const mkfs[] = {"mkfs.vfat", "-n", "CIDATA", "-C", tmpimg, "1024", NULL};
 		const char *const mcopy[] = {"mcopy", "-o", "-i", tmpimg, md, ud, nc, "::", NULL};
 
@@ -179,7 +230,10 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 		    (r = util_run(mcopy, err, errlen)) < 0)
 			goto out;
 	}
-	if (rename(tmpimg, path) < 0) {
+	if (in_place) {
+		if ((r = copy_into(tmpimg, path, err, errlen)) < 0)
+			goto out;
+	} else if (rename(tmpimg, path) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "seed: %s", strerror(errno));
 		goto out;

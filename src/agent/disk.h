@@ -27,9 +27,20 @@ int disk_grow_root(const char *path, uint64_t size_gib, char *err, size_t errlen
 /* Current size in bytes, or -errno. */
 int64_t disk_size(const char *path);
 
-/* Write the NoCloud seed image for this VM (replacing any old one). */
+/* The seed image's size: 1 MiB is plenty, user_data is capped at 32 KiB. */
+#define DISK_SEED_SIZE (1024 * 1024)
+
+/*
+ * Write the NoCloud seed image for this VM (replacing any old one). With
+ * in_place the new image's bytes go into the existing file (same inode,
+ * same DISK_SEED_SIZE), for a QEMU that has it open already.
+ */
 int disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
-		    char *err, size_t errlen);
+		    int in_place, char *err, size_t errlen);
+
+/* An empty (sparse) seed-sized file, for a QEMU to open before the seed
+ * is written in place. */
+int disk_blank_seed(const char *path, char *err, size_t errlen);
 
 /* The NoCloud texts (exposed for unit tests); caller frees. */
 char *disk_meta_data(const char *instance_id, const struct vm_spec *s);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cloneid.h"
 #include "log.h"
 #include "tap.h"
 #include "util.h"
@@ -45,6 +46,12 @@ unsigned
 qemu_state_fd_number(const struct qemu_launch *l)
 {
 	return 3 + l->spec->n_nics;
+}
+
+unsigned
+qemu_identity_fd_number(const struct qemu_launch *l)
+{
+	return 4 + l->spec->n_nics;
 }
 
 int
@@ -167,6 +174,11 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	strv_addf(a, "socket,id=qmp1,path=%s/events.sock,server=on,wait=off", l->vm_dir);
 	strv_add(a, "-mon");
 	strv_add(a, "chardev=qmp1,mode=control");
+	if (l->with_identity) {
+		strv_add(a, "-fw_cfg");
+		strv_addf(a, "name=%s,file=/dev/fd/%u", CLONEID_FW_CFG_NAME,
+			  qemu_identity_fd_number(l));
+	}
 	strv_add(a, "-pidfile");
 	strv_addf(a, "%s/qemu.pid", l->vm_dir);
 	if (l->incoming) {
@@ -183,13 +195,21 @@ child(const struct qemu_launch *l, char **argv, const char *logpath, int errfd)
 	char err[256];
 	int taps[SPEC_NICS_MAX];
 	unsigned i, n = l->spec->n_nics;
-	int fd;
+	int fd, sfd, ifd;
 
 	setsid();
 	/* Keep the error pipe out of the range the taps are moved into. */
 	fd = fcntl(errfd, F_DUPFD_CLOEXEC, 200);
 	if (fd >= 0)
 		errfd = fd;
+	/* Park the state and identity files above that range too: the agent
+	 * may hold them at the numbers the taps are about to take. */
+	sfd = l->state_fd >= 0 ? fcntl(l->state_fd, F_DUPFD_CLOEXEC, 64) : -1;
+	ifd = l->with_identity ? fcntl(l->identity_fd, F_DUPFD_CLOEXEC, 64) : -1;
+	if ((l->state_fd >= 0 && sfd < 0) || (l->with_identity && ifd < 0)) {
+		snprintf(err, sizeof(err), "dup state/identity: %s", strerror(errno));
+		goto fail;
+	}
 	if (l->dummy_nics)
 		n = 0;
 	for (i = 0; i < n; i++) {
@@ -200,22 +220,29 @@ child(const struct qemu_launch *l, char **argv, const char *logpath, int errfd)
 				   err, sizeof(err));
 		if (taps[i] < 0)
 			goto fail;
-		/* Park it above the range we are about to fill. */
 		fd = fcntl(taps[i], F_DUPFD_CLOEXEC, 64);
 		close(taps[i]);
 		taps[i] = fd;
 	}
+	/* Nothing else the agent holds reaches QEMU: everything close-on-exec,
+	 * then QEMU's own fds at their numbers (dup2 clears the flag). */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	for (i = 0; i < n; i++)
 		if (dup2(taps[i], 3 + (int)i) < 0) {
 			snprintf(err, sizeof(err), "dup2 tap: %s", strerror(errno));
 			goto fail;
 		}
-	if (l->state_fd >= 0) {
-		int sfd = fcntl(l->state_fd, F_DUPFD_CLOEXEC, 64);
-
+	if (sfd >= 0) {
 		n = l->spec->n_nics + 1;
-		if (sfd < 0 || dup2(sfd, (int)qemu_state_fd_number(l)) < 0) {
+		if (dup2(sfd, (int)qemu_state_fd_number(l)) < 0) {
 			snprintf(err, sizeof(err), "dup2 state: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	if (ifd >= 0) {
+		n = l->spec->n_nics + 2;
+		if (dup2(ifd, (int)qemu_identity_fd_number(l)) < 0) {
+			snprintf(err, sizeof(err), "dup2 identity: %s", strerror(errno));
 			goto fail;
 		}
 	}

@@ -26,7 +26,7 @@
  * matters to saved state (machine, CPU, devices, accelerator options):
  * templates record it, so a clone is never restored into a different VM.
  */
-#define QEMU_ENGINE_REV 1
+#define QEMU_ENGINE_REV 2
 
 struct qemu_launch {
 	const char *qemu_bin;  /* qemu-system-x86_64 */
@@ -61,6 +61,10 @@ struct qemu_launch {
 	int incoming;
 	int dummy_nics;
 	int state_fd;
+	/* with_identity: identity_fd is the fw_cfg file CLONEID_FW_CFG_NAME
+	 * (cloneid.h), passed as fd 4 + n_nics; templates and clones only. */
+	int with_identity;
+	int identity_fd;
 };
 
 /* The tap interface name of a VM's nic i (at most 15 characters). */
@@ -69,8 +73,9 @@ void qemu_tap_name(const char *vm_id, unsigned i, char *out, size_t len);
 /* The kernel command line every VM boots with. */
 int qemu_kernel_cmdline(enum host_accel accel, uint64_t tsc_khz, char *out, size_t len);
 
-/* The fd number QEMU sees the launch's state_fd as. */
+/* The fd numbers QEMU sees the launch's state_fd and identity_fd as. */
 unsigned qemu_state_fd_number(const struct qemu_launch *l);
+unsigned qemu_identity_fd_number(const struct qemu_launch *l);
 
 int qemu_build_argv(const struct qemu_launch *l, struct strv *argv);
 

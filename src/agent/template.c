@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cloneid.h"
 #include "disk.h"
 #include "image.h"
 #include "log.h"
@@ -23,6 +24,7 @@
 #include "vm.h"
 
 #define READY_LINE "cloudlet: template-ready"
+#define FAILED_LINE "cloudlet: template-failed: "
 #define BUILD_TIMEOUT_MS 180000
 
 static char qemu_version[128];
@@ -129,8 +131,17 @@ wait_ready(const char *dir, pid_t pid, char *err, size_t errlen)
 		int found = 0;
 
 		if (util_read_file(path, 16 << 20, &text, NULL) == 0) {
+			const char *bad = strstr(text, FAILED_LINE);
+
 			found = strstr(text, READY_LINE) != NULL;
+			if (bad != NULL) {
+				bad += strlen(FAILED_LINE);
+				snprintf(err, errlen, "the template's guest: %.*s",
+					 (int)strcspn(bad, "\r\n"), bad);
+			}
 			free(text);
+			if (bad != NULL)
+				return -EIO;
 		}
 		if (found)
 			return 0;
@@ -227,7 +238,7 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	if (geteuid() == 0 && chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)
 		goto fail_errno;
 	snprintf(path, sizeof(path), "%s/seed.img", tmp);
-	if ((r = disk_write_seed(path, "template", &ts, err, errlen)) < 0)
+	if ((r = disk_write_seed(path, "template", &ts, 0, err, errlen)) < 0)
 		goto fail;
 	if (geteuid() == 0 && chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)
 		goto fail_errno;
@@ -251,7 +262,16 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	l.template_mode = 1;
 	l.dummy_nics = 1;
 	l.state_fd = -1;
-	if ((r = qemu_spawn(&l, &pid, err, errlen)) < 0)
+	/* The identity file all zeros: each clone gets its own (cloneid.h). */
+	l.with_identity = 1;
+	if ((l.identity_fd = cloneid_memfd(NULL, CLONEID_SIZE)) < 0) {
+		r = l.identity_fd;
+		snprintf(err, errlen, "memfd: %s", strerror(-r));
+		goto fail;
+	}
+	r = qemu_spawn(&l, &pid, err, errlen);
+	close(l.identity_fd);
+	if (r < 0)
 		goto fail;
 	if ((r = wait_ready(tmp, pid, err, errlen)) < 0 ||
 	    (r = save_state(tmp, fd, err, errlen)) < 0)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cloneid.h"
 #include "disk.h"
 #include "image.h"
 #include "log.h"
@@ -671,18 +672,16 @@ console_send(const char *path, const char *data, size_t len)
 
 /*
  * A clone's first start: load the template's device state into the waiting
- * QEMU, let it run, and type the clone's own identity on its console: wall
- * clock, fresh random bytes for the guest's RNG, its MACs (docs/guest.md).
+ * QEMU and let it run. The guest finds its identity (wall clock, fresh
+ * random bytes, MACs, its seed's files) in the fw_cfg file QEMU was started
+ * with (cloneid.h, docs/guest.md).
  */
 static int
-restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
-	      struct op_error *e)
+restore_clone(struct vm *vm, unsigned fdnum, struct op_error *e)
 {
-	char path[800], err[512], uri[32], seed[65], line[512];
+	char path[800], err[512], uri[32];
 	json_t *caps, *args, *st = NULL;
 	struct qmp *q;
-	size_t off;
-	unsigned i;
 	int r;
 
 	path_of(vm, "qmp.sock", path, sizeof(path));
@@ -711,18 +710,6 @@ restore_clone(struct vm *vm, const struct vm_spec *spec, unsigned fdnum,
 		return op_fail(e, "internal", r, "restoring the clone: %s%s%s",
 			    err[0] ? err : strerror(-r), tail[0] ? ": " : "", tail);
 	}
-
-	if (util_random_hex(seed, 32) < 0)
-		return op_fail(e, "internal", -EIO, "no randomness for the clone");
-	off = (size_t)snprintf(line, sizeof(line), "CLOUDLET-IDENTITY time=%lld seed=%s",
-			       (long long)time(NULL), seed);
-	for (i = 0; i < spec->n_nics && off < sizeof(line) - 32; i++)
-		off += (size_t)snprintf(line + off, sizeof(line) - off, " mac%u=%s", i,
-					spec->nics[i].mac);
-	snprintf(line + off, sizeof(line) - off, "\n");
-	path_of(vm, "console.sock", path, sizeof(path));
-	if ((r = console_send(path, line, strlen(line))) < 0)
-		return op_fail(e, "internal", r, "cannot give the clone its identity");
 	return 0;
 }
 
@@ -734,7 +721,7 @@ do_start(struct vm *vm, struct op_error *e)
 	struct vm_spec spec;
 	struct qemu_launch l;
 	struct qmp *events = NULL;
-	uint64_t deadline, t0;
+	uint64_t deadline, t0, ph[5];
 	int64_t size;
 	pid_t pid;
 	int r, pidfd, exported;
@@ -752,10 +739,21 @@ do_start(struct vm *vm, struct op_error *e)
 	spec = vm->spec; /* user_data pointer stays owned by vm; vm is busy */
 	vm_unlock();
 
+	ph[0] = util_now_ms();
 	if ((r = prepare_root(vm, &spec, e)) < 0)
 		return r;
+	ph[1] = util_now_ms();
+	/*
+	 * A clone does not read its seed disk (its identity has the same
+	 * files, cloneid.h), only a reboot inside it would: QEMU opens an
+	 * empty one and the seed is written into it while QEMU starts, which
+	 * takes the clone's start 12-18 ms less here.
+	 */
 	path_of(vm, "seed.img", path, sizeof(path));
-	r = disk_write_seed(path, vm->id, &spec, err, sizeof(err));
+	if (vm->clone_pending)
+		r = disk_blank_seed(path, err, sizeof(err));
+	else
+		r = disk_write_seed(path, vm->id, &spec, 0, err, sizeof(err));
 	if (r < 0)
 		return op_fail(e, "internal", r, "cannot write the NoCloud seed: %s", err);
 	if (chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0 && geteuid() == 0)
@@ -778,16 +776,31 @@ do_start(struct vm *vm, struct op_error *e)
 	l.root_file = strcmp(vm->root_format, "qcow2") == 0 ? "root.qcow2" : "root.raw";
 	l.root_format = vm->root_format;
 	l.state_fd = -1;
+	l.identity_fd = -1;
 	if (vm->clone_pending) {
-		char state[800];
+		char state[800], *id;
 
 		snprintf(state, sizeof(state), "%s/state", vm->tpl_dir);
 		l.mem_path = vm->tpl_ram;
 		l.incoming = 1;
+		if ((r = cloneid_build(vm->id, &spec, &id)) < 0)
+			return op_fail(e, r == -E2BIG ? "invalid" : "internal", r,
+				    "the clone's identity: %s",
+				    r == -E2BIG ? "user-data too large" : strerror(-r));
+		l.with_identity = 1;
+		l.identity_fd = cloneid_memfd(id, CLONEID_SIZE);
+		explicit_bzero(id, CLONEID_SIZE);
+		free(id);
+		if (l.identity_fd < 0)
+			return op_fail(e, "internal", l.identity_fd, "memfd: %s",
+				    strerror(-l.identity_fd));
 		l.state_fd = open(state, O_RDONLY | O_CLOEXEC);
-		if (l.state_fd < 0)
-			return op_fail(e, "internal", -errno, "template state %s: %s", state,
-				    strerror(errno));
+		if (l.state_fd < 0) {
+			r = -errno;
+			close(l.identity_fd);
+			return op_fail(e, "internal", r, "template state %s: %s", state,
+				    strerror(-r));
+		}
 	}
 	exported = spec.n_volumes > 0 || is_volume_root(vm);
 	if (is_volume_root(vm)) {
@@ -802,6 +815,8 @@ do_start(struct vm *vm, struct op_error *e)
 		    (r = storage_export_socket(vm->id, nbd, sizeof(nbd))) < 0) {
 			if (l.state_fd >= 0)
 				close(l.state_fd);
+			if (l.identity_fd >= 0)
+				close(l.identity_fd);
 			return r == -ENAMETOOLONG ? op_fail(e, "internal", r, "export path too long")
 						  : r;
 		}
@@ -811,6 +826,8 @@ do_start(struct vm *vm, struct op_error *e)
 	r = qemu_spawn(&l, &pid, err, sizeof(err));
 	if (l.state_fd >= 0)
 		close(l.state_fd);
+	if (l.identity_fd >= 0)
+		close(l.identity_fd);
 	if (r < 0)
 		return op_fail(e, "internal", r, "cannot start QEMU: %s", err);
 	if (exported && (r = storage_export_bind(vm->id, pid, e)) < 0) {
@@ -818,6 +835,16 @@ do_start(struct vm *vm, struct op_error *e)
 		waitpid(pid, NULL, 0);
 		return r;
 	}
+
+	if (vm->clone_pending) {
+		path_of(vm, "seed.img", path, sizeof(path));
+		if ((r = disk_write_seed(path, vm->id, &spec, 1, err, sizeof(err))) < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return op_fail(e, "internal", r, "cannot write the NoCloud seed: %s", err);
+		}
+	}
+	ph[2] = util_now_ms();
 
 	/* QEMU creates its sockets before it runs the guest; wait for them. */
 	path_of(vm, "events.sock", path, sizeof(path));
@@ -840,6 +867,7 @@ do_start(struct vm *vm, struct op_error *e)
 		}
 		usleep(2000); /* QEMU opens its sockets within ~50 ms */
 	}
+	ph[3] = util_now_ms();
 	pidfd = pidfd_open_(pid);
 	if (pidfd < 0) {
 		r = -errno;
@@ -848,7 +876,7 @@ do_start(struct vm *vm, struct op_error *e)
 		waitpid(pid, NULL, 0);
 		return op_fail(e, "internal", r, "pidfd_open: %s", strerror(-r));
 	}
-	if (vm->clone_pending && (r = restore_clone(vm, &spec, qemu_state_fd_number(&l), e)) < 0) {
+	if (vm->clone_pending && (r = restore_clone(vm, qemu_state_fd_number(&l), e)) < 0) {
 		qmp_close(events);
 		close(pidfd);
 		kill(pid, SIGKILL);
@@ -856,6 +884,12 @@ do_start(struct vm *vm, struct op_error *e)
 		return r;
 	}
 
+	ph[4] = util_now_ms();
+	log_debug("vm %s: start: disk %llu ms, seed and spawn %llu ms, QEMU until its "
+		  "monitor answers %llu ms more, %s %llu ms",
+		  vm->id, (unsigned long long)(ph[1] - ph[0]), (unsigned long long)(ph[2] - ph[1]),
+		  (unsigned long long)(ph[3] - ph[2]), vm->clone_pending ? "restore" : "rest",
+		  (unsigned long long)(ph[4] - ph[3]));
 	vm_lock();
 	vm->pid = pid;
 	vm->pidfd = pidfd;
