@@ -190,7 +190,7 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 
 /* Runs in the child between fork and exec: report failure through errfd. */
 static void __attribute__((noreturn))
-child(const struct qemu_launch *l, char **argv, const char *logpath, int errfd)
+child(const struct qemu_launch *l, char **argv, char **envp, const char *logpath, int errfd)
 {
 	char err[256];
 	int taps[SPEC_NICS_MAX];
@@ -272,7 +272,7 @@ child(const struct qemu_launch *l, char **argv, const char *logpath, int errfd)
 		}
 	}
 	signal(SIGPIPE, SIG_DFL);
-	execv(argv[0], argv);
+	execve(argv[0], argv, envp);
 	snprintf(err, sizeof(err), "exec %s: %s", argv[0], strerror(errno));
 fail:
 	if (write(errfd, err, strlen(err)) < 0) {
@@ -281,16 +281,40 @@ fail:
 	_exit(127);
 }
 
+/*
+ * QEMU's environment: the agent's, plus glibc's malloc on transparent huge
+ * pages. QEMU's start is mostly page faults on this kind of host (dynamic
+ * relocation, zeroed allocations); with huge pages for malloc it answers on
+ * QMP after a median 58 ms instead of 70 (platform-notes.md).
+ */
+static void
+qemu_env(struct strv *env)
+{
+	extern char **environ;
+	const char *t = getenv("GLIBC_TUNABLES");
+	char **e;
+
+	for (e = environ; e && *e; e++)
+		if (strncmp(*e, "GLIBC_TUNABLES=", 15) != 0)
+			strv_add(env, *e);
+	if (t != NULL && t[0] != '\0')
+		strv_addf(env, "GLIBC_TUNABLES=%s:glibc.malloc.hugetlb=1", t);
+	else
+		strv_add(env, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1");
+}
+
 int
 qemu_spawn(const struct qemu_launch *l, pid_t *pidp, char *err, size_t errlen)
 {
-	struct strv argv = {0};
+	struct strv argv = {0}, env = {0};
 	char logpath[1024], *line;
 	int pfd[2], r;
 	pid_t pid;
 	ssize_t n;
 
-	if ((r = qemu_build_argv(l, &argv)) < 0) {
+	qemu_env(&env);
+	if ((r = qemu_build_argv(l, &argv)) < 0 || env.failed) {
+		r = r < 0 ? r : -ENOMEM;
 		snprintf(err, errlen, "cannot build the QEMU command line");
 		goto out;
 	}
@@ -313,7 +337,7 @@ qemu_spawn(const struct qemu_launch *l, pid_t *pidp, char *err, size_t errlen)
 		goto out;
 	}
 	if (pid == 0)
-		child(l, argv.v, logpath, pfd[1]);
+		child(l, argv.v, env.v, logpath, pfd[1]);
 	close(pfd[1]);
 	/* EOF means exec succeeded (the pipe is close-on-exec). */
 	do {
@@ -329,5 +353,6 @@ qemu_spawn(const struct qemu_launch *l, pid_t *pidp, char *err, size_t errlen)
 	*pidp = pid;
 out:
 	strv_free(&argv);
+	strv_free(&env);
 	return r;
 }
