@@ -304,6 +304,36 @@ netcfg_addr(int s4, const char *dev, const char *label, const char *a)
 	}
 }
 
+/* Is there an IPv4 default route already? (/proc/net/route) */
+static int
+netcfg_have_default(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/net/route", "r");
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char ifn[32];
+		unsigned long dst, gw, mask;
+		unsigned flags;
+		int refcnt, use, metric;
+
+		if (sscanf(line, "%31s %lx %lx %x %d %d %d %lx", ifn, &dst, &gw, &flags,
+			   &refcnt, &use, &metric, &mask) == 8 &&
+		    dst == 0 && mask == 0)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The default route via gw on dev. As `ip route add` (which the boot script
+ * used), a second default route is refused: SIOCADDRT alone would add it
+ * next to the first one and send replies out of the wrong interface.
+ */
 static int
 netcfg_default_route(int s, const char *dev, const char *gw)
 {
@@ -315,7 +345,7 @@ netcfg_default_route(int s, const char *dev, const char *gw)
 	((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
 	((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
 	g->sin_family = AF_INET;
-	if (inet_pton(AF_INET, gw, &g->sin_addr) != 1)
+	if (inet_pton(AF_INET, gw, &g->sin_addr) != 1 || netcfg_have_default())
 		return -1;
 	rt.rt_flags = RTF_UP | RTF_GATEWAY;
 	snprintf(name, sizeof(name), "%s", dev);

@@ -285,7 +285,7 @@ fail:
  * QEMU's environment: the agent's, plus glibc's malloc on transparent huge
  * pages. QEMU's start is mostly page faults on this kind of host (dynamic
  * relocation, zeroed allocations); with huge pages for malloc it answers on
- * QMP after a median 58 ms instead of 70 (platform-notes.md).
+ * QMP after a median 58 ms instead of 70 (docs/bench.md).
  */
 static void
 qemu_env(struct strv *env)

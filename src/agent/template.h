@@ -8,7 +8,8 @@
  * file on /dev/shm (shared mapping); only the device state is migrated to
  * a file (x-ignore-shared). A clone maps the same RAM file privately
  * (copy-on-write), loads the device state and continues where the template
- * stopped; the agent then types the clone's identity on its console.
+ * stopped, finding its own identity in a fw_cfg file its QEMU was started
+ * with (cloneid.h; the template's is all zeros).
  *
  *   <state>/templates/<key>/identity   the exact inputs (a changed input is
  *                                       a different key: never used stale)
