@@ -207,6 +207,20 @@ check_argv(const struct argv_case *c)
 	assert_int_equal(count_opt(&a, "-mon"), 2);
 	assert_string_equal(arg_after(&a, "-serial"), "chardev:con0");
 	assert_string_equal(arg_after(&a, "-pidfile"), VM_DIR "/qemu.pid");
+	/* No identity file unless asked for (templates and clones). */
+	assert_int_equal(count_opt(&a, "-fw_cfg"), 0);
+	strv_free(&a);
+
+	/* A clone: its identity as fw_cfg from the fd after the state's. */
+	l.with_identity = 1;
+	l.incoming = 1;
+	assert_int_equal(qemu_build_argv(&l, &a), 0);
+	assert_int_equal(count_opt(&a, "-fw_cfg"), 1);
+	snprintf(want, sizeof(want), "name=opt/cloudlet/identity,file=/dev/fd/%u",
+		 4 + c->n_nics);
+	assert_string_equal(arg_after(&a, "-fw_cfg"), want);
+	assert_int_equal(qemu_identity_fd_number(&l), qemu_state_fd_number(&l) + 1);
+	assert_string_equal(arg_after(&a, "-incoming"), "defer");
 	strv_free(&a);
 }
 
