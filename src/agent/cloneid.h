@@ -27,7 +27,9 @@
 #include "spec.h"
 
 #define CLONEID_FW_CFG_NAME "opt/cloudlet/identity"
-/* user-data (at most SPEC_USER_DATA_MAX) plus meta-data and network-config */
+/* user-data (at most SPEC_USER_DATA_MAX) plus meta-data and network-config.
+ * A template's guest knows this size: changing it needs QEMU_ENGINE_REV
+ * (qemu.h) bumped, so that every template is built again. */
 #define CLONEID_SIZE 49152
 
 /*
