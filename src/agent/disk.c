@@ -155,38 +155,6 @@ disk_blank_seed(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Copy the image at from into the existing file at to, in place. */
-static int
-copy_into(const char *from, const char *to, char *err, size_t errlen)
-{
-	char *buf = NULL;
-	size_t len = 0, off = 0;
-	int fd, r;
-
-	if ((r = util_read_file(from, 2 * DISK_SEED_SIZE, &buf, &len)) < 0) {
-		snprintf(err, errlen, "seed: %s", strerror(-r));
-		return r;
-	}
-	fd = open(to, O_WRONLY | O_CLOEXEC);
-	r = fd < 0 ? -errno : 0;
-	while (r == 0 && off < len) {
-		ssize_t n = pwrite(fd, buf + off, len - off, (off_t)off);
-
-		if (n < 0 && errno != EINTR)
-			r = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
-	if (r == 0 && ftruncate(fd, (off_t)len) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (r < 0)
-		snprintf(err, errlen, "seed: %s", strerror(-r));
-	free(buf);
-	return r;
-}
-
 int
 disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
 		int in_place, char *err, size_t errlen)
@@ -222,18 +190,20 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 		goto out;
 	}
 	{
-		/* 1024 blocks of 1 KiB */
-		const char *const mkfs[] = {"mkfs.vfat", "-n", "CIDATA", "-C", tmpimg, "1024", NULL};
-		const char *const mcopy[] = {"mcopy", "-o", "-i", tmpimg, md, ud, nc, "::", NULL};
+		/* A new image of 1024 blocks of 1 KiB (-C), or the existing
+		 * file (the blank seed-sized one QEMU has open) formatted as
+		 * it is: same inode, same size. */
+		const char *img = in_place ? path : tmpimg;
+		const char *const mkfs_new[] = {"mkfs.vfat", "-n", "CIDATA", "-C", tmpimg, "1024",
+						NULL};
+		const char *const mkfs_in[] = {"mkfs.vfat", "-n", "CIDATA", path, NULL};
+		const char *const mcopy[] = {"mcopy", "-o", "-i", img, md, ud, nc, "::", NULL};
 
-		if ((r = util_run(mkfs, err, errlen)) < 0 ||
+		if ((r = util_run(in_place ? mkfs_in : mkfs_new, err, errlen)) < 0 ||
 		    (r = util_run(mcopy, err, errlen)) < 0)
 			goto out;
 	}
-	if (in_place) {
-		if ((r = copy_into(tmpimg, path, err, errlen)) < 0)
-			goto out;
-	} else if (rename(tmpimg, path) < 0) {
+	if (!in_place && rename(tmpimg, path) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "seed: %s", strerror(errno));
 		goto out;

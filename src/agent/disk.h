@@ -32,8 +32,8 @@ int64_t disk_size(const char *path);
 
 /*
  * Write the NoCloud seed image for this VM (replacing any old one). With
- * in_place the new image's bytes go into the existing file (same inode,
- * same DISK_SEED_SIZE), for a QEMU that has it open already.
+ * in_place the existing file (disk_blank_seed's, DISK_SEED_SIZE) is
+ * formatted and filled where it is, for a QEMU that has it open already.
  */
 int disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
 		    int in_place, char *err, size_t errlen);
