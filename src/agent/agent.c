@@ -20,8 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "control.h"
 #include "ctl.h"
+#include "fwvm.h"
 #include "image.h"
 #include "log.h"
 #include "net.h"
@@ -220,6 +222,7 @@ serve(int argc, char **argv)
 		if (sockdir[0] != '\0')
 			util_mkdirs(sockdir, 0755);
 	}
+	agent_config_set(&cfg); /* read-only from here on (config.h) */
 	/* Networks first (VM NICs name them), applied once VMs are loaded
 	 * (the anti-spoofing sets list VM ports). */
 	if ((r = net_init(&cfg)) < 0) {
@@ -244,6 +247,10 @@ serve(int argc, char **argv)
 	}
 	if ((r = vm_init(&cfg)) < 0) {
 		log_warnx("cannot load VMs: %s", strerror(-r));
+		return 1;
+	}
+	if ((r = fwvm_init()) < 0) {
+		log_warnx("cannot start the appliance layer: %s", strerror(-r));
 		return 1;
 	}
 	net_apply_all();

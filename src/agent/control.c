@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fwvm.h"
 #include "image.h"
 #include "net.h"
 #include "spec.h"
@@ -44,13 +45,13 @@ ok_reply(json_t *result)
 static json_t *
 host_info(void)
 {
-	const struct host_info *h = &vm_cfg->host;
+	const struct host_info *h = &agent_config()->host;
 
 	return json_pack("{s:i, s:I, s:I, s:b, s:b, s:s, s:s, s:f}", "cpus", (int)h->cpus,
 			 "memory_mib", (json_int_t)h->memory_mib, "tsc_khz",
 			 (json_int_t)h->tsc_khz, "hw_virt", h->hw_virt, "kvm_usable",
 			 h->kvm_usable, "accel", host_accel_name(h->accel), "accel_reason",
-			 h->accel_reason, "mem_overcommit", vm_cfg->mem_overcommit);
+			 h->accel_reason, "mem_overcommit", agent_config()->mem_overcommit);
 }
 
 /* Reads args.name (required string). */
@@ -265,7 +266,7 @@ h_template_list(json_t *args, const char *name, json_t **out, struct op_error *e
 static int
 h_template_build(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
-	struct spec_limits lim = {vm_cfg->host.cpus, vm_cfg->host.memory_mib, image_lookup};
+	struct spec_limits lim = {agent_config()->host.cpus, agent_config()->host.memory_mib, image_lookup};
 	struct vm_spec s;
 	json_t *spec = json_deep_copy(args);
 	int r;
@@ -294,11 +295,23 @@ h_template_gc(json_t *args, const char *name, json_t **out, struct op_error *e)
 	return 0;
 }
 
+/* The namespaces, links and rules first (net.h), then the firewall
+ * appliance if the tenant's mode is vm (fwvm.h: no lock held while it
+ * boots). */
 static int
 h_net_apply(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
+	const char *t = json_string_value(json_object_get(args, "tenant"));
+	int r;
+
 	(void)name;
-	return net_apply(args, out, e);
+	if ((r = net_apply(args, out, e)) < 0 || t == NULL)
+		return r;
+	if ((r = fwvm_sync(t, e)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return r;
 }
 
 static const char *
@@ -323,12 +336,35 @@ h_net_show(json_t *args, const char *name, json_t **out, struct op_error *e)
 }
 
 static int
+h_net_repair(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	const char *t = arg_tenant(args, e);
+	int r;
+
+	(void)name;
+	if (t == NULL)
+		return -EINVAL;
+	if ((r = net_repair(t, out, e)) < 0)
+		return r;
+	if ((r = fwvm_sync(t, e)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+static int
 h_net_delete(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
 	const char *t = arg_tenant(args, e);
+	int r;
 
 	(void)name, (void)out;
-	return t ? net_delete(t, e) : -EINVAL;
+	if (t == NULL)
+		return -EINVAL;
+	if ((r = net_delete_check(t, e)) < 0 || (r = fwvm_delete(t, e)) < 0)
+		return r;
+	return net_delete(t, e);
 }
 
 static int
@@ -355,7 +391,7 @@ static const struct {
 	{"template.list", 0, h_template_list},	 {"template.build", 0, h_template_build},
 	{"template.gc", 0, h_template_gc},
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
-	{"net.delete", 0, h_net_delete},	 {"net.list", 0, h_net_list},
+	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
 };
 
 static json_t *

@@ -139,7 +139,7 @@ unix_socket(const char *path, struct sockaddr_un *sun)
 	sun->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun->sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sun->sun_path, path);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return fd < 0 ? -errno : fd;
 }

@@ -310,3 +310,36 @@ util_rfc3339(char *buf, size_t len)
 	gmtime_r(&now, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+pid_t
+util_parse_pid(const char *text)
+{
+	char *end;
+	long v;
+
+	if (text == NULL || *text < '0' || *text > '9')
+		return 0;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
+		end++;
+	if (errno != 0 || *end != '\0' || v <= 0 || v > 0x3fffffff)
+		return 0;
+	return (pid_t)v;
+}
+
+int
+util_parse_uint(const char *text, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (text == NULL || *text < '0' || *text > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}

@@ -43,4 +43,11 @@ uint64_t util_now_ms(void);
 /* Wall-clock time as RFC 3339 UTC into buf (at least 32 bytes). */
 void util_rfc3339(char *buf, size_t len);
 
+/* A process id written in a pid file ("1234" and optional white space):
+ * the pid, or 0 when the text is anything else. */
+pid_t util_parse_pid(const char *text);
+
+/* A decimal number in 0..max, the whole text: 0 and *out, or -EINVAL. */
+int util_parse_uint(const char *text, unsigned max, unsigned *out);
+
 #endif

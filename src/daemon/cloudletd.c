@@ -184,8 +184,14 @@ cmd_serve(int argc, char **argv)
 		case 'c': catalog = optarg; break;
 		case 'u': run_user = optarg; break;
 		case 'v': verbose = 1; break;
-		case 't': threads = (unsigned)atoi(optarg); break;
-		case 'w': workers = (unsigned)atoi(optarg); break;
+		case 't':
+			if (util_parse_uint(optarg, 1024, &threads) < 0)
+				usage();
+			break;
+		case 'w':
+			if (util_parse_uint(optarg, 1024, &workers) < 0)
+				usage();
+			break;
 		case 'q':
 			if (parse_quota(optarg, &api_default_quota) < 0)
 				usage();

@@ -202,7 +202,7 @@ h_pool_info(json_t *args, json_t **out, struct op_error *e)
 	if (only(args, f, e) < 0)
 		return -EINVAL;
 	for (i = 0; i < 16; i++)
-		sprintf(uuid + 2 * i, "%02x", pool->uuid[i]);
+		snprintf(uuid + 2 * i, 3, "%02x", pool->uuid[i]);
 	pthread_mutex_lock(&pool->lock);
 	pool_space(pool, &total, &used);
 	for (i = 0; i < POOL_MAX_VOLUMES; i++)

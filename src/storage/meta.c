@@ -209,7 +209,7 @@ hex(const uint8_t *b, size_t n, char *out)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 static json_t *
@@ -279,7 +279,7 @@ meta_checkpoint(struct pool *p)
 	buf = malloc(len + 32);
 	if (buf == NULL)
 		goto out;
-	len = (size_t)sprintf(buf, "%s\ncrc32c %08x\n", s, csum_crc32c(0, s, strlen(s)));
+	len = (size_t)snprintf(buf, len + 32, "%s\ncrc32c %08x\n", s, csum_crc32c(0, s, strlen(s)));
 	r = path_in(p, "meta.ckpt", path, sizeof(path));
 	if (r < 0)
 		goto out;
@@ -350,7 +350,7 @@ load_ckpt(struct pool *p, const char *text, size_t len, json_t **rest)
 
 		if (path == NULL || strlen(path) >= sizeof(d->path))
 			goto out;
-		strcpy(d->path, path);
+		memcpy(d->path, path, strlen(path) + 1);
 		d->nslots = (uint32_t)json_integer_value(json_object_get(x, "nslots"));
 		atomic_store(&d->state, (int)json_integer_value(json_object_get(x, "state")));
 		copy_str(d->reason, sizeof(d->reason), reason ? reason : "");
@@ -482,7 +482,7 @@ open_devices(struct pool *p)
 		uint32_t nslots = d->nslots;
 		int state = atomic_load(&d->state);
 
-		strcpy(path, d->path);
+		snprintf(path, sizeof(path), "%s", d->path);
 		r = pool_dev_open(p, i, path, nslots);
 		if (r < 0) {
 			/* The slot tables stay, so the index can be replaced. */

@@ -880,7 +880,7 @@ nbdserver_start(struct pool *p, const char *dir)
 	pool = p;
 	if (strlen(dir) >= sizeof(export_dir))
 		return -ENAMETOOLONG;
-	strcpy(export_dir, dir);
+	memcpy(export_dir, dir, strlen(dir) + 1);
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	r = util_fmt(path, sizeof(path), "%s/exports.json", p->dir);

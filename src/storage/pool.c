@@ -111,7 +111,7 @@ pool_init(struct pool *p, const char *dir)
 	}
 	if (strlen(dir) >= sizeof(p->dir))
 		return -ENAMETOOLONG;
-	strcpy(p->dir, dir);
+	memcpy(p->dir, dir, strlen(dir) + 1);
 	p->next = 1;
 	return pool_ext_reserve(p, 1024);
 }
@@ -181,7 +181,7 @@ pool_dev_open(struct pool *p, int idx, const char *path, uint32_t nslots)
 		if (r < 0)
 			goto out;
 	}
-	strcpy(d->path, path);
+	memcpy(d->path, path, strlen(path) + 1); /* length checked above */
 	d->fd = fd;
 	fd = -1;
 	d->size = size;

@@ -23,7 +23,7 @@ WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
       -Wpointer-arith -Wcast-qual -Wno-missing-field-initializers $WERROR"
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # Only what spec parsing and the texts and argv built from a spec need.
-SRC="src/agent/spec.c src/agent/disk.c src/agent/qemu.c src/agent/tap.c \
+SRC="src/agent/base/spec.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
 REQ_SRC="src/daemon/request.c src/daemon/catalog.c src/common/*.c"
@@ -31,7 +31,7 @@ REQ_SRC="src/daemon/request.c src/daemon/catalog.c src/common/*.c"
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
-	-Isrc/common -Isrc/agent \
+	-Isrc/common -Isrc/agent/base -Isrc/agent/engine -Isrc/agent/net \
 	-o "$OUT/fuzz_spec" tests/fuzz/fuzz_spec.c $SRC -ljansson -pthread
 echo "built $OUT/fuzz_spec"
 # shellcheck disable=SC2086
@@ -48,8 +48,8 @@ echo "built $OUT/fuzz_nbd"
 # A tenant's network state and the nftables text made from it (pure).
 mkdir -p "$OUT/corpus/netstate"
 # shellcheck disable=SC2086
-"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common -Isrc/agent \
-	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/netstate.c src/agent/nft.c \
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common -Isrc/agent/base -Isrc/agent/engine -Isrc/agent/net \
+	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/net/netstate.c src/agent/net/nft.c \
 	src/common/jsonv.c -ljansson
 echo "built $OUT/fuzz_netstate"
 

@@ -4,7 +4,9 @@
  * installed, every generated rule set is also checked by the kernel's own
  * parser (`nft -c -f`: validated, not applied).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 
 #include "netstate.h"
 #include "nft.h"
+#include "nftx.h"
 
 #define T0 "\"tenant\":\"t-1\",\"networks\":[{\"id\":\"n1\",\"cidr\":\"10.0.0.0/24\"}]"
 #define EXT ",\"external\":{\"address\":\"198.18.0.10/24\"}"
@@ -265,10 +268,106 @@ t_cidr(void **state)
 	assert_int_equal(netstate_parse_cidr("1.2.3.4/2a", 1, 0, &c), -EINVAL);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted lines of a listing: set elements come out in the kernel's hash
+ * order, which may differ between two ways of making the same set. */
+static char *
+norm(const char *listing)
+{
+	char *copy = strdup(listing), *lines[512], *save = NULL, *out;
+	size_t n = 0, len = 0;
+
+	assert_non_null(copy);
+	for (char *l = strtok_r(copy, "\n,{}", &save); l && n < 512; l = strtok_r(NULL, "\n,{}", &save)) {
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (*l != '\0')
+			lines[n++] = l;
+	}
+	qsort(lines, n, sizeof(lines[0]), cmp_str);
+	out = calloc(1, strlen(listing) + n + 1);
+	assert_non_null(out);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out + len, lines[i], strlen(lines[i]));
+		len += strlen(lines[i]);
+		out[len++] = '\n';
+	}
+	free(copy);
+	return out;
+}
+
+/*
+ * A port's change (nft_tenant_port, applied in-process by nftx) leaves the
+ * kernel exactly as loading the whole rule set with that port would, and
+ * taking it away again restores the rule set without it. Root only: in a
+ * namespace of its own.
+ */
+static void
+t_port_change_equals_reload(void **state)
+{
+	struct nft_vm_port a[2] = {{"vtaaa0", "52:54:00:00:00:01", 0x0a00000a},
+				   {"vtbbb0", "52:54:00:00:00:02", 0x0a00000b}};
+	const char *trusted[] = {"vtfw1"};
+	char *one = nft_tenant(a, 1, trusted, 1), *two = nft_tenant(a, 2, trusted, 1);
+	char *cmds = NULL, *l1 = NULL, *l2 = NULL, *l3 = NULL, *l4 = NULL, err[256];
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+		free(one);
+		free(two);
+		skip();
+	}
+	assert_int_equal(nftx_run(NULL, one, &l1, err, sizeof(err)), 0);
+	f = open_memstream(&cmds, &len);
+	nft_tenant_port(f, 1, &a[1], 0);
+	fclose(f);
+	assert_int_equal(nftx_run(NULL, cmds, &l2, err, sizeof(err)), 0);
+	assert_int_equal(nftx_run(NULL, two, &l3, err, sizeof(err)), 0);
+	{
+		char *n2 = norm(l2), *n3 = norm(l3);
+
+		assert_string_equal(n2, n3);
+		free(n2);
+		free(n3);
+	}
+	free(cmds);
+	cmds = NULL;
+	f = open_memstream(&cmds, &len);
+	nft_tenant_port(f, 0, &a[1], 0);
+	fclose(f);
+	assert_int_equal(nftx_run(NULL, cmds, &l4, err, sizeof(err)), 0);
+	{
+		char *n1 = norm(l1), *n4 = norm(l4);
+
+		assert_string_equal(n1, n4);
+		free(n1);
+		free(n4);
+	}
+	/* Deleting what is not there fails the transaction and says why. */
+	free(l4);
+	l4 = NULL;
+	assert_int_equal(nftx_run(NULL, cmds, &l4, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "nft"));
+	free(cmds);
+	free(one);
+	free(two);
+	free(l1);
+	free(l2);
+	free(l3);
+	free(l4);
+}
+
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 5];
+	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 6];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -279,5 +378,6 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_max_rules);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_tenant_text);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_cidr);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_port_change_equals_reload);
 	return _cmocka_run_group_tests("net", tests, n, NULL, NULL);
 }

@@ -121,7 +121,7 @@ dhcp_adopt(const char *dir)
 	snprintf(path, sizeof(path), "%s/dnsmasq.pid", dir);
 	if (util_read_file(path, 64, &text, &len) < 0)
 		return 0;
-	pid = (pid_t)atoi(text);
+	pid = util_parse_pid(text);
 	free(text);
 	return dhcp_alive(dir, pid) ? pid : 0;
 }

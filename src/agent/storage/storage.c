@@ -29,6 +29,22 @@
 #define VOLUME_SIZE_MAX (UINT64_C(16) << 40)
 #define BLOCK 4096
 
+/* Who uses a volume (the VM table, above this module, tells: vm.h). */
+static int (*users_fn)(const char *volume, char *out, size_t len);
+
+void
+storage_set_volume_users(int (*fn)(const char *volume, char *out, size_t len))
+{
+	users_fn = fn;
+}
+
+static int
+volume_users(const char *volume, char *out, size_t len)
+{
+	out[0] = '\0';
+	return users_fn != NULL ? users_fn(volume, out, len) : 0;
+}
+
 static struct {
 	int enabled;
 	char bin[PATH_MAX];
@@ -85,7 +101,7 @@ adopt(void)
 
 	if (util_read_file(sc.pidfile, 64, &text, &len) < 0)
 		return 0;
-	pid = (pid_t)atoi(text);
+	pid = util_parse_pid(text);
 	free(text);
 	return alive(pid) ? pid : 0;
 }
@@ -636,7 +652,7 @@ grow_fs(const char *vm_id, const char *tenant, const char *vol, struct op_error 
 			goto out;
 		}
 		if (util_read_file(pidf, 64, &text, &n) == 0)
-			pid = (pid_t)atoi(text);
+			pid = util_parse_pid(text);
 		free(text);
 		/* A fresh clone was never mounted and resizes at once; a used
 		 * one must be checked first (resize2fs says so). As in
@@ -893,7 +909,7 @@ with_vms(json_t *v)
 {
 	char vms[256];
 
-	if (vm_volume_users(json_string_value(json_object_get(v, "name")) ?: "", vms,
+	if (volume_users(json_string_value(json_object_get(v, "name")) ?: "", vms,
 			    sizeof(vms)) > 0)
 		json_object_set_new(v, "vms", json_string(vms));
 	return v;
@@ -963,7 +979,7 @@ op_delete(json_t *args, json_t **out, struct op_error *e)
 	if ((r = only(args, allowed, e)) < 0 || (r = arg_ident(args, "tenant", 1, &tenant, e)) < 0 ||
 	    (r = arg_ident(args, "name", 1, &name, e)) < 0 || (r = owned(tenant, name, NULL, e)) < 0)
 		return r;
-	if (vm_volume_users(name, vms, sizeof(vms)) > 0)
+	if (volume_users(name, vms, sizeof(vms)) > 0)
 		return op_fail(e, "conflict", -EBUSY, "volume '%s' is attached to VM %s", name, vms);
 	return call("volume.delete", json_pack("{s:s}", "name", name), NULL, e);
 }

@@ -59,7 +59,9 @@ netstate_parse_cidr(const char *s, int want_prefix, int network, struct net_cidr
 		if (p[0] < '0' || p[0] > '9' || strlen(p) > 2 || (p[1] && (p[1] < '0' || p[1] > '9')) ||
 		    (p[0] == '0' && p[1]))
 			return -EINVAL;
-		prefix = (unsigned)atoi(p);
+		prefix = (unsigned)(p[0] - '0');
+		if (p[1])
+			prefix = prefix * 10 + (unsigned)(p[1] - '0');
 		if (prefix > 32)
 			return -EINVAL;
 	}

@@ -14,6 +14,7 @@
 #define CLOUDLET_NFT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "netstate.h"
 
@@ -46,5 +47,14 @@ struct nft_vm_port {
  */
 char *nft_tenant(const struct nft_vm_port *ports, size_t n_ports, const char *const *trusted,
 		 size_t n_trusted);
+
+/*
+ * One port's change to nft_tenant's rule set as commands (to f): add
+ * (add != 0) or delete its elements, vm_mac and vm_ip for a policed port,
+ * trusted for a trusted one (only p->ifname is used then). Adding what is
+ * there already changes nothing; deleting what is missing fails the whole
+ * transaction (the caller then reloads the rule set).
+ */
+void nft_tenant_port(FILE *f, int add, const struct nft_vm_port *p, int trusted);
 
 #endif

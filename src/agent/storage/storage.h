@@ -26,7 +26,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "vm.h"
+#include "config.h"
+#include "operr.h"
+#include "spec.h"
 
 #define STORAGE_DEVICES_MAX 16
 
@@ -45,6 +47,11 @@ struct storage_config {
 int storage_init(const struct storage_config *cfg);
 
 int storage_enabled(void);
+
+/* How to learn which VMs use a volume ("a, b" into out; their count): a
+ * volume in use is not deleted. Set once by the VM table (vm.h), which
+ * this module does not import. */
+void storage_set_volume_users(int (*fn)(const char *volume, char *out, size_t len));
 
 /*
  * Handle an agent operation if it is a storage one (volume.*, alert.list,

@@ -33,6 +33,11 @@
 
 int template_init(void);
 
+/* Does a VM's disk use the template in dir as its backing file (then its
+ * disk stays when it goes stale)? Set once by the VM table (vm.h), which
+ * this module does not import. */
+void template_set_in_use(int (*fn)(const char *dir));
+
 /* 0 and the template's directory and RAM file if a ready one fits spec. */
 int template_lookup(const struct vm_spec *spec, char *dir, size_t dirlen, char *ram,
 		    size_t ramlen);

@@ -64,8 +64,13 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 
 	if ((r = qemu_kernel_cmdline(l->accel, l->tsc_khz, cmdline, sizeof(cmdline))) < 0)
 		return r;
-	if (l->template_mode && strlen(cmdline) + 20 < sizeof(cmdline))
-		strcat(cmdline, " cloudlet.template=1");
+	if (l->template_mode) {
+		size_t n = strlen(cmdline);
+
+		if (snprintf(cmdline + n, sizeof(cmdline) - n, " cloudlet.template=1") >=
+		    (int)(sizeof(cmdline) - n))
+			return -ENAMETOOLONG;
+	}
 	strv_add(a, l->qemu_bin);
 	strv_add(a, "-name");
 	strv_addf(a, "guest=%s,debug-threads=on", l->vm_id);

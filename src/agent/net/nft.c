@@ -207,3 +207,19 @@ nft_tenant(const struct nft_vm_port *ports, size_t n_ports, const char *const *t
 	}
 	return buf;
 }
+
+void
+nft_tenant_port(FILE *f, int add, const struct nft_vm_port *p, int trusted)
+{
+	const char *verb = add ? "add" : "delete";
+
+	if (trusted) {
+		fprintf(f, "%s element bridge cloudlet trusted { \"%s\" }\n", verb, p->ifname);
+		return;
+	}
+	fprintf(f, "%s element bridge cloudlet vm_mac { \"%s\" . %s }\n", verb, p->ifname,
+		p->mac);
+	fprintf(f, "%s element bridge cloudlet vm_ip { \"%s\" . %s . ", verb, p->ifname, p->mac);
+	ip(f, p->ip);
+	fputs(" }\n", f);
+}

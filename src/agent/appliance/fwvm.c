@@ -1,9 +1,10 @@
-/* net_fwvm.c - see net_fwvm.h */
+/* fwvm.c - see fwvm.h */
 #define _GNU_SOURCE
-#include "net_fwvm.h"
+#include "fwvm.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ fwvm_name(const char *tenant, char *out, size_t len)
 static int
 op_err(const struct op_error *e, char *err, size_t errlen, int r)
 {
-	snprintf(err, errlen, "firewall VM: %s", e->msg);
+	snprintf(err, errlen, "firewall VM: %.480s", e->msg);
 	return r < 0 ? r : -EIO;
 }
 
@@ -221,8 +222,11 @@ out:
 	return r;
 }
 
-int
-fwvm_ensure(const struct net_tenant *t, const char *ns_net, char *err, size_t errlen)
+/* On success *sent is the script the appliance holds now. It is sent on
+ * every sync, also when unchanged: only the appliance knows whether it
+ * still holds it (an operator may have flushed its rules). */
+static int
+ensure(const struct net_tenant *t, const char *ns_net, char **sent, char *err, size_t errlen)
 {
 	struct op_error e = {.code = "internal"};
 	char name[64], sock[800];
@@ -262,7 +266,7 @@ fwvm_ensure(const struct net_tenant *t, const char *ns_net, char *err, size_t er
 		json_decref(view);
 		return op_err(&e, err, errlen, r);
 	}
-	snprintf(sock, sizeof(sock), "%s/vms/%s/fwctl.sock", vm_cfg->state_dir,
+	snprintf(sock, sizeof(sock), "%s/vms/%s/fwctl.sock", agent_config()->state_dir,
 		 json_string_value(json_object_get(view, "id")) ?: "");
 	if ((text = script(t, view)) == NULL) {
 		json_decref(view);
@@ -273,13 +277,16 @@ fwvm_ensure(const struct net_tenant *t, const char *ns_net, char *err, size_t er
 	for (int i = 0; i < FWVM_TRIES; i++)
 		if ((r = send_apply(sock, text, err, errlen)) != -ETIMEDOUT)
 			break;
-	free(text);
+	free(*sent);
+	*sent = r == 0 ? text : NULL;
+	if (r < 0)
+		free(text);
 	json_decref(view);
 	return r;
 }
 
-void
-fwvm_boot(const char *tenant, char *out, size_t len)
+static void
+boot_of(const char *tenant, char *out, size_t len)
 {
 	struct op_error e = {.code = "internal"};
 	char name[64];
@@ -295,8 +302,8 @@ fwvm_boot(const char *tenant, char *out, size_t len)
 	json_decref(view);
 }
 
-int
-fwvm_delete(const char *tenant, char *err, size_t errlen)
+static int
+delete_vm(const char *tenant, char *err, size_t errlen)
 {
 	struct op_error e = {.code = "internal"};
 	char name[64];
@@ -309,5 +316,190 @@ fwvm_delete(const char *tenant, char *err, size_t errlen)
 	json_decref(view);
 	if ((r = vm_delete(name, &e)) < 0)
 		return op_err(&e, err, errlen, r);
+	return 0;
+}
+
+/* ---- the layer: one sync per tenant at a time, none holding a lock ---- */
+
+#define SYNC_MAX 1024
+
+/* Tenants whose appliance is being synced, and the boot each was last
+ * configured for. Guarded by mtx, which is never held across a VM
+ * operation: a sync marks its tenant busy, works unlocked, unmarks. */
+static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static struct {
+	char tenant[NET_TENANT_MAX + 1];
+	int busy;
+	char boot[32]; /* the boot the appliance was last configured in */
+	char *sent;    /* the script it got then (owned by the busy sync) */
+} slots[SYNC_MAX];
+
+/* The tenant's slot (made if missing), mtx held; NULL when full. */
+static int
+slot_of(const char *tenant)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < SYNC_MAX; i++) {
+		if (strcmp(slots[i].tenant, tenant) == 0)
+			return i;
+		if (free_slot < 0 && slots[i].tenant[0] == '\0')
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		snprintf(slots[free_slot].tenant, sizeof(slots[free_slot].tenant), "%s", tenant);
+		slots[free_slot].busy = 0;
+		slots[free_slot].boot[0] = '\0';
+		slots[free_slot].sent = NULL;
+	}
+	return free_slot;
+}
+
+static int
+claim(const char *tenant)
+{
+	int i;
+
+	pthread_mutex_lock(&mtx);
+	while ((i = slot_of(tenant)) >= 0 && slots[i].busy)
+		pthread_cond_wait(&cond, &mtx);
+	if (i >= 0)
+		slots[i].busy = 1;
+	pthread_mutex_unlock(&mtx);
+	return i;
+}
+
+static void
+unclaim(int i, const char *boot, int forget)
+{
+	pthread_mutex_lock(&mtx);
+	slots[i].busy = 0;
+	if (boot != NULL)
+		snprintf(slots[i].boot, sizeof(slots[i].boot), "%s", boot);
+	if (forget) {
+		slots[i].tenant[0] = '\0';
+		free(slots[i].sent);
+		slots[i].sent = NULL;
+	}
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&mtx);
+}
+
+int
+fwvm_sync(const char *tenant, struct op_error *e)
+{
+	struct net_tenant st;
+	char ns_net[64], err[512], boot[32];
+	int i, r;
+
+	if ((i = claim(tenant)) < 0)
+		return op_fail(e, "insufficient_resources", -ENOSPC, "too many tenants");
+	memset(&st, 0, sizeof(st));
+	if ((r = net_tenant_get(tenant, &st, ns_net, sizeof(ns_net))) < 0) {
+		unclaim(i, NULL, 1);
+		return op_fail(e, "not_found", r, "no networks for tenant '%s'", tenant);
+	}
+	if (st.mode != NET_FW_VM) {
+		r = delete_vm(tenant, err, sizeof(err));
+		netstate_free(&st);
+		free(slots[i].sent);
+		slots[i].sent = NULL;
+		unclaim(i, "", 0);
+		return r < 0 ? op_fail(e, "internal", r, "%s", err) : 0;
+	}
+	/* A new boot holds nothing yet (the slot is ours while busy). */
+	boot_of(tenant, boot, sizeof(boot));
+	if (boot[0] == '\0' || strcmp(boot, slots[i].boot) != 0) {
+		free(slots[i].sent);
+		slots[i].sent = NULL;
+	}
+	r = ensure(&st, ns_net, &slots[i].sent, err, sizeof(err));
+	netstate_free(&st);
+	if (r < 0) {
+		log_warnx("net %s: firewall VM: %s", tenant, err);
+		unclaim(i, NULL, 0);
+		return op_fail(e, "internal", r, "applying the network state failed: %s", err);
+	}
+	boot_of(tenant, boot, sizeof(boot));
+	unclaim(i, boot, 0);
+	return 0;
+}
+
+int
+fwvm_delete(const char *tenant, struct op_error *e)
+{
+	char err[512];
+	int i, r;
+
+	if ((i = claim(tenant)) < 0)
+		return op_fail(e, "insufficient_resources", -ENOSPC, "too many tenants");
+	r = delete_vm(tenant, err, sizeof(err));
+	unclaim(i, NULL, r == 0);
+	return r < 0 ? op_fail(e, "internal", r, "%s", err) : 0;
+}
+
+static int
+is_appliance(const char *tenant, const char *vm_name)
+{
+	char name[64];
+
+	fwvm_name(tenant, name, sizeof(name));
+	return strcmp(name, vm_name) == 0;
+}
+
+/* An appliance that rebooted or crashed lost its rules: configure (or
+ * start) it again. Every tenant in mode vm is looked at every 2 s. */
+static void *
+watch(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		json_t *list;
+		size_t k;
+		json_t *t;
+
+		sleep(2);
+		list = net_list();
+		json_array_foreach(list, k, t) {
+			const char *tenant = json_string_value(json_object_get(t, "tenant"));
+			const char *mode = json_string_value(json_object_get(t, "mode"));
+			char boot[32], was[32] = "";
+			struct op_error e = {.code = "internal"};
+			int i, busy = 1;
+
+			if (tenant == NULL || mode == NULL || strcmp(mode, "vm") != 0)
+				continue;
+			boot_of(tenant, boot, sizeof(boot));
+			pthread_mutex_lock(&mtx);
+			if ((i = slot_of(tenant)) >= 0) {
+				busy = slots[i].busy;
+				snprintf(was, sizeof(was), "%s", slots[i].boot);
+			}
+			pthread_mutex_unlock(&mtx);
+			if (busy || strcmp(boot, was) == 0)
+				continue;
+			log_warnx("net %s: firewall VM %s: configuring it again", tenant,
+				  boot[0] ? "rebooted" : "not running");
+			if (fwvm_sync(tenant, &e) < 0)
+				log_warnx("net %s: %s", tenant, e.msg);
+		}
+		json_decref(list);
+	}
+	return NULL;
+}
+
+int
+fwvm_init(void)
+{
+	pthread_t th;
+	int r;
+
+	net_set_trusted(is_appliance);
+	if (geteuid() != 0)
+		return 0;
+	if ((r = pthread_create(&th, NULL, watch, NULL)) != 0)
+		return -r;
+	pthread_detach(th);
 	return 0;
 }

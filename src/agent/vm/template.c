@@ -20,8 +20,8 @@
 #include "log.h"
 #include "qemu.h"
 #include "qmp.h"
+#include "config.h"
 #include "util.h"
-#include "vm.h"
 
 #define READY_LINE "cloudlet: template-ready"
 #define FAILED_LINE "cloudlet: template-failed: "
@@ -35,7 +35,7 @@ static int nbuilding;
 int
 template_init(void)
 {
-	const char *const argv[] = {vm_cfg->qemu_bin, "--version", NULL};
+	const char *const argv[] = {agent_config()->qemu_bin, "--version", NULL};
 	char out[512], *nl;
 	char path[700];
 
@@ -45,7 +45,7 @@ template_init(void)
 	if (nl != NULL)
 		*nl = '\0';
 	snprintf(qemu_version, sizeof(qemu_version), "%.120s", out);
-	snprintf(path, sizeof(path), "%s/templates", vm_cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/templates", agent_config()->state_dir);
 	return util_mkdirs(path, 0711);
 }
 
@@ -72,15 +72,15 @@ identity(const struct vm_spec *s, char *id, size_t idlen, char *key)
 
 	if (image_find(s->image, &im) < 0)
 		return -ENOENT;
-	snprintf(kpath, sizeof(kpath), "%s/vmlinux", vm_cfg->guest_dir);
-	snprintf(ipath, sizeof(ipath), "%s/initrd.cpio.gz", vm_cfg->guest_dir);
+	snprintf(kpath, sizeof(kpath), "%s/vmlinux", agent_config()->guest_dir);
+	snprintf(ipath, sizeof(ipath), "%s/initrd.cpio.gz", agent_config()->guest_dir);
 	file_sig(kpath, ksig, sizeof(ksig));
 	file_sig(ipath, isig, sizeof(isig));
 	if (util_fmt(id, idlen,
 		     "format=1\nengine=%d\nagent=%s\nimage=%s\nimage_id=%s\nvmlinux=%s\ninitrd=%s\n"
 		     "qemu=%s\naccel=%s\nvcpus=%u\nmemory_mib=%llu\ndisk_gib=%llu\nnics=%u\n",
-		     QEMU_ENGINE_REV, vm_cfg->state_dir, s->image, im.id, ksig, isig, qemu_version,
-		     host_accel_name(vm_cfg->host.accel), s->vcpus,
+		     QEMU_ENGINE_REV, agent_config()->state_dir, s->image, im.id, ksig, isig, qemu_version,
+		     host_accel_name(agent_config()->host.accel), s->vcpus,
 		     (unsigned long long)s->memory_mib, (unsigned long long)s->disk_gib,
 		     s->n_nics) < 0)
 		return -ENAMETOOLONG;
@@ -94,8 +94,8 @@ identity(const struct vm_spec *s, char *id, size_t idlen, char *key)
 static void
 paths(const char *key, char *dir, size_t dirlen, char *ram, size_t ramlen)
 {
-	snprintf(dir, dirlen, "%s/templates/%s", vm_cfg->state_dir, key);
-	snprintf(ram, ramlen, "%s/cloudlet-%s.ram", vm_cfg->template_ram_dir, key);
+	snprintf(dir, dirlen, "%s/templates/%s", agent_config()->state_dir, key);
+	snprintf(ram, ramlen, "%s/cloudlet-%s.ram", agent_config()->template_ram_dir, key);
 }
 
 int
@@ -217,7 +217,7 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	util_rmtree(dir);
 	unlink(ram);
 	if ((r = util_mkdirs(tmp, 0700)) < 0 ||
-	    (geteuid() == 0 && chown(tmp, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)) {
+	    (geteuid() == 0 && chown(tmp, agent_config()->vm_uid, agent_config()->vm_gid) < 0)) {
 		snprintf(err, errlen, "template dir: %s", strerror(r < 0 ? -r : errno));
 		return r < 0 ? r : -errno;
 	}
@@ -232,15 +232,15 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	memcpy(ts.nics, spec->nics, sizeof(ts.nics));
 
 	snprintf(path, sizeof(path), "%s/root.raw", tmp);
-	snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vm_cfg->guest_dir, spec->image);
+	snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", agent_config()->guest_dir, spec->image);
 	if ((r = disk_create_root(path, rootfs, spec->disk_gib, err, errlen)) < 0)
 		goto fail;
-	if (geteuid() == 0 && chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)
+	if (geteuid() == 0 && chown(path, agent_config()->vm_uid, agent_config()->vm_gid) < 0)
 		goto fail_errno;
 	snprintf(path, sizeof(path), "%s/seed.img", tmp);
 	if ((r = disk_write_seed(path, "template", &ts, 0, err, errlen)) < 0)
 		goto fail;
-	if (geteuid() == 0 && chown(path, vm_cfg->vm_uid, vm_cfg->vm_gid) < 0)
+	if (geteuid() == 0 && chown(path, agent_config()->vm_uid, agent_config()->vm_gid) < 0)
 		goto fail_errno;
 	snprintf(path, sizeof(path), "%s/state", tmp);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -248,15 +248,15 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 		goto fail_errno;
 
 	memset(&l, 0, sizeof(l));
-	l.qemu_bin = vm_cfg->qemu_bin;
-	l.guest_dir = vm_cfg->guest_dir;
+	l.qemu_bin = agent_config()->qemu_bin;
+	l.guest_dir = agent_config()->guest_dir;
 	l.vm_dir = tmp;
 	l.vm_id = key;
-	l.accel = vm_cfg->host.accel;
-	l.tsc_khz = vm_cfg->host.tsc_khz;
+	l.accel = agent_config()->host.accel;
+	l.tsc_khz = agent_config()->host.tsc_khz;
 	l.spec = &ts;
-	l.uid = vm_cfg->vm_uid;
-	l.gid = vm_cfg->vm_gid;
+	l.uid = agent_config()->vm_uid;
+	l.gid = agent_config()->vm_gid;
 	l.mem_path = ram;
 	l.mem_share = 1;
 	l.template_mode = 1;
@@ -339,7 +339,7 @@ template_build_async(const struct vm_spec *spec)
 	pthread_t t;
 	int i;
 
-	if (!vm_cfg->auto_templates || identity(spec, id, sizeof(id), key) < 0)
+	if (!agent_config()->auto_templates || identity(spec, id, sizeof(id), key) < 0)
 		return;
 	pthread_mutex_lock(&build_mtx);
 	for (i = 0; i < nbuilding; i++)
@@ -371,7 +371,7 @@ template_list(void)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/templates", vm_cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/templates", agent_config()->state_dir);
 	d = opendir(path);
 	if (d == NULL)
 		return arr;
@@ -436,16 +436,18 @@ is_current(const char *key, const char *have)
 	return strcmp(now_key, key) == 0 && strcmp(id, have) == 0;
 }
 
+static int (*in_use_fn)(const char *dir);
+
+void
+template_set_in_use(int (*fn)(const char *dir))
+{
+	in_use_fn = fn;
+}
+
 static int
 in_use(const char *dir)
 {
-	int used = 0;
-
-	vm_lock();
-	for (struct vm *vm = vm_first(); vm && !used; vm = vm->next)
-		used = !vm->deleted && strcmp(vm->tpl_dir, dir) == 0;
-	vm_unlock();
-	return used;
+	return in_use_fn != NULL && in_use_fn(dir);
 }
 
 static int
@@ -468,7 +470,7 @@ template_gc(void)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/templates", vm_cfg->state_dir);
+	snprintf(path, sizeof(path), "%s/templates", agent_config()->state_dir);
 	if ((d = opendir(path)) == NULL)
 		goto out;
 	while ((de = readdir(d)) != NULL) {

@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 #include "dhcp.h"
+#include "links.h"
 #include "log.h"
 #include "netns.h"
-#include "net_fwvm.h"
 #include "netstate.h"
 #include "nft.h"
-#include "qemu.h"
+#include "nftx.h"
 #include "util.h"
 
 #define PORTS_MAX 4096
@@ -31,14 +31,22 @@ struct tenant {
 	pid_t dnsmasq;
 	char *listing_net, *listing_fw; /* `nft list ruleset` right after applying */
 	char applied_at[32];
-	char fw_boot[32]; /* mode vm: the appliance boot last configured */
+	/* What this agent process last made the kernel hold (reset at start,
+	 * so the first apply is a full one): links of this link_sig, firewall
+	 * rules of this text, ports and DHCP as the port table says. */
+	char *link_sig, *fw_text;
+	int ports_applied;
 };
 
 static const struct agent_config *cfg;
-/* Recursive: in firewall mode "vm" applying creates the appliance VM, and
- * vm_create calls back into net_ports_changed on the same thread. */
-static pthread_mutex_t mtx = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct tenant *tenants;
+static int ext_ready; /* the external network was made by this process */
+static int (*trusted_fn)(const char *tenant, const char *vm_name);
+
+/* Every VM NIC on a tenant network (net.h); unordered. */
+static struct net_port *ports;
+static size_t n_ports, cap_ports;
 
 const char *
 net_ext_netns(void)
@@ -61,280 +69,6 @@ find(const char *key)
 	return NULL;
 }
 
-static int
-run(const char *ns, char *err, size_t errlen, ...)
-{
-	const char *argv[24];
-	va_list ap;
-	int n = 0;
-
-	va_start(ap, errlen);
-	while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	return netns_run(ns, argv, NULL, err, errlen);
-}
-
-/* ---- the external network ------------------------------------------- */
-
-static int
-ensure_ext(char *err, size_t errlen)
-{
-	int r;
-
-	if ((r = netns_ensure(cfg->ext_netns, err, errlen)) < 0)
-		return r;
-	if ((r = netns_has_link(cfg->ext_netns, cfg->ext_bridge)) < 0)
-		return r;
-	if (r == 0 && (r = run(NULL, err, errlen, "ip", "-n", cfg->ext_netns, "link", "add",
-			       cfg->ext_bridge, "type", "bridge", NULL)) < 0)
-		return r;
-	return run(NULL, err, errlen, "ip", "-n", cfg->ext_netns, "link", "set", cfg->ext_bridge,
-		   "up", NULL);
-}
-
-/* ---- links ------------------------------------------------------------ */
-
-static int
-has(const json_t *links, const char *name)
-{
-	size_t i;
-	const json_t *l;
-
-	json_array_foreach(links, i, l) {
-		const char *n = json_string_value(json_object_get(l, "ifname"));
-
-		if (n && strcmp(n, name) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-wanted_net(const struct net_tenant *st, const char *hash)
-{
-	for (unsigned i = 0; i < st->n_networks; i++)
-		if (strcmp(st->networks[i].hash, hash) == 0)
-			return 1;
-	return 0;
-}
-
-/* Delete interfaces named <prefix><hash> in ns whose network is gone. */
-static int
-prune(const char *ns, const json_t *links, const char *prefix, const struct net_tenant *st,
-      int keep_none, char *err, size_t errlen)
-{
-	size_t i, pl = strlen(prefix);
-	const json_t *l;
-	int r;
-
-	json_array_foreach(links, i, l) {
-		const char *n = json_string_value(json_object_get(l, "ifname"));
-
-		if (n == NULL || strncmp(n, prefix, pl) != 0)
-			continue;
-		if (!keep_none && wanted_net(st, n + pl))
-			continue;
-		/* Deleting one end of a veth pair removes the other: already
-		 * gone is fine. */
-		if ((r = run(NULL, err, errlen, "ip", "-n", ns, "link", "del", n, NULL)) < 0 &&
-		    netns_has_link(ns, n) != 0)
-			return r;
-	}
-	return 0;
-}
-
-static void
-cidr_str(uint32_t a, unsigned prefix, char *out, size_t len)
-{
-	char ip[16];
-
-	netstate_ip(a, ip, sizeof(ip));
-	snprintf(out, len, "%s/%u", ip, prefix);
-}
-
-/* Make the addresses on dev in ns exactly want[] (CIDR strings). */
-static int
-sync_addrs(const char *ns, const char *dev, char want[][20], size_t n_want, char *err,
-	   size_t errlen)
-{
-	json_t *ifs = NULL;
-	size_t i, k;
-	int r;
-
-	if ((r = netns_ip_json(ns, "addr", dev, &ifs, err, errlen)) < 0)
-		return r;
-	/* Remove what is not wanted. */
-	for (i = 0; i < json_array_size(ifs); i++) {
-		json_t *ai = json_object_get(json_array_get(ifs, i), "addr_info");
-		const json_t *a;
-		size_t j;
-
-		json_array_foreach(ai, j, a) {
-			const char *local = json_string_value(json_object_get(a, "local"));
-			const char *fam = json_string_value(json_object_get(a, "family"));
-			char have[24];
-			int keep = 0;
-
-			if (local == NULL || fam == NULL || strcmp(fam, "inet") != 0)
-				continue;
-			snprintf(have, sizeof(have), "%s/%d", local,
-				 (int)json_integer_value(json_object_get(a, "prefixlen")));
-			for (k = 0; k < n_want; k++)
-				keep |= strcmp(have, want[k]) == 0;
-			if (!keep &&
-			    (r = run(NULL, err, errlen, "ip", "-n", ns, "addr", "del", have, "dev",
-				     dev, NULL)) < 0)
-				goto out;
-		}
-	}
-	for (k = 0; k < n_want; k++) {
-		char ip[20], *slash;
-		int had = 0;
-
-		for (i = 0; i < json_array_size(ifs); i++) {
-			json_t *ai = json_object_get(json_array_get(ifs, i), "addr_info");
-			const json_t *a;
-			size_t j;
-
-			json_array_foreach(ai, j, a) {
-				char have[24];
-
-				snprintf(have, sizeof(have), "%s/%d",
-					 json_string_value(json_object_get(a, "local")) ?: "",
-					 (int)json_integer_value(json_object_get(a, "prefixlen")));
-				had |= strcmp(have, want[k]) == 0;
-			}
-		}
-		if ((r = run(NULL, err, errlen, "ip", "-n", ns, "addr", "replace", want[k], "dev",
-			     dev, NULL)) < 0)
-			goto out;
-		if (had)
-			continue;
-		/* A new address here may have been another port's a moment
-		 * ago (a switch from the firewall VM): tell the neighbours
-		 * now rather than when their ARP caches expire. */
-		snprintf(ip, sizeof(ip), "%s", want[k]);
-		if ((slash = strchr(ip, '/')) != NULL)
-			*slash = '\0';
-		run(ns, err, errlen, "busybox", "arping", "-U", "-c", "1", "-I", dev, ip, NULL);
-	}
-	r = 0;
-out:
-	json_decref(ifs);
-	return r;
-}
-
-static int
-apply_links(struct tenant *t, char *err, size_t errlen)
-{
-	const struct net_tenant *st = &t->st;
-	json_t *nl = NULL, *fl = NULL;
-	char xf[16];
-	int r, nsmode = st->mode == NET_FW_NAMESPACE;
-
-	if ((r = netns_ensure(t->ns_net, err, errlen)) < 0)
-		return r;
-	if (nsmode) {
-		if ((r = netns_ensure(t->ns_fw, err, errlen)) < 0 ||
-		    (r = netns_sysctl(t->ns_fw, "net/ipv4/ip_forward", "1", err, errlen)) < 0)
-			return r;
-	} else if ((r = netns_delete(t->ns_fw, err, errlen)) < 0)
-		return r;
-	if ((r = netns_ip_json(t->ns_net, "link", NULL, &nl, err, errlen)) < 0)
-		goto out;
-	if (nsmode && (r = netns_ip_json(t->ns_fw, "link", NULL, &fl, err, errlen)) < 0)
-		goto out;
-	/* Networks no longer wanted go first (their addresses may be reused). */
-	if ((r = prune(t->ns_net, nl, "br-", st, 0, err, errlen)) < 0 ||
-	    (r = prune(t->ns_net, nl, "fw-", st, !nsmode, err, errlen)) < 0 ||
-	    (fl && (r = prune(t->ns_fw, fl, "in-", st, 0, err, errlen)) < 0))
-		goto out;
-	for (unsigned i = 0; i < st->n_networks; i++) {
-		const struct net_network *n = &st->networks[i];
-		char br[16], fw[16], in[16], want[1][20];
-
-		snprintf(br, sizeof(br), "br-%s", n->hash);
-		snprintf(fw, sizeof(fw), "fw-%s", n->hash);
-		snprintf(in, sizeof(in), "in-%s", n->hash);
-		if (!has(nl, br) &&
-		    (r = run(NULL, err, errlen, "ip", "-n", t->ns_net, "link", "add", br, "type",
-			     "bridge", NULL)) < 0)
-			goto out;
-		if ((r = run(NULL, err, errlen, "ip", "-n", t->ns_net, "link", "set", br, "up",
-			     NULL)) < 0)
-			goto out;
-		cidr_str(n->dhcp_server, n->cidr.prefix, want[0], sizeof(want[0]));
-		if ((r = sync_addrs(t->ns_net, br, want, 1, err, errlen)) < 0)
-			goto out;
-		if (!nsmode)
-			continue;
-		/* The firewall's first port on this network: a veth pair. */
-		if (!has(nl, fw) || !has(fl, in)) {
-			if (has(nl, fw))
-				run(NULL, err, errlen, "ip", "-n", t->ns_net, "link", "del", fw, NULL);
-			if (has(fl, in))
-				run(NULL, err, errlen, "ip", "-n", t->ns_fw, "link", "del", in, NULL);
-			if ((r = run(NULL, err, errlen, "ip", "-n", t->ns_fw, "link", "add", in,
-				     "type", "veth", "peer", "name", fw, "netns", t->ns_net,
-				     NULL)) < 0)
-				goto out;
-		}
-		if ((r = run(NULL, err, errlen, "ip", "-n", t->ns_net, "link", "set", fw, "master",
-			     br, "up", NULL)) < 0 ||
-		    (r = run(NULL, err, errlen, "ip", "-n", t->ns_fw, "link", "set", in, "up",
-			     NULL)) < 0)
-			goto out;
-		cidr_str(n->gateway, n->cidr.prefix, want[0], sizeof(want[0]));
-		if ((r = sync_addrs(t->ns_fw, in, want, 1, err, errlen)) < 0)
-			goto out;
-	}
-	if (!nsmode) {
-		r = 0;
-		goto out;
-	}
-	/* The second port, on the shared external network. */
-	snprintf(xf, sizeof(xf), "xf-%s", st->hash);
-	if (!has(fl, "ext0") || netns_has_link(cfg->ext_netns, xf) != 1) {
-		if (has(fl, "ext0"))
-			run(NULL, err, errlen, "ip", "-n", t->ns_fw, "link", "del", "ext0", NULL);
-		run(NULL, err, errlen, "ip", "-n", cfg->ext_netns, "link", "del", xf, NULL);
-		if ((r = run(NULL, err, errlen, "ip", "-n", t->ns_fw, "link", "add", "ext0", "type",
-			     "veth", "peer", "name", xf, "netns", cfg->ext_netns, NULL)) < 0)
-			goto out;
-	}
-	if ((r = run(NULL, err, errlen, "ip", "-n", cfg->ext_netns, "link", "set", xf, "master",
-		     cfg->ext_bridge, "up", NULL)) < 0 ||
-	    (r = run(NULL, err, errlen, "ip", "-n", t->ns_fw, "link", "set", "ext0", "up",
-		     NULL)) < 0)
-		goto out;
-	{
-		char want[NET_ADDRESSES_MAX + 1][20];
-		size_t n = 0;
-
-		if (st->ext_address)
-			cidr_str(st->ext_address, st->ext_prefix, want[n++], sizeof(want[0]));
-		for (unsigned i = 0; i < st->n_addresses; i++)
-			cidr_str(st->addresses[i].address, 32, want[n++], sizeof(want[0]));
-		if ((r = sync_addrs(t->ns_fw, "ext0", want, n, err, errlen)) < 0)
-			goto out;
-	}
-	if (st->ext_gateway) {
-		char gw[16];
-
-		netstate_ip(st->ext_gateway, gw, sizeof(gw));
-		if ((r = run(NULL, err, errlen, "ip", "-n", t->ns_fw, "route", "replace",
-			     "default", "via", gw, "dev", "ext0", NULL)) < 0)
-			goto out;
-	}
-	r = 0;
-out:
-	json_decref(nl);
-	json_decref(fl);
-	return r;
-}
-
 /* ---- VM ports (anti-spoofing, DHCP) ---------------------------------- */
 
 struct ports {
@@ -347,47 +81,55 @@ struct ports {
 };
 
 static int
+is_trusted(const struct tenant *t, const struct net_port *p)
+{
+	return trusted_fn != NULL && trusted_fn(t->st.tenant, p->vm_name);
+}
+
+/* A policed port's set elements; 0 when it has no address (it may not send). */
+static int
+port_elems(const struct net_port *p, struct nft_vm_port *out)
+{
+	struct net_cidr c;
+
+	if (p->address[0] == '\0' || netstate_parse_cidr(p->address, 1, 0, &c) < 0)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->ifname, sizeof(out->ifname), "%s", p->ifname);
+	snprintf(out->mac, sizeof(out->mac), "%s", p->mac);
+	out->ip = c.addr;
+	return 1;
+}
+
+static int
 collect_ports(const struct tenant *t, struct ports *ps)
 {
-	char fwname[64];
-
-	fwvm_name(t->st.tenant, fwname, sizeof(fwname));
 	memset(ps, 0, sizeof(*ps));
 	ps->p = calloc(PORTS_MAX, sizeof(*ps->p));
 	ps->h = calloc(PORTS_MAX, sizeof(*ps->h));
 	if (ps->p == NULL || ps->h == NULL)
 		return -ENOMEM;
-	vm_lock();
-	for (struct vm *vm = vm_first(); vm; vm = vm->next) {
-		if (vm->deleted)
-			continue;
-		for (unsigned i = 0; i < vm->spec.n_nics; i++) {
-			const struct spec_nic *nic = &vm->spec.nics[i];
-			struct net_cidr c;
+	for (size_t k = 0; k < n_ports; k++) {
+		const struct net_port *p = &ports[k];
 
-			if (strcmp(nic->netns, t->ns_net) != 0)
-				continue;
-			if (strcmp(vm->spec.name, fwname) == 0 &&
-			    ps->n_trusted < NET_NETWORKS_MAX + 1) {
-				/* The firewall appliance forwards others'
-				 * packets: its ports are not policed. */
-				qemu_tap_name(vm->id, i, ps->trusted_buf[ps->n_trusted], 16);
+		if (strcmp(p->netns, t->ns_net) != 0)
+			continue;
+		if (is_trusted(t, p)) {
+			/* The firewall appliance forwards others' packets:
+			 * its ports are not policed. */
+			if (ps->n_trusted < NET_NETWORKS_MAX + 1) {
+				snprintf(ps->trusted_buf[ps->n_trusted], 16, "%s", p->ifname);
 				ps->trusted[ps->n_trusted] = ps->trusted_buf[ps->n_trusted];
 				ps->n_trusted++;
-				continue;
 			}
-			if (ps->n >= PORTS_MAX || nic->address[0] == '\0' ||
-			    netstate_parse_cidr(nic->address, 1, 0, &c) < 0)
-				continue; /* no address: the VM may not send at all */
-			qemu_tap_name(vm->id, i, ps->p[ps->n].ifname, sizeof(ps->p[ps->n].ifname));
-			snprintf(ps->p[ps->n].mac, sizeof(ps->p[ps->n].mac), "%s", nic->mac);
-			ps->p[ps->n].ip = c.addr;
-			snprintf(ps->h[ps->n].mac, sizeof(ps->h[ps->n].mac), "%s", nic->mac);
-			ps->h[ps->n].ip = c.addr;
-			ps->n++;
+			continue;
 		}
+		if (ps->n >= PORTS_MAX || !port_elems(p, &ps->p[ps->n]))
+			continue;
+		snprintf(ps->h[ps->n].mac, sizeof(ps->h[ps->n].mac), "%s", p->mac);
+		ps->h[ps->n].ip = ps->p[ps->n].ip;
+		ps->n++;
 	}
-	vm_unlock();
 	return 0;
 }
 
@@ -398,13 +140,13 @@ ports_free(struct ports *ps)
 	free(ps->h);
 }
 
+/* Load a generated rule set into ns (kept in dir/name for the operator to
+ * read) and take the listing that in_sync compares against. */
 static int
 nft_load(const char *ns, const char *dir, const char *name, const char *text, char **listing,
 	 char *err, size_t errlen)
 {
 	char path[700];
-	const char *load[] = {"nft", "-f", path, NULL};
-	const char *list[] = {"nft", "list", "ruleset", NULL};
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -412,11 +154,8 @@ nft_load(const char *ns, const char *dir, const char *name, const char *text, ch
 		snprintf(err, errlen, "cannot write %.200s", path);
 		return r;
 	}
-	if ((r = netns_run(ns, load, NULL, err, errlen)) < 0)
-		return r;
 	free(*listing);
-	*listing = NULL;
-	return netns_run(ns, list, listing, err, errlen);
+	return nftx_run(ns, text, listing, err, errlen);
 }
 
 static int
@@ -445,11 +184,17 @@ apply_ports(struct tenant *t, int restart_dhcp, char *err, size_t errlen)
 	}
 	if ((r = dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, restart_dhcp)) < 0)
 		snprintf(err, errlen, "cannot start dnsmasq: %s", strerror(-r));
+	else
+		t->ports_applied = 1;
 out:
 	ports_free(&ps);
 	return r;
 }
 
+/* The namespace firewall's rule set; in mode vm there is none here (the
+ * appliance layer configures the firewall VM from net_tenant_get). Loaded
+ * when its text differs from what this process loaded last, or when the
+ * kernel no longer holds what that load left. */
 static int
 apply_firewall(struct tenant *t, char *err, size_t errlen)
 {
@@ -461,21 +206,37 @@ apply_firewall(struct tenant *t, char *err, size_t errlen)
 	if (t->st.mode != NET_FW_NAMESPACE) {
 		free(t->listing_fw);
 		t->listing_fw = NULL;
-		if ((r = fwvm_ensure(&t->st, t->ns_net, err, errlen)) < 0)
-			return r;
-		fwvm_boot(t->st.tenant, t->fw_boot, sizeof(t->fw_boot));
+		free(t->fw_text);
+		t->fw_text = NULL;
 		return 0;
 	}
-	if ((r = fwvm_delete(t->st.tenant, err, errlen)) < 0)
-		return r;
 	for (unsigned i = 0; i < t->st.n_networks; i++) {
 		snprintf(names[i], sizeof(names[i]), "in-%s", t->st.networks[i].hash);
 		p.in[i] = names[i];
 	}
 	if ((text = nft_firewall(&t->st, &p)) == NULL)
 		return -ENOMEM;
+	if (t->fw_text != NULL && strcmp(text, t->fw_text) == 0 && t->listing_fw != NULL) {
+		char *now = NULL;
+		int same;
+
+		/* Same rules as last time: reload only if the kernel lost them
+		 * (an operator's flush); listing in-process is cheap. */
+		same = nftx_run(t->ns_fw, NULL, &now, err, errlen) == 0 &&
+		       strcmp(now, t->listing_fw) == 0;
+		free(now);
+		if (same) {
+			free(text);
+			return 0;
+		}
+	}
+	free(t->fw_text);
+	t->fw_text = NULL;
 	r = nft_load(t->ns_fw, t->dir, "firewall.nft", text, &t->listing_fw, err, errlen);
-	free(text);
+	if (r == 0)
+		t->fw_text = text;
+	else
+		free(text);
 	return r;
 }
 
@@ -496,18 +257,93 @@ persist(const struct tenant *t)
 	return r;
 }
 
-/* Make the kernel match t->st (lock held). */
-static int
-apply(struct tenant *t, int restart_dhcp, char *err, size_t errlen)
+/* Everything the links depend on, as one string: links are made again
+ * only when it changes (or after an agent start). */
+static char *
+link_signature(const struct net_tenant *st)
 {
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "mode %d ext %u/%u gw %u\n", (int)st->mode, st->ext_address, st->ext_prefix,
+		st->ext_gateway);
+	for (unsigned i = 0; i < st->n_networks; i++)
+		fprintf(f, "net %s %u/%u gw %u dhcp %u\n", st->networks[i].hash,
+			st->networks[i].cidr.addr, st->networks[i].cidr.prefix,
+			st->networks[i].gateway, st->networks[i].dhcp_server);
+	for (unsigned i = 0; i < st->n_addresses; i++)
+		fprintf(f, "addr %u\n", st->addresses[i].address);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Forget what this process applied: the next apply does everything. */
+static void
+applied_forget(struct tenant *t)
+{
+	free(t->link_sig);
+	t->link_sig = NULL;
+	free(t->fw_text);
+	t->fw_text = NULL;
+	t->ports_applied = 0;
+}
+
+/*
+ * Make the kernel match t->st (lock held): only the parts whose inputs
+ * changed since this process last applied them. full: all of it (agent
+ * start, repair).
+ */
+static int
+apply(struct tenant *t, int restart_dhcp, int full, char *err, size_t errlen)
+{
+	struct links_where w = {t->ns_net, t->ns_fw, cfg->ext_netns, cfg->ext_bridge};
+	char *sig = link_signature(&t->st);
 	int r;
 
-	if ((r = ensure_ext(err, errlen)) < 0 || (r = apply_links(t, err, errlen)) < 0 ||
-	    (r = apply_firewall(t, err, errlen)) < 0 ||
+	if (sig == NULL)
+		return -ENOMEM;
+	if (full)
+		applied_forget(t);
+	if (!ext_ready || full) {
+		if ((r = links_ensure_ext(cfg->ext_netns, cfg->ext_bridge, err, errlen)) < 0)
+			goto out;
+		ext_ready = 1;
+	}
+	if (t->link_sig == NULL || strcmp(sig, t->link_sig) != 0) {
+		free(t->link_sig);
+		t->link_sig = NULL;
+		if ((r = links_apply(&t->st, &w, err, errlen)) < 0)
+			goto out;
+		t->link_sig = sig;
+		sig = NULL;
+		/* New bridges: the ports' rule set and DHCP follow. */
+		t->ports_applied = 0;
+	}
+	if ((r = apply_firewall(t, err, errlen)) < 0)
+		goto out;
+	if (t->ports_applied && !restart_dhcp && t->listing_net != NULL) {
+		char *now = NULL;
+
+		/* The same check for the tenant namespace's rule set. */
+		if (nftx_run(t->ns_net, NULL, &now, err, errlen) < 0 ||
+		    strcmp(now, t->listing_net) != 0)
+			t->ports_applied = 0;
+		free(now);
+	}
+	if ((!t->ports_applied || restart_dhcp) &&
 	    (r = apply_ports(t, restart_dhcp, err, errlen)) < 0)
-		return r;
+		goto out;
 	util_rfc3339(t->applied_at, sizeof(t->applied_at));
-	return 0;
+	r = 0;
+out:
+	free(sig);
+	return r;
 }
 
 /* just_applied: the listings were taken a moment ago, so the kernel is in
@@ -516,20 +352,19 @@ static json_t *
 view(struct tenant *t, int just_applied)
 {
 	json_t *j = netstate_to_json(&t->st);
-	const char *list[] = {"nft", "list", "ruleset", NULL};
 	char *now = NULL, err[256];
 	int sync = 1;
 
 	/* In sync: what the kernel holds now is what it held right after the
-	 * last apply (an operator's `nft flush ruleset` shows up here). */
+	 * last change (an operator's `nft flush ruleset` shows up here). */
 	if (!just_applied &&
-	    (netns_run(t->ns_net, list, &now, err, sizeof(err)) < 0 || t->listing_net == NULL ||
+	    (nftx_run(t->ns_net, NULL, &now, err, sizeof(err)) < 0 || t->listing_net == NULL ||
 	     strcmp(now, t->listing_net) != 0))
 		sync = 0;
 	free(now);
 	now = NULL;
 	if (!just_applied && t->st.mode == NET_FW_NAMESPACE &&
-	    (netns_run(t->ns_fw, list, &now, err, sizeof(err)) < 0 || t->listing_fw == NULL ||
+	    (nftx_run(t->ns_fw, NULL, &now, err, sizeof(err)) < 0 || t->listing_fw == NULL ||
 	     strcmp(now, t->listing_fw) != 0))
 		sync = 0;
 	free(now);
@@ -578,43 +413,32 @@ networks_changed(const struct net_tenant *a, const struct net_tenant *b)
 	return 0;
 }
 
-/* Is any VM still on one of this tenant's networks that the new state
- * drops? Names it in err. */
+/* Is any VM (but the tenant's appliance) still on one of this tenant's
+ * networks that the new state (NULL: none) drops? Names it in err. */
 static int
 vm_on_dropped_network(const struct tenant *t, const struct net_tenant *next, char *err,
 		      size_t errlen)
 {
-	char fwname[64];
-	int found = 0;
+	for (size_t k = 0; k < n_ports; k++) {
+		const struct net_port *p = &ports[k];
+		int kept = 0;
 
-	fwvm_name(t->st.tenant, fwname, sizeof(fwname));
-	vm_lock();
-	for (struct vm *vm = vm_first(); vm && !found; vm = vm->next) {
-		if (vm->deleted || strcmp(vm->spec.name, fwname) == 0)
+		if (strcmp(p->netns, t->ns_net) != 0 || is_trusted(t, p))
 			continue;
-		for (unsigned i = 0; i < vm->spec.n_nics && !found; i++) {
-			const struct spec_nic *nic = &vm->spec.nics[i];
-			int kept = next == NULL ? 0 : -1;
+		for (unsigned i = 0; next != NULL && i < next->n_networks; i++) {
+			char br[16];
 
-			if (strcmp(nic->netns, t->ns_net) != 0)
-				continue;
-			if (next)
-				for (unsigned k = 0; k < next->n_networks; k++) {
-					char br[16];
-
-					snprintf(br, sizeof(br), "br-%s", next->networks[k].hash);
-					if (strcmp(br, nic->bridge) == 0)
-						kept = 1;
-				}
-			if (kept != 1) {
-				snprintf(err, errlen, "VM '%s' is still on network bridge %s",
-					 vm->spec.name, nic->bridge);
-				found = 1;
-			}
+			snprintf(br, sizeof(br), "br-%s", next->networks[i].hash);
+			if (strcmp(br, p->bridge) == 0)
+				kept = 1;
+		}
+		if (!kept) {
+			snprintf(err, errlen, "VM '%s' is still on network bridge %s", p->vm_name,
+				 p->bridge);
+			return 1;
 		}
 	}
-	vm_unlock();
-	return found;
+	return 0;
 }
 
 int
@@ -665,7 +489,7 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 		r = op_fail(e, "internal", r, "cannot save the tenant's network state");
 		goto out;
 	}
-	if ((r = apply(t, restart, err, sizeof(err))) < 0) {
+	if ((r = apply(t, restart, 0, err, sizeof(err))) < 0) {
 		log_warnx("net %s: apply: %s", t->st.tenant, err);
 		r = op_fail(e, "internal", r, "applying the network state failed: %s", err);
 		goto out;
@@ -677,6 +501,28 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 	r = 0;
 out:
 	netstate_free(&next);
+	pthread_mutex_unlock(&mtx);
+	return r;
+}
+
+int
+net_repair(const char *tenant, json_t **out, struct op_error *e)
+{
+	struct tenant *t;
+	char err[512];
+	int r;
+
+	pthread_mutex_lock(&mtx);
+	if ((t = find(tenant)) == NULL) {
+		r = op_fail(e, "not_found", -ENOENT, "no networks for tenant '%s'", tenant);
+	} else if ((r = apply(t, 1, 1, err, sizeof(err))) < 0) {
+		log_warnx("net %s: repair: %s", tenant, err);
+		r = op_fail(e, "internal", r, "repairing the network state failed: %s", err);
+	} else {
+		log_info("net %s: repaired (applied in full)", tenant);
+		if (out != NULL)
+			*out = view(t, 1);
+	}
 	pthread_mutex_unlock(&mtx);
 	return r;
 }
@@ -728,10 +574,6 @@ net_delete(const char *tenant, struct op_error *e)
 		r = op_fail(e, "conflict", -EBUSY, "%s", err);
 		goto out;
 	}
-	if ((r = fwvm_delete(t->st.tenant, err, sizeof(err))) < 0) {
-		r = op_fail(e, "internal", r, "%s", err);
-		goto out;
-	}
 	dhcp_stop(t->dir, &t->dnsmasq);
 	snprintf(xf, sizeof(xf), "xf-%s", t->st.hash);
 	/* Deleting the namespaces removes their interfaces; a veth's peer in
@@ -742,7 +584,7 @@ net_delete(const char *tenant, struct op_error *e)
 		goto out;
 	}
 	if (netns_has_link(cfg->ext_netns, xf) == 1)
-		run(NULL, err, sizeof(err), "ip", "-n", cfg->ext_netns, "link", "del", xf, NULL);
+		links_ip(err, sizeof(err), "ip", "-n", cfg->ext_netns, "link", "del", xf, NULL);
 	util_rmtree(t->dir);
 	for (pp = &tenants; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
@@ -753,6 +595,7 @@ net_delete(const char *tenant, struct op_error *e)
 	netstate_free(&t->st);
 	free(t->listing_net);
 	free(t->listing_fw);
+	applied_forget(t);
 	free(t);
 	r = 0;
 out:
@@ -793,18 +636,199 @@ net_nic_resolve(const char *network, char *netns, size_t nslen, char *bridge, si
 	return r;
 }
 
-void
-net_ports_changed(const char *netns)
+static int
+same_port(const struct net_port *a, const struct net_port *b)
 {
-	char err[512];
+	return strcmp(a->netns, b->netns) == 0 && strcmp(a->ifname, b->ifname) == 0 &&
+	       strcmp(a->mac, b->mac) == 0 && strcmp(a->address, b->address) == 0 &&
+	       strcmp(a->vm_name, b->vm_name) == 0;
+}
 
-	if (strncmp(netns, "cln-", 4) != 0)
-		return;
+/* Is p one of list[0..n)? */
+static int
+port_in(const struct net_port *p, const struct net_port *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_port(p, &list[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * One VM's ports in tenant t went from old[] to cur[] (the port table
+ * already says cur): add and delete just their set elements, then the
+ * DHCP leases. Lock held. A failed change (an operator removed the table,
+ * an element is missing) reloads the tenant's whole rule set instead.
+ */
+static int
+ports_change(struct tenant *t, const struct net_port *old, size_t n_old,
+	     const struct net_port *cur, size_t n_cur, char *err, size_t errlen)
+{
+	struct nft_vm_port el;
+	struct ports ps;
+	char *cmds = NULL, *listing = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&cmds, &len);
+	int r;
+
+	if (f == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n_old; i++) {
+		const struct net_port *p = &old[i];
+
+		if (strcmp(p->netns, t->ns_net) != 0 || port_in(p, cur, n_cur))
+			continue;
+		if (is_trusted(t, p)) {
+			snprintf(el.ifname, sizeof(el.ifname), "%s", p->ifname);
+			nft_tenant_port(f, 0, &el, 1);
+		} else if (port_elems(p, &el)) {
+			nft_tenant_port(f, 0, &el, 0);
+		}
+	}
+	for (i = 0; i < n_cur; i++) {
+		const struct net_port *p = &cur[i];
+
+		if (strcmp(p->netns, t->ns_net) != 0 || port_in(p, old, n_old))
+			continue;
+		if (is_trusted(t, p)) {
+			snprintf(el.ifname, sizeof(el.ifname), "%s", p->ifname);
+			nft_tenant_port(f, 1, &el, 1);
+		} else if (port_elems(p, &el)) {
+			nft_tenant_port(f, 1, &el, 0);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(cmds);
+		return -ENOMEM;
+	}
+	if (len == 0) {
+		free(cmds);
+		return 0; /* nothing this tenant's kernel state shows */
+	}
+	r = nftx_run(t->ns_net, cmds, &listing, err, errlen);
+	free(cmds);
+	if (r < 0) {
+		log_warnx("net %s: port change: %s; reloading the rule set", t->st.tenant, err);
+		return apply_ports(t, 0, err, errlen);
+	}
+	free(t->listing_net);
+	t->listing_net = listing;
+	if ((r = collect_ports(t, &ps)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if ((r = dhcp_write(t->dir, &t->st, ps.h, ps.n)) < 0)
+		snprintf(err, errlen, "cannot write the DHCP configuration");
+	else if ((r = dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, 0)) < 0)
+		snprintf(err, errlen, "cannot start dnsmasq: %s", strerror(-r));
+out:
+	ports_free(&ps);
+	return r;
+}
+
+int
+net_ports_set(const char *vm_id, const struct net_port *p, size_t n)
+{
+	struct net_port old[SPEC_NICS_MAX];
+	size_t n_old = 0, k;
+	int r = 0;
+
+	if (n > SPEC_NICS_MAX)
+		return -EINVAL;
 	pthread_mutex_lock(&mtx);
-	for (struct tenant *t = tenants; t; t = t->next)
-		if (strcmp(t->ns_net, netns) == 0 && apply_ports(t, 0, err, sizeof(err)) < 0)
-			log_warnx("net %s: anti-spoofing/DHCP update: %s", t->st.tenant, err);
+	/* Out with the VM's old ports, in with the new. */
+	for (k = 0; k < n_ports;) {
+		if (strcmp(ports[k].vm_id, vm_id) == 0) {
+			if (n_old < SPEC_NICS_MAX)
+				old[n_old++] = ports[k];
+			ports[k] = ports[--n_ports];
+		} else {
+			k++;
+		}
+	}
+	if (n_ports + n > cap_ports) {
+		size_t cap = cap_ports ? cap_ports * 2 : 64;
+		struct net_port *np;
+
+		while (cap < n_ports + n)
+			cap *= 2;
+		if ((np = realloc(ports, cap * sizeof(*np))) == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+		ports = np;
+		cap_ports = cap;
+	}
+	for (k = 0; k < n; k++) {
+		ports[n_ports] = p[k];
+		snprintf(ports[n_ports].vm_id, sizeof(ports[n_ports].vm_id), "%s", vm_id);
+		n_ports++;
+	}
+	/* Each tenant network the VM was or is on, if it is in the kernel. */
+	for (struct tenant *t = tenants; t; t = t->next) {
+		char err[512];
+		int touched = 0;
+
+		for (k = 0; k < n_old; k++)
+			touched |= strcmp(old[k].netns, t->ns_net) == 0;
+		for (k = 0; k < n; k++)
+			touched |= strcmp(p[k].netns, t->ns_net) == 0;
+		if (!touched || !t->ports_applied)
+			continue;
+		if ((r = ports_change(t, old, n_old, p, n, err, sizeof(err))) < 0)
+			log_warnx("net %s: anti-spoofing/DHCP update for VM %s: %s", t->st.tenant,
+				  vm_id, err);
+	}
+out:
 	pthread_mutex_unlock(&mtx);
+	return r;
+}
+
+void
+net_set_trusted(int (*is_trusted_vm)(const char *tenant, const char *vm_name))
+{
+	pthread_mutex_lock(&mtx);
+	trusted_fn = is_trusted_vm;
+	pthread_mutex_unlock(&mtx);
+}
+
+int
+net_tenant_get(const char *tenant, struct net_tenant *out, char *ns_net, size_t nslen)
+{
+	struct tenant *t;
+	char err[256];
+	json_t *j;
+	int r;
+
+	pthread_mutex_lock(&mtx);
+	if ((t = find(tenant)) == NULL) {
+		pthread_mutex_unlock(&mtx);
+		return -ENOENT;
+	}
+	/* A deep copy through the validated JSON form: the parser is the one
+	 * place that knows how to build a struct net_tenant. */
+	j = netstate_to_json(&t->st);
+	snprintf(ns_net, nslen, "%s", t->ns_net);
+	pthread_mutex_unlock(&mtx);
+	r = j ? netstate_parse(j, out, err, sizeof(err)) : -ENOMEM;
+	json_decref(j);
+	return r;
+}
+
+int
+net_delete_check(const char *tenant, struct op_error *e)
+{
+	struct tenant *t;
+	char err[512];
+	int r = 0;
+
+	pthread_mutex_lock(&mtx);
+	if ((t = find(tenant)) == NULL)
+		r = op_fail(e, "not_found", -ENOENT, "no networks for tenant '%s'", tenant);
+	else if (vm_on_dropped_network(t, NULL, err, sizeof(err)))
+		r = op_fail(e, "conflict", -EBUSY, "%s", err);
+	pthread_mutex_unlock(&mtx);
+	return r;
 }
 
 /* Restarts a tenant's dnsmasq when it died. */
@@ -816,19 +840,6 @@ watch(void *arg)
 		sleep(2);
 		pthread_mutex_lock(&mtx);
 		for (struct tenant *t = tenants; t; t = t->next) {
-			char boot[32], err[512];
-
-			/* An appliance that rebooted or crashed lost its rules:
-			 * configure (or start) it again. */
-			if (t->st.mode == NET_FW_VM) {
-				fwvm_boot(t->st.tenant, boot, sizeof(boot));
-				if (strcmp(boot, t->fw_boot) != 0) {
-					log_warnx("net %s: firewall VM %s: configuring it again",
-						  t->st.tenant, boot[0] ? "rebooted" : "not running");
-					if (apply_firewall(t, err, sizeof(err)) < 0)
-						log_warnx("net %s: %s", t->st.tenant, err);
-				}
-			}
 			if (t->dnsmasq > 0 && !dhcp_alive(t->dir, t->dnsmasq)) {
 				log_warnx("net %s: dnsmasq (pid %d) ended; starting it again",
 					  t->st.tenant, (int)t->dnsmasq);
@@ -856,7 +867,7 @@ net_init(const struct agent_config *c)
 		return r < 0 ? r : -errno;
 	if (geteuid() != 0)
 		return 0; /* no networks without privilege */
-	if ((r = ensure_ext(err, sizeof(err))) < 0) {
+	if ((r = links_ensure_ext(cfg->ext_netns, cfg->ext_bridge, err, sizeof(err))) < 0) {
 		log_warnx("external network %s/%s: %s", cfg->ext_netns, cfg->ext_bridge, err);
 		return r;
 	}
@@ -903,13 +914,12 @@ net_apply_all(void)
 
 	pthread_mutex_lock(&mtx);
 	for (struct tenant *t = tenants; t; t = t->next) {
-		if (apply(t, 0, err, sizeof(err)) < 0)
+		if (apply(t, 0, 1, err, sizeof(err)) < 0)
 			log_warnx("net %s: apply at start: %s", t->st.tenant, err);
 		else
 			log_info("net %s: applied at start", t->st.tenant);
 	}
 	pthread_mutex_unlock(&mtx);
-	/* Only now: the watcher looks at VMs (firewall appliances). */
 	if (geteuid() == 0 && pthread_create(&th, NULL, watch, NULL) == 0)
 		pthread_detach(th);
 }

@@ -1,0 +1,35 @@
+/*
+ * links.h - a tenant's interfaces, addresses and routes (net.h has the
+ * picture): bridges in the tenant's namespace, the firewall namespace's
+ * veth ports, the shared external bridge.
+ *
+ * Made with iproute2 inside the namespaces (netns.h). This runs when a
+ * tenant's networks, addresses or firewall mode change and at agent start;
+ * a VM's create, start and delete never come here (net.c applies a VM's
+ * port in-process).
+ */
+#ifndef CLOUDLET_LINKS_H
+#define CLOUDLET_LINKS_H
+
+#include <stddef.h>
+
+#include "netstate.h"
+
+/* Where a tenant's links live. */
+struct links_where {
+	const char *ns_net, *ns_fw;         /* the tenant's two namespaces */
+	const char *ext_netns, *ext_bridge; /* the shared external network */
+};
+
+/* The shared external network: its namespace and bridge, up. */
+int links_ensure_ext(const char *ext_netns, const char *ext_bridge, char *err, size_t errlen);
+
+/* Make the links of st exist (and the ones it no longer has go). */
+int links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
+		size_t errlen);
+
+/* Run `ip ...` (argv NULL-terminated after errlen) in the agent's
+ * namespace: 0 or -errno with err. */
+int links_ip(char *err, size_t errlen, ...);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * vmstart.h - starting a VM's QEMU: its root disk as this start needs it,
+ * the NoCloud seed, the storage export of its volumes, the spawn, and for a
+ * clone's first start the restore of its template's device state.
+ */
+#ifndef CLOUDLET_VMSTART_H
+#define CLOUDLET_VMSTART_H
+
+#include <stddef.h>
+
+#include "vmtable.h"
+
+/*
+ * Start vm (busy: the caller's operation owns it; the table lock not
+ * held). Returns once QEMU runs and answers on QMP (a clone: restored and
+ * continued); readiness comes later (vmready.h). 0 or -errno with e.
+ */
+int vmstart_start(struct vm *vm, struct op_error *e);
+
+/*
+ * The root disk as a start with spec needs it: made if missing (raw,
+ * cold), grown if the spec grew. A clone's qcow2 overlay that must grow is
+ * flattened to raw first (resize2fs works on raw images); it then boots
+ * cold. vm busy, lock not held.
+ */
+int vmstart_prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e);
+
+/* The last line of the VM's qemu.log (why QEMU ended). */
+void vmstart_qemu_log_tail(const struct vm *vm, char *out, size_t len);
+
+#endif
