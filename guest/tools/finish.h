@@ -226,38 +226,53 @@ finish_connect(struct in_addr addr, unsigned port)
 }
 
 /*
- * Is a TCP port accepting connections the way a client elsewhere reaches
- * it? The probe connects to the guest's own addresses on its interfaces
- * that are up (not loopback): a remote client's connection arrives at one
- * of those, and the socket lookup for a connection from this guest to its
- * own address matches listeners exactly as for a remote one (a service
- * bound to 0.0.0.0, to [::] dual-stack or to that address only accepts
- * it; one bound to 127.0.0.1 only does not). One such address accepting is
- * enough: a tenant may bind a service to one of the VM's networks only.
- * Without any such address (a VM without NICs) it connects to 127.0.0.1.
+ * The addresses a TCP port is probed on: the guest's own IPv4 addresses
+ * on its interfaces that are up, loopback excluded. A remote client's
+ * connection arrives at one of those, and the socket lookup for a
+ * connection from this guest to its own address matches listeners exactly
+ * as for a remote one (a service bound to 0.0.0.0, to [::] dual-stack or
+ * to that address only accepts it; one bound to 127.0.0.1 only does not).
+ * Without any such address (a VM without NICs): 127.0.0.1. Read again
+ * every 64 rounds (a DHCP lease may come late); getifaddrs at every round
+ * cost the service being waited for CPU on a 1-vCPU guest.
  */
-static int
-finish_tcp_up(unsigned port)
+struct finish_addrs {
+	struct in_addr a[16];
+	int n;
+};
+
+static void
+finish_read_addrs(struct finish_addrs *fa)
 {
 	struct ifaddrs *ifa = NULL, *i;
-	int have = 0, up = 0;
 
+	fa->n = 0;
 	if (getifaddrs(&ifa) == 0) {
-		for (i = ifa; i != NULL && !up; i = i->ifa_next) {
+		for (i = ifa; i != NULL && fa->n < 16; i = i->ifa_next) {
 			if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
 			    !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
 				continue;
-			have = 1;
-			up = finish_connect(((struct sockaddr_in *)i->ifa_addr)->sin_addr, port);
+			fa->a[fa->n++] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
 		}
 		freeifaddrs(ifa);
 	}
-	if (!have) {
-		struct in_addr lo = {htonl(INADDR_LOOPBACK)};
-
-		up = finish_connect(lo, port);
+	if (fa->n == 0) {
+		fa->a[0].s_addr = htonl(INADDR_LOOPBACK);
+		fa->n = 1;
 	}
-	return up;
+}
+
+/* Is a TCP port accepting connections? One accepting address is enough:
+ * a tenant may bind a service to one of the VM's networks only. */
+static int
+finish_tcp_up(const struct finish_addrs *fa, unsigned port)
+{
+	int k;
+
+	for (k = 0; k < fa->n; k++)
+		if (finish_connect(fa->a[k], port))
+			return 1;
+	return 0;
 }
 
 /* A UDP port has nothing to accept: it counts as up when a socket is bound
@@ -309,6 +324,7 @@ static int
 finish_wait_ports(pid_t svc)
 {
 	struct finish_port ports[FINISH_MAX_PORTS];
+	struct finish_addrs addrs;
 	const struct timespec nap = {0, FINISH_POLL_NS};
 	struct timespec t0;
 	long timeout_ms = finish_timeout_s() * 1000, rounds = 0;
@@ -317,13 +333,15 @@ finish_wait_ports(pid_t svc)
 	size_t off = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	finish_read_addrs(&addrs);
 	while (left > 0) {
-		rounds++;
+		if (rounds++ > 0 && rounds % 64 == 0)
+			finish_read_addrs(&addrs);
 		for (i = 0; i < n; i++) {
 			if (ports[i].up)
 				continue;
 			ports[i].up = ports[i].udp ? finish_udp_up(ports[i].port)
-						   : finish_tcp_up(ports[i].port);
+						   : finish_tcp_up(&addrs, ports[i].port);
 			if (ports[i].up)
 				left--;
 		}
