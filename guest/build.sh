@@ -371,11 +371,22 @@ build_image() {
     rm -rf "$r/usr/share/doc" "$r/usr/share/man" "$r/usr/share/info" "$r/usr/share/lintian"
     echo "$name" >"$r/etc/cloudlet/image"
     image_field "$name" service >"$r/etc/cloudlet/service" || : >"$r/etc/cloudlet/service"
+    # The service's ports, one per line: the guest's readiness line waits
+    # until each accepts connections (guest/tools/finish.h). Empty: none.
+    ports=$(image_field "$name" ports || true)
+    : >"$r/etc/cloudlet/ports"
+    for p in $(echo "$ports" | tr ',' ' '); do
+        case ${p%/*}:${p##*/} in
+            *[!0-9]*:*|:*|*:*[!a-z]*) die "$def: ports: '$p' is not PORT/tcp or PORT/udp" ;;
+            *:tcp|*:udp) ;;
+            *) die "$def: ports: '$p' is not PORT/tcp or PORT/udp" ;;
+        esac
+        echo "$p" >>"$r/etc/cloudlet/ports"
+    done
     fix_times "$r"
     used_k=$(du -sk "$r" | cut -f1)
     min_mib=$(( ((used_k / 1024 * 2 + 64) + 63) / 64 * 64 ))
     desc=$(image_field "$name" description || true)
-    ports=$(image_field "$name" ports || true)
     pj=
     for p in $(echo "$ports" | tr ',' ' '); do
         pj="$pj${pj:+, }$(json_str "$p")"

@@ -11,7 +11,7 @@ libjansson-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libc
 qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools
 busybox-static cpio lz4 xz-utils kmod
-iproute2 iputils-ping curl socat jq wrk
+iproute2 iputils-ping curl socat jq wrk redis-tools
 clang libclang-rt-14-dev
 nftables libnftables-dev dnsmasq-base iperf3
 libclamav-dev libyara-dev libnbd-bin

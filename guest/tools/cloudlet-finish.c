@@ -1,7 +1,9 @@
 /*
  * cloudlet-finish INSTANCE-ID - the last steps of a cold boot (finish.h):
- * user-data, the image's service, the readiness line. A restored clone's
- * cloudlet-identity does the same in its own process.
+ * user-data, the image's service, the wait until it accepts connections on
+ * the image's ports, the readiness line (or "cloudlet: service-failed: ...",
+ * exit status 1). A restored clone's cloudlet-identity does the same in its
+ * own process.
  */
 #include "finish.h"
 
@@ -12,6 +14,5 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: cloudlet-finish INSTANCE-ID\n");
 		return 2;
 	}
-	finish_boot(argv[1]);
-	return 0;
+	return finish_boot(argv[1]) < 0 ? 1 : 0;
 }

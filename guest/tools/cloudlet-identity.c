@@ -23,7 +23,8 @@
  *   - applies network-config as cloudlet-net does (netcfg.h) and leaves
  *     /run/cloudlet/network.applied.
  *   - finishes the boot as cloudlet-finish does (finish.h: user-data, the
- *     service, the readiness line) and leaves /run/cloudlet/finished.
+ *     service, the wait for its ports, the readiness line or the
+ *     service-failed line) and leaves /run/cloudlet/finished.
  * When any of it fails the boot script reads the clone's seed disk instead.
  * Exit status 0 when all of that worked.
  */
@@ -396,8 +397,8 @@ static void
 warm_caches(void)
 {
 	static const char *const paths[] = {
-	    "/etc/cloudlet/service", "/etc/hostname", "/etc/hosts", "/bin/sh", "/root",
-	    "/sbin/udhcpc"};
+	    "/etc/cloudlet/service", "/etc/cloudlet/ports", "/etc/cloudlet/ready-timeout",
+	    "/etc/hostname", "/etc/hosts", "/bin/sh", "/root", "/sbin/udhcpc"};
 	char buf[4096];
 	size_t i;
 
@@ -448,7 +449,9 @@ main(void)
 		return 1;
 	}
 	/* The rest of the boot, here rather than back in the boot script
-	 * (which sees /run/cloudlet/finished and stops). */
+	 * (which sees /run/cloudlet/finished and stops). A service that never
+	 * listened has its line instead of the readiness line: the boot is
+	 * over all the same (the seed disk would start it again). */
 	finish_boot(iid);
 	close(open("/run/cloudlet/finished", O_WRONLY | O_CREAT, 0600));
 	return 0;

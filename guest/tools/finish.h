@@ -1,7 +1,9 @@
 /*
  * finish.h - the end of every boot (docs/guest.md, steps 5-7): run the
- * user-data if it is a script, start the image's service, print the
- * readiness line "cloudlet: ready <instance-id>".
+ * user-data if it is a script, start the image's service, wait until the
+ * service accepts connections on the image's ports (/etc/cloudlet/ports),
+ * print the readiness line "cloudlet: ready <instance-id>" - or, when the
+ * service never listens, "cloudlet: service-failed: <why>" instead.
  *
  * Included by cloudlet-finish.c (the boot script runs it on a cold boot)
  * and by cloudlet-identity.c (a restored clone finishes in the same
@@ -11,16 +13,28 @@
 #ifndef CLOUDLET_FINISH_H
 #define CLOUDLET_FINISH_H
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FINISH_SEED "/run/cloudlet/seed"
+#define FINISH_PORTS "/etc/cloudlet/ports"
+#define FINISH_TIMEOUT_FILE "/etc/cloudlet/ready-timeout"
+#define FINISH_TIMEOUT_S 60
+#define FINISH_POLL_NS 2000000L /* 2 ms between two rounds of probes */
+#define FINISH_MAX_PORTS 32
 
 /* stdin /dev/null, stdout and stderr the console (as the boot script has). */
 static void
@@ -78,8 +92,9 @@ finish_user_data(void)
 	}
 }
 
-/* 6. the image's service (/etc/cloudlet/service), in its own session. */
-static void
+/* 6. the image's service (/etc/cloudlet/service), in its own session.
+ * Returns its pid (0: no service, -1: fork failed). */
+static pid_t
 finish_service(void)
 {
 	char svc[1024] = "", pid[32];
@@ -93,7 +108,7 @@ finish_service(void)
 	}
 	svc[strcspn(svc, "\r\n")] = '\0';
 	if (svc[0] == '\0')
-		return;
+		return 0;
 	fflush(stdout);
 	p = fork();
 	if (p == 0) {
@@ -114,16 +129,282 @@ finish_service(void)
 			close(fd);
 		}
 	}
+	return p;
 }
 
-/* Steps 5-7 for the VM whose instance id is iid. */
+/* ---- 7. the service's ports ------------------------------------------ */
+
+struct finish_port {
+	unsigned port;
+	int udp; /* else tcp */
+	int up;
+	char name[16]; /* "6379/tcp" as declared */
+};
+
+/* /etc/cloudlet/ports (written by guest/build.sh from the image's ports=):
+ * one "PORT/tcp" or "PORT/udp" per line. Returns how many were read. */
+static int
+finish_read_ports(struct finish_port *ports, int max)
+{
+	char line[64];
+	int n = 0;
+	FILE *f = fopen(FINISH_PORTS, "r");
+
+	if (f == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f) != NULL) {
+		char proto[8] = "";
+		unsigned port = 0;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (sscanf(line, "%u/%7s", &port, proto) != 2 || port == 0 || port > 65535 ||
+		    (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)) {
+			printf("cloudlet: warning: %s: ignoring '%s'\n", FINISH_PORTS, line);
+			continue;
+		}
+		memset(&ports[n], 0, sizeof(ports[n]));
+		ports[n].port = port;
+		ports[n].udp = strcmp(proto, "udp") == 0;
+		snprintf(ports[n].name, sizeof(ports[n].name), "%u/%s", port, proto);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Seconds to wait for the ports: /etc/cloudlet/ready-timeout (1-3600,
+ * e.g. written by user-data for a service that starts slowly), else 60. */
+static long
+finish_timeout_s(void)
+{
+	char buf[32] = "";
+	long t = FINISH_TIMEOUT_S;
+	FILE *f = fopen(FINISH_TIMEOUT_FILE, "r");
+
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			char *end;
+			long v = strtol(buf, &end, 10);
+
+			if (end != buf && v >= 1 && v <= 3600)
+				t = v;
+		}
+		fclose(f);
+	}
+	return t;
+}
+
+/* connect() to addr:port, waiting at most 200 ms for the handshake.
+ * 1 when the connection was accepted. */
+static int
+finish_connect(struct in_addr addr, unsigned port)
+{
+	struct sockaddr_in sa;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), ok = 0;
+
+	if (s < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)port);
+	sa.sin_addr = addr;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		ok = 1;
+	} else if (errno == EINPROGRESS) {
+		struct pollfd pfd = {s, POLLOUT, 0};
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		if (poll(&pfd, 1, 200) == 1 &&
+		    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
+			ok = 1;
+	}
+	close(s);
+	return ok;
+}
+
+/*
+ * The addresses a TCP port is probed on: the guest's own IPv4 addresses
+ * on its interfaces that are up, loopback excluded. A remote client's
+ * connection arrives at one of those, and the socket lookup for a
+ * connection from this guest to its own address matches listeners exactly
+ * as for a remote one (a service bound to 0.0.0.0, to [::] dual-stack or
+ * to that address only accepts it; one bound to 127.0.0.1 only does not).
+ * Without any such address (a VM without NICs): 127.0.0.1. Read again
+ * every 64 rounds (a DHCP lease may come late); getifaddrs at every round
+ * cost the service being waited for CPU on a 1-vCPU guest.
+ */
+struct finish_addrs {
+	struct in_addr a[16];
+	int n;
+};
+
 static void
+finish_read_addrs(struct finish_addrs *fa)
+{
+	struct ifaddrs *ifa = NULL, *i;
+
+	fa->n = 0;
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i != NULL && fa->n < 16; i = i->ifa_next) {
+			if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
+			    !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+				continue;
+			fa->a[fa->n++] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		}
+		freeifaddrs(ifa);
+	}
+	if (fa->n == 0) {
+		fa->a[0].s_addr = htonl(INADDR_LOOPBACK);
+		fa->n = 1;
+	}
+}
+
+/* Is a TCP port accepting connections? One accepting address is enough:
+ * a tenant may bind a service to one of the VM's networks only. */
+static int
+finish_tcp_up(const struct finish_addrs *fa, unsigned port)
+{
+	int k;
+
+	for (k = 0; k < fa->n; k++)
+		if (finish_connect(fa->a[k], port))
+			return 1;
+	return 0;
+}
+
+/* A UDP port has nothing to accept: it counts as up when a socket is bound
+ * to it (any address), as /proc/net/udp and /proc/net/udp6 show. */
+static int
+finish_udp_up(unsigned port)
+{
+	static const char *const files[] = {"/proc/net/udp", "/proc/net/udp6"};
+	char line[512];
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		FILE *f = fopen(files[k], "r");
+		int found = 0;
+
+		if (f == NULL)
+			continue;
+		while (!found && fgets(line, sizeof(line), f) != NULL) {
+			char *colon = strchr(line, ':'), *p;
+
+			/* "  sl  local_address ...": "N: ADDR:PORT REM:PORT ..." */
+			if (colon == NULL || (p = strchr(colon + 1, ':')) == NULL)
+				continue;
+			found = strtoul(p + 1, NULL, 16) == port;
+		}
+		fclose(f);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
+static long
+finish_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Wait until every declared port is up (polled every 2 ms), at most the
+ * timeout. The service's own process ending with an error ends the wait
+ * early (one that exits 0 may have gone to the background: keep waiting).
+ * 0 when all are up, -1 after printing "cloudlet: service-failed: ...".
+ */
+static int
+finish_wait_ports(pid_t svc)
+{
+	struct finish_port ports[FINISH_MAX_PORTS];
+	struct finish_addrs addrs;
+	const struct timespec nap = {0, FINISH_POLL_NS};
+	struct timespec t0;
+	long timeout_ms = finish_timeout_s() * 1000, rounds = 0;
+	int n = finish_read_ports(ports, FINISH_MAX_PORTS), left = n, i, st;
+	char list[FINISH_MAX_PORTS * 17] = "";
+	size_t off = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	finish_read_addrs(&addrs);
+	while (left > 0) {
+		if (rounds++ > 0 && rounds % 64 == 0)
+			finish_read_addrs(&addrs);
+		for (i = 0; i < n; i++) {
+			if (ports[i].up)
+				continue;
+			ports[i].up = ports[i].udp ? finish_udp_up(ports[i].port)
+						   : finish_tcp_up(&addrs, ports[i].port);
+			if (ports[i].up)
+				left--;
+		}
+		if (left == 0)
+			break;
+		if (svc > 0 && waitpid(svc, &st, WNOHANG) == svc) {
+			svc = 0;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				for (i = 0; i < n; i++)
+					if (!ports[i].up)
+						off += (size_t)snprintf(list + off, sizeof(list) - off,
+									"%s%s", off ? " " : "",
+									ports[i].name);
+				if (WIFEXITED(st))
+					printf("cloudlet: service-failed: the service exited with "
+					       "status %d before port%s %s listened\n",
+					       WEXITSTATUS(st), left > 1 ? "s" : "", list);
+				else
+					printf("cloudlet: service-failed: the service was killed "
+					       "by signal %d before port%s %s listened\n",
+					       WTERMSIG(st), left > 1 ? "s" : "", list);
+				fflush(stdout);
+				return -1;
+			}
+		}
+		if (finish_ms_since(&t0) >= timeout_ms) {
+			for (i = 0; i < n; i++)
+				if (!ports[i].up)
+					off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+								off ? " " : "", ports[i].name);
+			printf("cloudlet: service-failed: port%s %s not listening after %ld s\n",
+			       left > 1 ? "s" : "", list, timeout_ms / 1000);
+			fflush(stdout);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+	if (n > 0) {
+		for (i = 0; i < n; i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+						off ? " " : "", ports[i].name);
+		printf("cloudlet: service-up: %s after %ld ms (%ld probe rounds)\n", list,
+		       finish_ms_since(&t0), rounds);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+/* Steps 5-7 for the VM whose instance id is iid: the readiness line only
+ * when the service accepts connections on all its ports. 0, or -1 when
+ * the service failed (its line printed instead of the readiness line). */
+static int
 finish_boot(const char *iid)
 {
+	pid_t svc;
+
 	finish_user_data();
-	finish_service();
+	svc = finish_service();
+	if (finish_wait_ports(svc) < 0)
+		return -1;
 	printf("cloudlet: ready %s\n", iid);
 	fflush(stdout);
+	return 0;
 }
 
 #endif

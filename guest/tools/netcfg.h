@@ -14,7 +14,12 @@
  * its addresses ("addr/prefix", IPv4 or IPv6; the first IPv4 one is the
  * primary, further ones are aliases) and the default route via gateway4;
  * dhcp4 runs busybox udhcpc as the boot script did. Interfaces not listed
- * stay down.
+ * stay down. Each static IPv4 address is then announced with a gratuitous
+ * ARP request: the platform reuses a deleted VM's address for a new VM
+ * with another MAC, and the neighbours (the tenant's firewall, the DHCP
+ * server's namespace) would otherwise send to the old MAC until their
+ * cache entry expires - seconds in which the new VM is ready but cannot be
+ * reached.
  */
 #ifndef CLOUDLET_NETCFG_H
 #define CLOUDLET_NETCFG_H
@@ -24,7 +29,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -304,6 +312,60 @@ netcfg_addr(int s4, const char *dev, const char *label, const char *a)
 	}
 }
 
+/*
+ * A gratuitous ARP request for the IPv4 address of "addr/prefix" on dev
+ * (sender and target address both ours, to the broadcast address): a
+ * neighbour that has an entry for the address takes our MAC at once.
+ */
+static int
+netcfg_garp(const char *dev, const char *a)
+{
+	struct {
+		struct arphdr h;
+		unsigned char sha[6], spa[4], tha[6], tpa[4];
+	} __attribute__((packed)) pkt;
+	struct sockaddr_ll ll;
+	struct ifreq ifr;
+	struct in_addr ip;
+	char buf[64], *slash;
+	int s, r = -1;
+
+	snprintf(buf, sizeof(buf), "%s", a);
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, &ip) != 1)
+		return -1;
+	s = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+		memset(&pkt, 0, sizeof(pkt));
+		pkt.h.ar_hrd = htons(ARPHRD_ETHER);
+		pkt.h.ar_pro = htons(ETH_P_IP);
+		pkt.h.ar_hln = 6;
+		pkt.h.ar_pln = 4;
+		pkt.h.ar_op = htons(ARPOP_REQUEST);
+		memcpy(pkt.sha, ifr.ifr_hwaddr.sa_data, 6);
+		memcpy(pkt.spa, &ip, 4);
+		memcpy(pkt.tpa, &ip, 4);
+		memset(&ll, 0, sizeof(ll));
+		ll.sll_family = AF_PACKET;
+		ll.sll_protocol = htons(ETH_P_ARP);
+		ll.sll_ifindex = (int)if_nametoindex(dev);
+		ll.sll_halen = 6;
+		memset(ll.sll_addr, 0xff, 6);
+		if (ll.sll_ifindex > 0 &&
+		    sendto(s, &pkt, sizeof(pkt), 0, (struct sockaddr *)&ll, sizeof(ll)) ==
+			(ssize_t)sizeof(pkt))
+			r = 0;
+	}
+	close(s);
+	return r;
+}
+
 /* Is there an IPv4 default route already? (/proc/net/route) */
 static int
 netcfg_have_default(void)
@@ -461,6 +523,10 @@ netcfg_apply(struct netcfg *c)
 			if (netcfg_addr(s, f->dev, label, f->addrs[a]) < 0) {
 				netcfg_warn("bad address %s on %s", f->addrs[a], f->dev);
 				bad++;
+			} else if (is4 && netcfg_garp(f->dev, f->addrs[a]) < 0) {
+				/* not fatal: neighbours learn the MAC when they ask */
+				netcfg_warn("cannot announce %s on %s (gratuitous ARP)",
+					    f->addrs[a], f->dev);
 			}
 		}
 		if (f->gw[0] != '\0' && netcfg_default_route(s, f->dev, f->gw) < 0) {
