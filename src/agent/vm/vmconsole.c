@@ -86,6 +86,11 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 		}
 		if (done)
 			break;
+		if (ready && vm->pidfd >= 0 && vm->ready_error[0] != '\0') {
+			r = op_fail(e, "internal", -EIO, "VM '%s' did not get ready: %s", name,
+				    vm->ready_error);
+			break;
+		}
 		if (ready && vm->pidfd < 0 && !vm->busy) {
 			r = op_fail(e, "conflict", -EINVAL, "VM '%s' is %s, it will not get ready",
 				    name, vmt_state_name(vm->state));

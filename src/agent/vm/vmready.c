@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define READY_PREFIX "cloudlet: ready "
+#define FAILED_PREFIX "cloudlet: service-failed: "
 
 static int ino = -1; /* one inotify instance for every VM's console.log */
 
@@ -31,21 +32,51 @@ vmready_fd(void)
 	return ino;
 }
 
+/* A line this long is enough to say why; the rest is cut. */
+#define LINE_KEEP 320
+
+/* Is there a complete "service-failed" line in buf[0..n)? Its text (without
+ * the prefix) into vm->ready_error. */
+static int
+failed_line(struct vm *vm, const char *buf, size_t n)
+{
+	const char *p = memmem(buf, n, FAILED_PREFIX, strlen(FAILED_PREFIX)), *nl;
+	size_t len;
+
+	if (p == NULL)
+		return 0;
+	p += strlen(FAILED_PREFIX);
+	nl = memchr(p, '\n', n - (size_t)(p - buf));
+	if (nl == NULL && n - (size_t)(p - buf) < LINE_KEEP - strlen(FAILED_PREFIX))
+		return 0; /* not complete yet: read again with what follows */
+	len = nl ? (size_t)(nl - p) : n - (size_t)(p - buf);
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' '))
+		len--;
+	if (len > 200)
+		len = 200;
+	snprintf(vm->ready_error, sizeof(vm->ready_error), "%.*s", (int)len, p);
+	for (char *c = vm->ready_error; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
+	return 1;
+}
+
 /*
  * Read console.log from where the last scan stopped to its end, looking
- * for this VM's readiness line (lock held: a few KiB of a local file, not
- * a wait). The last len-1 bytes are read again next time, so a line cut
- * by a write boundary is still found.
+ * for this VM's readiness line, or the line that says it will not come
+ * (its service failed: docs/guest.md). Table lock held: a few KiB of a
+ * local file, not a wait. The last LINE_KEEP bytes are read again next
+ * time, so a line cut by a write boundary is still found.
  */
 static void
 scan(struct vm *vm)
 {
-	char path[800], want[64], buf[8192 + 64];
+	char path[800], want[64], buf[8192 + LINE_KEEP];
 	size_t keep = 0, wl;
 	uint64_t pos;
-	int fd;
+	int fd, done = 0;
 
-	if (vm->ready || vm->pidfd < 0)
+	if (vm->ready || vm->ready_error[0] != '\0' || vm->pidfd < 0)
 		return;
 	snprintf(want, sizeof(want), READY_PREFIX "%s", vm->id);
 	wl = strlen(want);
@@ -64,14 +95,22 @@ scan(struct vm *vm)
 		buf[n] = '\0';
 		if (memmem(buf, (size_t)n, want, wl) != NULL) {
 			vm->ready = 1;
+			done = 1;
 			break;
 		}
-		keep = (size_t)n < wl - 1 ? (size_t)n : wl - 1;
+		if (failed_line(vm, buf, (size_t)n)) {
+			done = 1;
+			break;
+		}
+		keep = (size_t)n < LINE_KEEP ? (size_t)n : LINE_KEEP;
 		memmove(buf, buf + n - keep, keep);
 	}
 	close(fd);
 	vm->ready_scanned = pos > keep ? pos - keep : 0;
-	if (vm->ready) {
+	if (done) {
+		if (vm->ready_error[0] != '\0')
+			log_warnx("vm %s (%s): will not get ready: %s", vm->id, vm->spec.name,
+				  vm->ready_error);
 		vmready_disarm(vm);
 		vmt_broadcast();
 	}
@@ -84,6 +123,7 @@ vmready_arm(struct vm *vm)
 
 	vmready_disarm(vm);
 	vm->ready = 0;
+	vm->ready_error[0] = '\0';
 	vm->ready_scanned = vm->console_off;
 	vmt_path(vm, "console.log", path, sizeof(path));
 	vm->ready_wd = inotify_add_watch(ino, path, IN_MODIFY);

@@ -225,6 +225,8 @@ vmt_view(struct vm *vm)
 	json_object_set_new(j, "state", json_string(vmt_state_name(vm->state)));
 	json_object_set_new(j, "reason", json_string(vm->reason));
 	json_object_set_new(j, "ready", json_boolean(running && vm->ready));
+	if (running && vm->ready_error[0] != '\0')
+		json_object_set_new(j, "ready_error", json_string(vm->ready_error));
 	json_object_set_new(j, "busy", json_boolean(vm->busy));
 	json_object_set_new(j, "accel", json_string(host_accel_name(vm->accel)));
 	json_object_set_new(j, "pid", json_integer(running ? vm->pid : 0));

@@ -62,6 +62,7 @@ struct vm {
 	uint64_t console_off; /* console.log size when this boot started */
 	/* Readiness (vmready.h): the guest's line, seen through inotify. */
 	int ready;
+	char ready_error[256];  /* the guest said it will not get ready: why */
 	int ready_wd;           /* inotify watch on console.log, or -1 */
 	uint64_t ready_scanned; /* console.log read up to here for this boot */
 	int busy;
