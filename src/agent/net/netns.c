@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nftx.h"
 #include "util.h"
 
 /* In a forked child: enter ns. Only system calls (async-signal-safe). */
@@ -185,6 +186,10 @@ netns_delete(const char *ns, char *err, size_t errlen)
 {
 	const char *del[] = {"ip", "netns", "delete", ns, NULL};
 
+	/* A kept libnftables context holds a socket in the namespace, which
+	 * would keep it (and its interfaces, veth peers elsewhere included)
+	 * alive after the delete. */
+	nftx_forget(ns);
 	if (!netns_exists(ns))
 		return 0;
 	return netns_run(NULL, del, NULL, err, errlen);

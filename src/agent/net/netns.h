@@ -32,7 +32,8 @@ int netns_exists(const char *ns);
  * speaks IPv6, so no link-local traffic may bypass the IPv4 rules). */
 int netns_ensure(const char *ns, char *err, size_t errlen);
 
-/* Remove it (its interfaces go with it); missing is success. */
+/* Remove it (its interfaces go with it; nftx.h forgets its context);
+ * missing is success. */
 int netns_delete(const char *ns, char *err, size_t errlen);
 
 /* Write value to /proc/sys/<path> as seen from inside ns. */
