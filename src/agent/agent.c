@@ -46,6 +46,7 @@ usage(void)
 		"                            [--mem-overcommit RATIO] [--stop-timeout SECONDS]\n"
 		"                            [--template-ram-dir DIR] [--auto-templates on|off]\n"
 		"                            [--external-netns NAME] [--external-bridge NAME]\n"
+		"                            [--name-prefix P]   (two agents on one machine)\n"
 		"                            [--storage-device PATH --storage-device PATH ...]\n"
 		"                            [--storage-device-size SIZE] [--storage-user USER]\n"
 		"                            [--storage-signatures DIR] [--storaged BIN] [-v]\n"
@@ -70,6 +71,7 @@ serve(int argc, char **argv)
 		{"auto-templates", required_argument, NULL, 'T'},
 		{"external-netns", required_argument, NULL, 'X'},
 		{"external-bridge", required_argument, NULL, 'B'},
+		{"name-prefix", required_argument, NULL, 'N'},
 		{"storage-device", required_argument, NULL, 'D'},
 		{"storage-device-size", required_argument, NULL, 'Z'},
 		{"storage-user", required_argument, NULL, 'U'},
@@ -95,6 +97,7 @@ serve(int argc, char **argv)
 	snprintf(cfg.template_ram_dir, sizeof(cfg.template_ram_dir), "/dev/shm");
 	snprintf(cfg.ext_netns, sizeof(cfg.ext_netns), "cloudlet-ext");
 	snprintf(cfg.ext_bridge, sizeof(cfg.ext_bridge), "clext0");
+	snprintf(cfg.name_prefix, sizeof(cfg.name_prefix), "cl");
 	snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "/usr/bin/qemu-system-x86_64");
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -130,6 +133,12 @@ serve(int argc, char **argv)
 			if (netstate_check_key(optarg, 15, errbuf, sizeof(errbuf)) < 0 ||
 			    util_fmt(cfg.ext_bridge, sizeof(cfg.ext_bridge), "%s", optarg) < 0)
 				usage();
+			break;
+		case 'N':
+			if (strlen(optarg) < 1 || strlen(optarg) > 2 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(optarg))
+				usage();
+			snprintf(cfg.name_prefix, sizeof(cfg.name_prefix), "%s", optarg);
 			break;
 		case 'q':
 			snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "%s", optarg);

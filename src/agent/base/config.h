@@ -27,6 +27,11 @@ struct agent_config {
 	int auto_templates;         /* build a template after a cold create */
 	char ext_netns[32];         /* the shared external network: namespace */
 	char ext_bridge[16];        /* and bridge (net.h) */
+	/* Starts the names of the kernel objects this agent makes outside its
+	 * own namespaces (1-2 of a-z 0-9): tenant namespaces <p>n-<tenant> and
+	 * <p>f-<tenant>. Two agents on one machine (simulated hosts) need
+	 * different ones. Default "cl". */
+	char name_prefix[3];
 	struct host_info host;
 };
 

@@ -243,7 +243,7 @@ links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
 		goto out;
 	}
 	/* The second port, on the shared external network. */
-	snprintf(xf, sizeof(xf), "xf-%s", st->hash);
+	links_ext_port(w->name_prefix, st->hash, xf, sizeof(xf));
 	if (!has(fl, "ext0") || netns_has_link(w->ext_netns, xf) != 1) {
 		if (has(fl, "ext0"))
 			run(NULL, err, errlen, "ip", "-n", w->ns_fw, "link", "del", "ext0", NULL);
@@ -297,4 +297,14 @@ links_ip(char *err, size_t errlen, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	return netns_run(NULL, argv, NULL, err, errlen);
+}
+
+void
+links_ext_port(const char *prefix, const char *hash, char *out, size_t len)
+{
+	/* The default keeps the name it always had. */
+	if (strcmp(prefix, "cl") == 0)
+		snprintf(out, len, "xf-%s", hash);
+	else
+		snprintf(out, len, "%sx-%s", prefix, hash);
 }

@@ -19,7 +19,13 @@
 struct links_where {
 	const char *ns_net, *ns_fw;         /* the tenant's two namespaces */
 	const char *ext_netns, *ext_bridge; /* the shared external network */
+	const char *name_prefix;            /* config.h */
 };
+
+/* The firewall's port on the external bridge for a tenant hash: "xf-<hash>"
+ * for the default prefix "cl", "<prefix>x-<hash>" for others (at most 14
+ * bytes). */
+void links_ext_port(const char *prefix, const char *hash, char *out, size_t len);
 
 /* The shared external network: its namespace and bridge, up. */
 int links_ensure_ext(const char *ext_netns, const char *ext_bridge, char *err, size_t errlen);

@@ -302,7 +302,8 @@ applied_forget(struct tenant *t)
 static int
 apply(struct tenant *t, int restart_dhcp, int full, char *err, size_t errlen)
 {
-	struct links_where w = {t->ns_net, t->ns_fw, cfg->ext_netns, cfg->ext_bridge};
+	struct links_where w = {t->ns_net, t->ns_fw, cfg->ext_netns, cfg->ext_bridge,
+				cfg->name_prefix};
 	char *sig = link_signature(&t->st);
 	int r;
 
@@ -395,8 +396,8 @@ tenant_new(const char *key)
 	if (t == NULL)
 		return NULL;
 	snprintf(t->dir, sizeof(t->dir), "%s/net/%s", cfg->state_dir, key);
-	snprintf(t->ns_net, sizeof(t->ns_net), "cln-%s", key);
-	snprintf(t->ns_fw, sizeof(t->ns_fw), "clf-%s", key);
+	snprintf(t->ns_net, sizeof(t->ns_net), "%sn-%s", cfg->name_prefix, key);
+	snprintf(t->ns_fw, sizeof(t->ns_fw), "%sf-%s", cfg->name_prefix, key);
 	return t;
 }
 
@@ -575,7 +576,7 @@ net_delete(const char *tenant, struct op_error *e)
 		goto out;
 	}
 	dhcp_stop(t->dir, &t->dnsmasq);
-	snprintf(xf, sizeof(xf), "xf-%s", t->st.hash);
+	links_ext_port(cfg->name_prefix, t->st.hash, xf, sizeof(xf));
 	/* Deleting the namespaces removes their interfaces; a veth's peer in
 	 * the external namespace goes with it. */
 	if ((r = netns_delete(t->ns_fw, err, sizeof(err))) < 0 ||

@@ -2,6 +2,7 @@
  * net.h - tenant networks and firewalls on this host (agent side).
  *
  *   tenant VMs --tap--> bridge br-<net> in namespace cln-<tenant>
+ *                       (cl: the agent's --name-prefix, config.h)
  *                          | veth fw-<net> / in-<net>   (first port)
  *                       namespace clf-<tenant>: the tenant's firewall (nftables)
  *                          | veth ext0 / xf-<tenant>     (second port)
