@@ -47,6 +47,7 @@ usage(void)
 		"                            [--template-ram-dir DIR] [--auto-templates on|off]\n"
 		"                            [--external-netns NAME] [--external-bridge NAME]\n"
 		"                            [--name-prefix P]   (two agents on one machine)\n"
+		"                            [--underlay-address IP [--underlay-netns NAME]]  (VXLAN)\n"
 		"                            [--storage-device PATH --storage-device PATH ...]\n"
 		"                            [--storage-device-size SIZE] [--storage-user USER]\n"
 		"                            [--storage-signatures DIR] [--storaged BIN] [-v]\n"
@@ -72,6 +73,8 @@ serve(int argc, char **argv)
 		{"external-netns", required_argument, NULL, 'X'},
 		{"external-bridge", required_argument, NULL, 'B'},
 		{"name-prefix", required_argument, NULL, 'N'},
+		{"underlay-netns", required_argument, NULL, 'L'},
+		{"underlay-address", required_argument, NULL, 'A'},
 		{"storage-device", required_argument, NULL, 'D'},
 		{"storage-device-size", required_argument, NULL, 'Z'},
 		{"storage-user", required_argument, NULL, 'U'},
@@ -140,6 +143,19 @@ serve(int argc, char **argv)
 				usage();
 			snprintf(cfg.name_prefix, sizeof(cfg.name_prefix), "%s", optarg);
 			break;
+		case 'L':
+			if (netstate_check_key(optarg, 31, errbuf, sizeof(errbuf)) < 0 ||
+			    util_fmt(cfg.underlay_netns, sizeof(cfg.underlay_netns), "%s", optarg) < 0)
+				usage();
+			break;
+		case 'A': {
+			struct net_cidr ua;
+
+			if (netstate_parse_cidr(optarg, 0, 0, &ua) < 0 || ua.addr == 0 ||
+			    util_fmt(cfg.underlay_address, sizeof(cfg.underlay_address), "%s", optarg) < 0)
+				usage();
+			break;
+		}
 		case 'q':
 			snprintf(cfg.qemu_bin, sizeof(cfg.qemu_bin), "%s", optarg);
 			break;

@@ -400,7 +400,8 @@ fwvm_sync(const char *tenant, struct op_error *e)
 		unclaim(i, NULL, 1);
 		return op_fail(e, "not_found", r, "no networks for tenant '%s'", tenant);
 	}
-	if (st.mode != NET_FW_VM) {
+	/* Only the tenant's home host has its firewall (docs/hosts.md). */
+	if (st.mode != NET_FW_VM || st.role != NET_ROLE_HOME) {
 		r = delete_vm(tenant, err, sizeof(err));
 		netstate_free(&st);
 		free(slots[i].sent);

@@ -32,6 +32,11 @@ struct agent_config {
 	 * <p>f-<tenant>. Two agents on one machine (simulated hosts) need
 	 * different ones. Default "cl". */
 	char name_prefix[3];
+	/* The datacenter network VXLAN segments run over (docs/hosts.md):
+	 * the namespace that holds this host's address on it ("" = the
+	 * agent's own) and that address ("" = no segments: one host). */
+	char underlay_netns[32];
+	char underlay_address[16];
 	struct host_info host;
 };
 

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "netns.h"
+#include "netstate.h"
 #include "util.h"
 
 static int
@@ -175,12 +177,196 @@ out:
 	return r;
 }
 
+/* ---- VXLAN segments (docs/hosts.md) ------------------------------------ */
+
+/* Run ip in the underlay namespace ("" = the agent's own); the arguments
+ * after errlen end with NULL. */
+static int
+ul_ip(const struct links_where *w, char *err, size_t errlen, ...)
+{
+	const char *argv[24];
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = "ip";
+	if (w->underlay_netns[0] != '\0') {
+		argv[n++] = "-n";
+		argv[n++] = w->underlay_netns;
+	}
+	va_start(ap, errlen);
+	while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return netns_run(NULL, argv, NULL, err, errlen);
+}
+
+/* The VNI of an existing VXLAN device (0 if it is none or unreadable). */
+static uint32_t
+vxlan_vni(const char *ns, const char *dev)
+{
+	const char *argv[] = {"ip", "-d", "-j", "-n", ns, "link", "show", "dev", dev, NULL};
+	char *out = NULL, err[128];
+	json_t *j;
+	uint32_t vni = 0;
+
+	if (netns_run(NULL, argv, &out, err, sizeof(err)) == 0 && (j = json_loads(out, 0, NULL))) {
+		json_t *data = json_object_get(
+			json_object_get(json_array_get(j, 0), "linkinfo"), "info_data");
+
+		vni = (uint32_t)json_integer_value(json_object_get(data, "id"));
+		json_decref(j);
+	}
+	free(out);
+	return vni;
+}
+
+/* Make the peers of dev (all-zeros FDB entries: flooded and unknown
+ * traffic goes to every other host of the segment) exactly n->peers. */
+static int
+vxlan_peers(const struct net_network *n, const char *ns, const char *dev, char *err,
+	    size_t errlen)
+{
+	const char *show[] = {"bridge", "-j", "-n", ns, "fdb", "show", "dev", dev, NULL};
+	char *out = NULL, ip[16];
+	json_t *j = NULL, *e;
+	size_t i;
+	int r;
+
+	if ((r = netns_run(NULL, show, &out, err, errlen)) < 0)
+		return r;
+	j = json_loads(out, 0, NULL);
+	free(out);
+	json_array_foreach(j, i, e) {
+		const char *mac = json_string_value(json_object_get(e, "mac"));
+		const char *dst = json_string_value(json_object_get(e, "dst"));
+		struct net_cidr c;
+		int want = 0;
+
+		if (mac == NULL || dst == NULL || strcmp(mac, "00:00:00:00:00:00") != 0 ||
+		    netstate_parse_cidr(dst, 0, 0, &c) < 0)
+			continue;
+		for (unsigned k = 0; k < n->n_peers; k++)
+			want |= n->peers[k] == c.addr;
+		if (!want) {
+			const char *del[] = {"bridge", "-n", ns, "fdb", "del", "00:00:00:00:00:00",
+					     "dev", dev, "dst", dst, NULL};
+
+			if ((r = netns_run(NULL, del, NULL, err, errlen)) < 0)
+				goto out;
+		}
+	}
+	for (unsigned k = 0; k < n->n_peers; k++) {
+		const char *add[] = {"bridge", "-n", ns, "fdb", "append", "00:00:00:00:00:00",
+				     "dev", dev, "dst", ip, "self", "permanent", NULL};
+		int have = 0;
+
+		netstate_ip(n->peers[k], ip, sizeof(ip));
+		json_array_foreach(j, i, e)
+			have |= strcmp(json_string_value(json_object_get(e, "mac")) ?: "",
+				       "00:00:00:00:00:00") == 0 &&
+				strcmp(json_string_value(json_object_get(e, "dst")) ?: "", ip) == 0;
+		if (!have && (r = netns_run(NULL, add, NULL, err, errlen)) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
+/*
+ * The network's VXLAN port vx-<hash> on its bridge, or none when it has no
+ * VNI. Made in the underlay namespace (its UDP socket stays there) under a
+ * name of its own, moved into the tenant namespace and renamed there, so
+ * two tenants' devices never meet under one name. Its MTU is the guests'
+ * 1500; the underlay carries the 50 more (links_check_underlay).
+ */
+static int
+vxlan_sync(const struct net_network *n, const struct links_where *w, const char *br,
+	   const json_t *nl, char *err, size_t errlen)
+{
+	char vx[16], tmp[16], vni[16], rnd[9];
+	int r;
+
+	snprintf(vx, sizeof(vx), "vx-%s", n->hash);
+	if (has(nl, vx) && (n->vni == 0 || vxlan_vni(w->ns_net, vx) != n->vni) &&
+	    (r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "del", vx, NULL)) < 0)
+		return r;
+	if (n->vni == 0)
+		return 0;
+	if (w->underlay_address[0] == '\0') {
+		snprintf(err, errlen, "network %s spans hosts (vni %u) but this agent has no "
+			 "--underlay-address", n->id, n->vni);
+		return -EINVAL;
+	}
+	if (netns_has_link(w->ns_net, vx) != 1) {
+		if ((r = util_random_hex(rnd, 4)) < 0) {
+			snprintf(err, errlen, "no randomness");
+			return r;
+		}
+		snprintf(tmp, sizeof(tmp), "%sv%s", w->name_prefix, rnd);
+		snprintf(vni, sizeof(vni), "%u", n->vni);
+		if ((r = ul_ip(w, err, errlen, "link", "add", tmp, "type", "vxlan", "id", vni, "local",
+			       w->underlay_address, "dstport", "4789", "nolearning", NULL)) < 0)
+			return r;
+		if ((r = ul_ip(w, err, errlen, "link", "set", tmp, "netns", w->ns_net, NULL)) < 0) {
+			ul_ip(w, err, errlen, "link", "del", tmp, NULL);
+			return r;
+		}
+		if ((r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "set", tmp, "name", vx,
+			     NULL)) < 0) {
+			run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "del", tmp, NULL);
+			return r;
+		}
+	}
+	if ((r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "set", vx, "mtu", "1500",
+		     "master", br, "up", NULL)) < 0)
+		return r;
+	return vxlan_peers(n, w->ns_net, vx, err, errlen);
+}
+
+int
+links_check_underlay(const char *ns, const char *address, char *err, size_t errlen)
+{
+	json_t *ifs = NULL, *i, *a;
+	size_t k, m;
+	int r;
+
+	if ((r = netns_ip_json(ns[0] ? ns : NULL, "addr", NULL, &ifs, err, errlen)) < 0)
+		return r;
+	r = -ENOENT;
+	snprintf(err, errlen, "no device has the underlay address %s%s%s", address,
+		 ns[0] ? " in namespace " : "", ns);
+	json_array_foreach(ifs, k, i) {
+		json_array_foreach(json_object_get(i, "addr_info"), m, a) {
+			const char *local = json_string_value(json_object_get(a, "local"));
+			int mtu = (int)json_integer_value(json_object_get(i, "mtu"));
+
+			if (local == NULL || strcmp(local, address) != 0)
+				continue;
+			if (mtu >= LINKS_UNDERLAY_MTU) {
+				r = 0;
+			} else {
+				snprintf(err, errlen,
+					 "the underlay device %s has MTU %d: VXLAN segments need %d "
+					 "(guests keep 1500; nothing is fragmented)",
+					 json_string_value(json_object_get(i, "ifname")) ?: "?", mtu,
+					 LINKS_UNDERLAY_MTU);
+				r = -EINVAL;
+			}
+		}
+	}
+	json_decref(ifs);
+	return r;
+}
+
 int
 links_apply(const struct net_tenant *st, const struct links_where *w, char *err, size_t errlen)
 {
 	json_t *nl = NULL, *fl = NULL;
 	char xf[16];
-	int r, nsmode = st->mode == NET_FW_NAMESPACE;
+	int r, home = st->role == NET_ROLE_HOME, nsmode = home && st->mode == NET_FW_NAMESPACE;
 
 	if ((r = netns_ensure(w->ns_net, err, errlen)) < 0)
 		return r;
@@ -196,6 +382,7 @@ links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
 		goto out;
 	/* Networks no longer wanted go first (their addresses may be reused). */
 	if ((r = prune(w->ns_net, nl, "br-", st, 0, err, errlen)) < 0 ||
+	    (r = prune(w->ns_net, nl, "vx-", st, 0, err, errlen)) < 0 ||
 	    (r = prune(w->ns_net, nl, "fw-", st, !nsmode, err, errlen)) < 0 ||
 	    (fl && (r = prune(w->ns_fw, fl, "in-", st, 0, err, errlen)) < 0))
 		goto out;
@@ -213,8 +400,12 @@ links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
 		if ((r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "set", br, "up",
 			     NULL)) < 0)
 			goto out;
+		/* The home host's bridge has the DHCP server's address; a
+		 * member's has none (its VMs' DHCP comes over the segment). */
 		cidr_str(n->dhcp_server, n->cidr.prefix, want[0], sizeof(want[0]));
-		if ((r = sync_addrs(w->ns_net, br, want, 1, err, errlen)) < 0)
+		if ((r = sync_addrs(w->ns_net, br, want, home ? 1 : 0, err, errlen)) < 0)
+			goto out;
+		if ((r = vxlan_sync(n, w, br, nl, err, errlen)) < 0)
 			goto out;
 		if (!nsmode)
 			continue;

@@ -20,7 +20,15 @@ struct links_where {
 	const char *ns_net, *ns_fw;         /* the tenant's two namespaces */
 	const char *ext_netns, *ext_bridge; /* the shared external network */
 	const char *name_prefix;            /* config.h */
+	const char *underlay_netns;         /* config.h: "" = the agent's */
+	const char *underlay_address;       /* config.h: "" = no VXLAN */
 };
+
+/* VXLAN needs 50 bytes on top of a guest's 1500: the underlay device that
+ * holds address (in ns, "" = the agent's) must carry 1550-byte frames.
+ * 0, or -EINVAL with the device and its MTU in err. */
+#define LINKS_UNDERLAY_MTU 1550
+int links_check_underlay(const char *ns, const char *address, char *err, size_t errlen);
 
 /* The firewall's port on the external bridge for a tenant hash: "xf-<hash>"
  * for the default prefix "cl", "<prefix>x-<hash>" for others (at most 14

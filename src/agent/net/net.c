@@ -36,6 +36,7 @@ struct tenant {
 	 * rules of this text, ports and DHCP as the port table says. */
 	char *link_sig, *fw_text;
 	int ports_applied;
+	int dhcp_dirty; /* the other hosts' leases changed since */
 };
 
 static const struct agent_config *cfg;
@@ -74,7 +75,8 @@ find(const char *key)
 struct ports {
 	struct nft_vm_port *p;
 	struct dhcp_host *h;
-	size_t n;
+	size_t n;  /* policed ports in p */
+	size_t nh; /* DHCP leases in h: these ports and other hosts' */
 	const char *trusted[NET_NETWORKS_MAX + 1];
 	char trusted_buf[NET_NETWORKS_MAX + 1][16];
 	size_t n_trusted;
@@ -106,7 +108,7 @@ collect_ports(const struct tenant *t, struct ports *ps)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->p = calloc(PORTS_MAX, sizeof(*ps->p));
-	ps->h = calloc(PORTS_MAX, sizeof(*ps->h));
+	ps->h = calloc(PORTS_MAX + NET_REMOTE_MAX, sizeof(*ps->h));
 	if (ps->p == NULL || ps->h == NULL)
 		return -ENOMEM;
 	for (size_t k = 0; k < n_ports; k++) {
@@ -126,9 +128,15 @@ collect_ports(const struct tenant *t, struct ports *ps)
 		}
 		if (ps->n >= PORTS_MAX || !port_elems(p, &ps->p[ps->n]))
 			continue;
-		snprintf(ps->h[ps->n].mac, sizeof(ps->h[ps->n].mac), "%s", p->mac);
-		ps->h[ps->n].ip = ps->p[ps->n].ip;
+		snprintf(ps->h[ps->nh].mac, sizeof(ps->h[ps->nh].mac), "%s", p->mac);
+		ps->h[ps->nh++].ip = ps->p[ps->n].ip;
 		ps->n++;
+	}
+	/* VMs on the tenant's other hosts get their leases here, at home
+	 * (their own hosts police their ports). */
+	for (unsigned i = 0; i < t->st.n_remote; i++) {
+		snprintf(ps->h[ps->nh].mac, sizeof(ps->h[ps->nh].mac), "%s", t->st.remote[i].mac);
+		ps->h[ps->nh++].ip = t->st.remote[i].address;
 	}
 	return 0;
 }
@@ -158,6 +166,26 @@ nft_load(const char *ns, const char *dir, const char *name, const char *text, ch
 	return nftx_run(ns, text, listing, err, errlen);
 }
 
+/* DHCP: on the home host one dnsmasq with every lease of the tenant (its
+ * own VMs' and, from the state, its other hosts'); none on a member host. */
+static int
+dhcp_update(struct tenant *t, const struct ports *ps, int restart, char *err, size_t errlen)
+{
+	int r;
+
+	if (t->st.role == NET_ROLE_MEMBER) {
+		dhcp_stop(t->dir, &t->dnsmasq);
+		return 0;
+	}
+	if ((r = dhcp_write(t->dir, &t->st, ps->h, ps->nh)) < 0) {
+		snprintf(err, errlen, "cannot write the DHCP configuration");
+		return r;
+	}
+	if ((r = dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, restart)) < 0)
+		snprintf(err, errlen, "cannot start dnsmasq: %s", strerror(-r));
+	return r;
+}
+
 static int
 apply_ports(struct tenant *t, int restart_dhcp, char *err, size_t errlen)
 {
@@ -178,14 +206,10 @@ apply_ports(struct tenant *t, int restart_dhcp, char *err, size_t errlen)
 	free(text);
 	if (r < 0)
 		goto out;
-	if ((r = dhcp_write(t->dir, &t->st, ps.h, ps.n)) < 0) {
-		snprintf(err, errlen, "cannot write the DHCP configuration");
-		goto out;
-	}
-	if ((r = dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, restart_dhcp)) < 0)
-		snprintf(err, errlen, "cannot start dnsmasq: %s", strerror(-r));
-	else
+	if ((r = dhcp_update(t, &ps, restart_dhcp, err, errlen)) == 0) {
 		t->ports_applied = 1;
+		t->dhcp_dirty = 0;
+	}
 out:
 	ports_free(&ps);
 	return r;
@@ -203,7 +227,7 @@ apply_firewall(struct tenant *t, char *err, size_t errlen)
 	char *text;
 	int r;
 
-	if (t->st.mode != NET_FW_NAMESPACE) {
+	if (t->st.mode != NET_FW_NAMESPACE || t->st.role == NET_ROLE_MEMBER) {
 		free(t->listing_fw);
 		t->listing_fw = NULL;
 		free(t->fw_text);
@@ -268,12 +292,16 @@ link_signature(const struct net_tenant *st)
 
 	if (f == NULL)
 		return NULL;
-	fprintf(f, "mode %d ext %u/%u gw %u\n", (int)st->mode, st->ext_address, st->ext_prefix,
-		st->ext_gateway);
-	for (unsigned i = 0; i < st->n_networks; i++)
-		fprintf(f, "net %s %u/%u gw %u dhcp %u\n", st->networks[i].hash,
+	fprintf(f, "mode %d role %d ext %u/%u gw %u\n", (int)st->mode, (int)st->role,
+		st->ext_address, st->ext_prefix, st->ext_gateway);
+	for (unsigned i = 0; i < st->n_networks; i++) {
+		fprintf(f, "net %s %u/%u gw %u dhcp %u vni %u peers", st->networks[i].hash,
 			st->networks[i].cidr.addr, st->networks[i].cidr.prefix,
-			st->networks[i].gateway, st->networks[i].dhcp_server);
+			st->networks[i].gateway, st->networks[i].dhcp_server, st->networks[i].vni);
+		for (unsigned k = 0; k < st->networks[i].n_peers; k++)
+			fprintf(f, " %u", st->networks[i].peers[k]);
+		fputc('\n', f);
+	}
 	for (unsigned i = 0; i < st->n_addresses; i++)
 		fprintf(f, "addr %u\n", st->addresses[i].address);
 	if (fclose(f) != 0) {
@@ -303,7 +331,7 @@ static int
 apply(struct tenant *t, int restart_dhcp, int full, char *err, size_t errlen)
 {
 	struct links_where w = {t->ns_net, t->ns_fw, cfg->ext_netns, cfg->ext_bridge,
-				cfg->name_prefix};
+				cfg->name_prefix, cfg->underlay_netns, cfg->underlay_address};
 	char *sig = link_signature(&t->st);
 	int r;
 
@@ -337,7 +365,7 @@ apply(struct tenant *t, int restart_dhcp, int full, char *err, size_t errlen)
 			t->ports_applied = 0;
 		free(now);
 	}
-	if ((!t->ports_applied || restart_dhcp) &&
+	if ((!t->ports_applied || restart_dhcp || t->dhcp_dirty) &&
 	    (r = apply_ports(t, restart_dhcp, err, errlen)) < 0)
 		goto out;
 	util_rfc3339(t->applied_at, sizeof(t->applied_at));
@@ -364,7 +392,7 @@ view(struct tenant *t, int just_applied)
 		sync = 0;
 	free(now);
 	now = NULL;
-	if (!just_applied && t->st.mode == NET_FW_NAMESPACE &&
+	if (!just_applied && t->st.mode == NET_FW_NAMESPACE && t->st.role == NET_ROLE_HOME &&
 	    (nftx_run(t->ns_fw, NULL, &now, err, sizeof(err)) < 0 || t->listing_fw == NULL ||
 	     strcmp(now, t->listing_fw) != 0))
 		sync = 0;
@@ -373,7 +401,9 @@ view(struct tenant *t, int just_applied)
 	json_object_set_new(j, "applied_at", json_string(t->applied_at));
 	json_object_set_new(j, "netns", json_string(t->ns_net));
 	json_object_set_new(j, "firewall_netns",
-			    t->st.mode == NET_FW_NAMESPACE ? json_string(t->ns_fw) : json_null());
+			    t->st.mode == NET_FW_NAMESPACE && t->st.role == NET_ROLE_HOME
+				    ? json_string(t->ns_fw)
+				    : json_null());
 	json_object_set_new(j, "dhcp_pid", json_integer(t->dnsmasq));
 	{
 		json_t *nets = json_object_get(j, "networks");
@@ -399,6 +429,18 @@ tenant_new(const char *key)
 	snprintf(t->ns_net, sizeof(t->ns_net), "%sn-%s", cfg->name_prefix, key);
 	snprintf(t->ns_fw, sizeof(t->ns_fw), "%sf-%s", cfg->name_prefix, key);
 	return t;
+}
+
+static int
+remote_same(const struct net_tenant *a, const struct net_tenant *b)
+{
+	if (a->n_remote != b->n_remote)
+		return 0;
+	for (unsigned i = 0; i < a->n_remote; i++)
+		if (a->remote[i].address != b->remote[i].address ||
+		    strcmp(a->remote[i].mac, b->remote[i].mac) != 0)
+			return 0;
+	return 1;
 }
 
 static int
@@ -475,6 +517,8 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 		r = op_fail(e, "internal", r, "cannot create %s", t->dir);
 		goto out;
 	}
+	if (!remote_same(&t->st, &next))
+		t->dhcp_dirty = 1;
 	restart = created || networks_changed(&t->st, &next) || t->st.mode != next.mode;
 	netstate_free(&t->st);
 	t->st = next;
@@ -718,10 +762,7 @@ ports_change(struct tenant *t, const struct net_port *old, size_t n_old,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if ((r = dhcp_write(t->dir, &t->st, ps.h, ps.n)) < 0)
-		snprintf(err, errlen, "cannot write the DHCP configuration");
-	else if ((r = dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, 0)) < 0)
-		snprintf(err, errlen, "cannot start dnsmasq: %s", strerror(-r));
+	r = dhcp_update(t, &ps, 0, err, errlen);
 out:
 	ports_free(&ps);
 	return r;
@@ -870,6 +911,12 @@ net_init(const struct agent_config *c)
 		return 0; /* no networks without privilege */
 	if ((r = links_ensure_ext(cfg->ext_netns, cfg->ext_bridge, err, sizeof(err))) < 0) {
 		log_warnx("external network %s/%s: %s", cfg->ext_netns, cfg->ext_bridge, err);
+		return r;
+	}
+	if (cfg->underlay_address[0] != '\0' &&
+	    (r = links_check_underlay(cfg->underlay_netns, cfg->underlay_address, err,
+				      sizeof(err))) < 0) {
+		log_warnx("underlay: %s", err);
 		return r;
 	}
 	if ((d = opendir(dir)) == NULL)

@@ -181,7 +181,9 @@ parse_networks(const json_t *arr, struct net_tenant *t, char *err, size_t errlen
 	if (!json_is_array(arr) || json_array_size(arr) > NET_NETWORKS_MAX)
 		ERR("networks must be an array of at most %d", NET_NETWORKS_MAX);
 	json_array_foreach(arr, i, n) {
-		static const char *const fields[] = {"id", "cidr", NULL};
+		static const char *const fields[] = {"id", "cidr", "vni", "peers", NULL};
+		const json_t *vni = json_object_get(n, "vni"), *peers = json_object_get(n, "peers"), *p;
+		size_t pk;
 		struct net_network *nw = &t->networks[t->n_networks];
 		const char *id = get_str(n, "id"), *cidr = get_str(n, "cidr");
 
@@ -193,6 +195,25 @@ parse_networks(const json_t *arr, struct net_tenant *t, char *err, size_t errlen
 			ERR("networks[%zu].cidr: a network address with prefix (e.g. 10.0.0.0/24) is required", i);
 		if (nw->cidr.prefix < 16 || nw->cidr.prefix > 28)
 			ERR("networks[%zu].cidr: prefix must be /16 to /28", i);
+		if (vni != NULL && (!json_is_integer(vni) || json_integer_value(vni) < 1 ||
+				    json_integer_value(vni) > NET_VNI_MAX))
+			ERR("networks[%zu].vni: an integer from 1 to %d", i, NET_VNI_MAX);
+		nw->vni = vni ? (uint32_t)json_integer_value(vni) : 0;
+		if (peers != NULL && (vni == NULL || !json_is_array(peers) ||
+				      json_array_size(peers) > NET_PEERS_MAX))
+			ERR("networks[%zu].peers: an array of at most %d addresses, with a vni", i,
+			    NET_PEERS_MAX);
+		json_array_foreach(peers, pk, p) {
+			struct net_cidr c;
+			const char *s = json_string_value(p);
+
+			if (s == NULL || netstate_parse_cidr(s, 0, 0, &c) < 0 || c.addr == 0)
+				ERR("networks[%zu].peers[%zu]: an IPv4 address", i, pk);
+			for (unsigned q = 0; q < nw->n_peers; q++)
+				if (nw->peers[q] == c.addr)
+					ERR("networks[%zu].peers[%zu]: duplicate %s", i, pk, s);
+			nw->peers[nw->n_peers++] = c.addr;
+		}
 		snprintf(nw->id, sizeof(nw->id), "%s", id);
 		nw->gateway = nw->cidr.addr + 1;
 		nw->dhcp_server = nw->cidr.addr + 2;
@@ -206,6 +227,8 @@ parse_networks(const json_t *arr, struct net_tenant *t, char *err, size_t errlen
 				ERR("networks[%zu].id: '%s' collides with '%s'", i, id, o->id);
 			if (netstate_in(&o->cidr, nw->cidr.addr) || netstate_in(&nw->cidr, o->cidr.addr))
 				ERR("networks[%zu].cidr overlaps network '%s'", i, o->id);
+			if (nw->vni && o->vni == nw->vni)
+				ERR("networks[%zu].vni: %u is network '%s''s too", i, nw->vni, o->id);
 		}
 		t->n_networks++;
 	}
@@ -383,6 +406,63 @@ fail:
 	return -EINVAL;
 }
 
+/* aa:bb:cc:dd:ee:ff, unicast, not all zeros. */
+static int
+mac_ok(const char *m)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	int nonzero = 0;
+
+	if (strlen(m) != 17)
+		return 0;
+	for (int i = 0; i < 17; i++) {
+		if (i % 3 == 2 ? m[i] != ':' : strchr(hex, m[i]) == NULL || m[i] == '\0')
+			return 0;
+		if (i % 3 != 2 && m[i] != '0')
+			nonzero = 1;
+	}
+	/* The first octet's low bit is the group bit. */
+	return nonzero && strchr("02468aceACE", m[1]) != NULL;
+}
+
+/* VM ports on the tenant's other hosts: the home host's DHCP leases. */
+static int
+parse_remote(const json_t *arr, struct net_tenant *t, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"mac", "address", NULL};
+	char why[200];
+	size_t i;
+	const json_t *p;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > NET_REMOTE_MAX)
+		ERR("remote_ports must be an array of at most %d", NET_REMOTE_MAX);
+	if (json_array_size(arr) && (t->remote = calloc(json_array_size(arr), sizeof(*t->remote))) == NULL)
+		ERR("out of memory");
+	json_array_foreach(arr, i, p) {
+		const char *mac = get_str(p, "mac"), *a = get_str(p, "address");
+		struct net_remote_port *r = &t->remote[t->n_remote];
+		struct net_cidr c;
+
+		if (!json_is_object(p) || jsonv_only_fields(p, fields, why, sizeof(why)) < 0)
+			ERR("remote_ports[%zu]: %s", i, json_is_object(p) ? why : "not an object");
+		if (mac == NULL || !mac_ok(mac))
+			ERR("remote_ports[%zu].mac: a unicast MAC aa:bb:cc:dd:ee:ff", i);
+		if (a == NULL || netstate_parse_cidr(a, 0, 0, &c) < 0 || net_of(t, c.addr) < 0)
+			ERR("remote_ports[%zu].address: an address on one of the tenant's networks", i);
+		snprintf(r->mac, sizeof(r->mac), "%s", mac);
+		for (char *q = r->mac; *q; q++)
+			if (*q >= 'A' && *q <= 'F')
+				*q = (char)(*q - 'A' + 'a');
+		r->address = c.addr;
+		t->n_remote++;
+	}
+	return 0;
+fail:
+	return -EINVAL;
+}
+
 static int
 rule_cmp(const void *a, const void *b)
 {
@@ -396,7 +476,7 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 {
 	char why[200];
 	static const char *const fields[] = {"tenant", "mode", "networks", "external", "addresses",
-					     "forwards", "rules", NULL};
+					     "forwards", "rules", "role", "remote_ports", NULL};
 	const char *tenant, *mode;
 	const json_t *rules;
 	size_t i;
@@ -417,12 +497,23 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 		out->mode = NET_FW_VM;
 	else
 		ERR("mode: namespace or vm");
+	mode = get_str(j, "role");
+	if (json_object_get(j, "role") != NULL && mode == NULL)
+		ERR("role: home or member");
+	if (mode == NULL || strcmp(mode, "home") == 0)
+		out->role = NET_ROLE_HOME;
+	else if (strcmp(mode, "member") == 0)
+		out->role = NET_ROLE_MEMBER;
+	else
+		ERR("role: home or member");
 	if (json_object_get(j, "networks") == NULL)
 		ERR("networks is required");
 	if (parse_networks(json_object_get(j, "networks"), out, err, errlen) < 0 ||
 	    parse_external(json_object_get(j, "external"), out, err, errlen) < 0 ||
 	    parse_addresses(json_object_get(j, "addresses"), out, err, errlen) < 0 ||
 	    parse_forwards(json_object_get(j, "forwards"), out, err, errlen) < 0)
+		goto fail;
+	if (parse_remote(json_object_get(j, "remote_ports"), out, err, errlen) < 0)
 		goto fail;
 	rules = json_object_get(j, "rules");
 	if (rules != NULL) {
@@ -459,6 +550,9 @@ netstate_free(struct net_tenant *t)
 	free(t->rules);
 	t->rules = NULL;
 	t->n_rules = 0;
+	free(t->remote);
+	t->remote = NULL;
+	t->n_remote = 0;
 }
 
 static json_t *
@@ -488,10 +582,30 @@ netstate_to_json(const struct net_tenant *t)
 	json_object_set_new(j, "tenant", json_string(t->tenant));
 	json_object_set_new(j, "mode", json_string(t->mode == NET_FW_VM ? "vm" : "namespace"));
 	a = json_array();
-	for (i = 0; i < t->n_networks; i++)
-		json_array_append_new(a, json_pack("{s:s, s:o}", "id", t->networks[i].id, "cidr",
-						   cidr_json(&t->networks[i].cidr)));
+	for (i = 0; i < t->n_networks; i++) {
+		const struct net_network *n = &t->networks[i];
+		json_t *o = json_pack("{s:s, s:o}", "id", n->id, "cidr", cidr_json(&n->cidr));
+
+		if (n->vni) {
+			json_t *peers = json_array();
+
+			for (unsigned k = 0; k < n->n_peers; k++)
+				json_array_append_new(peers, ip_json(n->peers[k]));
+			json_object_set_new(o, "vni", json_integer(n->vni));
+			json_object_set_new(o, "peers", peers);
+		}
+		json_array_append_new(a, o);
+	}
 	json_object_set_new(j, "networks", a);
+	if (t->role == NET_ROLE_MEMBER)
+		json_object_set_new(j, "role", json_string("member"));
+	if (t->n_remote) {
+		a = json_array();
+		for (i = 0; i < t->n_remote; i++)
+			json_array_append_new(a, json_pack("{s:s, s:o}", "mac", t->remote[i].mac,
+							   "address", ip_json(t->remote[i].address)));
+		json_object_set_new(j, "remote_ports", a);
+	}
 	if (t->ext_address) {
 		struct net_cidr c = {t->ext_address, t->ext_prefix};
 		json_t *e = json_pack("{s:o}", "address", cidr_json(&c));

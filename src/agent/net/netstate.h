@@ -21,8 +21,15 @@
 #define NET_RULES_MAX 1024   /* per tenant firewall */
 #define NET_ADDRESSES_MAX 32 /* external addresses per tenant */
 #define NET_FORWARDS_MAX 256 /* port forwards per tenant */
+#define NET_PEERS_MAX 64     /* other hosts a network spans (docs/hosts.md) */
+#define NET_REMOTE_MAX 4096  /* VM ports on other hosts (DHCP leases) */
+#define NET_VNI_MAX 16777215
 
 enum net_fw_mode { NET_FW_NAMESPACE, NET_FW_VM };
+/* Where a tenant's network lives on this host (docs/hosts.md): the home
+ * host has its firewall and DHCP; a member host only its bridges (with the
+ * VXLAN port) and its own VMs' anti-spoofing. */
+enum net_role { NET_ROLE_HOME, NET_ROLE_MEMBER };
 enum net_proto { NET_PROTO_ANY, NET_PROTO_TCP, NET_PROTO_UDP, NET_PROTO_ICMP };
 
 struct net_cidr {
@@ -36,6 +43,17 @@ struct net_network {
 	uint32_t gateway;      /* the firewall's first port: .1 by convention */
 	uint32_t dhcp_server;  /* the tenant namespace's own address: gateway + 1 */
 	char hash[11];         /* 10 hex digits naming its interfaces */
+	/* Spanning hosts: its VXLAN segment (0 = this host only) and the
+	 * underlay addresses of the other hosts on it. */
+	uint32_t vni;
+	unsigned n_peers;
+	uint32_t peers[NET_PEERS_MAX];
+};
+
+/* A VM port on another host of the tenant: the home host's DHCP lease. */
+struct net_remote_port {
+	char mac[18];
+	uint32_t address;
 };
 
 struct net_rule {
@@ -79,6 +97,9 @@ struct net_tenant {
 	struct net_forward forwards[NET_FORWARDS_MAX];
 	unsigned n_rules;
 	struct net_rule *rules; /* owned, n_rules entries, sorted by priority */
+	enum net_role role;
+	unsigned n_remote;
+	struct net_remote_port *remote; /* owned, n_remote entries */
 };
 
 /* Validates a tenant key: 1..32 of [a-z0-9-], not starting with '-'. */
