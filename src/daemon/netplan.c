@@ -147,17 +147,34 @@ netplan_desired(const char *tenant_id)
 	return d;
 }
 
+/* A sync failed: reconciliation sends every tenant's state again. */
+static int dirty;
+
+int
+netplan_take_dirty(void)
+{
+	return __atomic_exchange_n(&dirty, 0, __ATOMIC_SEQ_CST);
+}
+
+int
+netplan_sync_budget(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
+{
+	char code[32];
+	/* The whole state every time: sending it twice is harmless. */
+	int r = agentc_call_retry("net.apply", netplan_desired(tenant_id), NULL, code, err, errlen,
+				  budget_ms, 1);
+
+	if (r < 0) {
+		log_warnx("netplan %s: %s", tenant_id, err);
+		__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+	}
+	return r;
+}
+
 int
 netplan_sync(const char *tenant_id, char *err, size_t errlen)
 {
-	char code[32];
-	int r = agentc_call("net.apply", netplan_desired(tenant_id), NULL, code, err, errlen);
-
-	if (r < 0 && r != -EREMOTEIO)
-		snprintf(err, errlen, "the host agent is unreachable (%s)", strerror(-r));
-	if (r < 0)
-		log_warnx("netplan %s: %s", tenant_id, err);
-	return r;
+	return netplan_sync_budget(tenant_id, NETPLAN_HTTP_RETRY_MS, err, errlen);
 }
 
 int

@@ -17,8 +17,17 @@
 /* The tenant's desired state in the agent's form (new reference). */
 json_t *netplan_desired(const char *tenant_id);
 
-/* Send it to the agent. 0, or -errno with the reason in err. */
+/*
+ * Send it to the agent. 0, or -errno with the reason in err. An agent that
+ * is restarting is waited for: up to NETPLAN_HTTP_RETRY_MS (the API's
+ * synchronous changes), or budget_ms. A failure marks the host's network
+ * state dirty: the next reconciliation sends every tenant's state.
+ */
+#define NETPLAN_HTTP_RETRY_MS 5000
 int netplan_sync(const char *tenant_id, char *err, size_t errlen);
+int netplan_sync_budget(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen);
+/* Was a sync lost since the last call? (clears the mark) */
+int netplan_take_dirty(void);
 
 /* A new tenant: its default network and external address, then sync. */
 int netplan_tenant_init(const char *tenant_id, char *err, size_t errlen);
