@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -158,15 +159,59 @@ store_thread_done(void)
 	}
 }
 
+/*
+ * cloudletd's writers take turns on this mutex before SQLite's write lock:
+ * a thread that found the database locked would otherwise sleep in SQLite's
+ * busy handler (1, 2, 5, 10 ... ms), and concurrent creates (the API's
+ * inserts, the workers' progress) kept meeting there. A transaction holds it
+ * from BEGIN IMMEDIATE to COMMIT or ROLLBACK, a single write statement while
+ * it runs. The busy timeout stays for other processes (sqlite3 by hand).
+ */
+static pthread_mutex_t write_mtx = PTHREAD_MUTEX_INITIALIZER;
+static __thread int write_held;
+
+static void
+write_lock(void)
+{
+	struct timespec ts;
+
+	/* As long as SQLite's busy timeout: a writer that never let go (a
+	 * transaction left open) then fails there as it did before. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	if (pthread_mutex_timedlock(&write_mtx, &ts) != 0) {
+		log_warnx("store: another writer has held the store for 10 s");
+		return;
+	}
+	write_held = 1;
+}
+
+static void
+write_unlock(void)
+{
+	if (!write_held)
+		return;
+	write_held = 0;
+	pthread_mutex_unlock(&write_mtx);
+}
+
 int
 sq_exec(const char *sql)
 {
 	sqlite3 *c = sq_db();
 	char *err = NULL;
+	int begin = strncmp(sql, "BEGIN", 5) == 0 && !write_held;
+	int end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
+	int rc;
 
 	if (c == NULL)
 		return -EIO;
-	if (sqlite3_exec(c, sql, NULL, NULL, &err) != SQLITE_OK) {
+	if (begin)
+		write_lock();
+	rc = sqlite3_exec(c, sql, NULL, NULL, &err);
+	if (write_held && (end || begin) && sqlite3_get_autocommit(c))
+		write_unlock(); /* ended, or BEGIN failed */
+	if (rc != SQLITE_OK) {
 		log_warnx("store: %s: %s", sql, err ? err : "?");
 		sqlite3_free(err);
 		return -EIO;
@@ -250,8 +295,15 @@ sq_run(sqlite3_stmt *st)
 
 	if (st == NULL)
 		return -EIO;
-	rc = sqlite3_step(st);
-	sq_done(st);
+	if (!write_held && !sqlite3_stmt_readonly(st)) {
+		write_lock(); /* one write statement, its own transaction */
+		rc = sqlite3_step(st);
+		sq_done(st);
+		write_unlock();
+	} else {
+		rc = sqlite3_step(st);
+		sq_done(st);
+	}
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
