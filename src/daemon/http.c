@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "request.h"
@@ -17,7 +18,17 @@ struct conn_ctx {
 	char *body;
 	size_t len;
 	int too_large;
+	uint64_t t_start_us; /* its headers were read (CLOCK_MONOTONIC) */
 };
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 void
 http_error(struct http_resp *resp, int status, const char *code, const char *fmt, ...)
@@ -183,6 +194,7 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 	req.body = ctx->body;
 	req.len = ctx->len;
 	req.id = id[0] ? id : NULL;
+	req.t_start_us = ctx->t_start_us;
 	resp->status = 200;
 	rt->fn(&req, resp);
 }
@@ -204,6 +216,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		ctx = calloc(1, sizeof(*ctx));
 		if (ctx == NULL)
 			return MHD_NO;
+		ctx->t_start_us = now_us();
 		*con_cls = ctx;
 		/* Refuse an announced oversized body before reading any of it. */
 		if (cl != NULL && strtoull(cl, NULL, 10) > REQ_BODY_MAX) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth.h"
 
@@ -26,6 +27,7 @@ struct http_req {
 	size_t len;
 	const char *id; /* the {id} path segment, if the route has one */
 	struct principal who;
+	uint64_t t_start_us; /* when its headers had arrived (CLOCK_MONOTONIC, µs) */
 };
 
 struct http_resp {

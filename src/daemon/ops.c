@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentc.h"
 #include "api_volume.h"
+#include "images.h"
 #include "netplan.h"
 #include "log.h"
 #include "store.h"
@@ -24,20 +26,58 @@
 
 static pthread_mutex_t q_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
-static char queue[QUEUE_MAX][STORE_ID_LEN];
+static struct queued {
+	char id[STORE_ID_LEN];
+	uint64_t request_us, submit_us;
+} queue[QUEUE_MAX];
 static size_t q_head, q_len;
+static unsigned n_workers, n_idle; /* under q_mtx */
 /* One reconciliation pass at a time (start-up and the periodic syncer). */
 static pthread_mutex_t reconcile_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int nets_synced;	 /* under reconcile_mtx */
 static int ops_resumed; /* under reconcile_mtx */
 
+static void *worker(void *arg);
+
+uint64_t
+ops_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Under q_mtx: one more worker (0), or -EAGAIN. */
+static int
+add_worker(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, worker, NULL) != 0)
+		return -EAGAIN;
+	pthread_detach(t);
+	n_workers++;
+	n_idle++;
+	return 0;
+}
+
 void
-ops_submit(const char *op_id)
+ops_submit(const char *op_id, uint64_t request_us)
 {
 	pthread_mutex_lock(&q_mtx);
 	if (q_len < QUEUE_MAX) {
-		snprintf(queue[(q_head + q_len) % QUEUE_MAX], STORE_ID_LEN, "%s", op_id);
+		struct queued *q = &queue[(q_head + q_len) % QUEUE_MAX];
+
+		snprintf(q->id, sizeof(q->id), "%s", op_id);
+		q->request_us = request_us;
+		q->submit_us = ops_now_us();
 		q_len++;
+		/* Every worker busy (waiting for a guest, an agent that restarts):
+		 * one more, rather than a queue. Not before ops_start. */
+		if (n_workers > 0 && q_len > n_idle && n_workers < OPS_WORKERS_MAX &&
+		    add_worker() == 0)
+			log_debug("ops: %u workers (all were busy)", n_workers);
 		pthread_cond_signal(&q_cond);
 	} else {
 		log_warnx("ops: queue full, %s will fail", op_id);
@@ -46,11 +86,64 @@ ops_submit(const char *op_id)
 	pthread_mutex_unlock(&q_mtx);
 }
 
+/* Microseconds at each step of an operation (0: not reached). */
+enum step { T_REQUEST, T_SUBMIT, T_PICKED, T_AGENT, T_CREATED, T_NETWORK, T_READY, T_END, T_N };
+
 struct run {
 	const char *op_id, *vm_id, *tenant_id, *kind;
 	char code[32];
 	char err[512];
+	uint64_t t[T_N];
+	int resumed;
 };
+
+static void
+mark(struct run *r, enum step s)
+{
+	r->t[s] = ops_now_us();
+}
+
+/* The steps' durations into the operation ("timing") and, with -v, the log. */
+static void
+record_timing(struct run *r)
+{
+	static const struct {
+		const char *key;
+		enum step from, to;
+	} spans[] = {
+		{"api_us", T_REQUEST, T_SUBMIT},     /* HTTP request to the operation queued */
+		{"queue_us", T_SUBMIT, T_PICKED},    /* to a worker */
+		{"prepare_us", T_PICKED, T_AGENT},   /* the worker reads the record */
+		{"agent_create_us", T_AGENT, T_CREATED}, /* vm.create on the agent */
+		{"network_us", T_CREATED, T_NETWORK},    /* net.apply: the VM's rules */
+		{"guest_us", T_NETWORK, T_READY},        /* then until the guest is ready */
+		{"finish_us", T_READY, T_END},           /* recording the outcome */
+	};
+	json_t *j = json_object();
+	char line[512];
+	size_t i, off = 0;
+	uint64_t first = r->t[T_REQUEST] ? r->t[T_REQUEST] : r->t[T_SUBMIT];
+
+	for (i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+		uint64_t a = r->t[spans[i].from], b = r->t[spans[i].to];
+
+		if (a == 0 || b == 0 || b < a)
+			continue;
+		json_object_set_new(j, spans[i].key, json_integer((json_int_t)(b - a)));
+		if (off < sizeof(line))
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %.*s %.1f ms",
+						(int)(strlen(spans[i].key) - 3), spans[i].key,
+						(double)(b - a) / 1000.0);
+	}
+	if (first != 0 && r->t[T_END] >= first)
+		json_object_set_new(j, "total_us", json_integer((json_int_t)(r->t[T_END] - first)));
+	if (r->resumed)
+		json_object_set_new(j, "resumed", json_true());
+	store_op_set_timing(r->op_id, j);
+	json_decref(j);
+	log_debug("op %s (%s %s):%s, total %.1f ms", r->op_id, r->kind, r->vm_id,
+		  off ? line : " -", first ? (double)(r->t[T_END] - first) / 1000.0 : 0.0);
+}
 
 static void
 progress(struct run *r, int pct, const char *msg)
@@ -63,6 +156,8 @@ finish(struct run *r, int rc)
 {
 	char action[32];
 
+	mark(r, T_END);
+	record_timing(r);
 	snprintf(action, sizeof(action), "vm.%s", r->kind);
 	if (rc == 0) {
 		store_op_update(r->op_id, "succeeded", 100, "done", "");
@@ -163,7 +258,7 @@ remove_record(const char *vm_id, const char *tenant_id)
 	int rc = store_vm_delete(vm_id);
 
 	if (rc == 0 && tenant_id != NULL)
-		netplan_sync_budget(tenant_id, AGENTC_RETRY_MS, err, sizeof(err));
+		netplan_sync_shared(tenant_id, ops_now_us(), AGENTC_RETRY_MS, err, sizeof(err));
 	return rc;
 }
 
@@ -179,7 +274,7 @@ reconcile_remove(const char *vm_id, const char *tenant_id, const char *action,
 		return;
 	store_event("cloudletd", tenant_id, action, vm_id, outcome, detail);
 	if (tenant_id != NULL)
-		netplan_sync_budget(tenant_id, 0, err, sizeof(err));
+		netplan_sync_shared(tenant_id, ops_now_us(), 0, err, sizeof(err));
 }
 
 static int
@@ -290,6 +385,19 @@ ensure_created(struct run *r, json_t *args, json_t **view)
 	return rc < 0 ? rc : -EIO;
 }
 
+/*
+ * The tenant's network state with this VM's rules (its service's ports),
+ * after the VM is made: vm.create itself puts the NIC on the tenant's
+ * network, in its anti-spoofing set and DHCP leases, and until its rules
+ * arrive the VM only has the firewall's default (nothing inbound).
+ * Concurrent creates of a tenant share one net.apply (netplan_sync_shared).
+ */
+static int
+sync_vm_network(struct run *r, const char *tenant_id, uint64_t changed_us)
+{
+	return netplan_sync_shared(tenant_id, changed_us, AGENTC_RETRY_MS, r->err, sizeof(r->err));
+}
+
 static int
 do_create(struct run *r)
 {
@@ -301,18 +409,31 @@ do_create(struct run *r)
 		snprintf(r->err, sizeof(r->err), "the VM record is gone");
 		return rc;
 	}
-	progress(r, 10, "creating the root disk and starting the VM");
 	args = create_args(&row);
 	free(row.user_data);
-	/* Its networks (and the rules naming it) reach the host first. */
-	rc = netplan_sync_budget(row.tenant_id, AGENTC_RETRY_MS, r->err, sizeof(r->err));
-	if (rc == 0)
+	progress(r, 10, "creating the root disk and starting the VM");
+	mark(r, T_AGENT);
+	rc = ensure_created(r, args, &v);
+	if (is_code(rc, r->code, "invalid") && sync_vm_network(r, row.tenant_id, ops_now_us()) == 0) {
+		/* Its network may be missing on the host (an agent that lost its
+		 * state): the tenant's state, then once more. */
+		log_info("op %s: vm.create refused (%s): sent the tenant's networks, trying again",
+			 r->op_id, r->err);
 		rc = ensure_created(r, args, &v);
+	}
 	json_decref(args);
+	mark(r, T_CREATED);
 	if (rc == 0) {
 		record_view(r->vm_id, v, 0);
 		json_decref(v);
-		rc = wait_ready(r, 50);
+		progress(r, 40, "opening the VM's service ports");
+		/* The API stored its NICs and rules before it queued the operation. */
+		rc = sync_vm_network(r, row.tenant_id, r->t[T_SUBMIT]);
+		mark(r, T_NETWORK);
+		if (rc == 0) {
+			rc = wait_ready(r, 50);
+			mark(r, T_READY);
+		}
 	}
 	if (rc < 0) {
 		/* All or nothing: no half-made VM stays behind, on the host or here. */
@@ -441,16 +562,21 @@ do_delete(struct run *r)
 }
 
 static void
-execute(const char *op_id)
+execute(const struct queued *q, uint64_t picked_us)
 {
+	const char *op_id = q->id;
 	json_t *op = NULL, *args = NULL;
 	struct run r;
 	int rc;
 
+	memset(&r, 0, sizeof(r));
+	r.t[T_REQUEST] = q->request_us;
+	r.t[T_SUBMIT] = q->submit_us;
+	r.t[T_PICKED] = picked_us;
 	if (store_op_get(NULL, op_id, &op) < 0)
 		return;
-	memset(&r, 0, sizeof(r));
 	r.op_id = op_id;
+	r.resumed = q->request_us == 0;
 	r.vm_id = json_string_value(json_object_get(op, "vm_id"));
 	r.tenant_id = json_string_value(json_object_get(op, "tenant_id"));
 	r.kind = json_string_value(json_object_get(op, "kind"));
@@ -480,16 +606,22 @@ worker(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		char id[STORE_ID_LEN];
+		struct queued q;
+		uint64_t picked;
 
 		pthread_mutex_lock(&q_mtx);
 		while (q_len == 0)
 			pthread_cond_wait(&q_cond, &q_mtx);
-		snprintf(id, sizeof(id), "%s", queue[q_head]);
+		picked = ops_now_us();
+		q = queue[q_head];
 		q_head = (q_head + 1) % QUEUE_MAX;
 		q_len--;
+		n_idle--;
 		pthread_mutex_unlock(&q_mtx);
-		execute(id);
+		execute(&q, picked);
+		pthread_mutex_lock(&q_mtx);
+		n_idle++;
+		pthread_mutex_unlock(&q_mtx);
 	}
 	return NULL;
 }
@@ -543,7 +675,7 @@ resume_unfinished(void)
 			 json_string_value(json_object_get(op, "vm_id")),
 			 json_string_value(json_object_get(op, "state")));
 		store_op_update(id, "pending", 0, "resumed after a restart of cloudletd", "");
-		ops_submit(id);
+		ops_submit(id, 0);
 	}
 	json_decref(unfinished);
 }
@@ -620,6 +752,8 @@ ops_reconcile(int at_start)
 			log_warnx("reconcile: %s", err);
 		return rc;
 	}
+	/* The API checks a create's image against this list. */
+	images_refresh(err, sizeof(err));
 	/* Once the agent answers, it gets every tenant's network state (it
 	 * may have been restarted with an empty state directory); again after
 	 * a sync was lost. */
@@ -628,8 +762,8 @@ ops_reconcile(int at_start)
 		int failed = 0;
 
 		json_array_foreach(tenants, i, t)
-			failed |= netplan_sync_budget(json_string_value(json_object_get(t, "id")), 0,
-						      err, sizeof(err)) < 0;
+			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
+						      ops_now_us(), 0, err, sizeof(err)) < 0;
 		json_decref(tenants);
 		nets_synced = !failed;
 	}
@@ -683,11 +817,13 @@ ops_start(unsigned workers)
 	pthread_t t;
 	unsigned i;
 
-	for (i = 0; i < workers; i++) {
-		if (pthread_create(&t, NULL, worker, NULL) != 0)
+	pthread_mutex_lock(&q_mtx);
+	for (i = 0; i < workers; i++)
+		if (add_worker() < 0) {
+			pthread_mutex_unlock(&q_mtx);
 			return -EAGAIN;
-		pthread_detach(t);
-	}
+		}
+	pthread_mutex_unlock(&q_mtx);
 	if (pthread_create(&t, NULL, syncer, NULL) != 0)
 		return -EAGAIN;
 	pthread_detach(t);

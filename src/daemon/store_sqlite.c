@@ -108,6 +108,8 @@ static const char *const migrations[] = {
 	"  off INTEGER, signature TEXT, engine TEXT, source TEXT, device INTEGER,"
 	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL);"
 	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
+	/* 6: how long each step of an operation took (JSON, store.h). */
+	"ALTER TABLE operations ADD COLUMN timing TEXT;",
 };
 
 static void
@@ -655,7 +657,28 @@ insert_op(const char *op_id, const char *tenant_id, const char *vm_id, const cha
 
 #define OP_COLS                                                                        \
 	"SELECT id, kind, vm_id, tenant_id, state, progress, message, error, created_at, " \
-	"updated_at FROM operations "
+	"updated_at, timing FROM operations "
+
+/* An operation row: its timing as an object (absent until it has one). */
+static int
+op_one(sqlite3_stmt *st, json_t **out)
+{
+	json_t *o = NULL, *t;
+	int r = sq_one(st, &o);
+
+	if (r < 0)
+		return r;
+	t = json_object_get(o, "timing");
+	if (json_is_string(t))
+		json_object_set_new(o, "timing", json_loads(json_string_value(t), 0, NULL));
+	if (!json_is_object(json_object_get(o, "timing")))
+		json_object_del(o, "timing");
+	if (out != NULL)
+		*out = o;
+	else
+		json_decref(o);
+	return 0;
+}
 
 int
 store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
@@ -686,7 +709,7 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	}
 	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
-	return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+	return op_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
 }
 
 #define VM_COLS                                                                        \
@@ -858,7 +881,7 @@ store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind,
 	}
 	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
-	return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+	return op_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
 }
 
 int
@@ -898,8 +921,8 @@ int
 store_op_get(const char *tenant_id, const char *id, json_t **out)
 {
 	if (tenant_id == NULL)
-		return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", id), out);
-	return sq_one(sq_prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
+		return op_one(sq_prep(OP_COLS "WHERE id = ?", "s", id), out);
+	return op_one(sq_prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
 }
 
 int
@@ -913,6 +936,19 @@ store_op_update(const char *id, const char *state, int progress, const char *mes
 			"error = ?, updated_at = ? WHERE id = ?",
 			"sissss", state, (int64_t)progress, message ? message : "",
 			error ? error : "", ts, id));
+}
+
+int
+store_op_set_timing(const char *id, const json_t *timing)
+{
+	char *t = json_dumps(timing, JSON_COMPACT);
+	int r;
+
+	if (t == NULL)
+		return -ENOMEM;
+	r = sq_run(sq_prep("UPDATE operations SET timing = ? WHERE id = ?", "ss", t, id));
+	free(t);
+	return r;
 }
 
 int
