@@ -20,7 +20,8 @@ stop_clients() {
 kill_stray_qemus() {
 	for p in $(pgrep -f "qemu-system.*$T/" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 }
-trap 'rc0=$?; stop_clients; kill_stray_qemus; (exit $rc0); cleanup' EXIT
+# (set +e: under set -e, "(exit 1)" would end the trap before cleanup)
+trap 'rc0=$?; set +e; stop_clients; kill_stray_qemus; (exit $rc0); cleanup' EXIT
 
 cp_start
 CP_PORT=$port
