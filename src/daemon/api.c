@@ -587,13 +587,43 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 
 /* ---- operations, events ------------------------------------------------ */
 
+/*
+ * ?wait=S (1-60): answer once the operation has ended, or its progress is
+ * no longer ?progress=P (when given), or after S seconds, whichever comes
+ * first; no polling on either side (the connection waits, http.c).
+ */
 static void
 h_op_get(struct http_req *req, struct http_resp *resp)
 {
-	int r = store_op_get(scope(req), req->id, &resp->json);
+	const char *seen_q = http_query(req, "progress");
+	const char *state;
+	int64_t wait_s, seen;
+	int r;
 
-	if (r < 0)
+	if (req_query_int(http_query(req, "wait"), 0, 60, 0, &wait_s) < 0 ||
+	    req_query_int(seen_q, 0, 100, 0, &seen) < 0) {
+		http_error(resp, 400, "bad_request",
+			   "wait must be 0..60 (seconds) and progress 0..100");
+		return;
+	}
+	r = store_op_get(scope(req), req->id, &resp->json);
+	if (r < 0) {
 		store_failed(resp, r, "operation");
+		return;
+	}
+	state = json_string_value(json_object_get(resp->json, "state"));
+	if (wait_s > 0 && state != NULL &&
+	    (strcmp(state, "pending") == 0 || strcmp(state, "running") == 0) &&
+	    (seen_q == NULL ||
+	     json_integer_value(json_object_get(resp->json, "progress")) == seen)) {
+		uint64_t deadline = req->t_start_us + (uint64_t)wait_s * 1000000;
+
+		if (ops_now_us() < deadline) {
+			json_decref(resp->json);
+			resp->json = NULL;
+			resp->wait_until_us = deadline;
+		}
+	}
 }
 
 static void

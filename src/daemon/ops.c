@@ -12,6 +12,7 @@
 
 #include "agentc.h"
 #include "api_volume.h"
+#include "http.h"
 #include "images.h"
 #include "netplan.h"
 #include "log.h"
@@ -149,6 +150,7 @@ static void
 progress(struct run *r, int pct, const char *msg)
 {
 	store_op_update(r->op_id, "running", pct, msg, "");
+	http_wake(); /* GET /v1/operations/{id}?wait */
 }
 
 static int
@@ -167,6 +169,7 @@ finish(struct run *r, int rc)
 		store_event("cloudletd", r->tenant_id, action, r->vm_id, "failed", r->err);
 		log_info("op %s (%s %s) failed: %s", r->op_id, r->kind, r->vm_id, r->err);
 	}
+	http_wake();
 	return rc;
 }
 

@@ -10,7 +10,24 @@ read -r TA A <<<"$(new_tenant restart-co)"
 
 expect_api 202 POST /v1/vms "$A" '{"name":"keeper","service":"web-hosting"}'
 keeper=$(printf '%s' "$BODY" | jq -r .vm_id)
-wait_op "$(printf '%s' "$BODY" | jq -r .id)" "$A" >/dev/null
+op=$(printf '%s' "$BODY" | jq -r .id)
+# Waiting without polling: ?wait answers once the progress is no longer
+# ?progress or the operation has ended (or after 60 s), so a handful of
+# answers follow the whole create; a server that answered at once would
+# give hundreds while the guest boots.
+p=0 answers=0 seen=
+while :; do
+	expect_api 200 GET "/v1/operations/$op?wait=60&progress=$p" "$A"
+	answers=$((answers + 1))
+	st=$(printf '%s' "$BODY" | jq -r .state)
+	p=$(printf '%s' "$BODY" | jq -r .progress)
+	seen="$seen $st/$p"
+	case $st in succeeded | failed) break ;; esac
+	[ $answers -lt 8 ] || fail "?wait keeps answering before anything changed:$seen"
+done
+expect_eq "$st" succeeded "keeper's create"
+log "the create, followed with ?wait: $answers answers:$seen"
+expect_api 400 GET "/v1/operations/$op?wait=61" "$A"
 
 # A clean restart after the operation.
 cp_stop
