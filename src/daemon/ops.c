@@ -599,6 +599,17 @@ execute(const struct queued *q, uint64_t picked_us)
 		rc = do_power(&r, args);
 	if (rc < 0 && r.err[0] == '\0')
 		snprintf(r.err, sizeof(r.err), "%s", strerror(-rc));
+	if (rc < 0 && strcmp(r.kind, "create") != 0 && strcmp(r.kind, "delete") != 0) {
+		/* Failed half-way (a guest that crashed while booting, ...): the
+		 * record shows what the host has now, not what was hoped for. */
+		char code[32], err[256];
+		json_t *v = NULL;
+
+		if (agentc_call("vm.show", json_pack("{s:s}", "name", r.vm_id), &v, code, err,
+				sizeof(err)) == 0)
+			record_view(r.vm_id, v, -1);
+		json_decref(v);
+	}
 	finish(&r, rc);
 	json_decref(args);
 	json_decref(op);
