@@ -417,12 +417,19 @@ do_create(struct run *r)
 	progress(r, 10, "creating the root disk and starting the VM");
 	mark(r, T_AGENT);
 	rc = ensure_created(r, args, &v);
-	if (is_code(rc, r->code, "invalid") && sync_vm_network(r, row.tenant_id, ops_now_us()) == 0) {
+	if (is_code(rc, r->code, "invalid")) {
 		/* Its network may be missing on the host (an agent that lost its
 		 * state): the tenant's state, then once more. */
-		log_info("op %s: vm.create refused (%s): sent the tenant's networks, trying again",
-			 r->op_id, r->err);
-		rc = ensure_created(r, args, &v);
+		struct saved refused;
+
+		save_err(r, rc, &refused);
+		if (sync_vm_network(r, row.tenant_id, ops_now_us()) == 0) {
+			log_info("op %s: vm.create refused (%s): sent the tenant's networks, "
+				 "trying again",
+				 r->op_id, refused.err);
+			rc = ensure_created(r, args, &v);
+		} else
+			rc = restore_err(r, &refused);
 	}
 	json_decref(args);
 	mark(r, T_CREATED);
