@@ -2,6 +2,17 @@
  * agentc.h - cloudletd's client of the host agent's control socket
  * (docs/agent-protocol.md). One connection per call: calls come from several
  * threads and some (vm.wait) block for minutes.
+ *
+ * A call that got no answer says why in its code, so callers can tell a
+ * request the agent never saw from one it may have run:
+ *
+ *   "unreachable"  no connection (socket missing, connection refused: the
+ *                  agent is not running or restarting), or the request could
+ *                  not be written: the agent did not run it;
+ *   "dropped"      the request was sent and the connection ended before the
+ *                  answer (the agent was killed or restarted mid-call): it
+ *                  may have run it;
+ *   "busy"         (from the agent) too many connections: not run.
  */
 #ifndef CLOUDLET_AGENTC_H
 #define CLOUDLET_AGENTC_H
@@ -9,14 +20,32 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* How long agentc_call_retry() waits for an agent that is restarting. */
+#define AGENTC_RETRY_MS 30000
+
 void agentc_init(const char *socket_path);
 
 /*
  * Run op with args (consumed). 0 and *result (new reference, may be NULL
  * if not wanted); on an agent error -EREMOTEIO with its code in code (at
- * least 32 bytes) and message in err; -errno if the agent is unreachable.
+ * least 32 bytes) and message in err; -errno with code "unreachable" or
+ * "dropped" (above) if there was no answer.
  */
 int agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err,
 		size_t errlen);
+
+/*
+ * agentc_call, tried again with backoff (50 ms doubling to 1 s) while the
+ * agent is unreachable or busy, for up to budget_ms in all. A "dropped"
+ * call is tried again only if idempotent is set (reads, whole-state
+ * updates, deletes); otherwise it returns with code "dropped" and the
+ * caller finds out from the agent's state (vm.show) what happened.
+ * args is consumed.
+ */
+int agentc_call_retry(const char *op, json_t *args, json_t **result, char *code, char *err,
+		      size_t errlen, unsigned budget_ms, int idempotent);
+
+/* The code says the agent gave no answer (unreachable, dropped, busy). */
+int agentc_no_answer(const char *code);
 
 #endif

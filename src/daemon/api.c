@@ -15,6 +15,7 @@
 #include "agentc.h"
 #include "catalog.h"
 #include "http.h"
+#include "images.h"
 #include "ops.h"
 #include "request.h"
 #include "util.h"
@@ -89,40 +90,35 @@ h_services(struct http_req *req, struct http_resp *resp)
 	resp->json = catalog_json();
 }
 
-/* The host's images as {name: image.json} (NULL if the agent is down). */
-static json_t *
-host_images(char *err, size_t errlen)
-{
-	char code[32];
-	json_t *list = NULL;
-
-	if (agentc_call("image.list", NULL, &list, code, err, errlen) < 0)
-		return NULL;
-	return list;
-}
-
+/*
+ * May a VM use this image? From the list the reconciliation keeps
+ * (images.h), never a synchronous call to the agent for a valid create. An
+ * image missing from that list is asked for once more (it may just have
+ * been installed); with no list at all (the agent has not answered since
+ * cloudletd started) the create goes ahead and the agent checks the image
+ * (an unknown one fails the operation, "invalid", and nothing is left).
+ */
 static int
 image_available(const char *name)
 {
 	char err[256];
-	json_t *list = host_images(err, sizeof(err)), *im;
-	size_t i;
-	int found = 0;
+	int r = images_has(name);
 
-	json_array_foreach(list, i, im) if (strcmp(json_string_value(json_object_get(im, "name")),
-						   name) == 0) found = 1;
-	json_decref(list);
-	return found;
+	if (r == 0 && images_refresh(err, sizeof(err)) == 0)
+		r = images_has(name);
+	return r != 0;
 }
 
 static void
 h_images(struct http_req *req, struct http_resp *resp)
 {
 	char err[256];
-	json_t *list = host_images(err, sizeof(err)), *im, *out = json_array();
+	json_t *list = images_list(), *im, *out = json_array();
 	size_t i;
 
 	(void)req;
+	if (list == NULL && images_refresh(err, sizeof(err)) == 0)
+		list = images_list();
 	if (list == NULL) {
 		json_decref(out);
 		http_error(resp, 503, "unavailable", "%s", err);
@@ -392,11 +388,12 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	resp->status = 202;
+	/* To a worker at once; the audit event is written meanwhile. */
+	ops_submit(op_id, req->t_start_us);
 	snprintf(err, sizeof(err), "%s: service %s, %lld vCPU, %lld MiB, %lld GiB, image %s",
 		 row.id, row.service, (long long)row.vcpus, (long long)row.memory_mib,
 		 (long long)row.disk_gib, row.image);
 	store_event(req->who.actor, req->who.tenant_id, "vm.create", vr.name, "accepted", err);
-	ops_submit(op_id);
 out:
 	json_decref(j);
 }
@@ -426,9 +423,9 @@ begin(struct http_req *req, struct http_resp *resp, const char *kind, const json
 		return;
 	}
 	resp->status = 202;
+	ops_submit(op_id, req->t_start_us);
 	store_event(req->who.actor, json_string_value(json_object_get(resp->json, "tenant_id")),
 		    action, req->id, "accepted", detail ? detail : "");
-	ops_submit(op_id);
 }
 
 static void
@@ -590,13 +587,43 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 
 /* ---- operations, events ------------------------------------------------ */
 
+/*
+ * ?wait=S (1-60): answer once the operation has ended, or its progress is
+ * no longer ?progress=P (when given), or after S seconds, whichever comes
+ * first; no polling on either side (the connection waits, http.c).
+ */
 static void
 h_op_get(struct http_req *req, struct http_resp *resp)
 {
-	int r = store_op_get(scope(req), req->id, &resp->json);
+	const char *seen_q = http_query(req, "progress");
+	const char *state;
+	int64_t wait_s, seen;
+	int r;
 
-	if (r < 0)
+	if (req_query_int(http_query(req, "wait"), 0, 60, 0, &wait_s) < 0 ||
+	    req_query_int(seen_q, 0, 100, 0, &seen) < 0) {
+		http_error(resp, 400, "bad_request",
+			   "wait must be 0..60 (seconds) and progress 0..100");
+		return;
+	}
+	r = store_op_get(scope(req), req->id, &resp->json);
+	if (r < 0) {
 		store_failed(resp, r, "operation");
+		return;
+	}
+	state = json_string_value(json_object_get(resp->json, "state"));
+	if (wait_s > 0 && state != NULL &&
+	    (strcmp(state, "pending") == 0 || strcmp(state, "running") == 0) &&
+	    (seen_q == NULL ||
+	     json_integer_value(json_object_get(resp->json, "progress")) == seen)) {
+		uint64_t deadline = req->t_start_us + (uint64_t)wait_s * 1000000;
+
+		if (ops_now_us() < deadline) {
+			json_decref(resp->json);
+			resp->json = NULL;
+			resp->wait_until_us = deadline;
+		}
+	}
 }
 
 static void

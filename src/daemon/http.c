@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "request.h"
@@ -17,7 +19,114 @@ struct conn_ctx {
 	char *body;
 	size_t len;
 	int too_large;
+	uint64_t t_start_us; /* its headers were read (CLOCK_MONOTONIC) */
 };
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Requests that wait (resp->wait_until_us): their connection is suspended
+ * (the HTTP thread goes on with others) and resumed, to run the handler
+ * again, when something they wait for may have changed (http_wake) or at
+ * their deadline. A change between the handler's look and the suspension
+ * is seen through the version: such a request is resumed at once.
+ */
+struct waiter {
+	struct MHD_Connection *conn;
+	uint64_t deadline;
+	struct waiter *next;
+};
+static pthread_mutex_t w_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w_cond;
+static struct waiter *waiters;
+static unsigned long w_version;
+
+static unsigned long
+wake_version(void)
+{
+	unsigned long v;
+
+	pthread_mutex_lock(&w_mtx);
+	v = w_version;
+	pthread_mutex_unlock(&w_mtx);
+	return v;
+}
+
+void
+http_wake(void)
+{
+	struct waiter *w, *next;
+
+	pthread_mutex_lock(&w_mtx);
+	w_version++;
+	for (w = waiters; w != NULL; w = next) {
+		next = w->next;
+		MHD_resume_connection(w->conn);
+		free(w);
+	}
+	waiters = NULL;
+	pthread_mutex_unlock(&w_mtx);
+}
+
+/* Called from the access handler, right after MHD_suspend_connection. */
+static void
+wait_for_wake(struct MHD_Connection *conn, uint64_t deadline, unsigned long seen)
+{
+	struct waiter *w = malloc(sizeof(*w));
+
+	pthread_mutex_lock(&w_mtx);
+	if (w == NULL || w_version != seen) {
+		MHD_resume_connection(conn);
+		free(w);
+	} else {
+		w->conn = conn;
+		w->deadline = deadline;
+		w->next = waiters;
+		waiters = w;
+		pthread_cond_signal(&w_cond);
+	}
+	pthread_mutex_unlock(&w_mtx);
+}
+
+/* Resumes the waiters whose deadline has come. */
+static void *
+deadlines(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&w_mtx);
+	for (;;) {
+		struct waiter **pw = &waiters, *w;
+		uint64_t now = now_us(), next = 0;
+
+		while ((w = *pw) != NULL) {
+			if (w->deadline <= now) {
+				*pw = w->next;
+				MHD_resume_connection(w->conn);
+				free(w);
+				continue;
+			}
+			if (next == 0 || w->deadline < next)
+				next = w->deadline;
+			pw = &w->next;
+		}
+		if (next == 0) {
+			pthread_cond_wait(&w_cond, &w_mtx);
+		} else {
+			struct timespec ts = {.tv_sec = (time_t)(next / 1000000),
+					      .tv_nsec = (long)(next % 1000000) * 1000};
+
+			pthread_cond_timedwait(&w_cond, &w_mtx, &ts);
+		}
+	}
+	return NULL;
+}
 
 void
 http_error(struct http_resp *resp, int status, const char *code, const char *fmt, ...)
@@ -183,6 +292,7 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 	req.body = ctx->body;
 	req.len = ctx->len;
 	req.id = id[0] ? id : NULL;
+	req.t_start_us = ctx->t_start_us;
 	resp->status = 200;
 	rt->fn(&req, resp);
 }
@@ -204,6 +314,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		ctx = calloc(1, sizeof(*ctx));
 		if (ctx == NULL)
 			return MHD_NO;
+		ctx->t_start_us = now_us();
 		*con_cls = ctx;
 		/* Refuse an announced oversized body before reading any of it. */
 		if (cl != NULL && strtoull(cl, NULL, 10) > REQ_BODY_MAX) {
@@ -234,7 +345,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return MHD_YES;
 	}
 	memset(&resp, 0, sizeof(resp));
-	dispatch(conn, method, url, ctx, &resp);
+	{
+		unsigned long seen = wake_version();
+
+		dispatch(conn, method, url, ctx, &resp);
+		if (resp.wait_until_us != 0 && resp.json == NULL && resp.text == NULL) {
+			MHD_suspend_connection(conn);
+			wait_for_wake(conn, resp.wait_until_us, seen);
+			return MHD_YES;
+		}
+	}
 	ret = send_resp(conn, &resp);
 	free(resp.text);
 	return ret;
@@ -275,8 +395,19 @@ http_start(const char *addr, unsigned threads)
 	sin.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
 		return -EINVAL;
+	{
+		pthread_condattr_t ca;
+		pthread_t t;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w_cond, &ca);
+		if (pthread_create(&t, NULL, deadlines, NULL) != 0)
+			return -EAGAIN;
+		pthread_detach(t);
+	}
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				     MHD_USE_ERROR_LOG,
+				     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
 			     (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, threads,
 			     MHD_OPTION_CONNECTION_LIMIT, 1000, MHD_OPTION_CONNECTION_TIMEOUT,

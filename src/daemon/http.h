@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth.h"
 
@@ -26,6 +27,7 @@ struct http_req {
 	size_t len;
 	const char *id; /* the {id} path segment, if the route has one */
 	struct principal who;
+	uint64_t t_start_us; /* when its headers had arrived (CLOCK_MONOTONIC, µs) */
 };
 
 struct http_resp {
@@ -35,6 +37,9 @@ struct http_resp {
 	int text_is_json; /* text holds JSON already (sent as application/json) */
 	size_t textlen;
 	char header_name[32], header_value[64]; /* one extra header, optional */
+	/* No body and this set: answer later. The handler runs again after
+	 * http_wake() or once CLOCK_MONOTONIC (µs) reaches it. */
+	uint64_t wait_until_us;
 };
 
 typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
@@ -56,6 +61,9 @@ void http_error(struct http_resp *resp, int status, const char *code, const char
 
 /* Query-string argument (NULL if absent). */
 const char *http_query(struct http_req *req, const char *key);
+
+/* Something a waiting request may wait for has changed (an operation). */
+void http_wake(void);
 
 /* Start serving on addr ("127.0.0.1:8470"), threads in a pool. */
 int http_start(const char *addr, unsigned threads);

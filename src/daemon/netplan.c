@@ -3,8 +3,11 @@
 #include "netplan.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agentc.h"
 #include "log.h"
@@ -147,17 +150,109 @@ netplan_desired(const char *tenant_id)
 	return d;
 }
 
+/* A sync failed: reconciliation sends every tenant's state again. */
+static int dirty;
+
+int
+netplan_take_dirty(void)
+{
+	return __atomic_exchange_n(&dirty, 0, __ATOMIC_SEQ_CST);
+}
+
+static int
+apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
+{
+	char code[32];
+	/* The whole state every time: sending it twice is harmless. */
+	int r = agentc_call_retry("net.apply", netplan_desired(tenant_id), NULL, code, err, errlen,
+				  budget_ms, 1);
+
+	if (r < 0) {
+		log_warnx("netplan %s: %s", tenant_id, err);
+		__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+	}
+	return r;
+}
+
+/*
+ * A tenant's applies run one at a time, so the agent never gets an older
+ * read of the store after a newer one. An apply reads the store when it
+ * starts, so one that started after a caller's change was stored covers
+ * that caller: it waits for that apply's outcome instead of sending
+ * another. Ten creates at once (their rules stored by the API before the
+ * first of them is made) share one or two applies, not ten (the agent
+ * applies a tenant's whole state each time, 100-400 ms, under one lock).
+ */
+struct shared {
+	char tenant[64];
+	int running, rc;
+	uint64_t done_start; /* the last finished apply read the store after this */
+	char err[512];
+	struct shared *next;
+};
+static pthread_mutex_t sh_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sh_cond = PTHREAD_COND_INITIALIZER;
+static struct shared *sh_list;
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int
+netplan_sync_shared(const char *tenant_id, uint64_t changed_us, unsigned budget_ms, char *err,
+		    size_t errlen)
+{
+	struct shared *t;
+	int rc;
+
+	pthread_mutex_lock(&sh_mtx);
+	for (t = sh_list; t != NULL && strcmp(t->tenant, tenant_id) != 0; t = t->next)
+		;
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL) {
+			pthread_mutex_unlock(&sh_mtx);
+			return apply_now(tenant_id, budget_ms, err, errlen);
+		}
+		snprintf(t->tenant, sizeof(t->tenant), "%s", tenant_id);
+		t->next = sh_list;
+		sh_list = t;
+	}
+	while (t->done_start <= changed_us) {
+		uint64_t start;
+		char e[512];
+
+		if (t->running) {
+			/* Covering this change or not, wait for it to end. */
+			pthread_cond_wait(&sh_cond, &sh_mtx);
+			continue;
+		}
+		t->running = 1;
+		start = now_us();
+		pthread_mutex_unlock(&sh_mtx);
+		rc = apply_now(tenant_id, budget_ms, e, sizeof(e));
+		pthread_mutex_lock(&sh_mtx);
+		t->running = 0;
+		t->done_start = start;
+		t->rc = rc;
+		snprintf(t->err, sizeof(t->err), "%s", rc < 0 ? e : "");
+		pthread_cond_broadcast(&sh_cond);
+	}
+	rc = t->rc;
+	snprintf(err, errlen, "%s", t->err);
+	pthread_mutex_unlock(&sh_mtx);
+	return rc;
+}
+
 int
 netplan_sync(const char *tenant_id, char *err, size_t errlen)
 {
-	char code[32];
-	int r = agentc_call("net.apply", netplan_desired(tenant_id), NULL, code, err, errlen);
-
-	if (r < 0 && r != -EREMOTEIO)
-		snprintf(err, errlen, "the host agent is unreachable (%s)", strerror(-r));
-	if (r < 0)
-		log_warnx("netplan %s: %s", tenant_id, err);
-	return r;
+	return netplan_sync_shared(tenant_id, now_us(), NETPLAN_HTTP_RETRY_MS, err, errlen);
 }
 
 int

@@ -11,14 +11,30 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "catalog.h"
 
 /* The tenant's desired state in the agent's form (new reference). */
 json_t *netplan_desired(const char *tenant_id);
 
-/* Send it to the agent. 0, or -errno with the reason in err. */
+/*
+ * Send it to the agent, after a change to the tenant's records: done once
+ * an apply that started after changed_us (CLOCK_MONOTONIC, µs: when the
+ * caller's change was stored) has ended, so concurrent callers share one
+ * (a tenant's applies run one at a time, in the order they read the
+ * store). 0, or -errno with the reason in err. An agent that is restarting
+ * is waited for up to budget_ms. A failure marks the host's network state
+ * dirty: the next reconciliation sends every tenant's state.
+ */
+int netplan_sync_shared(const char *tenant_id, uint64_t changed_us, unsigned budget_ms, char *err,
+			size_t errlen);
+/* The same for a change stored just now, waiting up to NETPLAN_HTTP_RETRY_MS
+ * (the API's synchronous changes). */
+#define NETPLAN_HTTP_RETRY_MS 5000
 int netplan_sync(const char *tenant_id, char *err, size_t errlen);
+/* Was a sync lost since the last call? (clears the mark) */
+int netplan_take_dirty(void);
 
 /* A new tenant: its default network and external address, then sync. */
 int netplan_tenant_init(const char *tenant_id, char *err, size_t errlen);

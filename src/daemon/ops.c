@@ -7,33 +7,78 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentc.h"
 #include "api_volume.h"
+#include "http.h"
+#include "images.h"
 #include "netplan.h"
 #include "log.h"
 #include "store.h"
 #include "store_volume.h"
+#include "util.h"
 
 #define QUEUE_MAX 4096
 #define READY_TIMEOUT_S 300
+/* A create that finds its VM half-made on the host makes it again, this often. */
+#define CREATE_ATTEMPTS 3
 
 static pthread_mutex_t q_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
-static char queue[QUEUE_MAX][STORE_ID_LEN];
+static struct queued {
+	char id[STORE_ID_LEN];
+	uint64_t request_us, submit_us;
+} queue[QUEUE_MAX];
 static size_t q_head, q_len;
+static unsigned n_workers, n_idle; /* under q_mtx */
 /* One reconciliation pass at a time (start-up and the periodic syncer). */
 static pthread_mutex_t reconcile_mtx = PTHREAD_MUTEX_INITIALIZER;
-static int nets_synced; /* under reconcile_mtx */
+static int nets_synced;	 /* under reconcile_mtx */
+static int ops_resumed; /* under reconcile_mtx */
+
+static void *worker(void *arg);
+
+uint64_t
+ops_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Under q_mtx: one more worker (0), or -EAGAIN. */
+static int
+add_worker(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, worker, NULL) != 0)
+		return -EAGAIN;
+	pthread_detach(t);
+	n_workers++;
+	n_idle++;
+	return 0;
+}
 
 void
-ops_submit(const char *op_id)
+ops_submit(const char *op_id, uint64_t request_us)
 {
 	pthread_mutex_lock(&q_mtx);
 	if (q_len < QUEUE_MAX) {
-		snprintf(queue[(q_head + q_len) % QUEUE_MAX], STORE_ID_LEN, "%s", op_id);
+		struct queued *q = &queue[(q_head + q_len) % QUEUE_MAX];
+
+		snprintf(q->id, sizeof(q->id), "%s", op_id);
+		q->request_us = request_us;
+		q->submit_us = ops_now_us();
 		q_len++;
+		/* Every worker busy (waiting for a guest, an agent that restarts):
+		 * one more, rather than a queue. Not before ops_start. */
+		if (n_workers > 0 && q_len > n_idle && n_workers < OPS_WORKERS_MAX &&
+		    add_worker() == 0)
+			log_debug("ops: %u workers (all were busy)", n_workers);
 		pthread_cond_signal(&q_cond);
 	} else {
 		log_warnx("ops: queue full, %s will fail", op_id);
@@ -42,16 +87,70 @@ ops_submit(const char *op_id)
 	pthread_mutex_unlock(&q_mtx);
 }
 
+/* Microseconds at each step of an operation (0: not reached). */
+enum step { T_REQUEST, T_SUBMIT, T_PICKED, T_AGENT, T_CREATED, T_NETWORK, T_READY, T_END, T_N };
+
 struct run {
 	const char *op_id, *vm_id, *tenant_id, *kind;
 	char code[32];
 	char err[512];
+	uint64_t t[T_N];
+	int resumed;
 };
+
+static void
+mark(struct run *r, enum step s)
+{
+	r->t[s] = ops_now_us();
+}
+
+/* The steps' durations into the operation ("timing") and, with -v, the log. */
+static void
+record_timing(struct run *r)
+{
+	static const struct {
+		const char *key;
+		enum step from, to;
+	} spans[] = {
+		{"api_us", T_REQUEST, T_SUBMIT},     /* HTTP request to the operation queued */
+		{"queue_us", T_SUBMIT, T_PICKED},    /* to a worker */
+		{"prepare_us", T_PICKED, T_AGENT},   /* the worker reads the record */
+		{"agent_create_us", T_AGENT, T_CREATED}, /* vm.create on the agent */
+		{"network_us", T_CREATED, T_NETWORK},    /* net.apply: the VM's rules */
+		{"guest_us", T_NETWORK, T_READY},        /* then until the guest is ready */
+		{"finish_us", T_READY, T_END},           /* recording the outcome */
+	};
+	json_t *j = json_object();
+	char line[512];
+	size_t i, off = 0;
+	uint64_t first = r->t[T_REQUEST] ? r->t[T_REQUEST] : r->t[T_SUBMIT];
+
+	for (i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+		uint64_t a = r->t[spans[i].from], b = r->t[spans[i].to];
+
+		if (a == 0 || b == 0 || b < a)
+			continue;
+		json_object_set_new(j, spans[i].key, json_integer((json_int_t)(b - a)));
+		if (off < sizeof(line))
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %.*s %.1f ms",
+						(int)(strlen(spans[i].key) - 3), spans[i].key,
+						(double)(b - a) / 1000.0);
+	}
+	if (first != 0 && r->t[T_END] >= first)
+		json_object_set_new(j, "total_us", json_integer((json_int_t)(r->t[T_END] - first)));
+	if (r->resumed)
+		json_object_set_new(j, "resumed", json_true());
+	store_op_set_timing(r->op_id, j);
+	json_decref(j);
+	log_debug("op %s (%s %s):%s, total %.1f ms", r->op_id, r->kind, r->vm_id,
+		  off ? line : " -", first ? (double)(r->t[T_END] - first) / 1000.0 : 0.0);
+}
 
 static void
 progress(struct run *r, int pct, const char *msg)
 {
 	store_op_update(r->op_id, "running", pct, msg, "");
+	http_wake(); /* GET /v1/operations/{id}?wait */
 }
 
 static int
@@ -59,6 +158,8 @@ finish(struct run *r, int rc)
 {
 	char action[32];
 
+	mark(r, T_END);
+	record_timing(r);
 	snprintf(action, sizeof(action), "vm.%s", r->kind);
 	if (rc == 0) {
 		store_op_update(r->op_id, "succeeded", 100, "done", "");
@@ -68,13 +169,71 @@ finish(struct run *r, int rc)
 		store_event("cloudletd", r->tenant_id, action, r->vm_id, "failed", r->err);
 		log_info("op %s (%s %s) failed: %s", r->op_id, r->kind, r->vm_id, r->err);
 	}
+	http_wake();
 	return rc;
 }
 
+/* An agent call of this operation, waiting for an agent that restarts. */
 static int
-call(struct run *r, const char *op, json_t *args, json_t **res)
+call(struct run *r, const char *op, json_t *args, json_t **res, int idempotent)
 {
-	return agentc_call(op, args, res, r->code, r->err, sizeof(r->err));
+	return agentc_call_retry(op, args, res, r->code, r->err, sizeof(r->err), AGENTC_RETRY_MS,
+				 idempotent);
+}
+
+static int
+is_code(int rc, const char *code, const char *want)
+{
+	return rc == -EREMOTEIO && strcmp(code, want) == 0;
+}
+
+/* The agent's view of the operation's VM (waits for the agent). */
+static int
+show(struct run *r, json_t **v)
+{
+	return call(r, "vm.show", json_pack("{s:s}", "name", r->vm_id), v, 1);
+}
+
+static const char *
+state_of(const json_t *v)
+{
+	const char *s = json_string_value(json_object_get(v, "state"));
+
+	return s ? s : "";
+}
+
+static int
+is_up(const json_t *v)
+{
+	return strcmp(state_of(v), "running") == 0 || strcmp(state_of(v), "paused") == 0;
+}
+
+static int
+is_down(const json_t *v)
+{
+	return strcmp(state_of(v), "stopped") == 0 || strcmp(state_of(v), "crashed") == 0;
+}
+
+/* Keep the first error of a step while later calls look around. */
+struct saved {
+	int rc;
+	char code[32], err[512];
+};
+
+static void
+save_err(const struct run *r, int rc, struct saved *s)
+{
+	s->rc = rc;
+	snprintf(s->code, sizeof(s->code), "%s", r->code);
+	snprintf(s->err, sizeof(s->err), "%s", r->err);
+}
+
+static int
+restore_err(struct run *r, const struct saved *s)
+{
+	snprintf(r->code, sizeof(r->code), "%s", s->code);
+	snprintf(r->err, sizeof(r->err), "%s", s->err);
+	return s->rc;
 }
 
 /* Copy the agent's view of a VM into the record. */
@@ -93,6 +252,34 @@ record_view(const char *vm_id, const json_t *v, int ready_override)
 		store_vm_set_provision(vm_id, json_string_value(json_object_get(v, "provision")));
 }
 
+/* A VM's record goes (its NICs, rules and forwards with it), then the
+ * host's network state follows. */
+static int
+remove_record(const char *vm_id, const char *tenant_id)
+{
+	char err[512];
+	int rc = store_vm_delete(vm_id);
+
+	if (rc == 0 && tenant_id != NULL)
+		netplan_sync_shared(tenant_id, ops_now_us(), AGENTC_RETRY_MS, err, sizeof(err));
+	return rc;
+}
+
+/* The same, by reconciliation, with its audit event (before the network
+ * update, so the event is there once the record is gone). */
+static void
+reconcile_remove(const char *vm_id, const char *tenant_id, const char *action,
+		 const char *outcome, const char *detail)
+{
+	char err[512];
+
+	if (store_vm_delete(vm_id) < 0)
+		return;
+	store_event("cloudletd", tenant_id, action, vm_id, outcome, detail);
+	if (tenant_id != NULL)
+		netplan_sync_shared(tenant_id, ops_now_us(), 0, err, sizeof(err));
+}
+
 static int
 wait_ready(struct run *r, int pct)
 {
@@ -100,14 +287,118 @@ wait_ready(struct run *r, int pct)
 	int rc;
 
 	progress(r, pct, "booting: waiting for the guest's readiness line");
+	/* Only reads: asked again after an agent restart (QEMU runs on). */
 	rc = call(r, "vm.wait",
 		  json_pack("{s:s, s:s, s:i}", "name", r->vm_id, "for", "ready", "timeout_s",
 			    READY_TIMEOUT_S),
-		  &v);
+		  &v, 1);
 	if (rc == 0)
 		record_view(r->vm_id, v, 1);
 	json_decref(v);
 	return rc;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+static json_t *
+create_args(const struct vm_row *row)
+{
+	json_t *args, *vols;
+
+	args = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", row->id, "hostname", row->name,
+			 "image", row->image, "vcpus", (json_int_t)row->vcpus, "memory_mib",
+			 (json_int_t)row->memory_mib, "disk_gib", (json_int_t)row->disk_gib);
+	if (row->user_data != NULL)
+		json_object_set_new(args, "user_data", json_string(row->user_data));
+	json_object_set_new(args, "nics", netplan_agent_nics(row->tenant_id, row->id));
+	/* The owner (a VM may only use its tenant's volumes) and its volumes. */
+	json_object_set_new(args, "tenant", json_string(row->tenant_id));
+	vols = store_volume_of_vm(row->id);
+	if (json_array_size(vols) > 0)
+		json_object_set_new(args, "volumes", vols);
+	else
+		json_decref(vols);
+	return args;
+}
+
+/*
+ * The VM on the host: made now, or the one an earlier attempt made (a call
+ * whose connection dropped, a create a previous cloudletd was running: the
+ * agent then answers "conflict", the name being taken). Its state decides:
+ * running, it is ours; still being made, wait for it; made but not running
+ * (the agent was stopped between its record and its start), it is removed
+ * and made again. 0 and its view in *view.
+ */
+static int
+ensure_created(struct run *r, json_t *args, json_t **view)
+{
+	int attempt, rc = -EIO;
+
+	for (attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+		struct saved first;
+		json_t *v = NULL;
+
+		rc = call(r, "vm.create", json_incref(args), &v, 0);
+		if (rc == 0) {
+			*view = v;
+			return 0;
+		}
+		if (strcmp(r->code, "dropped") != 0 && !is_code(rc, r->code, "conflict"))
+			return rc;
+		save_err(r, rc, &first);
+		rc = show(r, &v);
+		if (is_code(rc, r->code, "not_found")) {
+			if (strcmp(first.code, "conflict") == 0)
+				return restore_err(r, &first); /* a conflict about something else */
+			log_info("op %s: the agent did not make %s before its connection dropped: "
+				 "creating it again",
+				 r->op_id, r->vm_id);
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		if (json_is_true(json_object_get(v, "busy")) && !is_up(v)) {
+			/* An earlier create is still making it. */
+			json_decref(v);
+			v = NULL;
+			rc = call(r, "vm.wait",
+				  json_pack("{s:s, s:s, s:i}", "name", r->vm_id, "for", "running",
+					    "timeout_s", 120),
+				  &v, 1);
+			if (is_code(rc, r->code, "not_found"))
+				continue; /* it failed there and was removed */
+		}
+		if (v != NULL && is_up(v)) {
+			log_info("op %s: %s is on the host already (%s): carrying on with it",
+				 r->op_id, r->vm_id, state_of(v));
+			*view = v;
+			return 0;
+		}
+		log_info("op %s: %s is on the host but %s (cut off while being made): "
+			 "making it again",
+			 r->op_id, r->vm_id, v ? state_of(v) : "not running");
+		json_decref(v);
+		rc = call(r, "vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL, 1);
+		if (rc < 0 && !is_code(rc, r->code, "not_found"))
+			return rc;
+	}
+	if (rc == 0 || r->err[0] == '\0')
+		snprintf(r->err, sizeof(r->err), "the host did not create the VM in %d attempts",
+			 CREATE_ATTEMPTS);
+	return rc < 0 ? rc : -EIO;
+}
+
+/*
+ * The tenant's network state with this VM's rules (its service's ports),
+ * after the VM is made: vm.create itself puts the NIC on the tenant's
+ * network, in its anti-spoofing set and DHCP leases, and until its rules
+ * arrive the VM only has the firewall's default (nothing inbound).
+ * Concurrent creates of a tenant share one net.apply (netplan_sync_shared).
+ */
+static int
+sync_vm_network(struct run *r, const char *tenant_id, uint64_t changed_us)
+{
+	return netplan_sync_shared(tenant_id, changed_us, AGENTC_RETRY_MS, r->err, sizeof(r->err));
 }
 
 static int
@@ -121,72 +412,111 @@ do_create(struct run *r)
 		snprintf(r->err, sizeof(r->err), "the VM record is gone");
 		return rc;
 	}
-	progress(r, 10, "creating the root disk and starting the VM");
-	args = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", row.id, "hostname",
-			 row.name, "image", row.image, "vcpus", (json_int_t)row.vcpus,
-			 "memory_mib", (json_int_t)row.memory_mib, "disk_gib",
-			 (json_int_t)row.disk_gib);
-	if (row.user_data != NULL)
-		json_object_set_new(args, "user_data", json_string(row.user_data));
+	args = create_args(&row);
 	free(row.user_data);
-	/* Its networks (and the rules naming it) reach the host first. */
-	json_object_set_new(args, "nics", netplan_agent_nics(row.tenant_id, row.id));
-	/* The owner (a VM may only use its tenant's volumes) and its volumes. */
-	json_object_set_new(args, "tenant", json_string(row.tenant_id));
-	{
-		json_t *vols = store_volume_of_vm(row.id);
+	progress(r, 10, "creating the root disk and starting the VM");
+	mark(r, T_AGENT);
+	rc = ensure_created(r, args, &v);
+	if (is_code(rc, r->code, "invalid")) {
+		/* Its network may be missing on the host (an agent that lost its
+		 * state): the tenant's state, then once more. */
+		struct saved refused;
 
-		if (json_array_size(vols) > 0)
-			json_object_set_new(args, "volumes", vols);
-		else
-			json_decref(vols);
+		save_err(r, rc, &refused);
+		if (sync_vm_network(r, row.tenant_id, ops_now_us()) == 0) {
+			log_info("op %s: vm.create refused (%s): sent the tenant's networks, "
+				 "trying again",
+				 r->op_id, refused.err);
+			rc = ensure_created(r, args, &v);
+		} else
+			rc = restore_err(r, &refused);
 	}
-	if ((rc = netplan_sync(row.tenant_id, r->err, sizeof(r->err))) < 0) {
-		json_decref(args);
-		return rc;
-	}
-	rc = call(r, "vm.create", args, &v);
+	json_decref(args);
+	mark(r, T_CREATED);
 	if (rc == 0) {
 		record_view(r->vm_id, v, 0);
 		json_decref(v);
-		rc = wait_ready(r, 50);
+		progress(r, 40, "opening the VM's service ports");
+		/* The API stored its NICs and rules before it queued the operation. */
+		rc = sync_vm_network(r, row.tenant_id, r->t[T_SUBMIT]);
+		mark(r, T_NETWORK);
+		if (rc == 0) {
+			rc = wait_ready(r, 50);
+			mark(r, T_READY);
+		}
 	}
 	if (rc < 0) {
-		/* All or nothing: no half-made VM stays behind. */
+		/* All or nothing: no half-made VM stays behind, on the host or here. */
 		char code[32], err[256];
+		int d = agentc_call_retry("vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL,
+					  code, err, sizeof(err), AGENTC_RETRY_MS, 1);
 
-		agentc_call("vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL, code, err,
-			    sizeof(err));
-		store_vm_delete(r->vm_id);
+		if (d < 0 && !is_code(d, code, "not_found"))
+			log_warnx("op %s: cannot remove %s from the host (%s); reconciliation "
+				  "will, once the agent answers",
+				  r->op_id, r->vm_id, err);
+		remove_record(r->vm_id, row.tenant_id);
 	}
 	return rc;
 }
 
-static int
-do_simple(struct run *r, const json_t *args)
-{
-	json_t *v = NULL;
-	int rc;
+/* ---- start, stop, reboot -------------------------------------------------- */
 
-	if (strcmp(r->kind, "stop") == 0) {
-		progress(r, 20, "stopping: power button, then forced after the timeout");
-		rc = call(r, "vm.stop",
-			  json_pack("{s:s, s:b}", "name", r->vm_id, "force",
-				    json_is_true(json_object_get(args, "force"))),
-			  &v);
+static int
+do_power(struct run *r, const json_t *args)
+{
+	int stop = strcmp(r->kind, "stop") == 0, start = strcmp(r->kind, "start") == 0;
+	char since[32];
+	json_t *v = NULL;
+	int attempt, rc = -EIO;
+
+	/* A start after this moment is this operation's (the agent's times are seconds). */
+	util_rfc3339(since, sizeof(since));
+	for (attempt = 0; attempt < 3; attempt++) {
+		const char *started;
+		struct saved first;
+
+		if (stop) {
+			progress(r, 20, "stopping: power button, then forced after the timeout");
+			rc = call(r, "vm.stop",
+				  json_pack("{s:s, s:b}", "name", r->vm_id, "force",
+					    json_is_true(json_object_get(args, "force"))),
+				  &v, 0);
+		} else {
+			progress(r, 20, start ? "starting" : "rebooting");
+			rc = call(r, start ? "vm.start" : "vm.reboot",
+				  json_pack("{s:s}", "name", r->vm_id), &v, 0);
+		}
 		if (rc == 0)
-			record_view(r->vm_id, v, 0);
+			break;
+		/* Dropped (it may have happened) or refused for the VM's state:
+		 * the agent's view says whether there is anything left to do. */
+		if (strcmp(r->code, "dropped") != 0 && !is_code(rc, r->code, "conflict"))
+			return rc;
+		save_err(r, rc, &first);
+		if ((rc = show(r, &v)) < 0)
+			return rc;
+		started = json_string_value(json_object_get(v, "started_at"));
+		if (stop ? is_down(v)
+			 : is_up(v) && (start || (started != NULL && strcmp(started, since) >= 0))) {
+			rc = 0;
+			break;
+		}
+		if (!stop && !start && is_down(v))
+			start = 1; /* the reboot stopped it and got no further */
 		json_decref(v);
-		return rc;
+		v = NULL;
+		if (strcmp(first.code, "dropped") != 0)
+			return restore_err(r, &first);
 	}
-	progress(r, 20, strcmp(r->kind, "start") == 0 ? "starting" : "rebooting");
-	rc = call(r, strcmp(r->kind, "start") == 0 ? "vm.start" : "vm.reboot",
-		  json_pack("{s:s}", "name", r->vm_id), &v);
-	if (rc == 0)
-		record_view(r->vm_id, v, 0);
+	if (rc < 0)
+		return rc;
+	record_view(r->vm_id, v, 0);
 	json_decref(v);
-	return rc == 0 ? wait_ready(r, 50) : rc;
+	return stop ? 0 : wait_ready(r, 50);
 }
+
+/* ---- reconfigure, delete -------------------------------------------------- */
 
 static int
 do_reconfigure(struct run *r, const json_t *args)
@@ -196,7 +526,8 @@ do_reconfigure(struct run *r, const json_t *args)
 
 	progress(r, 30, "reconfiguring");
 	json_object_set_new(change, "name", json_string(r->vm_id));
-	rc = call(r, "vm.reconfigure", change, &v);
+	/* Absolute values: sending them twice is harmless. */
+	rc = call(r, "vm.reconfigure", change, &v, 1);
 	if (rc == 0) {
 		record_view(r->vm_id, v, -1);
 	} else {
@@ -214,39 +545,48 @@ do_reconfigure(struct run *r, const json_t *args)
 static int
 do_delete(struct run *r)
 {
+	struct saved failed;
+	json_t *v = NULL;
 	int rc;
 
 	progress(r, 30, "stopping and deleting the VM and its disk");
-	rc = call(r, "vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL);
-	if (rc == -EREMOTEIO && strcmp(r->code, "not_found") == 0)
-		rc = 0;
-	if (rc == 0) {
-		struct vm_row row;
-		char err[256];
-
-		if (store_vm_row(r->vm_id, &row) == 0) {
-			free(row.user_data);
-			rc = store_vm_delete(r->vm_id);
-			/* Its NICs, addresses' mappings and rules went with it. */
-			if (rc == 0)
-				netplan_sync(row.tenant_id, err, sizeof(err));
-		} else
-			rc = store_vm_delete(r->vm_id);
-	}
-	return rc;
+	/* Deleting twice is harmless: not_found (also after a retry) is done. */
+	rc = call(r, "vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL, 1);
+	if (rc == 0 || is_code(rc, r->code, "not_found"))
+		return remove_record(r->vm_id, r->tenant_id);
+	/* Not deleted: the record leaves "deleting" for what the host says. */
+	save_err(r, rc, &failed);
+	rc = agentc_call_retry("vm.show", json_pack("{s:s}", "name", r->vm_id), &v, r->code,
+			       r->err, sizeof(r->err), 0, 1);
+	if (rc == 0)
+		record_view(r->vm_id, v, -1);
+	else if (is_code(rc, r->code, "not_found"))
+		return remove_record(r->vm_id, r->tenant_id); /* gone after all */
+	else
+		store_vm_set_state(r->vm_id, "error",
+				   "the host agent did not answer; the state follows the host's "
+				   "once it does",
+				   0, "", 0);
+	json_decref(v);
+	return restore_err(r, &failed);
 }
 
 static void
-execute(const char *op_id)
+execute(const struct queued *q, uint64_t picked_us)
 {
+	const char *op_id = q->id;
 	json_t *op = NULL, *args = NULL;
 	struct run r;
 	int rc;
 
+	memset(&r, 0, sizeof(r));
+	r.t[T_REQUEST] = q->request_us;
+	r.t[T_SUBMIT] = q->submit_us;
+	r.t[T_PICKED] = picked_us;
 	if (store_op_get(NULL, op_id, &op) < 0)
 		return;
-	memset(&r, 0, sizeof(r));
 	r.op_id = op_id;
+	r.resumed = q->request_us == 0;
 	r.vm_id = json_string_value(json_object_get(op, "vm_id"));
 	r.tenant_id = json_string_value(json_object_get(op, "tenant_id"));
 	r.kind = json_string_value(json_object_get(op, "kind"));
@@ -263,9 +603,20 @@ execute(const char *op_id)
 	else if (strcmp(r.kind, "delete") == 0)
 		rc = do_delete(&r);
 	else
-		rc = do_simple(&r, args);
+		rc = do_power(&r, args);
 	if (rc < 0 && r.err[0] == '\0')
 		snprintf(r.err, sizeof(r.err), "%s", strerror(-rc));
+	if (rc < 0 && strcmp(r.kind, "create") != 0 && strcmp(r.kind, "delete") != 0) {
+		/* Failed half-way (a guest that crashed while booting, ...): the
+		 * record shows what the host has now, not what was hoped for. */
+		char code[32], err[256];
+		json_t *v = NULL;
+
+		if (agentc_call("vm.show", json_pack("{s:s}", "name", r.vm_id), &v, code, err,
+				sizeof(err)) == 0)
+			record_view(r.vm_id, v, -1);
+		json_decref(v);
+	}
 	finish(&r, rc);
 	json_decref(args);
 	json_decref(op);
@@ -276,16 +627,22 @@ worker(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		char id[STORE_ID_LEN];
+		struct queued q;
+		uint64_t picked;
 
 		pthread_mutex_lock(&q_mtx);
 		while (q_len == 0)
 			pthread_cond_wait(&q_cond, &q_mtx);
-		snprintf(id, sizeof(id), "%s", queue[q_head]);
+		picked = ops_now_us();
+		q = queue[q_head];
 		q_head = (q_head + 1) % QUEUE_MAX;
 		q_len--;
+		n_idle--;
 		pthread_mutex_unlock(&q_mtx);
-		execute(id);
+		execute(&q, picked);
+		pthread_mutex_lock(&q_mtx);
+		n_idle++;
+		pthread_mutex_unlock(&q_mtx);
 	}
 	return NULL;
 }
@@ -300,10 +657,10 @@ is_ours(const char *name)
 
 /*
  * Remove a VM from the host. The agent refuses while another operation on
- * it runs (a create that an earlier cloudletd started may still be making
- * its disk): wait for that, up to a minute.
+ * it runs: wait for that, up to a minute. 1 if it was there and is gone, 0
+ * if it was not there, -1 if it could not be removed.
  */
-static void
+static int
 agent_delete(const char *name)
 {
 	char code[32], err[256];
@@ -312,48 +669,88 @@ agent_delete(const char *name)
 	for (i = 0; i < 300; i++) {
 		r = agentc_call("vm.delete", json_pack("{s:s}", "name", name), NULL, code, err,
 				sizeof(err));
-		if (r == 0 || (r == -EREMOTEIO && strcmp(code, "not_found") == 0))
-			return;
-		if (!(r == -EREMOTEIO && strcmp(code, "conflict") == 0))
+		if (r == 0)
+			return 1;
+		if (is_code(r, code, "not_found"))
+			return 0;
+		if (!is_code(r, code, "conflict"))
 			break;
 		usleep(200000);
 	}
 	log_warnx("cannot delete %s from the host: %s", name, err);
+	return -1;
+}
+
+/* Operations a previous cloudletd left pending or running run again. */
+static void
+resume_unfinished(void)
+{
+	json_t *unfinished = store_op_unfinished(), *op;
+	size_t i;
+
+	json_array_foreach(unfinished, i, op) {
+		const char *id = json_string_value(json_object_get(op, "id"));
+
+		log_info("op %s (%s %s) was %s when cloudletd stopped: resuming it", id,
+			 json_string_value(json_object_get(op, "kind")),
+			 json_string_value(json_object_get(op, "vm_id")),
+			 json_string_value(json_object_get(op, "state")));
+		store_op_update(id, "pending", 0, "resumed after a restart of cloudletd", "");
+		ops_submit(id, 0);
+	}
+	json_decref(unfinished);
+}
+
+/* The host has the VM? 1 yes, 0 no (not_found), -1 no answer. */
+static int
+host_has(const char *id)
+{
+	char code[32], err[256];
+	int r = agentc_call("vm.show", json_pack("{s:s}", "name", id), NULL, code, err,
+			    sizeof(err));
+
+	if (r == 0)
+		return 1;
+	return is_code(r, code, "not_found") ? 0 : -1;
 }
 
 static void
-fail_interrupted(const json_t *op)
+reconcile_record(const json_t *rec, const json_t *agent_vms)
 {
-	const char *id = json_string_value(json_object_get(op, "id"));
-	const char *kind = json_string_value(json_object_get(op, "kind"));
-	const char *vm = json_string_value(json_object_get(op, "vm_id"));
-	const char *tenant = json_string_value(json_object_get(op, "tenant_id"));
-	const char *state = json_string_value(json_object_get(op, "state"));
-	char msg[200], action[32];
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	const char *tenant = json_string_value(json_object_get(rec, "tenant_id"));
+	json_t *match = NULL, *v;
+	size_t i;
 
-	snprintf(action, sizeof(action), "vm.%s", kind);
-	snprintf(msg, sizeof(msg), "interrupted: cloudletd restarted while the operation was %s",
-		 state);
-	if (strcmp(kind, "create") == 0) {
-		agent_delete(vm);
-		store_vm_delete(vm);
-	} else if (strcmp(kind, "reconfigure") == 0) {
-		const char *a = json_string_value(json_object_get(op, "args"));
-		json_t *args = a ? json_loads(a, 0, NULL) : NULL;
-		json_t *old = json_object_get(args, "old");
-
-		if (old != NULL)
-			store_vm_set_spec(vm, json_integer_value(json_object_get(old, "vcpus")),
-					  json_integer_value(json_object_get(old, "memory_mib")),
-					  json_integer_value(json_object_get(old, "disk_gib")));
-		json_decref(args);
-	} else if (strcmp(kind, "delete") == 0) {
-		/* Back to what the host says; the customer can delete again. */
-		store_vm_set_state(vm, "stopped", "delete interrupted", 0, "", 0);
+	/* An operation in progress owns the record and the host's VM. */
+	if (store_vm_has_active_op(id))
+		return;
+	json_array_foreach(agent_vms, i, v) if (strcmp(json_string_value(json_object_get(v, "name")),
+						       id) == 0) match = v;
+	if (strcmp(state, "deleting") == 0) {
+		/* A delete that ended half-way (before operations were resumed
+		 * or retried): finish it. */
+		if (match != NULL && agent_delete(id) < 0)
+			return;
+		log_info("reconcile: finishing the delete of %s", id);
+		reconcile_remove(id, tenant, "vm.delete", "succeeded",
+				 "a delete left half-done was finished by reconciliation");
+		return;
 	}
-	store_op_update(id, "failed", 100, "failed", msg);
-	store_event("cloudletd", tenant, action, vm, "failed", msg);
-	log_info("op %s (%s %s): %s", id, kind, vm, msg);
+	if (match == NULL) {
+		/* The list may predate a create that has just ended: ask again. */
+		if (host_has(id) != 0 || store_vm_has_active_op(id))
+			return;
+		log_info("reconcile: record %s (%s) has no VM on the host: removing it", id, state);
+		reconcile_remove(id, tenant, "vm.lost", "failed",
+				 "the host no longer has this VM; its record was removed");
+		return;
+	}
+	record_view(id, match, -1);
+	store_vm_set_spec(id, json_integer_value(json_object_get(match, "vcpus")),
+			  json_integer_value(json_object_get(match, "memory_mib")),
+			  json_integer_value(json_object_get(match, "disk_gib")));
 }
 
 int
@@ -365,11 +762,9 @@ ops_reconcile(int at_start)
 	int rc;
 
 	pthread_mutex_lock(&reconcile_mtx);
-	if (at_start) {
-		json_t *unfinished = store_op_unfinished(), *op;
-
-		json_array_foreach(unfinished, i, op) fail_interrupted(op);
-		json_decref(unfinished);
+	if (at_start && !ops_resumed) {
+		resume_unfinished();
+		ops_resumed = 1;
 	}
 	rc = agentc_call("vm.list", NULL, &agent_vms, code, err, sizeof(err));
 	if (rc < 0) {
@@ -378,21 +773,27 @@ ops_reconcile(int at_start)
 			log_warnx("reconcile: %s", err);
 		return rc;
 	}
+	/* The API checks a create's image against this list. */
+	images_refresh(err, sizeof(err));
 	/* Once the agent answers, it gets every tenant's network state (it
-	 * may have been restarted with an empty state directory). */
-	if (!nets_synced) {
+	 * may have been restarted with an empty state directory); again after
+	 * a sync was lost. */
+	if (netplan_take_dirty() || !nets_synced) {
 		json_t *tenants = store_tenant_list(), *t;
+		int failed = 0;
 
 		json_array_foreach(tenants, i, t)
-			netplan_sync(json_string_value(json_object_get(t, "id")), err, sizeof(err));
+			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
+						      ops_now_us(), 0, err, sizeof(err)) < 0;
 		json_decref(tenants);
-		nets_synced = 1;
+		nets_synced = !failed;
 	}
 	/* Records after the agent's list: a create in flight has its record first. */
 	records = store_vm_list(NULL);
 
 	json_array_foreach(agent_vms, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
+		struct vm_row row;
 		int found = 0;
 
 		if (!is_ours(name))
@@ -400,37 +801,19 @@ ops_reconcile(int at_start)
 		json_array_foreach(records, k, rec) if (strcmp(json_string_value(json_object_get(
 								       rec, "id")),
 							       name) == 0) found = 1;
-		if (!found) {
-			log_info("reconcile: VM %s on the host has no record: deleting it", name);
-			agent_delete(name);
+		if (found)
+			continue;
+		if (store_vm_row(name, &row) == 0) { /* recorded since */
+			free(row.user_data);
+			continue;
+		}
+		if (agent_delete(name) == 1) {
+			log_info("reconcile: VM %s on the host had no record: deleted it", name);
 			store_event("cloudletd", NULL, "vm.orphan_deleted", name, "succeeded",
 				    "a VM without a record was removed from the host");
 		}
 	}
-	json_array_foreach(records, k, rec) {
-		const char *id = json_string_value(json_object_get(rec, "id"));
-		const char *state = json_string_value(json_object_get(rec, "state"));
-		const char *tenant = json_string_value(json_object_get(rec, "tenant_id"));
-		json_t *match = NULL;
-
-		if (strcmp(state, "creating") == 0 || strcmp(state, "deleting") == 0 ||
-		    store_vm_has_active_op(id))
-			continue;
-		json_array_foreach(agent_vms, i, v) if (strcmp(json_string_value(json_object_get(
-								       v, "name")),
-							       id) == 0) match = v;
-		if (match == NULL) {
-			log_info("reconcile: record %s has no VM on the host: removing it", id);
-			store_vm_delete(id);
-			store_event("cloudletd", tenant, "vm.lost", id, "failed",
-				    "the host no longer has this VM; its record was removed");
-			continue;
-		}
-		record_view(id, match, -1);
-		store_vm_set_spec(id, json_integer_value(json_object_get(match, "vcpus")),
-				  json_integer_value(json_object_get(match, "memory_mib")),
-				  json_integer_value(json_object_get(match, "disk_gib")));
-	}
+	json_array_foreach(records, k, rec) reconcile_record(rec, agent_vms);
 	json_decref(records);
 	json_decref(agent_vms);
 	api_volume_pull_alerts();
@@ -455,11 +838,13 @@ ops_start(unsigned workers)
 	pthread_t t;
 	unsigned i;
 
-	for (i = 0; i < workers; i++) {
-		if (pthread_create(&t, NULL, worker, NULL) != 0)
+	pthread_mutex_lock(&q_mtx);
+	for (i = 0; i < workers; i++)
+		if (add_worker() < 0) {
+			pthread_mutex_unlock(&q_mtx);
 			return -EAGAIN;
-		pthread_detach(t);
-	}
+		}
+	pthread_mutex_unlock(&q_mtx);
 	if (pthread_create(&t, NULL, syncer, NULL) != 0)
 		return -EAGAIN;
 	pthread_detach(t);

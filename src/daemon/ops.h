@@ -4,22 +4,42 @@
  *
  * An operation is a row (store.h) created by the API in the same transaction
  * as the change it stands for; ops_submit() queues it. A worker runs it
- * against the agent and records progress, the outcome and an audit event.
+ * against the agent and records progress, the outcome, an audit event and
+ * how long each of its steps took (its "timing", docs/control-plane.md).
  *
- * Reconciliation (ops_reconcile at start, then every few seconds):
- * - an operation left pending or running by a previous cloudletd ends
- *   failed, "interrupted"; a VM it was creating is removed from the host;
+ * An agent that cannot be reached (restarting, crashed) is waited for, up
+ * to AGENTC_RETRY_MS. A call that may have run although its connection
+ * dropped is never repeated blindly: the agent's state (vm.show) says what
+ * happened. Each kind of operation can be run again from the start, so an
+ * operation that a previous cloudletd left pending or running is resumed
+ * at start, not failed.
+ *
+ * Reconciliation (ops_reconcile at start, then every 2 s), for VMs without
+ * an operation in progress:
  * - a VM on the host named "vm-*" (cloudletd's namespace) without a record
  *   is deleted: no VM runs without a record;
- * - a record whose VM the host no longer has is removed, with an event:
- *   no record points at nothing;
+ * - a record whose VM the host no longer has (asked again with vm.show)
+ *   is removed, whatever its state: no record points at nothing;
+ * - a record left "deleting" has its delete finished;
  * - otherwise the record's state and spec follow the host's.
  */
 #ifndef CLOUDLET_OPS_H
 #define CLOUDLET_OPS_H
 
+#include <stdint.h>
+
+/*
+ * Start the workers: at least `workers`, more (up to OPS_WORKERS_MAX) while
+ * every one is busy, so a new operation never waits for another one's
+ * guest to boot.
+ */
+#define OPS_WORKERS_MAX 32
 int ops_start(unsigned workers);
-void ops_submit(const char *op_id);
+/* Queue an operation; request_us is when its HTTP request arrived
+ * (CLOCK_MONOTONIC, microseconds), 0 if unknown. */
+void ops_submit(const char *op_id, uint64_t request_us);
 int ops_reconcile(int at_start);
+/* CLOCK_MONOTONIC in microseconds (the clock of the operations' timing). */
+uint64_t ops_now_us(void);
 
 #endif

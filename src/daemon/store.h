@@ -97,6 +97,11 @@ int store_vm_delete(const char *id);
 int store_op_get(const char *tenant_id, const char *id, json_t **out);
 int store_op_update(const char *id, const char *state, int progress, const char *message,
 		    const char *error);
+/*
+ * How long the operation's steps took, in microseconds ({"api_us": ...},
+ * ops.c), shown as its "timing".
+ */
+int store_op_set_timing(const char *id, const json_t *timing);
 /* The arguments an operation was started with (NULL if none). */
 int store_op_args(const char *id, json_t **args);
 /* Ops still pending or running (for reconciliation). */

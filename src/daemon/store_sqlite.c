@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -107,6 +108,8 @@ static const char *const migrations[] = {
 	"  off INTEGER, signature TEXT, engine TEXT, source TEXT, device INTEGER,"
 	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL);"
 	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
+	/* 6: how long each step of an operation took (JSON, store.h). */
+	"ALTER TABLE operations ADD COLUMN timing TEXT;",
 };
 
 static void
@@ -158,15 +161,59 @@ store_thread_done(void)
 	}
 }
 
+/*
+ * cloudletd's writers take turns on this mutex before SQLite's write lock:
+ * a thread that found the database locked would otherwise sleep in SQLite's
+ * busy handler (1, 2, 5, 10 ... ms), and concurrent creates (the API's
+ * inserts, the workers' progress) kept meeting there. A transaction holds it
+ * from BEGIN IMMEDIATE to COMMIT or ROLLBACK, a single write statement while
+ * it runs. The busy timeout stays for other processes (sqlite3 by hand).
+ */
+static pthread_mutex_t write_mtx = PTHREAD_MUTEX_INITIALIZER;
+static __thread int write_held;
+
+static void
+write_lock(void)
+{
+	struct timespec ts;
+
+	/* As long as SQLite's busy timeout: a writer that never let go (a
+	 * transaction left open) then fails there as it did before. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	if (pthread_mutex_timedlock(&write_mtx, &ts) != 0) {
+		log_warnx("store: another writer has held the store for 10 s");
+		return;
+	}
+	write_held = 1;
+}
+
+static void
+write_unlock(void)
+{
+	if (!write_held)
+		return;
+	write_held = 0;
+	pthread_mutex_unlock(&write_mtx);
+}
+
 int
 sq_exec(const char *sql)
 {
 	sqlite3 *c = sq_db();
 	char *err = NULL;
+	int begin = strncmp(sql, "BEGIN", 5) == 0 && !write_held;
+	int end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
+	int rc;
 
 	if (c == NULL)
 		return -EIO;
-	if (sqlite3_exec(c, sql, NULL, NULL, &err) != SQLITE_OK) {
+	if (begin)
+		write_lock();
+	rc = sqlite3_exec(c, sql, NULL, NULL, &err);
+	if (write_held && (end || begin) && sqlite3_get_autocommit(c))
+		write_unlock(); /* ended, or BEGIN failed */
+	if (rc != SQLITE_OK) {
 		log_warnx("store: %s: %s", sql, err ? err : "?");
 		sqlite3_free(err);
 		return -EIO;
@@ -250,8 +297,15 @@ sq_run(sqlite3_stmt *st)
 
 	if (st == NULL)
 		return -EIO;
-	rc = sqlite3_step(st);
-	sq_done(st);
+	if (!write_held && !sqlite3_stmt_readonly(st)) {
+		write_lock(); /* one write statement, its own transaction */
+		rc = sqlite3_step(st);
+		sq_done(st);
+		write_unlock();
+	} else {
+		rc = sqlite3_step(st);
+		sq_done(st);
+	}
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
@@ -603,7 +657,28 @@ insert_op(const char *op_id, const char *tenant_id, const char *vm_id, const cha
 
 #define OP_COLS                                                                        \
 	"SELECT id, kind, vm_id, tenant_id, state, progress, message, error, created_at, " \
-	"updated_at FROM operations "
+	"updated_at, timing FROM operations "
+
+/* An operation row: its timing as an object (absent until it has one). */
+static int
+op_one(sqlite3_stmt *st, json_t **out)
+{
+	json_t *o = NULL, *t;
+	int r = sq_one(st, &o);
+
+	if (r < 0)
+		return r;
+	t = json_object_get(o, "timing");
+	if (json_is_string(t))
+		json_object_set_new(o, "timing", json_loads(json_string_value(t), 0, NULL));
+	if (!json_is_object(json_object_get(o, "timing")))
+		json_object_del(o, "timing");
+	if (out != NULL)
+		*out = o;
+	else
+		json_decref(o);
+	return 0;
+}
 
 int
 store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
@@ -634,7 +709,7 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	}
 	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
-	return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+	return op_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
 }
 
 #define VM_COLS                                                                        \
@@ -806,7 +881,7 @@ store_vm_op_begin(const char *tenant_id, const char *vm_id, const char *kind,
 	}
 	if ((r = sq_exec("COMMIT")) < 0)
 		return r;
-	return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
+	return op_one(sq_prep(OP_COLS "WHERE id = ?", "s", op_id), op_out);
 }
 
 int
@@ -846,8 +921,8 @@ int
 store_op_get(const char *tenant_id, const char *id, json_t **out)
 {
 	if (tenant_id == NULL)
-		return sq_one(sq_prep(OP_COLS "WHERE id = ?", "s", id), out);
-	return sq_one(sq_prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
+		return op_one(sq_prep(OP_COLS "WHERE id = ?", "s", id), out);
+	return op_one(sq_prep(OP_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
 }
 
 int
@@ -861,6 +936,19 @@ store_op_update(const char *id, const char *state, int progress, const char *mes
 			"error = ?, updated_at = ? WHERE id = ?",
 			"sissss", state, (int64_t)progress, message ? message : "",
 			error ? error : "", ts, id));
+}
+
+int
+store_op_set_timing(const char *id, const json_t *timing)
+{
+	char *t = json_dumps(timing, JSON_COMPACT);
+	int r;
+
+	if (t == NULL)
+		return -ENOMEM;
+	r = sq_run(sq_prep("UPDATE operations SET timing = ? WHERE id = ?", "ss", t, id));
+	free(t);
+	return r;
 }
 
 int

@@ -1,0 +1,63 @@
+/* images.c - see images.h */
+#define _GNU_SOURCE
+#include "images.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "agentc.h"
+
+static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
+static json_t *list; /* under mtx; replaced, never changed in place */
+
+int
+images_refresh(char *err, size_t errlen)
+{
+	char code[32];
+	json_t *l = NULL, *old;
+	int r = agentc_call("image.list", NULL, &l, code, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!json_is_array(l)) {
+		json_decref(l);
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&mtx);
+	old = list;
+	list = l;
+	pthread_mutex_unlock(&mtx);
+	json_decref(old);
+	return 0;
+}
+
+json_t *
+images_list(void)
+{
+	json_t *l;
+
+	pthread_mutex_lock(&mtx);
+	l = json_incref(list);
+	pthread_mutex_unlock(&mtx);
+	return l;
+}
+
+int
+images_has(const char *name)
+{
+	json_t *l = images_list(), *im;
+	size_t i;
+	int found = 0;
+
+	if (l == NULL)
+		return -1;
+	json_array_foreach(l, i, im) {
+		const char *n = json_string_value(json_object_get(im, "name"));
+
+		if (n != NULL && strcmp(n, name) == 0)
+			found = 1;
+	}
+	json_decref(l);
+	return found;
+}
