@@ -66,6 +66,15 @@ on_interrupt(int sig)
 	_exit(128 + sig);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void
 sleep_ms(unsigned ms)
 {
@@ -82,7 +91,7 @@ op_wait(struct cli *c, const char *id, const char *label, json_t **final)
 	struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
 	char path[API_PATH_MAX], line[512], last[512] = "", idc[128];
 	int tty = isatty(2), r = -1;
-	json_t *op = NULL;
+	json_t *op = NULL, *op_last = NULL;
 
 	*final = NULL;
 	if (cli_path(c, path, sizeof(path), "/v1/operations/", id, NULL) < 0)
@@ -95,8 +104,22 @@ op_wait(struct cli *c, const char *id, const char *label, json_t **final)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	for (;;) {
-		if (api_json(&c->api, "GET", path, NULL, &op) < 0 ||
+	for (int first = 1;; first = 0) {
+		char url[API_PATH_MAX + 64];
+		uint64_t t0 = now_ms();
+		json_int_t pct = -1;
+
+		/* After the first look, the server answers when the operation
+		 * changes (?wait, docs/control-plane.md): no polling. */
+		if (!first && op_last != NULL)
+			pct = json_integer_value(json_object_get(op_last, "progress"));
+		if (first || pct < 0)
+			snprintf(url, sizeof(url), "%s", path);
+		else
+			snprintf(url, sizeof(url), "%s?wait=%d&progress=%d", path, OP_WAIT_S, (int)pct);
+		json_decref(op_last);
+		op_last = NULL;
+		if (api_json(&c->api, "GET", url, NULL, &op) < 0 ||
 		    !json_is_object(op)) {
 			if (tty && last[0] != '\0')
 				fputc('\n', stderr);
@@ -119,10 +142,16 @@ op_wait(struct cli *c, const char *id, const char *label, json_t **final)
 		}
 		if (op_done(op))
 			break;
-		json_decref(op);
+		/* A server without ?wait answers at once with nothing new:
+		 * then look again after a pause, as before. */
+		if (!first && pct >= 0 &&
+		    json_integer_value(json_object_get(op, "progress")) == pct &&
+		    now_ms() - t0 < OP_POLL_MS)
+			sleep_ms(OP_POLL_MS);
+		op_last = op;
 		op = NULL;
-		sleep_ms(OP_POLL_MS);
 	}
+	json_decref(op_last);
 	if (tty)
 		fputc('\n', stderr);
 	*final = op;

@@ -10,7 +10,8 @@
 
 #include "cli.h"
 
-#define OP_POLL_MS 200
+#define OP_POLL_MS 200 /* only against a server without ?wait */
+#define OP_WAIT_S 20    /* under the client's 30 s request timeout */
 
 /* pending and running go on; anything else is an end. */
 int op_done(const json_t *op);
@@ -23,7 +24,8 @@ int op_succeeded(const json_t *op);
 void op_progress_line(const json_t *op, const char *label, char *buf, size_t len);
 
 /*
- * Poll GET /v1/operations/{id} every OP_POLL_MS until it ends, showing
+ * Follow GET /v1/operations/{id} (?wait: the server answers on a change)
+ * until it ends, showing
  * progress on stderr (one line rewritten in place on a terminal, a line
  * per change otherwise). Returns 0 with *final (a new reference) once it
  * ended, however it ended; -1 when the server could not tell (printed,

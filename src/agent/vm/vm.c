@@ -78,6 +78,26 @@ template_used(const char *dir)
 	return used;
 }
 
+/*
+ * A VM directory without a record: a create cut off between making the
+ * directory and writing vm.json (nothing else refers to it). Removed.
+ * Returns 1 when it was one.
+ */
+static int
+leftover(const char *vms_dir, const char *id)
+{
+	char dir[700], rec[800];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/%s", vms_dir, id);
+	snprintf(rec, sizeof(rec), "%s/vm.json", dir);
+	if (stat(rec, &st) == 0 || errno != ENOENT)
+		return 0;
+	log_warnx("vm %s: a directory without a record (a create cut off): removing it", id);
+	util_rmtree(dir);
+	return 1;
+}
+
 int
 vm_init(const struct agent_config *cfg)
 {
@@ -102,6 +122,8 @@ vm_init(const struct agent_config *cfg)
 		struct vm *vm;
 
 		if (de->d_name[0] == '.' || strlen(de->d_name) != 16)
+			continue;
+		if (leftover(path, de->d_name))
 			continue;
 		vm = vmstore_load(de->d_name);
 		if (vm == NULL)

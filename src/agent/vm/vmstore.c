@@ -3,6 +3,7 @@
 #include "vmstore.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,33 @@ reattach(struct vm *vm)
 		 (int)vm->pid, vmt_state_name(vm->state));
 }
 
+/*
+ * A VM recorded as not running whose QEMU runs all the same: an earlier
+ * agent started it and ended before it recorded the start (the operation
+ * that asked was cut off and is resolved from this record). The record is
+ * the truth: the stray QEMU goes.
+ */
+static void
+stray(struct vm *vm)
+{
+	char path[800], *text = NULL;
+	size_t len;
+	pid_t pid;
+
+	vm->pid = 0;
+	vmt_path(vm, "qemu.pid", path, sizeof(path));
+	if (util_read_file(path, 64, &text, &len) < 0)
+		return;
+	pid = util_parse_pid(text);
+	free(text);
+	if (pid > 0 && is_our_qemu(vm, pid)) {
+		log_warnx("vm %s (%s): recorded %s but its QEMU (pid %d) runs: an earlier agent "
+			  "ended before recording the start; stopping it",
+			  vm->id, vm->spec.name, vmt_state_name(vm->state), (int)pid);
+		kill(pid, SIGKILL);
+	}
+}
+
 struct vm *
 vmstore_load(const char *id)
 {
@@ -183,6 +211,6 @@ vmstore_load(const char *id)
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STOPPING)
 		reattach(vm);
 	else
-		vm->pid = 0;
+		stray(vm);
 	return vm;
 }
