@@ -371,6 +371,16 @@ build_image() {
     rm -rf "$r/usr/share/doc" "$r/usr/share/man" "$r/usr/share/info" "$r/usr/share/lintian"
     echo "$name" >"$r/etc/cloudlet/image"
     image_field "$name" service >"$r/etc/cloudlet/service" || : >"$r/etc/cloudlet/service"
+    # prestart=yes: a template starts the service before it is saved, so
+    # clones have it listening already; refresh= is what a clone runs
+    # instead of restarting it (guest/tools/finish.h, docs/guest.md).
+    rm -f "$r/etc/cloudlet/prestart" "$r/etc/cloudlet/refresh"
+    case $(image_field "$name" prestart || true) in
+        yes) : >"$r/etc/cloudlet/prestart" ;;
+        ''|no) ;;
+        *) die "$def: prestart: yes or no" ;;
+    esac
+    image_field "$name" refresh >"$r/etc/cloudlet/refresh" || rm -f "$r/etc/cloudlet/refresh"
     # The service's ports, one per line: the guest's readiness line waits
     # until each accepts connections (guest/tools/finish.h). Empty: none.
     ports=$(image_field "$name" ports || true)

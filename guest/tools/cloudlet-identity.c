@@ -429,6 +429,7 @@ main(void)
 		return 1;
 	}
 	warm_caches();
+	finish_prestart();
 	printf("cloudlet: template-ready\n");
 	fflush(stdout);
 	id = wait_identity(fd, &len);

@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,21 @@ finish_stdio(void)
 		dup2(in, 0);
 		close(in);
 	}
+}
+
+/* Is the user-data a script (it starts with "#!")? */
+static int
+finish_user_data_is_script(void)
+{
+	char first[2] = "";
+	int fd = open(FINISH_SEED "/user-data", O_RDONLY);
+
+	if (fd >= 0) {
+		if (read(fd, first, 2) != 2)
+			first[0] = '\0';
+		close(fd);
+	}
+	return first[0] == '#' && first[1] == '!';
 }
 
 /* 5. user-data: run it as root in /root if it starts with "#!". */
@@ -320,14 +336,24 @@ finish_ms_since(const struct timespec *t0)
  * early (one that exits 0 may have gone to the background: keep waiting).
  * 0 when all are up, -1 after printing "cloudlet: service-failed: ...".
  */
+static int finish_wait_ports_for(pid_t svc, long timeout_ms, int quiet);
+
 static int
 finish_wait_ports(pid_t svc)
+{
+	return finish_wait_ports_for(svc, finish_timeout_s() * 1000, 0);
+}
+
+/* The same with a timeout of its own; quiet: print nothing (the template's
+ * prestart decides itself what a service that does not come up means). */
+static int
+finish_wait_ports_for(pid_t svc, long timeout_ms, int quiet)
 {
 	struct finish_port ports[FINISH_MAX_PORTS];
 	struct finish_addrs addrs;
 	const struct timespec nap = {0, FINISH_POLL_NS};
 	struct timespec t0;
-	long timeout_ms = finish_timeout_s() * 1000, rounds = 0;
+	long rounds = 0;
 	int n = finish_read_ports(ports, FINISH_MAX_PORTS), left = n, i, st;
 	char list[FINISH_MAX_PORTS * 17] = "";
 	size_t off = 0;
@@ -350,6 +376,8 @@ finish_wait_ports(pid_t svc)
 		if (svc > 0 && waitpid(svc, &st, WNOHANG) == svc) {
 			svc = 0;
 			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				if (quiet)
+					return -1;
 				for (i = 0; i < n; i++)
 					if (!ports[i].up)
 						off += (size_t)snprintf(list + off, sizeof(list) - off,
@@ -368,6 +396,8 @@ finish_wait_ports(pid_t svc)
 			}
 		}
 		if (finish_ms_since(&t0) >= timeout_ms) {
+			if (quiet)
+				return -1;
 			for (i = 0; i < n; i++)
 				if (!ports[i].up)
 					off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
@@ -379,7 +409,7 @@ finish_wait_ports(pid_t svc)
 		}
 		nanosleep(&nap, NULL);
 	}
-	if (n > 0) {
+	if (n > 0 && !quiet) {
 		for (i = 0; i < n; i++)
 			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 						off ? " " : "", ports[i].name);
@@ -390,6 +420,77 @@ finish_wait_ports(pid_t svc)
 	return 0;
 }
 
+/* ---- a service started in the template --------------------------------- */
+
+#define FINISH_PRESTART "/etc/cloudlet/prestart" /* the image allows it */
+#define FINISH_REFRESH "/etc/cloudlet/refresh"   /* run in a clone instead of a restart */
+#define FINISH_PRESTART_S 30
+
+/* The prestarted service's pid (its session), 0 when none. */
+static pid_t finish_prestarted;
+
+/*
+ * In a template, before it is saved (docs/guest.md): start the image's
+ * service now, so every clone restored from it has it listening already
+ * instead of starting it from cold under emulation. Only images that allow
+ * it (prestart=yes: no per-instance secret or random state is made when the
+ * service starts, since every clone would share it). A service that does
+ * not come up here is stopped: clones then start it themselves.
+ */
+static void __attribute__((unused)) /* cloudlet-finish (cold boots) has none */
+finish_prestart(void)
+{
+	struct stat st;
+	pid_t svc;
+
+	if (stat(FINISH_PRESTART, &st) < 0)
+		return;
+	svc = finish_service();
+	if (svc <= 0)
+		return;
+	if (finish_wait_ports_for(svc, FINISH_PRESTART_S * 1000L, 1) == 0) {
+		finish_prestarted = svc;
+		return;
+	}
+	kill(-svc, SIGKILL);
+	while (waitpid(svc, NULL, 0) < 0 && errno == EINTR)
+		;
+	unlink("/run/cloudlet/service.pid");
+	printf("cloudlet: prestart: the service did not listen in the template; clones "
+	       "start it themselves\n");
+	fflush(stdout);
+}
+
+/* A clone's refresh of a prestarted service (its new hostname, e.g. a page
+ * naming it): /etc/cloudlet/refresh, run to its end. */
+static void
+finish_refresh(void)
+{
+	char cmd[1024] = "";
+	FILE *f = fopen(FINISH_REFRESH, "r");
+	pid_t p;
+	int st;
+
+	if (f != NULL) {
+		if (fgets(cmd, sizeof(cmd), f) == NULL)
+			cmd[0] = '\0';
+		fclose(f);
+	}
+	cmd[strcspn(cmd, "\r\n")] = '\0';
+	if (cmd[0] == '\0')
+		return;
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		finish_stdio();
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (p > 0)
+		while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+			;
+}
+
 /* Steps 5-7 for the VM whose instance id is iid: the readiness line only
  * when the service accepts connections on all its ports. 0, or -1 when
  * the service failed (its line printed instead of the readiness line). */
@@ -398,8 +499,23 @@ finish_boot(const char *iid)
 {
 	pid_t svc;
 
-	finish_user_data();
-	svc = finish_service();
+	if (finish_prestarted > 0 && !finish_user_data_is_script()) {
+		/* A clone of a template with the service running: refresh
+		 * it, then the same check as always (it answers at once). */
+		finish_refresh();
+		svc = finish_prestarted;
+	} else {
+		if (finish_prestarted > 0) {
+			/* User-data may change the service's configuration:
+			 * it runs first, then the service starts anew. */
+			kill(-finish_prestarted, SIGKILL);
+			while (waitpid(finish_prestarted, NULL, 0) < 0 && errno == EINTR)
+				;
+			finish_prestarted = 0;
+		}
+		finish_user_data();
+		svc = finish_service();
+	}
 	if (finish_wait_ports(svc) < 0)
 		return -1;
 	printf("cloudlet: ready %s\n", iid);

@@ -152,6 +152,16 @@ vmready_disarm(struct vm *vm)
 }
 
 void
+vmready_sweep(void)
+{
+	/* A console the watch could not be put on (inotify_add_watch failed:
+	 * out of watches, say) is read at every supervisor round instead. */
+	for (struct vm *vm = vmt_first(); vm != NULL; vm = vm->next)
+		if (vm->ready_wd < 0 && vm->pidfd >= 0 && !vm->ready && vm->ready_error[0] == '\0')
+			scan(vm);
+}
+
+void
 vmready_events(void)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));

@@ -26,5 +26,8 @@ void vmready_rearm(struct vm *vm);
 void vmready_disarm(struct vm *vm);
 /* The inotify descriptor is readable. */
 void vmready_events(void);
+/* Every supervisor round (at least once a second): VMs whose console could
+ * not be watched are read now. */
+void vmready_sweep(void);
 
 #endif

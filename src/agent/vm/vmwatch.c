@@ -38,6 +38,11 @@ handle_event(struct vm *vm, json_t *ev)
 		vm->shutdown_seen = 1;
 		snprintf(vm->shutdown_reason, sizeof(vm->shutdown_reason), "%s",
 			 reason ? reason : "unknown");
+		/* QEMU's text, cut to fit: printable ASCII only, so a cut
+		 * multi-byte character never makes the record unwritable. */
+		for (char *c = vm->shutdown_reason; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
 	} else if (strcmp(name, "STOP") == 0 && vm->state == VM_RUNNING) {
 		vm->state = VM_PAUSED;
 		vmstore_save(vm);
@@ -162,6 +167,7 @@ dispatch(struct pollfd *fds, size_t n)
 	for (i = 0; i < n; i++)
 		if (watched[i].kind == W_CONSOLE && fds[i].revents)
 			vmready_events();
+	vmready_sweep();
 	for (i = 0; i < n; i++) {
 		struct vm *vm = watched[i].vm;
 
