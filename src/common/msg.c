@@ -73,16 +73,26 @@ static void
 set_error(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * The reason into err, in printable ASCII: jansson quotes the bytes near a
+ * syntax error as they came, control characters and all, and may cut a
+ * UTF-8 sequence in two ("invalid escape near '"\\xde'"); the agent sends
+ * this text back inside a JSON string, which must be valid UTF-8.
+ */
 static void
 set_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
+	char *c;
 
 	if (errlen == 0)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	for (c = err; *c != '\0'; c++)
+		if ((unsigned char)*c < ' ' || (unsigned char)*c > '~')
+			*c = '?';
 }
 
 int
