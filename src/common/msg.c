@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,50 +15,126 @@
 #include "util.h"
 
 int
-msg_reader_init(struct msg_reader *r, int fd, size_t max)
+msg_parser_init(struct msg_parser *p, size_t max)
 {
-	r->fd = fd;
-	r->max = max;
-	r->len = 0;
-	r->buf = malloc(max + 1);
-	return r->buf == NULL ? -ENOMEM : 0;
+	memset(p, 0, sizeof(*p));
+	p->max = max;
+	p->buf = malloc(max + 1);
+	return p->buf == NULL ? -ENOMEM : 0;
 }
 
 void
-msg_reader_free(struct msg_reader *r)
+msg_parser_free(struct msg_parser *p)
 {
-	free(r->buf);
-	r->buf = NULL;
+	free(p->buf);
+	p->buf = NULL;
+	p->start = p->len = p->scan = 0;
+}
+
+size_t
+msg_parser_room(const struct msg_parser *p)
+{
+	if (p->overflow)
+		return 0;
+	return p->max - (p->len - p->start);
+}
+
+size_t
+msg_parser_feed(struct msg_parser *p, const void *data, size_t n)
+{
+	size_t room = msg_parser_room(p);
+
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	/* Move the untaken bytes to the front only when the tail is too short.
+	 * When the caller drains before it feeds (msg_read does), those bytes
+	 * are one partial line, which stays at the front until it is taken or
+	 * overflows: no byte is moved twice. */
+	if (p->max - p->len < n) {
+		memmove(p->buf, p->buf + p->start, p->len - p->start);
+		p->len -= p->start;
+		p->scan -= p->start;
+		p->start = 0;
+	}
+	memcpy(p->buf + p->len, data, n);
+	p->len += n;
+	return n;
 }
 
 int
-msg_buffered(const struct msg_reader *r)
+msg_parser_pending(const struct msg_parser *p)
 {
-	return memchr(r->buf, '\n', r->len) != NULL;
+	return !p->overflow && memchr(p->buf + p->scan, '\n', p->len - p->scan) != NULL;
 }
 
-static int
-take_line(struct msg_reader *r, json_t **out)
+static void
+set_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * The reason into err, in printable ASCII: jansson quotes the bytes near a
+ * syntax error as they came, control characters and all, and may cut a
+ * UTF-8 sequence in two ("invalid escape near '"\\xde'"); the agent sends
+ * this text back inside a JSON string, which must be valid UTF-8.
+ */
+static void
+set_error(char *err, size_t errlen, const char *fmt, ...)
 {
-	char *nl = memchr(r->buf, '\n', r->len);
+	va_list ap;
+	char *c;
+
+	if (errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (c = err; *c != '\0'; c++)
+		if ((unsigned char)*c < ' ' || (unsigned char)*c > '~')
+			*c = '?';
+}
+
+int
+msg_parser_next(struct msg_parser *p, json_t **out, char *err, size_t errlen)
+{
+	char *line, *nl;
 	size_t linelen;
 	json_error_t jerr;
 	json_t *j;
 
-	if (nl == NULL)
+	if (errlen > 0)
+		err[0] = '\0';
+	if (p->overflow) {
+		set_error(err, errlen, "line longer than %zu bytes", p->max);
+		return -EMSGSIZE;
+	}
+	nl = memchr(p->buf + p->scan, '\n', p->len - p->scan);
+	if (nl == NULL) {
+		p->scan = p->len;
+		/* The hard maximum, before any parsing: max bytes and no end. */
+		if (p->len - p->start >= p->max) {
+			p->overflow = 1;
+			set_error(err, errlen, "line longer than %zu bytes", p->max);
+			return -EMSGSIZE;
+		}
 		return -EAGAIN;
-	*nl = '\0';
-	linelen = (size_t)(nl - r->buf);
-	j = json_loadb(r->buf, linelen, JSON_REJECT_DUPLICATES, &jerr);
-	memmove(r->buf, nl + 1, r->len - linelen - 1);
-	r->len -= linelen + 1;
+	}
+	line = p->buf + p->start;
+	linelen = (size_t)(nl - line);
+	p->start += linelen + 1;
+	p->scan = p->start;
+	if (p->start == p->len)
+		p->start = p->len = p->scan = 0;
+	/* The bytes stay where they are until the next feed: parse them there. */
+	j = json_loadb(line, linelen, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
-		snprintf(r->error, sizeof(r->error), "not valid JSON: %.100s (column %d)",
-			 jerr.text, jerr.column);
+		set_error(err, errlen, "not valid JSON: %.100s (column %d)", jerr.text,
+			  jerr.column);
 		return -EBADMSG;
 	}
 	if (!json_is_object(j)) {
-		snprintf(r->error, sizeof(r->error), "not a JSON object");
+		set_error(err, errlen, "not a JSON object");
 		json_decref(j);
 		return -EBADMSG;
 	}
@@ -66,20 +143,40 @@ take_line(struct msg_reader *r, json_t **out)
 }
 
 int
+msg_reader_init(struct msg_reader *r, int fd, size_t max)
+{
+	r->fd = fd;
+	r->error[0] = '\0';
+	return msg_parser_init(&r->parser, max);
+}
+
+void
+msg_reader_free(struct msg_reader *r)
+{
+	msg_parser_free(&r->parser);
+}
+
+int
+msg_buffered(const struct msg_reader *r)
+{
+	return msg_parser_pending(&r->parser);
+}
+
+int
 msg_read(struct msg_reader *r, json_t **out, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms < 0 ? 0 : util_now_ms() + (uint64_t)timeout_ms;
+	char chunk[16384];
 
 	for (;;) {
 		struct pollfd p = {.fd = r->fd, .events = POLLIN};
 		int wait = -1, rc;
+		size_t room;
 		ssize_t n;
 
-		rc = take_line(r, out);
+		rc = msg_parser_next(&r->parser, out, r->error, sizeof(r->error));
 		if (rc != -EAGAIN)
 			return rc;
-		if (r->len >= r->max)
-			return -EMSGSIZE;
 		if (timeout_ms >= 0) {
 			uint64_t now = util_now_ms();
 			wait = now >= deadline ? 0 : (int)(deadline - now);
@@ -92,7 +189,10 @@ msg_read(struct msg_reader *r, json_t **out, int timeout_ms)
 		}
 		if (rc == 0)
 			return -ETIMEDOUT;
-		n = read(r->fd, r->buf + r->len, r->max - r->len);
+		/* Never more than the parser takes: nothing is left over. -EAGAIN
+		 * above means there is room (a full buffer overflows or has a line). */
+		room = msg_parser_room(&r->parser);
+		n = read(r->fd, chunk, room < sizeof(chunk) ? room : sizeof(chunk));
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -100,7 +200,8 @@ msg_read(struct msg_reader *r, json_t **out, int timeout_ms)
 		}
 		if (n == 0)
 			return -ECONNRESET;
-		r->len += (size_t)n;
+		if (msg_parser_feed(&r->parser, chunk, (size_t)n) != (size_t)n)
+			return -EIO; /* cannot happen: n <= room */
 	}
 }
 

@@ -14,11 +14,58 @@
 #define MSG_MAX (64 * 1024)            /* requests to the agent */
 #define MSG_MAX_RESPONSE (8 * 1024 * 1024) /* what a client accepts */
 
+/*
+ * The parser under msg_reader, without I/O, so that it can be fuzzed
+ * (tests/fuzz/fuzz_msg.c): bytes go in with msg_parser_feed, messages come
+ * out with msg_parser_next, in the order their lines arrived, whatever the
+ * pieces the bytes came in.
+ *
+ * It holds at most max bytes. A line longer than max, its newline
+ * included, is refused as soon as max bytes of it are buffered, before any
+ * of it is parsed: -EMSGSIZE, then -EMSGSIZE for ever (the stream has lost
+ * its framing; the caller should disconnect). Every other line is parsed
+ * as it is (a trailing \r is white space, so QMP's \r\n ends lines too):
+ * a JSON object without duplicate keys or \u0000 is a message, anything
+ * else (an empty line too) is -EBADMSG and is consumed. Each byte is
+ * copied, searched and parsed a bounded number of times: feeding n bytes
+ * costs O(n) whatever their pieces and lines.
+ */
+struct msg_parser {
+	size_t max;   /* the hard maximum of one line, its newline included */
+	size_t start; /* buf[start..len) is not taken yet */
+	size_t len;
+	size_t scan;  /* buf[start..scan) holds no newline */
+	int overflow; /* a line was longer than max: sticky */
+	char *buf;    /* max bytes */
+};
+
+/* Allocates the buffer: 0 or -ENOMEM. msg_parser_free() releases it (and
+ * may be called again, or after a failed init). */
+int msg_parser_init(struct msg_parser *p, size_t max);
+void msg_parser_free(struct msg_parser *p);
+
+/* How many bytes msg_parser_feed would take now: 0 after an overflow, or
+ * when the buffer is full (msg_parser_next then frees room or overflows). */
+size_t msg_parser_room(const struct msg_parser *p);
+
+/* Copies up to n bytes (at most msg_parser_room) and returns how many it
+ * took; the caller feeds the rest after draining msg_parser_next. */
+size_t msg_parser_feed(struct msg_parser *p, const void *data, size_t n);
+
+/*
+ * The next message: 0 and *out (a new reference), -EAGAIN when more bytes
+ * are needed, -EMSGSIZE (sticky) or -EBADMSG. On an error err says why in
+ * printable ASCII (never longer than errlen - 1 bytes; err may be NULL
+ * when errlen is 0). *out is left alone unless 0 is returned.
+ */
+int msg_parser_next(struct msg_parser *p, json_t **out, char *err, size_t errlen);
+
+/* Whether msg_parser_next has a complete line to take without more bytes. */
+int msg_parser_pending(const struct msg_parser *p);
+
 struct msg_reader {
 	int fd;
-	size_t max;
-	size_t len;
-	char *buf;      /* max bytes */
+	struct msg_parser parser;
 	char error[160]; /* why the last line was refused (-EBADMSG) */
 };
 
@@ -29,7 +76,8 @@ void msg_reader_free(struct msg_reader *r);
 /*
  * Read one message. timeout_ms < 0 waits forever. Returns 0 and *out (a new
  * reference), -ETIMEDOUT, -ECONNRESET on EOF, -EMSGSIZE for an oversized
- * line, -EBADMSG for a line that is not a JSON object.
+ * line, -EBADMSG for a line that is not a JSON object. Messages complete
+ * before an EOF are still returned; a partial line at EOF is dropped.
  */
 int msg_read(struct msg_reader *r, json_t **out, int timeout_ms);
 

@@ -4,11 +4,14 @@
 #   tests/fuzz/build.sh              build
 #   tests/fuzz/build.sh run [SECS]   build, then fuzz each harness for SECS
 #                                    seconds (default 60): the agent's spec
-#                                    parser, then cloudletd's request parsing
+#                                    parser, cloudletd's request parsing, the
+#                                    NBD parser, network state, the JSON line
+#                                    reader (msg) and the QMP client (qmp)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
-# NAME = spec or request); a crash leaves build/fuzz/crash-* (spec) or
-# build/fuzz/request-crash-* to replay with build/fuzz/fuzz_NAME FILE. `run` fuzzes every harness even after one
+# NAME = spec, request, nbd, netstate, msg or qmp); a crash leaves
+# build/fuzz/crash-* (spec) or build/fuzz/NAME-crash-* to replay with
+# build/fuzz/fuzz_NAME FILE. `run` fuzzes every harness even after one
 # fails and exits non-zero if any found a crash, leak or broken invariant.
 # Needs clang and its libFuzzer runtime (Debian: clang, libclang-rt-*-dev).
 # WERROR= turns warnings back into warnings, as in the Makefile.
@@ -52,6 +55,20 @@ mkdir -p "$OUT/corpus/netstate"
 	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/net/netstate.c src/agent/net/nft.c \
 	src/common/jsonv.c -ljansson
 echo "built $OUT/fuzz_netstate"
+# The JSON line reader of the control socket and of QMP (msg.c, fed in
+# pieces and through a socketpair), and the QMP client's reading of what
+# QEMU sends (qmp.c on top of it). Both pure but for msg_read's socket.
+mkdir -p "$OUT/corpus/msg" "$OUT/corpus/qmp"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common \
+	-o "$OUT/fuzz_msg" tests/fuzz/fuzz_msg.c src/common/msg.c src/common/util.c \
+	src/common/log.c -ljansson -pthread
+echo "built $OUT/fuzz_msg"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common -Isrc/agent/engine \
+	-o "$OUT/fuzz_qmp" tests/fuzz/fuzz_qmp.c src/agent/engine/qmp.c src/common/msg.c \
+	src/common/util.c src/common/log.c -ljansson -pthread
+echo "built $OUT/fuzz_qmp"
 
 # The request bodies' field names and the values on their limits.
 cat >"$OUT/request.dict" <<'DICT'
@@ -106,6 +123,12 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_netstate" -max_total_time="$secs" -max_len=8192 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/netstate-" "$OUT/corpus/netstate" \
 		tests/fuzz/corpus/netstate || failed="$failed netstate"
+	"$OUT/fuzz_msg" -max_total_time="$secs" -dict=tests/fuzz/msg.dict -max_len=8192 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/msg-" "$OUT/corpus/msg" \
+		tests/fuzz/corpus/msg || failed="$failed msg"
+	"$OUT/fuzz_qmp" -max_total_time="$secs" -dict=tests/fuzz/qmp.dict -max_len=8192 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/qmp-" "$OUT/corpus/qmp" \
+		tests/fuzz/corpus/qmp || failed="$failed qmp"
 	if [ -n "$failed" ]; then
 		echo "fuzzing failed:$failed (see the crash-* files in $OUT)" >&2
 		exit 1

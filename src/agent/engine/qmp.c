@@ -2,6 +2,7 @@
 #include "qmp.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,64 @@
 struct qmp {
 	struct msg_reader rd;
 };
+
+int
+qmp_classify(const json_t *msg, struct qmp_msg *out)
+{
+	/* jansson's getters take a non-const object; they only read. */
+	json_t *j = (json_t *)(uintptr_t)msg;
+	json_t *greeting = json_object_get(j, "QMP"), *ret = json_object_get(j, "return"),
+	       *error = json_object_get(j, "error"), *event = json_object_get(j, "event");
+	json_t *data = json_object_get(j, "data"), *ts = json_object_get(j, "timestamp");
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(j) ||
+	    (greeting != NULL) + (ret != NULL) + (error != NULL) + (event != NULL) != 1)
+		return -EPROTO;
+	if (greeting != NULL) {
+		if (!json_is_object(greeting))
+			return -EPROTO;
+		out->kind = QMP_GREETING;
+		out->value = greeting;
+	} else if (ret != NULL) {
+		out->kind = QMP_RETURN;
+		out->value = ret;
+	} else if (error != NULL) {
+		out->name = json_string_value(json_object_get(error, "class"));
+		out->desc = json_string_value(json_object_get(error, "desc"));
+		if (!json_is_object(error) || out->name == NULL || out->desc == NULL)
+			return -EPROTO;
+		out->kind = QMP_ERROR;
+	} else {
+		out->name = json_string_value(event);
+		if (out->name == NULL || (data != NULL && !json_is_object(data)) ||
+		    (ts != NULL && !json_is_object(ts)))
+			return -EPROTO;
+		out->kind = QMP_EVENT;
+		out->value = data;
+	}
+	return 0;
+}
+
+/* QEMU's text as printable ASCII, in place (see qmp_error_text). */
+static void
+printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s > '~')
+			*s = '?';
+}
+
+void
+qmp_error_text(const char *cmd, const struct qmp_msg *m, char *err, size_t errlen)
+{
+	const char *d = m->kind == QMP_ERROR && m->desc != NULL ? m->desc : "error";
+
+	if (errlen == 0)
+		return;
+	snprintf(err, errlen, "%s: %s", cmd, d);
+	printable(err);
+}
 
 int
 qmp_fd(const struct qmp *q)
@@ -41,6 +100,7 @@ int
 qmp_open(const char *path, int timeout_ms, struct qmp **out)
 {
 	char err[256];
+	struct qmp_msg m;
 	struct qmp *q;
 	json_t *greeting = NULL;
 	int fd, r;
@@ -61,7 +121,7 @@ qmp_open(const char *path, int timeout_ms, struct qmp **out)
 	r = msg_read(&q->rd, &greeting, timeout_ms);
 	if (r < 0)
 		goto fail;
-	if (json_object_get(greeting, "QMP") == NULL) {
+	if (qmp_classify(greeting, &m) < 0 || m.kind != QMP_GREETING) {
 		r = -EPROTO;
 		goto fail;
 	}
@@ -75,6 +135,53 @@ fail:
 	json_decref(greeting);
 	qmp_close(q);
 	return r;
+}
+
+int
+qmp_reply(const json_t *msg, const char *cmd, json_t **ret, char *err, size_t errlen)
+{
+	struct qmp_msg m;
+
+	if (qmp_classify(msg, &m) < 0 || m.kind == QMP_GREETING) {
+		if (errlen > 0)
+			snprintf(err, errlen, "%s: QEMU sent a malformed reply", cmd);
+		return -EPROTO;
+	}
+	if (m.kind == QMP_ERROR) {
+		qmp_error_text(cmd, &m, err, errlen);
+		return -EREMOTEIO;
+	}
+	if (m.kind == QMP_EVENT)
+		return 1;
+	if (ret != NULL)
+		*ret = json_incref(m.value);
+	return 0;
+}
+
+/*
+ * Read until the reply to cmd (sent already) or the deadline. Events that
+ * arrive meanwhile are dropped; a greeting or a message of no known shape
+ * ends the wait with -EPROTO: the command's outcome is unknown.
+ */
+static int
+await_reply(struct qmp *q, const char *cmd, json_t **ret, uint64_t deadline, char *err,
+	    size_t errlen)
+{
+	for (;;) {
+		uint64_t now = util_now_ms();
+		json_t *msg;
+		int r;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		r = msg_read(&q->rd, &msg, (int)(deadline - now));
+		if (r < 0)
+			return r;
+		r = qmp_reply(msg, cmd, ret, err, errlen);
+		json_decref(msg);
+		if (r <= 0)
+			return r;
+	}
 }
 
 int
@@ -96,41 +203,21 @@ qmp_exec(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int timeout
 	json_decref(req);
 	if (r < 0)
 		return r;
-	for (;;) {
-		uint64_t now = util_now_ms();
-		json_t *m, *v;
-
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		r = msg_read(&q->rd, &m, (int)(deadline - now));
-		if (r < 0)
-			return r;
-		if ((v = json_object_get(m, "return")) != NULL) {
-			if (ret != NULL)
-				*ret = json_incref(v);
-			json_decref(m);
-			return 0;
-		}
-		if ((v = json_object_get(m, "error")) != NULL) {
-			const char *d = json_string_value(json_object_get(v, "desc"));
-			snprintf(err, errlen, "%s: %s", cmd, d ? d : "error");
-			json_decref(m);
-			return -EREMOTEIO;
-		}
-		json_decref(m); /* an event */
-	}
+	return await_reply(q, cmd, ret, deadline, err, errlen);
 }
 
 int
 qmp_next_event(struct qmp *q, json_t **ev, int timeout_ms)
 {
 	for (;;) {
+		struct qmp_msg c;
 		json_t *m;
 		int r = msg_read(&q->rd, &m, timeout_ms);
 
 		if (r < 0)
 			return r;
-		if (json_object_get(m, "event") != NULL) {
+		/* Only a well-formed event; replies and anything else are dropped. */
+		if (qmp_classify(m, &c) == 0 && c.kind == QMP_EVENT) {
 			*ev = m;
 			return 0;
 		}
@@ -172,24 +259,9 @@ qmp_getfd(struct qmp *q, const char *name, int fd, char *err, size_t errlen)
 	free(text);
 	if (n != (ssize_t)(len + 1))
 		return n < 0 ? -errno : -EIO;
-	for (;;) {
-		json_t *m, *v;
-		int r = msg_read(&q->rd, &m, 5000);
-
-		if (r < 0)
-			return r;
-		if (json_object_get(m, "return") != NULL) {
-			json_decref(m);
-			return 0;
-		}
-		if ((v = json_object_get(m, "error")) != NULL) {
-			snprintf(err, errlen, "getfd: %s",
-				 json_string_value(json_object_get(v, "desc")) ?: "error");
-			json_decref(m);
-			return -EREMOTEIO;
-		}
-		json_decref(m);
-	}
+	if (errlen > 0)
+		err[0] = '\0';
+	return await_reply(q, "getfd", NULL, util_now_ms() + 5000, err, errlen);
 }
 
 int
@@ -212,6 +284,8 @@ qmp_wait_migration(struct qmp *q, int timeout_ms, char *err, size_t errlen)
 		if (status != NULL && strcmp(status, "failed") == 0) {
 			snprintf(err, errlen, "migration failed: %s",
 				 json_string_value(json_object_get(st, "error-desc")) ?: "no reason given");
+			if (errlen > 0)
+				printable(err);
 			json_decref(st);
 			return -EIO;
 		}

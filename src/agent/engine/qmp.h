@@ -45,4 +45,46 @@ int qmp_next_event(struct qmp *q, json_t **ev, int timeout_ms);
 /* Whether a complete message is already buffered (poll() would not tell). */
 int qmp_pending(const struct qmp *q);
 
+/*
+ * What QEMU sent, without I/O (fuzzed: tests/fuzz/fuzz_qmp.c). QEMU runs
+ * unprivileged and may be hostile after a guest escape, so every message is
+ * classified by its whole shape before the client acts on it: exactly one
+ * of the members "QMP", "return", "error" and "event", of its type
+ * (docs/interop/qmp-spec in QEMU). Other members are allowed ("id",
+ * "timestamp", members a newer QEMU may add) but typed where the spec
+ * types them, so a reply is never taken for an event nor the other way.
+ *
+ *   greeting  {"QMP": {...}}                        value: the "QMP" object
+ *   return    {"return": any}                       value: the "return" value
+ *   error     {"error": {"class": s, "desc": s}}    name: class, desc
+ *   event     {"event": s, "data": {...}?, "timestamp": {...}?}
+ *                                                   name, value: data or NULL
+ */
+enum qmp_kind { QMP_GREETING = 1, QMP_RETURN, QMP_ERROR, QMP_EVENT };
+
+struct qmp_msg {
+	enum qmp_kind kind;
+	json_t *value;    /* borrowed from the message, see above */
+	const char *name; /* the event's name, the error's class */
+	const char *desc; /* QMP_ERROR: QEMU's description */
+};
+
+/* 0 and *out (pointing into msg), or -EPROTO for any other shape. */
+int qmp_classify(const json_t *msg, struct qmp_msg *out);
+
+/*
+ * "cmd: description" of an error reply into err, in printable ASCII (any
+ * other byte of QEMU's text becomes '?'): err ends up in logs and in the
+ * agent's JSON replies, which a cut UTF-8 sequence would break.
+ */
+void qmp_error_text(const char *cmd, const struct qmp_msg *m, char *err, size_t errlen);
+
+/*
+ * What a message means to a client waiting for cmd's reply (qmp_exec):
+ * 0 for a return (*ret, if not NULL, gets the value: new reference),
+ * -EREMOTEIO for an error (qmp_error_text in err), 1 for an event (dropped:
+ * keep waiting), -EPROTO for a greeting or any other shape (err says so).
+ */
+int qmp_reply(const json_t *msg, const char *cmd, json_t **ret, char *err, size_t errlen);
+
 #endif
