@@ -86,11 +86,12 @@ template_used(const char *dir)
 static int
 leftover(const char *vms_dir, const char *id)
 {
-	char dir[700], rec[800];
+	char dir[900], rec[1000];
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s/%s", vms_dir, id);
-	snprintf(rec, sizeof(rec), "%s/vm.json", dir);
+	if (util_fmt(dir, sizeof(dir), "%s/%s", vms_dir, id) < 0 ||
+	    util_fmt(rec, sizeof(rec), "%s/vm.json", dir) < 0)
+		return 0;
 	if (stat(rec, &st) == 0 || errno != ENOENT)
 		return 0;
 	log_warnx("vm %s: a directory without a record (a create cut off): removing it", id);
