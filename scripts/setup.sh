@@ -14,6 +14,7 @@ busybox-static cpio lz4 xz-utils kmod
 iproute2 iputils-ping curl socat jq wrk redis-tools
 clang libclang-rt-14-dev
 nftables libnftables-dev dnsmasq-base iperf3
+libgnutls28-dev openssl
 libclamav-dev libyara-dev libnbd-bin
 "
 if [ -f guest/deps.txt ]; then

@@ -27,6 +27,8 @@
 #include "image.h"
 #include "log.h"
 #include "net.h"
+#include "remote.h"
+#include "tlsid.h"
 #include "template.h"
 #include "netstate.h"
 #include "storage.h"
@@ -48,10 +50,13 @@ usage(void)
 		"                            [--external-netns NAME] [--external-bridge NAME]\n"
 		"                            [--name-prefix P]   (two agents on one machine)\n"
 		"                            [--underlay-address IP [--underlay-netns NAME]]  (VXLAN)\n"
+		"                            [--listen IP:PORT [--tls-dir DIR]]   (mutual TLS 1.3)\n"
 		"                            [--storage-device PATH --storage-device PATH ...]\n"
 		"                            [--storage-device-size SIZE] [--storage-user USER]\n"
 		"                            [--storage-signatures DIR] [--storaged BIN] [-v]\n"
-		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n");
+		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n"
+		"       cloudlet-agent cert --dir DIR [--name CN]   (make or show a TLS identity)\n"
+		"       cloudlet-agent pin --dir DIR FINGERPRINT    (the control plane it accepts)\n");
 	exit(2);
 }
 
@@ -74,6 +79,8 @@ serve(int argc, char **argv)
 		{"external-bridge", required_argument, NULL, 'B'},
 		{"name-prefix", required_argument, NULL, 'N'},
 		{"underlay-netns", required_argument, NULL, 'L'},
+		{"listen", required_argument, NULL, 'l'},
+		{"tls-dir", required_argument, NULL, 'C'},
 		{"underlay-address", required_argument, NULL, 'A'},
 		{"storage-device", required_argument, NULL, 'D'},
 		{"storage-device-size", required_argument, NULL, 'Z'},
@@ -85,6 +92,8 @@ serve(int argc, char **argv)
 	};
 	const char *sock = "/run/cloudlet/agent.sock", *state = "/var/lib/cloudlet/agent";
 	const char *guest = CLOUDLET_GUEST_DIR, *user = "cloudlet-vm";
+	const char *listen_addr = NULL, *tls_dir = NULL;
+	char tls_default[PATH_MAX];
 	enum host_accel accel = ACCEL_AUTO;
 	char real[PATH_MAX], sockdir[PATH_MAX];
 	struct group *grp;
@@ -143,6 +152,8 @@ serve(int argc, char **argv)
 				usage();
 			snprintf(cfg.name_prefix, sizeof(cfg.name_prefix), "%s", optarg);
 			break;
+		case 'l': listen_addr = optarg; break;
+		case 'C': tls_dir = optarg; break;
 		case 'L':
 			if (netstate_check_key(optarg, 31, errbuf, sizeof(errbuf)) < 0 ||
 			    util_fmt(cfg.underlay_netns, sizeof(cfg.underlay_netns), "%s", optarg) < 0)
@@ -286,9 +297,72 @@ serve(int argc, char **argv)
 		log_warnx("cannot listen on %s: %s", sock, strerror(-lfd));
 		return 1;
 	}
+	if (listen_addr != NULL) {
+		char err[512];
+
+		if (tls_dir == NULL) {
+			snprintf(tls_default, sizeof(tls_default), "%s/tls", cfg.state_dir);
+			tls_dir = tls_default;
+		}
+		if ((r = remote_start(listen_addr, tls_dir, err, sizeof(err))) < 0) {
+			log_warnx("%s", err);
+			return 1;
+		}
+	}
 	log_info("listening on %s, state in %s, images from %s", sock, cfg.state_dir,
 		 cfg.guest_dir);
 	control_serve(lfd);
+	return 0;
+}
+
+/* cloudlet-agent cert --dir DIR [--name CN]: make the identity if it is
+ * missing and print its fingerprint (what the other side pins). */
+static int
+cmd_cert(int argc, char **argv)
+{
+	const char *dir = NULL, *cn = "cloudlet-agent";
+	char fpr[TLSID_FPR_LEN + 1], err[512];
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--dir") == 0)
+			dir = argv[i + 1];
+		else if (strcmp(argv[i], "--name") == 0 && argv[i + 1][0] != '\0' &&
+			 strlen(argv[i + 1]) < 64)
+			cn = argv[i + 1];
+		else
+			usage();
+	}
+	if (dir == NULL || argc % 2 == 0)
+		usage();
+	if (tlsid_ensure(dir, cn, fpr, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", fpr);
+	return 0;
+}
+
+/* cloudlet-agent pin --dir DIR FINGERPRINT: the one control plane
+ * certificate the TLS listener accepts (docs/hosts.md). */
+static int
+cmd_pin(int argc, char **argv)
+{
+	char fpr[TLSID_FPR_LEN + 1], line[TLSID_FPR_LEN + 2], path[PATH_MAX];
+	int r;
+
+	if (argc != 4 || strcmp(argv[1], "--dir") != 0)
+		usage();
+	if (tlsid_fpr_parse(argv[3], fpr) < 0) {
+		fprintf(stderr, "error: a fingerprint is 64 hex digits (SHA-256)\n");
+		return 1;
+	}
+	if ((r = util_mkdirs(argv[2], 0700)) < 0 ||
+	    util_fmt(path, sizeof(path), "%s/peer.fpr", argv[2]) < 0 ||
+	    (snprintf(line, sizeof(line), "%s\n", fpr),
+	     r = util_write_atomic(path, line, strlen(line), 0600)) < 0) {
+		fprintf(stderr, "error: %s: %s\n", argv[2], strerror(r < 0 ? -r : ENAMETOOLONG));
+		return 1;
+	}
 	return 0;
 }
 
@@ -301,5 +375,9 @@ main(int argc, char **argv)
 		return serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cert") == 0)
+		return cmd_cert(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pin") == 0)
+		return cmd_pin(argc - 1, argv + 1);
 	usage();
 }

@@ -25,7 +25,6 @@
 
 /* A tenant's whole network state (net.apply with up to 1024 firewall
  * rules) is the largest request: about 200 KiB. */
-#define AGENT_REQUEST_MAX (512 * 1024)
 
 static atomic_int nclients;
 

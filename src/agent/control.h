@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #define CONTROL_CLIENTS_MAX 64
+#define AGENT_REQUEST_MAX (512 * 1024) /* a request line, its newline included */
 
 /* Create the listening socket (mode 0660, group gid if not -1). */
 int control_listen(const char *path, gid_t gid);

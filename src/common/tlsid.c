@@ -1,0 +1,163 @@
+/* tlsid.c - see tlsid.h */
+#define _GNU_SOURCE
+#include "tlsid.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+int
+tlsid_fpr_der(const void *der, size_t len, char *fpr)
+{
+	unsigned char d[32];
+	gnutls_datum_t in = {(unsigned char *)(uintptr_t)der, (unsigned)len};
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, in.data, in.size, d) < 0)
+		return -EIO;
+	for (int i = 0; i < 32; i++)
+		snprintf(fpr + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+int
+tlsid_fpr_parse(const char *text, char *fpr)
+{
+	size_t n = strcspn(text, "\r\n");
+
+	if (n != TLSID_FPR_LEN || (text[n] != '\0' && text[n + strspn(text + n, "\r\n")] != '\0'))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -EINVAL;
+		fpr[i] = c;
+	}
+	fpr[n] = '\0';
+	return 0;
+}
+
+int
+tlsid_fpr_equal(const char *a, const char *b)
+{
+	unsigned char diff = 0;
+
+	for (int i = 0; i < TLSID_FPR_LEN; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* The fingerprint of the PEM certificate at path. */
+static int
+cert_fpr(const char *path, char *fpr, char *err, size_t errlen)
+{
+	gnutls_datum_t pem = {NULL, 0}, der = {NULL, 0};
+	gnutls_x509_crt_t crt = NULL;
+	char *text = NULL;
+	size_t len;
+	int r;
+
+	if ((r = util_read_file(path, 64 * 1024, &text, &len)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	pem.data = (unsigned char *)text;
+	pem.size = (unsigned)len;
+	r = -EINVAL;
+	if (gnutls_x509_crt_init(&crt) < 0 ||
+	    gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) < 0) {
+		snprintf(err, errlen, "%s: not a certificate", path);
+		goto out;
+	}
+	r = tlsid_fpr_der(der.data, der.size, fpr);
+out:
+	gnutls_free(der.data);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	free(text);
+	return r;
+}
+
+/* Make a new key and a self-signed certificate for cn into dir. */
+static int
+make(const char *dir, const char *cn, char *err, size_t errlen)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t kp = {NULL, 0}, cp = {NULL, 0};
+	unsigned char serial[16];
+	char kpath[600], cpath[600];
+	time_t now = time(NULL);
+	int r = -EIO;
+
+	snprintf(kpath, sizeof(kpath), "%s/key.pem", dir);
+	snprintf(cpath, sizeof(cpath), "%s/cert.pem", dir);
+	if (gnutls_x509_privkey_init(&key) < 0 ||
+	    gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+					 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+	    gnutls_x509_crt_init(&crt) < 0 || gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)) < 0) {
+		snprintf(err, errlen, "cannot make a key");
+		goto out;
+	}
+	serial[0] &= 0x7f; /* a positive serial */
+	if (gnutls_x509_crt_set_version(crt, 3) < 0 ||
+	    gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
+	    gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
+	    gnutls_x509_crt_set_expiration_time(crt, now + 365 * 24 * 3600) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+					  (unsigned)strlen(cn)) < 0 ||
+	    gnutls_x509_crt_set_key(crt, key) < 0 ||
+	    gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
+	    gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0 ||
+	    gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &kp) < 0 ||
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cp) < 0) {
+		snprintf(err, errlen, "cannot make a certificate");
+		goto out;
+	}
+	if ((r = util_write_atomic(kpath, (const char *)kp.data, kp.size, 0600)) < 0 ||
+	    (r = util_write_atomic(cpath, (const char *)cp.data, cp.size, 0644)) < 0) {
+		snprintf(err, errlen, "cannot write into %s: %s", dir, strerror(-r));
+		goto out;
+	}
+	r = 0;
+out:
+	if (kp.data) {
+		gnutls_memset(kp.data, 0, kp.size);
+		gnutls_free(kp.data);
+	}
+	gnutls_free(cp.data);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
+int
+tlsid_ensure(const char *dir, const char *cn, char *fpr, char *err, size_t errlen)
+{
+	char kpath[600], cpath[600];
+	struct stat st;
+	int r;
+
+	if ((r = util_mkdirs(dir, 0700)) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	snprintf(kpath, sizeof(kpath), "%s/key.pem", dir);
+	snprintf(cpath, sizeof(cpath), "%s/cert.pem", dir);
+	if ((stat(kpath, &st) < 0 || stat(cpath, &st) < 0) && (r = make(dir, cn, err, errlen)) < 0)
+		return r;
+	return cert_fpr(cpath, fpr, err, errlen);
+}

@@ -1,0 +1,32 @@
+/*
+ * tlsid.h - a process's TLS identity between hosts (docs/hosts.md): an
+ * ECDSA P-256 key and a self-signed certificate, made with GnuTLS and kept
+ * in a directory, and the SHA-256 fingerprint of a certificate's DER form,
+ * which is what the other side pins. No certificate authority: each side
+ * trusts exactly the one fingerprint it was given at join time.
+ *
+ *   <dir>/key.pem   the private key (0600; never logged, never sent)
+ *   <dir>/cert.pem  the certificate (1 year; re-made with the key)
+ */
+#ifndef CLOUDLET_TLSID_H
+#define CLOUDLET_TLSID_H
+
+#include <stddef.h>
+
+#define TLSID_FPR_LEN 64 /* hex digits of a SHA-256 */
+
+/* Make dir's key and certificate (common name cn) if either is missing;
+ * fpr (TLSID_FPR_LEN + 1 bytes) gets the certificate's fingerprint. 0 or
+ * -errno with err. */
+int tlsid_ensure(const char *dir, const char *cn, char *fpr, char *err, size_t errlen);
+
+/* The fingerprint of a DER certificate (lower-case hex). */
+int tlsid_fpr_der(const void *der, size_t len, char *fpr);
+
+/* Is text a fingerprint (64 hex digits, nothing else)? Lower-cases it. */
+int tlsid_fpr_parse(const char *text, char *fpr);
+
+/* Compare two fingerprints in constant time: 1 when equal. */
+int tlsid_fpr_equal(const char *a, const char *b);
+
+#endif
