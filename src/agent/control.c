@@ -46,11 +46,19 @@ host_info(void)
 {
 	const struct host_info *h = &agent_config()->host;
 
-	return json_pack("{s:i, s:I, s:I, s:b, s:b, s:s, s:s, s:f}", "cpus", (int)h->cpus,
-			 "memory_mib", (json_int_t)h->memory_mib, "tsc_khz",
-			 (json_int_t)h->tsc_khz, "hw_virt", h->hw_virt, "kvm_usable",
-			 h->kvm_usable, "accel", host_accel_name(h->accel), "accel_reason",
-			 h->accel_reason, "mem_overcommit", agent_config()->mem_overcommit);
+	json_t *j = json_pack("{s:i, s:I, s:I, s:b, s:b, s:s, s:s, s:f}", "cpus", (int)h->cpus,
+			      "memory_mib", (json_int_t)h->memory_mib, "tsc_khz",
+			      (json_int_t)h->tsc_khz, "hw_virt", h->hw_virt, "kvm_usable",
+			      h->kvm_usable, "accel", host_accel_name(h->accel), "accel_reason",
+			      h->accel_reason, "mem_overcommit", agent_config()->mem_overcommit);
+
+	/* What a control plane checks before it uses this agent. */
+	if (j != NULL)
+		json_object_update_new(j, json_pack("{s:{s:i, s:i}, s:s}", "protocol", "min",
+						    CONTROL_PROTOCOL_MIN, "max",
+						    CONTROL_PROTOCOL_MAX, "name_prefix",
+						    agent_config()->name_prefix));
+	return j;
 }
 
 /* Reads args.name (required string). */
@@ -97,6 +105,22 @@ control_dispatch(const json_t *req)
 
 	if (op == NULL)
 		return error_reply("invalid", "request needs a string \"op\"");
+	/* A request may say which protocol it speaks ("v"); one this agent
+	 * does not speak is refused before anything is looked at. */
+	if (json_object_get(req, "v") != NULL) {
+		json_t *v = json_object_get(req, "v");
+
+		if (!json_is_integer(v) || json_integer_value(v) < CONTROL_PROTOCOL_MIN ||
+		    json_integer_value(v) > CONTROL_PROTOCOL_MAX) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg),
+				 "this agent speaks protocol %d to %d; the request says %s",
+				 CONTROL_PROTOCOL_MIN, CONTROL_PROTOCOL_MAX,
+				 json_is_integer(v) ? "another" : "no number");
+			return error_reply("unsupported", msg);
+		}
+	}
 	if (args == NULL)
 		args = empty = json_object();
 	if (!json_is_object(args))

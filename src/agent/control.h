@@ -16,6 +16,10 @@
 #include <sys/types.h>
 
 #define CONTROL_CLIENTS_MAX 64
+/* The protocol versions this agent speaks (docs/agent-protocol.md): a
+ * request's optional "v" must be one of them; host.info tells. */
+#define CONTROL_PROTOCOL_MIN 1
+#define CONTROL_PROTOCOL_MAX 1
 #define AGENT_REQUEST_MAX (512 * 1024) /* a request line, its newline included */
 
 /* Create the listening socket (mode 0660, group gid if not -1). */

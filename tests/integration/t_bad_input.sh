@@ -72,6 +72,12 @@ out=$(must_fail ctl raw - <"$T/big")
 expect_match "$out" "request too large" "oversized request"
 kill -0 "$AGENT_PID" || fail "agent died on an oversized request"
 ctl vm list >/dev/null || fail "agent does not answer after an oversized request"
+# A protocol version the agent does not speak is refused before anything.
+out=$(must_fail ctl raw '{"op":"vm.delete","v":2,"args":{"name":"x"}}')
+expect_match "$out" "speaks protocol 1 to 1" "protocol 2"
+out=$(must_fail ctl raw '{"op":"host.info","v":"1"}')
+expect_match "$out" "unsupported" "protocol as a string"
+ctl raw '{"op":"host.info","v":1}' | jq -e '.result.protocol.max == 1' >/dev/null || fail "protocol 1 refused"
 # Stopping a VM that is not running is a clear conflict.
 out=$(must_fail ctl vm stop "$long")
 expect_match "$out" "not running" "stop a stopped VM"
