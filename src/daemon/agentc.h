@@ -26,6 +26,25 @@
 void agentc_init(const char *socket_path);
 
 /*
+ * Every call goes to one host (store_host.h): agentc_call_on() names it;
+ * agentc_call() and agentc_call_retry() go to the calling thread's host,
+ * set by agentc_use_host() (HOST_LOCAL until then: the single-host
+ * default). An operation's worker sets its VM's host, reconciliation each
+ * host in turn. The host's socket comes from its record (for "local"
+ * without a record, the --agent-socket path).
+ */
+void agentc_use_host(const char *host_id);
+const char *agentc_host(void);
+int agentc_call_on(const char *host_id, const char *op, json_t *args, json_t **result,
+		   char *code, char *err, size_t errlen);
+/* The same, waiting at most timeout_ms for the answer (heartbeats):
+ * no answer in time is "dropped". */
+int agentc_call_timeout(const char *host_id, const char *op, json_t *args, json_t **result,
+			char *code, char *err, size_t errlen, int timeout_ms);
+int agentc_call_retry_on(const char *host_id, const char *op, json_t *args, json_t **result,
+			 char *code, char *err, size_t errlen, unsigned budget_ms, int idempotent);
+
+/*
  * Run op with args (consumed). 0 and *result (new reference, may be NULL
  * if not wanted); on an agent error -EREMOTEIO with its code in code (at
  * least 32 bytes) and message in err; -errno with code "unreachable" or

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "request.h"
 #include "store.h"
+#include "store_host.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -275,6 +276,18 @@ attach(struct http_req *req, struct http_resp *resp, json_t *vol, const char *vm
 	    store_vm_has_active_op(target)) {
 		http_error(resp, 409, "conflict", "the VM has an operation in progress");
 		goto out;
+	}
+	if (vm_id != NULL) {
+		/* Volumes are in the storage pool of the host local (for now):
+		 * only a VM there can take one. */
+		char host[STORE_ID_LEN] = "";
+
+		store_vm_host(target, host, sizeof(host));
+		if (strcmp(host, HOST_LOCAL) != 0) {
+			http_error(resp, 409, "conflict",
+				   "volumes are on the host local; this VM runs elsewhere");
+			goto out;
+		}
 	}
 	if ((r = store_volume_attach(req->id, vm_id)) < 0) {
 		store_failed(resp, r);

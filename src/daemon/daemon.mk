@@ -4,7 +4,8 @@ DAEMON_SRC = src/daemon/store_sqlite.c src/daemon/auth.c src/daemon/catalog.c \
              src/daemon/http.c src/daemon/api.c src/daemon/store_net_sqlite.c \
              src/daemon/netplan.c src/daemon/api_net.c src/agent/net/netstate.c \
              src/daemon/store_volume_sqlite.c src/daemon/api_volume.c \
-             src/daemon/images.c
+             src/daemon/images.c src/daemon/store_host_sqlite.c \
+             src/daemon/api_host.c
 DAEMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRC))
 DAEMON_LIBS = -lmicrohttpd -lsqlite3 -lsodium
 

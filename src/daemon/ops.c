@@ -17,6 +17,7 @@
 #include "netplan.h"
 #include "log.h"
 #include "store.h"
+#include "store_host.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -401,6 +402,37 @@ sync_vm_network(struct run *r, const char *tenant_id, uint64_t changed_us)
 	return netplan_sync_shared(tenant_id, changed_us, AGENTC_RETRY_MS, r->err, sizeof(r->err));
 }
 
+/* The MACs the host gave the VM's NICs (the home host's DHCP leases for
+ * VMs on other hosts, store_tenant_remote_ports). */
+static void
+record_macs(const char *vm_id, const json_t *v)
+{
+	json_t *nics = json_object_get(v, "nics"), *n;
+	size_t i;
+
+	if (!json_is_array(nics))
+		nics = json_object_get(json_object_get(v, "spec"), "nics");
+	json_array_foreach(nics, i, n) {
+		const char *mac = json_string_value(json_object_get(n, "mac"));
+
+		if (mac != NULL)
+			store_nic_set_mac(vm_id, (int)i, mac);
+	}
+}
+
+/* Has the host been sent the tenant's networks? */
+static int
+tenant_on_host(const char *tenant_id, const char *host_id)
+{
+	json_t *hosts = store_tenant_applied_hosts(tenant_id), *h;
+	size_t i;
+	int found = 0;
+
+	json_array_foreach(hosts, i, h) found |= strcmp(json_string_value(h), host_id) == 0;
+	json_decref(hosts);
+	return found;
+}
+
 static int
 do_create(struct run *r)
 {
@@ -414,6 +446,15 @@ do_create(struct run *r)
 	}
 	args = create_args(&row);
 	free(row.user_data);
+	if (!tenant_on_host(row.tenant_id, row.host_id)) {
+		/* The first VM of the tenant on this host: its networks first. */
+		progress(r, 5, "setting up the tenant's networks on the host");
+		if ((rc = sync_vm_network(r, row.tenant_id, ops_now_us())) < 0) {
+			json_decref(args);
+			remove_record(r->vm_id, row.tenant_id);
+			return rc;
+		}
+	}
 	progress(r, 10, "creating the root disk and starting the VM");
 	mark(r, T_AGENT);
 	rc = ensure_created(r, args, &v);
@@ -435,6 +476,7 @@ do_create(struct run *r)
 	mark(r, T_CREATED);
 	if (rc == 0) {
 		record_view(r->vm_id, v, 0);
+		record_macs(r->vm_id, v);
 		json_decref(v);
 		progress(r, 40, "opening the VM's service ports");
 		/* The API stored its NICs and rules before it queued the operation. */
@@ -596,6 +638,13 @@ execute(const struct queued *q, uint64_t picked_us)
 		return;
 	}
 	store_op_args(op_id, &args);
+	{
+		/* Every agent call of this operation goes to the VM's host. */
+		char host[STORE_ID_LEN] = "";
+
+		store_vm_host(r.vm_id, host, sizeof(host));
+		agentc_use_host(host);
+	}
 	if (strcmp(r.kind, "create") == 0)
 		rc = do_create(&r);
 	else if (strcmp(r.kind, "reconfigure") == 0)
@@ -618,6 +667,7 @@ execute(const struct queued *q, uint64_t picked_us)
 		json_decref(v);
 	}
 	finish(&r, rc);
+	agentc_use_host(HOST_LOCAL);
 	json_decref(args);
 	json_decref(op);
 }
@@ -753,44 +803,19 @@ reconcile_record(const json_t *rec, const json_t *agent_vms)
 			  json_integer_value(json_object_get(match, "disk_gib")));
 }
 
-int
-ops_reconcile(int at_start)
+/*
+ * One host: VMs named vm-* without any record are deleted (as with one
+ * host); a VM whose record names another host is reported, never touched;
+ * the records of this host follow what it has.
+ */
+static void
+reconcile_host(const char *host_id, json_t *agent_vms)
 {
-	char code[32], err[512];
-	json_t *agent_vms = NULL, *records, *v, *rec;
+	json_t *records, *v, *rec;
 	size_t i, k;
-	int rc;
 
-	pthread_mutex_lock(&reconcile_mtx);
-	if (at_start && !ops_resumed) {
-		resume_unfinished();
-		ops_resumed = 1;
-	}
-	rc = agentc_call("vm.list", NULL, &agent_vms, code, err, sizeof(err));
-	if (rc < 0) {
-		pthread_mutex_unlock(&reconcile_mtx);
-		if (at_start)
-			log_warnx("reconcile: %s", err);
-		return rc;
-	}
-	/* The API checks a create's image against this list. */
-	images_refresh(err, sizeof(err));
-	/* Once the agent answers, it gets every tenant's network state (it
-	 * may have been restarted with an empty state directory); again after
-	 * a sync was lost. */
-	if (netplan_take_dirty() || !nets_synced) {
-		json_t *tenants = store_tenant_list(), *t;
-		int failed = 0;
-
-		json_array_foreach(tenants, i, t)
-			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
-						      ops_now_us(), 0, err, sizeof(err)) < 0;
-		json_decref(tenants);
-		nets_synced = !failed;
-	}
-	/* Records after the agent's list: a create in flight has its record first. */
-	records = store_vm_list(NULL);
-
+	agentc_use_host(host_id);
+	records = store_vm_list_host(host_id);
 	json_array_foreach(agent_vms, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		struct vm_row row;
@@ -803,22 +828,189 @@ ops_reconcile(int at_start)
 							       name) == 0) found = 1;
 		if (found)
 			continue;
-		if (store_vm_row(name, &row) == 0) { /* recorded since */
+		if (store_vm_row(name, &row) == 0) { /* recorded since, or elsewhere */
 			free(row.user_data);
+			if (strcmp(row.host_id, host_id) != 0)
+				log_warnx("reconcile: VM %s runs on host %s but its record says %s: "
+					  "left alone",
+					  name, host_id, row.host_id);
 			continue;
 		}
 		if (agent_delete(name) == 1) {
-			log_info("reconcile: VM %s on the host had no record: deleted it", name);
+			log_info("reconcile: VM %s on host %s had no record: deleted it", name,
+				 host_id);
 			store_event("cloudletd", NULL, "vm.orphan_deleted", name, "succeeded",
 				    "a VM without a record was removed from the host");
 		}
 	}
-	json_array_foreach(records, k, rec) reconcile_record(rec, agent_vms);
+	json_array_foreach(records, k, rec) {
+		json_t *full = NULL;
+
+		if (store_vm_get(NULL, json_string_value(json_object_get(rec, "id")), &full) == 0)
+			reconcile_record(full, agent_vms);
+		json_decref(full);
+	}
 	json_decref(records);
-	json_decref(agent_vms);
-	api_volume_pull_alerts();
+	agentc_use_host(HOST_LOCAL);
+}
+
+int
+ops_reconcile(int at_start)
+{
+	char code[32], err[512];
+	json_t *hosts, *h, *lists;
+	size_t i;
+	int rc = 0, answered = 0, failed_one = 0;
+
+	pthread_mutex_lock(&reconcile_mtx);
+	if (at_start && !ops_resumed) {
+		resume_unfinished();
+		ops_resumed = 1;
+	}
+	/* Per host: a host that does not answer keeps its records as they are
+	 * (heartbeats mark them unknown), never deleted. */
+	hosts = store_host_list();
+	lists = json_object();
+	json_array_foreach(hosts, i, h) {
+		const char *id = json_string_value(json_object_get(h, "id"));
+		json_t *agent_vms = NULL;
+		int r = agentc_call_on(id, "vm.list", NULL, &agent_vms, code, err, sizeof(err));
+
+		if (r < 0) {
+			if (at_start)
+				log_warnx("reconcile: host %s: %s", id, err);
+			failed_one = 1;
+			rc = r;
+			continue;
+		}
+		answered++;
+		json_object_set_new(lists, id, agent_vms);
+		/* The API checks a create's image against this list. */
+		agentc_use_host(id);
+		images_refresh(err, sizeof(err));
+		agentc_use_host(HOST_LOCAL);
+	}
+	json_decref(hosts);
+	if (answered == 0 && failed_one) {
+		json_decref(lists);
+		pthread_mutex_unlock(&reconcile_mtx);
+		return rc;
+	}
+	/* Once the agents answer, they get every tenant's network state (one
+	 * may have been restarted with an empty state directory); again after
+	 * a sync was lost. */
+	if (netplan_take_dirty() || !nets_synced) {
+		json_t *tenants = store_tenant_list(), *t;
+		int failed = 0;
+
+		json_array_foreach(tenants, i, t)
+			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
+						      ops_now_us(), 0, err, sizeof(err)) < 0;
+		json_decref(tenants);
+		nets_synced = !failed && !failed_one;
+	}
+	/* Records after the agents' lists: a create in flight has its record first. */
+	{
+		const char *id;
+		json_t *agent_vms;
+
+		json_object_foreach(lists, id, agent_vms) reconcile_host(id, agent_vms);
+	}
+	json_decref(lists);
+	/* Volumes (and their alerts) are on the host local for now. */
+	if (store_host_is_down(HOST_LOCAL) >= 0)
+		api_volume_pull_alerts();
 	pthread_mutex_unlock(&reconcile_mtx);
-	return 0;
+	return answered > 0 || !failed_one ? 0 : rc;
+}
+
+/* ---- heartbeats ------------------------------------------------------- */
+
+static pthread_mutex_t sync_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
+static int sync_now; /* under sync_mtx */
+
+static void
+wake_syncer(void)
+{
+	pthread_mutex_lock(&sync_mtx);
+	sync_now = 1;
+	pthread_cond_signal(&sync_cond);
+	pthread_mutex_unlock(&sync_mtx);
+}
+
+#define HB_MAX 64
+static struct hb {
+	char id[STORE_ID_LEN];
+	uint64_t last_ok_ms;
+} hbs[HB_MAX];
+static size_t n_hbs;
+
+static struct hb *
+hb_of(const char *id, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < n_hbs; i++)
+		if (strcmp(hbs[i].id, id) == 0)
+			return &hbs[i];
+	if (n_hbs == HB_MAX)
+		return NULL;
+	snprintf(hbs[n_hbs].id, sizeof(hbs[n_hbs].id), "%s", id);
+	hbs[n_hbs].last_ok_ms = now; /* newly seen: it has HOST_DOWN_MS to answer */
+	return &hbs[n_hbs++];
+}
+
+/*
+ * Every HOST_HEARTBEAT_MS, host.info on every host; one that has not
+ * answered for HOST_DOWN_MS goes down (its VMs unknown); one that answers
+ * again is up and reconciled at once.
+ */
+static void *
+heartbeats(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		json_t *hosts = store_host_list(), *h;
+		size_t i;
+
+		json_array_foreach(hosts, i, h) {
+			const char *id = json_string_value(json_object_get(h, "id"));
+			char code[32], err[512];
+			json_t *info = NULL;
+			uint64_t now = util_now_ms();
+			struct hb *b = hb_of(id, now);
+			int r = agentc_call_timeout(id, "host.info", NULL, &info, code, err,
+						    sizeof(err), HOST_HEARTBEAT_MS);
+
+			if (b == NULL) {
+				json_decref(info);
+				continue;
+			}
+			if (r == 0) {
+				b->last_ok_ms = util_now_ms();
+				if (store_host_heartbeat_ok(id, info) == 1) {
+					log_info("host %s answers: up; reconciling it", id);
+					store_event("cloudletd", NULL, "host.up", id, "succeeded",
+						    "the host's agent answers again");
+					netplan_mark_dirty();
+					wake_syncer();
+				}
+			} else if (now - b->last_ok_ms >= HOST_DOWN_MS &&
+				   strcmp(json_string_value(json_object_get(h, "state")), "down") !=
+					   0) {
+				store_host_mark_down(id);
+				log_warnx("host %s: no answer for %llu ms: down, its VMs unknown (%s)",
+					  id, (unsigned long long)(now - b->last_ok_ms), err);
+				store_event("cloudletd", NULL, "host.down", id, "failed", err);
+				http_wake();
+			}
+			json_decref(info);
+		}
+		json_decref(hosts);
+		usleep(HOST_HEARTBEAT_MS * 1000);
+	}
+	return NULL;
 }
 
 static void *
@@ -826,7 +1018,16 @@ syncer(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		sleep(2);
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		pthread_mutex_lock(&sync_mtx);
+		while (!sync_now)
+			if (pthread_cond_timedwait(&sync_cond, &sync_mtx, &ts) != 0)
+				break;
+		sync_now = 0;
+		pthread_mutex_unlock(&sync_mtx);
 		ops_reconcile(0);
 	}
 	return NULL;
@@ -846,6 +1047,9 @@ ops_start(unsigned workers)
 		}
 	pthread_mutex_unlock(&q_mtx);
 	if (pthread_create(&t, NULL, syncer, NULL) != 0)
+		return -EAGAIN;
+	pthread_detach(t);
+	if (pthread_create(&t, NULL, heartbeats, NULL) != 0)
 		return -EAGAIN;
 	pthread_detach(t);
 	return 0;
