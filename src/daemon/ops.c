@@ -478,9 +478,17 @@ do_create(struct run *r)
 		record_view(r->vm_id, v, 0);
 		record_macs(r->vm_id, v);
 		json_decref(v);
+		uint64_t since = r->t[T_SUBMIT];
+		char home[STORE_ID_LEN] = "";
+
 		progress(r, 40, "opening the VM's service ports");
-		/* The API stored its NICs and rules before it queued the operation. */
-		rc = sync_vm_network(r, row.tenant_id, r->t[T_SUBMIT]);
+		/* The API stored its NICs and rules before it queued the operation;
+		 * away from the tenant's home host, the home's DHCP also needs the
+		 * MACs recorded just now. */
+		store_tenant_home(row.tenant_id, home, sizeof(home));
+		if (strcmp(home, row.host_id) != 0)
+			since = ops_now_us();
+		rc = sync_vm_network(r, row.tenant_id, since);
 		mark(r, T_NETWORK);
 		if (rc == 0) {
 			rc = wait_ready(r, 50);

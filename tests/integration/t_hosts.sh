@@ -188,9 +188,12 @@ reach "$A2" "${IP[$A3]}" || fail "a2 (h2) cannot ping a3 (h3)"
 tcp "$A3" "${IP[$A1]}" || fail "a3 (h3) cannot reach a1's web server (h1)"
 tcp "$A1" "${IP[$A2]}" || fail "a1 (h1) cannot reach a2's web server (h2)"
 on "$A3" "ping -c 2 -W 2 -s 1472 ${IP[$A2]} >/dev/null 2>&1" >/dev/null || fail "full-size ping a3 -> a2"
+# a3's DHCP lease comes from the home host h1 (its remote_ports).
+lease=$(on "$A3" "udhcpc -i eth0 -n -q -t 3 -s /bin/true 2>&1" 30 || true)
+expect_match "$lease" "${IP[$A3]}" "a3's DHCP lease from h1"
 reach "$B1" "${IP[$B2]}" || fail "b1 (h1) cannot ping b2 (h2)"
 tcp "$B2" "${IP[$B1]}" || fail "b2 (h2) cannot reach b1's web server (h1)"
-log "within a tenant across hosts: ICMP (also 1500 bytes) and TCP both ways"
+log "within a tenant across hosts: ICMP (also 1500 bytes) and TCP both ways; a3 (h3) leased ${IP[$A3]} from h1"
 # A's third address exists only in tenant A (B has two VMs on the same subnet).
 if reach "$B1" "${IP[$A3]}"; then fail "b1 (tenant B) reached a3 (tenant A, h3)"; fi
 if reach "$B2" "${IP[$A3]}"; then fail "b2 (tenant B) reached a3 (tenant A, h3)"; fi
@@ -259,3 +262,44 @@ tcp "$A1" "${IP[$A3]}" || fail "a1 cannot reach a3's web server after h3 came ba
 api GET /v1/vms "$OPERATOR"
 expect_eq "$(printf '%s' "$BODY" | jq -r '[.[] | .state] | join(",")')" "running,running,running,running,running" "states at the end"
 log "h3's agent restarted: up, a3 running again $(echo "$t2 - $t1" | bc) s after h3 went down; reachable"
+
+# The last VM of B on h2 goes: h2 gets net.delete for B; h1 keeps B (home).
+expect_api 202 DELETE "/v1/vms/$B2" "$KB"
+wait_op "$(printf '%s' "$BODY" | jq -r .id)" "$KB" >/dev/null
+ip netns list | grep -qw "h2n-$TB" && fail "h2 kept tenant B's network after its last VM of B left"
+ip netns list | grep -qw "h1f-$TB" || fail "h1 (B's home) lost B's firewall"
+ip netns list | grep -qw "h2n-$TA" || fail "h2 lost tenant A's network"
+log "b2 deleted: h2 has nothing of B any more, h1 keeps B's firewall"
+
+# Placement is charged in the create's transaction: cloudletd again with
+# --vcpu-overcommit 1 (2 vCPUs per host), one slot filled, then three
+# creates at once for the last slot: exactly one is placed.
+kill "$CP_PID"; wait "$CP_PID" 2>/dev/null || true
+"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --no-local-host --listen "127.0.0.1:$port" \
+	--vcpu-overcommit 1 >>"$T/cp.log" 2>&1 &
+CP_PID=$!
+i=0
+until curl -sf "$URL/v1/health" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "cloudletd did not start again"
+	sleep 0.1
+done
+# Used now: h1 a1+b1 = 2, h2 a2 = 1, h3 a3 = 1: room for 2. Fill one slot first.
+expect_api 202 POST /v1/vms "$KA" '{"name":"a5","service":"web-hosting","memory_mib":128}'
+cpids=
+for k in 1 2 3; do
+	curl -s -o "$T/c$k" -w '%{http_code}' -X POST -H "Authorization: Bearer $KB" \
+		-H 'Content-Type: application/json' \
+		--data-binary "{\"name\":\"c$k\",\"service\":\"web-hosting\",\"memory_mib\":128}" \
+		"$URL/v1/vms" >"$T/s$k" &
+	cpids="$cpids $!"
+done
+for p in $cpids; do wait "$p" || true; done
+codes=$(cat "$T/s1" "$T/s2" "$T/s3" | fold -w3 | sort | tr '\n' ' ')
+expect_eq "$codes" "202 409 409 " "three concurrent creates with room for one"
+grep -h -o 'not enough vCPUs[^"]*' "$T/c1" "$T/c2" "$T/c3" | head -1 | grep -q . ||
+	fail "the refusals do not say why: $(cat "$T/c1" "$T/c2" "$T/c3")"
+api GET /v1/hosts "$OPERATOR"
+expect_eq "$(printf '%s' "$BODY" | jq -r '[.[] | .used_vcpus] | join(",")')" "2,2,2" "vCPUs used per host"
+expect_eq "$(printf '%s' "$BODY" | jq -r '[.[] | .vms] | add')" 6 "VMs placed"
+log "room for one: three concurrent creates, one placed, two refused ($(grep -h -o 'host h[0-9] has not enough vCPUs[^"]*' "$T/c1" "$T/c2" "$T/c3" | head -1))"
