@@ -14,19 +14,6 @@
 #include "util.h"
 
 static char sock_path[512] = "/run/cloudlet/agent.sock";
-static __thread char cur_host[STORE_ID_LEN] = HOST_LOCAL;
-
-void
-agentc_use_host(const char *host_id)
-{
-	snprintf(cur_host, sizeof(cur_host), "%s", host_id && host_id[0] ? host_id : HOST_LOCAL);
-}
-
-const char *
-agentc_host(void)
-{
-	return cur_host;
-}
 
 /* The socket of a host's agent. */
 static int
@@ -126,17 +113,10 @@ agentc_call_timeout(const char *host_id, const char *op, json_t *args, json_t **
 }
 
 int
-agentc_call_on(const char *host_id, const char *op, json_t *args, json_t **result, char *code,
-	       char *err, size_t errlen)
+agentc_call(const char *host_id, const char *op, json_t *args, json_t **result, char *code,
+	    char *err, size_t errlen)
 {
 	return agentc_call_timeout(host_id, op, args, result, code, err, errlen, -1);
-}
-
-int
-agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err,
-	    size_t errlen)
-{
-	return agentc_call_on(cur_host, op, args, result, code, err, errlen);
 }
 
 int
@@ -156,16 +136,8 @@ sleep_ms(unsigned ms)
 }
 
 int
-agentc_call_retry(const char *op, json_t *args, json_t **result, char *code, char *err,
-		  size_t errlen, unsigned budget_ms, int idempotent)
-{
-	return agentc_call_retry_on(cur_host, op, args, result, code, err, errlen, budget_ms,
-				    idempotent);
-}
-
-int
-agentc_call_retry_on(const char *host_id, const char *op, json_t *args, json_t **result,
-		     char *code, char *err, size_t errlen, unsigned budget_ms, int idempotent)
+agentc_call_retry(const char *host_id, const char *op, json_t *args, json_t **result,
+		  char *code, char *err, size_t errlen, unsigned budget_ms, int idempotent)
 {
 	uint64_t start = util_now_ms();
 	unsigned delay = 50, tries = 0;
@@ -177,7 +149,7 @@ agentc_call_retry_on(const char *host_id, const char *op, json_t *args, json_t *
 		uint64_t spent;
 
 		tries++;
-		r = agentc_call_on(host_id, op, json_incref(args), result, code, err, errlen);
+		r = agentc_call(host_id, op, json_incref(args), result, code, err, errlen);
 		if (r == 0 || !agentc_no_answer(code))
 			break;
 		if (strcmp(code, "dropped") == 0 && !idempotent)

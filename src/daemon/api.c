@@ -106,7 +106,7 @@ image_available(const char *name)
 	char err[256];
 	int r = images_has(name);
 
-	if (r == 0 && images_refresh(err, sizeof(err)) == 0)
+	if (r == 0 && images_refresh(NULL, err, sizeof(err)) == 0)
 		r = images_has(name);
 	return r != 0;
 }
@@ -119,7 +119,7 @@ h_images(struct http_req *req, struct http_resp *resp)
 	size_t i;
 
 	(void)req;
-	if (list == NULL && images_refresh(err, sizeof(err)) == 0)
+	if (list == NULL && images_refresh(NULL, err, sizeof(err)) == 0)
 		list = images_list();
 	if (list == NULL) {
 		json_decref(out);
@@ -544,7 +544,7 @@ h_console(struct http_req *req, struct http_resp *resp)
 	if (off != NULL)
 		json_object_set_new(args, "offset", json_integer(offset));
 	store_vm_host(req->id, host, sizeof(host));
-	if (agentc_call_on(host, "vm.console", args, &out, code, err, sizeof(err)) < 0) {
+	if (agentc_call(host, "vm.console", args, &out, code, err, sizeof(err)) < 0) {
 		http_error(resp, 503, "unavailable", "%s", err);
 		return;
 	}
@@ -585,9 +585,9 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	store_vm_host(req->id, host, sizeof(host));
-	if (agentc_call_on(host, "vm.console.input",
-			   json_pack("{s:s, s:O}", "name", req->id, "data", data), NULL, code, err,
-			   sizeof(err)) < 0) {
+	if (agentc_call(host, "vm.console.input",
+			json_pack("{s:s, s:O}", "name", req->id, "data", data), NULL, code, err,
+			sizeof(err)) < 0) {
 		if (strcmp(code, "conflict") == 0)
 			http_error(resp, 409, "conflict", "%s", err);
 		else

@@ -277,9 +277,8 @@ apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 	json_array_foreach(hosts, i, h) {
 		const char *id = json_string_value(h);
 		int down = n > 1 && store_host_is_down(id) == 1;
-		int r = agentc_call_retry_on(id, "net.apply",
-					     desired_for(tenant_id, id, home, hosts), NULL, code, e,
-					     sizeof(e), down ? 0 : budget_ms, 1);
+		int r = agentc_call_retry(id, "net.apply", desired_for(tenant_id, id, home, hosts),
+					  NULL, code, e, sizeof(e), down ? 0 : budget_ms, 1);
 
 		if (r < 0) {
 			log_warnx("netplan %s on %s: %s", tenant_id, id, e);
@@ -298,7 +297,7 @@ apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 
 		if (has(hosts, id))
 			continue;
-		r = agentc_call_on(id, "net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL,
+		r = agentc_call(id, "net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL,
 				   code, e, sizeof(e));
 		if (r == 0 || (r == -EREMOTEIO && strcmp(code, "not_found") == 0))
 			store_tenant_applied_set(tenant_id, id, 0);
@@ -422,9 +421,8 @@ netplan_tenant_delete(const char *tenant_id, char *err, size_t errlen)
 	json_array_foreach(had, i, h) if (!has(hosts, json_string_value(h)))
 		json_array_append(hosts, h);
 	json_array_foreach(hosts, i, h) {
-		int r = agentc_call_on(json_string_value(h), "net.delete",
-				       json_pack("{s:s}", "tenant", tenant_id), NULL, code, err,
-				       errlen);
+		int r = agentc_call(json_string_value(h), "net.delete",
+				    json_pack("{s:s}", "tenant", tenant_id), NULL, code, err, errlen);
 
 		if (r == -EREMOTEIO && strcmp(code, "not_found") == 0)
 			r = 0;

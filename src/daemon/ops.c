@@ -93,6 +93,7 @@ enum step { T_REQUEST, T_SUBMIT, T_PICKED, T_AGENT, T_CREATED, T_NETWORK, T_READ
 
 struct run {
 	const char *op_id, *vm_id, *tenant_id, *kind;
+	char host[STORE_ID_LEN]; /* the VM's host: every agent call goes there */
 	char code[32];
 	char err[512];
 	uint64_t t[T_N];
@@ -178,8 +179,8 @@ finish(struct run *r, int rc)
 static int
 call(struct run *r, const char *op, json_t *args, json_t **res, int idempotent)
 {
-	return agentc_call_retry(op, args, res, r->code, r->err, sizeof(r->err), AGENTC_RETRY_MS,
-				 idempotent);
+	return agentc_call_retry(r->host, op, args, res, r->code, r->err, sizeof(r->err),
+				 AGENTC_RETRY_MS, idempotent);
 }
 
 static int
@@ -498,8 +499,9 @@ do_create(struct run *r)
 	if (rc < 0) {
 		/* All or nothing: no half-made VM stays behind, on the host or here. */
 		char code[32], err[256];
-		int d = agentc_call_retry("vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL,
-					  code, err, sizeof(err), AGENTC_RETRY_MS, 1);
+		int d = agentc_call_retry(r->host, "vm.delete",
+					  json_pack("{s:s}", "name", r->vm_id), NULL, code, err,
+					  sizeof(err), AGENTC_RETRY_MS, 1);
 
 		if (d < 0 && !is_code(d, code, "not_found"))
 			log_warnx("op %s: cannot remove %s from the host (%s); reconciliation "
@@ -606,8 +608,8 @@ do_delete(struct run *r)
 		return remove_record(r->vm_id, r->tenant_id);
 	/* Not deleted: the record leaves "deleting" for what the host says. */
 	save_err(r, rc, &failed);
-	rc = agentc_call_retry("vm.show", json_pack("{s:s}", "name", r->vm_id), &v, r->code,
-			       r->err, sizeof(r->err), 0, 1);
+	rc = agentc_call_retry(r->host, "vm.show", json_pack("{s:s}", "name", r->vm_id), &v,
+			       r->code, r->err, sizeof(r->err), 0, 1);
 	if (rc == 0)
 		record_view(r->vm_id, v, -1);
 	else if (is_code(rc, r->code, "not_found"))
@@ -646,13 +648,9 @@ execute(const struct queued *q, uint64_t picked_us)
 		return;
 	}
 	store_op_args(op_id, &args);
-	{
-		/* Every agent call of this operation goes to the VM's host. */
-		char host[STORE_ID_LEN] = "";
-
-		store_vm_host(r.vm_id, host, sizeof(host));
-		agentc_use_host(host);
-	}
+	/* Every agent call of this operation goes to the VM's host. */
+	if (store_vm_host(r.vm_id, r.host, sizeof(r.host)) < 0 || r.host[0] == '\0')
+		snprintf(r.host, sizeof(r.host), "%s", HOST_LOCAL);
 	if (strcmp(r.kind, "create") == 0)
 		rc = do_create(&r);
 	else if (strcmp(r.kind, "reconfigure") == 0)
@@ -669,13 +667,12 @@ execute(const struct queued *q, uint64_t picked_us)
 		char code[32], err[256];
 		json_t *v = NULL;
 
-		if (agentc_call("vm.show", json_pack("{s:s}", "name", r.vm_id), &v, code, err,
-				sizeof(err)) == 0)
+		if (agentc_call(r.host, "vm.show", json_pack("{s:s}", "name", r.vm_id), &v, code,
+				err, sizeof(err)) == 0)
 			record_view(r.vm_id, v, -1);
 		json_decref(v);
 	}
 	finish(&r, rc);
-	agentc_use_host(HOST_LOCAL);
 	json_decref(args);
 	json_decref(op);
 }
@@ -719,14 +716,14 @@ is_ours(const char *name)
  * if it was not there, -1 if it could not be removed.
  */
 static int
-agent_delete(const char *name)
+agent_delete(const char *host, const char *name)
 {
 	char code[32], err[256];
 	int i, r;
 
 	for (i = 0; i < 300; i++) {
-		r = agentc_call("vm.delete", json_pack("{s:s}", "name", name), NULL, code, err,
-				sizeof(err));
+		r = agentc_call(host, "vm.delete", json_pack("{s:s}", "name", name), NULL, code,
+				err, sizeof(err));
 		if (r == 0)
 			return 1;
 		if (is_code(r, code, "not_found"))
@@ -761,10 +758,10 @@ resume_unfinished(void)
 
 /* The host has the VM? 1 yes, 0 no (not_found), -1 no answer. */
 static int
-host_has(const char *id)
+host_has(const char *host, const char *id)
 {
 	char code[32], err[256];
-	int r = agentc_call("vm.show", json_pack("{s:s}", "name", id), NULL, code, err,
+	int r = agentc_call(host, "vm.show", json_pack("{s:s}", "name", id), NULL, code, err,
 			    sizeof(err));
 
 	if (r == 0)
@@ -773,7 +770,7 @@ host_has(const char *id)
 }
 
 static void
-reconcile_record(const json_t *rec, const json_t *agent_vms)
+reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	const char *state = json_string_value(json_object_get(rec, "state"));
@@ -789,7 +786,7 @@ reconcile_record(const json_t *rec, const json_t *agent_vms)
 	if (strcmp(state, "deleting") == 0) {
 		/* A delete that ended half-way (before operations were resumed
 		 * or retried): finish it. */
-		if (match != NULL && agent_delete(id) < 0)
+		if (match != NULL && agent_delete(host, id) < 0)
 			return;
 		log_info("reconcile: finishing the delete of %s", id);
 		reconcile_remove(id, tenant, "vm.delete", "succeeded",
@@ -798,7 +795,7 @@ reconcile_record(const json_t *rec, const json_t *agent_vms)
 	}
 	if (match == NULL) {
 		/* The list may predate a create that has just ended: ask again. */
-		if (host_has(id) != 0 || store_vm_has_active_op(id))
+		if (host_has(host, id) != 0 || store_vm_has_active_op(id))
 			return;
 		log_info("reconcile: record %s (%s) has no VM on the host: removing it", id, state);
 		reconcile_remove(id, tenant, "vm.lost", "failed",
@@ -822,7 +819,6 @@ reconcile_host(const char *host_id, json_t *agent_vms)
 	json_t *records, *v, *rec;
 	size_t i, k;
 
-	agentc_use_host(host_id);
 	records = store_vm_list_host(host_id);
 	json_array_foreach(agent_vms, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
@@ -844,7 +840,7 @@ reconcile_host(const char *host_id, json_t *agent_vms)
 					  name, host_id, row.host_id);
 			continue;
 		}
-		if (agent_delete(name) == 1) {
+		if (agent_delete(host_id, name) == 1) {
 			log_info("reconcile: VM %s on host %s had no record: deleted it", name,
 				 host_id);
 			store_event("cloudletd", NULL, "vm.orphan_deleted", name, "succeeded",
@@ -855,11 +851,10 @@ reconcile_host(const char *host_id, json_t *agent_vms)
 		json_t *full = NULL;
 
 		if (store_vm_get(NULL, json_string_value(json_object_get(rec, "id")), &full) == 0)
-			reconcile_record(full, agent_vms);
+			reconcile_record(host_id, full, agent_vms);
 		json_decref(full);
 	}
 	json_decref(records);
-	agentc_use_host(HOST_LOCAL);
 }
 
 int
@@ -882,7 +877,7 @@ ops_reconcile(int at_start)
 	json_array_foreach(hosts, i, h) {
 		const char *id = json_string_value(json_object_get(h, "id"));
 		json_t *agent_vms = NULL;
-		int r = agentc_call_on(id, "vm.list", NULL, &agent_vms, code, err, sizeof(err));
+		int r = agentc_call(id, "vm.list", NULL, &agent_vms, code, err, sizeof(err));
 
 		if (r < 0) {
 			if (at_start)
@@ -894,9 +889,7 @@ ops_reconcile(int at_start)
 		answered++;
 		json_object_set_new(lists, id, agent_vms);
 		/* The API checks a create's image against this list. */
-		agentc_use_host(id);
-		images_refresh(err, sizeof(err));
-		agentc_use_host(HOST_LOCAL);
+		images_refresh(id, err, sizeof(err));
 	}
 	json_decref(hosts);
 	if (answered == 0 && failed_one) {
