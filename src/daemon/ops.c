@@ -941,12 +941,17 @@ wake_syncer(void)
 }
 
 #define HB_MAX 64
+/* Per host: its last answer and whether a probe is out (under hb_mtx). */
+static pthread_mutex_t hb_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct hb {
 	char id[STORE_ID_LEN];
 	uint64_t last_ok_ms;
+	int busy;
+	char err[256];
 } hbs[HB_MAX];
 static size_t n_hbs;
 
+/* Under hb_mtx. */
 static struct hb *
 hb_of(const char *id, uint64_t now)
 {
@@ -962,10 +967,47 @@ hb_of(const char *id, uint64_t now)
 	return &hbs[n_hbs++];
 }
 
+/* One heartbeat of one host, in its own thread: a host that hangs delays
+ * no other host's. */
+static void *
+hb_probe(void *arg)
+{
+	struct hb *b = arg;
+	char id[STORE_ID_LEN], code[32], err[256];
+	json_t *info = NULL;
+	int r;
+
+	pthread_mutex_lock(&hb_mtx);
+	snprintf(id, sizeof(id), "%s", b->id);
+	pthread_mutex_unlock(&hb_mtx);
+	r = agentc_call_timeout(id, "host.info", NULL, &info, code, err, sizeof(err),
+				HOST_HEARTBEAT_MS);
+	pthread_mutex_lock(&hb_mtx);
+	if (r == 0)
+		b->last_ok_ms = util_now_ms();
+	else
+		snprintf(b->err, sizeof(b->err), "%s", err);
+	pthread_mutex_unlock(&hb_mtx);
+	if (r == 0 && store_host_heartbeat_ok(id, info) == 1) {
+		log_info("host %s answers: up; reconciling it", id);
+		store_event("cloudletd", NULL, "host.up", id, "succeeded",
+			    "the host's agent answers again");
+		netplan_mark_dirty();
+		wake_syncer();
+	}
+	json_decref(info);
+	pthread_mutex_lock(&hb_mtx);
+	b->busy = 0;
+	pthread_mutex_unlock(&hb_mtx);
+	store_thread_done();
+	return NULL;
+}
+
 /*
- * Every HOST_HEARTBEAT_MS, host.info on every host; one that has not
- * answered for HOST_DOWN_MS goes down (its VMs unknown); one that answers
- * again is up and reconciled at once.
+ * Every HOST_HEARTBEAT_MS, host.info on every host (each in its own
+ * thread, at most one out per host); one that has not answered for
+ * HOST_DOWN_MS goes down (its VMs unknown); one that answers again is up
+ * and reconciled at once.
  */
 static void *
 heartbeats(void *arg)
@@ -977,36 +1019,33 @@ heartbeats(void *arg)
 
 		json_array_foreach(hosts, i, h) {
 			const char *id = json_string_value(json_object_get(h, "id"));
-			char code[32], err[512];
-			json_t *info = NULL;
-			uint64_t now = util_now_ms();
-			struct hb *b = hb_of(id, now);
-			int r = agentc_call_timeout(id, "host.info", NULL, &info, code, err,
-						    sizeof(err), HOST_HEARTBEAT_MS);
+			uint64_t now = util_now_ms(), silent = 0;
+			char err[256] = "";
+			struct hb *b;
+			pthread_t t;
 
-			if (b == NULL) {
-				json_decref(info);
-				continue;
+			pthread_mutex_lock(&hb_mtx);
+			b = hb_of(id, now);
+			if (b != NULL && !b->busy) {
+				b->busy = 1;
+				if (pthread_create(&t, NULL, hb_probe, b) == 0)
+					pthread_detach(t);
+				else
+					b->busy = 0;
 			}
-			if (r == 0) {
-				b->last_ok_ms = util_now_ms();
-				if (store_host_heartbeat_ok(id, info) == 1) {
-					log_info("host %s answers: up; reconciling it", id);
-					store_event("cloudletd", NULL, "host.up", id, "succeeded",
-						    "the host's agent answers again");
-					netplan_mark_dirty();
-					wake_syncer();
-				}
-			} else if (now - b->last_ok_ms >= HOST_DOWN_MS &&
-				   strcmp(json_string_value(json_object_get(h, "state")), "down") !=
-					   0) {
+			if (b != NULL && now > b->last_ok_ms)
+				silent = now - b->last_ok_ms;
+			if (b != NULL)
+				snprintf(err, sizeof(err), "%s", b->err);
+			pthread_mutex_unlock(&hb_mtx);
+			if (silent >= HOST_DOWN_MS &&
+			    strcmp(json_string_value(json_object_get(h, "state")), "down") != 0) {
 				store_host_mark_down(id);
 				log_warnx("host %s: no answer for %llu ms: down, its VMs unknown (%s)",
-					  id, (unsigned long long)(now - b->last_ok_ms), err);
+					  id, (unsigned long long)silent, err);
 				store_event("cloudletd", NULL, "host.down", id, "failed", err);
 				http_wake();
 			}
-			json_decref(info);
 		}
 		json_decref(hosts);
 		usleep(HOST_HEARTBEAT_MS * 1000);

@@ -263,6 +263,33 @@ api GET /v1/vms "$OPERATOR"
 expect_eq "$(printf '%s' "$BODY" | jq -r '[.[] | .state] | join(",")')" "running,running,running,running,running" "states at the end"
 log "h3's agent restarted: up, a3 running again $(echo "$t2 - $t1" | bc) s after h3 went down; reachable"
 
+# An agent that hangs (SIGSTOP: it accepts, never answers): h2 goes down,
+# h1 and h3 stay up (heartbeats do not wait for each other); SIGCONT: back.
+kill -STOP "${APID[2]}"
+t0=$(date +%s.%N)
+i=0
+until [ "$(hstate h2)" = down ]; do
+	i=$((i + 1))
+	[ $i -lt 75 ] || { kill -CONT "${APID[2]}"; fail "h2 not down 15 s after its agent hung"; }
+	sleep 0.2
+done
+t1=$(date +%s.%N)
+up13="$(hstate h1) $(hstate h3)"
+api GET "/v1/vms/$A2" "$OPERATOR"
+a2st=$(printf '%s' "$BODY" | jq -r .state)
+kill -CONT "${APID[2]}"
+expect_eq "$up13" "up up" "h1 and h3 while h2 hangs"
+expect_eq "$a2st" unknown "a2's state while h2 hangs"
+i=0
+while :; do
+	api GET "/v1/vms/$A2" "$OPERATOR"
+	[ "$(hstate h2)/$(printf '%s' "$BODY" | jq -r .state)" = up/running ] && break
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "h2 and a2 not back after SIGCONT: $(hstate h2) $BODY"
+	sleep 0.2
+done
+log "h2's agent hung (SIGSTOP): down after $(echo "$t1 - $t0" | bc) s, h1 and h3 up, a2 unknown; SIGCONT: up, a2 running"
+
 # The last VM of B on h2 goes: h2 gets net.delete for B; h1 keeps B (home).
 expect_api 202 DELETE "/v1/vms/$B2" "$KB"
 wait_op "$(printf '%s' "$BODY" | jq -r .id)" "$KB" >/dev/null
