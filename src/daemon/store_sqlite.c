@@ -128,6 +128,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE tenant_hosts ("
 	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  host_id TEXT NOT NULL, PRIMARY KEY (tenant_id, host_id));"
+	/* Until now every tenant lived on the one host: local is its home. */
+	"UPDATE tenants SET home_host = 'local';"
+	"INSERT INTO tenant_hosts (tenant_id, host_id) SELECT id, 'local' FROM tenants;"
 	"ALTER TABLE networks ADD COLUMN vni INTEGER;"
 	"UPDATE networks SET vni = rowid;"
 	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
