@@ -143,6 +143,10 @@ api GET /v1/vms "$KA"
 expect_eq "$(printf '%s' "$BODY" | jq -r '[.[] | has("host_id")] | any')" false "host_id in a tenant's list"
 api GET /v1/vms "$OPERATOR"
 expect_eq "$(printf '%s' "$BODY" | jq -r '[.[] | .host_id] | length')" 5 "host_id in the operator's list"
+cli vm list | head -1 | grep -qw HOST || fail "the operator's vm list has no HOST column"
+expect_eq "$(cli vm list | grep -c ' h-[0-9a-f]*$')" 5 "operator's vm list rows with a host"
+CLOUDLET_URL=$URL CLOUDLET_TOKEN=$KA "$CLI_BIN" vm list | head -1 | grep -qw HOST &&
+	fail "a tenant's vm list has a HOST column"
 log "a1 h1, a2 h2, a3 h3, b1 h1, b2 h2 (spread); the host shown to the operator only"
 
 ready() { # ready TOKEN ID
