@@ -806,6 +806,15 @@ reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 	store_vm_set_spec(id, json_integer_value(json_object_get(match, "vcpus")),
 			  json_integer_value(json_object_get(match, "memory_mib")),
 			  json_integer_value(json_object_get(match, "disk_gib")));
+	/* A MAC the create's answer did not give (a create resumed, a record
+	 * from before schema 7): the home host's DHCP needs it. */
+	if (store_vm_macs_missing(id) > 0) {
+		char err[512];
+
+		record_macs(id, match);
+		if (store_vm_macs_missing(id) == 0 && tenant != NULL)
+			netplan_sync_shared(tenant, ops_now_us(), 0, err, sizeof(err));
+	}
 }
 
 /*

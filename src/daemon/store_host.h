@@ -79,6 +79,8 @@ int store_tenant_applied_set(const char *tenant_id, const char *host_id, int app
 json_t *store_net_vnis(const char *tenant_id);
 /* A NIC's MAC, as the host made it. */
 int store_nic_set_mac(const char *vm_id, int idx, const char *mac);
+/* How many of a VM's NICs have no MAC recorded yet. */
+int store_vm_macs_missing(const char *vm_id);
 /* {mac, address} of the tenant's NICs of VMs not on host_id (MAC known). */
 json_t *store_tenant_remote_ports(const char *tenant_id, const char *host_id);
 

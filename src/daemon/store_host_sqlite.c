@@ -385,6 +385,13 @@ store_nic_set_mac(const char *vm_id, int idx, const char *mac)
 			      "ssis", mac, vm_id, (int64_t)idx, mac));
 }
 
+int
+store_vm_macs_missing(const char *vm_id)
+{
+	return (int)sq_scalar(sq_prep("SELECT count(*) FROM vm_nics WHERE vm_id = ? AND mac = ''",
+				      "s", vm_id));
+}
+
 json_t *
 store_tenant_remote_ports(const char *tenant_id, const char *host_id)
 {
