@@ -260,9 +260,10 @@ desired_for(const char *tenant_id, const char *host, const char *home, const jso
 /*
  * The whole state every time, to every host of the tenant (sending it
  * twice is harmless); a host that had it and has no VM of the tenant any
- * more gets net.delete. With several hosts, a host marked down is tried
- * once and does not fail the caller (reconciliation sends it again when it
- * is back); with one, the caller waits for its agent as before.
+ * more gets net.delete. With several hosts, a host marked down is skipped
+ * and does not fail the caller (reconciliation sends it again when it is
+ * back: a hung agent blocks no one); with one, the caller waits for its
+ * agent as before.
  */
 static int
 apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
@@ -276,14 +277,16 @@ apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 	err[0] = '\0';
 	json_array_foreach(hosts, i, h) {
 		const char *id = json_string_value(h);
-		int down = n > 1 && store_host_is_down(id) == 1;
-		int r = agentc_call_retry(id, "net.apply", desired_for(tenant_id, id, home, hosts),
-					  NULL, code, e, sizeof(e), down ? 0 : budget_ms, 1);
+		int r;
 
+		if (n > 1 && store_host_is_down(id) == 1)
+			continue; /* sent again when it is back (its heartbeat marks it) */
+		r = agentc_call_retry(id, "net.apply", desired_for(tenant_id, id, home, hosts), NULL,
+				      code, e, sizeof(e), budget_ms, 1);
 		if (r < 0) {
 			log_warnx("netplan %s on %s: %s", tenant_id, id, e);
 			__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
-			if (!down && rc == 0) {
+			if (rc == 0) {
 				rc = r;
 				snprintf(err, errlen, "%s", e);
 			}
@@ -297,6 +300,8 @@ apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 
 		if (has(hosts, id))
 			continue;
+		if (store_host_is_down(id) == 1)
+			continue; /* the same */
 		r = agentc_call(id, "net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL,
 				   code, e, sizeof(e));
 		if (r == 0 || (r == -EREMOTEIO && strcmp(code, "not_found") == 0))

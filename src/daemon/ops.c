@@ -25,6 +25,8 @@
 #define READY_TIMEOUT_S 300
 /* A create that finds its VM half-made on the host makes it again, this often. */
 #define CREATE_ATTEMPTS 3
+/* How long reconciliation waits for a host's VM list. */
+#define RECONCILE_LIST_MS 10000
 
 static pthread_mutex_t q_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
@@ -886,8 +888,17 @@ ops_reconcile(int at_start)
 	json_array_foreach(hosts, i, h) {
 		const char *id = json_string_value(json_object_get(h, "id"));
 		json_t *agent_vms = NULL;
-		int r = agentc_call(id, "vm.list", NULL, &agent_vms, code, err, sizeof(err));
+		int r;
 
+		/* A host marked down is left to its heartbeats (reconciled as soon
+		 * as it answers), so an agent that hangs holds up no other host. */
+		if (!at_start && json_array_size(hosts) > 1 &&
+		    strcmp(json_string_value(json_object_get(h, "state")), "down") == 0) {
+			failed_one = 1;
+			continue;
+		}
+		r = agentc_call_timeout(id, "vm.list", NULL, &agent_vms, code, err, sizeof(err),
+					RECONCILE_LIST_MS);
 		if (r < 0) {
 			if (at_start)
 				log_warnx("reconcile: host %s: %s", id, err);
@@ -917,7 +928,9 @@ ops_reconcile(int at_start)
 			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
 						      ops_now_us(), 0, err, sizeof(err)) < 0;
 		json_decref(tenants);
-		nets_synced = !failed && !failed_one;
+		/* A host that is down gets it when it answers again
+		 * (netplan_mark_dirty from its heartbeat). */
+		nets_synced = !failed;
 	}
 	/* Records after the agents' lists: a create in flight has its record first. */
 	{
