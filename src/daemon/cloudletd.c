@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -51,7 +52,8 @@ usage(void)
 		"                       [--catalog FILE] [--user USER] [--threads N] [--workers N]\n"
 		"                       [--default-quota VCPUS,MEMORY_MIB,DISK_GIB,VMS]\n"
 		"                       [--external-pool CIDR] [--external-gateway IP] [-v]\n"
-		"                       [--no-local-host] [--placement spread|pack]\n"
+		"                       [--no-local-host] [--local-underlay IP]\n"
+		"                       [--placement spread|pack]\n"
 		"                       [--vcpu-overcommit N]\n"
 		"       cloudletd routes\n");
 	exit(2);
@@ -161,7 +163,8 @@ cmd_serve(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8470", *catalog = CLOUDLET_CATALOG;
 	const char *pool = "198.18.0.0/24", *gateway = "";
-	const char *agent = "/run/cloudlet/agent.sock";
+	const char *agent = "/run/cloudlet/agent.sock", *local_underlay = "";
+	struct in_addr ul;
 	unsigned threads = 4, workers = 4, vcpu_oc = 16;
 	enum place_policy placement = PLACE_SPREAD;
 	char err[512];
@@ -180,6 +183,7 @@ cmd_serve(int argc, char **argv)
 		{"external-gateway", required_argument, NULL, 'G'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"no-local-host", no_argument, NULL, 'N'},
+		{"local-underlay", required_argument, NULL, 'U'},
 		{"placement", required_argument, NULL, 'p'},
 		{"vcpu-overcommit", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0}};
@@ -206,6 +210,11 @@ cmd_serve(int argc, char **argv)
 		case 'P': pool = optarg; break;
 		case 'G': gateway = optarg; break;
 		case 'N': no_local = 1; break;
+		case 'U':
+			if (inet_pton(AF_INET, optarg, &ul) != 1)
+				usage();
+			local_underlay = optarg;
+			break;
 		case 'p':
 			if (strcmp(optarg, "spread") == 0)
 				placement = PLACE_SPREAD;
@@ -244,7 +253,7 @@ cmd_serve(int argc, char **argv)
 	store_host_set_policy(placement, vcpu_oc);
 	/* The agent it was started with is the host "local" (the single-host
 	 * default); --no-local-host: only hosts added through /v1/hosts. */
-	if (!no_local && store_host_ensure_local(agent) < 0) {
+	if (!no_local && store_host_ensure_local(agent, local_underlay) < 0) {
 		log_warnx("cannot record the host local");
 		return 1;
 	}

@@ -24,8 +24,9 @@
 enum place_policy { PLACE_SPREAD, PLACE_PACK };
 void store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit);
 
-/* The host local with this socket (made or updated). */
-int store_host_ensure_local(const char *socket);
+/* The host local with this socket and underlay address ("" for none;
+ * made or updated). */
+int store_host_ensure_local(const char *socket, const char *underlay);
 /* A new host: -EEXIST if the name is taken. *out its record. */
 int store_host_add(const char *name, const char *socket, const char *underlay, json_t **out);
 /* A host by id or name, with its use (VMs, vCPUs, memory, disk of the VMs

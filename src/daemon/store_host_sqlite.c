@@ -49,14 +49,15 @@ host_fix(json_t *h)
 }
 
 int
-store_host_ensure_local(const char *socket)
+store_host_ensure_local(const char *socket, const char *underlay)
 {
 	char ts[32];
 
 	sq_now(ts);
-	return sq_run(sq_prep("INSERT INTO hosts (id, name, socket, created_at) VALUES (?, ?, ?, ?)"
-			      " ON CONFLICT (id) DO UPDATE SET socket = excluded.socket",
-			      "ssss", HOST_LOCAL, HOST_LOCAL, socket, ts));
+	return sq_run(sq_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
+			      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+			      "socket = excluded.socket, underlay_address = excluded.underlay_address",
+			      "sssss", HOST_LOCAL, HOST_LOCAL, socket, underlay, ts));
 }
 
 int
