@@ -963,11 +963,12 @@ wake_syncer(void)
 }
 
 #define HB_MAX 64
+#define HB_TICK_MS 500
 /* Per host: its last answer and whether a probe is out (under hb_mtx). */
 static pthread_mutex_t hb_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct hb {
 	char id[STORE_ID_LEN];
-	uint64_t last_ok_ms;
+	uint64_t last_ok_ms, last_probe_ms;
 	int busy;
 	char err[256];
 } hbs[HB_MAX];
@@ -1048,8 +1049,9 @@ heartbeats(void *arg)
 
 			pthread_mutex_lock(&hb_mtx);
 			b = hb_of(id, now);
-			if (b != NULL && !b->busy) {
+			if (b != NULL && !b->busy && now - b->last_probe_ms >= HOST_HEARTBEAT_MS) {
 				b->busy = 1;
+				b->last_probe_ms = now;
 				if (pthread_create(&t, NULL, hb_probe, b) == 0)
 					pthread_detach(t);
 				else
@@ -1070,7 +1072,9 @@ heartbeats(void *arg)
 			}
 		}
 		json_decref(hosts);
-		usleep(HOST_HEARTBEAT_MS * 1000);
+		/* Probes go out every HOST_HEARTBEAT_MS; silence is looked at
+		 * more often, so a host is down soon after HOST_DOWN_MS. */
+		usleep(HB_TICK_MS * 1000);
 	}
 	return NULL;
 }

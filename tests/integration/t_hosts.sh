@@ -231,7 +231,7 @@ APID[3]=
 i=0
 until [ "$(hstate h3)" = down ]; do
 	i=$((i + 1))
-	[ $i -lt 75 ] || fail "h3 not down 15 s after its agent was killed"
+	[ $i -lt 50 ] || fail "h3 not down 10 s after its agent was killed"
 	sleep 0.2
 done
 t1=$(date +%s.%N)
@@ -274,7 +274,7 @@ t0=$(date +%s.%N)
 i=0
 until [ "$(hstate h2)" = down ]; do
 	i=$((i + 1))
-	[ $i -lt 75 ] || { kill -CONT "${APID[2]}"; fail "h2 not down 15 s after its agent hung"; }
+	[ $i -lt 50 ] || { kill -CONT "${APID[2]}"; fail "h2 not down 10 s after its agent hung"; }
 	sleep 0.2
 done
 t1=$(date +%s.%N)
