@@ -55,6 +55,8 @@ cli_show_vm(const json_t *vm)
 					   "disk_gib",
 					   "accel",
 					   "restart_required",
+					   "last_state",
+					   "host_id",
 					   "created_at",
 					   "updated_at",
 					   NULL};

@@ -121,8 +121,10 @@ show_vms(const json_t *list)
 	const json_t *vm;
 	struct table t;
 	size_t i;
+	/* The operator's list says where each VM runs (docs/hosts.md). */
+	int hosts = json_object_get(json_array_get(list, 0), "host_id") != NULL;
 
-	table_init(&t, 10);
+	table_init(&t, hosts ? 11 : 10);
 	table_add(&t, "NAME");
 	table_add(&t, "ID");
 	table_add(&t, "STATE");
@@ -133,6 +135,8 @@ show_vms(const json_t *list)
 	table_add(&t, "SERVICE");
 	table_add(&t, "IMAGE");
 	table_add(&t, "TENANT");
+	if (hosts)
+		table_add(&t, "HOST");
 	json_array_foreach(list, i, vm)
 	{
 		char buf[3][32];
@@ -155,6 +159,8 @@ show_vms(const json_t *list)
 		table_add(&t, str(vm, "service"));
 		table_add(&t, str(vm, "image"));
 		table_add(&t, str(vm, "tenant_id"));
+		if (hosts)
+			table_add(&t, str(vm, "host_id"));
 	}
 	table_print(&t, stdout);
 	table_free(&t);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cmd_host.h"
 #include "cmd_net.h"
 #include "cmd_volume.h"
 #include "config.h"
@@ -72,6 +73,12 @@ static const struct cli_cmd cmds[] = {
     {"volume scan", "VOLUME", cmd_volume_scan},
     {"volume delete", "VOLUME", cmd_volume_delete},
     {"alert list", "[--volume VOLUME] [--limit N]", cmd_alert_list},
+    {"host list", "", cmd_host_list},
+    {"host show", "HOST", cmd_host_show},
+    {"host add", "NAME --socket PATH [--underlay IP]", cmd_host_add},
+    {"host drain", "HOST", cmd_host_drain},
+    {"host undrain", "HOST", cmd_host_undrain},
+    {"host remove", "HOST", cmd_host_remove},
     {"op show", "ID", cmd_op_show},
     {"op wait", "ID", cmd_op_wait},
     {"events", "[--limit N]", cmd_events},

@@ -10,9 +10,23 @@
 
 #include "log.h"
 #include "msg.h"
+#include "store_host.h"
 #include "util.h"
 
 static char sock_path[512] = "/run/cloudlet/agent.sock";
+
+/* The socket of a host's agent. */
+static int
+host_socket(const char *host_id, char *path, size_t len)
+{
+	if (store_host_socket(host_id, path, len) == 0)
+		return 0;
+	if (strcmp(host_id, HOST_LOCAL) == 0) {
+		snprintf(path, len, "%s", sock_path);
+		return 0;
+	}
+	return -ENOENT;
+}
 
 void
 agentc_init(const char *socket_path)
@@ -25,21 +39,21 @@ agentc_init(const char *socket_path)
  * that, a broken connection may follow a request the agent ran).
  */
 static int
-exchange(const json_t *req, json_t **reply, int *sent)
+exchange(const char *path, const json_t *req, json_t **reply, int *sent, int timeout_ms)
 {
 	struct msg_reader rd;
 	int fd, r;
 
 	*reply = NULL;
 	*sent = 0;
-	fd = msg_connect_unix(sock_path);
+	fd = msg_connect_unix(path);
 	if (fd < 0)
 		return fd;
 	r = msg_write(fd, req);
 	if (r == 0) {
 		*sent = 1;
 		if ((r = msg_reader_init(&rd, fd, MSG_MAX_RESPONSE)) == 0) {
-			r = msg_read(&rd, reply, -1);
+			r = msg_read(&rd, reply, timeout_ms);
 			msg_reader_free(&rd);
 		}
 	}
@@ -48,12 +62,13 @@ exchange(const json_t *req, json_t **reply, int *sent)
 }
 
 int
-agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err,
-	    size_t errlen)
+agentc_call_timeout(const char *host_id, const char *op, json_t *args, json_t **result,
+		    char *code, char *err, size_t errlen, int timeout_ms)
 {
 	json_t *req = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
 	json_t *reply = NULL;
-	int sent, r;
+	char path[512];
+	int sent = 0, r;
 
 	snprintf(code, 32, "internal");
 	err[0] = '\0';
@@ -63,16 +78,21 @@ agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err
 		snprintf(err, errlen, "cannot build the request %s", op);
 		return -ENOMEM;
 	}
-	r = exchange(req, &reply, &sent);
+	r = host_socket(host_id, path, sizeof(path));
+	if (r == 0)
+		r = exchange(path, req, &reply, &sent, timeout_ms);
+	else
+		snprintf(path, sizeof(path), "no such host");
 	json_decref(req);
 	if (r < 0) {
 		if (!sent) {
 			snprintf(code, 32, "unreachable");
-			snprintf(err, errlen, "the host agent is unreachable (%s): %s", sock_path,
-				 strerror(-r));
+			snprintf(err, errlen, "the host agent of %s is unreachable (%s): %s",
+				 host_id, path, strerror(-r));
 		} else {
 			snprintf(code, 32, "dropped");
-			snprintf(err, errlen, "the host agent ended the connection during %s (%s)",
+			snprintf(err, errlen,
+				 "the host agent of %s ended the connection during %s (%s)", host_id,
 				 op, strerror(-r));
 		}
 		return r;
@@ -93,6 +113,13 @@ agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err
 }
 
 int
+agentc_call(const char *host_id, const char *op, json_t *args, json_t **result, char *code,
+	    char *err, size_t errlen)
+{
+	return agentc_call_timeout(host_id, op, args, result, code, err, errlen, -1);
+}
+
+int
 agentc_no_answer(const char *code)
 {
 	return strcmp(code, "unreachable") == 0 || strcmp(code, "dropped") == 0 ||
@@ -109,8 +136,8 @@ sleep_ms(unsigned ms)
 }
 
 int
-agentc_call_retry(const char *op, json_t *args, json_t **result, char *code, char *err,
-		  size_t errlen, unsigned budget_ms, int idempotent)
+agentc_call_retry(const char *host_id, const char *op, json_t *args, json_t **result,
+		  char *code, char *err, size_t errlen, unsigned budget_ms, int idempotent)
 {
 	uint64_t start = util_now_ms();
 	unsigned delay = 50, tries = 0;
@@ -122,7 +149,7 @@ agentc_call_retry(const char *op, json_t *args, json_t **result, char *code, cha
 		uint64_t spent;
 
 		tries++;
-		r = agentc_call(op, json_incref(args), result, code, err, errlen);
+		r = agentc_call(host_id, op, json_incref(args), result, code, err, errlen);
 		if (r == 0 || !agentc_no_answer(code))
 			break;
 		if (strcmp(code, "dropped") == 0 && !idempotent)
@@ -131,13 +158,13 @@ agentc_call_retry(const char *op, json_t *args, json_t **result, char *code, cha
 		if (spent + delay > budget_ms)
 			break;
 		if (tries == 1)
-			log_info("agent: %s: %s; trying again for up to %u s", op, err,
+			log_info("agent %s: %s: %s; trying again for up to %u s", host_id, op, err,
 				 budget_ms / 1000);
 		sleep_ms(delay);
 		delay = delay * 2 > 1000 ? 1000 : delay * 2;
 	}
 	if (tries > 1)
-		log_info("agent: %s %s after %u tries in %llu ms", op,
+		log_info("agent %s: %s %s after %u tries in %llu ms", host_id, op,
 			 r == 0 ? "answered" : "still failing", tries,
 			 (unsigned long long)(util_now_ms() - start));
 	json_decref(args);

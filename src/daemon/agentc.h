@@ -26,13 +26,22 @@
 void agentc_init(const char *socket_path);
 
 /*
+ * Every call names its host (store_host.h): the socket comes from the
+ * host's record ("local" without a record: the --agent-socket path).
+ */
+
+/*
  * Run op with args (consumed). 0 and *result (new reference, may be NULL
  * if not wanted); on an agent error -EREMOTEIO with its code in code (at
  * least 32 bytes) and message in err; -errno with code "unreachable" or
  * "dropped" (above) if there was no answer.
  */
-int agentc_call(const char *op, json_t *args, json_t **result, char *code, char *err,
-		size_t errlen);
+int agentc_call(const char *host_id, const char *op, json_t *args, json_t **result,
+		char *code, char *err, size_t errlen);
+/* The same, waiting at most timeout_ms for the answer (heartbeats):
+ * no answer in time is "dropped". */
+int agentc_call_timeout(const char *host_id, const char *op, json_t *args, json_t **result,
+			char *code, char *err, size_t errlen, int timeout_ms);
 
 /*
  * agentc_call, tried again with backoff (50 ms doubling to 1 s) while the
@@ -42,8 +51,8 @@ int agentc_call(const char *op, json_t *args, json_t **result, char *code, char 
  * caller finds out from the agent's state (vm.show) what happened.
  * args is consumed.
  */
-int agentc_call_retry(const char *op, json_t *args, json_t **result, char *code, char *err,
-		      size_t errlen, unsigned budget_ms, int idempotent);
+int agentc_call_retry(const char *host_id, const char *op, json_t *args, json_t **result,
+		      char *code, char *err, size_t errlen, unsigned budget_ms, int idempotent);
 
 /* The code says the agent gave no answer (unreachable, dropped, busy). */
 int agentc_no_answer(const char *code);

@@ -1,6 +1,7 @@
 /* api.c - see api.h */
 #define _GNU_SOURCE
 #include "api.h"
+#include "api_host.h"
 #include "api_net.h"
 #include "api_volume.h"
 #include "store_volume.h"
@@ -18,6 +19,7 @@
 #include "images.h"
 #include "ops.h"
 #include "request.h"
+#include "store_host.h"
 #include "util.h"
 
 struct quota api_default_quota = {8, 8192, 100, 10};
@@ -104,7 +106,7 @@ image_available(const char *name)
 	char err[256];
 	int r = images_has(name);
 
-	if (r == 0 && images_refresh(err, sizeof(err)) == 0)
+	if (r == 0 && images_refresh(NULL, err, sizeof(err)) == 0)
 		r = images_has(name);
 	return r != 0;
 }
@@ -117,7 +119,7 @@ h_images(struct http_req *req, struct http_resp *resp)
 	size_t i;
 
 	(void)req;
-	if (list == NULL && images_refresh(err, sizeof(err)) == 0)
+	if (list == NULL && images_refresh(NULL, err, sizeof(err)) == 0)
 		list = images_list();
 	if (list == NULL) {
 		json_decref(out);
@@ -373,6 +375,14 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 			http_error(resp, 409, "conflict", "%s", err);
 		goto out;
 	}
+	if (r == -ENOSPC) {
+		/* Nothing was made: the record and its operation were rolled back. */
+		http_error(resp, 409, "no_host", "no host can take this VM: %s",
+			   store_host_place_why());
+		store_event(req->who.actor, req->who.tenant_id, "vm.create", vr.name, "denied",
+			    store_host_place_why());
+		goto out;
+	}
 	if (r == -EDQUOT) {
 		http_error(resp, 403, "quota_exceeded",
 			   "this VM (%lld vCPU, %lld MiB, %lld GiB) would exceed the tenant's "
@@ -513,7 +523,7 @@ h_vm_action(struct http_req *req, struct http_resp *resp)
 static void
 h_console(struct http_req *req, struct http_resp *resp)
 {
-	char code[32], err[256];
+	char code[32], err[256], host[STORE_ID_LEN] = "";
 	int64_t bytes, offset;
 	const char *off = http_query(req, "offset");
 	json_t *vm, *args, *out = NULL;
@@ -533,7 +543,8 @@ h_console(struct http_req *req, struct http_resp *resp)
 	args = json_pack("{s:s, s:I}", "name", req->id, "bytes", (json_int_t)bytes);
 	if (off != NULL)
 		json_object_set_new(args, "offset", json_integer(offset));
-	if (agentc_call("vm.console", args, &out, code, err, sizeof(err)) < 0) {
+	store_vm_host(req->id, host, sizeof(host));
+	if (agentc_call(host, "vm.console", args, &out, code, err, sizeof(err)) < 0) {
 		http_error(resp, 503, "unavailable", "%s", err);
 		return;
 	}
@@ -550,7 +561,7 @@ static void
 h_console_input(struct http_req *req, struct http_resp *resp)
 {
 	static const char *const allowed = "data";
-	char code[32], err[256];
+	char code[32], err[256], host[STORE_ID_LEN] = "";
 	json_t *j, *vm, *data;
 	const char *key;
 	json_t *v;
@@ -573,7 +584,8 @@ h_console_input(struct http_req *req, struct http_resp *resp)
 		json_decref(j);
 		return;
 	}
-	if (agentc_call("vm.console.input",
+	store_vm_host(req->id, host, sizeof(host));
+	if (agentc_call(host, "vm.console.input",
 			json_pack("{s:s, s:O}", "name", req->id, "data", data), NULL, code, err,
 			sizeof(err)) < 0) {
 		if (strcmp(code, "conflict") == 0)
@@ -682,5 +694,10 @@ const struct http_route api_routes[] = {
 	{"DELETE", "/v1/volumes/{id}", AUTH_ANY, api_volume_delete},
 	{"POST", "/v1/volumes/{id}/actions", AUTH_ANY, api_volume_action},
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
+	{"GET", "/v1/hosts", AUTH_OPERATOR, api_host_list},
+	{"POST", "/v1/hosts", AUTH_OPERATOR, api_host_add},
+	{"GET", "/v1/hosts/{id}", AUTH_OPERATOR, api_host_get},
+	{"DELETE", "/v1/hosts/{id}", AUTH_OPERATOR, api_host_remove},
+	{"POST", "/v1/hosts/{id}/actions", AUTH_OPERATOR, api_host_action},
 };
 const size_t api_nroutes = ARRAY_LEN(api_routes);

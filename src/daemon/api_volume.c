@@ -12,6 +12,7 @@
 #include "log.h"
 #include "request.h"
 #include "store.h"
+#include "store_host.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -121,7 +122,7 @@ make(struct http_req *req, struct http_resp *resp, const struct volume_row *row,
 		store_failed(resp, r);
 		return r;
 	}
-	r = agentc_call(op, args, NULL, code, err, sizeof(err));
+	r = agentc_call(HOST_LOCAL, op, args, NULL, code, err, sizeof(err));
 	if (r < 0) {
 		store_volume_delete(row->id);
 		host_failed(resp, r, code, err);
@@ -193,7 +194,7 @@ api_volume_get(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	/* What the pool really holds for it (thin: written data only). */
-	if (agentc_call("volume.show",
+	if (agentc_call(HOST_LOCAL, "volume.show",
 			json_pack("{s:s, s:s}", "tenant", s(resp->json, "tenant_id"), "name", req->id),
 			&host, code, err, sizeof(err)) == 0) {
 		json_object_set(resp->json, "allocated_bytes", json_object_get(host, "allocated_bytes"));
@@ -218,7 +219,7 @@ api_volume_delete(struct http_req *req, struct http_resp *resp)
 			   s(v, "vm_id"));
 		goto out;
 	}
-	r = agentc_call("volume.delete",
+	r = agentc_call(HOST_LOCAL, "volume.delete",
 			json_pack("{s:s, s:s}", "tenant", s(v, "tenant_id"), "name", req->id), NULL,
 			code, err, sizeof(err));
 	/* Gone on the host already: the record follows. */
@@ -241,7 +242,7 @@ static int
 push_vm_volumes(const char *tenant, const char *vm_id, json_t **view, char *code, char *err,
 		size_t errlen)
 {
-	return agentc_call("vm.reconfigure",
+	return agentc_call(HOST_LOCAL, "vm.reconfigure",
 			   json_pack("{s:s, s:s, s:o}", "name", vm_id, "tenant", tenant, "volumes",
 				     store_volume_of_vm(vm_id)),
 			   view, code, err, errlen);
@@ -275,6 +276,18 @@ attach(struct http_req *req, struct http_resp *resp, json_t *vol, const char *vm
 	    store_vm_has_active_op(target)) {
 		http_error(resp, 409, "conflict", "the VM has an operation in progress");
 		goto out;
+	}
+	if (vm_id != NULL) {
+		/* Volumes are in the storage pool of the host local (for now):
+		 * only a VM there can take one. */
+		char host[STORE_ID_LEN] = "";
+
+		store_vm_host(target, host, sizeof(host));
+		if (strcmp(host, HOST_LOCAL) != 0) {
+			http_error(resp, 409, "conflict",
+				   "volumes are on the host local; this VM runs elsewhere");
+			goto out;
+		}
 	}
 	if ((r = store_volume_attach(req->id, vm_id)) < 0) {
 		store_failed(resp, r);
@@ -349,7 +362,7 @@ grow(struct http_req *req, struct http_resp *resp, json_t *vol, int64_t gib)
 			store_failed(resp, r);
 		return;
 	}
-	r = agentc_call("volume.grow",
+	r = agentc_call(HOST_LOCAL, "volume.grow",
 			json_pack("{s:s, s:s, s:I}", "tenant", s(vol, "tenant_id"), "name", req->id,
 				  "size", (json_int_t)gib << 30),
 			NULL, code, err, sizeof(err));
@@ -372,7 +385,7 @@ scan(struct http_req *req, struct http_resp *resp, json_t *vol)
 	size_t i;
 	int r;
 
-	r = agentc_call("volume.scan",
+	r = agentc_call(HOST_LOCAL, "volume.scan",
 			json_pack("{s:s, s:s}", "tenant", s(vol, "tenant_id"), "name", req->id),
 			&rep, code, err, sizeof(err));
 	if (r < 0) {
@@ -488,8 +501,9 @@ api_volume_pull_alerts(void)
 	if (last < 0)
 		last = store_alert_last();
 	for (round = 0; round < 10; round++) {
-		if (agentc_call("alert.list", json_pack("{s:I}", "since", (json_int_t)last), &res,
-				code, err, sizeof(err)) < 0)
+		if (agentc_call(HOST_LOCAL, "alert.list",
+				json_pack("{s:I}", "since", (json_int_t)last), &res, code, err,
+				sizeof(err)) < 0)
 			return; /* no storage on this host, or the agent is away */
 		n = json_array_size(json_object_get(res, "alerts"));
 		json_array_foreach(json_object_get(res, "alerts"), i, a) {

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "agentc.h"
+#include "store_host.h"
 #include "api.h"
 #include "auth.h"
 #include "catalog.h"
@@ -50,6 +52,9 @@ usage(void)
 		"                       [--catalog FILE] [--user USER] [--threads N] [--workers N]\n"
 		"                       [--default-quota VCPUS,MEMORY_MIB,DISK_GIB,VMS]\n"
 		"                       [--external-pool CIDR] [--external-gateway IP] [-v]\n"
+		"                       [--no-local-host] [--local-underlay IP]\n"
+		"                       [--placement spread|pack]\n"
+		"                       [--vcpu-overcommit N]\n"
 		"       cloudletd routes\n");
 	exit(2);
 }
@@ -158,10 +163,12 @@ cmd_serve(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8470", *catalog = CLOUDLET_CATALOG;
 	const char *pool = "198.18.0.0/24", *gateway = "";
-	const char *agent = "/run/cloudlet/agent.sock";
-	unsigned threads = 4, workers = 4;
+	const char *agent = "/run/cloudlet/agent.sock", *local_underlay = "";
+	struct in_addr ul;
+	unsigned threads = 4, workers = 4, vcpu_oc = 16;
+	enum place_policy placement = PLACE_SPREAD;
 	char err[512];
-	int c, verbose = 0, r;
+	int c, verbose = 0, r, no_local = 0;
 
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -175,6 +182,10 @@ cmd_serve(int argc, char **argv)
 		{"external-pool", required_argument, NULL, 'P'},
 		{"external-gateway", required_argument, NULL, 'G'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"no-local-host", no_argument, NULL, 'N'},
+		{"local-underlay", required_argument, NULL, 'U'},
+		{"placement", required_argument, NULL, 'p'},
+		{"vcpu-overcommit", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -198,6 +209,24 @@ cmd_serve(int argc, char **argv)
 			break;
 		case 'P': pool = optarg; break;
 		case 'G': gateway = optarg; break;
+		case 'N': no_local = 1; break;
+		case 'U':
+			if (inet_pton(AF_INET, optarg, &ul) != 1)
+				usage();
+			local_underlay = optarg;
+			break;
+		case 'p':
+			if (strcmp(optarg, "spread") == 0)
+				placement = PLACE_SPREAD;
+			else if (strcmp(optarg, "pack") == 0)
+				placement = PLACE_PACK;
+			else
+				usage();
+			break;
+		case 'o':
+			if (util_parse_uint(optarg, 1024, &vcpu_oc) < 0 || vcpu_oc == 0)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -221,6 +250,13 @@ cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	agentc_init(agent);
+	store_host_set_policy(placement, vcpu_oc);
+	/* The agent it was started with is the host "local" (the single-host
+	 * default); --no-local-host: only hosts added through /v1/hosts. */
+	if (!no_local && store_host_ensure_local(agent, local_underlay) < 0) {
+		log_warnx("cannot record the host local");
+		return 1;
+	}
 	/* Repair drift before taking requests; the agent may still be starting. */
 	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
 		usleep(200000);

@@ -4,20 +4,38 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agentc.h"
+#include "store_host.h"
 
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static json_t *list; /* under mtx; replaced, never changed in place */
 
 int
-images_refresh(char *err, size_t errlen)
+images_refresh(const char *host_id, char *err, size_t errlen)
 {
 	char code[32];
 	json_t *l = NULL, *old;
-	int r = agentc_call("image.list", NULL, &l, code, err, errlen);
+	int r = -ENOENT;
 
+	snprintf(err, errlen, "no host is registered");
+	if (host_id != NULL)
+		r = agentc_call(host_id, "image.list", NULL, &l, code, err, errlen);
+	else {
+		/* The first host that answers. */
+		json_t *hosts = store_host_list(), *h;
+		size_t i;
+
+		json_array_foreach(hosts, i, h) {
+			r = agentc_call(json_string_value(json_object_get(h, "id")), "image.list",
+					NULL, &l, code, err, errlen);
+			if (r == 0)
+				break;
+		}
+		json_decref(hosts);
+	}
 	if (r < 0)
 		return r;
 	if (!json_is_array(l)) {

@@ -9,8 +9,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Ask the agent now (one try): 0, or -errno with the reason in err. */
-int images_refresh(char *err, size_t errlen);
+/*
+ * Ask a host's agent now (one try; NULL: the first host that answers): 0,
+ * or -errno with the reason in err. Hosts simulated on one machine share
+ * their images; real hosts with different images are not told apart yet.
+ */
+int images_refresh(const char *host_id, char *err, size_t errlen);
 
 /*
  * Is the image on the host? 1 it was in the last list, 0 it was not, -1

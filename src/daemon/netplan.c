@@ -12,6 +12,7 @@
 #include "agentc.h"
 #include "log.h"
 #include "netstate.h"
+#include "store_host.h"
 #include "store_net.h"
 
 static const char *
@@ -153,25 +154,166 @@ netplan_desired(const char *tenant_id)
 /* A sync failed: reconciliation sends every tenant's state again. */
 static int dirty;
 
+
 int
 netplan_take_dirty(void)
 {
 	return __atomic_exchange_n(&dirty, 0, __ATOMIC_SEQ_CST);
 }
 
+void
+netplan_mark_dirty(void)
+{
+	__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+}
+
+static int
+has(const json_t *arr, const char *s)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e) if (strcmp(json_string_value(e), s) == 0) return 1;
+	return 0;
+}
+
+/*
+ * The hosts that get the tenant's state: its home host (the first that got
+ * one of its VMs; before any, "local" if there is such a host: the single-
+ * host default) and every host with one of its VMs. *home gets the home.
+ */
+static json_t *
+tenant_hosts(const char *tenant_id, char *home, size_t len)
+{
+	json_t *hosts = store_tenant_vm_hosts(tenant_id);
+	char sock[8];
+
+	if (store_tenant_home(tenant_id, home, len) < 0 || home[0] == '\0') {
+		if (store_host_socket(HOST_LOCAL, sock, sizeof(sock)) == 0 ||
+		    json_array_size(hosts) == 0)
+			snprintf(home, len, "%s", HOST_LOCAL);
+		else
+			snprintf(home, len, "%s", json_string_value(json_array_get(hosts, 0)));
+	}
+	if (json_array_size(hosts) == 0 && store_host_socket(home, sock, sizeof(sock)) < 0 &&
+	    strcmp(home, HOST_LOCAL) == 0) {
+		/* No host local and no VM yet: nothing to send anywhere. */
+		json_decref(hosts);
+		return json_array();
+	}
+	if (!has(hosts, home))
+		json_array_insert_new(hosts, 0, json_string(home));
+	return hosts;
+}
+
+/*
+ * The state for one host of the tenant: on a host with an underlay address
+ * (several hosts), each network's VNI and the underlay addresses of the
+ * tenant's other hosts; "member" on a host that is not the home; the home
+ * host's DHCP leases for the tenant's VMs elsewhere. Without an underlay
+ * address (the single host "local"), exactly the single-host state.
+ */
+static json_t *
+desired_for(const char *tenant_id, const char *host, const char *home, const json_t *hosts)
+{
+	json_t *d = netplan_desired(tenant_id), *n;
+	char underlay[64] = "";
+	size_t i;
+
+	store_host_underlay(host, underlay, sizeof(underlay));
+	if (strcmp(host, home) != 0)
+		json_object_set_new(d, "role", json_string("member"));
+	if (underlay[0] != '\0') {
+		json_t *vnis = store_net_vnis(tenant_id), *peers = json_array(), *h;
+		size_t k;
+
+		json_array_foreach(hosts, k, h) {
+			char u[64] = "";
+
+			if (strcmp(json_string_value(h), host) == 0)
+				continue;
+			if (store_host_underlay(json_string_value(h), u, sizeof(u)) == 0 && u[0])
+				json_array_append_new(peers, json_string(u));
+		}
+		json_array_foreach(json_object_get(d, "networks"), i, n) {
+			json_t *vni = json_object_get(vnis, str(n, "id"));
+
+			if (json_is_integer(vni)) {
+				json_object_set(n, "vni", vni);
+				json_object_set(n, "peers", peers);
+			}
+		}
+		json_decref(peers);
+		json_decref(vnis);
+	}
+	if (strcmp(host, home) == 0 && json_array_size(hosts) > 1) {
+		json_t *rp = store_tenant_remote_ports(tenant_id, host);
+
+		if (json_array_size(rp) > 0)
+			json_object_set_new(d, "remote_ports", rp);
+		else
+			json_decref(rp);
+	}
+	return d;
+}
+
+/*
+ * The whole state every time, to every host of the tenant (sending it
+ * twice is harmless); a host that had it and has no VM of the tenant any
+ * more gets net.delete. With several hosts, a host marked down is skipped
+ * and does not fail the caller (reconciliation sends it again when it is
+ * back: a hung agent blocks no one); with one, the caller waits for its
+ * agent as before.
+ */
 static int
 apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 {
-	char code[32];
-	/* The whole state every time: sending it twice is harmless. */
-	int r = agentc_call_retry("net.apply", netplan_desired(tenant_id), NULL, code, err, errlen,
-				  budget_ms, 1);
+	char code[32], home[STORE_ID_LEN] = "", e[512];
+	json_t *hosts = tenant_hosts(tenant_id, home, sizeof(home));
+	json_t *had = store_tenant_applied_hosts(tenant_id), *h;
+	size_t i, n = json_array_size(hosts);
+	int rc = 0;
 
-	if (r < 0) {
-		log_warnx("netplan %s: %s", tenant_id, err);
-		__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+	err[0] = '\0';
+	json_array_foreach(hosts, i, h) {
+		const char *id = json_string_value(h);
+		int r;
+
+		if (n > 1 && store_host_is_down(id) == 1)
+			continue; /* sent again when it is back (its heartbeat marks it) */
+		r = agentc_call_retry(id, "net.apply", desired_for(tenant_id, id, home, hosts), NULL,
+				      code, e, sizeof(e), budget_ms, 1);
+		if (r < 0) {
+			log_warnx("netplan %s on %s: %s", tenant_id, id, e);
+			__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+			if (rc == 0) {
+				rc = r;
+				snprintf(err, errlen, "%s", e);
+			}
+		} else
+			store_tenant_applied_set(tenant_id, id, 1);
 	}
-	return r;
+	/* Hosts left without a VM of the tenant carry nothing of it. */
+	json_array_foreach(had, i, h) {
+		const char *id = json_string_value(h);
+		int r;
+
+		if (has(hosts, id))
+			continue;
+		if (store_host_is_down(id) == 1)
+			continue; /* the same */
+		r = agentc_call(id, "net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL,
+				   code, e, sizeof(e));
+		if (r == 0 || (r == -EREMOTEIO && strcmp(code, "not_found") == 0))
+			store_tenant_applied_set(tenant_id, id, 0);
+		else {
+			log_warnx("netplan %s: net.delete on %s: %s", tenant_id, id, e);
+			__atomic_store_n(&dirty, 1, __ATOMIC_SEQ_CST);
+		}
+	}
+	json_decref(had);
+	json_decref(hosts);
+	return rc;
 }
 
 /*
@@ -274,13 +416,29 @@ netplan_tenant_init(const char *tenant_id, char *err, size_t errlen)
 int
 netplan_tenant_delete(const char *tenant_id, char *err, size_t errlen)
 {
-	char code[32];
-	int r = agentc_call("net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL, code,
-			    err, errlen);
+	char code[32], home[STORE_ID_LEN] = "";
+	json_t *hosts = tenant_hosts(tenant_id, home, sizeof(home));
+	json_t *had = store_tenant_applied_hosts(tenant_id), *h;
+	size_t i;
+	int rc = 0;
 
-	if (r == -EREMOTEIO && strcmp(code, "not_found") == 0)
-		return 0;
-	return r;
+	/* Every host that has or had it. */
+	json_array_foreach(had, i, h) if (!has(hosts, json_string_value(h)))
+		json_array_append(hosts, h);
+	json_array_foreach(hosts, i, h) {
+		int r = agentc_call(json_string_value(h), "net.delete",
+				    json_pack("{s:s}", "tenant", tenant_id), NULL, code, err, errlen);
+
+		if (r == -EREMOTEIO && strcmp(code, "not_found") == 0)
+			r = 0;
+		if (r == 0)
+			store_tenant_applied_set(tenant_id, json_string_value(h), 0);
+		else if (rc == 0)
+			rc = r;
+	}
+	json_decref(had);
+	json_decref(hosts);
+	return rc;
 }
 
 int

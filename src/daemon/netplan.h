@@ -5,6 +5,13 @@
  *
  * The agent is told the whole state every time, so a lost or repeated
  * update is harmless: the next one converges.
+ *
+ * Several hosts (docs/hosts.md): the state goes to every host with a VM of
+ * the tenant and to its home host (firewall, DHCP); on hosts with an
+ * underlay address each network carries its VNI and the peers (the
+ * underlay addresses of the tenant's other hosts), the others are
+ * "member"s, and the home host gets the DHCP leases of the VMs elsewhere
+ * (remote_ports). A host left without VMs of the tenant gets net.delete.
  */
 #ifndef CLOUDLET_NETPLAN_H
 #define CLOUDLET_NETPLAN_H
@@ -35,6 +42,8 @@ int netplan_sync_shared(const char *tenant_id, uint64_t changed_us, unsigned bud
 int netplan_sync(const char *tenant_id, char *err, size_t errlen);
 /* Was a sync lost since the last call? (clears the mark) */
 int netplan_take_dirty(void);
+/* Every tenant's state again at the next reconciliation (a host is back). */
+void netplan_mark_dirty(void);
 
 /* A new tenant: its default network and external address, then sync. */
 int netplan_tenant_init(const char *tenant_id, char *err, size_t errlen);

@@ -17,6 +17,7 @@
 #include "netplan.h"
 #include "log.h"
 #include "store.h"
+#include "store_host.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -24,6 +25,8 @@
 #define READY_TIMEOUT_S 300
 /* A create that finds its VM half-made on the host makes it again, this often. */
 #define CREATE_ATTEMPTS 3
+/* How long reconciliation waits for a host's VM list. */
+#define RECONCILE_LIST_MS 10000
 
 static pthread_mutex_t q_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
@@ -92,6 +95,7 @@ enum step { T_REQUEST, T_SUBMIT, T_PICKED, T_AGENT, T_CREATED, T_NETWORK, T_READ
 
 struct run {
 	const char *op_id, *vm_id, *tenant_id, *kind;
+	char host[STORE_ID_LEN]; /* the VM's host: every agent call goes there */
 	char code[32];
 	char err[512];
 	uint64_t t[T_N];
@@ -177,8 +181,8 @@ finish(struct run *r, int rc)
 static int
 call(struct run *r, const char *op, json_t *args, json_t **res, int idempotent)
 {
-	return agentc_call_retry(op, args, res, r->code, r->err, sizeof(r->err), AGENTC_RETRY_MS,
-				 idempotent);
+	return agentc_call_retry(r->host, op, args, res, r->code, r->err, sizeof(r->err),
+				 AGENTC_RETRY_MS, idempotent);
 }
 
 static int
@@ -401,6 +405,37 @@ sync_vm_network(struct run *r, const char *tenant_id, uint64_t changed_us)
 	return netplan_sync_shared(tenant_id, changed_us, AGENTC_RETRY_MS, r->err, sizeof(r->err));
 }
 
+/* The MACs the host gave the VM's NICs (the home host's DHCP leases for
+ * VMs on other hosts, store_tenant_remote_ports). */
+static void
+record_macs(const char *vm_id, const json_t *v)
+{
+	json_t *nics = json_object_get(v, "nics"), *n;
+	size_t i;
+
+	if (!json_is_array(nics))
+		nics = json_object_get(json_object_get(v, "spec"), "nics");
+	json_array_foreach(nics, i, n) {
+		const char *mac = json_string_value(json_object_get(n, "mac"));
+
+		if (mac != NULL)
+			store_nic_set_mac(vm_id, (int)i, mac);
+	}
+}
+
+/* Has the host been sent the tenant's networks? */
+static int
+tenant_on_host(const char *tenant_id, const char *host_id)
+{
+	json_t *hosts = store_tenant_applied_hosts(tenant_id), *h;
+	size_t i;
+	int found = 0;
+
+	json_array_foreach(hosts, i, h) found |= strcmp(json_string_value(h), host_id) == 0;
+	json_decref(hosts);
+	return found;
+}
+
 static int
 do_create(struct run *r)
 {
@@ -414,6 +449,15 @@ do_create(struct run *r)
 	}
 	args = create_args(&row);
 	free(row.user_data);
+	if (!tenant_on_host(row.tenant_id, row.host_id)) {
+		/* The first VM of the tenant on this host: its networks first. */
+		progress(r, 5, "setting up the tenant's networks on the host");
+		if ((rc = sync_vm_network(r, row.tenant_id, ops_now_us())) < 0) {
+			json_decref(args);
+			remove_record(r->vm_id, row.tenant_id);
+			return rc;
+		}
+	}
 	progress(r, 10, "creating the root disk and starting the VM");
 	mark(r, T_AGENT);
 	rc = ensure_created(r, args, &v);
@@ -435,10 +479,19 @@ do_create(struct run *r)
 	mark(r, T_CREATED);
 	if (rc == 0) {
 		record_view(r->vm_id, v, 0);
+		record_macs(r->vm_id, v);
 		json_decref(v);
+		uint64_t since = r->t[T_SUBMIT];
+		char home[STORE_ID_LEN] = "";
+
 		progress(r, 40, "opening the VM's service ports");
-		/* The API stored its NICs and rules before it queued the operation. */
-		rc = sync_vm_network(r, row.tenant_id, r->t[T_SUBMIT]);
+		/* The API stored its NICs and rules before it queued the operation;
+		 * away from the tenant's home host, the home's DHCP also needs the
+		 * MACs recorded just now. */
+		store_tenant_home(row.tenant_id, home, sizeof(home));
+		if (strcmp(home, row.host_id) != 0)
+			since = ops_now_us();
+		rc = sync_vm_network(r, row.tenant_id, since);
 		mark(r, T_NETWORK);
 		if (rc == 0) {
 			rc = wait_ready(r, 50);
@@ -448,8 +501,9 @@ do_create(struct run *r)
 	if (rc < 0) {
 		/* All or nothing: no half-made VM stays behind, on the host or here. */
 		char code[32], err[256];
-		int d = agentc_call_retry("vm.delete", json_pack("{s:s}", "name", r->vm_id), NULL,
-					  code, err, sizeof(err), AGENTC_RETRY_MS, 1);
+		int d = agentc_call_retry(r->host, "vm.delete",
+					  json_pack("{s:s}", "name", r->vm_id), NULL, code, err,
+					  sizeof(err), AGENTC_RETRY_MS, 1);
 
 		if (d < 0 && !is_code(d, code, "not_found"))
 			log_warnx("op %s: cannot remove %s from the host (%s); reconciliation "
@@ -556,8 +610,8 @@ do_delete(struct run *r)
 		return remove_record(r->vm_id, r->tenant_id);
 	/* Not deleted: the record leaves "deleting" for what the host says. */
 	save_err(r, rc, &failed);
-	rc = agentc_call_retry("vm.show", json_pack("{s:s}", "name", r->vm_id), &v, r->code,
-			       r->err, sizeof(r->err), 0, 1);
+	rc = agentc_call_retry(r->host, "vm.show", json_pack("{s:s}", "name", r->vm_id), &v,
+			       r->code, r->err, sizeof(r->err), 0, 1);
 	if (rc == 0)
 		record_view(r->vm_id, v, -1);
 	else if (is_code(rc, r->code, "not_found"))
@@ -596,6 +650,9 @@ execute(const struct queued *q, uint64_t picked_us)
 		return;
 	}
 	store_op_args(op_id, &args);
+	/* Every agent call of this operation goes to the VM's host. */
+	if (store_vm_host(r.vm_id, r.host, sizeof(r.host)) < 0 || r.host[0] == '\0')
+		snprintf(r.host, sizeof(r.host), "%s", HOST_LOCAL);
 	if (strcmp(r.kind, "create") == 0)
 		rc = do_create(&r);
 	else if (strcmp(r.kind, "reconfigure") == 0)
@@ -612,8 +669,8 @@ execute(const struct queued *q, uint64_t picked_us)
 		char code[32], err[256];
 		json_t *v = NULL;
 
-		if (agentc_call("vm.show", json_pack("{s:s}", "name", r.vm_id), &v, code, err,
-				sizeof(err)) == 0)
+		if (agentc_call(r.host, "vm.show", json_pack("{s:s}", "name", r.vm_id), &v, code,
+				err, sizeof(err)) == 0)
 			record_view(r.vm_id, v, -1);
 		json_decref(v);
 	}
@@ -661,14 +718,14 @@ is_ours(const char *name)
  * if it was not there, -1 if it could not be removed.
  */
 static int
-agent_delete(const char *name)
+agent_delete(const char *host, const char *name)
 {
 	char code[32], err[256];
 	int i, r;
 
 	for (i = 0; i < 300; i++) {
-		r = agentc_call("vm.delete", json_pack("{s:s}", "name", name), NULL, code, err,
-				sizeof(err));
+		r = agentc_call(host, "vm.delete", json_pack("{s:s}", "name", name), NULL, code,
+				err, sizeof(err));
 		if (r == 0)
 			return 1;
 		if (is_code(r, code, "not_found"))
@@ -703,10 +760,10 @@ resume_unfinished(void)
 
 /* The host has the VM? 1 yes, 0 no (not_found), -1 no answer. */
 static int
-host_has(const char *id)
+host_has(const char *host, const char *id)
 {
 	char code[32], err[256];
-	int r = agentc_call("vm.show", json_pack("{s:s}", "name", id), NULL, code, err,
+	int r = agentc_call(host, "vm.show", json_pack("{s:s}", "name", id), NULL, code, err,
 			    sizeof(err));
 
 	if (r == 0)
@@ -715,7 +772,7 @@ host_has(const char *id)
 }
 
 static void
-reconcile_record(const json_t *rec, const json_t *agent_vms)
+reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	const char *state = json_string_value(json_object_get(rec, "state"));
@@ -731,7 +788,7 @@ reconcile_record(const json_t *rec, const json_t *agent_vms)
 	if (strcmp(state, "deleting") == 0) {
 		/* A delete that ended half-way (before operations were resumed
 		 * or retried): finish it. */
-		if (match != NULL && agent_delete(id) < 0)
+		if (match != NULL && agent_delete(host, id) < 0)
 			return;
 		log_info("reconcile: finishing the delete of %s", id);
 		reconcile_remove(id, tenant, "vm.delete", "succeeded",
@@ -740,7 +797,7 @@ reconcile_record(const json_t *rec, const json_t *agent_vms)
 	}
 	if (match == NULL) {
 		/* The list may predate a create that has just ended: ask again. */
-		if (host_has(id) != 0 || store_vm_has_active_op(id))
+		if (host_has(host, id) != 0 || store_vm_has_active_op(id))
 			return;
 		log_info("reconcile: record %s (%s) has no VM on the host: removing it", id, state);
 		reconcile_remove(id, tenant, "vm.lost", "failed",
@@ -751,46 +808,29 @@ reconcile_record(const json_t *rec, const json_t *agent_vms)
 	store_vm_set_spec(id, json_integer_value(json_object_get(match, "vcpus")),
 			  json_integer_value(json_object_get(match, "memory_mib")),
 			  json_integer_value(json_object_get(match, "disk_gib")));
+	/* A MAC the create's answer did not give (a create resumed, a record
+	 * from before schema 7): the home host's DHCP needs it. */
+	if (store_vm_macs_missing(id) > 0) {
+		char err[512];
+
+		record_macs(id, match);
+		if (store_vm_macs_missing(id) == 0 && tenant != NULL)
+			netplan_sync_shared(tenant, ops_now_us(), 0, err, sizeof(err));
+	}
 }
 
-int
-ops_reconcile(int at_start)
+/*
+ * One host: VMs named vm-* without any record are deleted (as with one
+ * host); a VM whose record names another host is reported, never touched;
+ * the records of this host follow what it has.
+ */
+static void
+reconcile_host(const char *host_id, json_t *agent_vms)
 {
-	char code[32], err[512];
-	json_t *agent_vms = NULL, *records, *v, *rec;
+	json_t *records, *v, *rec;
 	size_t i, k;
-	int rc;
 
-	pthread_mutex_lock(&reconcile_mtx);
-	if (at_start && !ops_resumed) {
-		resume_unfinished();
-		ops_resumed = 1;
-	}
-	rc = agentc_call("vm.list", NULL, &agent_vms, code, err, sizeof(err));
-	if (rc < 0) {
-		pthread_mutex_unlock(&reconcile_mtx);
-		if (at_start)
-			log_warnx("reconcile: %s", err);
-		return rc;
-	}
-	/* The API checks a create's image against this list. */
-	images_refresh(err, sizeof(err));
-	/* Once the agent answers, it gets every tenant's network state (it
-	 * may have been restarted with an empty state directory); again after
-	 * a sync was lost. */
-	if (netplan_take_dirty() || !nets_synced) {
-		json_t *tenants = store_tenant_list(), *t;
-		int failed = 0;
-
-		json_array_foreach(tenants, i, t)
-			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
-						      ops_now_us(), 0, err, sizeof(err)) < 0;
-		json_decref(tenants);
-		nets_synced = !failed;
-	}
-	/* Records after the agent's list: a create in flight has its record first. */
-	records = store_vm_list(NULL);
-
+	records = store_vm_list_host(host_id);
 	json_array_foreach(agent_vms, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		struct vm_row row;
@@ -803,22 +843,240 @@ ops_reconcile(int at_start)
 							       name) == 0) found = 1;
 		if (found)
 			continue;
-		if (store_vm_row(name, &row) == 0) { /* recorded since */
+		if (store_vm_row(name, &row) == 0) { /* recorded since, or elsewhere */
 			free(row.user_data);
+			if (strcmp(row.host_id, host_id) != 0)
+				log_warnx("reconcile: VM %s runs on host %s but its record says %s: "
+					  "left alone",
+					  name, host_id, row.host_id);
 			continue;
 		}
-		if (agent_delete(name) == 1) {
-			log_info("reconcile: VM %s on the host had no record: deleted it", name);
+		if (agent_delete(host_id, name) == 1) {
+			log_info("reconcile: VM %s on host %s had no record: deleted it", name,
+				 host_id);
 			store_event("cloudletd", NULL, "vm.orphan_deleted", name, "succeeded",
 				    "a VM without a record was removed from the host");
 		}
 	}
-	json_array_foreach(records, k, rec) reconcile_record(rec, agent_vms);
+	json_array_foreach(records, k, rec) {
+		json_t *full = NULL;
+
+		if (store_vm_get(NULL, json_string_value(json_object_get(rec, "id")), &full) == 0)
+			reconcile_record(host_id, full, agent_vms);
+		json_decref(full);
+	}
 	json_decref(records);
-	json_decref(agent_vms);
-	api_volume_pull_alerts();
+}
+
+int
+ops_reconcile(int at_start)
+{
+	char code[32], err[512];
+	json_t *hosts, *h, *lists;
+	size_t i;
+	int rc = 0, answered = 0, failed_one = 0;
+
+	pthread_mutex_lock(&reconcile_mtx);
+	if (at_start && !ops_resumed) {
+		resume_unfinished();
+		ops_resumed = 1;
+	}
+	/* Per host: a host that does not answer keeps its records as they are
+	 * (heartbeats mark them unknown), never deleted. */
+	hosts = store_host_list();
+	lists = json_object();
+	json_array_foreach(hosts, i, h) {
+		const char *id = json_string_value(json_object_get(h, "id"));
+		json_t *agent_vms = NULL;
+		int r;
+
+		/* A host marked down is left to its heartbeats (reconciled as soon
+		 * as it answers), so an agent that hangs holds up no other host. */
+		if (!at_start && json_array_size(hosts) > 1 &&
+		    strcmp(json_string_value(json_object_get(h, "state")), "down") == 0) {
+			failed_one = 1;
+			continue;
+		}
+		r = agentc_call_timeout(id, "vm.list", NULL, &agent_vms, code, err, sizeof(err),
+					RECONCILE_LIST_MS);
+		if (r < 0) {
+			if (at_start)
+				log_warnx("reconcile: host %s: %s", id, err);
+			failed_one = 1;
+			rc = r;
+			continue;
+		}
+		answered++;
+		json_object_set_new(lists, id, agent_vms);
+		/* The API checks a create's image against this list. */
+		images_refresh(id, err, sizeof(err));
+	}
+	json_decref(hosts);
+	if (answered == 0 && failed_one) {
+		json_decref(lists);
+		pthread_mutex_unlock(&reconcile_mtx);
+		return rc;
+	}
+	/* Once the agents answer, they get every tenant's network state (one
+	 * may have been restarted with an empty state directory); again after
+	 * a sync was lost. */
+	if (netplan_take_dirty() || !nets_synced) {
+		json_t *tenants = store_tenant_list(), *t;
+		int failed = 0;
+
+		json_array_foreach(tenants, i, t)
+			failed |= netplan_sync_shared(json_string_value(json_object_get(t, "id")),
+						      ops_now_us(), 0, err, sizeof(err)) < 0;
+		json_decref(tenants);
+		/* A host that is down gets it when it answers again
+		 * (netplan_mark_dirty from its heartbeat). */
+		nets_synced = !failed;
+	}
+	/* Records after the agents' lists: a create in flight has its record first. */
+	{
+		const char *id;
+		json_t *agent_vms;
+
+		json_object_foreach(lists, id, agent_vms) reconcile_host(id, agent_vms);
+	}
+	json_decref(lists);
+	/* Volumes (and their alerts) are on the host local for now. */
+	if (store_host_is_down(HOST_LOCAL) >= 0)
+		api_volume_pull_alerts();
 	pthread_mutex_unlock(&reconcile_mtx);
-	return 0;
+	return answered > 0 || !failed_one ? 0 : rc;
+}
+
+/* ---- heartbeats ------------------------------------------------------- */
+
+static pthread_mutex_t sync_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
+static int sync_now; /* under sync_mtx */
+
+static void
+wake_syncer(void)
+{
+	pthread_mutex_lock(&sync_mtx);
+	sync_now = 1;
+	pthread_cond_signal(&sync_cond);
+	pthread_mutex_unlock(&sync_mtx);
+}
+
+#define HB_MAX 64
+#define HB_TICK_MS 500
+/* Per host: its last answer and whether a probe is out (under hb_mtx). */
+static pthread_mutex_t hb_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct hb {
+	char id[STORE_ID_LEN];
+	uint64_t last_ok_ms, last_probe_ms;
+	int busy;
+	char err[256];
+} hbs[HB_MAX];
+static size_t n_hbs;
+
+/* Under hb_mtx. */
+static struct hb *
+hb_of(const char *id, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < n_hbs; i++)
+		if (strcmp(hbs[i].id, id) == 0)
+			return &hbs[i];
+	if (n_hbs == HB_MAX)
+		return NULL;
+	snprintf(hbs[n_hbs].id, sizeof(hbs[n_hbs].id), "%s", id);
+	hbs[n_hbs].last_ok_ms = now; /* newly seen: it has HOST_DOWN_MS to answer */
+	return &hbs[n_hbs++];
+}
+
+/* One heartbeat of one host, in its own thread: a host that hangs delays
+ * no other host's. */
+static void *
+hb_probe(void *arg)
+{
+	struct hb *b = arg;
+	char id[STORE_ID_LEN], code[32], err[256];
+	json_t *info = NULL;
+	int r;
+
+	pthread_mutex_lock(&hb_mtx);
+	snprintf(id, sizeof(id), "%s", b->id);
+	pthread_mutex_unlock(&hb_mtx);
+	r = agentc_call_timeout(id, "host.info", NULL, &info, code, err, sizeof(err),
+				HOST_HEARTBEAT_MS);
+	pthread_mutex_lock(&hb_mtx);
+	if (r == 0)
+		b->last_ok_ms = util_now_ms();
+	else
+		snprintf(b->err, sizeof(b->err), "%s", err);
+	pthread_mutex_unlock(&hb_mtx);
+	if (r == 0 && store_host_heartbeat_ok(id, info) == 1) {
+		log_info("host %s answers: up; reconciling it", id);
+		store_event("cloudletd", NULL, "host.up", id, "succeeded",
+			    "the host's agent answers again");
+		netplan_mark_dirty();
+		wake_syncer();
+	}
+	json_decref(info);
+	pthread_mutex_lock(&hb_mtx);
+	b->busy = 0;
+	pthread_mutex_unlock(&hb_mtx);
+	store_thread_done();
+	return NULL;
+}
+
+/*
+ * Every HOST_HEARTBEAT_MS, host.info on every host (each in its own
+ * thread, at most one out per host); one that has not answered for
+ * HOST_DOWN_MS goes down (its VMs unknown); one that answers again is up
+ * and reconciled at once.
+ */
+static void *
+heartbeats(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		json_t *hosts = store_host_list(), *h;
+		size_t i;
+
+		json_array_foreach(hosts, i, h) {
+			const char *id = json_string_value(json_object_get(h, "id"));
+			uint64_t now = util_now_ms(), silent = 0;
+			char err[256] = "";
+			struct hb *b;
+			pthread_t t;
+
+			pthread_mutex_lock(&hb_mtx);
+			b = hb_of(id, now);
+			if (b != NULL && !b->busy && now - b->last_probe_ms >= HOST_HEARTBEAT_MS) {
+				b->busy = 1;
+				b->last_probe_ms = now;
+				if (pthread_create(&t, NULL, hb_probe, b) == 0)
+					pthread_detach(t);
+				else
+					b->busy = 0;
+			}
+			if (b != NULL && now > b->last_ok_ms)
+				silent = now - b->last_ok_ms;
+			if (b != NULL)
+				snprintf(err, sizeof(err), "%s", b->err);
+			pthread_mutex_unlock(&hb_mtx);
+			if (silent >= HOST_DOWN_MS &&
+			    strcmp(json_string_value(json_object_get(h, "state")), "down") != 0) {
+				store_host_mark_down(id);
+				log_warnx("host %s: no answer for %llu ms: down, its VMs unknown (%s)",
+					  id, (unsigned long long)silent, err);
+				store_event("cloudletd", NULL, "host.down", id, "failed", err);
+				http_wake();
+			}
+		}
+		json_decref(hosts);
+		/* Probes go out every HOST_HEARTBEAT_MS; silence is looked at
+		 * more often, so a host is down soon after HOST_DOWN_MS. */
+		usleep(HB_TICK_MS * 1000);
+	}
+	return NULL;
 }
 
 static void *
@@ -826,7 +1084,16 @@ syncer(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		sleep(2);
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		pthread_mutex_lock(&sync_mtx);
+		while (!sync_now)
+			if (pthread_cond_timedwait(&sync_cond, &sync_mtx, &ts) != 0)
+				break;
+		sync_now = 0;
+		pthread_mutex_unlock(&sync_mtx);
 		ops_reconcile(0);
 	}
 	return NULL;
@@ -846,6 +1113,9 @@ ops_start(unsigned workers)
 		}
 	pthread_mutex_unlock(&q_mtx);
 	if (pthread_create(&t, NULL, syncer, NULL) != 0)
+		return -EAGAIN;
+	pthread_detach(t);
+	if (pthread_create(&t, NULL, heartbeats, NULL) != 0)
 		return -EAGAIN;
 	pthread_detach(t);
 	return 0;

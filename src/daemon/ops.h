@@ -22,6 +22,13 @@
  *   is removed, whatever its state: no record points at nothing;
  * - a record left "deleting" has its delete finished;
  * - otherwise the record's state and spec follow the host's.
+ *
+ * With several hosts (docs/hosts.md) an operation's agent calls go to its
+ * VM's host, reconciliation runs per host (an unreachable host's records
+ * are never deleted), and heartbeats (host.info every HOST_HEARTBEAT_MS)
+ * mark a host down after HOST_DOWN_MS without an answer, its VMs
+ * "unknown" with their last state beside; when it answers again it is
+ * reconciled at once.
  */
 #ifndef CLOUDLET_OPS_H
 #define CLOUDLET_OPS_H
@@ -34,6 +41,8 @@
  * guest to boot.
  */
 #define OPS_WORKERS_MAX 32
+#define HOST_HEARTBEAT_MS 2000
+#define HOST_DOWN_MS 6000
 int ops_start(unsigned workers);
 /* Queue an operation; request_us is when its HTTP request arrived
  * (CLOCK_MONOTONIC, microseconds), 0 if unknown. */

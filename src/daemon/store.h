@@ -37,6 +37,7 @@ struct vm_row {
 	int64_t vcpus, memory_mib, disk_gib;
 	char *user_data; /* owned, may be NULL */
 	char state[16];
+	char host_id[STORE_ID_LEN]; /* where it runs (store_host.h); "" to place it */
 };
 
 /* Open (creating and migrating) the database at path for this process. */
@@ -63,12 +64,13 @@ int store_quota_set(const char *tenant_id, const struct quota *q, json_t **out);
 
 /*
  * Create a VM record (state "creating") and its create operation in one
- * transaction, after checking the name and the quota. op_args is stored
- * with the operation (not consumed).
+ * transaction, after checking the name and the quota and placing it on a
+ * host (vm->host_id, or placement when empty: -ENOSPC with the reason in
+ * store_host_place_why()). The tenant's home host is set if it had none.
  */
 int store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out);
 
-/* Get/list VMs; tenant_id NULL = any tenant (operator). */
+/* Get/list VMs; tenant_id NULL = any tenant (operator: with host_id). */
 int store_vm_get(const char *tenant_id, const char *id, json_t **out);
 int store_vm_row(const char *id, struct vm_row *out); /* any tenant; free user_data */
 json_t *store_vm_list(const char *tenant_id);

@@ -113,8 +113,9 @@ store_net_create(const char *tenant_id, const char *name, const char *cidr, json
 		if (r < 0)
 			goto fail;
 	}
-	r = sq_run(sq_prep("INSERT INTO networks (id, tenant_id, name, cidr, created_at) "
-			   "VALUES (?, ?, ?, ?, ?)",
+	/* Its VNI (one per network, unique in this control plane). */
+	r = sq_run(sq_prep("INSERT INTO networks (id, tenant_id, name, cidr, created_at, vni) "
+			   "VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(vni), 0) + 1 FROM networks))",
 			   "sssss", id, tenant_id, name, cidr, ts));
 	if (r < 0)
 		goto fail;

@@ -110,6 +110,31 @@ static const char *const migrations[] = {
 	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
 	/* 6: how long each step of an operation took (JSON, store.h). */
 	"ALTER TABLE operations ADD COLUMN timing TEXT;",
+	/* 7: several hosts (docs/hosts.md, store_host.h): the hosts, each VM's
+	 * host and its state before its host went down, a tenant's home host
+	 * and the hosts that have its networks, a VNI per network, the MAC of
+	 * each NIC (the home host's DHCP leases for VMs elsewhere). */
+	"CREATE TABLE hosts ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, socket TEXT NOT NULL,"
+	"  underlay_address TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'down',"
+	"  draining INTEGER NOT NULL DEFAULT 0, cpus INTEGER NOT NULL DEFAULT 0,"
+	"  memory_mib INTEGER NOT NULL DEFAULT 0, mem_overcommit REAL NOT NULL DEFAULT 1.0,"
+	"  accel TEXT NOT NULL DEFAULT '', agent_version TEXT NOT NULL DEFAULT '',"
+	"  last_heartbeat TEXT, created_at TEXT NOT NULL);"
+	"ALTER TABLE vms ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"
+	"ALTER TABLE vms ADD COLUMN last_state TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX vms_host ON vms (host_id);"
+	"ALTER TABLE tenants ADD COLUMN home_host TEXT;"
+	"CREATE TABLE tenant_hosts ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, PRIMARY KEY (tenant_id, host_id));"
+	/* Until now every tenant lived on the one host: local is its home. */
+	"UPDATE tenants SET home_host = 'local';"
+	"INSERT INTO tenant_hosts (tenant_id, host_id) SELECT id, 'local' FROM tenants;"
+	"ALTER TABLE networks ADD COLUMN vni INTEGER;"
+	"UPDATE networks SET vni = rowid;"
+	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
+	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
 };
 
 static void
@@ -243,7 +268,8 @@ sq_done(sqlite3_stmt *st)
 	sqlite3_finalize(st);
 }
 
-/* Prepare with binds: fmt letters s (string or NULL), i (int64), b (32-byte blob). */
+/* Prepare with binds: fmt letters s (string or NULL), i (int64), d (double),
+ * b (32-byte blob). */
 sqlite3_stmt *
 sq_prep(const char *sql, const char *fmt, ...)
 {
@@ -278,6 +304,9 @@ sq_prep(const char *sql, const char *fmt, ...)
 			break;
 		case 'i':
 			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'd':
+			sqlite3_bind_double(st, i + 1, va_arg(ap, double));
 			break;
 		case 'b':
 			sqlite3_bind_blob(st, i + 1, va_arg(ap, const unsigned char *), 32,
@@ -683,7 +712,7 @@ op_one(sqlite3_stmt *st, json_t **out)
 int
 store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 {
-	char ts[32];
+	char ts[32], host[STORE_ID_LEN] = "";
 	int r;
 
 	sq_now(ts);
@@ -694,13 +723,23 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 		r = -EEXIST;
 	if (r == 0)
 		r = quota_check(vm->tenant_id, vm->vcpus, vm->memory_mib, vm->disk_gib, 1);
+	/* Placed in this transaction: the host's use counts this VM at once,
+	 * so concurrent creates cannot overfill it. */
+	if (r == 0 && vm->host_id[0] != '\0')
+		snprintf(host, sizeof(host), "%s", vm->host_id);
+	else if (r == 0)
+		r = sq_place(vm->vcpus, vm->memory_mib, vm->disk_gib, host, sizeof(host));
 	if (r == 0)
 		r = sq_run(sq_prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "
-			     "memory_mib, disk_gib, user_data, state, created_at, updated_at) "
-			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?)",
-			     "sssssiiisss", vm->id, vm->tenant_id, vm->name, vm->service,
+			     "memory_mib, disk_gib, user_data, state, created_at, updated_at, "
+			     "host_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
+			     "sssssiiissss", vm->id, vm->tenant_id, vm->name, vm->service,
 			     vm->image, vm->vcpus, vm->memory_mib, vm->disk_gib, vm->user_data,
-			     ts, ts));
+			     ts, ts, host));
+	if (r == 0)
+		r = sq_run(sq_prep("UPDATE tenants SET home_host = ? WHERE id = ? AND "
+				   "home_host IS NULL",
+				   "ss", host, vm->tenant_id));
 	if (r == 0)
 		r = insert_op(op_id, vm->tenant_id, vm->id, "create", NULL);
 	if (r < 0) {
@@ -714,7 +753,8 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 
 #define VM_COLS                                                                        \
 	"SELECT id, tenant_id, name, service, image, vcpus, memory_mib, disk_gib, state, "  \
-	"reason, ready, accel, restart_required, provision, created_at, updated_at FROM vms "
+	"reason, ready, accel, restart_required, provision, created_at, updated_at, host_id, " \
+	"last_state FROM vms "
 
 static void
 vm_bools(json_t *vm)
@@ -737,6 +777,8 @@ store_vm_get(const char *tenant_id, const char *id, json_t **out)
 		r = sq_one(sq_prep(VM_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id), out);
 	if (r == 0)
 		vm_bools(*out);
+	if (r == 0 && tenant_id != NULL)
+		json_object_del(*out, "host_id"); /* the operator's to know */
 	return r;
 }
 
@@ -744,7 +786,8 @@ int
 store_vm_row(const char *id, struct vm_row *out)
 {
 	sqlite3_stmt *st = sq_prep("SELECT id, tenant_id, name, service, image, vcpus, "
-				"memory_mib, disk_gib, user_data, state FROM vms WHERE id = ?",
+				"memory_mib, disk_gib, user_data, state, host_id FROM vms "
+				"WHERE id = ?",
 				"s", id);
 	int r = -ENOENT;
 
@@ -764,6 +807,7 @@ store_vm_row(const char *id, struct vm_row *out)
 		out->disk_gib = sqlite3_column_int64(st, 7);
 		out->user_data = ud ? strdup(ud) : NULL;
 		snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(st, 9));
+		snprintf(out->host_id, sizeof(out->host_id), "%s", sqlite3_column_text(st, 10));
 		r = 0;
 	}
 	sq_done(st);
@@ -781,7 +825,11 @@ store_vm_list(const char *tenant_id)
 	else
 		arr = sq_all(sq_prep(VM_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
 			       tenant_id));
-	json_array_foreach(arr, i, vm) vm_bools(vm);
+	json_array_foreach(arr, i, vm) {
+		vm_bools(vm);
+		if (tenant_id != NULL)
+			json_object_del(vm, "host_id");
+	}
 	return arr;
 }
 
@@ -793,7 +841,16 @@ store_vm_list(const char *tenant_id)
 	" 'disk_gib', disk_gib, 'state', state, 'reason', reason,"                          \
 	" 'ready', json(CASE WHEN ready THEN 'true' ELSE 'false' END), 'accel', accel,"     \
 	" 'restart_required', json(CASE WHEN restart_required THEN 'true' ELSE 'false' END)," \
-	" 'provision', provision,"                                                          \
+	" 'provision', provision, 'last_state', last_state,"                                \
+	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
+/* The operator's: with each VM's host. */
+#define VM_JSON_OP                                                                     \
+	"SELECT json_group_array(json_object('id', id, 'tenant_id', tenant_id, 'name', name," \
+	" 'service', service, 'image', image, 'vcpus', vcpus, 'memory_mib', memory_mib,"   \
+	" 'disk_gib', disk_gib, 'state', state, 'reason', reason,"                          \
+	" 'ready', json(CASE WHEN ready THEN 'true' ELSE 'false' END), 'accel', accel,"     \
+	" 'restart_required', json(CASE WHEN restart_required THEN 'true' ELSE 'false' END)," \
+	" 'provision', provision, 'last_state', last_state, 'host_id', host_id,"            \
 	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
 
 char *
@@ -803,7 +860,7 @@ store_vm_list_text(const char *tenant_id)
 	char *out = NULL;
 
 	if (tenant_id == NULL)
-		st = sq_prep(VM_JSON "ORDER BY created_at, id)", "");
+		st = sq_prep(VM_JSON_OP "ORDER BY created_at, id)", "");
 	else
 		st = sq_prep(VM_JSON "WHERE tenant_id = ? ORDER BY created_at, id)", "s", tenant_id);
 	if (st == NULL)

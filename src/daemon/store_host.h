@@ -1,0 +1,88 @@
+/*
+ * store_host.h - the hosts behind this control plane (docs/hosts.md):
+ * their records, heartbeats, placement of new VMs, and what a tenant has on
+ * which host (its home host, the hosts that got its networks, VNIs, NIC
+ * MACs). Implemented over SQLite in store_host_sqlite.c; same conventions as
+ * store.h (0 or -errno, json_t results are new references).
+ *
+ * A host is reached over its agent's unix socket (hosts simulated on one
+ * machine; TLS is for later). The host "local" is the agent cloudletd was
+ * started with (--agent-socket): the single-host default.
+ */
+#ifndef CLOUDLET_STORE_HOST_H
+#define CLOUDLET_STORE_HOST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define HOST_LOCAL "local"
+
+/* Placement settings (cloudletd serve --placement, --vcpu-overcommit). */
+enum place_policy { PLACE_SPREAD, PLACE_PACK };
+void store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit);
+
+/* The host local with this socket and underlay address ("" for none;
+ * made or updated). */
+int store_host_ensure_local(const char *socket, const char *underlay);
+/* A new host: -EEXIST if the name is taken. *out its record. */
+int store_host_add(const char *name, const char *socket, const char *underlay, json_t **out);
+/* A host by id or name, with its use (VMs, vCPUs, memory, disk of the VMs
+ * placed there). */
+int store_host_get(const char *id_or_name, json_t **out);
+json_t *store_host_list(void);
+/* Its id from an id or a name. */
+int store_host_resolve(const char *id_or_name, char *id, size_t len);
+int store_host_set_draining(const char *id, int draining);
+/* -ENOTEMPTY while it holds VMs. */
+int store_host_remove(const char *id);
+/* The agent's socket and underlay address of a host. */
+int store_host_socket(const char *id, char *path, size_t len);
+int store_host_underlay(const char *id, char *addr, size_t len);
+/* Is the host marked down? (1, 0, -ENOENT) */
+int store_host_is_down(const char *id);
+
+/*
+ * A heartbeat answered (info: the agent's host.info): capacity, version,
+ * time, state up. 1 if the host was down before (it came back), else 0.
+ */
+int store_host_heartbeat_ok(const char *id, const json_t *info);
+/* No answer for too long: the host goes down, its VMs "unknown" (their
+ * state kept in last_state). 1 if it was up before. */
+int store_host_mark_down(const char *id);
+
+/*
+ * Placement, inside the create's transaction (store_vm_create): the host
+ * for a VM of this spec. 0 with its id, or -ENOSPC with why (the filter
+ * that excluded the last host).
+ */
+int store_host_place(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len,
+		     char *why, size_t whylen);
+/* Why the last store_vm_create of this thread could not place its VM. */
+const char *store_host_place_why(void);
+
+/* A VM's host ("" if no such VM). */
+int store_vm_host(const char *vm_id, char *host, size_t len);
+/* VMs recorded on a host (like store_vm_list). */
+json_t *store_vm_list_host(const char *host_id);
+
+/* A tenant's hosts: the distinct hosts of its VMs. Array of ids. */
+json_t *store_tenant_vm_hosts(const char *tenant_id);
+/* Its home host ("" if none yet). */
+int store_tenant_home(const char *tenant_id, char *host, size_t len);
+/* The hosts that were sent the tenant's networks, and keeping that list. */
+json_t *store_tenant_applied_hosts(const char *tenant_id);
+int store_tenant_applied_set(const char *tenant_id, const char *host_id, int applied);
+
+/* The VNI of each of a tenant's networks: {network id: vni}. */
+json_t *store_net_vnis(const char *tenant_id);
+/* A NIC's MAC, as the host made it. */
+int store_nic_set_mac(const char *vm_id, int idx, const char *mac);
+/* How many of a VM's NICs have no MAC recorded yet. */
+int store_vm_macs_missing(const char *vm_id);
+/* {mac, address} of the tenant's NICs of VMs not on host_id (MAC known). */
+json_t *store_tenant_remote_ports(const char *tenant_id, const char *host_id);
+
+#endif

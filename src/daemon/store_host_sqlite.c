@@ -1,0 +1,416 @@
+/* store_host_sqlite.c - see store_host.h */
+#define _GNU_SOURCE
+#include "store_host.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_sqlite_int.h"
+
+static enum place_policy policy = PLACE_SPREAD;
+static unsigned vcpu_ratio = 16;
+static __thread char place_why[256];
+
+void
+store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
+{
+	policy = p;
+	if (vcpu_overcommit > 0)
+		vcpu_ratio = vcpu_overcommit;
+}
+
+/*
+ * A host with its capacity and use. The memory budget is the agent's:
+ * its memory minus 512 MiB kept for the host, times its overcommit ratio.
+ */
+#define HOST_COLS                                                                          \
+	"SELECT h.id AS id, h.name AS name, h.socket AS socket,"                            \
+	" h.underlay_address AS underlay_address, h.state AS state, h.draining AS draining," \
+	" h.cpus AS cpus, h.memory_mib AS memory_mib,"                                      \
+	" CAST(max(h.memory_mib - 512, 0) * h.mem_overcommit AS INTEGER) AS memory_budget_mib," \
+	" h.accel AS accel, h.agent_version AS agent_version,"                              \
+	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at,"                  \
+	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id) AS vms,"                      \
+	" (SELECT coalesce(sum(vcpus), 0) FROM vms v WHERE v.host_id = h.id) AS used_vcpus," \
+	" (SELECT coalesce(sum(memory_mib), 0) FROM vms v WHERE v.host_id = h.id)"          \
+	"   AS used_memory_mib,"                                                            \
+	" (SELECT coalesce(sum(disk_gib), 0) FROM vms v WHERE v.host_id = h.id)"            \
+	"   AS used_disk_gib FROM hosts h "
+
+static void
+host_fix(json_t *h)
+{
+	json_object_set_new(h, "draining",
+			    json_boolean(json_integer_value(json_object_get(h, "draining"))));
+	json_object_set_new(h, "vcpu_capacity",
+			    json_integer(json_integer_value(json_object_get(h, "cpus")) *
+					 (json_int_t)vcpu_ratio));
+}
+
+int
+store_host_ensure_local(const char *socket, const char *underlay)
+{
+	char ts[32];
+
+	sq_now(ts);
+	return sq_run(sq_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
+			      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+			      "socket = excluded.socket, underlay_address = excluded.underlay_address",
+			      "sssss", HOST_LOCAL, HOST_LOCAL, socket, underlay, ts));
+}
+
+int
+store_host_add(const char *name, const char *socket, const char *underlay, json_t **out)
+{
+	char id[STORE_ID_LEN], ts[32];
+	int r;
+
+	if ((r = sq_new_id("h-", id)) < 0)
+		return r;
+	sq_now(ts);
+	if (sq_scalar(sq_prep("SELECT count(*) FROM hosts WHERE name = ? OR id = ?", "ss", name,
+			      name)) != 0)
+		return -EEXIST;
+	r = sq_run(sq_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
+			   "VALUES (?, ?, ?, ?, ?)",
+			   "sssss", id, name, socket, underlay ? underlay : "", ts));
+	if (r < 0)
+		return r;
+	return out ? store_host_get(id, out) : 0;
+}
+
+int
+store_host_get(const char *id_or_name, json_t **out)
+{
+	int r = sq_one(sq_prep(HOST_COLS "WHERE h.id = ? OR h.name = ?", "ss", id_or_name,
+			       id_or_name),
+		       out);
+
+	if (r == 0)
+		host_fix(*out);
+	return r;
+}
+
+json_t *
+store_host_list(void)
+{
+	json_t *a = sq_all(sq_prep(HOST_COLS "ORDER BY h.name", "")), *h;
+	size_t i;
+
+	json_array_foreach(a, i, h) host_fix(h);
+	return a;
+}
+
+int
+store_host_resolve(const char *id_or_name, char *id, size_t len)
+{
+	json_t *h = NULL;
+	int r = sq_one(sq_prep("SELECT id FROM hosts WHERE id = ? OR name = ?", "ss", id_or_name,
+			       id_or_name),
+		       &h);
+
+	if (r == 0)
+		snprintf(id, len, "%s", json_string_value(json_object_get(h, "id")));
+	json_decref(h);
+	return r;
+}
+
+int
+store_host_set_draining(const char *id, int draining)
+{
+	return sq_run(sq_prep("UPDATE hosts SET draining = ? WHERE id = ?", "is",
+			      (int64_t)(draining != 0), id));
+}
+
+int
+store_host_remove(const char *id)
+{
+	int r;
+
+	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+		return r;
+	if (sq_scalar(sq_prep("SELECT count(*) FROM hosts WHERE id = ?", "s", id)) != 1)
+		r = -ENOENT;
+	else if (sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE host_id = ?", "s", id)) != 0)
+		r = -ENOTEMPTY;
+	else {
+		r = sq_run(sq_prep("DELETE FROM hosts WHERE id = ?", "s", id));
+		if (r == 0)
+			r = sq_run(sq_prep("DELETE FROM tenant_hosts WHERE host_id = ?", "s", id));
+		if (r == 0)
+			r = sq_run(sq_prep("UPDATE tenants SET home_host = NULL WHERE home_host = ?",
+					   "s", id));
+	}
+	sq_exec(r == 0 ? "COMMIT" : "ROLLBACK");
+	return r;
+}
+
+static int
+host_text(const char *sql, const char *id, char *buf, size_t len)
+{
+	sqlite3_stmt *st = sq_prep(sql, "s", id);
+	int r = -ENOENT;
+
+	if (st == NULL)
+		return -EIO;
+	buf[0] = '\0';
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		snprintf(buf, len, "%s", t ? (const char *)t : "");
+		r = 0;
+	}
+	sq_done(st);
+	return r;
+}
+
+int
+store_host_socket(const char *id, char *path, size_t len)
+{
+	return host_text("SELECT socket FROM hosts WHERE id = ?", id, path, len);
+}
+
+int
+store_host_underlay(const char *id, char *addr, size_t len)
+{
+	return host_text("SELECT underlay_address FROM hosts WHERE id = ?", id, addr, len);
+}
+
+int
+store_host_is_down(const char *id)
+{
+	char st[16];
+	int r = host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
+
+	return r < 0 ? r : strcmp(st, "down") == 0;
+}
+
+int
+store_host_heartbeat_ok(const char *id, const json_t *info)
+{
+	char ts[32], st[16] = "";
+	json_t *oc = json_object_get(info, "mem_overcommit");
+	double ratio = json_is_number(oc) ? json_number_value(oc) : 1.0;
+	const char *ver = json_string_value(json_object_get(info, "version"));
+	int r;
+
+	sq_now(ts);
+	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
+	r = sq_run(sq_prep("UPDATE hosts SET state = 'up', cpus = ?, memory_mib = ?, "
+			   "mem_overcommit = ?, accel = ?, agent_version = ?, last_heartbeat = ? "
+			   "WHERE id = ?",
+			   "iidssss", (int64_t)json_integer_value(json_object_get(info, "cpus")),
+			   (int64_t)json_integer_value(json_object_get(info, "memory_mib")), ratio,
+			   json_string_value(json_object_get(info, "accel")) ?: "", ver ? ver : "",
+			   ts, id));
+	if (r < 0)
+		return r;
+	return strcmp(st, "down") == 0;
+}
+
+int
+store_host_mark_down(const char *id)
+{
+	char st[16] = "";
+	int r;
+
+	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+		return r;
+	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
+	r = sq_run(sq_prep("UPDATE hosts SET state = 'down' WHERE id = ?", "s", id));
+	/* Its VMs: unknown, the last known state beside (never deleted). */
+	if (r == 0)
+		r = sq_run(sq_prep("UPDATE vms SET last_state = state, state = 'unknown' "
+				   "WHERE host_id = ? AND state NOT IN ('unknown', 'creating', "
+				   "'deleting')",
+				   "s", id));
+	sq_exec(r == 0 ? "COMMIT" : "ROLLBACK");
+	if (r < 0)
+		return r;
+	return strcmp(st, "up") == 0;
+}
+
+int
+store_host_place(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len,
+		 char *why, size_t whylen)
+{
+	json_t *hosts = store_host_list(), *h;
+	double best = 0;
+	size_t i, n = json_array_size(hosts);
+	int found = 0;
+
+	(void)disk_gib; /* the agent does not report its disk capacity yet */
+	snprintf(why, whylen, "no host is registered (cloudlet host add)");
+	json_array_foreach(hosts, i, h) {
+		const char *hid = json_string_value(json_object_get(h, "id"));
+		const char *name = json_string_value(json_object_get(h, "name"));
+		int64_t cpus = json_integer_value(json_object_get(h, "cpus"));
+		int64_t budget = json_integer_value(json_object_get(h, "memory_budget_mib"));
+		int64_t uv = json_integer_value(json_object_get(h, "used_vcpus"));
+		int64_t um = json_integer_value(json_object_get(h, "used_memory_mib"));
+		int up = strcmp(json_string_value(json_object_get(h, "state")), "up") == 0;
+		/* The implicit host alone: its agent judges, as with one host
+		 * before (operations wait for an agent that restarts). */
+		int lenient = n == 1 && strcmp(hid, HOST_LOCAL) == 0;
+		double share;
+
+		if (json_is_true(json_object_get(h, "draining"))) {
+			snprintf(why, whylen, "host %s is draining", name);
+			continue;
+		}
+		if (!up && !lenient) {
+			snprintf(why, whylen, "host %s is down", name);
+			continue;
+		}
+		if (cpus > 0 && (vcpus > cpus || uv + vcpus > cpus * (int64_t)vcpu_ratio)) {
+			snprintf(why, whylen,
+				 "host %s has not enough vCPUs (%lld of %lld used, %lld asked)", name,
+				 (long long)uv, (long long)(cpus * (int64_t)vcpu_ratio),
+				 (long long)vcpus);
+			continue;
+		}
+		if (cpus > 0 && um + memory_mib > budget) {
+			snprintf(why, whylen,
+				 "host %s has not enough memory (%lld of %lld MiB used, %lld asked)",
+				 name, (long long)um, (long long)budget, (long long)memory_mib);
+			continue;
+		}
+		share = budget > 0 ? (double)um / (double)budget : 0;
+		if (!found || (policy == PLACE_SPREAD ? share < best : share > best)) {
+			best = share;
+			snprintf(id, len, "%s", hid);
+			found = 1;
+		}
+	}
+	json_decref(hosts);
+	return found ? 0 : -ENOSPC;
+}
+
+const char *
+store_host_place_why(void)
+{
+	return place_why;
+}
+
+/* For store_vm_create (store_sqlite.c): keep the reason for the API. */
+int
+sq_place(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len)
+{
+	place_why[0] = '\0';
+	return store_host_place(vcpus, memory_mib, disk_gib, id, len, place_why,
+				sizeof(place_why));
+}
+
+int
+store_vm_host(const char *vm_id, char *host, size_t len)
+{
+	return host_text("SELECT host_id FROM vms WHERE id = ?", vm_id, host, len);
+}
+
+json_t *
+store_vm_list_host(const char *host_id)
+{
+	return sq_all(sq_prep("SELECT id, tenant_id, state FROM vms WHERE host_id = ? "
+			      "ORDER BY created_at, id",
+			      "s", host_id));
+}
+
+static json_t *
+column0(sqlite3_stmt *st)
+{
+	json_t *a = json_array();
+
+	if (st == NULL)
+		return a;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
+	sq_done(st);
+	return a;
+}
+
+json_t *
+store_tenant_vm_hosts(const char *tenant_id)
+{
+	return column0(sq_prep("SELECT DISTINCT host_id FROM vms WHERE tenant_id = ? "
+			       "ORDER BY host_id",
+			       "s", tenant_id));
+}
+
+int
+store_tenant_home(const char *tenant_id, char *host, size_t len)
+{
+	return host_text("SELECT coalesce(home_host, '') FROM tenants WHERE id = ?", tenant_id,
+			 host, len);
+}
+
+json_t *
+store_tenant_applied_hosts(const char *tenant_id)
+{
+	return column0(sq_prep("SELECT host_id FROM tenant_hosts WHERE tenant_id = ? "
+			       "ORDER BY host_id",
+			       "s", tenant_id));
+}
+
+int
+store_tenant_applied_set(const char *tenant_id, const char *host_id, int applied)
+{
+	if (applied)
+		return sq_run(sq_prep("INSERT OR IGNORE INTO tenant_hosts (tenant_id, host_id) "
+				      "SELECT id, ? FROM tenants WHERE id = ?",
+				      "ss", host_id, tenant_id));
+	return sq_run(sq_prep("DELETE FROM tenant_hosts WHERE tenant_id = ? AND host_id = ?", "ss",
+			      tenant_id, host_id));
+}
+
+json_t *
+store_net_vnis(const char *tenant_id)
+{
+	sqlite3_stmt *st = sq_prep("SELECT id, vni FROM networks WHERE tenant_id = ?", "s",
+				   tenant_id);
+	json_t *o = json_object();
+
+	if (st == NULL)
+		return o;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+				    json_integer(sqlite3_column_int64(st, 1)));
+	sq_done(st);
+	return o;
+}
+
+int
+store_nic_set_mac(const char *vm_id, int idx, const char *mac)
+{
+	return sq_run(sq_prep("UPDATE vm_nics SET mac = ? WHERE vm_id = ? AND idx = ? AND mac != ?",
+			      "ssis", mac, vm_id, (int64_t)idx, mac));
+}
+
+int
+store_vm_macs_missing(const char *vm_id)
+{
+	return (int)sq_scalar(sq_prep("SELECT count(*) FROM vm_nics WHERE vm_id = ? AND mac = ''",
+				      "s", vm_id));
+}
+
+json_t *
+store_tenant_remote_ports(const char *tenant_id, const char *host_id)
+{
+	json_t *a = sq_all(sq_prep("SELECT n.mac AS mac, n.address AS address FROM vm_nics n "
+				   "JOIN vms v ON v.id = n.vm_id WHERE v.tenant_id = ? AND "
+				   "v.host_id != ? AND n.mac != '' ORDER BY n.vm_id, n.idx",
+				   "ss", tenant_id, host_id)),
+	       *p;
+	size_t i;
+
+	/* The address without its prefix length. */
+	json_array_foreach(a, i, p) {
+		const char *addr = json_string_value(json_object_get(p, "address"));
+		const char *slash = addr ? strchr(addr, '/') : NULL;
+
+		if (slash != NULL)
+			json_object_set_new(p, "address",
+					    json_stringn(addr, (size_t)(slash - addr)));
+	}
+	return a;
+}

@@ -1,0 +1,201 @@
+/*
+ * test_store_hosts.c - placement and host records (store_host.h) on a
+ * real SQLite store in a fresh directory under /tmp: spread and pack,
+ * draining, a host down, the vCPU and memory filters with the reason, the
+ * tenant's home host, a host with VMs that cannot be removed, VMs marked
+ * unknown with their last state when their host goes down.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "store_host.h"
+#include "util.h"
+
+static char dir[64];
+static char tenant[STORE_ID_LEN];
+static char hid[3][STORE_ID_LEN];
+static int n_vm;
+
+/* Three hosts up, each 2 CPUs and (4096 - 512) MiB of budget. */
+static int
+setup(void **state)
+{
+	struct quota q = {100, 100000, 1000, 100};
+	char path[128], name[8];
+	json_t *t = NULL, *h = NULL, *info;
+	int i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cltest-store.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/cloudlet.db", dir);
+	if (store_open(path) < 0 || store_tenant_create("acme", &q, &t) < 0)
+		return -1;
+	snprintf(tenant, sizeof(tenant), "%s", json_string_value(json_object_get(t, "id")));
+	json_decref(t);
+	info = json_pack("{s:i, s:i, s:f, s:s}", "cpus", 2, "memory_mib", 4096, "mem_overcommit",
+			 1.0, "accel", "tcg");
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "h%d", i + 1);
+		if (store_host_add(name, "/nonexistent.sock", "", &h) < 0)
+			return -1;
+		snprintf(hid[i], sizeof(hid[i]), "%s", json_string_value(json_object_get(h, "id")));
+		json_decref(h);
+		if (store_host_heartbeat_ok(hid[i], info) != 1) /* was down: now up */
+			return -1;
+	}
+	json_decref(info);
+	store_host_set_policy(PLACE_SPREAD, 2);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	store_thread_done();
+	util_rmtree(dir);
+	return 0;
+}
+
+/* A VM of vcpus/memory: 0 and its host's index, or -errno. */
+static int
+place(int64_t vcpus, int64_t memory_mib, int *host)
+{
+	struct vm_row vm;
+	char op[STORE_ID_LEN], where[STORE_ID_LEN] = "";
+	json_t *o = NULL;
+	int r, i;
+
+	memset(&vm, 0, sizeof(vm));
+	snprintf(vm.id, sizeof(vm.id), "vm-%016d", ++n_vm);
+	snprintf(vm.tenant_id, sizeof(vm.tenant_id), "%s", tenant);
+	snprintf(vm.name, sizeof(vm.name), "v%d", n_vm);
+	snprintf(vm.service, sizeof(vm.service), "web-hosting");
+	snprintf(vm.image, sizeof(vm.image), "web-hosting");
+	vm.vcpus = vcpus;
+	vm.memory_mib = memory_mib;
+	vm.disk_gib = 1;
+	snprintf(op, sizeof(op), "op-%016d", n_vm);
+	r = store_vm_create(&vm, op, &o);
+	json_decref(o);
+	if (r < 0)
+		return r;
+	store_vm_host(vm.id, where, sizeof(where));
+	for (i = 0; i < 3; i++)
+		if (strcmp(where, hid[i]) == 0)
+			*host = i;
+	return 0;
+}
+
+static void
+test_placement(void **state)
+{
+	char home[STORE_ID_LEN];
+	json_t *vms, *h = NULL;
+	int host = -1, i;
+
+	(void)state;
+	/* Spread: each to the least used; ties by name. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(place(1, 512, &host), 0);
+		assert_int_equal(host, i);
+	}
+	store_tenant_home(tenant, home, sizeof(home));
+	assert_string_equal(home, hid[0]); /* the first VM's host */
+	/* h1 takes more memory: the next goes to the least used share. */
+	assert_int_equal(place(1, 1024, &host), 0);
+	assert_int_equal(host, 0);
+	assert_int_equal(place(1, 256, &host), 0);
+	assert_int_equal(host, 1); /* h2 and h3 both 512 MiB: by name */
+	/* Pack: the most used that fits (h1: 1536 MiB). */
+	store_host_set_policy(PLACE_PACK, 2);
+	assert_int_equal(place(1, 256, &host), 0);
+	assert_int_equal(host, 0);
+	store_host_set_policy(PLACE_SPREAD, 2);
+
+	/* vCPUs: 2 per host at overcommit 1; a VM larger than a host fails. */
+	store_host_set_policy(PLACE_SPREAD, 1);
+	assert_int_equal(place(3, 128, &host), -ENOSPC);
+	assert_non_null(strstr(store_host_place_why(), "not enough vCPUs"));
+	/* h1 has 3 VMs: more than 2 vCPUs already; h2 2; h3 1: only h3. */
+	assert_int_equal(place(1, 128, &host), 0);
+	assert_int_equal(host, 2);
+	assert_int_equal(place(1, 128, &host), -ENOSPC);
+	store_host_set_policy(PLACE_SPREAD, 16);
+
+	/* Memory: 3584 MiB budget per host. */
+	assert_int_equal(place(1, 3585, &host), -ENOSPC);
+	assert_non_null(strstr(store_host_place_why(), "not enough memory"));
+
+	/* Draining and down hosts take nothing; h1's VMs (running; one being
+	 * created, left to its operation) go unknown. */
+	vms = store_vm_list_host(hid[0]);
+	for (i = 1; i < (int)json_array_size(vms); i++)
+		store_vm_set_state(json_string_value(json_object_get(json_array_get(vms, (size_t)i),
+								     "id")),
+				   "running", "", 1, "tcg", 0);
+	json_decref(vms);
+	store_host_set_draining(hid[1], 1);
+	store_host_set_draining(hid[2], 1);
+	assert_int_equal(store_host_mark_down(hid[0]), 1);
+	assert_int_equal(place(1, 128, &host), -ENOSPC);
+	assert_non_null(strstr(store_host_place_why(), "draining"));
+	vms = store_vm_list(NULL);
+	assert_int_equal(json_array_size(vms), 7); /* nothing stored for the refusals */
+	json_decref(vms);
+
+	/* h1's VMs are unknown, their last state kept; the one being created
+	 * is not touched. */
+	store_host_get(hid[0], &h);
+	assert_string_equal(json_string_value(json_object_get(h, "state")), "down");
+	json_decref(h);
+	vms = store_vm_list_host(hid[0]);
+	assert_int_equal(json_array_size(vms), 3);
+	for (i = 0; i < (int)json_array_size(vms); i++) {
+		json_t *v = NULL;
+
+		store_vm_get(NULL,
+			     json_string_value(json_object_get(json_array_get(vms, (size_t)i), "id")),
+			     &v);
+		assert_string_equal(json_string_value(json_object_get(v, "state")),
+				    i == 0 ? "creating" : "unknown");
+		assert_string_equal(json_string_value(json_object_get(v, "last_state")),
+				    i == 0 ? "" : "running");
+		json_decref(v);
+	}
+	json_decref(vms);
+	/* It answers again: up (1: it was down). */
+	{
+		json_t *info = json_pack("{s:i, s:i}", "cpus", 2, "memory_mib", 4096);
+
+		assert_int_equal(store_host_heartbeat_ok(hid[0], info), 1);
+		assert_int_equal(store_host_is_down(hid[0]), 0);
+		json_decref(info);
+	}
+
+	/* A host with VMs is not removed. */
+	assert_int_equal(store_host_remove(hid[2]), -ENOTEMPTY);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
