@@ -10,8 +10,10 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "msg.h"
 #include "util.h"
 #include "vmtable.h"
@@ -99,6 +101,19 @@ vm_wait(const char *name, const char *what, unsigned timeout_s, json_t **out,
 		if (vmt_wait_until(deadline) < 0 && util_now_ms() >= deadline) {
 			r = op_fail(e, "timeout", -ETIMEDOUT, "VM '%s' is not %s after %us", name,
 				    what, timeout_s);
+			if (ready) {
+				char path[800];
+				struct stat st;
+
+				vmt_path(vm, "console.log", path, sizeof(path));
+				log_warnx("vm %s (%s): not ready after %us: console.log %lld bytes, "
+					  "this boot from %llu, read to %llu, watch %d, pid %d",
+					  vm->id, name, timeout_s,
+					  stat(path, &st) == 0 ? (long long)st.st_size : -1LL,
+					  (unsigned long long)vm->console_off,
+					  (unsigned long long)vm->ready_scanned, vm->ready_wd,
+					  (int)vm->pid);
+			}
 			break;
 		}
 	}

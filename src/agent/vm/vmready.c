@@ -154,10 +154,20 @@ vmready_disarm(struct vm *vm)
 void
 vmready_sweep(void)
 {
+	static uint64_t last_full;
+	uint64_t now = util_now_ms();
+	int full = now - last_full >= 1000;
+
 	/* A console the watch could not be put on (inotify_add_watch failed:
-	 * out of watches, say) is read at every supervisor round instead. */
+	 * out of watches, say) is read at every supervisor round; and once a
+	 * second every console still waited for is, so an event the kernel
+	 * dropped (a full inotify queue) delays a readiness by a second at
+	 * most instead of for good. */
+	if (full)
+		last_full = now;
 	for (struct vm *vm = vmt_first(); vm != NULL; vm = vm->next)
-		if (vm->ready_wd < 0 && vm->pidfd >= 0 && !vm->ready && vm->ready_error[0] == '\0')
+		if ((full || vm->ready_wd < 0) && vm->pidfd >= 0 && !vm->ready &&
+		    vm->ready_error[0] == '\0')
 			scan(vm);
 }
 

@@ -27,7 +27,8 @@ void vmready_disarm(struct vm *vm);
 /* The inotify descriptor is readable. */
 void vmready_events(void);
 /* Every supervisor round (at least once a second): VMs whose console could
- * not be watched are read now. */
+ * not be watched are read now, and once a second every console waited for
+ * (an inotify event the kernel dropped costs a second, not the readiness). */
 void vmready_sweep(void);
 
 #endif
