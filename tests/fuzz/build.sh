@@ -29,7 +29,8 @@ SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 SRC="src/agent/base/spec.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
-REQ_SRC="src/daemon/request.c src/daemon/catalog.c src/common/*.c"
+# tlsid.c (GnuTLS) is the TLS identity, nothing a request parser uses.
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v /tlsid.c)"
 
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
