@@ -804,7 +804,26 @@ reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 				 "the host no longer has this VM; its record was removed");
 		return;
 	}
-	record_view(id, match, -1);
+	/* The list may also predate an operation that ended since (a create
+	 * whose guest got ready after the list was taken): where it differs
+	 * from the record, the VM's view is asked for again and taken. */
+	if ((json_integer_value(json_object_get(rec, "ready")) != 0) !=
+		    json_is_true(json_object_get(match, "ready")) ||
+	    strcmp(state, json_string_value(json_object_get(match, "state")) ?: "") != 0) {
+		char code[32], err[256];
+		json_t *fresh = NULL;
+
+		if (agentc_call(host, "vm.show", json_pack("{s:s}", "name", id), &fresh, code, err,
+				sizeof(err)) < 0 ||
+		    store_vm_has_active_op(id)) {
+			json_decref(fresh);
+			return;
+		}
+		record_view(id, fresh, -1);
+		json_decref(fresh);
+	} else {
+		record_view(id, match, -1);
+	}
 	store_vm_set_spec(id, json_integer_value(json_object_get(match, "vcpus")),
 			  json_integer_value(json_object_get(match, "memory_mib")),
 			  json_integer_value(json_object_get(match, "disk_gib")));

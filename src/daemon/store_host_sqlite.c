@@ -311,7 +311,7 @@ store_vm_host(const char *vm_id, char *host, size_t len)
 json_t *
 store_vm_list_host(const char *host_id)
 {
-	return sq_all(sq_prep("SELECT id, tenant_id, state FROM vms WHERE host_id = ? "
+	return sq_all(sq_prep("SELECT id, tenant_id, state, ready FROM vms WHERE host_id = ? "
 			      "ORDER BY created_at, id",
 			      "s", host_id));
 }
