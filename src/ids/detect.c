@@ -1,0 +1,552 @@
+/*
+ * detect.c - rule groups, their databases and the evaluation of an event
+ * (detect.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "detect.h"
+#include "match.h"
+#include "mpm.h"
+#include "ruleset.h"
+
+struct mgroup {
+	uint8_t buf;
+	struct mpm_db *db;
+	uint32_t npat;
+	uint32_t *off;   /* npat + 1 */
+	uint32_t *rules; /* rule indexes of pattern i: rules[off[i] .. off[i+1]) */
+};
+
+struct sgroup {
+	struct mgroup *mg;
+	int nmg;
+	uint32_t *always; /* rules without a fast pattern: always candidates */
+	uint32_t nalways;
+};
+
+struct detect {
+	struct sgroup sg[SG__N];
+	uint32_t nrules;
+	uint64_t *cand; /* candidate bitmap */
+	size_t ncw;
+};
+
+/* ---- building ---- */
+
+static int
+rule_in_group(const struct rule *r, int g)
+{
+	switch (r->stage) {
+	case STAGE_HTTP_REQ: return g == SG_HTTP_REQ;
+	case STAGE_HTTP_RESP: return g == SG_HTTP_RESP;
+	case STAGE_DNS: return g == SG_DNS;
+	case STAGE_TLS: return g == SG_TLS;
+	default: break;
+	}
+	switch (r->proto) {
+	case PROTO_IP: return g <= SG_PKT_OTHER;
+	case PROTO_TCP: case PROTO_HTTP: case PROTO_TLS: return g == SG_PKT_TCP;
+	case PROTO_UDP: return g == SG_PKT_UDP;
+	case PROTO_DNS: return g == SG_PKT_UDP || g == SG_PKT_TCP;
+	case PROTO_ICMP: return g == SG_PKT_ICMP;
+	}
+	return 0;
+}
+
+int
+detect_pkt_group(uint8_t ipproto)
+{
+	return ipproto == 6 ? SG_PKT_TCP : ipproto == 17 ? SG_PKT_UDP : ipproto == 1 ? SG_PKT_ICMP
+										  : SG_PKT_OTHER;
+}
+
+struct fpref {
+	const struct sm *c;
+	uint32_t rule;
+};
+
+static int
+cmp_fp(const void *a, const void *b)
+{
+	const struct sm *x = ((const struct fpref *)a)->c, *y = ((const struct fpref *)b)->c;
+	uint32_t rx = ((const struct fpref *)a)->rule, ry = ((const struct fpref *)b)->rule;
+	int d;
+
+	if (x->u.c.len != y->u.c.len)
+		return x->u.c.len < y->u.c.len ? -1 : 1;
+	if ((x->flags & SM_NOCASE) != (y->flags & SM_NOCASE))
+		return (x->flags & SM_NOCASE) ? 1 : -1;
+	d = memcmp(x->u.c.pat, y->u.c.pat, x->u.c.len);
+	if (d)
+		return d;
+	return rx < ry ? -1 : rx > ry;
+}
+
+static int
+same_pat(const struct sm *x, const struct sm *y)
+{
+	return x->u.c.len == y->u.c.len && (x->flags & SM_NOCASE) == (y->flags & SM_NOCASE) &&
+	       memcmp(x->u.c.pat, y->u.c.pat, x->u.c.len) == 0;
+}
+
+static int
+build_mgroup(struct mgroup *mg, struct fpref *refs, size_t n, char *err, size_t errlen)
+{
+	struct mpm_pat *pats;
+	uint32_t np = 0;
+	int r;
+
+	qsort(refs, n, sizeof(*refs), cmp_fp);
+	pats = calloc(n, sizeof(*pats));
+	mg->off = calloc(n + 1, sizeof(*mg->off));
+	mg->rules = calloc(n, sizeof(*mg->rules));
+	if (!pats || !mg->off || !mg->rules) {
+		free(pats);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || !same_pat(refs[i].c, refs[i - 1].c)) {
+			pats[np].p = refs[i].c->u.c.pat;
+			pats[np].len = refs[i].c->u.c.len;
+			pats[np].nocase = (refs[i].c->flags & SM_NOCASE) != 0;
+			mg->off[np] = (uint32_t)i;
+			np++;
+		}
+		mg->rules[i] = refs[i].rule;
+	}
+	mg->off[np] = (uint32_t)n;
+	mg->npat = np;
+	r = mpm_db_get(pats, np, &mg->db, err, errlen);
+	free(pats);
+	return r;
+}
+
+int
+detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
+{
+	struct detect *d = calloc(1, sizeof(*d));
+	struct fpref *refs = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->nrules = (uint32_t)rs->nrules;
+	d->ncw = (rs->nrules + 63) / 64;
+	d->cand = calloc(d->ncw ? d->ncw : 1, sizeof(*d->cand));
+	refs = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*refs));
+	if (!d->cand || !refs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int g = 0; g < SG__N && r == 0; g++) {
+		struct sgroup *sg = &d->sg[g];
+
+		sg->always = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*sg->always));
+		sg->mg = calloc(IDS_BUF__N, sizeof(*sg->mg));
+		if (!sg->always || !sg->mg) {
+			r = -ENOMEM;
+			break;
+		}
+		for (int b = 0; b < IDS_BUF__N && r == 0; b++) {
+			size_t n = 0;
+
+			for (uint32_t i = 0; i < rs->nrules; i++) {
+				const struct rule *ru = rs->rules[i];
+
+				if (!rule_in_group(ru, g))
+					continue;
+				if (ru->fp_buf < 0) {
+					if (b == 0)
+						sg->always[sg->nalways++] = i;
+					continue;
+				}
+				if (ru->bufs[ru->fp_buf].buf != b)
+					continue;
+				refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
+				refs[n].rule = i;
+				n++;
+			}
+			if (n == 0)
+				continue;
+			sg->mg[sg->nmg].buf = (uint8_t)b;
+			r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
+			sg->nmg++;
+		}
+	}
+out:
+	free(refs);
+	if (r < 0) {
+		detect_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+void
+detect_free(struct detect *d)
+{
+	if (!d)
+		return;
+	for (int g = 0; g < SG__N; g++) {
+		for (int i = 0; i < d->sg[g].nmg; i++) {
+			mpm_db_put(d->sg[g].mg[i].db);
+			free(d->sg[g].mg[i].off);
+			free(d->sg[g].mg[i].rules);
+		}
+		free(d->sg[g].mg);
+		free(d->sg[g].always);
+	}
+	free(d->cand);
+	free(d);
+}
+
+size_t
+detect_db_bytes(const struct detect *d)
+{
+	size_t b = 0;
+
+	for (int g = 0; d && g < SG__N; g++)
+		for (int i = 0; i < d->sg[g].nmg; i++)
+			b += mpm_db_size(d->sg[g].mg[i].db);
+	return b;
+}
+
+/* ---- thresholds ---- */
+
+#define TH_CAP 16384
+#define TH_PROBE 16
+
+struct th_entry {
+	uint32_t sid, gid, a, b;
+	uint8_t used, kind;
+	uint64_t start_s;
+	uint32_t count;
+};
+
+struct det_thresh {
+	struct th_entry e[TH_CAP];
+};
+
+struct det_thresh *
+det_thresh_new(void)
+{
+	return calloc(1, sizeof(struct det_thresh));
+}
+
+void
+det_thresh_free(struct det_thresh *t)
+{
+	free(t);
+}
+
+static int
+thresh_ok(struct det_thresh *th, const struct threshold *t, const struct rule *r,
+	  const struct det_pkt *p)
+{
+	uint32_t a = 0, b = 0;
+	uint64_t now = p->ts_us / 1000000, h;
+	struct th_entry *e = NULL, *oldest = NULL;
+
+	if (!th)
+		return 1;
+	switch (t->track) {
+	case TRACK_SRC: a = p->src; break;
+	case TRACK_DST: a = p->dst; break;
+	case TRACK_BOTH: a = p->src; b = p->dst; break;
+	default: break;
+	}
+	h = ((uint64_t)r->sid * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)a * 0xc2b2ae3d27d4eb4full) ^
+	    ((uint64_t)b << 17) ^ t->type;
+	for (int i = 0; i < TH_PROBE; i++) {
+		struct th_entry *x = &th->e[(h + (uint64_t)i) % TH_CAP];
+
+		if (x->used && x->sid == r->sid && x->gid == r->gid && x->a == a && x->b == b &&
+		    x->kind == t->type) {
+			e = x;
+			break;
+		}
+		if (!x->used) {
+			if (!oldest || oldest->used)
+				oldest = x;
+		} else if (!oldest || (oldest->used && x->start_s < oldest->start_s)) {
+			oldest = x;
+		}
+	}
+	if (!e) {
+		e = oldest;
+		memset(e, 0, sizeof(*e));
+		e->used = 1;
+		e->sid = r->sid;
+		e->gid = r->gid;
+		e->a = a;
+		e->b = b;
+		e->kind = t->type;
+		e->start_s = now;
+	}
+	if (now >= e->start_s + t->seconds) {
+		e->start_s = now;
+		e->count = 0;
+	}
+	e->count++;
+	switch (t->type) {
+	case TH_LIMIT: return e->count <= t->count;
+	case TH_THRESHOLD:
+		if (e->count >= t->count) {
+			e->count = 0;
+			return 1;
+		}
+		return 0;
+	case TH_BOTH: return e->count == t->count;
+	case TH_DETECTION_FILTER: return e->count > t->count;
+	}
+	return 1;
+}
+
+/* ---- evaluation ---- */
+
+static int
+ports_apply(uint8_t ipproto)
+{
+	return ipproto == 6 || ipproto == 17;
+}
+
+static int
+hdr_match(const struct rule *r, const struct det_pkt *p)
+{
+	int ports = ports_apply(p->ipproto);
+
+	switch (r->proto) {
+	case PROTO_TCP: if (p->ipproto != 6) return 0; break;
+	case PROTO_UDP: if (p->ipproto != 17) return 0; break;
+	case PROTO_ICMP: if (p->ipproto != 1) return 0; break;
+	case PROTO_HTTP: if (p->ipproto != 6 || p->app != APP_HTTP) return 0; break;
+	case PROTO_TLS: if (p->ipproto != 6 || p->app != APP_TLS) return 0; break;
+	case PROTO_DNS: if (p->app != APP_DNS) return 0; break;
+	default: break;
+	}
+	if (addr_contains(&r->src, p->src) && addr_contains(&r->dst, p->dst) &&
+	    (!ports || (addr_contains(&r->sp, p->sp) && addr_contains(&r->dp, p->dp))))
+		return 1;
+	return r->bidir && addr_contains(&r->src, p->dst) && addr_contains(&r->dst, p->src) &&
+	       (!ports || (addr_contains(&r->sp, p->dp) && addr_contains(&r->dp, p->sp)));
+}
+
+static int
+flow_match(const struct rule *r, const struct det_pkt *p)
+{
+	uint8_t f = r->flow;
+
+	if (!f)
+		return 1;
+	if ((f & FLOW_ESTABLISHED) && !p->established)
+		return 0;
+	if ((f & FLOW_NOT_ESTABLISHED) && p->established)
+		return 0;
+	if ((f & FLOW_TO_SERVER) && (!p->has_flow || !p->to_server))
+		return 0;
+	if ((f & FLOW_TO_CLIENT) && (!p->has_flow || p->to_server))
+		return 0;
+	if ((f & FLOW_ONLY_STREAM) && !p->stream)
+		return 0;
+	if ((f & FLOW_NO_STREAM) && p->stream)
+		return 0;
+	return 1;
+}
+
+static int
+pkt_match(const struct rule *r, const struct det_pkt *p, int group)
+{
+	if (r->dsize.op && (group > SG_PKT_OTHER || !urange_match(&r->dsize, p->dsize)))
+		return 0;
+	if (r->tcp_flags_mode) {
+		uint8_t f = p->tcp_flags & r->tcp_flags_mask, w = r->tcp_flags;
+
+		if (p->ipproto != 6)
+			return 0;
+		switch (r->tcp_flags_mode) {
+		case '=': if (f != w) return 0; break;
+		case '+': if ((f & w) != w) return 0; break;
+		case '*': if (!(f & w)) return 0; break;
+		case '!': if (f & w) return 0; break;
+		}
+	}
+	if (r->itype.op && (p->ipproto != 1 || !urange_match(&r->itype, p->icmp_type)))
+		return 0;
+	if (r->icode.op && (p->ipproto != 1 || !urange_match(&r->icode, p->icmp_code)))
+		return 0;
+	return 1;
+}
+
+static int
+bit_get(const struct det_pkt *p, unsigned id)
+{
+	return p->fbits && id < p->fbits_n && (p->fbits[id / 8] >> (id % 8) & 1);
+}
+
+static void
+bit_set(struct det_pkt *p, unsigned id, int v)
+{
+	if (!p->fbits || id >= p->fbits_n)
+		return;
+	if (v)
+		p->fbits[id / 8] |= (uint8_t)(1u << (id % 8));
+	else
+		p->fbits[id / 8] &= (uint8_t)~(1u << (id % 8));
+}
+
+static int
+fb_check(const struct rule *r, const struct det_pkt *p)
+{
+	for (int i = 0; i < r->nfb; i++) {
+		const struct fbop *o = &r->fb[i];
+		int set = 0;
+
+		if (o->cmd != FB_ISSET && o->cmd != FB_ISNOTSET)
+			continue;
+		for (int k = 0; k < o->n; k++)
+			set += bit_get(p, o->id[k]);
+		if (o->cmd == FB_ISSET && (o->any ? set == 0 : set != o->n))
+			return 0;
+		if (o->cmd == FB_ISNOTSET && (o->any ? set == o->n : set != 0))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+fb_apply(const struct rule *r, struct det_pkt *p)
+{
+	for (int i = 0; i < r->nfb; i++) {
+		const struct fbop *o = &r->fb[i];
+
+		if (o->cmd == FB_SET)
+			bit_set(p, o->id[0], 1);
+		else if (o->cmd == FB_UNSET)
+			bit_set(p, o->id[0], 0);
+		else if (o->cmd == FB_TOGGLE)
+			bit_set(p, o->id[0], !bit_get(p, o->id[0]));
+	}
+}
+
+static int
+bufs_match(const struct rule *r, const struct det_pkt *p, int stage)
+{
+	for (int i = 0; i < r->nbufs; i++) {
+		const struct rule_buf *rb = &r->bufs[i];
+		struct match_in in = {0};
+
+		if (rb->buf == IDS_BUF_PAYLOAD) {
+			if (!p->payload || p->plen == 0)
+				return 0;
+			in.p = p->payload;
+			in.len = p->plen;
+			in.base = p->pbase;
+			in.min_end = p->pmin_end;
+		} else if (!p->getbuf || p->getbuf(p->bufarg, rb->buf, stage, &in.p, &in.len) < 0) {
+			return 0;
+		}
+		if (!match_buf(rb, &in))
+			return 0;
+	}
+	return 1;
+}
+
+struct scanctx {
+	struct detect *d;
+	const struct mgroup *mg;
+};
+
+static void
+on_pattern(void *arg, unsigned id)
+{
+	struct scanctx *c = arg;
+
+	for (uint32_t k = c->mg->off[id]; k < c->mg->off[id + 1]; k++) {
+		uint32_t ri = c->mg->rules[k];
+
+		c->d->cand[ri / 64] |= 1ull << (ri % 64);
+	}
+}
+
+static int
+group_stage(int group)
+{
+	switch (group) {
+	case SG_HTTP_REQ: return STAGE_HTTP_REQ;
+	case SG_HTTP_RESP: return STAGE_HTTP_RESP;
+	case SG_DNS: return STAGE_DNS;
+	case SG_TLS: return STAGE_TLS;
+	}
+	return STAGE_PACKET;
+}
+
+int
+detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt *p,
+	   det_alert_fn fn, void *arg)
+{
+	struct detect *d = rs->det;
+	struct sgroup *sg;
+	int alerts = 0, stage = group_stage(group), any = 0;
+
+	if (!d || group < 0 || group >= SG__N || d->nrules == 0)
+		return 0;
+	sg = &d->sg[group];
+	memset(d->cand, 0, d->ncw * sizeof(*d->cand));
+	for (uint32_t i = 0; i < sg->nalways; i++) {
+		d->cand[sg->always[i] / 64] |= 1ull << (sg->always[i] % 64);
+		any = 1;
+	}
+	for (int i = 0; i < sg->nmg; i++) {
+		const struct mgroup *mg = &sg->mg[i];
+		struct scanctx c = {d, mg};
+		const uint8_t *b;
+		size_t len;
+
+		if (mg->buf == IDS_BUF_PAYLOAD) {
+			b = p->payload;
+			len = p->plen;
+		} else if (!p->getbuf || p->getbuf(p->bufarg, mg->buf, stage, &b, &len) < 0) {
+			continue;
+		}
+		if (b && len) {
+			mpm_scan(mg->db, b, len, on_pattern, &c);
+			any = 1;
+		}
+	}
+	if (!any)
+		return 0;
+	for (size_t w = 0; w < d->ncw; w++) {
+		uint64_t bits = d->cand[w];
+
+		while (bits) {
+			uint32_t ri = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+			const struct rule *r = rs->rules[ri];
+
+			bits &= bits - 1;
+			/* stream data: payload rules only (the rest ran on the packet) */
+			if (p->stream && !(r->nbufs && r->bufs[0].buf == IDS_BUF_PAYLOAD))
+				continue;
+			if (!hdr_match(r, p) || !flow_match(r, p) || !pkt_match(r, p, group) ||
+			    !fb_check(r, p) || !bufs_match(r, p, stage))
+				continue;
+			fb_apply(r, p);
+			if (r->action == ACT_PASS)
+				return alerts;
+			if (r->fb_noalert)
+				continue;
+			if (r->th.type && !thresh_ok(th, &r->th, r, p))
+				continue;
+			if (r->df.type && !thresh_ok(th, &r->df, r, p))
+				continue;
+			fn(arg, r, p);
+			alerts++;
+		}
+	}
+	return alerts;
+}

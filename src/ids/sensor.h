@@ -1,0 +1,76 @@
+/*
+ * sensor.h - the inspection pipeline shared by both modes: tenant networks
+ * (configuration, rule set, memcap, gate, detectors, counters), the flow
+ * table, and what happens to one frame:
+ *
+ *   decode -> spoof/DHCP checks -> scan/flood trackers -> flow (interface
+ *   + 5-tuple) -> TCP state and reassembly -> app layer (HTTP, DNS, TLS
+ *   SNI) -> detection per event -> gate -> EVE
+ *
+ * Single-threaded: the caller (pcap.c or serve.c) feeds frames one at a
+ * time and calls sensor_tick() now and then for timeouts and stats.
+ */
+#ifndef CLOUDLET_IDS_SENSOR_H
+#define CLOUDLET_IDS_SENSOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect.h"
+#include "eve.h"
+#include "flow.h"
+#include "gate.h"
+#include "netcfg.h"
+#include "portscan.h"
+#include "ruleset.h"
+
+struct net_stats {
+	uint64_t packets, bytes, kernel_drops, decode_errors, not_decoded;
+	uint64_t alerts, suppressed, rate_limited;
+	uint64_t flows, flows_refused, stream_gaps, http_tx, dns_queries, tls_sni;
+};
+
+struct net {
+	struct net *next;
+	struct netcfg cfg;
+	struct ruleset *rs;
+	struct det_thresh *th;
+	struct memcap mem;
+	struct gate gate;
+	struct ps_state *ps;
+	struct net_stats st;
+};
+
+struct sensor {
+	struct flow_table ft;
+	struct net *nets;
+	struct eve eve;
+	uint64_t now_us, last_tick_us, last_stats_us;
+	uint64_t stats_interval_us; /* 0: only at the end */
+	const char *(*iface_name)(void *arg, uint32_t ifid);
+	void *iface_arg;
+};
+
+int sensor_init(struct sensor *s, const char *eve_path, char *err, size_t errlen);
+/* Ends every flow, writes the last stats records, frees everything. */
+void sensor_finish(struct sensor *s);
+
+/* Add or replace (reload) a tenant network from its configuration. The
+ * new rule set is loaded before anything is swapped: on failure the old
+ * one stays. *summary: the rule set's summary (new reference). */
+int sensor_net_set(struct sensor *s, const json_t *cfg, json_t **summary, char *err,
+		   size_t errlen);
+int sensor_net_delete(struct sensor *s, const char *network_id);
+struct net *sensor_net_find(struct sensor *s, const char *network_id);
+
+/* One captured frame from interface ifid of network n. */
+void sensor_packet(struct sensor *s, struct net *n, uint32_t ifid, const uint8_t *frame,
+		   size_t caplen, size_t wirelen, uint64_t ts_us);
+/* Timeouts; stats records every stats_interval_us. now_us: packet time. */
+void sensor_tick(struct sensor *s, uint64_t now_us);
+/* A stats record per network, now. */
+void sensor_write_stats(struct sensor *s, uint64_t ts_us);
+json_t *sensor_net_stats(const struct net *n);
+
+#endif
