@@ -4,7 +4,10 @@
 #   tests/fuzz/build.sh              build
 #   tests/fuzz/build.sh run [SECS]   build, then fuzz each harness for SECS
 #                                    seconds (default 60): the agent's spec
-#                                    parser, then cloudletd's request parsing
+#                                    parser, cloudletd's request parsing, the
+#                                    NBD parser, the network state, and the IDS
+#                                    sensor's rule parser, app-layer parsers
+#                                    and packet path (idsrule, idsapp, idspkt)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
 # NAME = spec or request); a crash leaves build/fuzz/crash-* (spec) or
@@ -52,6 +55,22 @@ mkdir -p "$OUT/corpus/netstate"
 	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/net/netstate.c src/agent/net/nft.c \
 	src/common/jsonv.c -ljansson
 echo "built $OUT/fuzz_netstate"
+
+# The IDS sensor (src/ids): its rule parser, its app-layer parsers, and the
+# whole packet path under one tenant's rules and detectors.
+IDS_SRC="src/ids/addr.c src/ids/rule.c src/ids/ruleset.c src/ids/mpm.c src/ids/match.c \
+	src/ids/detect.c src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
+	src/ids/dns.c src/ids/tls.c src/ids/portscan.c src/ids/spoof.c src/ids/gate.c \
+	src/ids/eve.c src/ids/netcfg.c src/ids/sensor.c src/common/log.c src/common/util.c \
+	src/common/jsonv.c"
+IDS_LIBS="$(pkg-config --libs libhs libpcre2-8) -ljansson -lm"
+for h in idsrule idsapp idspkt; do
+	mkdir -p "$OUT/corpus/$h"
+	# shellcheck disable=SC2086
+	"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/ids -Isrc/common \
+		$(pkg-config --cflags libhs) -o "$OUT/fuzz_$h" tests/fuzz/fuzz_$h.c $IDS_SRC $IDS_LIBS
+	echo "built $OUT/fuzz_$h"
+done
 
 # The request bodies' field names and the values on their limits.
 cat >"$OUT/request.dict" <<'DICT'
@@ -106,6 +125,15 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_netstate" -max_total_time="$secs" -max_len=8192 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/netstate-" "$OUT/corpus/netstate" \
 		tests/fuzz/corpus/netstate || failed="$failed netstate"
+	# The IDS: rule text (dictionary of its keywords), app-layer bytes, frames.
+	for h in idsrule idsapp idspkt; do
+		dict=
+		[ -f "tests/fuzz/$h.dict" ] && dict="-dict=tests/fuzz/$h.dict"
+		# shellcheck disable=SC2086
+		"$OUT/fuzz_$h" -max_total_time="$secs" $dict -max_len=8192 -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$OUT/$h-" \
+			"$OUT/corpus/$h" "tests/fuzz/corpus/$h" || failed="$failed $h"
+	done
 	if [ -n "$failed" ]; then
 		echo "fuzzing failed:$failed (see the crash-* files in $OUT)" >&2
 		exit 1
