@@ -30,6 +30,17 @@ capture_open(struct capture *c, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "the descriptor is not a raw AF_PACKET socket");
 		return -EINVAL;
 	}
+	/* A bridge passes up only frames for itself unless it is promiscuous:
+	 * a membership on this socket makes it so while the socket lives. */
+	{
+		struct packet_mreq mr;
+
+		memset(&mr, 0, sizeof(mr));
+		mr.mr_ifindex = ((struct sockaddr_ll *)&ss)->sll_ifindex;
+		mr.mr_type = PACKET_MR_PROMISC;
+		if (mr.mr_ifindex > 0)
+			(void)setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr));
+	}
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = CAPTURE_BLOCK_SIZE;
 	req.tp_block_nr = CAPTURE_BLOCKS;

@@ -13,6 +13,7 @@
  * is the long-running sensor the agent hands capture sockets to
  * (serve.c, control.h for the protocol).
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
 #include <pcap/pcap.h>
@@ -127,8 +128,12 @@ load_config(const struct opts *o)
 		dirs = json_array();
 		json_object_set_new(j, "rule_dirs", dirs);
 	}
-	for (int i = 0; i < o->ndirs; i++)
-		json_array_append_new(dirs, json_string(o->dirs[i]));
+	for (int i = 0; i < o->ndirs; i++) {
+		char *abs = realpath(o->dirs[i], NULL);
+
+		json_array_append_new(dirs, json_string(abs ? abs : o->dirs[i]));
+		free(abs);
+	}
 	return j;
 }
 
