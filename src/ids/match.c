@@ -248,9 +248,11 @@ step(const struct sm *sm, int n, int i, const struct match_in *in, size_t prev, 
 		return pos >= 0 && step(sm, n, i + 1, in, (size_t)pos, max_end, budget);
 	}
 	case SM_ISDATAAT: {
-		long pos = (m->flags & SM_RELATIVE) ? (long)prev + m->u.d.pos
-						     : (long)m->u.d.pos - (long)in->base;
-		int ok = pos < (long)in->len;
+		/* relative: N more bytes after the previous match; absolute: a
+		 * byte at offset N (Suricata's reading of both) */
+		int ok = (m->flags & SM_RELATIVE)
+				 ? (long)prev + m->u.d.pos <= (long)in->len
+				 : (long)m->u.d.pos - (long)in->base < (long)in->len;
 
 		if (m->flags & SM_NEG)
 			ok = !ok;
