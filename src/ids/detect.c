@@ -31,8 +31,10 @@ struct sgroup {
 struct detect {
 	struct sgroup sg[SG__N];
 	uint32_t nrules;
-	uint64_t *cand; /* candidate bitmap */
-	size_t ncw;
+	/* Candidates of the current event: a list, and per rule the event
+	 * number that last added it (no bitmap to clear for each event). */
+	uint32_t *cand, ncand;
+	uint32_t *stamp, gen;
 };
 
 /* ---- building ---- */
@@ -136,10 +138,10 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	if (!d)
 		return -ENOMEM;
 	d->nrules = (uint32_t)rs->nrules;
-	d->ncw = (rs->nrules + 63) / 64;
-	d->cand = calloc(d->ncw ? d->ncw : 1, sizeof(*d->cand));
+	d->cand = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->cand));
+	d->stamp = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->stamp));
 	refs = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*refs));
-	if (!d->cand || !refs) {
+	if (!d->cand || !d->stamp || !refs) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -203,6 +205,7 @@ detect_free(struct detect *d)
 		free(d->sg[g].always);
 	}
 	free(d->cand);
+	free(d->stamp);
 	free(d);
 }
 
@@ -463,15 +466,29 @@ struct scanctx {
 };
 
 static void
+add_cand(struct detect *d, uint32_t ri)
+{
+	if (d->stamp[ri] != d->gen) {
+		d->stamp[ri] = d->gen;
+		d->cand[d->ncand++] = ri;
+	}
+}
+
+static void
 on_pattern(void *arg, unsigned id)
 {
 	struct scanctx *c = arg;
 
-	for (uint32_t k = c->mg->off[id]; k < c->mg->off[id + 1]; k++) {
-		uint32_t ri = c->mg->rules[k];
+	for (uint32_t k = c->mg->off[id]; k < c->mg->off[id + 1]; k++)
+		add_cand(c->d, c->mg->rules[k]);
+}
 
-		c->d->cand[ri / 64] |= 1ull << (ri % 64);
-	}
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int
@@ -497,11 +514,14 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	if (!d || group < 0 || group >= SG__N || d->nrules == 0)
 		return 0;
 	sg = &d->sg[group];
-	memset(d->cand, 0, d->ncw * sizeof(*d->cand));
-	for (uint32_t i = 0; i < sg->nalways; i++) {
-		d->cand[sg->always[i] / 64] |= 1ull << (sg->always[i] % 64);
-		any = 1;
+	if (++d->gen == 0) { /* wrapped: forget every stamp */
+		memset(d->stamp, 0, d->nrules * sizeof(*d->stamp));
+		d->gen = 1;
 	}
+	d->ncand = 0;
+	for (uint32_t i = 0; i < sg->nalways; i++)
+		add_cand(d, sg->always[i]);
+	any = sg->nalways > 0;
 	for (int i = 0; i < sg->nmg; i++) {
 		const struct mgroup *mg = &sg->mg[i];
 		struct scanctx c = {d, mg};
@@ -519,34 +539,32 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 			any = 1;
 		}
 	}
-	if (!any)
+	if (!any || d->ncand == 0)
 		return 0;
-	for (size_t w = 0; w < d->ncw; w++) {
-		uint64_t bits = d->cand[w];
+	/* rule-set order: pass rules, flowbit setters, then the rest */
+	if (d->ncand > 1)
+		qsort(d->cand, d->ncand, sizeof(*d->cand), cmp_u32);
+	for (uint32_t k = 0; k < d->ncand; k++) {
+		uint32_t ri = d->cand[k];
+		const struct rule *r = rs->rules[ri];
 
-		while (bits) {
-			uint32_t ri = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-			const struct rule *r = rs->rules[ri];
-
-			bits &= bits - 1;
-			/* stream data: payload rules only (the rest ran on the packet) */
-			if (p->stream && !(r->nbufs && r->bufs[0].buf == IDS_BUF_PAYLOAD))
-				continue;
-			if (!hdr_match(r, p) || !flow_match(r, p) || !pkt_match(r, p, group) ||
-			    !fb_check(r, p) || !bufs_match(r, p, stage))
-				continue;
-			fb_apply(r, p);
-			if (r->action == ACT_PASS)
-				return alerts;
-			if (r->fb_noalert)
-				continue;
-			if (r->th.type && !thresh_ok(th, &r->th, r, p))
-				continue;
-			if (r->df.type && !thresh_ok(th, &r->df, r, p))
-				continue;
-			fn(arg, r, p);
-			alerts++;
-		}
+		/* stream data: payload rules only (the rest ran on the packet) */
+		if (p->stream && !(r->nbufs && r->bufs[0].buf == IDS_BUF_PAYLOAD))
+			continue;
+		if (!hdr_match(r, p) || !flow_match(r, p) || !pkt_match(r, p, group) ||
+		    !fb_check(r, p) || !bufs_match(r, p, stage))
+			continue;
+		fb_apply(r, p);
+		if (r->action == ACT_PASS)
+			return alerts;
+		if (r->fb_noalert)
+			continue;
+		if (r->th.type && !thresh_ok(th, &r->th, r, p))
+			continue;
+		if (r->df.type && !thresh_ok(th, &r->df, r, p))
+			continue;
+		fn(arg, r, p);
+		alerts++;
 	}
 	return alerts;
 }

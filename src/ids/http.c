@@ -17,10 +17,7 @@ msg_free(struct http_msg *m, struct memcap *mc)
 {
 	if (!m)
 		return;
-	if (m->head)
-		memcap_give(mc, HTTP_HEAD_MAX);
-	if (m->body)
-		memcap_give(mc, HTTP_BODY_MAX);
+	memcap_give(mc, m->headcap + m->bodycap);
 	free(m->head);
 	free(m->body);
 	memset(m, 0, sizeof(*m));
@@ -33,7 +30,7 @@ tx_free(struct http_tx *tx, struct memcap *mc)
 		return;
 	msg_free(&tx->req, mc);
 	msg_free(&tx->resp, mc);
-	for (int i = 0; i < 32; i++)
+	for (int i = 0; i < 40; i++)
 		for (int k = 0; k < 2; k++)
 			free(tx->derived[i][k]);
 	memcap_give(mc, sizeof(*tx));
@@ -233,21 +230,42 @@ complete(struct http_state *h, struct memcap *mc, int dir, http_event_fn fn, voi
 	}
 }
 
+/* Room for want bytes in *buf (capacity *cap, at most max): grows by
+ * doubling, charged to the memcap. 0, or -1 when refused. */
+static int
+grow(uint8_t **buf, size_t *cap, size_t want, size_t max, struct memcap *mc)
+{
+	size_t nc = *cap ? *cap : 1024;
+	uint8_t *b;
+
+	if (want <= *cap)
+		return 0;
+	while (nc < want)
+		nc *= 2;
+	if (nc > max)
+		nc = max;
+	if (memcap_take(mc, nc - *cap) < 0)
+		return -1;
+	b = realloc(*buf, nc);
+	if (!b) {
+		memcap_give(mc, nc - *cap);
+		return -1;
+	}
+	*buf = b;
+	*cap = nc;
+	return 0;
+}
+
 static void
 body_add(struct http_msg *m, struct memcap *mc, const uint8_t *p, size_t n)
 {
 	m->body_total += n;
 	if (m->bodylen >= HTTP_BODY_MAX)
 		return;
-	if (!m->body) {
-		if (memcap_take(mc, HTTP_BODY_MAX) < 0)
-			return;
-		m->body = malloc(HTTP_BODY_MAX);
-		if (!m->body) {
-			memcap_give(mc, HTTP_BODY_MAX);
-			return;
-		}
-	}
+	if (n > HTTP_BODY_MAX - m->bodylen)
+		n = HTTP_BODY_MAX - m->bodylen;
+	if (grow(&m->body, &m->bodycap, m->bodylen + n, HTTP_BODY_MAX, mc) < 0)
+		return;
 	if (n > HTTP_BODY_MAX - m->bodylen)
 		n = HTTP_BODY_MAX - m->bodylen;
 	memcpy(m->body + m->bodylen, p, n);
@@ -285,9 +303,9 @@ head_done(struct http_state *h, struct memcap *mc, int dir, http_event_fn fn, vo
 			}
 			/* An interim response: the real one follows. */
 			free(m->head);
-			memcap_give(mc, HTTP_HEAD_MAX);
+			memcap_give(mc, m->headcap);
 			m->head = NULL;
-			m->headlen = 0;
+			m->headlen = m->headcap = 0;
 			m->nh = 0;
 			d->phase = PH_HEAD;
 			return;
@@ -381,13 +399,11 @@ http_feed(struct http_state *h, struct memcap *mc, int dir, const uint8_t *p, si
 				}
 				m = d->msg = dir == 0 ? &tx->req : &tx->resp;
 			}
-			if (!m->head) {
-				if (memcap_take(mc, HTTP_HEAD_MAX) < 0 || !(m->head = malloc(HTTP_HEAD_MAX))) {
-					stop(h, dir);
-					return;
-				}
-			}
 			take = n < HTTP_HEAD_MAX - m->headlen ? n : HTTP_HEAD_MAX - m->headlen;
+			if (grow(&m->head, &m->headcap, m->headlen + take, HTTP_HEAD_MAX, mc) < 0) {
+				stop(h, dir);
+				return;
+			}
 			from = m->headlen > 3 ? m->headlen - 3 : 0;
 			memcpy(m->head + m->headlen, p, take);
 			m->headlen += take;
@@ -557,7 +573,7 @@ static int
 derive(struct http_tx *tx, int buf, int st, const struct http_msg *m, const uint8_t **p,
        size_t *len)
 {
-	int slot = buf & 31;
+	int slot = buf;
 	uint8_t *o;
 	size_t n = 0;
 
@@ -585,7 +601,8 @@ derive(struct http_tx *tx, int buf, int st, const struct http_msg *m, const uint
 		}
 		break;
 	}
-	case IDS_BUF_HTTP_HOST: {
+	case IDS_BUF_HTTP_HOST:
+	case IDS_BUF_HTTP_HOST_DOT: {
 		size_t vl;
 		const uint8_t *v = hdr_value(m, "Host", &vl);
 
@@ -593,6 +610,8 @@ derive(struct http_tx *tx, int buf, int st, const struct http_msg *m, const uint
 			free(o);
 			return -1;
 		}
+		if (buf == IDS_BUF_HTTP_HOST_DOT)
+			o[n++] = '.';
 		for (size_t i = 0; i < vl && v[i] != ':'; i++)
 			o[n++] = (uint8_t)tolower(v[i]);
 		break;
@@ -650,7 +669,10 @@ http_getbuf(struct http_tx *tx, int buf, int stage, const uint8_t **p, size_t *l
 	switch (buf) {
 	case IDS_BUF_HTTP_URI:
 	case IDS_BUF_HTTP_HOST:
+	case IDS_BUF_HTTP_HOST_DOT:
 		return q->head ? derive(tx, buf, 0, q, p, len) : -1;
+	case IDS_BUF_HTTP_RAW:
+		return m->head ? set(m->head, m->headlen, p, len) : -1;
 	case IDS_BUF_HTTP_URI_RAW:
 		return q->head ? set(q->head + q->f_off[1], q->f_len[1], p, len) : -1;
 	case IDS_BUF_HTTP_METHOD:
@@ -689,6 +711,8 @@ http_getbuf(struct http_tx *tx, int buf, int stage, const uint8_t **p, size_t *l
 		if (!m->head || m->headlen <= (size_t)m->line_len + 2)
 			return -1;
 		v = memchr(m->head, '\n', m->headlen);
+		if (!v)
+			return -1;
 		return set(v + 1, m->headlen - (size_t)(v + 1 - m->head), p, len);
 	case IDS_BUF_HTTP_START:
 		return m->head ? set(m->head, m->headlen, p, len) : -1;

@@ -39,22 +39,22 @@ struct http_hdr {
 
 struct http_msg {
 	uint8_t *head; /* line + headers, as received */
-	size_t headlen;
+	size_t headlen, headcap;
 	uint16_t line_len;
 	struct http_hdr h[HTTP_HDRS_MAX];
 	int nh;
 	/* request: method, uri, protocol; response: protocol, code, msg */
 	uint16_t f_off[3], f_len[3];
 	uint8_t *body;
-	size_t bodylen;
+	size_t bodylen, bodycap;
 	uint64_t body_total;
 	uint8_t done;
 };
 
 struct http_tx {
 	struct http_msg req, resp;
-	uint8_t *derived[32][2]; /* buffers built on demand, per stage */
-	size_t dlen[32][2];
+	uint8_t *derived[40][2]; /* buffers built on demand, per stage (by enum ids_buf) */
+	size_t dlen[40][2];
 	uint8_t is_head, is_connect;
 	uint64_t id;
 };

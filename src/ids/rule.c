@@ -60,6 +60,10 @@ static const struct bufdef bufdefs[] = {
 	{"http.location", "http_location", IDS_BUF_HTTP_LOCATION, 0},
 	{"dns.query", "dns_query", IDS_BUF_DNS_QUERY, 0},
 	{"tls.sni", "tls_sni", IDS_BUF_TLS_SNI, 0},
+	{"dns.query (dotprefix)", NULL, IDS_BUF_DNS_QUERY_DOT, 0},
+	{"tls.sni (dotprefix)", NULL, IDS_BUF_TLS_SNI_DOT, 0},
+	{"http.host (dotprefix)", NULL, IDS_BUF_HTTP_HOST_DOT, 0},
+	{"pkt_data (http)", NULL, IDS_BUF_HTTP_RAW, 0},
 };
 
 const char *
@@ -960,6 +964,25 @@ set_sticky(struct pstate *s, int buf)
 	return 0;
 }
 
+/* dotprefix: the sticky buffer's matches see "." and the buffer. */
+static int
+kw_dotprefix(struct pstate *s)
+{
+	int to;
+
+	switch (s->sticky) {
+	case IDS_BUF_DNS_QUERY: to = IDS_BUF_DNS_QUERY_DOT; break;
+	case IDS_BUF_TLS_SNI: to = IDS_BUF_TLS_SNI_DOT; break;
+	case IDS_BUF_HTTP_HOST: to = IDS_BUF_HTTP_HOST_DOT; break;
+	default: return perr(s, "dotprefix on %s is not supported", rule_buf_name(s->sticky));
+	}
+	for (int i = 0; i < s->nsm; i++)
+		if (s->sm[i].buf == s->sticky)
+			s->sm[i].buf = (uint8_t)to;
+	s->sticky = to;
+	return 0;
+}
+
 static int
 option(struct pstate *s, char *name, char *v)
 {
@@ -979,6 +1002,7 @@ option(struct pstate *s, char *name, char *v)
 			return 0;
 		}
 	}
+	if (strcmp(name, "dotprefix") == 0) return kw_dotprefix(s);
 	if (strcmp(name, "content") == 0) return kw_content(s, v);
 	if (strcmp(name, "nocase") == 0) return kw_nocase(s, v);
 	if (strcmp(name, "depth") == 0 || strcmp(name, "offset") == 0 ||
@@ -1145,7 +1169,8 @@ group_matches(struct pstate *s)
 static int
 is_http_buf(int b)
 {
-	return b >= IDS_BUF_HTTP_URI && b <= IDS_BUF_HTTP_LOCATION;
+	return (b >= IDS_BUF_HTTP_URI && b <= IDS_BUF_HTTP_LOCATION) || b == IDS_BUF_HTTP_HOST_DOT ||
+	       b == IDS_BUF_HTTP_RAW;
 }
 
 static int
@@ -1169,13 +1194,24 @@ finish(struct pstate *s)
 
 		http |= is_http_buf(b);
 		resp |= is_resp_buf(b);
-		dns |= b == IDS_BUF_DNS_QUERY;
-		tls |= b == IDS_BUF_TLS_SNI;
+		dns |= b == IDS_BUF_DNS_QUERY || b == IDS_BUF_DNS_QUERY_DOT;
+		tls |= b == IDS_BUF_TLS_SNI || b == IDS_BUF_TLS_SNI_DOT;
 		payload |= b == IDS_BUF_PAYLOAD;
 	}
 	if (http + dns + tls > 1)
 		return perr(s, "buffers of two application protocols in one rule");
-	if (payload && (http || dns || tls))
+	if (payload && http) {
+		/* Contents before the first sticky buffer of an HTTP rule look at
+		 * the message as sent: match them on its line and headers. */
+		struct rule_buf *pb = &r->bufs[0], tmp;
+
+		pb->buf = IDS_BUF_HTTP_RAW;
+		tmp = *pb;
+		memmove(r->bufs, r->bufs + 1, (size_t)(r->nbufs - 1) * sizeof(*r->bufs));
+		r->bufs[r->nbufs - 1] = tmp;
+		payload = 0;
+	}
+	if (payload && (dns || tls))
 		return perr(s, "payload and application buffers in one rule are not supported");
 	if (http) {
 		if (r->proto != PROTO_HTTP && r->proto != PROTO_TCP && r->proto != PROTO_IP)

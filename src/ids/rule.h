@@ -63,6 +63,13 @@ enum ids_buf {
 	IDS_BUF_HTTP_LOCATION,
 	IDS_BUF_DNS_QUERY,
 	IDS_BUF_TLS_SNI,
+	/* with the dotprefix transform: "." and the buffer */
+	IDS_BUF_DNS_QUERY_DOT,
+	IDS_BUF_TLS_SNI_DOT,
+	IDS_BUF_HTTP_HOST_DOT,
+	/* payload matches of an HTTP rule: the message's line and headers as
+	 * sent (XXX: Suricata matches them on the stream, bodies included) */
+	IDS_BUF_HTTP_RAW,
 	IDS_BUF__N
 };
 

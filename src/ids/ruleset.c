@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "stream.h"
 #include "ruleset.h"
 #include "util.h"
 
@@ -432,6 +433,36 @@ order_class(const struct rule *r)
 	return sets && !tests ? 1 : 2;
 }
 
+/*
+ * How far back into stream data already inspected a payload match can
+ * reach: the contents of its chain end to end, with the room each relative
+ * one allows; a relative match with no bound reaches as far as the window
+ * goes (STREAM_OVERLAP).
+ */
+static size_t
+payload_span(const struct rule *r)
+{
+	size_t span = 0;
+
+	if (r->nbufs == 0 || r->bufs[0].buf != IDS_BUF_PAYLOAD)
+		return 0;
+	for (int i = 0; i < r->bufs[0].n; i++) {
+		const struct sm *m = &r->bufs[0].sm[i];
+
+		if (m->type == SM_CONTENT) {
+			if (m->flags & SM_WITHIN)
+				span += (size_t)(m->u.c.within + (m->u.c.distance > 0 ? m->u.c.distance : 0));
+			else if ((m->flags & SM_RELATIVE) && i > 0)
+				return STREAM_OVERLAP;
+			else
+				span += m->u.c.len;
+		} else if (m->type == SM_PCRE) {
+			return STREAM_OVERLAP;
+		}
+	}
+	return span;
+}
+
 int
 ruleset_build(struct ruleset *rs, char *err, size_t errlen)
 {
@@ -450,6 +481,13 @@ ruleset_build(struct ruleset *rs, char *err, size_t errlen)
 	free(rs->rules);
 	rs->rules = sorted;
 	rs->caprules = rs->nrules;
+	rs->stream_overlap = 0;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		size_t sp = payload_span(rs->rules[i]);
+
+		if (sp > rs->stream_overlap)
+			rs->stream_overlap = sp > STREAM_OVERLAP ? STREAM_OVERLAP : sp;
+	}
 	detect_free(rs->det);
 	rs->det = NULL;
 	r = detect_build(rs, &rs->det, err, errlen);

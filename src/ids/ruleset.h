@@ -60,6 +60,7 @@ struct ruleset {
 	size_t sidcap;
 	struct detect *det;
 	uint64_t load_ms;
+	size_t stream_overlap; /* bytes of stream kept for matches that straddle */
 };
 
 /* vars: "NAME" = "value" pairs, address variables first (port = 0). */

@@ -176,7 +176,8 @@ struct bufarg {
 	struct http_tx *tx;
 	const uint8_t *one; /* dns.query or tls.sni */
 	size_t onelen;
-	int onebuf;
+	int onebuf, dotbuf; /* the buffer, and its dotprefix variant */
+	uint8_t dot[DNS_NAME_MAX + 2];
 };
 
 static int
@@ -191,6 +192,13 @@ getbuf(void *arg, int buf, int stage, const uint8_t **p, size_t *len)
 		*len = b->onelen;
 		return 0;
 	}
+	if (buf == b->dotbuf && b->one && b->onelen < sizeof(b->dot) - 1) {
+		b->dot[0] = '.';
+		memcpy(b->dot + 1, b->one, b->onelen);
+		*p = b->dot;
+		*len = b->onelen + 1;
+		return 0;
+	}
 	return -1;
 }
 
@@ -199,7 +207,7 @@ on_http(void *arg, struct http_tx *tx, int stage)
 {
 	struct pctx *c = arg;
 	struct det_pkt d;
-	struct bufarg b = {tx, NULL, 0, 0};
+	struct bufarg b = {tx, NULL, 0, -1, -1, {0}};
 
 	fill(&d, c, stage == STAGE_HTTP_REQ ? 0 : 1);
 	d.getbuf = getbuf;
@@ -232,7 +240,8 @@ tls_data(struct pctx *c, const uint8_t *data, size_t len)
 		return;
 	if (r == TLS_SNI) {
 		struct det_pkt d;
-		struct bufarg b = {NULL, (const uint8_t *)sni, snilen, IDS_BUF_TLS_SNI};
+		struct bufarg b = {NULL, (const uint8_t *)sni, snilen, IDS_BUF_TLS_SNI,
+				   IDS_BUF_TLS_SNI_DOT, {0}};
 
 		c->n->st.tls_sni++;
 		fill(&d, c, 0);
@@ -290,7 +299,7 @@ on_stream(void *arg, const uint8_t *data, size_t len)
 	d.stream = 1;
 	stream_window(st, f->mem, data, len, &d.payload, &d.plen, &d.pbase, &d.pmin_end);
 	run(c, SG_PKT_TCP, &d);
-	stream_window_trim(st, f->mem);
+	stream_window_trim(st, f->mem, c->n->rs ? c->n->rs->stream_overlap : 0);
 }
 
 static void
@@ -306,7 +315,8 @@ dns_udp(struct pctx *c, const struct pkt *p)
 		return;
 	for (int i = 0; i < m.nq; i++) {
 		struct det_pkt d;
-		struct bufarg b = {NULL, (const uint8_t *)m.q[i], m.qlen[i], IDS_BUF_DNS_QUERY};
+		struct bufarg b = {NULL, (const uint8_t *)m.q[i], m.qlen[i], IDS_BUF_DNS_QUERY,
+				   IDS_BUF_DNS_QUERY_DOT, {0}};
 
 		c->n->st.dns_queries++;
 		fill(&d, c, c->f ? c->dir : 0);

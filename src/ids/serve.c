@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,11 @@ confine(void)
 		{"futex", "libc locks"},
 		{"getrandom", "malloc and hash seeds in libc"},
 		{"sched_getaffinity", "Hyperscan's platform check"},
+		{"sysinfo", "glibc's qsort sizes its buffer by the physical memory"},
+		{"pread64", "libc reading rule files and /proc"},
+		{"readlink", "libc path handling"},
+		{"access", "libc checks on a reload"},
+		{"prlimit64", "libc asking for its stack limit"},
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = 0;
@@ -101,6 +107,10 @@ confine(void)
 		if (nr != __NR_SCMP_ERROR)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 	}
+	/* ioctl: only the terminal check stdio makes (isatty) */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				     SCMP_A1(SCMP_CMP_EQ, TCGETS));
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

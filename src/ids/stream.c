@@ -192,11 +192,13 @@ stream_window(struct stream *s, struct memcap *m, const uint8_t *data, size_t n,
 }
 
 void
-stream_window_trim(struct stream *s, struct memcap *m)
+stream_window_trim(struct stream *s, struct memcap *m, size_t keep)
 {
-	if (s->winlen > STREAM_OVERLAP) {
-		memmove(s->win, s->win + s->winlen - STREAM_OVERLAP, STREAM_OVERLAP);
-		s->winlen = STREAM_OVERLAP;
+	if (keep > STREAM_OVERLAP)
+		keep = STREAM_OVERLAP;
+	if (s->winlen > keep) {
+		memmove(s->win, s->win + s->winlen - keep, keep);
+		s->winlen = keep;
 	}
 	if (s->wincap > 4 * STREAM_OVERLAP) {
 		uint8_t *w = realloc(s->win, STREAM_OVERLAP);

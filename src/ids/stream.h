@@ -9,7 +9,8 @@
  * stream skips ahead and reports a gap. Memory is charged to the tenant's
  * memcap before it is taken; a refused charge is a gap too.
  *
- * The inspection window: the last STREAM_OVERLAP bytes already inspected
+ * The inspection window: the last bytes already inspected (as many as the
+ * rule set's longest payload match can span, at most STREAM_OVERLAP)
  * followed by the new data, so a pattern that straddles two segments (or
  * two deliveries) is seen whole; the matcher is told where the new data
  * starts so a match wholly inside the old part is not reported twice.
@@ -61,7 +62,7 @@ void stream_free(struct stream *s, struct memcap *m);
  * refuses (then only the new data is the window). */
 int stream_window(struct stream *s, struct memcap *m, const uint8_t *data, size_t n,
 		  const uint8_t **buf, size_t *len, uint64_t *base, size_t *min_end);
-/* After inspection: keep the last STREAM_OVERLAP bytes. */
-void stream_window_trim(struct stream *s, struct memcap *m);
+/* After inspection: keep the last keep (at most STREAM_OVERLAP) bytes. */
+void stream_window_trim(struct stream *s, struct memcap *m, size_t keep);
 
 #endif

@@ -134,7 +134,7 @@ window_keeps_overlap(void **state)
 		assert_int_equal(base + len, (uint64_t)(i + 1) * 1500);
 		assert_int_equal(len - min_end, 1500);
 		assert_true(min_end <= STREAM_OVERLAP);
-		stream_window_trim(&s, &m);
+		stream_window_trim(&s, &m, STREAM_OVERLAP);
 		assert_true(s.winlen <= STREAM_OVERLAP);
 	}
 	stream_free(&s, &m);
