@@ -17,9 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rule.h"
-
-#define MAX_SM 128
+#include "ruleparse.h"
 
 struct bufdef {
 	const char *name;   /* sticky buffer, Suricata 5+ */
@@ -75,35 +73,6 @@ rule_buf_name(int buf)
 	return "?";
 }
 
-struct psm {
-	struct sm sm;
-	uint8_t buf;
-};
-
-struct pstate {
-	const struct rule_env *env;
-	struct rule *r;
-	struct psm sm[MAX_SM];
-	int nsm;
-	int sticky;      /* current sticky buffer */
-	int last_match;  /* index of the last content, pcre or byte_*; -1 none */
-	int last_content;
-	int have_sid;
-	char *err;
-	size_t errlen;
-};
-
-static int
-perr(struct pstate *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->err, s->errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 int
 urange_match(const struct urange *r, uint64_t v)
 {
@@ -119,605 +88,6 @@ urange_match(const struct urange *r, uint64_t v)
 	}
 }
 
-/* ---- small lexical helpers ---- */
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
-static int
-parse_int(const char *t, long min, long max, long *out)
-{
-	char *end;
-	long v;
-	int base = 10;
-
-	t = t ? t : "";
-	while (*t == ' ')
-		t++;
-	if (t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
-		base = 16;
-	if (!(isdigit((unsigned char)*t) || (*t == '-' && isdigit((unsigned char)t[1]))))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(t, &end, base);
-	while (*end == ' ')
-		end++;
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int
-parse_u64(const char *t, uint64_t *out)
-{
-	char *end;
-	int base = 10;
-
-	while (*t == ' ')
-		t++;
-	if (t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
-		base = 16;
-	if (!isdigit((unsigned char)*t))
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(t, &end, base);
-	while (*end == ' ')
-		end++;
-	return errno || *end ? -EINVAL : 0;
-}
-
-/* Split s in place at top-level commas into at most max fields. */
-static int
-split_commas(char *s, char **f, int max)
-{
-	int n = 0;
-
-	for (;;) {
-		char *c = strchr(s, ',');
-
-		if (n == max)
-			return -E2BIG;
-		if (c)
-			*c = '\0';
-		f[n++] = trim(s);
-		if (!c)
-			return n;
-		s = c + 1;
-	}
-}
-
-static int
-parse_range(const char *t, struct urange *r)
-{
-	long a, b;
-	const char *p;
-	char buf[64];
-
-	while (*t == ' ')
-		t++;
-	if (strlen(t) >= sizeof(buf))
-		return -EINVAL;
-	if ((p = strstr(t, "<>")) != NULL) {
-		memcpy(buf, t, (size_t)(p - t));
-		buf[p - t] = '\0';
-		if (parse_int(buf, 0, UINT32_MAX, &a) < 0 || parse_int(p + 2, 0, UINT32_MAX, &b) < 0 ||
-		    a >= b)
-			return -EINVAL;
-		r->op = RANGE_IN;
-		r->lo = (uint32_t)a;
-		r->hi = (uint32_t)b;
-		return 0;
-	}
-	if (t[0] == '<' && t[1] == '=')
-		r->op = RANGE_LE, t += 2;
-	else if (t[0] == '>' && t[1] == '=')
-		r->op = RANGE_GE, t += 2;
-	else if (t[0] == '<')
-		r->op = RANGE_LT, t++;
-	else if (t[0] == '>')
-		r->op = RANGE_GT, t++;
-	else if (t[0] == '!')
-		r->op = RANGE_NE, t++;
-	else if (t[0] == '=')
-		r->op = RANGE_EQ, t++;
-	else
-		r->op = RANGE_EQ;
-	if (parse_int(t, 0, UINT32_MAX, &a) < 0)
-		return -EINVAL;
-	r->lo = (uint32_t)a;
-	return 0;
-}
-
-int
-rule_content_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *len)
-{
-	size_t i = 0, o = 0;
-	int hex = 0, nib = -1;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (hex) {
-			int v;
-
-			if (ch == '|') {
-				if (nib >= 0)
-					return -EINVAL;
-				hex = 0;
-				continue;
-			}
-			if (ch == ' ' || ch == '\t')
-				continue;
-			if (!isxdigit(ch))
-				return -EINVAL;
-			v = isdigit(ch) ? ch - '0' : (tolower(ch) - 'a' + 10);
-			if (nib < 0) {
-				nib = v;
-			} else {
-				if (o >= cap)
-					return -E2BIG;
-				out[o++] = (uint8_t)(nib << 4 | v);
-				nib = -1;
-			}
-			continue;
-		}
-		if (ch == '|') {
-			hex = 1;
-			continue;
-		}
-		if (ch == '\\') {
-			if (i + 1 >= n)
-				return -EINVAL;
-			ch = (unsigned char)s[++i];
-			if (ch != '"' && ch != ';' && ch != '\\' && ch != ':' && ch != '|')
-				return -EINVAL;
-		} else if (ch == '"' || ch == ';') {
-			return -EINVAL;
-		}
-		if (o >= cap)
-			return -E2BIG;
-		out[o++] = ch;
-	}
-	if (hex)
-		return -EINVAL;
-	*len = o;
-	return 0;
-}
-
-/* A quoted value: "..." with optional leading '!'. Returns the inside. */
-static int
-unquote(struct pstate *s, char *v, int *neg, char **in, size_t *n)
-{
-	size_t l;
-
-	*neg = 0;
-	v = trim(v);
-	if (*v == '!') {
-		*neg = 1;
-		v = trim(v + 1);
-	}
-	l = strlen(v);
-	if (l < 2 || v[0] != '"' || v[l - 1] != '"')
-		return perr(s, "value must be quoted: %.40s", v);
-	*in = v + 1;
-	*n = l - 2;
-	return 0;
-}
-
-/* ---- matches ---- */
-
-static struct psm *
-new_sm(struct pstate *s, int type, int buf)
-{
-	struct psm *p;
-
-	if (s->nsm >= MAX_SM) {
-		perr(s, "too many matches (at most %d)", MAX_SM);
-		return NULL;
-	}
-	p = &s->sm[s->nsm++];
-	memset(p, 0, sizeof(*p));
-	p->sm.type = (uint8_t)type;
-	p->buf = (uint8_t)buf;
-	if (type != SM_BSIZE && type != SM_ISDATAAT)
-		s->last_match = s->nsm - 1;
-	if (type == SM_CONTENT)
-		s->last_content = s->nsm - 1;
-	return p;
-}
-
-static int
-kw_content(struct pstate *s, char *v)
-{
-	uint8_t tmp[RULE_CONTENT_MAX];
-	char *in;
-	size_t n, len;
-	int neg, r;
-	struct psm *p;
-
-	if (!v)
-		return perr(s, "content needs a value");
-	if ((r = unquote(s, v, &neg, &in, &n)) < 0)
-		return r;
-	r = rule_content_decode(in, n, tmp, sizeof(tmp), &len);
-	if (r == -E2BIG)
-		return perr(s, "content longer than %d bytes", RULE_CONTENT_MAX);
-	if (r < 0)
-		return perr(s, "bad content string");
-	if (len == 0)
-		return perr(s, "empty content");
-	if ((p = new_sm(s, SM_CONTENT, s->sticky)) == NULL)
-		return -EINVAL;
-	p->sm.u.c.pat = malloc(len);
-	if (!p->sm.u.c.pat)
-		return perr(s, "out of memory");
-	memcpy(p->sm.u.c.pat, tmp, len);
-	p->sm.u.c.len = (uint16_t)len;
-	if (neg)
-		p->sm.flags |= SM_NEG;
-	return 0;
-}
-
-static struct sm *
-last_content(struct pstate *s, const char *kw)
-{
-	if (s->last_content < 0) {
-		perr(s, "%s without a content before it", kw);
-		return NULL;
-	}
-	return &s->sm[s->last_content].sm;
-}
-
-static int
-kw_nocase(struct pstate *s, char *v)
-{
-	struct sm *c = last_content(s, "nocase");
-
-	(void)v;
-	if (!c)
-		return -EINVAL;
-	c->flags |= SM_NOCASE;
-	for (size_t i = 0; i < c->u.c.len; i++)
-		c->u.c.pat[i] = (uint8_t)tolower(c->u.c.pat[i]);
-	return 0;
-}
-
-static int
-kw_cmod(struct pstate *s, const char *kw, char *v)
-{
-	struct sm *c = last_content(s, kw);
-	long n;
-
-	if (!c)
-		return -EINVAL;
-	if (!v || parse_int(v, -65535, 65535, &n) < 0)
-		return perr(s, "%s needs a number (variables are not supported)", kw);
-	if (strcmp(kw, "depth") == 0) {
-		if (n <= 0)
-			return perr(s, "depth must be positive");
-		c->u.c.depth = (int32_t)n;
-		c->flags |= SM_DEPTH;
-	} else if (strcmp(kw, "offset") == 0) {
-		if (n < 0)
-			return perr(s, "offset must not be negative");
-		c->u.c.offset = (int32_t)n;
-	} else if (strcmp(kw, "distance") == 0) {
-		c->u.c.distance = (int32_t)n;
-		c->flags |= SM_RELATIVE;
-	} else {
-		if (n <= 0)
-			return perr(s, "within must be positive");
-		c->u.c.within = (int32_t)n;
-		c->flags |= SM_RELATIVE | SM_WITHIN;
-	}
-	return 0;
-}
-
-static int
-kw_startswith(struct pstate *s, char *v)
-{
-	struct sm *c = last_content(s, "startswith");
-
-	(void)v;
-	if (!c)
-		return -EINVAL;
-	c->u.c.offset = 0;
-	c->u.c.depth = c->u.c.len;
-	c->flags |= SM_DEPTH;
-	return 0;
-}
-
-static int
-kw_endswith(struct pstate *s, char *v)
-{
-	struct sm *c = last_content(s, "endswith");
-
-	(void)v;
-	if (!c)
-		return -EINVAL;
-	c->flags |= SM_ENDSWITH;
-	return 0;
-}
-
-static int
-kw_fast_pattern(struct pstate *s, char *v)
-{
-	struct sm *c = last_content(s, "fast_pattern");
-
-	(void)v; /* "only" and "offset,length" narrow it; the whole content is used */
-	if (!c)
-		return -EINVAL;
-	c->flags |= SM_FAST;
-	return 0;
-}
-
-static int
-kw_pcre(struct pstate *s, char *v)
-{
-	char *in, *slash, *f;
-	size_t n;
-	int neg, r, err, buf = s->sticky;
-	uint32_t opts = 0;
-	PCRE2_SIZE eoff;
-	pcre2_code *re;
-	struct psm *p;
-	uint8_t flags = 0;
-
-	if (!v)
-		return perr(s, "pcre needs a value");
-	if ((r = unquote(s, v, &neg, &in, &n)) < 0)
-		return r;
-	if (n > RULE_PCRE_MAX)
-		return perr(s, "pcre longer than %d characters", RULE_PCRE_MAX);
-	if (n < 2 || in[0] != '/')
-		return perr(s, "pcre must be /pattern/flags");
-	in[n] = '\0';
-	slash = strrchr(in, '/');
-	if (slash == in)
-		return perr(s, "pcre must be /pattern/flags");
-	*slash = '\0';
-	for (f = slash + 1; *f; f++) {
-		switch (*f) {
-		case 'i': opts |= PCRE2_CASELESS; break;
-		case 's': opts |= PCRE2_DOTALL; break;
-		case 'm': opts |= PCRE2_MULTILINE; break;
-		case 'x': opts |= PCRE2_EXTENDED; break;
-		case 'A': opts |= PCRE2_ANCHORED; break;
-		case 'E': opts |= PCRE2_DOLLAR_ENDONLY; break;
-		case 'G': opts |= PCRE2_UNGREEDY; break;
-		case 'R': flags |= SM_RELATIVE; break;
-		case 'U': buf = IDS_BUF_HTTP_URI; break;
-		case 'I': buf = IDS_BUF_HTTP_URI_RAW; break;
-		case 'P': buf = IDS_BUF_HTTP_REQ_BODY; break;
-		case 'Q': buf = IDS_BUF_FILE_DATA; break;
-		case 'H': buf = IDS_BUF_HTTP_HEADER; break;
-		case 'D': buf = IDS_BUF_HTTP_HEADER_RAW; break;
-		case 'M': buf = IDS_BUF_HTTP_METHOD; break;
-		case 'C': buf = IDS_BUF_HTTP_COOKIE; break;
-		case 'S': buf = IDS_BUF_HTTP_STAT_CODE; break;
-		case 'Y': buf = IDS_BUF_HTTP_STAT_MSG; break;
-		case 'V': buf = IDS_BUF_HTTP_UA; break;
-		case 'W': buf = IDS_BUF_HTTP_HOST; break;
-		case 'B': case 'O': break; /* rawbytes; the limits stay ours */
-		default: return perr(s, "unknown pcre modifier '%c'", *f);
-		}
-	}
-	/* \; and \" are rule-level escapes, not the pattern's. */
-	{
-		char *o = in;
-
-		for (char *q = in; *q; q++) {
-			if (q[0] == '\\' && (q[1] == ';' || q[1] == '"'))
-				q++;
-			*o++ = *q;
-		}
-		*o = '\0';
-	}
-	re = pcre2_compile((PCRE2_SPTR)(in + 1), PCRE2_ZERO_TERMINATED, opts, &err, &eoff, NULL);
-	if (!re) {
-		PCRE2_UCHAR msg[120];
-
-		pcre2_get_error_message(err, msg, sizeof(msg));
-		return perr(s, "pcre: %s at %zu", (char *)msg, (size_t)eoff);
-	}
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
-	if ((p = new_sm(s, SM_PCRE, buf)) == NULL) {
-		pcre2_code_free(re);
-		return -EINVAL;
-	}
-	p->sm.u.p.re = re;
-	p->sm.u.p.src = strdup(in + 1);
-	p->sm.flags = flags | (neg ? SM_NEG : 0);
-	return p->sm.u.p.src ? 0 : perr(s, "out of memory");
-}
-
-static int
-kw_isdataat(struct pstate *s, char *v)
-{
-	char *f[3];
-	int n, neg = 0;
-	long pos;
-	struct psm *p;
-
-	if (!v || (n = split_commas(v, f, 3)) < 1)
-		return perr(s, "isdataat needs a value");
-	if (f[0][0] == '!') {
-		neg = 1;
-		f[0]++;
-	}
-	if (parse_int(f[0], 0, 65535, &pos) < 0)
-		return perr(s, "isdataat needs a number (variables are not supported)");
-	if ((p = new_sm(s, SM_ISDATAAT, s->sticky)) == NULL)
-		return -EINVAL;
-	p->sm.u.d.pos = (int32_t)pos;
-	if (neg)
-		p->sm.flags |= SM_NEG;
-	for (int i = 1; i < n; i++) {
-		if (strcmp(f[i], "relative") == 0)
-			p->sm.flags |= SM_RELATIVE;
-		else if (strcmp(f[i], "rawbytes") != 0)
-			return perr(s, "isdataat: unknown option %s", f[i]);
-	}
-	return 0;
-}
-
-static int
-byte_opts(struct pstate *s, struct sm *m, char **f, int i, int n, int jump)
-{
-	long x;
-
-	for (; i < n; i++) {
-		if (strcmp(f[i], "relative") == 0)
-			m->flags |= SM_RELATIVE;
-		else if (strcmp(f[i], "big") == 0)
-			m->u.b.little = 0;
-		else if (strcmp(f[i], "little") == 0)
-			m->u.b.little = 1;
-		else if (strcmp(f[i], "string") == 0)
-			m->u.b.base = m->u.b.base ? m->u.b.base : 10;
-		else if (strcmp(f[i], "dec") == 0)
-			m->u.b.base = 10;
-		else if (strcmp(f[i], "hex") == 0)
-			m->u.b.base = 16;
-		else if (strcmp(f[i], "oct") == 0)
-			m->u.b.base = 8;
-		else if (strcmp(f[i], "dce") == 0)
-			return perr(s, "dce byte options are not supported");
-		else if (strncmp(f[i], "bitmask", 7) == 0) {
-			if (parse_u64(f[i] + 7, &m->u.b.bitmask) < 0 || m->u.b.bitmask == 0)
-				return perr(s, "bad bitmask");
-		} else if (jump && strcmp(f[i], "align") == 0)
-			m->u.b.align = 1;
-		else if (jump && strcmp(f[i], "from_beginning") == 0)
-			m->u.b.from_begin = 1;
-		else if (jump && strcmp(f[i], "from_end") == 0)
-			m->u.b.from_end = 1;
-		else if (jump && strncmp(f[i], "multiplier", 10) == 0) {
-			if (parse_int(f[i] + 10, 1, 65535, &x) < 0)
-				return perr(s, "bad multiplier");
-			m->u.b.multiplier = (uint32_t)x;
-		} else if (jump && strncmp(f[i], "post_offset", 11) == 0) {
-			if (parse_int(f[i] + 11, -65535, 65535, &x) < 0)
-				return perr(s, "bad post_offset");
-			m->u.b.post_offset = (int32_t)x;
-		} else
-			return perr(s, "%s: unknown option %s", jump ? "byte_jump" : "byte_test", f[i]);
-	}
-	if (m->u.b.base == 0 && m->u.b.bytes > 8)
-		return perr(s, "binary byte count above 8");
-	return 0;
-}
-
-static int
-kw_byte_test(struct pstate *s, char *v)
-{
-	char *f[12];
-	int n;
-	long x;
-	struct psm *p;
-	struct sm *m;
-	const char *op;
-
-	if (!v || (n = split_commas(v, f, 12)) < 4)
-		return perr(s, "byte_test needs bytes, operator, value, offset");
-	if ((p = new_sm(s, SM_BYTE_TEST, s->sticky)) == NULL)
-		return -EINVAL;
-	m = &p->sm;
-	if (parse_int(f[0], 1, 10, &x) < 0)
-		return perr(s, "byte_test: bad byte count");
-	m->u.b.bytes = (uint8_t)x;
-	op = f[1];
-	if (op[0] == '!' && op[1] != '=' && op[1] != '\0') {
-		m->u.b.neg = 1;
-		op++;
-	}
-	if (strcmp(op, "<") == 0) m->u.b.op = BT_LT;
-	else if (strcmp(op, ">") == 0) m->u.b.op = BT_GT;
-	else if (strcmp(op, "=") == 0) m->u.b.op = BT_EQ;
-	else if (strcmp(op, "!") == 0 || strcmp(op, "!=") == 0) m->u.b.op = BT_EQ, m->u.b.neg = 1;
-	else if (strcmp(op, "&") == 0) m->u.b.op = BT_AND;
-	else if (strcmp(op, "^") == 0) m->u.b.op = BT_OR;
-	else if (strcmp(op, "<=") == 0) m->u.b.op = BT_LE;
-	else if (strcmp(op, ">=") == 0) m->u.b.op = BT_GE;
-	else return perr(s, "byte_test: bad operator %s", f[1]);
-	if (parse_u64(f[2], &m->u.b.value) < 0)
-		return perr(s, "byte_test: bad value (variables are not supported)");
-	if (parse_int(f[3], -65535, 65535, &x) < 0)
-		return perr(s, "byte_test: bad offset (variables are not supported)");
-	m->u.b.offset = (int32_t)x;
-	return byte_opts(s, m, f, 4, n, 0);
-}
-
-static int
-kw_byte_jump(struct pstate *s, char *v)
-{
-	char *f[14];
-	int n;
-	long x;
-	struct psm *p;
-	struct sm *m;
-
-	if (!v || (n = split_commas(v, f, 14)) < 2)
-		return perr(s, "byte_jump needs bytes, offset");
-	if ((p = new_sm(s, SM_BYTE_JUMP, s->sticky)) == NULL)
-		return -EINVAL;
-	m = &p->sm;
-	if (parse_int(f[0], 1, 10, &x) < 0)
-		return perr(s, "byte_jump: bad byte count");
-	m->u.b.bytes = (uint8_t)x;
-	if (parse_int(f[1], -65535, 65535, &x) < 0)
-		return perr(s, "byte_jump: bad offset (variables are not supported)");
-	m->u.b.offset = (int32_t)x;
-	m->u.b.multiplier = 1;
-	return byte_opts(s, m, f, 2, n, 1);
-}
-
-static int
-kw_bsize(struct pstate *s, char *v)
-{
-	struct psm *p;
-
-	if (!v)
-		return perr(s, "bsize needs a value");
-	if ((p = new_sm(s, SM_BSIZE, s->sticky)) == NULL)
-		return -EINVAL;
-	if (parse_range(v, &p->sm.u.bs) < 0)
-		return perr(s, "bad bsize %.40s", v);
-	return 0;
-}
-
-static int
-kw_urilen(struct pstate *s, char *v)
-{
-	char *f[2];
-	int n, buf = IDS_BUF_HTTP_URI;
-	struct psm *p;
-
-	if (!v || (n = split_commas(v, f, 2)) < 1)
-		return perr(s, "urilen needs a value");
-	if (n == 2 && strcmp(f[1], "raw") == 0)
-		buf = IDS_BUF_HTTP_URI_RAW;
-	else if (n == 2 && strcmp(f[1], "norm") != 0)
-		return perr(s, "urilen: unknown option %s", f[1]);
-	if ((p = new_sm(s, SM_BSIZE, buf)) == NULL)
-		return -EINVAL;
-	s->last_match = -1;
-	if (parse_range(f[0], &p->sm.u.bs) < 0)
-		return perr(s, "bad urilen %.40s", f[0]);
-	return 0;
-}
-
 /* ---- rule-level keywords ---- */
 
 static int
@@ -725,8 +95,8 @@ kw_num(struct pstate *s, const char *kw, char *v, uint32_t *out, long min)
 {
 	long n;
 
-	if (!v || parse_int(v, min, UINT32_MAX, &n) < 0)
-		return perr(s, "%s needs a number", kw);
+	if (!v || rp_parse_int(v, min, UINT32_MAX, &n) < 0)
+		return rp_err(s, "%s needs a number", kw);
 	*out = (uint32_t)n;
 	return 0;
 }
@@ -739,15 +109,15 @@ kw_msg(struct pstate *s, char *v)
 	int neg, r;
 
 	if (!v)
-		return perr(s, "msg needs a value");
-	if ((r = unquote(s, v, &neg, &in, &n)) < 0 || neg)
-		return r < 0 ? r : perr(s, "bad msg");
+		return rp_err(s, "msg needs a value");
+	if ((r = rp_unquote(s, v, &neg, &in, &n)) < 0 || neg)
+		return r < 0 ? r : rp_err(s, "bad msg");
 	if (n > RULE_MSG_MAX)
-		return perr(s, "msg longer than %d", RULE_MSG_MAX);
+		return rp_err(s, "msg longer than %d", RULE_MSG_MAX);
 	free(s->r->msg);
 	s->r->msg = o = malloc(n + 1);
 	if (!o)
-		return perr(s, "out of memory");
+		return rp_err(s, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (in[i] == '\\' && i + 1 < n)
 			i++;
@@ -762,11 +132,11 @@ kw_classtype(struct pstate *s, char *v)
 {
 	const struct classtype *c;
 
-	if (!v || !*trim(v))
-		return perr(s, "classtype needs a name");
-	c = s->env->classtype ? s->env->classtype(s->env->arg, trim(v)) : NULL;
+	if (!v || !*rp_trim(v))
+		return rp_err(s, "classtype needs a name");
+	c = s->env->classtype ? s->env->classtype(s->env->arg, rp_trim(v)) : NULL;
 	if (!c)
-		return perr(s, "unknown classtype %.60s", trim(v));
+		return rp_err(s, "unknown classtype %.60s", rp_trim(v));
 	s->r->cls = c;
 	return 0;
 }
@@ -777,8 +147,8 @@ kw_flow(struct pstate *s, char *v)
 	char *f[6];
 	int n;
 
-	if (!v || (n = split_commas(v, f, 6)) < 1)
-		return perr(s, "flow needs a value");
+	if (!v || (n = rp_split_commas(v, f, 6)) < 1)
+		return rp_err(s, "flow needs a value");
 	for (int i = 0; i < n; i++) {
 		const char *w = f[i];
 
@@ -792,10 +162,10 @@ kw_flow(struct pstate *s, char *v)
 		else if (strcmp(w, "only_stream") == 0) s->r->flow |= FLOW_ONLY_STREAM;
 		else if (strcmp(w, "no_stream") == 0) s->r->flow |= FLOW_NO_STREAM;
 		else if (strcmp(w, "no_frag") == 0 || strcmp(w, "only_frag") == 0) ;
-		else return perr(s, "flow: unknown option %.40s", w);
+		else return rp_err(s, "flow: unknown option %.40s", w);
 	}
 	if ((s->r->flow & (FLOW_TO_SERVER | FLOW_TO_CLIENT)) == (FLOW_TO_SERVER | FLOW_TO_CLIENT))
-		return perr(s, "flow: to_server and to_client together");
+		return rp_err(s, "flow: to_server and to_client together");
 	return 0;
 }
 
@@ -806,32 +176,32 @@ kw_flowbits(struct pstate *s, char *v)
 	int n, cmd;
 	struct fbop *op, *fb;
 
-	if (!v || (n = split_commas(v, f, 2)) < 1)
-		return perr(s, "flowbits needs a value");
+	if (!v || (n = rp_split_commas(v, f, 2)) < 1)
+		return rp_err(s, "flowbits needs a value");
 	if (strcmp(f[0], "noalert") == 0 && n == 1) {
 		s->r->fb_noalert = 1;
 		return 0;
 	}
 	if (n != 2)
-		return perr(s, "flowbits: %s needs a name", f[0]);
+		return rp_err(s, "flowbits: %s needs a name", f[0]);
 	if (strcmp(f[0], "set") == 0) cmd = FB_SET;
 	else if (strcmp(f[0], "unset") == 0) cmd = FB_UNSET;
 	else if (strcmp(f[0], "toggle") == 0) cmd = FB_TOGGLE;
 	else if (strcmp(f[0], "isset") == 0) cmd = FB_ISSET;
 	else if (strcmp(f[0], "isnotset") == 0) cmd = FB_ISNOTSET;
-	else return perr(s, "flowbits: unknown command %.40s", f[0]);
+	else return rp_err(s, "flowbits: unknown command %.40s", f[0]);
 	if (s->r->nfb >= RULE_FLOWBITS_MAX)
-		return perr(s, "too many flowbits");
+		return rp_err(s, "too many flowbits");
 	fb = realloc(s->r->fb, (s->r->nfb + 1u) * sizeof(*fb));
 	if (!fb)
-		return perr(s, "out of memory");
+		return rp_err(s, "out of memory");
 	s->r->fb = fb;
 	op = &fb[s->r->nfb++];
 	memset(op, 0, sizeof(*op));
 	op->cmd = (uint8_t)cmd;
 	op->any = strchr(f[1], '|') != NULL;
 	if (op->any && strchr(f[1], '&'))
-		return perr(s, "flowbits: '|' and '&' together");
+		return rp_err(s, "flowbits: '|' and '&' together");
 	name = f[1];
 	for (;;) {
 		char *sep = strpbrk(name, "|&");
@@ -839,20 +209,20 @@ kw_flowbits(struct pstate *s, char *v)
 
 		if (sep)
 			*sep = '\0';
-		name = trim(name);
+		name = rp_trim(name);
 		if (!*name || strlen(name) > 128)
-			return perr(s, "flowbits: bad name");
+			return rp_err(s, "flowbits: bad name");
 		if (op->n >= 8)
-			return perr(s, "flowbits: too many names");
+			return rp_err(s, "flowbits: too many names");
 		if (!s->env->flowbit || (id = s->env->flowbit(s->env->arg, name)) < 0)
-			return perr(s, "too many flowbit names");
+			return rp_err(s, "too many flowbit names");
 		op->id[op->n++] = (uint16_t)id;
 		if (!sep)
 			break;
 		name = sep + 1;
 	}
 	if (op->n > 1 && cmd != FB_ISSET && cmd != FB_ISNOTSET)
-		return perr(s, "flowbits: several names only with isset/isnotset");
+		return rp_err(s, "flowbits: several names only with isset/isnotset");
 	return 0;
 }
 
@@ -864,45 +234,45 @@ kw_threshold(struct pstate *s, char *v, int df)
 	struct threshold *t = df ? &s->r->df : &s->r->th;
 	int have = 0;
 
-	if (!v || (n = split_commas(v, f, 4)) < 3)
-		return perr(s, "%s needs track, count, seconds", df ? "detection_filter" : "threshold");
+	if (!v || (n = rp_split_commas(v, f, 4)) < 3)
+		return rp_err(s, "%s needs track, count, seconds", df ? "detection_filter" : "threshold");
 	t->type = df ? TH_DETECTION_FILTER : TH_NONE;
 	for (int i = 0; i < n; i++) {
 		char *w = f[i], *val = strchr(w, ' ');
 		long x;
 
 		if (!val)
-			return perr(s, "threshold: bad %.40s", w);
+			return rp_err(s, "threshold: bad %.40s", w);
 		*val++ = '\0';
-		val = trim(val);
+		val = rp_trim(val);
 		if (strcmp(w, "type") == 0 && !df) {
 			if (strcmp(val, "limit") == 0) t->type = TH_LIMIT;
 			else if (strcmp(val, "threshold") == 0) t->type = TH_THRESHOLD;
 			else if (strcmp(val, "both") == 0) t->type = TH_BOTH;
-			else return perr(s, "threshold: bad type %.20s", val);
+			else return rp_err(s, "threshold: bad type %.20s", val);
 		} else if (strcmp(w, "track") == 0) {
 			if (strcmp(val, "by_src") == 0) t->track = TRACK_SRC;
 			else if (strcmp(val, "by_dst") == 0) t->track = TRACK_DST;
 			else if (strcmp(val, "by_rule") == 0) t->track = TRACK_RULE;
 			else if (strcmp(val, "by_both") == 0) t->track = TRACK_BOTH;
-			else return perr(s, "threshold: bad track %.20s", val);
+			else return rp_err(s, "threshold: bad track %.20s", val);
 			have |= 1;
 		} else if (strcmp(w, "count") == 0) {
-			if (parse_int(val, 1, 1000000, &x) < 0)
-				return perr(s, "threshold: bad count");
+			if (rp_parse_int(val, 1, 1000000, &x) < 0)
+				return rp_err(s, "threshold: bad count");
 			t->count = (uint32_t)x;
 			have |= 2;
 		} else if (strcmp(w, "seconds") == 0) {
-			if (parse_int(val, 1, 86400 * 7, &x) < 0)
-				return perr(s, "threshold: bad seconds");
+			if (rp_parse_int(val, 1, 86400 * 7, &x) < 0)
+				return rp_err(s, "threshold: bad seconds");
 			t->seconds = (uint32_t)x;
 			have |= 4;
 		} else {
-			return perr(s, "threshold: unknown option %.20s", w);
+			return rp_err(s, "threshold: unknown option %.20s", w);
 		}
 	}
 	if (have != 7 || t->type == TH_NONE)
-		return perr(s, "%s needs type, track, count, seconds", df ? "detection_filter" : "threshold");
+		return rp_err(s, "%s needs type, track, count, seconds", df ? "detection_filter" : "threshold");
 	return 0;
 }
 
@@ -914,8 +284,8 @@ kw_flags(struct pstate *s, char *v)
 	uint8_t bits = 0, mask = 0xff;
 	const char *p;
 
-	if (!v || (n = split_commas(v, f, 2)) < 1)
-		return perr(s, "flags needs a value");
+	if (!v || (n = rp_split_commas(v, f, 2)) < 1)
+		return rp_err(s, "flags needs a value");
 	p = f[0];
 	s->r->tcp_flags_mode = 0;
 	if (*p == '+' || *p == '*' || *p == '!')
@@ -932,7 +302,7 @@ kw_flags(struct pstate *s, char *v)
 		case 'C': case '1': bits |= 0x80; break;
 		case '0': break;
 		case '+': case '*': case '!': s->r->tcp_flags_mode = (uint8_t)*p; break;
-		default: return perr(s, "flags: bad flag '%c'", *p);
+		default: return rp_err(s, "flags: bad flag '%c'", *p);
 		}
 	}
 	if (n == 2)
@@ -946,7 +316,7 @@ kw_flags(struct pstate *s, char *v)
 			case 'U': mask &= (uint8_t)~0x20; break;
 			case 'E': case '2': mask &= (uint8_t)~0x40; break;
 			case 'C': case '1': mask &= (uint8_t)~0x80; break;
-			default: return perr(s, "flags: bad mask '%c'", *p);
+			default: return rp_err(s, "flags: bad mask '%c'", *p);
 			}
 	s->r->tcp_flags = bits;
 	s->r->tcp_flags_mask = mask;
@@ -974,7 +344,7 @@ kw_dotprefix(struct pstate *s)
 	case IDS_BUF_DNS_QUERY: to = IDS_BUF_DNS_QUERY_DOT; break;
 	case IDS_BUF_TLS_SNI: to = IDS_BUF_TLS_SNI_DOT; break;
 	case IDS_BUF_HTTP_HOST: to = IDS_BUF_HTTP_HOST_DOT; break;
-	default: return perr(s, "dotprefix on %s is not supported", rule_buf_name(s->sticky));
+	default: return rp_err(s, "dotprefix on %s is not supported", rule_buf_name(s->sticky));
 	}
 	for (int i = 0; i < s->nsm; i++)
 		if (s->sm[i].buf == s->sticky)
@@ -997,27 +367,27 @@ option(struct pstate *s, char *name, char *v)
 			if (!d->modifier)
 				return set_sticky(s, d->buf);
 			if (s->last_content < 0)
-				return perr(s, "%s without a content before it", name);
+				return rp_err(s, "%s without a content before it", name);
 			s->sm[s->last_content].buf = d->buf;
 			return 0;
 		}
 	}
 	if (strcmp(name, "dotprefix") == 0) return kw_dotprefix(s);
-	if (strcmp(name, "content") == 0) return kw_content(s, v);
-	if (strcmp(name, "nocase") == 0) return kw_nocase(s, v);
+	if (strcmp(name, "content") == 0) return rp_kw_content(s, v);
+	if (strcmp(name, "nocase") == 0) return rp_kw_nocase(s, v);
 	if (strcmp(name, "depth") == 0 || strcmp(name, "offset") == 0 ||
 	    strcmp(name, "distance") == 0 || strcmp(name, "within") == 0)
-		return kw_cmod(s, name, v);
-	if (strcmp(name, "startswith") == 0) return kw_startswith(s, v);
-	if (strcmp(name, "endswith") == 0) return kw_endswith(s, v);
-	if (strcmp(name, "fast_pattern") == 0) return kw_fast_pattern(s, v);
+		return rp_kw_cmod(s, name, v);
+	if (strcmp(name, "startswith") == 0) return rp_kw_startswith(s, v);
+	if (strcmp(name, "endswith") == 0) return rp_kw_endswith(s, v);
+	if (strcmp(name, "fast_pattern") == 0) return rp_kw_fast_pattern(s, v);
 	if (strcmp(name, "rawbytes") == 0 || strcmp(name, "prefilter") == 0) return 0;
-	if (strcmp(name, "pcre") == 0) return kw_pcre(s, v);
-	if (strcmp(name, "isdataat") == 0) return kw_isdataat(s, v);
-	if (strcmp(name, "byte_test") == 0) return kw_byte_test(s, v);
-	if (strcmp(name, "byte_jump") == 0) return kw_byte_jump(s, v);
-	if (strcmp(name, "bsize") == 0) return kw_bsize(s, v);
-	if (strcmp(name, "urilen") == 0) return kw_urilen(s, v);
+	if (strcmp(name, "pcre") == 0) return rp_kw_pcre(s, v);
+	if (strcmp(name, "isdataat") == 0) return rp_kw_isdataat(s, v);
+	if (strcmp(name, "byte_test") == 0) return rp_kw_byte_test(s, v);
+	if (strcmp(name, "byte_jump") == 0) return rp_kw_byte_jump(s, v);
+	if (strcmp(name, "bsize") == 0) return rp_kw_bsize(s, v);
+	if (strcmp(name, "urilen") == 0) return rp_kw_urilen(s, v);
 	if (strcmp(name, "msg") == 0) return kw_msg(s, v);
 	if (strcmp(name, "sid") == 0) {
 		s->have_sid = 1;
@@ -1030,7 +400,7 @@ option(struct pstate *s, char *name, char *v)
 		int e = kw_num(s, name, v, &p, 1);
 
 		if (e == 0 && p > 255)
-			return perr(s, "priority out of range");
+			return rp_err(s, "priority out of range");
 		r->priority = (int)p;
 		return e;
 	}
@@ -1045,19 +415,19 @@ option(struct pstate *s, char *name, char *v)
 	if (strcmp(name, "flow") == 0) return kw_flow(s, v);
 	if (strcmp(name, "flowbits") == 0) return kw_flowbits(s, v);
 	if (strcmp(name, "dsize") == 0) {
-		if (!v || parse_range(v, &r->dsize) < 0)
-			return perr(s, "bad dsize");
+		if (!v || rp_parse_range(v, &r->dsize) < 0)
+			return rp_err(s, "bad dsize");
 		return 0;
 	}
 	if (strcmp(name, "itype") == 0 || strcmp(name, "icode") == 0) {
-		if (!v || parse_range(v, name[1] == 't' ? &r->itype : &r->icode) < 0)
-			return perr(s, "bad %s", name);
+		if (!v || rp_parse_range(v, name[1] == 't' ? &r->itype : &r->icode) < 0)
+			return rp_err(s, "bad %s", name);
 		return 0;
 	}
 	if (strcmp(name, "flags") == 0) return kw_flags(s, v);
 	if (strcmp(name, "threshold") == 0) return kw_threshold(s, v, 0);
 	if (strcmp(name, "detection_filter") == 0) return kw_threshold(s, v, 1);
-	return perr(s, "unknown keyword %.40s", name);
+	return rp_err(s, "unknown keyword %.40s", name);
 }
 
 /* ---- splitting ---- */
@@ -1087,18 +457,18 @@ next_option(struct pstate *s, char **pp, char **name, char **value)
 			break;
 	}
 	if (*p != ';')
-		return perr(s, "option not ended by ';': %.40s", start);
+		return rp_err(s, "option not ended by ';': %.40s", start);
 	*p = '\0';
 	*pp = p + 1;
 	if (colon) {
 		*colon = '\0';
-		*value = trim(colon + 1);
+		*value = rp_trim(colon + 1);
 	} else {
 		*value = NULL;
 	}
-	*name = trim(start);
+	*name = rp_trim(start);
 	if (!**name)
-		return perr(s, "empty option");
+		return rp_err(s, "empty option");
 	return 1;
 }
 
@@ -1142,7 +512,7 @@ group_matches(struct pstate *s)
 		return 0;
 	r->bufs = calloc((size_t)nb, sizeof(*r->bufs));
 	if (!r->bufs)
-		return perr(s, "out of memory");
+		return rp_err(s, "out of memory");
 	for (int b = 0; b < IDS_BUF__N; b++) {
 		struct rule_buf *rb;
 		int k = 0;
@@ -1153,7 +523,7 @@ group_matches(struct pstate *s)
 		rb->buf = (uint8_t)b;
 		rb->sm = calloc((size_t)counts[b], sizeof(*rb->sm));
 		if (!rb->sm)
-			return perr(s, "out of memory");
+			return rp_err(s, "out of memory");
 		for (int i = 0; i < s->nsm; i++)
 			if (s->sm[i].buf == b) {
 				rb->sm[k++] = s->sm[i].sm;
@@ -1199,7 +569,7 @@ finish(struct pstate *s)
 		payload |= b == IDS_BUF_PAYLOAD;
 	}
 	if (http + dns + tls > 1)
-		return perr(s, "buffers of two application protocols in one rule");
+		return rp_err(s, "buffers of two application protocols in one rule");
 	if (payload && http) {
 		/* Contents before the first sticky buffer of an HTTP rule look at
 		 * the message as sent: match them on its line and headers. */
@@ -1212,33 +582,33 @@ finish(struct pstate *s)
 		payload = 0;
 	}
 	if (payload && (dns || tls))
-		return perr(s, "payload and application buffers in one rule are not supported");
+		return rp_err(s, "payload and application buffers in one rule are not supported");
 	if (http) {
 		if (r->proto != PROTO_HTTP && r->proto != PROTO_TCP && r->proto != PROTO_IP)
-			return perr(s, "http buffers need protocol http or tcp");
+			return rp_err(s, "http buffers need protocol http or tcp");
 		r->proto = PROTO_HTTP;
 		r->stage = resp || (r->flow & FLOW_TO_CLIENT) ? STAGE_HTTP_RESP : STAGE_HTTP_REQ;
 		if (resp && (r->flow & FLOW_TO_SERVER))
-			return perr(s, "response buffers with flow:to_server");
+			return rp_err(s, "response buffers with flow:to_server");
 	} else if (dns) {
 		if (r->proto != PROTO_DNS && r->proto != PROTO_UDP && r->proto != PROTO_IP &&
 		    r->proto != PROTO_TCP)
-			return perr(s, "dns.query needs protocol dns or udp");
+			return rp_err(s, "dns.query needs protocol dns or udp");
 		r->proto = PROTO_DNS;
 		r->stage = STAGE_DNS;
 	} else if (tls) {
 		if (r->proto != PROTO_TLS && r->proto != PROTO_TCP && r->proto != PROTO_IP)
-			return perr(s, "tls.sni needs protocol tls or tcp");
+			return rp_err(s, "tls.sni needs protocol tls or tcp");
 		r->proto = PROTO_TLS;
 		r->stage = STAGE_TLS;
 	} else {
 		r->stage = STAGE_PACKET;
 	}
 	if ((r->itype.op || r->icode.op) && r->proto != PROTO_ICMP && r->proto != PROTO_IP)
-		return perr(s, "itype/icode need protocol icmp");
+		return rp_err(s, "itype/icode need protocol icmp");
 	if (r->tcp_flags_mode && r->proto != PROTO_TCP && r->proto != PROTO_IP &&
 	    r->proto != PROTO_HTTP && r->proto != PROTO_TLS)
-		return perr(s, "flags needs protocol tcp");
+		return rp_err(s, "flags needs protocol tcp");
 	/* Fast pattern: the one marked, else the longest positive content. */
 	r->fp_buf = -1;
 	r->fp_sm = -1;
@@ -1343,7 +713,7 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 	r->fp_buf = -1;
 	p = strchr(buf + 1, '(');
 	if (!p) {
-		perr(s, "header must be: action proto src port -> dst port (options)");
+		rp_err(s, "header must be: action proto src port -> dst port (options)");
 		goto out;
 	}
 	*p = '\0';
@@ -1354,13 +724,13 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 			if ((tok[n] = next_token(&h)) == NULL)
 				break;
 		if (n != 7 || next_token(&h) != NULL) {
-			perr(s, "header must be: action proto src port -> dst port (options)");
+			rp_err(s, "header must be: action proto src port -> dst port (options)");
 			goto out;
 		}
 	}
 	close = strrchr(p + 1, ')');
-	if (!close || *trim(close + 1)) {
-		perr(s, "options must end with ')'");
+	if (!close || *rp_trim(close + 1)) {
+		rp_err(s, "options must end with ')'");
 		goto out;
 	}
 	*close = '\0';
@@ -1370,11 +740,11 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 	else if (strcmp(tok[0], "pass") == 0) r->action = ACT_PASS;
 	else if (strncmp(tok[0], "reject", 6) == 0) r->action = ACT_REJECT;
 	else {
-		perr(s, "unknown action %.20s", tok[0]);
+		rp_err(s, "unknown action %.20s", tok[0]);
 		goto out;
 	}
 	if (parse_proto(tok[1], &r->proto) < 0) {
-		perr(s, "unsupported protocol %.20s", tok[1]);
+		rp_err(s, "unsupported protocol %.20s", tok[1]);
 		goto out;
 	}
 	if (strcmp(tok[4], "->") == 0)
@@ -1382,7 +752,7 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 	else if (strcmp(tok[4], "<>") == 0)
 		r->bidir = 1;
 	else {
-		perr(s, "bad direction %.10s", tok[4]);
+		rp_err(s, "bad direction %.10s", tok[4]);
 		goto out;
 	}
 	if (addr_parse(&r->src, tok[2], 0, env->var, env->arg, err, errlen) < 0 ||
@@ -1398,14 +768,14 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 		if (k == 0)
 			break;
 		if (i >= RULE_OPTS_MAX) {
-			perr(s, "more than %d options", RULE_OPTS_MAX);
+			rp_err(s, "more than %d options", RULE_OPTS_MAX);
 			goto out;
 		}
 		if (option(s, name, value) < 0)
 			goto out;
 	}
 	if (!s->have_sid) {
-		perr(s, "no sid");
+		rp_err(s, "no sid");
 		goto out;
 	}
 	*sid_out = r->sid;
@@ -1414,11 +784,11 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 	if (group_matches(s) < 0 || finish(s) < 0)
 		goto out;
 	if (r->src.n == 0 && r->src.had_v6) {
-		perr(s, "IPv6 addresses only (the sensor decodes IPv4)");
+		rp_err(s, "IPv6 addresses only (the sensor decodes IPv4)");
 		goto out;
 	}
 	if (r->dst.n == 0 && r->dst.had_v6) {
-		perr(s, "IPv6 addresses only (the sensor decodes IPv4)");
+		rp_err(s, "IPv6 addresses only (the sensor decodes IPv4)");
 		goto out;
 	}
 	*out = r;
