@@ -21,11 +21,29 @@ struct mgroup {
 	uint32_t *rules; /* rule indexes of pattern i: rules[off[i] .. off[i+1]) */
 };
 
+/*
+ * Rules without a fast pattern (IP reputation lists, flags-only rules...)
+ * would be candidates for every event. Those whose source (or else
+ * destination) addresses are a narrow set are found through an index of
+ * address intervals instead: the event's address picks the few that can
+ * match. The rest stay in the "always" list.
+ */
+#define AIDX_NARROW (1ull << 28) /* addresses in a set still indexed */
+#define AIDX_SPAN 4096           /* segments one interval may cover */
+
+struct aidx {
+	uint32_t *bound; /* segment i is [bound[i], bound[i+1]) */
+	uint32_t nseg;
+	uint32_t *off;   /* rules of segment i: rules[off[i] .. off[i+1]) */
+	uint32_t *rules;
+};
+
 struct sgroup {
 	struct mgroup *mg;
 	int nmg;
-	uint32_t *always; /* rules without a fast pattern: always candidates */
+	uint32_t *always; /* rules without a fast pattern or an address index */
 	uint32_t nalways;
+	struct aidx by_src, by_dst, by_sp, by_dp;
 };
 
 struct detect {
@@ -127,6 +145,214 @@ build_mgroup(struct mgroup *mg, struct fpref *refs, size_t n, char *err, size_t 
 	return r;
 }
 
+static uint64_t
+set_size(const struct addrset *a)
+{
+	uint64_t n = 0;
+
+	if (a->any)
+		return 1ull << 32;
+	for (int i = 0; i < a->n; i++)
+		n += (uint64_t)a->r[i].hi - a->r[i].lo + 1;
+	return n;
+}
+
+static int
+cmp_bound(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The segment holding v, or -1. */
+static long
+aidx_find(const struct aidx *x, uint32_t v)
+{
+	size_t lo = 0, hi = x->nseg;
+
+	if (!x->nseg || v < x->bound[0])
+		return -1;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (x->bound[mid] <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (long)lo;
+}
+
+static const struct addrset *
+side(const struct rule *r, int which)
+{
+	switch (which) {
+	case 0: return &r->src;
+	case 1: return &r->dst;
+	case 2: return &r->sp;
+	default: return &r->dp;
+	}
+}
+
+/* Index the rules idx[0..n) by one side: 0 source, 1 destination address,
+ * 2 source, 3 destination port. */
+static int
+aidx_build(struct aidx *x, struct rule *const *rules, const uint32_t *idx, uint32_t n, int which)
+{
+	size_t nb = 0, cap = 0, pairs = 0;
+	uint32_t *b = NULL;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct addrset *a = side(rules[idx[i]], which);
+
+		cap += 2u * a->n;
+	}
+	if (cap == 0)
+		return 0;
+	b = malloc((cap + 1) * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct addrset *a = side(rules[idx[i]], which);
+
+		for (int k = 0; k < a->n; k++) {
+			b[nb++] = a->r[k].lo;
+			if (a->r[k].hi != UINT32_MAX)
+				b[nb++] = a->r[k].hi + 1;
+		}
+	}
+	qsort(b, nb, sizeof(*b), cmp_bound);
+	{
+		size_t o = 0;
+
+		for (size_t i = 0; i < nb; i++)
+			if (o == 0 || b[i] != b[o - 1])
+				b[o++] = b[i];
+		nb = o;
+	}
+	x->bound = b;
+	x->nseg = (uint32_t)nb;
+	x->off = calloc(nb + 1, sizeof(*x->off));
+	if (!x->off)
+		return -ENOMEM;
+	/* count, then fill (CSR) */
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t *fill = NULL;
+
+		if (pass == 1) {
+			for (size_t i = 0; i < nb; i++)
+				x->off[i + 1] += x->off[i];
+			pairs = x->off[nb];
+			x->rules = malloc((pairs ? pairs : 1) * sizeof(*x->rules));
+			fill = calloc(nb, sizeof(*fill));
+			if (!x->rules || !fill) {
+				free(fill);
+				return -ENOMEM;
+			}
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			const struct addrset *a = side(rules[idx[i]], which);
+
+			for (int k = 0; k < a->n; k++) {
+				long s0 = aidx_find(x, a->r[k].lo);
+
+				for (long sgi = s0; sgi >= 0 && (size_t)sgi < nb &&
+						    x->bound[sgi] <= a->r[k].hi;
+				     sgi++) {
+					if (pass == 0)
+						x->off[sgi + 1]++;
+					else
+						x->rules[x->off[sgi] + fill[sgi]++] = idx[i];
+					if (sgi == (long)nb - 1 || x->bound[sgi + 1] == 0)
+						break;
+				}
+			}
+		}
+		free(fill);
+	}
+	return 0;
+}
+
+/* Does a overlap b? */
+static int
+overlaps(const struct addrset *a, const struct addrset *b)
+{
+	if (a->any || b->any)
+		return a->n && b->n;
+	for (int i = 0; i < a->n; i++)
+		for (int k = 0; k < b->n; k++)
+			if (a->r[i].lo <= b->r[k].hi && b->r[k].lo <= a->r[i].hi)
+				return 1;
+	return 0;
+}
+
+/*
+ * Split a group's "always" rules into the address indexes and the rest.
+ * The side indexed is a narrow one that does not overlap $HOME_NET if
+ * there is one (home addresses are in nearly every packet, so indexing
+ * "$HOME_NET -> [C2]" by its source would find it for every packet).
+ */
+static int
+split_always(struct sgroup *sg, struct rule *const *rules, const struct addrset *home)
+{
+	uint32_t *b[4];
+	uint32_t nb[4] = {0}, nr = 0;
+	int r = 0;
+
+	for (int k = 0; k < 4; k++)
+		b[k] = malloc((sg->nalways + 1) * sizeof(*b[k]));
+	if (!b[0] || !b[1] || !b[2] || !b[3]) {
+		for (int k = 0; k < 4; k++)
+			free(b[k]);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < sg->nalways; i++) {
+		const struct rule *ru = rules[sg->always[i]];
+		uint64_t ss = set_size(&ru->src), ds = set_size(&ru->dst);
+		int src_ok = ss <= AIDX_NARROW && ru->src.n <= AIDX_SPAN;
+		int dst_ok = ds <= AIDX_NARROW && ru->dst.n <= AIDX_SPAN;
+		int src_hot = overlaps(&ru->src, home), dst_hot = overlaps(&ru->dst, home);
+		/* ports count only for TCP and UDP rules */
+		int ports = ru->proto != PROTO_IP && ru->proto != PROTO_ICMP;
+		int dp_ok = ports && !ru->dp.any && set_size(&ru->dp) <= 1024 && ru->dp.n <= 64;
+		int sp_ok = ports && !ru->sp.any && set_size(&ru->sp) <= 1024 && ru->sp.n <= 64;
+		int k;
+
+		if (ru->bidir)
+			k = -1;
+		else if (src_ok && !src_hot)
+			k = 0;
+		else if (dst_ok && !dst_hot)
+			k = 1;
+		else if (dp_ok)
+			k = 3;
+		else if (sp_ok)
+			k = 2;
+		else if (src_ok)
+			k = 0;
+		else if (dst_ok)
+			k = 1;
+		else
+			k = -1;
+		if (k < 0)
+			sg->always[nr++] = sg->always[i];
+		else
+			b[k][nb[k]++] = sg->always[i];
+	}
+	sg->nalways = nr;
+	r = aidx_build(&sg->by_src, rules, b[0], nb[0], 0);
+	if (r == 0)
+		r = aidx_build(&sg->by_dst, rules, b[1], nb[1], 1);
+	if (r == 0)
+		r = aidx_build(&sg->by_sp, rules, b[2], nb[2], 2);
+	if (r == 0)
+		r = aidx_build(&sg->by_dp, rules, b[3], nb[3], 3);
+	for (int k = 0; k < 4; k++)
+		free(b[k]);
+	return r;
+}
+
 int
 detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 {
@@ -134,9 +360,20 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	struct fpref *refs = NULL;
 	int r = 0;
 
+	struct addrset home = {0};
+
 	*out = NULL;
 	if (!d)
 		return -ENOMEM;
+	{
+		const char *hv = NULL;
+
+		for (int i = 0; i < rs->nvars; i++)
+			if (!rs->vars[i].port && strcmp(rs->vars[i].name, "HOME_NET") == 0)
+				hv = rs->vars[i].value;
+		if (!hv || addr_parse(&home, hv, 0, NULL, NULL, NULL, 0) < 0)
+			memset(&home, 0, sizeof(home));
+	}
 	d->nrules = (uint32_t)rs->nrules;
 	d->cand = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->cand));
 	d->stamp = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->stamp));
@@ -179,9 +416,12 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 			r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
 			sg->nmg++;
 		}
+		if (r == 0)
+			r = split_always(sg, rs->rules, &home);
 	}
 out:
 	free(refs);
+	addr_free(&home);
 	if (r < 0) {
 		detect_free(d);
 		return r;
@@ -203,6 +443,14 @@ detect_free(struct detect *d)
 		}
 		free(d->sg[g].mg);
 		free(d->sg[g].always);
+		struct aidx *ix[4] = {&d->sg[g].by_src, &d->sg[g].by_dst, &d->sg[g].by_sp,
+				      &d->sg[g].by_dp};
+
+		for (int k = 0; k < 4; k++) {
+			free(ix[k]->bound);
+			free(ix[k]->off);
+			free(ix[k]->rules);
+		}
 	}
 	free(d->cand);
 	free(d->stamp);
@@ -522,6 +770,20 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	for (uint32_t i = 0; i < sg->nalways; i++)
 		add_cand(d, sg->always[i]);
 	any = sg->nalways > 0;
+	{
+		const struct aidx *ix[4] = {&sg->by_src, &sg->by_dst, &sg->by_sp, &sg->by_dp};
+		uint32_t key[4] = {p->src, p->dst, p->sp, p->dp};
+		int nk = p->ipproto == 6 || p->ipproto == 17 ? 4 : 2;
+
+		for (int i = 0; i < nk; i++) {
+			long k = aidx_find(ix[i], key[i]);
+
+			for (uint32_t j = k >= 0 ? ix[i]->off[k] : 0; k >= 0 && j < ix[i]->off[k + 1]; j++)
+				add_cand(d, ix[i]->rules[j]);
+		}
+		if (d->ncand)
+			any = 1;
+	}
 	for (int i = 0; i < sg->nmg; i++) {
 		const struct mgroup *mg = &sg->mg[i];
 		struct scanctx c = {d, mg};
@@ -541,6 +803,8 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	}
 	if (!any || d->ncand == 0)
 		return 0;
+	match_stats.events++;
+	match_stats.candidates += d->ncand;
 	/* rule-set order: pass rules, flowbit setters, then the rest */
 	if (d->ncand > 1)
 		qsort(d->cand, d->ncand, sizeof(*d->cand), cmp_u32);

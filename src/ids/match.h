@@ -31,6 +31,8 @@ struct match_in {
 struct match_stats {
 	uint64_t pcre_limit; /* evaluations stopped by the PCRE2 limits */
 	uint64_t budget;     /* evaluations stopped by MATCH_BUDGET */
+	uint64_t events;     /* detect_run calls that scanned something */
+	uint64_t candidates; /* rules fully evaluated */
 };
 
 extern struct match_stats match_stats;

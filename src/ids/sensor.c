@@ -654,6 +654,8 @@ sensor_net_stats(const struct net *n)
 	SET("mem_used_bytes", n->mem.used);
 	SET("mem_refused", n->mem.refused);
 	SET("pcre_limit_hits", match_stats.pcre_limit);
+	SET("detect_events", match_stats.events);         /* all networks */
+	SET("detect_candidates", match_stats.candidates); /* all networks */
 #undef SET
 	json_object_set_new(o, "rate_limited_rules", gate_stats(&n->gate));
 	return o;

@@ -249,6 +249,45 @@ thresholds_and_flowbits(void **state)
 	ruleset_put(rs);
 }
 
+/* Rules without a content are found through the address and port indexes. */
+static void
+address_and_port_index(void **state)
+{
+	const char *text =
+		"alert ip [1.2.3.4,5.6.7.0/24] any -> $HOME_NET any (msg:\"rep\"; sid:30;)\n"
+		"alert ip $HOME_NET any -> [9.9.9.9] any (msg:\"c2\"; sid:31;)\n"
+		"alert tcp $HOME_NET any -> any 3389 (msg:\"rdp\"; flags:S; sid:32;)\n"
+		"alert tcp any any -> any any (msg:\"syn-fin\"; flags:SF; sid:33;)\n";
+	struct ruleset *rs = built(text);
+	struct det_pkt p = {0};
+	struct hits h = {0};
+
+	(void)state;
+	p.ipproto = 6;
+	p.tcp_flags = 0x02;
+	p.src = 0x05060709; /* 5.6.7.9 */
+	p.dst = 0x0a000001;
+	p.sp = 1000;
+	p.dp = 80;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[0], 30);
+	p.src = 0x05060809; /* 5.6.8.9: not listed */
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 0);
+	p.src = 0x0a000002;
+	p.dst = 0x09090909;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[1], 31);
+	p.dst = 0x08080808;
+	p.dp = 3389;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[2], 32);
+	p.tcp_flags = 0x03;
+	p.dp = 3390;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[3], 33);
+	ruleset_put(rs);
+}
+
 int
 main(void)
 {
@@ -259,6 +298,7 @@ main(void)
 		cmocka_unit_test(catastrophic_pcre_is_bounded),
 		cmocka_unit_test(engine_candidates_and_sharing),
 		cmocka_unit_test(thresholds_and_flowbits),
+		cmocka_unit_test(address_and_port_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
