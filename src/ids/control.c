@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "control.h"
 #include "jsonv.h"
 #include "log.h"
@@ -67,6 +68,8 @@ control_accept(struct control *c)
 			c->conns[i].fd = fd;
 			c->conns[i].len = 0;
 			c->conns[i].nfds = 0;
+			c->conns[i].waiting = 0;
+			c->conns[i].gen = ++c->next_gen;
 			return;
 		}
 	log_warnx("control: too many connections");
@@ -101,6 +104,43 @@ reply(struct control_conn *k, json_t *r)
 	json_decref(r);
 }
 
+/* Answer the complete lines buffered on connection i, in order, until one
+ * has to wait for a build. */
+static void
+process(struct control *c, int i)
+{
+	struct control_conn *k = &c->conns[i];
+	char *nl;
+
+	while (k->fd >= 0 && !k->waiting && (nl = memchr(k->buf, '\n', k->len)) != NULL) {
+		size_t ll = (size_t)(nl - k->buf);
+		json_error_t e;
+		json_t *req = json_loadb(k->buf, ll, JSON_REJECT_DUPLICATES, &e);
+		int fd = -1;
+
+		if (k->nfds > 0) {
+			fd = k->fds[0];
+			memmove(k->fds, k->fds + 1, (size_t)(k->nfds - 1) * sizeof(int));
+			k->nfds--;
+		}
+		if (!json_is_object(req)) {
+			if (fd >= 0)
+				close(fd);
+			reply(k, fail("invalid", req ? "not an object" : e.text));
+		} else {
+			json_t *r = control_dispatch(c, i, req, fd);
+
+			if (r)
+				reply(k, r);
+			else
+				k->waiting = 1;
+		}
+		json_decref(req);
+		memmove(k->buf, nl + 1, k->len - ll - 1);
+		k->len -= ll + 1;
+	}
+}
+
 void
 control_read(struct control *c, int i)
 {
@@ -115,9 +155,10 @@ control_read(struct control *c, int i)
 		struct iovec iov = {k->buf + k->len, CONTROL_LINE_MAX - k->len};
 		struct msghdr m = {NULL, 0, &iov, 1, cbuf, sizeof(cbuf), 0};
 		ssize_t r;
-		char *nl;
 
 		if (iov.iov_len == 0) {
+			if (k->waiting)
+				return; /* full of requests behind a build: read later */
 			reply(k, fail("invalid", "request too large"));
 			conn_close(k);
 			return;
@@ -143,29 +184,46 @@ control_read(struct control *c, int i)
 			}
 		}
 		k->len += (size_t)r;
-		while ((nl = memchr(k->buf, '\n', k->len)) != NULL) {
-			size_t ll = (size_t)(nl - k->buf);
-			json_error_t e;
-			json_t *req = json_loadb(k->buf, ll, JSON_REJECT_DUPLICATES, &e);
-			int fd = -1;
+		process(c, i);
+		if (k->fd < 0)
+			return;
+	}
+}
 
-			if (k->nfds > 0) {
-				fd = k->fds[0];
-				memmove(k->fds, k->fds + 1, (size_t)(k->nfds - 1) * sizeof(int));
-				k->nfds--;
+void
+control_builds_done(struct control *c)
+{
+	struct netcfg cfg;
+	struct ruleset *rs;
+	uint64_t tag;
+	char err[512];
+
+	while (c->b && builder_take(c->b, &cfg, &rs, &tag, err, sizeof(err)) == 1) {
+		int i = (int)(tag & 0xff);
+		uint32_t gen = (uint32_t)(tag >> 8);
+		struct control_conn *k = i < CONTROL_CONNS_MAX ? &c->conns[i] : NULL;
+		json_t *r, *summary = NULL;
+		char id[NETCFG_ID_MAX + 1];
+
+		memcpy(id, cfg.network_id, sizeof(id));
+		if (!rs) {
+			netcfg_free(&cfg);
+			r = fail("invalid", err);
+		} else {
+			err[0] = '\0';
+			if (sensor_net_install(c->s, &cfg, rs, &summary, err, sizeof(err)) < 0)
+				r = fail("conflict", err);
+			else {
+				r = ok(summary);
+				log_info("network %s: rules swapped in", id);
 			}
-			if (!json_is_object(req)) {
-				if (fd >= 0)
-					close(fd);
-				reply(k, fail("invalid", req ? "not an object" : e.text));
-			} else {
-				reply(k, control_dispatch(c, req, fd));
-			}
-			json_decref(req);
-			memmove(k->buf, nl + 1, k->len - ll - 1);
-			k->len -= ll + 1;
-			if (k->fd < 0)
-				return;
+		}
+		if (k && k->fd >= 0 && k->gen == gen && k->waiting) {
+			reply(k, r);
+			k->waiting = 0;
+			process(c, i);
+		} else {
+			json_decref(r); /* the connection is gone; the network is set */
 		}
 	}
 }
@@ -237,7 +295,7 @@ op_capture_add(struct control *c, const json_t *args, int fd)
 }
 
 json_t *
-control_dispatch(struct control *c, const json_t *req, int fd)
+control_dispatch(struct control *c, int i, const json_t *req, int fd)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
 	json_t *args = json_object_get(req, "args");
@@ -271,10 +329,30 @@ control_dispatch(struct control *c, const json_t *req, int fd)
 
 		if (!args)
 			return fail("invalid", "network.set needs args");
-		r = sensor_net_set(c->s, args, &summary, err, sizeof(err));
-		if (r < 0)
-			return fail(r == -EPERM ? "conflict" : "invalid", err);
-		return ok(summary);
+		if (!c->b) {
+			r = sensor_net_set(c->s, args, &summary, err, sizeof(err));
+			if (r < 0)
+				return fail(r == -EPERM ? "conflict" : "invalid", err);
+			return ok(summary);
+		}
+		{
+			struct netcfg cfg;
+			struct ruleset *rs;
+
+			r = sensor_net_check(c->s, args, &cfg, err, sizeof(err));
+			if (r < 0)
+				return fail(r == -EPERM ? "conflict" : "invalid", err);
+			rs = sensor_shared_rules(c->s, &cfg);
+			if (rs) {
+				/* the same rules as another network: nothing to compile */
+				if (sensor_net_install(c->s, &cfg, rs, &summary, err, sizeof(err)) < 0)
+					return fail("invalid", err);
+				return ok(summary);
+			}
+			if (builder_submit(c->b, &cfg, (uint64_t)c->conns[i].gen << 8 | (uint64_t)i) < 0)
+				return fail("internal", "out of memory");
+			return NULL;
+		}
 	}
 	if (strcmp(op, "network.delete") == 0) {
 		const char *nid = json_string_value(json_object_get(args, "network_id"));

@@ -18,8 +18,10 @@
  *                                             -> {"loaded", "skipped", "skipped_by_reason",
  *                                                 "load_ms", "hyperscan_bytes"}
  *                    Adds the network, or replaces its configuration and rule set
- *                    (a reload: the new rules are compiled first, then swapped in;
- *                    its captures and flows stay).
+ *                    (a reload: the new rules are compiled on another thread while
+ *                    inspection goes on with the old ones, then swapped in; its
+ *                    captures and flows stay). The reply comes when that is done;
+ *                    later requests on the same connection wait for it.
  *   network.delete   {"network_id"}           -> null (its captures are closed)
  *   capture.add      {"network_id", "iface"}  + exactly one descriptor passed with
  *                    SCM_RIGHTS in the same sendmsg() as the line: an AF_PACKET
@@ -52,14 +54,19 @@ struct control_conn {
 	size_t len;
 	int fds[CONTROL_FDS_MAX];
 	int nfds;
+	uint32_t gen;  /* tells a reused slot from the connection a build was for */
+	int waiting;   /* a network.set is compiling: its reply comes first */
 };
+
+struct builder;
 
 struct control {
 	int lfd;
 	struct control_conn conns[CONTROL_CONNS_MAX];
 	struct sensor *s;
 	struct capture *caps;
-	uint32_t next_capture;
+	struct builder *b; /* NULL: network.set compiles in the caller's thread */
+	uint32_t next_capture, next_gen;
 	uid_t uid;
 };
 
@@ -68,9 +75,12 @@ int control_listen(struct control *c, struct sensor *s, const char *path, char *
 void control_accept(struct control *c);
 /* Read what conn i has; process complete lines. Closes it on EOF/error. */
 void control_read(struct control *c, int i);
-/* One request to its reply (new reference); fd: a passed descriptor or -1
- * (taken by capture.add, else closed). */
-json_t *control_dispatch(struct control *c, const json_t *req, int fd);
+/* One request of connection i to its reply (new reference), or NULL when
+ * the reply comes later (a network.set compiling on the builder); fd: a
+ * passed descriptor or -1 (taken by capture.add, else closed). */
+json_t *control_dispatch(struct control *c, int i, const json_t *req, int fd);
+/* Install the rule sets the builder finished and answer their requests. */
+void control_builds_done(struct control *c);
 void control_close_all(struct control *c);
 const char *control_iface_name(void *arg, uint32_t ifid);
 

@@ -92,6 +92,12 @@ remove_flow(struct flow_table *t, struct flow *f)
 }
 
 void
+flow_end(struct flow_table *t, struct flow *f)
+{
+	remove_flow(t, f);
+}
+
+void
 flow_table_free(struct flow_table *t)
 {
 	while (t->head)

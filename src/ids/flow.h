@@ -72,6 +72,8 @@ struct flow *flow_get(struct flow_table *t, uint32_t ifid, uint8_t proto, uint32
 void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_us);
 /* End flows idle past their timeout (at most max of them). */
 size_t flow_expire(struct flow_table *t, uint64_t now_us, size_t max);
+/* End one flow now (a closed connection whose ports are used again). */
+void flow_end(struct flow_table *t, struct flow *f);
 /* End every flow of an owner (a network being removed). */
 void flow_drop_owner(struct flow_table *t, void *owner);
 

@@ -7,7 +7,7 @@ IDS_SRC = src/ids/addr.c src/ids/rule.c src/ids/rulekw.c src/ids/ruleset.c src/i
           src/ids/detect.c src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
           src/ids/dns.c src/ids/tls.c src/ids/portscan.c src/ids/spoof.c src/ids/gate.c \
           src/ids/eve.c src/ids/netcfg.c src/ids/sensor.c src/ids/capture.c \
-          src/ids/control.c src/ids/serve.c
+          src/ids/control.c src/ids/serve.c src/ids/build.c
 IDS_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(IDS_SRC))
 
 $(IDS_OBJ) $(BUILD)/obj/ids/ids.o: CPPFLAGS += -Isrc/ids $(IDS_CFLAGS)

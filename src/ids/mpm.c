@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,26 @@ struct mpm_db {
 	uint8_t *key; /* the pattern list, serialised, for the exact comparison */
 	size_t keylen, bytes;
 	unsigned refs;
+	int scratch_ok; /* the scratch space fits it (set by the scanning thread) */
 	struct mpm_db *next;
 };
 
+/* The cache is shared by the scanning thread and a rule builder thread;
+ * compiling happens outside the lock. The scratch space belongs to the
+ * scanning thread alone: it is fitted to a database at its first scan. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mpm_db *cache;
 static hs_scratch_t *scratch;
 static unsigned shared_hits;
+
+static struct mpm_db *
+lookup(uint64_t hash, const uint8_t *key, size_t keylen)
+{
+	for (struct mpm_db *db = cache; db; db = db->next)
+		if (db->hash == hash && db->keylen == keylen && memcmp(db->key, key, keylen) == 0)
+			return db;
+	return NULL;
+}
 
 static uint8_t *
 serialise(const struct mpm_pat *pats, unsigned n, size_t *len, uint64_t *hash)
@@ -70,14 +85,18 @@ mpm_db_get(const struct mpm_pat *pats, unsigned n, struct mpm_db **out, char *er
 	key = serialise(pats, n, &keylen, &hash);
 	if (!key)
 		return -ENOMEM;
-	for (db = cache; db; db = db->next)
-		if (db->hash == hash && db->keylen == keylen && memcmp(db->key, key, keylen) == 0) {
-			db->refs++;
-			shared_hits++;
-			free(key);
-			*out = db;
-			return 0;
-		}
+	pthread_mutex_lock(&lock);
+	db = lookup(hash, key, keylen);
+	if (db) {
+		db->refs++;
+		shared_hits++;
+	}
+	pthread_mutex_unlock(&lock);
+	if (db) {
+		free(key);
+		*out = db;
+		return 0;
+	}
 	db = calloc(1, sizeof(*db));
 	expr = calloc(n, sizeof(*expr));
 	flags = calloc(n, sizeof(*flags));
@@ -98,21 +117,32 @@ mpm_db_get(const struct mpm_pat *pats, unsigned n, struct mpm_db **out, char *er
 		r = -EINVAL;
 		goto out;
 	}
-	if (hs_alloc_scratch(db->hs, &scratch) != HS_SUCCESS) {
-		snprintf(err, errlen, "hyperscan: cannot allocate scratch");
-		hs_free_database(db->hs);
-		goto out;
-	}
 	hs_database_size(db->hs, &db->bytes);
 	db->hash = hash;
 	db->key = key;
 	db->keylen = keylen;
 	db->refs = 1;
-	db->next = cache;
-	cache = db;
-	*out = db;
-	key = NULL;
-	db = NULL;
+	pthread_mutex_lock(&lock);
+	{
+		/* compiled meanwhile by someone else: use theirs */
+		struct mpm_db *other = lookup(hash, key, keylen);
+
+		if (other) {
+			other->refs++;
+			shared_hits++;
+			*out = other;
+		} else {
+			db->next = cache;
+			cache = db;
+			*out = db;
+			key = NULL;
+			db = NULL;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	if (db) {
+		hs_free_database(db->hs);
+	}
 	r = 0;
 out:
 	free(db);
@@ -128,21 +158,24 @@ void
 mpm_db_put(struct mpm_db *db)
 {
 	struct mpm_db **pp;
+	int last;
 
-	if (!db || --db->refs > 0)
+	if (!db)
 		return;
-	for (pp = &cache; *pp; pp = &(*pp)->next)
-		if (*pp == db) {
-			*pp = db->next;
-			break;
-		}
+	pthread_mutex_lock(&lock);
+	last = --db->refs == 0;
+	if (last)
+		for (pp = &cache; *pp; pp = &(*pp)->next)
+			if (*pp == db) {
+				*pp = db->next;
+				break;
+			}
+	pthread_mutex_unlock(&lock);
+	if (!last)
+		return;
 	hs_free_database(db->hs);
 	free(db->key);
 	free(db);
-	if (!cache && scratch) {
-		hs_free_scratch(scratch);
-		scratch = NULL;
-	}
 }
 
 size_t
@@ -169,13 +202,18 @@ on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned f
 }
 
 int
-mpm_scan(const struct mpm_db *db, const uint8_t *data, size_t len,
+mpm_scan(struct mpm_db *db, const uint8_t *data, size_t len,
 	 void (*cb)(void *arg, unsigned id), void *arg)
 {
 	struct scanctx c = {cb, arg};
 
 	if (!db || len == 0)
 		return 0;
+	if (!db->scratch_ok) {
+		if (hs_alloc_scratch(db->hs, &scratch) != HS_SUCCESS)
+			return -ENOMEM;
+		db->scratch_ok = 1;
+	}
 	if (len > UINT32_MAX)
 		len = UINT32_MAX;
 	return hs_scan(db->hs, (const char *)data, (unsigned)len, 0, scratch, on_match, &c) ==
@@ -190,14 +228,16 @@ mpm_cache_stats(unsigned *live, unsigned *hits, size_t *bytes)
 	unsigned n = 0;
 	size_t b = 0;
 
+	pthread_mutex_lock(&lock);
 	for (struct mpm_db *db = cache; db; db = db->next) {
 		n++;
 		b += db->bytes;
 	}
+	pthread_mutex_unlock(&lock);
 	if (live)
 		*live = n;
 	if (hits)
-		*hits = shared_hits;
+		*hits = shared_hits; /* a statistic: read without the lock */
 	if (bytes)
 		*bytes = b;
 }

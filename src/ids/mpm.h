@@ -6,8 +6,9 @@
  * Databases are shared: mpm_db_get() with a pattern list identical to one
  * already compiled (the same rule files loaded by two tenants) returns the
  * same database with one more reference, instead of compiling it again.
- * The cache and the scratch space belong to the thread that inspects
- * traffic (the sensor has one); nothing here is thread-safe.
+ * The cache may be used from a rule-building thread while the inspecting
+ * thread scans (it has a lock; compiles run outside it). The scratch space
+ * belongs to the one thread that calls mpm_scan.
  */
 #ifndef CLOUDLET_IDS_MPM_H
 #define CLOUDLET_IDS_MPM_H
@@ -30,7 +31,7 @@ void mpm_db_put(struct mpm_db *db);
 size_t mpm_db_size(const struct mpm_db *db);
 
 /* cb is called once per pattern id found in data. 0 or -EIO. */
-int mpm_scan(const struct mpm_db *db, const uint8_t *data, size_t len,
+int mpm_scan(struct mpm_db *db, const uint8_t *data, size_t len,
 	     void (*cb)(void *arg, unsigned id), void *arg);
 
 /* Databases alive, and how many mpm_db_get calls found one in the cache. */

@@ -422,6 +422,13 @@ sensor_packet(struct sensor *s, struct net *n, uint32_t ifid, const uint8_t *fra
 
 		c.f = flow_get(&s->ft, ifid, p.proto, p.src, p.proto == 1 ? 0 : p.sp, p.dst,
 			       p.proto == 1 ? 0 : p.dp, synack, &n->mem, n, ts_us, &to_server);
+		/* a new connection on the ports of one that ended: a new flow */
+		if (c.f && p.proto == 6 && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+		    c.f->state >= TCP_CLOSING) {
+			flow_end(&s->ft, c.f);
+			c.f = flow_get(&s->ft, ifid, 6, p.src, p.sp, p.dst, p.dp, 0, &n->mem, n, ts_us,
+				       &to_server);
+		}
 		if (!c.f)
 			n->st.flows_refused++;
 		else if (s->ft.next_id != before)
@@ -479,15 +486,11 @@ on_flow_end(void *arg, struct flow *f)
 
 /* ---- networks ---- */
 
-static struct ruleset *
-load_rules(struct sensor *s, const struct netcfg *cfg, char *err, size_t errlen)
+struct ruleset *
+sensor_compile_rules(const struct netcfg *cfg, char *err, size_t errlen)
 {
-	struct ruleset *rs;
+	struct ruleset *rs = ruleset_new(cfg->vars, cfg->nvars);
 
-	for (struct net *n = s->nets; n; n = n->next)
-		if (n->rs && netcfg_same_rules(&n->cfg, cfg))
-			return ruleset_get(n->rs);
-	rs = ruleset_new(cfg->vars, cfg->nvars);
 	if (!rs) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -515,6 +518,15 @@ load_rules(struct sensor *s, const struct netcfg *cfg, char *err, size_t errlen)
 	return rs;
 }
 
+struct ruleset *
+sensor_shared_rules(struct sensor *s, const struct netcfg *cfg)
+{
+	for (struct net *n = s->nets; n; n = n->next)
+		if (n->rs && netcfg_same_rules(&n->cfg, cfg))
+			return ruleset_get(n->rs);
+	return NULL;
+}
+
 struct net *
 sensor_net_find(struct sensor *s, const char *network_id)
 {
@@ -525,46 +537,51 @@ sensor_net_find(struct sensor *s, const char *network_id)
 }
 
 int
-sensor_net_set(struct sensor *s, const json_t *j, json_t **summary, char *err, size_t errlen)
+sensor_net_check(struct sensor *s, const json_t *j, struct netcfg *cfg, char *err, size_t errlen)
 {
-	struct netcfg cfg;
 	struct net *n;
-	struct ruleset *rs;
-	struct ps_state *ps;
+	struct gate *g;
+	int r = 0;
+
+	if (netcfg_parse(j, cfg, err, errlen) < 0)
+		return -EINVAL;
+	n = sensor_net_find(s, cfg->network_id);
+	if (n && strcmp(n->cfg.tenant_id, cfg->tenant_id) != 0) {
+		snprintf(err, errlen, "network %s belongs to another tenant", cfg->network_id);
+		r = -EPERM;
+	} else if (cfg->suppress) {
+		g = calloc(1, sizeof(*g));
+		if (!g || gate_set_suppress(g, cfg->suppress, err, errlen) < 0)
+			r = -EINVAL;
+		free(g);
+	}
+	if (r < 0)
+		netcfg_free(cfg);
+	return r;
+}
+
+int
+sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, json_t **summary,
+		   char *err, size_t errlen)
+{
+	struct net *n = sensor_net_find(s, cfg->network_id);
+	struct ps_state *ps = ps_new(&cfg->ps);
 	struct gate g = {0};
 
 	*summary = NULL;
-	if (netcfg_parse(j, &cfg, err, errlen) < 0)
-		return -EINVAL;
-	n = sensor_net_find(s, cfg.network_id);
-	if (n && strcmp(n->cfg.tenant_id, cfg.tenant_id) != 0) {
-		snprintf(err, errlen, "network %s belongs to another tenant", cfg.network_id);
-		netcfg_free(&cfg);
-		return -EPERM;
+	if (n && strcmp(n->cfg.tenant_id, cfg->tenant_id) != 0) {
+		/* another tenant took the id while the rules compiled */
+		snprintf(err, errlen, "network %s belongs to another tenant", cfg->network_id);
+		goto fail;
 	}
-	if (cfg.suppress && gate_set_suppress(&g, cfg.suppress, err, errlen) < 0) {
-		netcfg_free(&cfg);
-		return -EINVAL;
-	}
-	rs = load_rules(s, &cfg, err, errlen);
-	ps = ps_new(&cfg.ps);
-	if (!rs || !ps) {
-		if (!rs && !*err)
-			snprintf(err, errlen, "out of memory");
-		ruleset_put(rs);
-		ps_free(ps);
-		netcfg_free(&cfg);
-		return -EINVAL;
-	}
+	if (!ps || (cfg->suppress && gate_set_suppress(&g, cfg->suppress, err, errlen) < 0))
+		goto fail;
 	if (!n) {
 		n = calloc(1, sizeof(*n));
 		if (!n || !(n->th = det_thresh_new())) {
 			free(n);
-			ruleset_put(rs);
-			ps_free(ps);
-			netcfg_free(&cfg);
 			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
+			goto fail;
 		}
 		n->next = s->nets;
 		s->nets = n;
@@ -575,15 +592,44 @@ sensor_net_set(struct sensor *s, const json_t *j, json_t **summary, char *err, s
 	ps_free(n->ps);
 	n->ps = ps;
 	netcfg_free(&n->cfg);
-	n->cfg = cfg;
-	n->mem.cap = cfg.memcap;
-	n->gate.rate = cfg.rate;
-	n->gate.burst = cfg.burst;
+	n->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	n->mem.cap = n->cfg.memcap;
+	n->gate.rate = n->cfg.rate;
+	n->gate.burst = n->cfg.burst;
 	memcpy(n->gate.sup, g.sup, (size_t)g.nsup * sizeof(g.sup[0]));
 	n->gate.nsup = g.nsup;
 	*summary = ruleset_summary(rs);
-	json_object_set_new(*summary, "hyperscan_bytes", json_integer((json_int_t)detect_db_bytes(rs->det)));
+	json_object_set_new(*summary, "hyperscan_bytes",
+			    json_integer((json_int_t)detect_db_bytes(rs->det)));
 	return 0;
+fail:
+	if (!*err)
+		snprintf(err, errlen, "out of memory");
+	ps_free(ps);
+	ruleset_put(rs);
+	netcfg_free(cfg);
+	return -EINVAL;
+}
+
+int
+sensor_net_set(struct sensor *s, const json_t *j, json_t **summary, char *err, size_t errlen)
+{
+	struct netcfg cfg;
+	struct ruleset *rs;
+	int r;
+
+	*summary = NULL;
+	if ((r = sensor_net_check(s, j, &cfg, err, errlen)) < 0)
+		return r;
+	rs = sensor_shared_rules(s, &cfg);
+	if (!rs)
+		rs = sensor_compile_rules(&cfg, err, errlen);
+	if (!rs) {
+		netcfg_free(&cfg);
+		return -EINVAL;
+	}
+	return sensor_net_install(s, &cfg, rs, summary, err, errlen);
 }
 
 int

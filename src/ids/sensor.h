@@ -62,6 +62,18 @@ void sensor_finish(struct sensor *s);
 int sensor_net_set(struct sensor *s, const json_t *cfg, json_t **summary, char *err,
 		   size_t errlen);
 int sensor_net_delete(struct sensor *s, const char *network_id);
+
+/* sensor_net_set in steps, for compiling on another thread (build.h):
+ * check parses the configuration into cfg (0, -EINVAL, -EPERM); a rule
+ * set another network already has for the same inputs is shared (a new
+ * reference, or NULL); compile may run on any thread; install takes cfg
+ * and rs and swaps them in (the inspecting thread). */
+int sensor_net_check(struct sensor *s, const json_t *j, struct netcfg *cfg, char *err,
+		     size_t errlen);
+struct ruleset *sensor_shared_rules(struct sensor *s, const struct netcfg *cfg);
+struct ruleset *sensor_compile_rules(const struct netcfg *cfg, char *err, size_t errlen);
+int sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs,
+		       json_t **summary, char *err, size_t errlen);
 struct net *sensor_net_find(struct sensor *s, const char *network_id);
 
 /* One captured frame from interface ifid of network n. */

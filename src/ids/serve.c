@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "control.h"
 #include "log.h"
 #include "serve.h"
@@ -107,6 +108,9 @@ confine(void)
 		if (nr != __NR_SCMP_ERROR)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 	}
+	/* every thread: the rule builder's too (it was started before) */
+	if (r == 0)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	/* ioctl: only the terminal check stdio makes (isatty) */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
@@ -171,6 +175,10 @@ serve_main(const struct serve_opts *o)
 	s.stats_interval_us = (uint64_t)o->stats_interval_s * 1000000;
 	if (control_listen(&c, &s, o->control, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* before seccomp: the worker thread is made with clone */
+	c.b = builder_start();
+	if (!c.b)
+		fatalx("cannot start the rule builder thread");
 	s.iface_name = control_iface_name;
 	s.iface_arg = &c;
 	if (o->user) {
@@ -185,16 +193,19 @@ serve_main(const struct serve_opts *o)
 	log_info("serving: control %s, EVE %s, uid %d%s", o->control, o->eve, (int)getuid(),
 		 o->seccomp ? ", seccomp on" : "");
 	while (!stopping) {
-		struct pollfd pf[1 + CONTROL_CONNS_MAX + 64];
+		struct pollfd pf[2 + CONTROL_CONNS_MAX + 64];
 		struct capture *cp[64];
 		int n = 0, nc = 0, r;
 
 		pf[n].fd = c.lfd;
 		pf[n++].events = POLLIN;
 		for (int i = 0; i < CONTROL_CONNS_MAX; i++) {
-			pf[n].fd = c.conns[i].fd;
+			/* a connection waiting for a build is not read meanwhile */
+			pf[n].fd = c.conns[i].waiting ? -1 : c.conns[i].fd;
 			pf[n++].events = POLLIN;
 		}
+		pf[n].fd = builder_fd(c.b);
+		pf[n++].events = POLLIN;
 		for (struct capture *p = c.caps; p && nc < 64; p = p->next) {
 			cp[nc++] = p;
 			pf[n].fd = p->fd;
@@ -206,8 +217,11 @@ serve_main(const struct serve_opts *o)
 		if (r > 0 && (pf[0].revents & POLLIN))
 			control_accept(&c);
 		for (int i = 0; r > 0 && i < CONTROL_CONNS_MAX; i++)
-			if (c.conns[i].fd >= 0 && (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (c.conns[i].fd >= 0 && !c.conns[i].waiting &&
+			    (pf[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
 				control_read(&c, i);
+		if (r > 0 && (pf[1 + CONTROL_CONNS_MAX].revents & POLLIN))
+			control_builds_done(&c);
 		/* Every capture, ready or not: ring blocks may retire between polls. */
 		for (int i = 0; i < nc; i++) {
 			int still = 0;
@@ -230,6 +244,8 @@ serve_main(const struct serve_opts *o)
 		}
 	}
 	log_info("stopping");
+	builder_stop(c.b);
+	c.b = NULL;
 	control_close_all(&c);
 	sensor_finish(&s);
 	unlink(o->control);
