@@ -252,7 +252,7 @@ for case in "$ROOT"/tests/ids/verify/*/; do
 	"$MKPCAP" "$T/$name.pcap" <"$case/traffic" || fail "mkpcap $name"
 	"$IDS" pcap --tenant-config "$case/config.json" --rules "$RULES" --eve "$T/$name.eve" "$T/$name.pcap" 2>/dev/null ||
 		fail "pcap mode on $name"
-	jq -r 'select(.event_type=="alert") | "\(.alert.signature_id) \(.src_ip) \(.src_port) \(.dest_ip) \(.dest_port) \(.app_proto // "-")"' \
+	jq -r 'select(.event_type=="alert") | "\(.alert.signature_id) \(.src_ip) \(.src_port // "-") \(.dest_ip) \(.dest_port // "-") \(.app_proto // "-")"' \
 		"$T/$name.eve" | sort >"$T/$name.got"
 	grep -v '^#' "$case/expected" | sort | diff -u - "$T/$name.got" || fail "verify $name (pcap mode)"
 	log "verify $name: offline alerts exactly as expected ($(wc -l <"$T/$name.got"))"
@@ -275,7 +275,7 @@ while [ "$(jq -c 'select(.event_type=="alert" and .network_id=="n-verify")' "$EV
 	sleep 0.1
 done
 sleep 0.5
-jq -r 'select(.event_type=="alert" and .network_id=="n-verify") | "\(.alert.signature_id) \(.src_ip) \(.src_port) \(.dest_ip) \(.dest_port) \(.app_proto // "-")"' \
+jq -r 'select(.event_type=="alert" and .network_id=="n-verify") | "\(.alert.signature_id) \(.src_ip) \(.src_port // "-") \(.dest_ip) \(.dest_port // "-") \(.app_proto // "-")"' \
 	"$EVE" | sort >"$T/replay.got"
 grep -v '^#' "$ROOT/tests/ids/verify/basic/expected" | sort | diff -u - "$T/replay.got" ||
 	fail "verify basic replayed with tcpreplay on a bridge (serve mode)"
