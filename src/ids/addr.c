@@ -9,11 +9,27 @@
 
 #include "addr.h"
 
+/* A set being parsed: (r ∪ home) minus m; see addr.h. */
 struct rl {
 	struct range32 *r;
 	size_t n, cap;
 	int v6;
+	int home;       /* ADDR_HOME_* */
+	struct rl *m;   /* subtracted when home is set (else applied at once) */
 };
+
+static void
+rl_free(struct rl *l)
+{
+	if (!l)
+		return;
+	free(l->r);
+	if (l->m) {
+		rl_free(l->m);
+		free(l->m);
+	}
+	memset(l, 0, sizeof(*l));
+}
 
 struct ctx {
 	int port;
@@ -318,6 +334,39 @@ parse_var(struct ctx *c, const char *t, size_t n, struct rl *out)
 }
 
 static int
+too_complex(struct ctx *c, const char *t, size_t n)
+{
+	return fail(c, "address too complex with a per-network $HOME_NET:", t, n);
+}
+
+/* !S for S = (P ∪ home) \ M. */
+static int
+complement(struct ctx *c, struct rl *l, const char *t, size_t n)
+{
+	uint32_t max = c->port ? 65535 : UINT32_MAX;
+	int r;
+
+	if (l->home == ADDR_HOME_NONE)
+		return rl_complement(l, max);
+	if (l->n > 0)
+		return too_complex(c, t, n);
+	/* !(home \ M) = !home ∪ M */
+	free(l->r);
+	l->r = NULL;
+	l->n = l->cap = 0;
+	if (l->m) {
+		l->r = l->m->r;
+		l->n = l->m->n;
+		l->cap = l->m->cap;
+		free(l->m);
+		l->m = NULL;
+	}
+	l->home = l->home == ADDR_HOME_IN ? ADDR_HOME_OUT : ADDR_HOME_IN;
+	r = rl_norm(l);
+	return r;
+}
+
+static int
 parse_list(struct ctx *c, const char *t, size_t n, struct rl *out)
 {
 	struct rl pos = {0}, neg = {0};
@@ -334,44 +383,63 @@ parse_list(struct ctx *c, const char *t, size_t n, struct rl *out)
 		else if (i == n || (t[i] == ',' && depth == 0)) {
 			const char *e = t + start;
 			size_t en = i - start;
+			struct rl tmp = {0};
 
 			trim(&e, &en);
-			if (en == 0)
+			if (en == 0) {
 				r = fail(c, "empty list element in", t, n);
-			else if (e[0] == '!') {
-				struct rl tmp = {0};
-
+			} else if (e[0] == '!') {
 				r = parse_expr(c, e + 1, en - 1, &tmp);
+				if (r == 0 && (tmp.home || tmp.m))
+					r = too_complex(c, e, en);
 				for (size_t k = 0; r == 0 && k < tmp.n; k++)
 					r = rl_add(&neg, tmp.r[k].lo, tmp.r[k].hi);
 				pos.v6 |= tmp.v6;
-				free(tmp.r);
 			} else {
-				struct rl tmp = {0};
-
 				r = parse_expr(c, e, en, &tmp);
+				if (r == 0 && tmp.m)
+					r = too_complex(c, e, en);
 				for (size_t k = 0; r == 0 && k < tmp.n; k++)
 					r = rl_add(&pos, tmp.r[k].lo, tmp.r[k].hi);
+				if (r == 0 && tmp.home) {
+					if (pos.home && pos.home != tmp.home)
+						pos.home = -1; /* home and not home: everything */
+					else if (pos.home != -1)
+						pos.home = tmp.home;
+				}
 				pos.v6 |= tmp.v6;
 				any_pos = 1;
-				free(tmp.r);
 			}
+			rl_free(&tmp);
 			start = i + 1;
 		}
 	}
 	if (r == 0 && depth != 0)
 		r = fail(c, "unbalanced brackets in", t, n);
-	if (r == 0 && !any_pos)
+	if (r == 0 && (!any_pos || pos.home == -1)) {
 		r = rl_add(&pos, 0, c->port ? 65535 : UINT32_MAX);
+		pos.home = ADDR_HOME_NONE;
+	}
 	if (r == 0)
 		r = rl_norm(&pos);
 	if (r == 0)
 		r = rl_norm(&neg);
-	if (r == 0)
+	if (r == 0 && pos.home == ADDR_HOME_NONE) {
 		r = rl_subtract(&pos, &neg);
-	free(neg.r);
+		rl_free(&neg);
+	} else if (r == 0 && neg.n) {
+		/* subtracted when matching: home is only known then */
+		pos.m = malloc(sizeof(*pos.m));
+		if (!pos.m)
+			r = -ENOMEM;
+		else {
+			*pos.m = neg;
+			memset(&neg, 0, sizeof(neg));
+		}
+	}
+	rl_free(&neg);
 	if (r < 0) {
-		free(pos.r);
+		rl_free(&pos);
 		return r;
 	}
 	*out = pos;
@@ -387,12 +455,16 @@ parse_expr(struct ctx *c, const char *t, size_t n, struct rl *out)
 	memset(out, 0, sizeof(*out));
 	if (n == 0)
 		return fail(c, "empty", t, n);
+	if (n == 5 && !c->port && memcmp(t, ADDR_HOME_MARK, 5) == 0) {
+		out->home = ADDR_HOME_IN;
+		return 0;
+	}
 	if (t[0] == '!') {
 		r = parse_expr(c, t + 1, n - 1, out);
 		if (r == 0)
 			r = rl_norm(out);
 		if (r == 0)
-			r = rl_complement(out, c->port ? 65535 : UINT32_MAX);
+			r = complement(c, out, t, n);
 	} else if (t[0] == '[') {
 		if (t[n - 1] != ']')
 			return fail(c, "unbalanced brackets in", t, n);
@@ -407,12 +479,20 @@ parse_expr(struct ctx *c, const char *t, size_t n, struct rl *out)
 	if (r == 0)
 		r = rl_norm(out);
 	if (r < 0) {
-		free(out->r);
-		memset(out, 0, sizeof(*out));
+		rl_free(out);
 		if (r == -E2BIG && c->err)
 			snprintf(c->err, c->errlen, "address or port list too long");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int
+to_ranges(struct rl *l, struct range32 **r, uint16_t *n)
+{
+	*r = l->r;
+	*n = (uint16_t)l->n;
+	l->r = NULL;
 	return 0;
 }
 
@@ -429,10 +509,13 @@ addr_parse(struct addrset *s, const char *text, int port, addr_var_fn var, void 
 		return fail(&c, "address too long:", text, 16);
 	if (parse_expr(&c, text, n, &l) < 0)
 		return -EINVAL;
-	s->r = l.r;
-	s->n = (uint16_t)l.n;
 	s->had_v6 = (uint8_t)l.v6;
-	s->any = l.n == 1 && l.r[0].lo == 0 && l.r[0].hi == (port ? 65535 : UINT32_MAX);
+	s->home = (uint8_t)l.home;
+	s->any = !l.home && l.n == 1 && l.r[0].lo == 0 && l.r[0].hi == (port ? 65535 : UINT32_MAX);
+	to_ranges(&l, &s->r, &s->n);
+	if (l.m)
+		to_ranges(l.m, &s->m, &s->nm);
+	rl_free(&l);
 	return 0;
 }
 
@@ -441,24 +524,23 @@ addr_free(struct addrset *s)
 {
 	if (s) {
 		free(s->r);
-		s->r = NULL;
-		s->n = 0;
+		free(s->m);
+		s->r = s->m = NULL;
+		s->n = s->nm = 0;
 	}
 }
 
-int
-addr_contains(const struct addrset *s, uint32_t v)
+static int
+ranges_have(const struct range32 *r, size_t n, uint32_t v)
 {
-	size_t lo = 0, hi = s->n;
+	size_t lo = 0, hi = n;
 
-	if (s->any)
-		return 1;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (v < s->r[mid].lo)
+		if (v < r[mid].lo)
 			hi = mid;
-		else if (v > s->r[mid].hi)
+		else if (v > r[mid].hi)
 			lo = mid + 1;
 		else
 			return 1;
@@ -467,7 +549,33 @@ addr_contains(const struct addrset *s, uint32_t v)
 }
 
 int
+addr_contains(const struct addrset *s, uint32_t v)
+{
+	return s->any || ranges_have(s->r, s->n, v);
+}
+
+int
+addr_match(const struct addrset *s, uint32_t v, const struct addrset *home)
+{
+	int in;
+
+	if (s->any)
+		return 1;
+	in = ranges_have(s->r, s->n, v);
+	if (!in && s->home) {
+		int h = home && addr_contains(home, v);
+
+		in = s->home == ADDR_HOME_IN ? h : !h;
+	}
+	if (in && s->nm && ranges_have(s->m, s->nm, v))
+		in = 0;
+	return in;
+}
+
+int
 addr_equal(const struct addrset *a, const struct addrset *b)
 {
-	return a->n == b->n && (a->n == 0 || memcmp(a->r, b->r, a->n * sizeof(*a->r)) == 0);
+	return a->home == b->home && a->n == b->n && a->nm == b->nm &&
+	       (a->n == 0 || memcmp(a->r, b->r, a->n * sizeof(*a->r)) == 0) &&
+	       (a->nm == 0 || memcmp(a->m, b->m, a->nm * sizeof(*a->m)) == 0);
 }

@@ -150,8 +150,8 @@ set_size(const struct addrset *a)
 {
 	uint64_t n = 0;
 
-	if (a->any)
-		return 1ull << 32;
+	if (a->any || a->home)
+		return 1ull << 32; /* home is a network's: not indexable */
 	for (int i = 0; i < a->n; i++)
 		n += (uint64_t)a->r[i].hi - a->r[i].lo + 1;
 	return n;
@@ -278,6 +278,8 @@ aidx_build(struct aidx *x, struct rule *const *rules, const uint32_t *idx, uint3
 static int
 overlaps(const struct addrset *a, const struct addrset *b)
 {
+	if (a->home)
+		return 1;
 	if (a->any || b->any)
 		return a->n && b->n;
 	for (int i = 0; i < a->n; i++)
@@ -368,7 +370,8 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	{
 		const char *hv = NULL;
 
-		for (int i = 0; i < rs->nvars; i++)
+		/* (left open, home is the networks': their sets say so) */
+		for (int i = 0; i < rs->nvars && !rs->home_open; i++)
 			if (!rs->vars[i].port && strcmp(rs->vars[i].name, "HOME_NET") == 0)
 				hv = rs->vars[i].value;
 		if (!hv || addr_parse(&home, hv, 0, NULL, NULL, NULL, 0) < 0)
@@ -581,10 +584,11 @@ hdr_match(const struct rule *r, const struct det_pkt *p)
 	case PROTO_DNS: if (p->app != APP_DNS) return 0; break;
 	default: break;
 	}
-	if (addr_contains(&r->src, p->src) && addr_contains(&r->dst, p->dst) &&
+	if (addr_match(&r->src, p->src, p->home) && addr_match(&r->dst, p->dst, p->home) &&
 	    (!ports || (addr_contains(&r->sp, p->sp) && addr_contains(&r->dp, p->dp))))
 		return 1;
-	return r->bidir && addr_contains(&r->src, p->dst) && addr_contains(&r->dst, p->src) &&
+	return r->bidir && addr_match(&r->src, p->dst, p->home) &&
+	       addr_match(&r->dst, p->src, p->home) &&
 	       (!ports || (addr_contains(&r->sp, p->dp) && addr_contains(&r->dp, p->sp)));
 }
 

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "rule.h"
 
 struct ruleset;
@@ -53,6 +54,8 @@ struct det_pkt {
 	/* App-layer buffers: 0 and the buffer, or -1 when this event has none. */
 	int (*getbuf)(void *arg, int buf, int stage, const uint8_t **p, size_t *len);
 	void *bufarg;
+	/* The network's home set, for rules parsed with $HOME_NET left open. */
+	const struct addrset *home;
 	/* The flow's flowbits (NULL without a flow). */
 	uint8_t *fbits;
 	size_t fbits_n; /* bits */

@@ -347,9 +347,11 @@ netcfg_same_rules(const struct netcfg *a, const struct netcfg *b)
 	for (int i = 0; i < a->ndirs; i++)
 		if (strcmp(a->rule_dirs[i], b->rule_dirs[i]) != 0)
 			return 0;
+	/* $HOME_NET is left open in a rule set (addr.h): its value may differ */
 	for (int i = 0; i < a->nvars; i++)
-		if (strcmp(a->vars[i].name, b->vars[i].name) != 0 ||
-		    strcmp(a->vars[i].value, b->vars[i].value) != 0 || a->vars[i].port != b->vars[i].port)
+		if (strcmp(a->vars[i].name, b->vars[i].name) != 0 || a->vars[i].port != b->vars[i].port ||
+		    (strcmp(a->vars[i].value, b->vars[i].value) != 0 &&
+		     !(a->vars[i].port == 0 && strcmp(a->vars[i].name, "HOME_NET") == 0)))
 			return 0;
 	return 1;
 }

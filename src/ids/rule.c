@@ -783,11 +783,11 @@ rule_parse(const struct rule_env *env, const char *text, size_t len, struct rule
 		goto out;
 	if (group_matches(s) < 0 || finish(s) < 0)
 		goto out;
-	if (r->src.n == 0 && r->src.had_v6) {
+	if (r->src.n == 0 && !r->src.home && r->src.had_v6) {
 		rp_err(s, "IPv6 addresses only (the sensor decodes IPv4)");
 		goto out;
 	}
-	if (r->dst.n == 0 && r->dst.had_v6) {
+	if (r->dst.n == 0 && !r->dst.home && r->dst.had_v6) {
 		rp_err(s, "IPv6 addresses only (the sensor decodes IPv4)");
 		goto out;
 	}

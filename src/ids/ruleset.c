@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "detect.h"
 #include "stream.h"
 #include "ruleset.h"
@@ -20,6 +21,8 @@ var_lookup(void *arg, const char *name, int port)
 {
 	struct ruleset *rs = arg;
 
+	if (rs->home_open && !port && strcmp(name, "HOME_NET") == 0)
+		return ADDR_HOME_MARK;
 	for (int i = 0; i < rs->nvars; i++)
 		if (rs->vars[i].port == port && strcmp(rs->vars[i].name, name) == 0)
 			return rs->vars[i].value;
@@ -90,6 +93,16 @@ ruleset_new(const struct ids_var *vars, int nvars)
 			return NULL;
 		}
 	}
+	return rs;
+}
+
+struct ruleset *
+ruleset_new_shared(const struct ids_var *vars, int nvars)
+{
+	struct ruleset *rs = ruleset_new(vars, nvars);
+
+	if (rs)
+		rs->home_open = 1;
 	return rs;
 }
 

@@ -52,6 +52,7 @@ struct ruleset {
 	struct classtype cls[RULESET_MAX_CLASSES];
 	int ncls;
 	int cls_explicit; /* a classification.config was read */
+	int home_open;    /* $HOME_NET left open: shared by networks with any addresses */
 	char **fbnames;
 	size_t nfb;
 	struct skipped *skip;
@@ -65,6 +66,9 @@ struct ruleset {
 
 /* vars: "NAME" = "value" pairs, address variables first (port = 0). */
 struct ruleset *ruleset_new(const struct ids_var *vars, int nvars);
+/* The same, but $HOME_NET is left open (addr.h): the rules match any
+ * network's home set, given when matching (det_pkt.home). */
+struct ruleset *ruleset_new_shared(const struct ids_var *vars, int nvars);
 struct ruleset *ruleset_get(struct ruleset *rs);
 void ruleset_put(struct ruleset *rs);
 

@@ -134,6 +134,7 @@ fill(struct det_pkt *d, const struct pctx *c, int dir)
 
 	memset(d, 0, sizeof(*d));
 	d->ts_us = c->p ? c->p->ts_us : c->s->now_us;
+	d->home = &c->n->home;
 	if (f) {
 		d->src = dir == 0 ? f->cli : f->srv;
 		d->dst = dir == 0 ? f->srv : f->cli;
@@ -489,7 +490,8 @@ on_flow_end(void *arg, struct flow *f)
 struct ruleset *
 sensor_compile_rules(const struct netcfg *cfg, char *err, size_t errlen)
 {
-	struct ruleset *rs = ruleset_new(cfg->vars, cfg->nvars);
+	/* $HOME_NET left open: networks with the same rules share them */
+	struct ruleset *rs = ruleset_new_shared(cfg->vars, cfg->nvars);
 
 	if (!rs) {
 		snprintf(err, errlen, "out of memory");
@@ -567,8 +569,15 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, jso
 	struct net *n = sensor_net_find(s, cfg->network_id);
 	struct ps_state *ps = ps_new(&cfg->ps);
 	struct gate g = {0};
+	struct addrset home;
 
 	*summary = NULL;
+	if (addr_parse(&home, cfg->home_net, 0, NULL, NULL, err, errlen) < 0) {
+		ps_free(ps);
+		ruleset_put(rs);
+		netcfg_free(cfg);
+		return -EINVAL;
+	}
 	if (n && strcmp(n->cfg.tenant_id, cfg->tenant_id) != 0) {
 		/* another tenant took the id while the rules compiled */
 		snprintf(err, errlen, "network %s belongs to another tenant", cfg->network_id);
@@ -594,6 +603,8 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, jso
 	netcfg_free(&n->cfg);
 	n->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
+	addr_free(&n->home);
+	n->home = home;
 	n->mem.cap = n->cfg.memcap;
 	n->gate.rate = n->cfg.rate;
 	n->gate.burst = n->cfg.burst;
@@ -606,6 +617,7 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, jso
 fail:
 	if (!*err)
 		snprintf(err, errlen, "out of memory");
+	addr_free(&home);
 	ps_free(ps);
 	ruleset_put(rs);
 	netcfg_free(cfg);
@@ -649,6 +661,7 @@ sensor_net_delete(struct sensor *s, const char *network_id)
 	ps_free(n->ps);
 	det_thresh_free(n->th);
 	gate_free(&n->gate);
+	addr_free(&n->home);
 	netcfg_free(&n->cfg);
 	free(n);
 	return 0;

@@ -34,6 +34,7 @@ struct net_stats {
 struct net {
 	struct net *next;
 	struct netcfg cfg;
+	struct addrset home; /* $HOME_NET of this network */
 	struct ruleset *rs;
 	struct det_thresh *th;
 	struct memcap mem;

@@ -256,6 +256,52 @@ content_decode(void **state)
 	assert_int_equal(rule_content_decode("0123456789abcdefg", 17, out, sizeof(out), &n), -E2BIG);
 }
 
+/* $HOME_NET left open: one parsed rule set, matched against any home set. */
+static void
+home_left_open(void **state)
+{
+	static const struct ids_var v[] = {
+		{"HOME_NET", "10.0.0.0/24", 0},
+		{"EXTERNAL_NET", "!$HOME_NET", 0},
+		{"HTTP_SERVERS", "$HOME_NET", 0},
+	};
+	const char *text =
+		"alert ip $EXTERNAL_NET any -> [$HTTP_SERVERS,!10.9.9.9] any (sid:1;)\n"
+		"alert ip [$EXTERNAL_NET,!255.255.255.255] any -> [$HOME_NET,1.2.3.4] any (sid:2;)\n"
+		"alert ip ![$HOME_NET,1.2.3.4] any -> any any (sid:3;)\n";
+	struct ruleset *rs = ruleset_new_shared(v, 3);
+	struct addrset a, b;
+	const struct rule *r1, *r2;
+
+	(void)state;
+	assert_int_equal(ruleset_add_text(rs, text, strlen(text), "t"), 0);
+	assert_int_equal(rs->nrules, 2);
+	assert_string_equal(rs->skip[0].reason,
+			    "address too complex with a per-network $HOME_NET: '![$HOME_NET,1.2.3.4]'");
+	assert_int_equal(addr_parse(&a, "10.0.0.0/24", 0, NULL, NULL, NULL, 0), 0);
+	assert_int_equal(addr_parse(&b, "[10.9.0.0/16,192.168.1.0/24]", 0, NULL, NULL, NULL, 0), 0);
+	r1 = rs->rules[0];
+	r2 = rs->rules[1];
+	/* network a: home 10.0.0.0/24 */
+	assert_true(addr_match(&r1->src, 0x08080808, &a));
+	assert_false(addr_match(&r1->src, 0x0a000005, &a));
+	assert_true(addr_match(&r1->dst, 0x0a000005, &a));
+	assert_false(addr_match(&r1->dst, 0x0a090909, &a));
+	/* network b: the same rule, another home */
+	assert_true(addr_match(&r1->src, 0x0a000005, &b));
+	assert_false(addr_match(&r1->src, 0xc0a80105, &b));
+	assert_true(addr_match(&r1->dst, 0x0a090101, &b));
+	assert_false(addr_match(&r1->dst, 0x0a090909, &b)); /* the exception */
+	assert_true(addr_match(&r2->src, 0x08080808, &a));
+	assert_false(addr_match(&r2->src, 0xffffffff, &a));
+	assert_true(addr_match(&r2->dst, 0x01020304, &b));
+	assert_true(addr_match(&r2->dst, 0xc0a80101, &b));
+	assert_false(addr_match(&r2->dst, 0x0a000005, &b));
+	addr_free(&a);
+	addr_free(&b);
+	ruleset_put(rs);
+}
+
 int
 main(void)
 {
@@ -267,6 +313,7 @@ main(void)
 		cmocka_unit_test(ruleset_skips_and_counts),
 		cmocka_unit_test(classification),
 		cmocka_unit_test(content_decode),
+		cmocka_unit_test(home_left_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
