@@ -114,6 +114,24 @@ printf '%s' "$sumB" | jq -e '.result.skipped_by_reason | has("unknown keyword ja
 	fail "skip reasons: $sumB"
 log "sensor up (pid $SENSOR, uid cloudlet-ids, seccomp); A: 12 rules; B: 13 loaded, 3 skipped with reasons"
 
+# the control protocol refuses bad requests with a reason and keeps going
+bad() { # REQUEST CODE
+	out=$("$HANDOFF" --control "$CTL" --op "$1" 2>&1) && fail "accepted: $1"
+	printf '%s' "$out" | jq -e --arg c "$2" '.ok == false and .error.code == $c' >/dev/null ||
+		fail "$1: expected error $2, got $out"
+}
+bad '{"op":"nope"}' invalid
+bad '{"op":"hello","extra":1}' invalid
+bad '{"op":"capture.add","args":{"network_id":"net-a","iface":"b0"}}' invalid
+bad '{"op":"network.delete","args":{"network_id":"nope"}}' not_found
+bad '{"op":"network.set","args":{"tenant_id":"tenant-b","network_id":"net-a","home_net":["10.77.0.0/28"]}}' conflict
+bad '{"op":"network.set","args":{"tenant_id":"x","network_id":"y","home_net":["10.0.0.0/33"]}}' invalid
+bad '{"op":"network.set","args":{"tenant_id":"x","network_id":"y","home_net":["10.0.0.0/24"],"color":"red"}}' invalid
+bad '{"op":"suppress.set","args":{"network_id":"net-a","suppress":[{"sid":1,"track":"by_src"}]}}' invalid
+out=$("$HANDOFF" --control "$CTL" --op '{"op":"hello"}') || fail "hello: $out"
+expect_eq "$(printf '%s' "$out" | jq -c '[(.result.networks | sort | .[]), (.result.captures | length)]')" '["net-a","net-b",2]' "hello after bad requests"
+log "control protocol: bad requests refused with their codes, the sensor unaffected"
+
 # alerts NET SID: the EVE alert lines of a network and sid
 alerts() { jq -c --arg n "$1" --argjson s "$2" 'select(.event_type=="alert" and .network_id==$n and .alert.signature_id==$s)' "$EVE" 2>/dev/null; }
 wait_alert() { # NET SID [timeout s]
