@@ -16,8 +16,9 @@
 struct job {
 	struct job *next;
 	struct netcfg cfg;
-	struct ruleset *rs;
+	struct ruleset *rs, *rsc;
 	uint64_t tag;
+	int failed; /* rs is kept for its reference, the job failed */
 	char err[512];
 };
 
@@ -56,7 +57,12 @@ worker(void *arg)
 		j = b->todo;
 		b->todo = j->next;
 		pthread_mutex_unlock(&b->lock);
-		j->rs = sensor_compile_rules(&j->cfg, j->err, sizeof(j->err));
+		if (!j->rs)
+			j->rs = sensor_compile_rules(&j->cfg, j->err, sizeof(j->err));
+		if (j->rs && sensor_compile_custom(&j->cfg, j->rs, &j->rsc, j->err, sizeof(j->err)) < 0) {
+			/* given back to the inspecting thread, which puts it */
+			j->failed = 1;
+		}
 		pthread_mutex_lock(&b->lock);
 		append(&b->done, j);
 		(void)!write(b->pipe[1], "", 1);
@@ -95,6 +101,7 @@ free_list(struct job *j)
 
 		netcfg_free(&j->cfg);
 		ruleset_put(j->rs);
+		ruleset_put(j->rsc);
 		free(j);
 		j = next;
 	}
@@ -126,14 +133,16 @@ builder_fd(const struct builder *b)
 }
 
 int
-builder_submit(struct builder *b, struct netcfg *cfg, uint64_t tag)
+builder_submit(struct builder *b, struct netcfg *cfg, struct ruleset *base, uint64_t tag)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (!j) {
 		netcfg_free(cfg);
+		ruleset_put(base);
 		return -ENOMEM;
 	}
+	j->rs = base;
 	j->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	j->tag = tag;
@@ -146,8 +155,8 @@ builder_submit(struct builder *b, struct netcfg *cfg, uint64_t tag)
 }
 
 int
-builder_take(struct builder *b, struct netcfg *cfg, struct ruleset **rs, uint64_t *tag, char *err,
-	     size_t errlen)
+builder_take(struct builder *b, struct netcfg *cfg, struct ruleset **rs, struct ruleset **rsc,
+	     uint64_t *tag, char *err, size_t errlen)
 {
 	struct job *j;
 	char drain[64];
@@ -165,7 +174,13 @@ builder_take(struct builder *b, struct netcfg *cfg, struct ruleset **rs, uint64_
 		return 0;
 	*cfg = j->cfg;
 	*rs = j->rs;
+	*rsc = j->rsc;
 	*tag = j->tag;
+	if (j->failed) {
+		ruleset_put(j->rs); /* on the inspecting thread, where references are */
+		ruleset_put(j->rsc);
+		*rs = *rsc = NULL;
+	}
 	snprintf(err, errlen, "%s", j->err);
 	free(j);
 	return 1;

@@ -27,12 +27,15 @@ struct builder *builder_start(void);
 void builder_stop(struct builder *b);
 /* Readable when a job has finished. */
 int builder_fd(const struct builder *b);
-/* Queue cfg (taken) for compiling; tag comes back with the result. */
-int builder_submit(struct builder *b, struct netcfg *cfg, uint64_t tag);
-/* A finished job: 1 with cfg, *rs (NULL on failure, err says why) and
- * *tag (cfg and rs now the caller's), or 0 when none is waiting. */
-int builder_take(struct builder *b, struct netcfg *cfg, struct ruleset **rs, uint64_t *tag,
-		 char *err, size_t errlen);
+/* Queue cfg (taken) for compiling: its directories' rule set, unless base
+ * (a reference, taken) already is that, and its custom rules next to it;
+ * tag comes back with the result. */
+int builder_submit(struct builder *b, struct netcfg *cfg, struct ruleset *base, uint64_t tag);
+/* A finished job: 1 with cfg, *rs (NULL on failure, err says why), *rsc
+ * (the custom rules' set or NULL) and *tag, all now the caller's; or 0
+ * when none is waiting. */
+int builder_take(struct builder *b, struct netcfg *cfg, struct ruleset **rs, struct ruleset **rsc,
+		 uint64_t *tag, char *err, size_t errlen);
 /* Jobs queued or running. */
 unsigned builder_pending(const struct builder *b);
 

@@ -194,11 +194,11 @@ void
 control_builds_done(struct control *c)
 {
 	struct netcfg cfg;
-	struct ruleset *rs;
+	struct ruleset *rs, *rsc;
 	uint64_t tag;
 	char err[512];
 
-	while (c->b && builder_take(c->b, &cfg, &rs, &tag, err, sizeof(err)) == 1) {
+	while (c->b && builder_take(c->b, &cfg, &rs, &rsc, &tag, err, sizeof(err)) == 1) {
 		int i = (int)(tag & 0xff);
 		uint32_t gen = (uint32_t)(tag >> 8);
 		struct control_conn *k = i < CONTROL_CONNS_MAX ? &c->conns[i] : NULL;
@@ -211,7 +211,7 @@ control_builds_done(struct control *c)
 			r = fail("invalid", err);
 		} else {
 			err[0] = '\0';
-			if (sensor_net_install(c->s, &cfg, rs, &summary, err, sizeof(err)) < 0)
+			if (sensor_net_install(c->s, &cfg, rs, rsc, &summary, err, sizeof(err)) < 0)
 				r = fail("conflict", err);
 			else {
 				r = ok(summary);
@@ -342,14 +342,10 @@ control_dispatch(struct control *c, int i, const json_t *req, int fd)
 			r = sensor_net_check(c->s, args, &cfg, err, sizeof(err));
 			if (r < 0)
 				return fail(r == -EPERM ? "conflict" : "invalid", err);
+			/* the directories' rules of another network are shared; the
+			 * tenant's own (and a new directory set) compile on the builder */
 			rs = sensor_shared_rules(c->s, &cfg);
-			if (rs) {
-				/* the same rules as another network: nothing to compile */
-				if (sensor_net_install(c->s, &cfg, rs, &summary, err, sizeof(err)) < 0)
-					return fail("invalid", err);
-				return ok(summary);
-			}
-			if (builder_submit(c->b, &cfg, (uint64_t)c->conns[i].gen << 8 | (uint64_t)i) < 0)
+			if (builder_submit(c->b, &cfg, rs, (uint64_t)c->conns[i].gen << 8 | (uint64_t)i) < 0)
 				return fail("internal", "out of memory");
 			return NULL;
 		}
@@ -415,7 +411,7 @@ control_dispatch(struct control *c, int i, const json_t *req, int fd)
 
 		if (!n || !n->rs)
 			return fail("not_found", "no such network");
-		return ok(ruleset_skip_list(n->rs, json_is_integer(max) && json_integer_value(max) > 0
+		return ok(sensor_skip_list(n, json_is_integer(max) && json_integer_value(max) > 0
 							   ? (size_t)json_integer_value(max)
 							   : 1000));
 	}

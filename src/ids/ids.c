@@ -284,7 +284,7 @@ cmd_rules(const struct opts *o)
 	json_object_set_new(summary, "rss_kib", json_integer(vm_kib("VmHWM:")));
 	if (o->list_skipped >= 0)
 		json_object_set_new(summary, "skipped_rules",
-				    ruleset_skip_list(s.nets->rs, (size_t)o->list_skipped));
+				    sensor_skip_list(s.nets, (size_t)o->list_skipped));
 	json_dumpf(summary, stdout, JSON_INDENT(2));
 	putchar('\n');
 	json_decref(summary);

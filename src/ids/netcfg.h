@@ -47,8 +47,8 @@ struct netcfg {
 
 int netcfg_parse(const json_t *j, struct netcfg *c, char *err, size_t errlen);
 void netcfg_free(struct netcfg *c);
-/* Same rule inputs (dirs, custom rules, variables but $HOME_NET): the rule
- * set can be shared. */
+/* Same operator rule inputs (dirs, variables but $HOME_NET): the rule set
+ * of the directories can be shared (custom rules are a set of their own). */
 int netcfg_same_rules(const struct netcfg *a, const struct netcfg *b);
 /* A tenant or network id: 1..64 of [A-Za-z0-9._-]. */
 int netcfg_valid_id(const char *s);

@@ -107,6 +107,38 @@ ruleset_new_shared(const struct ids_var *vars, int nvars)
 }
 
 struct ruleset *
+ruleset_new_child(const struct ids_var *vars, int nvars, const struct ruleset *base)
+{
+	struct ruleset *rs = ruleset_new_shared(vars, nvars);
+
+	if (!rs || !base)
+		return rs;
+	rs->cls_explicit = base->cls_explicit;
+	for (int i = 0; i < base->ncls; i++) {
+		rs->cls[i].name = strdup(base->cls[i].name);
+		rs->cls[i].desc = strdup(base->cls[i].desc);
+		rs->cls[i].priority = base->cls[i].priority;
+		rs->ncls = i + 1;
+		if (!rs->cls[i].name || !rs->cls[i].desc)
+			goto fail;
+	}
+	if (base->nfb) {
+		rs->fbnames = calloc(base->nfb, sizeof(*rs->fbnames));
+		if (!rs->fbnames)
+			goto fail;
+		for (size_t i = 0; i < base->nfb; i++) {
+			if (!(rs->fbnames[i] = strdup(base->fbnames[i])))
+				goto fail;
+			rs->nfb = i + 1;
+		}
+	}
+	return rs;
+fail:
+	ruleset_put(rs);
+	return NULL;
+}
+
+struct ruleset *
 ruleset_get(struct ruleset *rs)
 {
 	if (rs)

@@ -69,6 +69,10 @@ struct ruleset *ruleset_new(const struct ids_var *vars, int nvars);
 /* The same, but $HOME_NET is left open (addr.h): the rules match any
  * network's home set, given when matching (det_pkt.home). */
 struct ruleset *ruleset_new_shared(const struct ids_var *vars, int nvars);
+/* A set for a tenant's own rules next to base (not changed, not kept):
+ * it starts with base's classtypes and flowbit names, so a flowbit has the
+ * same number in both and one bitmap per flow serves them. */
+struct ruleset *ruleset_new_child(const struct ids_var *vars, int nvars, const struct ruleset *base);
 struct ruleset *ruleset_get(struct ruleset *rs);
 void ruleset_put(struct ruleset *rs);
 

@@ -166,9 +166,21 @@ fill(struct det_pkt *d, const struct pctx *c, int dir)
 static int
 run(struct pctx *c, int group, struct det_pkt *d)
 {
-	if (!c->n->rs)
-		return 0;
-	return detect_run(c->n->rs, c->n->th, group, d, on_rule, c);
+	int a = 0;
+
+	if (c->n->rs)
+		a += detect_run(c->n->rs, c->n->th, group, d, on_rule, c);
+	if (c->n->rsc)
+		a += detect_run(c->n->rsc, c->n->th, group, d, on_rule, c);
+	return a;
+}
+
+static size_t
+overlap(const struct net *n)
+{
+	size_t a = n->rs ? n->rs->stream_overlap : 0, b = n->rsc ? n->rsc->stream_overlap : 0;
+
+	return a > b ? a : b;
 }
 
 /* ---- app layer ---- */
@@ -300,7 +312,7 @@ on_stream(void *arg, const uint8_t *data, size_t len)
 	d.stream = 1;
 	stream_window(st, f->mem, data, len, &d.payload, &d.plen, &d.pbase, &d.pmin_end);
 	run(c, SG_PKT_TCP, &d);
-	stream_window_trim(st, f->mem, c->n->rs ? c->n->rs->stream_overlap : 0);
+	stream_window_trim(st, f->mem, overlap(c->n));
 }
 
 static void
@@ -371,9 +383,10 @@ tcp_track(struct pctx *c, const struct pkt *p)
 }
 
 static void
-fbits_fit(struct flow *f, const struct ruleset *rs)
+fbits_fit(struct flow *f, const struct net *n)
 {
-	size_t want = rs ? rs->nfb : 0;
+	/* the custom set starts with the directories' names: the larger count */
+	size_t want = n->rsc ? n->rsc->nfb : n->rs ? n->rs->nfb : 0;
 
 	if (want > f->fbits_n) {
 		size_t bytes = (want + 7) / 8;
@@ -443,7 +456,7 @@ sensor_packet(struct sensor *s, struct net *n, uint32_t ifid, const uint8_t *fra
 		f->pkts[c.dir]++;
 		f->bytes[c.dir] += wirelen;
 		f->seen[c.dir] = 1;
-		fbits_fit(f, n->rs);
+		fbits_fit(f, n);
 		if (p.proto != 6)
 			f->established = f->seen[0] && f->seen[1];
 		if (p.proto == 17 && (p.sp == 67 || p.dp == 67))
@@ -507,17 +520,36 @@ sensor_compile_rules(const struct netcfg *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 	}
-	if (cfg->custom_rules &&
-	    ruleset_add_text(rs, cfg->custom_rules, strlen(cfg->custom_rules), "custom") < 0) {
-		snprintf(err, errlen, "out of memory");
-		ruleset_put(rs);
-		return NULL;
-	}
 	if (ruleset_build(rs, err, errlen) < 0) {
 		ruleset_put(rs);
 		return NULL;
 	}
 	return rs;
+}
+
+int
+sensor_compile_custom(const struct netcfg *cfg, const struct ruleset *base, struct ruleset **out,
+		      char *err, size_t errlen)
+{
+	struct ruleset *rs;
+	uint64_t t0 = util_now_ms();
+
+	*out = NULL;
+	if (!cfg->custom_rules || !*cfg->custom_rules)
+		return 0;
+	rs = ruleset_new_child(cfg->vars, cfg->nvars, base);
+	if (!rs || ruleset_add_text(rs, cfg->custom_rules, strlen(cfg->custom_rules), "custom") < 0) {
+		snprintf(err, errlen, "out of memory");
+		ruleset_put(rs);
+		return -ENOMEM;
+	}
+	if (ruleset_build(rs, err, errlen) < 0) {
+		ruleset_put(rs);
+		return -EINVAL;
+	}
+	rs->load_ms += util_now_ms() - t0;
+	*out = rs;
+	return 0;
 }
 
 struct ruleset *
@@ -562,9 +594,47 @@ sensor_net_check(struct sensor *s, const json_t *j, struct netcfg *cfg, char *er
 	return r;
 }
 
+/* The network.set reply: both sets' counts added, the custom set's too. */
+static json_t *
+summary_of(const struct ruleset *rs, const struct ruleset *rsc)
+{
+	json_t *o = ruleset_summary(rs);
+
+	json_object_set_new(o, "hyperscan_bytes", json_integer((json_int_t)detect_db_bytes(rs->det)));
+	if (rsc) {
+		json_t *c = ruleset_summary(rsc), *by = json_object_get(o, "skipped_by_reason");
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(json_object_get(c, "skipped_by_reason"), k, v) {
+			json_t *have = json_object_get(by, k);
+
+			json_object_set_new(by, k, json_integer(json_integer_value(v) +
+								(have ? json_integer_value(have) : 0)));
+		}
+		json_object_set_new(o, "loaded", json_integer(json_integer_value(json_object_get(o, "loaded")) +
+							      (json_int_t)rsc->nrules));
+		json_object_set_new(o, "skipped", json_integer(json_integer_value(json_object_get(o, "skipped")) +
+							       (json_int_t)rsc->nskip_total));
+		json_object_set_new(c, "hyperscan_bytes", json_integer((json_int_t)detect_db_bytes(rsc->det)));
+		json_object_set_new(o, "custom", c);
+	}
+	return o;
+}
+
+json_t *
+sensor_skip_list(const struct net *n, size_t max)
+{
+	json_t *a = n->rs ? ruleset_skip_list(n->rs, max) : json_array();
+
+	if (n->rsc && json_array_size(a) < max)
+		json_array_extend(a, ruleset_skip_list(n->rsc, max - json_array_size(a)));
+	return a;
+}
+
 int
-sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, json_t **summary,
-		   char *err, size_t errlen)
+sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, struct ruleset *rsc,
+		   json_t **summary, char *err, size_t errlen)
 {
 	struct net *n = sensor_net_find(s, cfg->network_id);
 	struct ps_state *ps = ps_new(&cfg->ps);
@@ -575,6 +645,7 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, jso
 	if (addr_parse(&home, cfg->home_net, 0, NULL, NULL, err, errlen) < 0) {
 		ps_free(ps);
 		ruleset_put(rs);
+		ruleset_put(rsc);
 		netcfg_free(cfg);
 		return -EINVAL;
 	}
@@ -598,6 +669,8 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, jso
 	/* Swap: flows keep their state, the next packet sees the new rules. */
 	ruleset_put(n->rs);
 	n->rs = rs;
+	ruleset_put(n->rsc);
+	n->rsc = rsc;
 	ps_free(n->ps);
 	n->ps = ps;
 	netcfg_free(&n->cfg);
@@ -610,9 +683,7 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, jso
 	n->gate.burst = n->cfg.burst;
 	memcpy(n->gate.sup, g.sup, (size_t)g.nsup * sizeof(g.sup[0]));
 	n->gate.nsup = g.nsup;
-	*summary = ruleset_summary(rs);
-	json_object_set_new(*summary, "hyperscan_bytes",
-			    json_integer((json_int_t)detect_db_bytes(rs->det)));
+	*summary = summary_of(rs, rsc);
 	return 0;
 fail:
 	if (!*err)
@@ -620,6 +691,7 @@ fail:
 	addr_free(&home);
 	ps_free(ps);
 	ruleset_put(rs);
+	ruleset_put(rsc);
 	netcfg_free(cfg);
 	return -EINVAL;
 }
@@ -628,7 +700,7 @@ int
 sensor_net_set(struct sensor *s, const json_t *j, json_t **summary, char *err, size_t errlen)
 {
 	struct netcfg cfg;
-	struct ruleset *rs;
+	struct ruleset *rs, *rsc = NULL;
 	int r;
 
 	*summary = NULL;
@@ -637,11 +709,12 @@ sensor_net_set(struct sensor *s, const json_t *j, json_t **summary, char *err, s
 	rs = sensor_shared_rules(s, &cfg);
 	if (!rs)
 		rs = sensor_compile_rules(&cfg, err, errlen);
-	if (!rs) {
+	if (!rs || sensor_compile_custom(&cfg, rs, &rsc, err, errlen) < 0) {
+		ruleset_put(rs);
 		netcfg_free(&cfg);
 		return -EINVAL;
 	}
-	return sensor_net_install(s, &cfg, rs, summary, err, errlen);
+	return sensor_net_install(s, &cfg, rs, rsc, summary, err, errlen);
 }
 
 int
@@ -658,6 +731,7 @@ sensor_net_delete(struct sensor *s, const char *network_id)
 	flow_drop_owner(&s->ft, n);
 	*pp = n->next;
 	ruleset_put(n->rs);
+	ruleset_put(n->rsc);
 	ps_free(n->ps);
 	det_thresh_free(n->th);
 	gate_free(&n->gate);
@@ -701,8 +775,8 @@ sensor_net_stats(const struct net *n)
 	SET("alerts", st->alerts);
 	SET("alerts_suppressed", st->suppressed);
 	SET("alerts_rate_limited", st->rate_limited);
-	SET("rules_loaded", n->rs ? n->rs->nrules : 0);
-	SET("rules_skipped", n->rs ? n->rs->nskip_total : 0);
+	SET("rules_loaded", (n->rs ? n->rs->nrules : 0) + (n->rsc ? n->rsc->nrules : 0));
+	SET("rules_skipped", (n->rs ? n->rs->nskip_total : 0) + (n->rsc ? n->rsc->nskip_total : 0));
 	SET("flows", st->flows);
 	SET("flows_refused_memcap", st->flows_refused);
 	SET("stream_gaps", st->stream_gaps);

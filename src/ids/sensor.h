@@ -35,7 +35,9 @@ struct net {
 	struct net *next;
 	struct netcfg cfg;
 	struct addrset home; /* $HOME_NET of this network */
-	struct ruleset *rs;
+	/* rs: the operator's rule directories, shared by every network that
+	 * loads the same (ruleset.h); rsc: the tenant's own rules, or NULL */
+	struct ruleset *rs, *rsc;
 	struct det_thresh *th;
 	struct memcap mem;
 	struct gate gate;
@@ -72,9 +74,15 @@ int sensor_net_delete(struct sensor *s, const char *network_id);
 int sensor_net_check(struct sensor *s, const json_t *j, struct netcfg *cfg, char *err,
 		     size_t errlen);
 struct ruleset *sensor_shared_rules(struct sensor *s, const struct netcfg *cfg);
+/* The rule directories' set; the custom rules' set next to base (0 with
+ * *out NULL when there are none). Any thread. */
 struct ruleset *sensor_compile_rules(const struct netcfg *cfg, char *err, size_t errlen);
+int sensor_compile_custom(const struct netcfg *cfg, const struct ruleset *base,
+			  struct ruleset **out, char *err, size_t errlen);
 int sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs,
-		       json_t **summary, char *err, size_t errlen);
+		       struct ruleset *rsc, json_t **summary, char *err, size_t errlen);
+/* Skipped rules of both sets, the directories' first (at most max). */
+json_t *sensor_skip_list(const struct net *n, size_t max);
 struct net *sensor_net_find(struct sensor *s, const char *network_id);
 
 /* One captured frame from interface ifid of network n. */
