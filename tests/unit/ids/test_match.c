@@ -288,6 +288,41 @@ address_and_port_index(void **state)
 	ruleset_put(rs);
 }
 
+/* A tenant's own rules (a child set) test flowbits the shared set sets. */
+static void
+child_set_shares_flowbits(void **state)
+{
+	const char *base_text =
+		"alert tcp any any -> any any (msg:\"other\"; content:\"zz\"; flowbits:set,other; sid:40;)\n"
+		"alert tcp any any -> any any (msg:\"evil\"; content:\"EVIL\"; flowbits:set,ET.Evil; flowbits:noalert; sid:41;)\n";
+	const char *child_text =
+		"alert tcp any any -> any any (msg:\"mine\"; content:\"data\"; flowbits:isset,ET.Evil; sid:50;)\n";
+	struct ruleset *base = built(base_text), *child = ruleset_new_child(vars, 1, base);
+	uint8_t bits[8] = {0};
+	struct det_pkt p = {0};
+	struct hits h = {0};
+	char err[128];
+
+	(void)state;
+	assert_non_null(child);
+	assert_int_equal(ruleset_add_text(child, child_text, strlen(child_text), "custom"), 0);
+	assert_int_equal(ruleset_build(child, err, sizeof(err)), 0);
+	assert_int_equal(child->nfb, base->nfb); /* the same names, the same numbers */
+	p.ipproto = 6;
+	p.fbits = bits;
+	p.fbits_n = 64;
+	p.payload = (const uint8_t *)"data";
+	p.plen = 4;
+	assert_int_equal(detect_run(child, NULL, SG_PKT_TCP, &p, on_alert, &h), 0);
+	p.payload = (const uint8_t *)"EVIL";
+	assert_int_equal(detect_run(base, NULL, SG_PKT_TCP, &p, on_alert, &h), 0);
+	p.payload = (const uint8_t *)"data";
+	assert_int_equal(detect_run(child, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[h.n - 1], 50);
+	ruleset_put(child);
+	ruleset_put(base);
+}
+
 int
 main(void)
 {
@@ -299,6 +334,7 @@ main(void)
 		cmocka_unit_test(engine_candidates_and_sharing),
 		cmocka_unit_test(thresholds_and_flowbits),
 		cmocka_unit_test(address_and_port_index),
+		cmocka_unit_test(child_set_shares_flowbits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
