@@ -28,7 +28,7 @@ struct builder {
 	pthread_cond_t cond;
 	struct job *todo, *done; /* FIFO lists */
 	unsigned pending;
-	int quit;
+	int quit, running;
 	int pipe[2];
 };
 
@@ -47,6 +47,10 @@ worker(void *arg)
 	struct builder *b = arg;
 
 	pthread_mutex_lock(&b->lock);
+	/* started: builder_start returns only now, so the thread's own set-up
+	 * system calls are all made before the caller installs seccomp */
+	b->running = 1;
+	pthread_cond_broadcast(&b->cond);
 	for (;;) {
 		struct job *j;
 
@@ -90,6 +94,10 @@ builder_start(void)
 		free(b);
 		return NULL;
 	}
+	pthread_mutex_lock(&b->lock);
+	while (!b->running)
+		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
 	return b;
 }
 

@@ -91,6 +91,8 @@ confine(void)
 		{"futex", "libc locks"},
 		{"getrandom", "malloc and hash seeds in libc"},
 		{"sched_getaffinity", "Hyperscan's platform check"},
+		{"rseq", "a thread's start (the builder is started before, this is a safety net)"},
+		{"set_robust_list", "the same"},
 		{"sysinfo", "glibc's qsort sizes its buffer by the physical memory"},
 		{"pread64", "libc reading rule files and /proc"},
 		{"readlink", "libc path handling"},

@@ -354,3 +354,26 @@ expect_eq "$st" 0 "the sensor's exit status after SIGTERM"
 last=$(jq -c 'select(.event_type=="stats" and .network_id=="net-b") | .stats.alerts' "$EVE" | tail -n 1)
 [ "${last:-0}" -gt 0 ] || fail "no final stats for net-b: '$last' $(jq -c . "$EVE" 2>&1 | tail -n 2)"
 log "stats records written; sensor stopped cleanly"
+
+# ---- started directly as cloudlet-ids (as the agent will start it) -------
+mkdir -p "$T/np"
+chown cloudlet-ids "$T/np"
+bg setpriv --reuid=cloudlet-ids --regid="$(id -g cloudlet-ids)" --clear-groups \
+	"$IDS" serve --control "$T/np/ids.sock" --eve "$T/np/eve.json" --stats-interval 0
+NP=${PIDS##* }
+i=0
+while [ ! -S "$T/np/ids.sock" ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "unprivileged sensor did not start"
+	sleep 0.05
+done
+out=$("$HANDOFF" --control "$T/np/ids.sock" --config "$T/a.json" --netns "${P}brA" --iface b0 --network-id net-a) ||
+	fail "handoff to the unprivileged sensor: $out"
+inA atk curl -s -o /dev/null -A 'sqlmap/1.7' http://10.77.0.5/
+i=0
+until jq -e 'select(.event_type=="alert" and .alert.signature_id==1000004)' "$T/np/eve.json" >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "no alert from the unprivileged sensor"
+	kill -0 "$NP" 2>/dev/null || fail "the unprivileged sensor died"
+	sleep 0.1
+done
+grep -q '^Seccomp:[[:space:]]*2' "/proc/$NP/status" || fail "no seccomp"
+log "started as cloudlet-ids without --user: rules, capture, alert, seccomp"
