@@ -15,6 +15,7 @@
 
 struct mgroup {
 	uint8_t buf;
+	uint8_t dir;     /* 0: any data; 1: to the server only; 2: to the client only */
 	struct mpm_db *db;
 	uint32_t npat;
 	uint32_t *off;   /* npat + 1 */
@@ -389,35 +390,46 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 		struct sgroup *sg = &d->sg[g];
 
 		sg->always = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*sg->always));
-		sg->mg = calloc(IDS_BUF__N, sizeof(*sg->mg));
+		sg->mg = calloc(IDS_BUF__N + 1, sizeof(*sg->mg)); /* + the payload's second */
 		if (!sg->always || !sg->mg) {
 			r = -ENOMEM;
 			break;
 		}
+		/* Payload databases of packet groups come in two, by direction
+		 * (flow:to_server rules are not looked for in replies), as
+		 * Suricata's rule groups are; other buffers have one direction. */
 		for (int b = 0; b < IDS_BUF__N && r == 0; b++) {
-			size_t n = 0;
+			int split = b == IDS_BUF_PAYLOAD && g <= SG_PKT_OTHER;
 
-			for (uint32_t i = 0; i < rs->nrules; i++) {
-				const struct rule *ru = rs->rules[i];
+			for (int dir = split ? 1 : 0; dir <= (split ? 2 : 0) && r == 0; dir++) {
+				size_t n = 0;
 
-				if (!rule_in_group(ru, g))
-					continue;
-				if (ru->fp_buf < 0) {
-					if (b == 0)
-						sg->always[sg->nalways++] = i;
-					continue;
+				for (uint32_t i = 0; i < rs->nrules; i++) {
+					const struct rule *ru = rs->rules[i];
+
+					if (!rule_in_group(ru, g))
+						continue;
+					if (ru->fp_buf < 0) {
+						if (b == 0 && dir <= 1)
+							sg->always[sg->nalways++] = i;
+						continue;
+					}
+					if (ru->bufs[ru->fp_buf].buf != b)
+						continue;
+					if ((dir == 1 && (ru->flow & FLOW_TO_CLIENT)) ||
+					    (dir == 2 && (ru->flow & FLOW_TO_SERVER)))
+						continue;
+					refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
+					refs[n].rule = i;
+					n++;
 				}
-				if (ru->bufs[ru->fp_buf].buf != b)
+				if (n == 0)
 					continue;
-				refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
-				refs[n].rule = i;
-				n++;
+				sg->mg[sg->nmg].buf = (uint8_t)b;
+				sg->mg[sg->nmg].dir = (uint8_t)dir;
+				r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
+				sg->nmg++;
 			}
-			if (n == 0)
-				continue;
-			sg->mg[sg->nmg].buf = (uint8_t)b;
-			r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
-			sg->nmg++;
 		}
 		if (r == 0)
 			r = split_always(sg, rs->rules, &home);
@@ -794,6 +806,8 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 		const uint8_t *b;
 		size_t len;
 
+		if (mg->dir && (mg->dir == 1) != (p->to_server != 0))
+			continue;
 		if (mg->buf == IDS_BUF_PAYLOAD) {
 			b = p->payload;
 			len = p->plen;
