@@ -97,6 +97,7 @@ test: setup
 	$(MAKE) all guest
 	$(MAKE) unit
 	$(MAKE) storage-unit
+	$(MAKE) ids-unit
 	$(MAKE) integration
 	$(MAKE) integration-asan
 	$(MAKE) services
@@ -119,5 +120,6 @@ clean:
 -include src/cli/cli.mk
 -include src/daemon/daemon.mk
 -include src/storage/storage.mk
+-include src/ids/ids.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

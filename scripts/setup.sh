@@ -16,6 +16,8 @@ clang libclang-rt-14-dev
 nftables libnftables-dev dnsmasq-base iperf3
 libgnutls28-dev openssl
 libclamav-dev libyara-dev libnbd-bin
+libhyperscan-dev libpcre2-dev libpcap-dev libseccomp-dev
+tcpdump tcpreplay nmap hping3 bind9-dnsutils openssl iputils-arping
 "
 if [ -f guest/deps.txt ]; then
 	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"
@@ -49,6 +51,10 @@ if [ "$(id -u)" = 0 ]; then
 	getent passwd cloudlet-storage >/dev/null ||
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet-storage
+	# The IDS sensor (src/ids) runs as this user; it opens nothing privileged.
+	getent passwd cloudlet-ids >/dev/null ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin cloudlet-ids
 	getent passwd cloudlet-vm >/dev/null ||
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet-vm

@@ -6,7 +6,9 @@
 #                                    seconds (default 60): the agent's spec
 #                                    parser, cloudletd's request parsing, the
 #                                    NBD parser, network state, the JSON line
-#                                    reader (msg) and the QMP client (qmp)
+#                                    reader (msg), the QMP client (qmp), and the
+#                                    IDS sensor's rule parser, app-layer parsers
+#                                    and packet path (idsrule, idsapp, idspkt)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
 # NAME = spec, request, nbd, netstate, msg or qmp); a crash leaves
@@ -71,6 +73,22 @@ echo "built $OUT/fuzz_msg"
 	src/common/util.c src/common/log.c -ljansson -pthread
 echo "built $OUT/fuzz_qmp"
 
+# The IDS sensor (src/ids): its rule parser, its app-layer parsers, and the
+# whole packet path under one tenant's rules and detectors.
+IDS_SRC="src/ids/addr.c src/ids/rule.c src/ids/rulekw.c src/ids/ruleset.c src/ids/mpm.c src/ids/match.c \
+	src/ids/detect.c src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
+	src/ids/dns.c src/ids/tls.c src/ids/portscan.c src/ids/spoof.c src/ids/gate.c \
+	src/ids/eve.c src/ids/netcfg.c src/ids/sensor.c src/common/log.c src/common/util.c \
+	src/common/jsonv.c"
+IDS_LIBS="$(pkg-config --libs libhs libpcre2-8) -ljansson -lm"
+for h in idsrule idsapp idspkt; do
+	mkdir -p "$OUT/corpus/$h"
+	# shellcheck disable=SC2086
+	"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/ids -Isrc/common \
+		$(pkg-config --cflags libhs) -o "$OUT/fuzz_$h" tests/fuzz/fuzz_$h.c $IDS_SRC $IDS_LIBS
+	echo "built $OUT/fuzz_$h"
+done
+
 # The request bodies' field names and the values on their limits.
 cat >"$OUT/request.dict" <<'DICT'
 "\"name\""
@@ -130,6 +148,15 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_qmp" -max_total_time="$secs" -dict=tests/fuzz/qmp.dict -max_len=8192 \
 		-timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/qmp-" "$OUT/corpus/qmp" \
 		tests/fuzz/corpus/qmp || failed="$failed qmp"
+	# The IDS: rule text (dictionary of its keywords), app-layer bytes, frames.
+	for h in idsrule idsapp idspkt; do
+		dict=
+		[ -f "tests/fuzz/$h.dict" ] && dict="-dict=tests/fuzz/$h.dict"
+		# shellcheck disable=SC2086
+		"$OUT/fuzz_$h" -max_total_time="$secs" $dict -max_len=8192 -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$OUT/$h-" \
+			"$OUT/corpus/$h" "tests/fuzz/corpus/$h" || failed="$failed $h"
+	done
 	if [ -n "$failed" ]; then
 		echo "fuzzing failed:$failed (see the crash-* files in $OUT)" >&2
 		exit 1
