@@ -41,7 +41,8 @@ ids_cleanup() {
 	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
 	PIDS=
 }
-trap 'rc=$?; ids_cleanup; (exit $rc); cleanup' EXIT
+# (set +e: with -e, "(exit 1)" would end the trap before lib.sh's cleanup)
+trap 'rc=$?; ids_cleanup; set +e; (exit $rc); cleanup' EXIT
 bg() { setsid "$@" & PIDS="$PIDS $!"; }
 
 chmod 755 "$T"
