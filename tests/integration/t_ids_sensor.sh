@@ -144,6 +144,15 @@ wait_alert() { # NET SID [timeout s]
 	done
 }
 inA() { ip netns exec "${P}$1A" "${@:2}"; }
+# A listener started in the background is waited for, not slept for: under
+# load 0.2 s was not always enough (the client then met a refused port).
+wait_listen() { # NETNS PORT
+	for _ in $(seq 100); do
+		ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":$2 " && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $2 in $1"
+}
 inB() { ip netns exec "${P}$1B" "${@:2}"; }
 
 bg ip netns exec "${P}vmA" busybox httpd -f -p 80 -h "$T/www"
@@ -177,7 +186,7 @@ log "HTTP attacks: SQLi, shellshock header, path traversal, sqlmap UA, pcre, cus
 # ---- a pattern split over two TCP segments ---------------------------
 # the listener's input stays open, or it would close the connection early
 bg ip netns exec "${P}vmA" sh -c 'sleep 10 | busybox nc -l -p 7000 >/dev/null'
-sleep 0.2
+wait_listen "${P}vmA" 7000
 (printf 'hello SPLIT-ACROSS-'; sleep 0.4; printf 'SEGMENTS-MARKER bye\n'; sleep 0.3) | inA atk busybox nc 10.77.0.5 7000 || true
 wait_alert net-a 1000008
 log "split-segment pattern matched"
@@ -186,7 +195,7 @@ log "split-segment pattern matched"
 inA vm dig @10.77.0.100 www.evil-c2.example +tries=1 +time=1 >/dev/null 2>&1 || true
 wait_alert net-a 1000006
 bg ip netns exec "${P}atkA" sh -c 'sleep 10 | busybox nc -l -p 443 >/dev/null'
-sleep 0.2
+wait_listen "${P}atkA" 443
 inA vm timeout 3 openssl s_client -connect 10.77.0.100:443 -servername bad.example.org </dev/null >/dev/null 2>&1 || true
 wait_alert net-a 1000007
 log "dns.query and tls.sni rules fired"
