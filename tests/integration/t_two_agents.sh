@@ -44,7 +44,7 @@ stop_all() {
 			kill -9 "$p" 2>/dev/null || true
 	done
 }
-trap 'rc=$?; stop_all; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_all; (exit $rc); cleanup' EXIT
 
 start 1
 start 2

@@ -75,7 +75,7 @@ stop_all() {
 			kill -9 "$p" 2>/dev/null || true
 	done
 }
-trap 'rc=$?; stop_all; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_all; (exit $rc); cleanup' EXIT
 
 start 1 || fail "h1 did not start: $(tail -3 "$T/h1/agent.log")"
 start 2 || fail "h2 did not start: $(tail -3 "$T/h2/agent.log")"
