@@ -97,6 +97,18 @@ arg_uint(const json_t *args, const char *key, unsigned dflt, unsigned max, unsig
 static json_t *dispatch(const char *op, json_t *args);
 
 json_t *
+control_refusal(int r, const char *why)
+{
+	char msg[200];
+
+	if (r == -EBADMSG) {
+		snprintf(msg, sizeof(msg), "request is %s", why ? why : "malformed");
+		return error_reply("invalid", msg);
+	}
+	return error_reply("invalid", r == -EMSGSIZE ? "request too large" : "cannot read request");
+}
+
+json_t *
 control_dispatch(const json_t *req)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
@@ -461,20 +473,12 @@ client(void *arg)
 
 		if (r == -ECONNRESET)
 			break;
-		if (r == -EBADMSG) {
-			char msg[200];
-
-			snprintf(msg, sizeof(msg), "request is %s", rd.error);
-			reply = error_reply("invalid", msg);
-			msg_write(fd, reply);
-			json_decref(reply);
-			continue;
-		}
 		if (r < 0) {
-			reply = error_reply("invalid", r == -EMSGSIZE ? "request too large"
-								 : "cannot read request");
+			reply = control_refusal(r, rd.error);
 			msg_write(fd, reply);
 			json_decref(reply);
+			if (r == -EBADMSG)
+				continue;
 			break;
 		}
 		reply = control_dispatch(req);

@@ -30,4 +30,9 @@ void control_serve(int lfd);
 /* Answer one request (exposed for tests and fuzzing): new reference. */
 json_t *control_dispatch(const json_t *req);
 
+/* The answer to a line the reader refused (r from msg_read or
+ * msg_parser_next, why its reason): new reference. After -EBADMSG the
+ * connection goes on; after anything else it is closed. */
+json_t *control_refusal(int r, const char *why);
+
 #endif

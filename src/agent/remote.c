@@ -78,12 +78,6 @@ send_msg(gnutls_session_t s, json_t *msg)
 	return r;
 }
 
-static json_t *
-error_reply(const char *code, const char *msg)
-{
-	return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", msg);
-}
-
 /* One connection: the same requests and answers as the unix socket. */
 static void
 serve(gnutls_session_t s)
@@ -95,7 +89,7 @@ serve(gnutls_session_t s)
 		return;
 	for (;;) {
 		json_t *req = NULL, *reply;
-		int r = msg_parser_next(&p, &req, err, sizeof(err));
+		int r = msg_parser_next(&p, &req, err, sizeof(err)), r2;
 
 		if (r == -EAGAIN) {
 			/* -EAGAIN means there is room: read no more than it,
@@ -110,22 +104,12 @@ serve(gnutls_session_t s)
 			msg_parser_feed(&p, buf, (size_t)n);
 			continue;
 		}
-		if (r == -EBADMSG) {
-			char msg[260];
-
-			snprintf(msg, sizeof(msg), "request is %s", err);
-			reply = error_reply("invalid", msg);
-			r = send_msg(s, reply);
-			json_decref(reply);
-			if (r < 0)
-				break;
-			continue;
-		}
 		if (r < 0) {
-			reply = error_reply("invalid", r == -EMSGSIZE ? "request too large"
-								 : "cannot read request");
-			send_msg(s, reply);
+			reply = control_refusal(r, err);
+			r2 = send_msg(s, reply);
 			json_decref(reply);
+			if (r == -EBADMSG && r2 == 0)
+				continue;
 			break;
 		}
 		reply = control_dispatch(req);
