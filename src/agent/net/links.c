@@ -12,19 +12,32 @@
 #include "netstate.h"
 #include "util.h"
 
+/* Run prefix (NULL-terminated, may be NULL) and then the arguments in ap up
+ * to their NULL, inside ns (NULL: the agent's namespace). */
+static int
+run_va(const char *ns, const char *const *prefix, char *err, size_t errlen, va_list ap)
+{
+	const char *argv[24];
+	int n = 0;
+
+	for (; prefix != NULL && *prefix != NULL && n < 23; prefix++)
+		argv[n++] = *prefix;
+	while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	argv[n] = NULL;
+	return netns_run(ns, argv, NULL, err, errlen);
+}
+
 static int
 run(const char *ns, char *err, size_t errlen, ...)
 {
-	const char *argv[24];
 	va_list ap;
-	int n = 0;
+	int r;
 
 	va_start(ap, errlen);
-	while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
+	r = run_va(ns, NULL, err, errlen, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return netns_run(ns, argv, NULL, err, errlen);
+	return r;
 }
 
 /* ---- the external network ------------------------------------------- */
@@ -184,21 +197,14 @@ out:
 static int
 ul_ip(const struct links_where *w, char *err, size_t errlen, ...)
 {
-	const char *argv[24];
+	const char *in_ns[] = {"ip", "-n", w->underlay_netns, NULL}, *here[] = {"ip", NULL};
 	va_list ap;
-	int n = 0;
+	int r;
 
-	argv[n++] = "ip";
-	if (w->underlay_netns[0] != '\0') {
-		argv[n++] = "-n";
-		argv[n++] = w->underlay_netns;
-	}
 	va_start(ap, errlen);
-	while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
+	r = run_va(NULL, w->underlay_netns[0] != '\0' ? in_ns : here, err, errlen, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return netns_run(NULL, argv, NULL, err, errlen);
+	return r;
 }
 
 /* The VNI of an existing VXLAN device (0 if it is none or unreadable). */
@@ -478,16 +484,13 @@ out:
 int
 links_ip(char *err, size_t errlen, ...)
 {
-	const char *argv[24];
 	va_list ap;
-	int n = 0;
+	int r;
 
 	va_start(ap, errlen);
-	while (n < 23 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
+	r = run_va(NULL, NULL, err, errlen, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	return netns_run(NULL, argv, NULL, err, errlen);
+	return r;
 }
 
 void
