@@ -34,10 +34,11 @@ fail() {
 	exit 1
 }
 
-# Kill only the QEMU processes of this test: their pid files are in $T and
-# their command lines name $T.
+# Kill only the QEMU processes of this test: their pid files are in $T (or,
+# for tests with several agents, in $T/h<N>/state) and their command lines
+# name $T.
 kill_qemus() {
-	for f in "$T"/state/vms/*/qemu.pid; do
+	for f in "$T"/state/vms/*/qemu.pid "$T"/h*/state/vms/*/qemu.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null || true)
 		[ -n "$pid" ] || continue

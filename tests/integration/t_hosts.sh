@@ -63,12 +63,7 @@ stop_all() {
 	CP_PID=
 	for n in 1 2 3; do [ -n "${APID[$n]-}" ] && kill "${APID[$n]}" 2>/dev/null; done
 	for n in 1 2 3; do [ -n "${APID[$n]-}" ] && wait "${APID[$n]}" 2>/dev/null; done
-	for f in "$T"/h*/state/vms/*/qemu.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f" 2>/dev/null || true)
-		[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$T" &&
-			kill -9 "$p" 2>/dev/null
-	done
+	# Their QEMUs go with lib.sh's cleanup (kill_qemus).
 	for n in 1 2 3; do
 		for d in "$T"/h$n/state/net/*/; do
 			[ -d "$d" ] || continue

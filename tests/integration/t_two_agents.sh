@@ -35,14 +35,8 @@ ctl() { "$AGENT_BIN" ctl --socket "$CTL_SOCK" "$@"; }
 stop_all() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	# QEMU outlives its agent by design: kill this test's by pid file
-	# (lib.sh's cleanup kills the dnsmasqs, whose command lines name $T).
-	for f in "$T"/h*/state/vms/*/qemu.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f" 2>/dev/null || true)
-		[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$T" &&
-			kill -9 "$p" 2>/dev/null || true
-	done
+	# Their QEMUs and dnsmasqs (which outlive an agent by design) go
+	# with lib.sh's cleanup.
 }
 trap 'rc=$?; set +e; stop_all; (exit $rc); cleanup' EXIT
 

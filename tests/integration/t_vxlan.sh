@@ -68,12 +68,7 @@ on() { CTL_SOCK=$T/h$1/agent.sock; shift; guest_sh "$@"; }
 stop_all() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-	for f in "$T"/h*/state/vms/*/qemu.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f" 2>/dev/null || true)
-		[ -n "$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "$T" &&
-			kill -9 "$p" 2>/dev/null || true
-	done
+	# Their QEMUs and dnsmasqs go with lib.sh's cleanup.
 }
 trap 'rc=$?; set +e; stop_all; (exit $rc); cleanup' EXIT
 
