@@ -4,7 +4,7 @@
 # it fails: the agent and QEMU processes (by PID), network namespaces, files.
 set -eu
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=${CLOUDLET_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 AGENT_BIN=${AGENT_BIN:-$ROOT/build/bin/cloudlet-agent}
 GUEST_DIR=${GUEST_DIR:-$ROOT/build/guest}
 TNAME=$(basename "$0" .sh)
@@ -181,17 +181,24 @@ check_spec() {
 
 # Start cloudletd (and the agent if needed) on a free loopback port.
 # Sets URL and OPERATOR (the operator token). cloudletd drops to the
-# unprivileged user "cloudlet".
+# unprivileged user "cloudlet". With CP_HOSTS set (hosts_lib.sh) it has no
+# implicit host and no agent of its own: only the hosts added to it.
 cp_start() {
-	[ -n "$AGENT_PID" ] || agent_start
+	local where="--agent-socket $T/agent.sock"
+	if [ -n "${CP_HOSTS-}" ]; then
+		where=--no-local-host
+	else
+		[ -n "$AGENT_PID" ] || agent_start
+	fi
 	if [ ! -f "$T/cp/cloudlet.db" ]; then
-		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp") || fail "cloudletd init"
+		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp" 2>>"$T/cp.log") || fail "cloudletd init"
 		echo "$OPERATOR" >"$T/operator"
 	fi
 	OPERATOR=$(cat "$T/operator")
 	for attempt in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 30000))
-		"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --agent-socket "$T/agent.sock" \
+		# shellcheck disable=SC2086 # $where is two words or one
+		"$CLOUDLETD_BIN" serve --state-dir "$T/cp" $where \
 			--listen "127.0.0.1:$port" "$@" >>"$T/cp.log" 2>&1 &
 		CP_PID=$!
 		URL=http://127.0.0.1:$port

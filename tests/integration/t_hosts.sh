@@ -18,99 +18,14 @@
 #     reachable.
 . "$(dirname "$0")/lib.sh"
 
-DC=cldc-$$
-NETNS_LIST="$DC"
-PIDS="" # agents h1..h3 (index by position)
-declare -A APID
+. "$(dirname "$0")/hosts_lib.sh"
 
-netns_add "$DC"
-ip -n "$DC" link add dcbr type bridge
-ip -n "$DC" link set dcbr mtu 1550 up
-for n in 1 2 3; do
-	netns_add "clhu$n-$$"
-	ip link add "hu$n$$" mtu 1550 type veth peer name "hd$n$$" mtu 1550
-	ip link set "hu$n$$" netns "clhu$n-$$"
-	ip link set "hd$n$$" netns "$DC"
-	ip -n "$DC" link set "hd$n$$" master dcbr up
-	ip -n "clhu$n-$$" addr add "192.168.251.$n/24" dev "hu$n$$"
-	ip -n "clhu$n-$$" link set "hu$n$$" up
-	ip -n "clhu$n-$$" link set lo up
-	NETNS_LIST="$NETNS_LIST clhx$n-$$"
-done
-
-start() { # start N: agent hN
-	n=$1
-	mkdir -p "$T/h$n/shm"
-	chmod 711 "$T/h$n"
-	chmod 1777 "$T/h$n/shm"
-	rm -f "$T/h$n/agent.sock"
-	"$AGENT_BIN" serve --socket "$T/h$n/agent.sock" --state-dir "$T/h$n/state" \
-		--guest-dir "$GUEST_DIR" --stop-timeout 20 --template-ram-dir "$T/h$n/shm" \
-		--auto-templates off --external-netns "clhx$n-$$" --external-bridge "chx$n$$" \
-		--name-prefix "h$n" --underlay-netns "clhu$n-$$" --underlay-address "192.168.251.$n" \
-		>>"$T/h$n/agent.log" 2>&1 &
-	APID[$n]=$!
-	i=0
-	while [ ! -S "$T/h$n/agent.sock" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "agent h$n did not start: $(tail -3 "$T/h$n/agent.log")"
-		kill -0 "${APID[$n]}" 2>/dev/null || fail "agent h$n exited: $(tail -3 "$T/h$n/agent.log")"
-		sleep 0.1
-	done
-}
-stop_all() {
-	[ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null
-	CP_PID=
-	for n in 1 2 3; do [ -n "${APID[$n]-}" ] && kill "${APID[$n]}" 2>/dev/null; done
-	for n in 1 2 3; do [ -n "${APID[$n]-}" ] && wait "${APID[$n]}" 2>/dev/null; done
-	# Their QEMUs go with lib.sh's cleanup (kill_qemus).
-	for n in 1 2 3; do
-		for d in "$T"/h$n/state/net/*/; do
-			[ -d "$d" ] || continue
-			k=$(basename "$d")
-			ip netns del "h${n}n-$k" 2>/dev/null
-			ip netns del "h${n}f-$k" 2>/dev/null
-		done
-	done
-	return 0
-}
-hdump() {
-	for n in 1 2 3; do echo "---- agent h$n"; tail -n 15 "$T/h$n/agent.log" 2>/dev/null; done
-	echo "---- cloudletd"; tail -n 40 "$T/cp.log" 2>/dev/null
-}
-trap 'rc=$?; set +e; [ $rc -eq 0 ] || hdump >&2; stop_all; (exit $rc); cleanup' EXIT
-
-for n in 1 2 3; do start "$n"; done
-
-# cloudletd with no implicit host: only the three added below.
-OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp") || fail "cloudletd init"
-port=$((20000 + RANDOM % 30000))
-"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --no-local-host --listen "127.0.0.1:$port" \
-	>>"$T/cp.log" 2>&1 &
-CP_PID=$!
-URL=http://127.0.0.1:$port
-i=0
-until curl -sf "$URL/v1/health" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "cloudletd did not start"
-	sleep 0.1
-done
-cli() { CLOUDLET_URL=$URL CLOUDLET_TOKEN=$OPERATOR "$CLI_BIN" "$@"; }
-
-for n in 1 2 3; do
-	cli host add "h$n" --socket "$T/h$n/agent.sock" --underlay "192.168.251.$n" >/dev/null ||
-		fail "host add h$n"
-done
+dc_make 3
+trap 'rc=$?; set +e; [ $rc -eq 0 ] || hosts_dump >&2; hosts_stop; (exit $rc); cleanup' EXIT
+for n in 1 2 3; do host_start "$n"; done
+cp_start
+hosts_add
 must_fail cli host add h1 --socket "$T/h1/agent.sock" >/dev/null
-hstate() { cli --json host show "$1" | jq -r .state; }
-for n in 1 2 3; do
-	i=0
-	until [ "$(hstate "h$n")" = up ]; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || fail "host h$n is not up: $(cli --json host show "h$n")"
-		sleep 0.2
-	done
-done
 cpus=$(cli --json host show h1 | jq -r .cpus)
 [ "$cpus" -ge 1 ] || fail "h1 reports no CPUs"
 log "h1..h3 added and up ($cpus CPUs, $(cli --json host show h1 | jq -r .memory_budget_mib) MiB budget each)"
@@ -144,17 +59,6 @@ CLOUDLET_URL=$URL CLOUDLET_TOKEN=$KA "$CLI_BIN" vm list | head -1 | grep -qw HOS
 	fail "a tenant's vm list has a HOST column"
 log "a1 h1, a2 h2, a3 h3, b1 h1, b2 h2 (spread); the host shown to the operator only"
 
-ready() { # ready TOKEN ID
-	i=0
-	while :; do
-		api GET "/v1/vms/$2" "$1"
-		[ "$(printf '%s' "$BODY" | jq -r '.state + "/" + (.ready | tostring)')" = running/true ] && return 0
-		[ "$(printf '%s' "$BODY" | jq -r .state)" = null ] && fail "VM $2 is gone: $BODY"
-		i=$((i + 1))
-		[ $i -lt 900 ] || fail "VM $2 not ready: $BODY"
-		sleep 0.2
-	done
-}
 for v in "$A1" "$A2" "$A3"; do ready "$KA" "$v"; done
 for v in "$B1" "$B2"; do ready "$KB" "$v"; done
 addr() { api GET "/v1/vms/$1" "$OPERATOR"; printf '%s' "$BODY" | jq -r '.nics[0].address | split("/")[0]'; }
@@ -239,7 +143,7 @@ proc_alive "$qpid" || fail "a3's QEMU died with its agent"
 reach "$A1" "${IP[$A2]}" || fail "a1 cannot reach a2 while h3 is down"
 log "h3's agent killed: down after $(echo "$t1 - $t0" | bc) s, a3 unknown (last running), 5 records kept"
 
-start 3
+host_start 3
 i=0
 until [ "$(hstate h3)" = up ]; do
 	i=$((i + 1))
@@ -300,16 +204,8 @@ log "b2 deleted: h2 has nothing of B any more, h1 keeps B's firewall"
 # Placement is charged in the create's transaction: cloudletd again with
 # --vcpu-overcommit 1 (2 vCPUs per host), one slot filled, then three
 # creates at once for the last slot: exactly one is placed.
-kill "$CP_PID"; wait "$CP_PID" 2>/dev/null || true
-"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --no-local-host --listen "127.0.0.1:$port" \
-	--vcpu-overcommit 1 >>"$T/cp.log" 2>&1 &
-CP_PID=$!
-i=0
-until curl -sf "$URL/v1/health" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "cloudletd did not start again"
-	sleep 0.1
-done
+cp_stop
+cp_start --vcpu-overcommit 1
 # Used now: h1 a1+b1 = 2, h2 a2 = 1, h3 a3 = 1: room for 2. Fill one slot first.
 expect_api 202 POST /v1/vms "$KA" '{"name":"a5","service":"web-hosting","memory_mib":128}'
 cpids=
