@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "fwvm.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "msg.h"
 #include "util.h"
+#include "version.h"
 #include "vm.h"
 
 /* A tenant's whole network state (net.apply with up to 1024 firewall
@@ -41,6 +43,22 @@ ok_reply(json_t *result)
 	return json_pack("{s:b, s:o}", "ok", 1, "result", result ? result : json_null());
 }
 
+/* The filesystem that holds the VMs' disks: its size and what is free, in
+ * GiB (placement's disk filter; the disks are sparse, so use is what the
+ * control plane charged, and free space is shown beside it). */
+static void
+disk_space(json_t *j)
+{
+	struct statvfs sv;
+
+	if (statvfs(agent_config()->state_dir, &sv) < 0)
+		return;
+	json_object_set_new(j, "disk_gib",
+			    json_integer((json_int_t)((uint64_t)sv.f_blocks * sv.f_frsize >> 30)));
+	json_object_set_new(j, "disk_free_gib",
+			    json_integer((json_int_t)((uint64_t)sv.f_bavail * sv.f_frsize >> 30)));
+}
+
 static json_t *
 host_info(void)
 {
@@ -53,11 +71,14 @@ host_info(void)
 			      h->accel_reason, "mem_overcommit", agent_config()->mem_overcommit);
 
 	/* What a control plane checks before it uses this agent. */
-	if (j != NULL)
-		json_object_update_new(j, json_pack("{s:{s:i, s:i}, s:s}", "protocol", "min",
+	if (j != NULL) {
+		json_object_update_new(j, json_pack("{s:{s:i, s:i}, s:s, s:s}", "protocol", "min",
 						    CONTROL_PROTOCOL_MIN, "max",
 						    CONTROL_PROTOCOL_MAX, "name_prefix",
-						    agent_config()->name_prefix));
+						    agent_config()->name_prefix, "version",
+						    CLOUDLET_VERSION));
+		disk_space(j);
+	}
 	return j;
 }
 
