@@ -1,10 +1,11 @@
 # cloudletd: the control plane (included by the top-level Makefile).
-DAEMON_SRC = src/daemon/store_sqlite.c src/daemon/auth.c src/daemon/catalog.c \
+DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/store.c \
+             src/daemon/store_schema.c src/daemon/auth.c src/daemon/catalog.c \
              src/daemon/agentc.c src/daemon/request.c src/daemon/ops.c \
-             src/daemon/http.c src/daemon/api.c src/daemon/store_net_sqlite.c \
+             src/daemon/http.c src/daemon/api.c src/daemon/store_net.c \
              src/daemon/netplan.c src/daemon/api_net.c src/agent/net/netstate.c \
-             src/daemon/store_volume_sqlite.c src/daemon/api_volume.c \
-             src/daemon/images.c src/daemon/store_host_sqlite.c \
+             src/daemon/store_volume.c src/daemon/api_volume.c \
+             src/daemon/images.c src/daemon/store_host.c \
              src/daemon/api_host.c
 DAEMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRC))
 DAEMON_LIBS = -lmicrohttpd -lsqlite3 -lsodium
@@ -19,10 +20,12 @@ $(BUILD)/bin/cloudletd: src/daemon/cloudletd.c $(DAEMON_OBJ) $(COMMON_OBJ)
 
 all: $(BUILD)/bin/cloudletd
 
-# Unit tests of the store (test_store_*.c): the SQLite store's objects only,
-# on a database in a temporary directory (this rule's stem is shorter than
-# the generic one's, so make prefers it).
-STORE_TEST_OBJ = $(BUILD)/obj/daemon/store_sqlite.o $(BUILD)/obj/daemon/store_host_sqlite.o
+# Unit tests of the store (test_store_*.c): the store's and the database
+# layer's objects only, on a database in a temporary directory (this rule's
+# stem is shorter than the generic one's, so make prefers it).
+STORE_TEST_OBJ = $(BUILD)/obj/daemon/db.o $(BUILD)/obj/daemon/db_sqlite.o \
+                 $(BUILD)/obj/daemon/store.o $(BUILD)/obj/daemon/store_schema.o \
+                 $(BUILD)/obj/daemon/store_host.o
 $(BUILD)/tests/test_store_%: tests/unit/test_store_%.c $(STORE_TEST_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Isrc/daemon $(ALLFLAGS) -o $@ $< $(STORE_TEST_OBJ) $(COMMON_OBJ) \

@@ -2,14 +2,13 @@
  * store.h - cloudletd's state: tenants, tokens, quotas, VMs, operations,
  * events.
  *
- * The interface the rest of the daemon sees. This build implements it over
- * SQLite (store_sqlite.c: WAL, foreign keys, a schema version with
- * migrations); a PostgreSQL implementation for several hosts sharing one
- * control plane would implement the same functions.
+ * The interface the rest of the daemon sees. store.c implements it over
+ * the database layer (db.h: SQLite in db_sqlite.c), with a schema version
+ * and migrations (store_schema.c).
  *
  * Connections are per thread (opened on first use): readers never wait for
- * each other, writers serialize on SQLite's write lock (BEGIN IMMEDIATE), and
- * that is what keeps quotas exact under concurrent creates.
+ * each other, writers serialize (db_begin(), db.h), and that is what keeps
+ * quotas exact under concurrent creates.
  *
  * All functions return 0 or -errno: -ENOENT (no such row, or not visible to
  * that tenant), -EEXIST (unique name taken), -EDQUOT (quota),

@@ -2,7 +2,7 @@
  * store_host.h - the hosts behind this control plane (docs/hosts.md):
  * their records, heartbeats, placement of new VMs, and what a tenant has on
  * which host (its home host, the hosts that got its networks, VNIs, NIC
- * MACs). Implemented over SQLite in store_host_sqlite.c; same conventions as
+ * MACs). Implemented in store_host.c (db.h); same conventions as
  * store.h (0 or -errno, json_t results are new references).
  *
  * A host is reached over its agent's unix socket (hosts simulated on one

@@ -1,4 +1,4 @@
-/* store_net_sqlite.c - see store_net.h */
+/* store_net.c - see store_net.h */
 #define _GNU_SOURCE
 #include "store_net.h"
 
@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "netstate.h"
-#include "store_sqlite_int.h"
+#include "db.h"
+#include "store_int.h"
 #include "util.h"
 
 static char pool[20] = "198.18.0.0/24", pool_gw[16] = "";
@@ -39,13 +40,15 @@ store_net_gateway(void)
 	return pool_gw;
 }
 
-/* Lists are in creation order: rowid, since created_at has whole seconds. */
+/* Lists are in creation order: rowid, since created_at has whole seconds
+ * (SQLite's own rowid; PostgreSQL's tables that are listed so have a
+ * rowid BIGSERIAL column, store_schema.c). */
 #define NET_COLS "SELECT id, name, cidr, created_at FROM networks "
 
 static int
 count(const char *sql, const char *tenant_id)
 {
-	return (int)sq_scalar(sq_prep(sql, "s", tenant_id));
+	return (int)db_scalar(db_prep(sql, "s", tenant_id));
 }
 
 int
@@ -54,10 +57,10 @@ store_net_create(const char *tenant_id, const char *name, const char *cidr, json
 	char id[STORE_ID_LEN], ts[32], autocidr[32];
 	int r;
 
-	if ((r = sq_new_id("n-", id)) < 0)
+	if ((r = db_new_id("n-", id)) < 0)
 		return r;
-	sq_now(ts);
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	db_now(ts);
+	if ((r = db_begin()) < 0)
 		return r;
 	if (count("SELECT count(*) FROM networks WHERE tenant_id = ?", tenant_id) >=
 	    NET_PER_TENANT_MAX) {
@@ -114,30 +117,30 @@ store_net_create(const char *tenant_id, const char *name, const char *cidr, json
 			goto fail;
 	}
 	/* Its VNI (one per network, unique in this control plane). */
-	r = sq_run(sq_prep("INSERT INTO networks (id, tenant_id, name, cidr, created_at, vni) "
+	r = db_run(db_prep("INSERT INTO networks (id, tenant_id, name, cidr, created_at, vni) "
 			   "VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(vni), 0) + 1 FROM networks))",
 			   "sssss", id, tenant_id, name, cidr, ts));
 	if (r < 0)
 		goto fail;
-	if ((r = sq_exec("COMMIT")) < 0)
+	if ((r = db_commit()) < 0)
 		return r;
 	return store_net_get(tenant_id, id, out);
 fail:
-	sq_exec("ROLLBACK");
+	db_rollback();
 	return r;
 }
 
 json_t *
 store_net_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(NET_COLS "WHERE tenant_id = ? ORDER BY rowid", "s",
+	return db_all(db_prep(NET_COLS "WHERE tenant_id = ? ORDER BY rowid", "s",
 			      tenant_id));
 }
 
 int
 store_net_get(const char *tenant_id, const char *id_or_name, json_t **out)
 {
-	return sq_one(sq_prep(NET_COLS "WHERE tenant_id = ? AND (id = ? OR name = ?)", "sss",
+	return db_one(db_prep(NET_COLS "WHERE tenant_id = ? AND (id = ? OR name = ?)", "sss",
 			      tenant_id, id_or_name, id_or_name),
 		      out);
 }
@@ -151,9 +154,9 @@ store_net_delete(const char *tenant_id, const char *id)
 	if ((r = store_net_get(tenant_id, id, &n)) < 0)
 		return r;
 	json_decref(n);
-	if (sq_scalar(sq_prep("SELECT count(*) FROM vm_nics WHERE network_id = ?", "s", id)) > 0)
+	if (db_scalar(db_prep("SELECT count(*) FROM vm_nics WHERE network_id = ?", "s", id)) > 0)
 		return -ENOTEMPTY;
-	return sq_run(sq_prep("DELETE FROM networks WHERE id = ? AND tenant_id = ?", "ss", id,
+	return db_run(db_prep("DELETE FROM networks WHERE id = ? AND tenant_id = ?", "ss", id,
 			      tenant_id));
 }
 
@@ -166,7 +169,7 @@ store_nic_add(const char *vm_id, int idx, const char *network_id)
 	int r;
 	uint32_t a, last;
 
-	if ((r = sq_one(sq_prep("SELECT cidr FROM networks WHERE id = ?", "s", network_id),
+	if ((r = db_one(db_prep("SELECT cidr FROM networks WHERE id = ?", "s", network_id),
 			&net)) < 0)
 		return r;
 	r = netstate_parse_cidr(json_string_value(json_object_get(net, "cidr")), 1, 1, &c);
@@ -174,35 +177,35 @@ store_nic_add(const char *vm_id, int idx, const char *network_id)
 	if (r < 0)
 		return -EIO;
 	last = c.addr | (0xffffffffu >> c.prefix);
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	if ((r = db_begin()) < 0)
 		return r;
 	/* .1 is the firewall, .2 the DHCP server; hosts start at .10. */
 	for (a = c.addr + 10; a < last; a++) {
 		netstate_ip(a, ip, sizeof(ip));
 		snprintf(cidr, sizeof(cidr), "%s/%u", ip, c.prefix);
-		if (sq_scalar(sq_prep("SELECT count(*) FROM vm_nics WHERE network_id = ? AND "
+		if (db_scalar(db_prep("SELECT count(*) FROM vm_nics WHERE network_id = ? AND "
 				      "address = ?",
 				      "ss", network_id, cidr)) == 0)
 			break;
 	}
 	if (a >= last) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return -ENOSPC;
 	}
-	r = sq_run(sq_prep("INSERT INTO vm_nics (vm_id, idx, network_id, address) VALUES (?, ?, "
+	r = db_run(db_prep("INSERT INTO vm_nics (vm_id, idx, network_id, address) VALUES (?, ?, "
 			   "?, ?)",
 			   "siss", vm_id, (int64_t)idx, network_id, cidr));
 	if (r < 0) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return r;
 	}
-	return sq_exec("COMMIT");
+	return db_commit();
 }
 
 json_t *
 store_vm_nics(const char *vm_id)
 {
-	return sq_all(sq_prep("SELECT n.idx AS idx, n.network_id AS network_id, w.name AS network, "
+	return db_all(db_prep("SELECT n.idx AS idx, n.network_id AS network_id, w.name AS network, "
 			      "w.cidr AS cidr, n.address AS address FROM vm_nics n JOIN networks "
 			      "w ON w.id = n.network_id WHERE n.vm_id = ? ORDER BY n.idx",
 			      "s", vm_id));
@@ -222,15 +225,15 @@ store_addr_alloc(const char *tenant_id, int is_default, json_t **out)
 	if (pool_gw[0])
 		netstate_parse_cidr(pool_gw, 0, 0, &g);
 	last = c.addr | (0xffffffffu >> c.prefix);
-	if ((r = sq_new_id("a-", id)) < 0)
+	if ((r = db_new_id("a-", id)) < 0)
 		return r;
-	sq_now(ts);
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	db_now(ts);
+	if ((r = db_begin()) < 0)
 		return r;
 	if (!is_default &&
 	    count("SELECT count(*) FROM addresses WHERE tenant_id = ?", tenant_id) >=
 		    ADDRESSES_PER_TENANT_MAX) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return -EDQUOT;
 	}
 	/* The first addresses are kept for the operator (gateway, routers). */
@@ -238,22 +241,22 @@ store_addr_alloc(const char *tenant_id, int is_default, json_t **out)
 		if (a == g.addr)
 			continue;
 		netstate_ip(a, ip, sizeof(ip));
-		if (sq_scalar(sq_prep("SELECT count(*) FROM addresses WHERE address = ?", "s",
+		if (db_scalar(db_prep("SELECT count(*) FROM addresses WHERE address = ?", "s",
 				      ip)) == 0)
 			break;
 	}
 	if (a >= last) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return -ENOSPC;
 	}
-	r = sq_run(sq_prep("INSERT INTO addresses (id, tenant_id, address, is_default, created_at) "
+	r = db_run(db_prep("INSERT INTO addresses (id, tenant_id, address, is_default, created_at) "
 			   "VALUES (?, ?, ?, ?, ?)",
 			   "sssis", id, tenant_id, ip, (int64_t)is_default, ts));
 	if (r < 0) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return r;
 	}
-	if ((r = sq_exec("COMMIT")) < 0)
+	if ((r = db_commit()) < 0)
 		return r;
 	return out ? store_addr_get(tenant_id, id, out) : 0;
 }
@@ -261,14 +264,14 @@ store_addr_alloc(const char *tenant_id, int is_default, json_t **out)
 json_t *
 store_addr_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(ADDR_COLS "WHERE tenant_id = ? ORDER BY is_default DESC, rowid",
+	return db_all(db_prep(ADDR_COLS "WHERE tenant_id = ? ORDER BY is_default DESC, rowid",
 			      "s", tenant_id));
 }
 
 int
 store_addr_get(const char *tenant_id, const char *id, json_t **out)
 {
-	return sq_one(sq_prep(ADDR_COLS "WHERE tenant_id = ? AND (id = ? OR address = ?)", "sss",
+	return db_one(db_prep(ADDR_COLS "WHERE tenant_id = ? AND (id = ? OR address = ?)", "sss",
 			      tenant_id, id, id),
 		      out);
 }
@@ -291,14 +294,14 @@ store_addr_set_vm(const char *tenant_id, const char *id, const char *vm_id)
 	}
 	json_decref(a);
 	if (vm_id != NULL) {
-		if (sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE id = ? AND tenant_id = ?", "ss",
+		if (db_scalar(db_prep("SELECT count(*) FROM vms WHERE id = ? AND tenant_id = ?", "ss",
 				      vm_id, tenant_id)) != 1)
 			return -ENOENT;
-		if (sq_scalar(sq_prep("SELECT count(*) FROM addresses WHERE vm_id = ? AND id != ?",
+		if (db_scalar(db_prep("SELECT count(*) FROM addresses WHERE vm_id = ? AND id != ?",
 				      "ss", vm_id, id)) > 0)
 			return -EEXIST;
 	}
-	return sq_run(sq_prep("UPDATE addresses SET vm_id = ? WHERE id = ? AND tenant_id = ?",
+	return db_run(db_prep("UPDATE addresses SET vm_id = ? WHERE id = ? AND tenant_id = ?",
 			      "sss", vm_id, id, tenant_id));
 }
 
@@ -317,7 +320,7 @@ store_addr_delete(const char *tenant_id, const char *id)
 	json_decref(a);
 	if (r < 0)
 		return r;
-	return sq_run(sq_prep("DELETE FROM addresses WHERE id = ? AND tenant_id = ?", "ss", id,
+	return db_run(db_prep("DELETE FROM addresses WHERE id = ? AND tenant_id = ?", "ss", id,
 			      tenant_id));
 }
 
@@ -338,7 +341,7 @@ store_fwd_add(const char *tenant_id, const char *address_id, const char *protoco
 		return r;
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(a, "id")));
 	json_decref(a);
-	if (sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE id = ? AND tenant_id = ?", "ss",
+	if (db_scalar(db_prep("SELECT count(*) FROM vms WHERE id = ? AND tenant_id = ?", "ss",
 			      vm_id, tenant_id)) != 1)
 		return -ENOENT;
 	if (count("SELECT count(*) FROM forwards WHERE tenant_id = ?", tenant_id) >=
@@ -347,33 +350,33 @@ store_fwd_add(const char *tenant_id, const char *address_id, const char *protoco
 	{
 		char fid[STORE_ID_LEN];
 
-		if ((r = sq_new_id("f-", fid)) < 0)
+		if ((r = db_new_id("f-", fid)) < 0)
 			return r;
-		sq_now(ts);
-		r = sq_run(sq_prep("INSERT INTO forwards (id, tenant_id, address_id, protocol, port, "
+		db_now(ts);
+		r = db_run(db_prep("INSERT INTO forwards (id, tenant_id, address_id, protocol, port, "
 				   "vm_id, to_port, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 				   "ssssisis", fid, tenant_id, id, protocol, (int64_t)port, vm_id,
 				   (int64_t)to_port, ts));
 		if (r < 0)
 			return r;
-		return sq_one(sq_prep(FWD_COLS "WHERE f.id = ?", "s", fid), out);
+		return db_one(db_prep(FWD_COLS "WHERE f.id = ?", "s", fid), out);
 	}
 }
 
 json_t *
 store_fwd_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(FWD_COLS "WHERE f.tenant_id = ? ORDER BY f.rowid", "s",
+	return db_all(db_prep(FWD_COLS "WHERE f.tenant_id = ? ORDER BY f.rowid", "s",
 			      tenant_id));
 }
 
 int
 store_fwd_delete(const char *tenant_id, const char *id)
 {
-	if (sq_scalar(sq_prep("SELECT count(*) FROM forwards WHERE id = ? AND tenant_id = ?", "ss",
+	if (db_scalar(db_prep("SELECT count(*) FROM forwards WHERE id = ? AND tenant_id = ?", "ss",
 			      id, tenant_id)) != 1)
 		return -ENOENT;
-	return sq_run(sq_prep("DELETE FROM forwards WHERE id = ? AND tenant_id = ?", "ss", id,
+	return db_run(db_prep("DELETE FROM forwards WHERE id = ? AND tenant_id = ?", "ss", id,
 			      tenant_id));
 }
 
@@ -388,63 +391,60 @@ store_rule_add(const char *tenant_id, const struct rule_row *rr, json_t **out)
 	int r;
 
 	if (rr->target_vm[0] &&
-	    sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE id = ? AND tenant_id = ?", "ss",
+	    db_scalar(db_prep("SELECT count(*) FROM vms WHERE id = ? AND tenant_id = ?", "ss",
 			      rr->target_vm, tenant_id)) != 1)
 		return -ENOENT;
 	if (rr->target_network[0] &&
-	    sq_scalar(sq_prep("SELECT count(*) FROM networks WHERE id = ? AND tenant_id = ?", "ss",
+	    db_scalar(db_prep("SELECT count(*) FROM networks WHERE id = ? AND tenant_id = ?", "ss",
 			      rr->target_network, tenant_id)) != 1)
 		return -ENOENT;
-	if ((r = sq_new_id("r-", id)) < 0)
+	if ((r = db_new_id("r-", id)) < 0)
 		return r;
-	sq_now(ts);
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	db_now(ts);
+	if ((r = db_begin()) < 0)
 		return r;
 	if (count("SELECT count(*) FROM fw_rules WHERE tenant_id = ?", tenant_id) >=
 	    RULES_PER_TENANT_MAX) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return -EDQUOT;
 	}
 	{
-		sqlite3_stmt *st = sq_prep(
+		/* No ports (a protocol without them): NULL. */
+		int64_t pmin = rr->port_min, pmax = rr->port_max;
+		const int64_t *pp = rr->port_min ? &pmin : NULL, *pq = rr->port_min ? &pmax : NULL;
+
+		r = db_run(db_prep(
 			"INSERT INTO fw_rules (id, tenant_id, direction, action, protocol, port_min, "
 			"port_max, remote, target_vm, target_network, priority, origin, created_at) "
 			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			"sssssiisssiss", id, tenant_id, rr->direction, rr->action, rr->protocol,
-			(int64_t)rr->port_min, (int64_t)rr->port_max, rr->remote,
-			rr->target_vm[0] ? rr->target_vm : NULL,
+			"sssssnnsssiss", id, tenant_id, rr->direction, rr->action, rr->protocol, pp, pq,
+			rr->remote, rr->target_vm[0] ? rr->target_vm : NULL,
 			rr->target_network[0] ? rr->target_network : NULL, (int64_t)rr->priority,
-			rr->origin, ts);
-
-		if (st && rr->port_min == 0) {
-			sqlite3_bind_null(st, 6);
-			sqlite3_bind_null(st, 7);
-		}
-		r = sq_run(st);
+			rr->origin, ts));
 	}
 	if (r < 0) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return r;
 	}
-	if ((r = sq_exec("COMMIT")) < 0)
+	if ((r = db_commit()) < 0)
 		return r;
-	return sq_one(sq_prep(RULE_COLS "WHERE id = ?", "s", id), out);
+	return db_one(db_prep(RULE_COLS "WHERE id = ?", "s", id), out);
 }
 
 json_t *
 store_rule_list(const char *tenant_id)
 {
-	return sq_all(sq_prep(RULE_COLS "WHERE tenant_id = ? ORDER BY priority, rowid", "s",
+	return db_all(db_prep(RULE_COLS "WHERE tenant_id = ? ORDER BY priority, rowid", "s",
 			      tenant_id));
 }
 
 int
 store_rule_delete(const char *tenant_id, const char *id)
 {
-	if (sq_scalar(sq_prep("SELECT count(*) FROM fw_rules WHERE id = ? AND tenant_id = ?", "ss",
+	if (db_scalar(db_prep("SELECT count(*) FROM fw_rules WHERE id = ? AND tenant_id = ?", "ss",
 			      id, tenant_id)) != 1)
 		return -ENOENT;
-	return sq_run(sq_prep("DELETE FROM fw_rules WHERE id = ? AND tenant_id = ?", "ss", id,
+	return db_run(db_prep("DELETE FROM fw_rules WHERE id = ? AND tenant_id = ?", "ss", id,
 			      tenant_id));
 }
 
@@ -452,7 +452,7 @@ int
 store_fw_mode(const char *tenant_id, char *mode, size_t len)
 {
 	json_t *o;
-	int r = sq_one(sq_prep("SELECT firewall_mode FROM tenants WHERE id = ?", "s", tenant_id),
+	int r = db_one(db_prep("SELECT firewall_mode FROM tenants WHERE id = ?", "s", tenant_id),
 		       &o);
 
 	if (r < 0)
@@ -465,6 +465,6 @@ store_fw_mode(const char *tenant_id, char *mode, size_t len)
 int
 store_fw_set_mode(const char *tenant_id, const char *mode)
 {
-	return sq_run(sq_prep("UPDATE tenants SET firewall_mode = ? WHERE id = ?", "ss", mode,
+	return db_run(db_prep("UPDATE tenants SET firewall_mode = ? WHERE id = ?", "ss", mode,
 			      tenant_id));
 }

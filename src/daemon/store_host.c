@@ -1,4 +1,4 @@
-/* store_host_sqlite.c - see store_host.h */
+/* store_host.c - see store_host.h */
 #define _GNU_SOURCE
 #include "store_host.h"
 
@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store_sqlite_int.h"
+#include "db.h"
+#include "store_int.h"
 
 static enum place_policy policy = PLACE_SPREAD;
 static unsigned vcpu_ratio = 16;
@@ -21,14 +22,15 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
 }
 
 /*
- * A host with its capacity and use. The memory budget is the agent's:
- * its memory minus 512 MiB kept for the host, times its overcommit ratio.
+ * A host with its capacity and use. The memory budget (host_fix()) is the
+ * agent's: its memory minus 512 MiB kept for the host, times its
+ * overcommit ratio.
  */
 #define HOST_COLS                                                                          \
 	"SELECT h.id AS id, h.name AS name, h.socket AS socket,"                            \
 	" h.underlay_address AS underlay_address, h.state AS state, h.draining AS draining," \
 	" h.cpus AS cpus, h.memory_mib AS memory_mib,"                                      \
-	" CAST(max(h.memory_mib - 512, 0) * h.mem_overcommit AS INTEGER) AS memory_budget_mib," \
+	" h.mem_overcommit AS mem_overcommit,"                                              \
 	" h.accel AS accel, h.agent_version AS agent_version,"                              \
 	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at,"                  \
 	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id) AS vms,"                      \
@@ -41,6 +43,15 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
 static void
 host_fix(json_t *h)
 {
+	int64_t mem = json_integer_value(json_object_get(h, "memory_mib"));
+	json_t *oc = json_object_get(h, "mem_overcommit");
+	double ratio = json_is_number(oc) ? json_number_value(oc) : 1.0;
+
+	/* Computed here rather than in SQL: the dialects round a REAL cast to
+	 * an integer differently (SQLite truncates). */
+	json_object_set_new(h, "memory_budget_mib",
+			    json_integer((json_int_t)((double)(mem > 512 ? mem - 512 : 0) * ratio)));
+	json_object_del(h, "mem_overcommit");
 	json_object_set_new(h, "draining",
 			    json_boolean(json_integer_value(json_object_get(h, "draining"))));
 	json_object_set_new(h, "vcpu_capacity",
@@ -53,8 +64,8 @@ store_host_ensure_local(const char *socket, const char *underlay)
 {
 	char ts[32];
 
-	sq_now(ts);
-	return sq_run(sq_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
+	db_now(ts);
+	return db_run(db_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
 			      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
 			      "socket = excluded.socket, underlay_address = excluded.underlay_address",
 			      "sssss", HOST_LOCAL, HOST_LOCAL, socket, underlay, ts));
@@ -66,13 +77,13 @@ store_host_add(const char *name, const char *socket, const char *underlay, json_
 	char id[STORE_ID_LEN], ts[32];
 	int r;
 
-	if ((r = sq_new_id("h-", id)) < 0)
+	if ((r = db_new_id("h-", id)) < 0)
 		return r;
-	sq_now(ts);
-	if (sq_scalar(sq_prep("SELECT count(*) FROM hosts WHERE name = ? OR id = ?", "ss", name,
+	db_now(ts);
+	if (db_scalar(db_prep("SELECT count(*) FROM hosts WHERE name = ? OR id = ?", "ss", name,
 			      name)) != 0)
 		return -EEXIST;
-	r = sq_run(sq_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
+	r = db_run(db_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
 			   "VALUES (?, ?, ?, ?, ?)",
 			   "sssss", id, name, socket, underlay ? underlay : "", ts));
 	if (r < 0)
@@ -83,7 +94,7 @@ store_host_add(const char *name, const char *socket, const char *underlay, json_
 int
 store_host_get(const char *id_or_name, json_t **out)
 {
-	int r = sq_one(sq_prep(HOST_COLS "WHERE h.id = ? OR h.name = ?", "ss", id_or_name,
+	int r = db_one(db_prep(HOST_COLS "WHERE h.id = ? OR h.name = ?", "ss", id_or_name,
 			       id_or_name),
 		       out);
 
@@ -95,7 +106,7 @@ store_host_get(const char *id_or_name, json_t **out)
 json_t *
 store_host_list(void)
 {
-	json_t *a = sq_all(sq_prep(HOST_COLS "ORDER BY h.name", "")), *h;
+	json_t *a = db_all(db_prep(HOST_COLS "ORDER BY h.name", "")), *h;
 	size_t i;
 
 	json_array_foreach(a, i, h) host_fix(h);
@@ -106,7 +117,7 @@ int
 store_host_resolve(const char *id_or_name, char *id, size_t len)
 {
 	json_t *h = NULL;
-	int r = sq_one(sq_prep("SELECT id FROM hosts WHERE id = ? OR name = ?", "ss", id_or_name,
+	int r = db_one(db_prep("SELECT id FROM hosts WHERE id = ? OR name = ?", "ss", id_or_name,
 			       id_or_name),
 		       &h);
 
@@ -119,7 +130,7 @@ store_host_resolve(const char *id_or_name, char *id, size_t len)
 int
 store_host_set_draining(const char *id, int draining)
 {
-	return sq_run(sq_prep("UPDATE hosts SET draining = ? WHERE id = ?", "is",
+	return db_run(db_prep("UPDATE hosts SET draining = ? WHERE id = ?", "is",
 			      (int64_t)(draining != 0), id));
 }
 
@@ -128,40 +139,43 @@ store_host_remove(const char *id)
 {
 	int r;
 
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	if ((r = db_begin()) < 0)
 		return r;
-	if (sq_scalar(sq_prep("SELECT count(*) FROM hosts WHERE id = ?", "s", id)) != 1)
+	if (db_scalar(db_prep("SELECT count(*) FROM hosts WHERE id = ?", "s", id)) != 1)
 		r = -ENOENT;
-	else if (sq_scalar(sq_prep("SELECT count(*) FROM vms WHERE host_id = ?", "s", id)) != 0)
+	else if (db_scalar(db_prep("SELECT count(*) FROM vms WHERE host_id = ?", "s", id)) != 0)
 		r = -ENOTEMPTY;
 	else {
-		r = sq_run(sq_prep("DELETE FROM hosts WHERE id = ?", "s", id));
+		r = db_run(db_prep("DELETE FROM hosts WHERE id = ?", "s", id));
 		if (r == 0)
-			r = sq_run(sq_prep("DELETE FROM tenant_hosts WHERE host_id = ?", "s", id));
+			r = db_run(db_prep("DELETE FROM tenant_hosts WHERE host_id = ?", "s", id));
 		if (r == 0)
-			r = sq_run(sq_prep("UPDATE tenants SET home_host = NULL WHERE home_host = ?",
+			r = db_run(db_prep("UPDATE tenants SET home_host = NULL WHERE home_host = ?",
 					   "s", id));
 	}
-	sq_exec(r == 0 ? "COMMIT" : "ROLLBACK");
+	if (r == 0)
+		db_commit();
+	else
+		db_rollback();
 	return r;
 }
 
 static int
 host_text(const char *sql, const char *id, char *buf, size_t len)
 {
-	sqlite3_stmt *st = sq_prep(sql, "s", id);
+	db_stmt *st = db_prep(sql, "s", id);
 	int r = -ENOENT;
 
 	if (st == NULL)
 		return -EIO;
 	buf[0] = '\0';
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
+	if (db_step(st) == 1) {
+		const char *t = db_col_text(st, 0);
 
-		snprintf(buf, len, "%s", t ? (const char *)t : "");
+		snprintf(buf, len, "%s", t ? t : "");
 		r = 0;
 	}
-	sq_done(st);
+	db_done(st);
 	return r;
 }
 
@@ -195,9 +209,9 @@ store_host_heartbeat_ok(const char *id, const json_t *info)
 	const char *ver = json_string_value(json_object_get(info, "version"));
 	int r;
 
-	sq_now(ts);
+	db_now(ts);
 	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
-	r = sq_run(sq_prep("UPDATE hosts SET state = 'up', cpus = ?, memory_mib = ?, "
+	r = db_run(db_prep("UPDATE hosts SET state = 'up', cpus = ?, memory_mib = ?, "
 			   "mem_overcommit = ?, accel = ?, agent_version = ?, last_heartbeat = ? "
 			   "WHERE id = ?",
 			   "iidssss", (int64_t)json_integer_value(json_object_get(info, "cpus")),
@@ -215,17 +229,20 @@ store_host_mark_down(const char *id)
 	char st[16] = "";
 	int r;
 
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	if ((r = db_begin()) < 0)
 		return r;
 	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
-	r = sq_run(sq_prep("UPDATE hosts SET state = 'down' WHERE id = ?", "s", id));
+	r = db_run(db_prep("UPDATE hosts SET state = 'down' WHERE id = ?", "s", id));
 	/* Its VMs: unknown, the last known state beside (never deleted). */
 	if (r == 0)
-		r = sq_run(sq_prep("UPDATE vms SET last_state = state, state = 'unknown' "
+		r = db_run(db_prep("UPDATE vms SET last_state = state, state = 'unknown' "
 				   "WHERE host_id = ? AND state NOT IN ('unknown', 'creating', "
 				   "'deleting')",
 				   "s", id));
-	sq_exec(r == 0 ? "COMMIT" : "ROLLBACK");
+	if (r == 0)
+		db_commit();
+	else
+		db_rollback();
 	if (r < 0)
 		return r;
 	return strcmp(st, "up") == 0;
@@ -293,9 +310,9 @@ store_host_place_why(void)
 	return place_why;
 }
 
-/* For store_vm_create (store_sqlite.c): keep the reason for the API. */
+/* For store_vm_create (store.c): keep the reason for the API. */
 int
-sq_place(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len)
+store_place_tx(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len)
 {
 	place_why[0] = '\0';
 	return store_host_place(vcpus, memory_mib, disk_gib, id, len, place_why,
@@ -311,28 +328,28 @@ store_vm_host(const char *vm_id, char *host, size_t len)
 json_t *
 store_vm_list_host(const char *host_id)
 {
-	return sq_all(sq_prep("SELECT id, tenant_id, state, ready FROM vms WHERE host_id = ? "
+	return db_all(db_prep("SELECT id, tenant_id, state, ready FROM vms WHERE host_id = ? "
 			      "ORDER BY created_at, id",
 			      "s", host_id));
 }
 
 static json_t *
-column0(sqlite3_stmt *st)
+column0(db_stmt *st)
 {
 	json_t *a = json_array();
 
 	if (st == NULL)
 		return a;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
-	sq_done(st);
+	while (db_step(st) == 1)
+		json_array_append_new(a, json_string((const char *)db_col_text(st, 0)));
+	db_done(st);
 	return a;
 }
 
 json_t *
 store_tenant_vm_hosts(const char *tenant_id)
 {
-	return column0(sq_prep("SELECT DISTINCT host_id FROM vms WHERE tenant_id = ? "
+	return column0(db_prep("SELECT DISTINCT host_id FROM vms WHERE tenant_id = ? "
 			       "ORDER BY host_id",
 			       "s", tenant_id));
 }
@@ -347,7 +364,7 @@ store_tenant_home(const char *tenant_id, char *host, size_t len)
 json_t *
 store_tenant_applied_hosts(const char *tenant_id)
 {
-	return column0(sq_prep("SELECT host_id FROM tenant_hosts WHERE tenant_id = ? "
+	return column0(db_prep("SELECT host_id FROM tenant_hosts WHERE tenant_id = ? "
 			       "ORDER BY host_id",
 			       "s", tenant_id));
 }
@@ -356,47 +373,47 @@ int
 store_tenant_applied_set(const char *tenant_id, const char *host_id, int applied)
 {
 	if (applied)
-		return sq_run(sq_prep("INSERT OR IGNORE INTO tenant_hosts (tenant_id, host_id) "
-				      "SELECT id, ? FROM tenants WHERE id = ?",
+		return db_run(db_prep("INSERT INTO tenant_hosts (tenant_id, host_id) "
+				      "SELECT id, ? FROM tenants WHERE id = ? ON CONFLICT DO NOTHING",
 				      "ss", host_id, tenant_id));
-	return sq_run(sq_prep("DELETE FROM tenant_hosts WHERE tenant_id = ? AND host_id = ?", "ss",
+	return db_run(db_prep("DELETE FROM tenant_hosts WHERE tenant_id = ? AND host_id = ?", "ss",
 			      tenant_id, host_id));
 }
 
 json_t *
 store_net_vnis(const char *tenant_id)
 {
-	sqlite3_stmt *st = sq_prep("SELECT id, vni FROM networks WHERE tenant_id = ?", "s",
+	db_stmt *st = db_prep("SELECT id, vni FROM networks WHERE tenant_id = ?", "s",
 				   tenant_id);
 	json_t *o = json_object();
 
 	if (st == NULL)
 		return o;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-				    json_integer(sqlite3_column_int64(st, 1)));
-	sq_done(st);
+	while (db_step(st) == 1)
+		json_object_set_new(o, (const char *)db_col_text(st, 0),
+				    json_integer(db_col_int(st, 1)));
+	db_done(st);
 	return o;
 }
 
 int
 store_nic_set_mac(const char *vm_id, int idx, const char *mac)
 {
-	return sq_run(sq_prep("UPDATE vm_nics SET mac = ? WHERE vm_id = ? AND idx = ? AND mac != ?",
+	return db_run(db_prep("UPDATE vm_nics SET mac = ? WHERE vm_id = ? AND idx = ? AND mac != ?",
 			      "ssis", mac, vm_id, (int64_t)idx, mac));
 }
 
 int
 store_vm_macs_missing(const char *vm_id)
 {
-	return (int)sq_scalar(sq_prep("SELECT count(*) FROM vm_nics WHERE vm_id = ? AND mac = ''",
+	return (int)db_scalar(db_prep("SELECT count(*) FROM vm_nics WHERE vm_id = ? AND mac = ''",
 				      "s", vm_id));
 }
 
 json_t *
 store_tenant_remote_ports(const char *tenant_id, const char *host_id)
 {
-	json_t *a = sq_all(sq_prep("SELECT n.mac AS mac, n.address AS address FROM vm_nics n "
+	json_t *a = db_all(db_prep("SELECT n.mac AS mac, n.address AS address FROM vm_nics n "
 				   "JOIN vms v ON v.id = n.vm_id WHERE v.tenant_id = ? AND "
 				   "v.host_id != ? AND n.mac != '' ORDER BY n.vm_id, n.idx",
 				   "ss", tenant_id, host_id)),

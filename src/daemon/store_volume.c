@@ -1,4 +1,4 @@
-/* store_volume_sqlite.c - see store_volume.h */
+/* store_volume.c - see store_volume.h */
 #define _GNU_SOURCE
 #include "store_volume.h"
 
@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store_sqlite_int.h"
+#include "db.h"
+#include "store_int.h"
 
 #define VOL_COLS                                                                       \
 	"SELECT id, tenant_id, name, size_gib, redundancy, state, origin, readonly, vm_id, " \
@@ -17,11 +18,11 @@
 static int
 disk_quota_check(const char *tenant_id, int64_t dd)
 {
-	int64_t max = sq_scalar(sq_prep("SELECT max_disk_gib FROM quotas WHERE tenant_id = ?",
+	int64_t max = db_scalar(db_prep("SELECT max_disk_gib FROM quotas WHERE tenant_id = ?",
 					"s", tenant_id));
-	int64_t vms = sq_scalar(sq_prep(
+	int64_t vms = db_scalar(db_prep(
 		"SELECT coalesce(sum(disk_gib), 0) FROM vms WHERE tenant_id = ?", "s", tenant_id));
-	int64_t vols = sq_scalar(sq_prep(
+	int64_t vols = db_scalar(db_prep(
 		"SELECT coalesce(sum(size_gib), 0) FROM volumes WHERE tenant_id = ?", "s",
 		tenant_id));
 
@@ -43,32 +44,32 @@ store_volume_create(const struct volume_row *v)
 	char ts[32];
 	int r;
 
-	sq_now(ts);
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	db_now(ts);
+	if ((r = db_begin()) < 0)
 		return r;
-	if (sq_scalar(sq_prep("SELECT count(*) FROM volumes WHERE tenant_id = ? AND name = ?",
+	if (db_scalar(db_prep("SELECT count(*) FROM volumes WHERE tenant_id = ? AND name = ?",
 			      "ss", v->tenant_id, v->name)) != 0)
 		r = -EEXIST;
 	if (r == 0)
 		r = disk_quota_check(v->tenant_id, v->size_gib);
 	if (r == 0)
-		r = sq_run(sq_prep("INSERT INTO volumes (id, tenant_id, name, size_gib, redundancy, "
+		r = db_run(db_prep("INSERT INTO volumes (id, tenant_id, name, size_gib, redundancy, "
 				   "state, origin, readonly, created_at) "
 				   "VALUES (?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
 				   "sssissis", v->id, v->tenant_id, v->name, v->size_gib,
 				   v->redundancy, v->origin[0] ? v->origin : NULL,
 				   (int64_t)v->readonly, ts));
 	if (r < 0) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return r;
 	}
-	return sq_exec("COMMIT");
+	return db_commit();
 }
 
 int
 store_volume_set_state(const char *id, const char *state)
 {
-	return sq_run(sq_prep("UPDATE volumes SET state = ? WHERE id = ?", "ss", state, id));
+	return db_run(db_prep("UPDATE volumes SET state = ? WHERE id = ?", "ss", state, id));
 }
 
 int
@@ -77,9 +78,9 @@ store_volume_get(const char *tenant_id, const char *id, json_t **out)
 	int r;
 
 	if (tenant_id == NULL)
-		r = sq_one(sq_prep(VOL_COLS "WHERE id = ?", "s", id), out);
+		r = db_one(db_prep(VOL_COLS "WHERE id = ?", "s", id), out);
 	else
-		r = sq_one(sq_prep(VOL_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id),
+		r = db_one(db_prep(VOL_COLS "WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id),
 			   out);
 	if (r == 0)
 		fix_view(*out);
@@ -93,9 +94,9 @@ store_volume_list(const char *tenant_id)
 	size_t i;
 
 	if (tenant_id == NULL)
-		arr = sq_all(sq_prep(VOL_COLS "ORDER BY created_at, id", ""));
+		arr = db_all(db_prep(VOL_COLS "ORDER BY created_at, id", ""));
 	else
-		arr = sq_all(sq_prep(VOL_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
+		arr = db_all(db_prep(VOL_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
 				     tenant_id));
 	json_array_foreach(arr, i, v) fix_view(v);
 	return arr;
@@ -104,7 +105,7 @@ store_volume_list(const char *tenant_id)
 int
 store_volume_delete(const char *id)
 {
-	return sq_run(sq_prep("DELETE FROM volumes WHERE id = ?", "s", id));
+	return db_run(db_prep("DELETE FROM volumes WHERE id = ?", "s", id));
 }
 
 int
@@ -114,9 +115,9 @@ store_volume_resize(const char *id, int64_t size_gib)
 	int64_t cur;
 	int r;
 
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	if ((r = db_begin()) < 0)
 		return r;
-	r = sq_one(sq_prep(VOL_COLS "WHERE id = ?", "s", id), &v);
+	r = db_one(db_prep(VOL_COLS "WHERE id = ?", "s", id), &v);
 	if (r == 0) {
 		cur = json_integer_value(json_object_get(v, "size_gib"));
 		if (size_gib <= cur)
@@ -126,20 +127,20 @@ store_volume_resize(const char *id, int64_t size_gib)
 					     size_gib - cur);
 	}
 	if (r == 0)
-		r = sq_run(sq_prep("UPDATE volumes SET size_gib = ? WHERE id = ?", "is", size_gib,
+		r = db_run(db_prep("UPDATE volumes SET size_gib = ? WHERE id = ?", "is", size_gib,
 				   id));
 	json_decref(v);
 	if (r < 0) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return r;
 	}
-	return sq_exec("COMMIT");
+	return db_commit();
 }
 
 int
 store_volume_set_size(const char *id, int64_t size_gib)
 {
-	return sq_run(sq_prep("UPDATE volumes SET size_gib = ? WHERE id = ?", "is", size_gib, id));
+	return db_run(db_prep("UPDATE volumes SET size_gib = ? WHERE id = ?", "is", size_gib, id));
 }
 
 int
@@ -147,30 +148,30 @@ store_volume_attach(const char *id, const char *vm_id)
 {
 	int r;
 
-	if ((r = sq_exec("BEGIN IMMEDIATE")) < 0)
+	if ((r = db_begin()) < 0)
 		return r;
 	if (vm_id != NULL) {
-		if (sq_scalar(sq_prep("SELECT count(*) FROM volumes WHERE id = ? AND vm_id IS NOT NULL",
+		if (db_scalar(db_prep("SELECT count(*) FROM volumes WHERE id = ? AND vm_id IS NOT NULL",
 				      "s", id)) != 0)
 			r = -EBUSY;
-		else if (sq_scalar(sq_prep("SELECT count(*) FROM volumes WHERE vm_id = ?", "s",
+		else if (db_scalar(db_prep("SELECT count(*) FROM volumes WHERE vm_id = ?", "s",
 					   vm_id)) >= VOLUMES_PER_VM_MAX)
 			r = -E2BIG;
 	}
 	if (r == 0)
-		r = sq_run(sq_prep("UPDATE volumes SET vm_id = ? WHERE id = ?", "ss", vm_id, id));
+		r = db_run(db_prep("UPDATE volumes SET vm_id = ? WHERE id = ?", "ss", vm_id, id));
 	if (r < 0) {
-		sq_exec("ROLLBACK");
+		db_rollback();
 		return r;
 	}
-	return sq_exec("COMMIT");
+	return db_commit();
 }
 
 json_t *
 store_volume_of_vm(const char *vm_id)
 {
-	json_t *rows = sq_all(
-		sq_prep("SELECT id FROM volumes WHERE vm_id = ? ORDER BY created_at, id", "s", vm_id));
+	json_t *rows = db_all(
+		db_prep("SELECT id FROM volumes WHERE vm_id = ? ORDER BY created_at, id", "s", vm_id));
 	json_t *ids = json_array(), *row;
 	size_t i;
 
@@ -185,20 +186,18 @@ int
 store_alert_add(int64_t seq, const char *tenant_id, const char *volume_id, const json_t *a)
 {
 	json_t *off = json_object_get(a, "offset"), *dev = json_object_get(a, "device");
-	char offs[24], devs[24];
+	int64_t o = json_integer_value(off), d = json_integer_value(dev);
 
-	/* Columns that do not apply to a kind stay NULL (absent in the view);
-	 * integers go in as text, which INTEGER affinity stores as integers. */
-	snprintf(offs, sizeof(offs), "%lld", (long long)json_integer_value(off));
-	snprintf(devs, sizeof(devs), "%lld", (long long)json_integer_value(dev));
-	return sq_run(sq_prep(
-		"INSERT OR IGNORE INTO alerts (seq, tenant_id, volume_id, kind, off, signature, "
-		"engine, source, device, message, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		"issssssssss", seq, tenant_id, volume_id,
+	/* Columns that do not apply to a kind stay NULL (absent in the view). */
+	return db_run(db_prep(
+		"INSERT INTO alerts (seq, tenant_id, volume_id, kind, off, signature, "
+		"engine, source, device, message, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT DO NOTHING",
+		"isssnsssnss", seq, tenant_id, volume_id,
 		json_string_value(json_object_get(a, "kind")) ?: "unknown",
-		json_is_integer(off) ? offs : NULL, json_string_value(json_object_get(a, "signature")),
+		json_is_integer(off) ? &o : NULL, json_string_value(json_object_get(a, "signature")),
 		json_string_value(json_object_get(a, "engine")),
-		json_string_value(json_object_get(a, "source")), json_is_integer(dev) ? devs : NULL,
+		json_string_value(json_object_get(a, "source")), json_is_integer(dev) ? &d : NULL,
 		json_string_value(json_object_get(a, "message")) ?: "",
 		json_string_value(json_object_get(a, "time")) ?: ""));
 }
@@ -206,7 +205,7 @@ store_alert_add(int64_t seq, const char *tenant_id, const char *volume_id, const
 int64_t
 store_alert_last(void)
 {
-	int64_t n = sq_scalar(sq_prep("SELECT coalesce(max(seq), 0) FROM alerts", ""));
+	int64_t n = db_scalar(db_prep("SELECT coalesce(max(seq), 0) FROM alerts", ""));
 
 	return n < 0 ? 0 : n;
 }
@@ -222,15 +221,15 @@ store_alert_list(const char *tenant_id, const char *volume_id, int64_t limit)
 	size_t i;
 
 	if (tenant_id == NULL && volume_id == NULL)
-		arr = sq_all(sq_prep(ALERT_COLS "ORDER BY seq DESC LIMIT ?", "i", limit));
+		arr = db_all(db_prep(ALERT_COLS "ORDER BY seq DESC LIMIT ?", "i", limit));
 	else if (tenant_id == NULL)
-		arr = sq_all(sq_prep(ALERT_COLS "WHERE volume_id = ? ORDER BY seq DESC LIMIT ?", "si",
+		arr = db_all(db_prep(ALERT_COLS "WHERE volume_id = ? ORDER BY seq DESC LIMIT ?", "si",
 				     volume_id, limit));
 	else if (volume_id == NULL)
-		arr = sq_all(sq_prep(ALERT_COLS "WHERE tenant_id = ? ORDER BY seq DESC LIMIT ?",
+		arr = db_all(db_prep(ALERT_COLS "WHERE tenant_id = ? ORDER BY seq DESC LIMIT ?",
 				     "si", tenant_id, limit));
 	else
-		arr = sq_all(sq_prep(ALERT_COLS
+		arr = db_all(db_prep(ALERT_COLS
 				     "WHERE tenant_id = ? AND volume_id = ? ORDER BY seq DESC LIMIT ?",
 				     "ssi", tenant_id, volume_id, limit));
 	/* Fields that do not apply to the alert's kind are left out. */

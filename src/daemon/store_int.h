@@ -1,0 +1,19 @@
+/*
+ * store_int.h - shared by the store's files (store.c: tenants, tokens,
+ * VMs, operations; store_host.c; store_net.c; store_volume.c;
+ * store_schema.c). Not for the rest of the daemon.
+ */
+#ifndef CLOUDLET_STORE_INT_H
+#define CLOUDLET_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The schema's migrations per dialect (store_schema.c, db_migrate()). */
+extern const char *const store_schema_sqlite[];
+extern const size_t store_schema_sqlite_len;
+
+/* Placement in a create's transaction (store_host.c). */
+int store_place_tx(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len);
+
+#endif

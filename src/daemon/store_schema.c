@@ -1,0 +1,122 @@
+/*
+ * store_schema.c - the store's schema, one list of migrations per dialect
+ * (db.h). Both lists describe the same tables; keep them in step.
+ */
+#include "store_int.h"
+
+#include "util.h"
+
+/*
+ * Schema migrations: store_schema_<dialect>[i] takes the database from
+ * version i to i + 1. Never edit a released step; append a new one, to both
+ * lists.
+ */
+const char *const store_schema_sqlite[] = {
+	"CREATE TABLE tenants ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);"
+	"CREATE TABLE quotas ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  max_vcpus INTEGER NOT NULL, max_memory_mib INTEGER NOT NULL,"
+	"  max_disk_gib INTEGER NOT NULL, max_vms INTEGER NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE,"
+	"  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('operator', 'tenant')),"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vms ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, service TEXT NOT NULL, image TEXT NOT NULL,"
+	"  vcpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL, disk_gib INTEGER NOT NULL,"
+	"  user_data TEXT, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	"  ready INTEGER NOT NULL DEFAULT 0, accel TEXT NOT NULL DEFAULT '',"
+	"  restart_required INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, vm_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL, state TEXT NOT NULL, progress INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', args TEXT,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE INDEX operations_vm ON operations (vm_id, state);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, actor TEXT NOT NULL,"
+	"  tenant_id TEXT, action TEXT NOT NULL, target TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX events_tenant ON events (tenant_id, id);",
+	/* 2: a tenant's VM list in order without a sort (GET /v1/vms). */
+	"CREATE INDEX vms_tenant_order ON vms (tenant_id, created_at, id);",
+	/* 3: how the host provisioned the VM (clone from a template, or cold). */
+	"ALTER TABLE vms ADD COLUMN provision TEXT NOT NULL DEFAULT '';",
+	/* 4: tenant networks, VM NICs, external addresses, port forwards,
+	 * firewall rules (docs/networks.md). */
+	"ALTER TABLE tenants ADD COLUMN firewall_mode TEXT NOT NULL DEFAULT 'namespace';"
+	"CREATE TABLE networks ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, cidr TEXT NOT NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name), UNIQUE (tenant_id, cidr));"
+	"CREATE TABLE vm_nics ("
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
+	"  network_id TEXT NOT NULL REFERENCES networks(id), address TEXT NOT NULL,"
+	"  PRIMARY KEY (vm_id, idx), UNIQUE (network_id, address));"
+	"CREATE TABLE addresses ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL UNIQUE, is_default INTEGER NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL);"
+	"CREATE TABLE forwards ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address_id TEXT NOT NULL REFERENCES addresses(id) ON DELETE CASCADE,"
+	"  protocol TEXT NOT NULL, port INTEGER NOT NULL,"
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, to_port INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (address_id, protocol, port));"
+	"CREATE TABLE fw_rules ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL, action TEXT NOT NULL, protocol TEXT NOT NULL,"
+	"  port_min INTEGER, port_max INTEGER, remote TEXT NOT NULL,"
+	"  target_vm TEXT REFERENCES vms(id) ON DELETE CASCADE,"
+	"  target_network TEXT REFERENCES networks(id) ON DELETE CASCADE,"
+	"  priority INTEGER NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);"
+	"CREATE INDEX fw_rules_tenant ON fw_rules (tenant_id, priority, created_at);",
+	/* 5: volumes in the host's storage pool and the alerts pulled from it
+	 * (store_volume.h). */
+	"CREATE TABLE volumes ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, size_gib INTEGER NOT NULL, redundancy TEXT NOT NULL,"
+	"  state TEXT NOT NULL, origin TEXT, readonly INTEGER NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE INDEX volumes_vm ON volumes (vm_id);"
+	"CREATE TABLE alerts ("
+	"  seq INTEGER PRIMARY KEY, tenant_id TEXT, volume_id TEXT, kind TEXT NOT NULL,"
+	"  off INTEGER, signature TEXT, engine TEXT, source TEXT, device INTEGER,"
+	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL);"
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
+	/* 6: how long each step of an operation took (JSON, store.h). */
+	"ALTER TABLE operations ADD COLUMN timing TEXT;",
+	/* 7: several hosts (docs/hosts.md, store_host.h): the hosts, each VM's
+	 * host and its state before its host went down, a tenant's home host
+	 * and the hosts that have its networks, a VNI per network, the MAC of
+	 * each NIC (the home host's DHCP leases for VMs elsewhere). */
+	"CREATE TABLE hosts ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, socket TEXT NOT NULL,"
+	"  underlay_address TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'down',"
+	"  draining INTEGER NOT NULL DEFAULT 0, cpus INTEGER NOT NULL DEFAULT 0,"
+	"  memory_mib INTEGER NOT NULL DEFAULT 0, mem_overcommit REAL NOT NULL DEFAULT 1.0,"
+	"  accel TEXT NOT NULL DEFAULT '', agent_version TEXT NOT NULL DEFAULT '',"
+	"  last_heartbeat TEXT, created_at TEXT NOT NULL);"
+	"ALTER TABLE vms ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"
+	"ALTER TABLE vms ADD COLUMN last_state TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX vms_host ON vms (host_id);"
+	"ALTER TABLE tenants ADD COLUMN home_host TEXT;"
+	"CREATE TABLE tenant_hosts ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, PRIMARY KEY (tenant_id, host_id));"
+	/* Until now every tenant lived on the one host: local is its home. */
+	"UPDATE tenants SET home_host = 'local';"
+	"INSERT INTO tenant_hosts (tenant_id, host_id) SELECT id, 'local' FROM tenants;"
+	"ALTER TABLE networks ADD COLUMN vni INTEGER;"
+	"UPDATE networks SET vni = rowid;"
+	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
+	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+};
+
+const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
