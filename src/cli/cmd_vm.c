@@ -233,7 +233,7 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 	struct arg_opt o[] = {
 	    {"--vcpus", ARG_UINT},   {"--memory", ARG_UINT}, {"--disk", ARG_UINT},
 	    {"--service", ARG_STR},  {"--image", ARG_STR},   {"--user-data", ARG_STR},
-	    {"--no-wait", ARG_FLAG},
+	    {"--no-wait", ARG_FLAG}, {"--group", ARG_STR},   {"--anti-affinity", ARG_FLAG},
 	};
 	const char *name, *nets[32];
 	json_t *body = NULL;
@@ -253,7 +253,8 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 	if (json_object_set_new(body, "name", json_string(name)) < 0 ||
 	    json_object_set_new(body, "service", json_string(o[3].str)) < 0 ||
 	    (o[4].seen &&
-	     json_object_set_new(body, "image", json_string(o[4].str)) < 0)) {
+	     json_object_set_new(body, "image", json_string(o[4].str)) < 0) ||
+	    (o[7].seen && json_object_set_new(body, "group", json_string(o[7].str)) < 0)) {
 		fprintf(stderr, "error: arguments must be UTF-8 text\n");
 		goto out;
 	}
@@ -267,6 +268,8 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 				goto out;
 			}
 	}
+	if (o[8].seen)
+		json_object_set_new(body, "anti_affinity", json_true());
 	spec_fields(o, body);
 	if (o[5].seen && add_user_data(body, o[5].str) < 0)
 		goto out;

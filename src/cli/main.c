@@ -30,7 +30,7 @@ static const struct cli_cmd cmds[] = {
     {"image list", "", cmd_image_list},
     {"vm create",
      "NAME --service SERVICE [--vcpus N] [--memory MIB] [--disk GIB] [--image IMAGE] "
-     "[--user-data FILE] [--network NAME]... [--no-wait]",
+     "[--user-data FILE] [--network NAME]... [--group NAME [--anti-affinity]] [--no-wait]",
      cmd_vm_create},
     {"vm list", "", cmd_vm_list},
     {"vm show", "VM", cmd_vm_show},

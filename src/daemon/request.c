@@ -142,9 +142,10 @@ req_quota(const json_t *j, struct quota *q, char *err, size_t errlen)
 int
 req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 {
-	static const char *const allowed[] = {"name",	  "service",  "vcpus", "memory_mib",
-					      "disk_gib", "image", "user_data", "networks", NULL};
-	json_t *ud, *nets;
+	static const char *const allowed[] = {
+		"name",	    "service",	"vcpus", "memory_mib",	  "disk_gib",
+		"image",    "user_data", "networks", "group", "anti_affinity", NULL};
+	json_t *ud, *nets, *aa;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -157,6 +158,15 @@ req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 		return r;
 	if (out->image[0] != '\0' && (r = req_check_name("image", out->image, err, errlen)) < 0)
 		return r;
+	if ((r = str_field(j, "group", 0, out->group, sizeof(out->group), err, errlen)) < 0 ||
+	    (out->group[0] != '\0' && (r = req_check_name("group", out->group, err, errlen)) < 0))
+		return r;
+	aa = json_object_get(j, "anti_affinity");
+	if (aa != NULL && !json_is_boolean(aa))
+		FAIL("anti_affinity must be true or false");
+	out->anti_affinity = json_is_true(aa);
+	if (out->anti_affinity && out->group[0] == '\0')
+		FAIL("anti_affinity needs a group (the VMs that must not share a host)");
 	if ((r = int_field(j, "vcpus", 1, 1024, &out->vcpus, err, errlen)) < 0 ||
 	    (r = int_field(j, "memory_mib", 64, INT64_C(1) << 30, &out->memory_mib, err,
 			   errlen)) < 0 ||
@@ -218,6 +228,8 @@ req_vm_resolve(const struct vm_request *r, const struct service *s, struct vm_ro
 	out->vcpus = r->vcpus ? r->vcpus : s->vcpus;
 	out->memory_mib = r->memory_mib ? r->memory_mib : s->memory_mib;
 	out->disk_gib = r->disk_gib ? r->disk_gib : s->disk_gib;
+	snprintf(out->group_name, sizeof(out->group_name), "%s", r->group);
+	out->anti_affinity = r->anti_affinity;
 	if ((rc = in_range("vcpus", out->vcpus, &s->b_vcpus, s->id, err, errlen)) < 0 ||
 	    (rc = in_range("memory_mib", out->memory_mib, &s->b_memory_mib, s->id, err,
 			   errlen)) < 0 ||

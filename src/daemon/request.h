@@ -38,6 +38,8 @@ struct vm_request {
 	int64_t vcpus, memory_mib, disk_gib; /* 0 = the service's default */
 	const char *user_data; /* borrowed from the JSON, may be NULL */
 	const json_t *networks; /* borrowed: names or ids, NULL = the default network */
+	char group[64];         /* "" = none (placement groups, docs/hosts.md) */
+	int anti_affinity;      /* never on a host with another VM of the group */
 };
 
 #define REQ_NICS_MAX 4

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "store.h"
 #include "store_int.h"
+#include "store_host.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -280,14 +281,18 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	if (r == 0 && vm->host_id[0] != '\0')
 		snprintf(host, sizeof(host), "%s", vm->host_id);
 	else if (r == 0)
-		r = store_place_tx(vm->vcpus, vm->memory_mib, vm->disk_gib, host, sizeof(host));
+		r = store_place_tx(&(struct place_req){vm->vcpus, vm->memory_mib, vm->disk_gib,
+						       vm->tenant_id, vm->group_name,
+						       vm->anti_affinity},
+				   host, sizeof(host));
 	if (r == 0)
 		r = db_run(db_prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "
 			     "memory_mib, disk_gib, user_data, state, created_at, updated_at, "
-			     "host_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
-			     "sssssiiissss", vm->id, vm->tenant_id, vm->name, vm->service,
+			     "host_id, group_name, anti_affinity) "
+			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?)",
+			     "sssssiiisssssi", vm->id, vm->tenant_id, vm->name, vm->service,
 			     vm->image, vm->vcpus, vm->memory_mib, vm->disk_gib, vm->user_data,
-			     ts, ts, host));
+			     ts, ts, host, vm->group_name, (int64_t)(vm->anti_affinity != 0)));
 	if (r == 0)
 		r = db_run(db_prep("UPDATE tenants SET home_host = ? WHERE id = ? AND "
 				   "home_host IS NULL",
@@ -306,7 +311,7 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 #define VM_COLS                                                                        \
 	"SELECT id, tenant_id, name, service, image, vcpus, memory_mib, disk_gib, state, "  \
 	"reason, ready, accel, restart_required, provision, created_at, updated_at, host_id, " \
-	"last_state FROM vms "
+	"last_state, group_name AS \"group\", anti_affinity FROM vms "
 
 static void
 vm_bools(json_t *vm)
@@ -316,6 +321,8 @@ vm_bools(json_t *vm)
 	json_object_set_new(vm, "restart_required",
 			    json_boolean(json_integer_value(
 				    json_object_get(vm, "restart_required"))));
+	json_object_set_new(vm, "anti_affinity",
+			    json_boolean(json_integer_value(json_object_get(vm, "anti_affinity"))));
 }
 
 int
@@ -393,7 +400,8 @@ store_vm_list(const char *tenant_id)
 	" 'disk_gib', disk_gib, 'state', state, 'reason', reason,"                          \
 	" 'ready', json(CASE WHEN ready THEN 'true' ELSE 'false' END), 'accel', accel,"     \
 	" 'restart_required', json(CASE WHEN restart_required THEN 'true' ELSE 'false' END)," \
-	" 'provision', provision, 'last_state', last_state,"                                \
+	" 'provision', provision, 'last_state', last_state, 'group', group_name,"          \
+	" 'anti_affinity', json(CASE WHEN anti_affinity THEN 'true' ELSE 'false' END),"     \
 	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
 /* The operator's: with each VM's host. */
 #define VM_JSON_OP                                                                     \
@@ -403,6 +411,8 @@ store_vm_list(const char *tenant_id)
 	" 'ready', json(CASE WHEN ready THEN 'true' ELSE 'false' END), 'accel', accel,"     \
 	" 'restart_required', json(CASE WHEN restart_required THEN 'true' ELSE 'false' END)," \
 	" 'provision', provision, 'last_state', last_state, 'host_id', host_id,"            \
+	" 'group', group_name,"                                                             \
+	" 'anti_affinity', json(CASE WHEN anti_affinity THEN 'true' ELSE 'false' END),"     \
 	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
 
 char *

@@ -37,6 +37,8 @@ struct vm_row {
 	char *user_data; /* owned, may be NULL */
 	char state[16];
 	char host_id[STORE_ID_LEN]; /* where it runs (store_host.h); "" to place it */
+	char group_name[64];        /* placement group, "" = none */
+	int anti_affinity;          /* never on a host with another VM of its group */
 };
 
 /* Open (creating and migrating) the database at path for this process. */

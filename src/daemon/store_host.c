@@ -32,6 +32,7 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
 	" h.cpus AS cpus, h.memory_mib AS memory_mib,"                                      \
 	" h.mem_overcommit AS mem_overcommit,"                                              \
 	" h.accel AS accel, h.agent_version AS agent_version,"                              \
+	" h.disk_gib AS disk_gib, h.disk_free_gib AS disk_free_gib,"                        \
 	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at,"                  \
 	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id) AS vms,"                      \
 	" (SELECT coalesce(sum(vcpus), 0) FROM vms v WHERE v.host_id = h.id) AS used_vcpus," \
@@ -212,12 +213,13 @@ store_host_heartbeat_ok(const char *id, const json_t *info)
 	db_now(ts);
 	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
 	r = db_run(db_prep("UPDATE hosts SET state = 'up', cpus = ?, memory_mib = ?, "
-			   "mem_overcommit = ?, accel = ?, agent_version = ?, last_heartbeat = ? "
-			   "WHERE id = ?",
-			   "iidssss", (int64_t)json_integer_value(json_object_get(info, "cpus")),
+			   "mem_overcommit = ?, accel = ?, agent_version = ?, last_heartbeat = ?, "
+			   "disk_gib = ?, disk_free_gib = ? WHERE id = ?",
+			   "iidsssiis", (int64_t)json_integer_value(json_object_get(info, "cpus")),
 			   (int64_t)json_integer_value(json_object_get(info, "memory_mib")), ratio,
 			   json_string_value(json_object_get(info, "accel")) ?: "", ver ? ver : "",
-			   ts, id));
+			   ts, (int64_t)json_integer_value(json_object_get(info, "disk_gib")),
+			   (int64_t)json_integer_value(json_object_get(info, "disk_free_gib")), id));
 	if (r < 0)
 		return r;
 	return strcmp(st, "down") == 0;
@@ -248,51 +250,75 @@ store_host_mark_down(const char *id)
 	return strcmp(st, "up") == 0;
 }
 
+/* Does the host hold a VM of the tenant's group that rules this VM out? */
+static int
+group_conflict(const struct place_req *q, const char *host_id)
+{
+	if (q->tenant_id == NULL || q->group == NULL || q->group[0] == '\0')
+		return 0;
+	return db_scalar(db_prep("SELECT count(*) FROM vms WHERE tenant_id = ? AND group_name = ? "
+				 "AND host_id = ? AND (anti_affinity = 1 OR ? = 1)",
+				 "sssi", q->tenant_id, q->group, host_id,
+				 (int64_t)(q->anti_affinity != 0))) > 0;
+}
+
+/* The first filter that rules host h out (its reason in why), or 0. */
+static int
+host_filter(const struct place_req *q, json_t *h, int lenient, char *why, size_t whylen)
+{
+	const char *name = json_string_value(json_object_get(h, "name"));
+	int64_t cpus = json_integer_value(json_object_get(h, "cpus"));
+	int64_t budget = json_integer_value(json_object_get(h, "memory_budget_mib"));
+	int64_t uv = json_integer_value(json_object_get(h, "used_vcpus"));
+	int64_t um = json_integer_value(json_object_get(h, "used_memory_mib"));
+	int64_t disk = json_integer_value(json_object_get(h, "disk_gib"));
+	int64_t ud = json_integer_value(json_object_get(h, "used_disk_gib"));
+
+	if (json_is_true(json_object_get(h, "draining")))
+		return snprintf(why, whylen, "host %s is draining", name), 1;
+	if (strcmp(json_string_value(json_object_get(h, "state")), "up") != 0 && !lenient)
+		return snprintf(why, whylen, "host %s is down", name), 1;
+	if (cpus > 0 && (q->vcpus > cpus || uv + q->vcpus > cpus * (int64_t)vcpu_ratio))
+		return snprintf(why, whylen,
+				"host %s has not enough vCPUs (%lld of %lld used, %lld asked)", name,
+				(long long)uv, (long long)(cpus * (int64_t)vcpu_ratio),
+				(long long)q->vcpus), 1;
+	if (cpus > 0 && um + q->memory_mib > budget)
+		return snprintf(why, whylen,
+				"host %s has not enough memory (%lld of %lld MiB used, %lld asked)",
+				name, (long long)um, (long long)budget, (long long)q->memory_mib), 1;
+	/* An agent before it reported its disk (0): not filtered. */
+	if (disk > 0 && ud + q->disk_gib > disk)
+		return snprintf(why, whylen,
+				"host %s has not enough disk (%lld of %lld GiB given to VMs, %lld asked)",
+				name, (long long)ud, (long long)disk, (long long)q->disk_gib), 1;
+	if (group_conflict(q, json_string_value(json_object_get(h, "id"))))
+		return snprintf(why, whylen,
+				"anti-affinity: host %s already has a VM of group %s", name,
+				q->group), 1;
+	return 0;
+}
+
 int
-store_host_place(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len,
-		 char *why, size_t whylen)
+store_host_place(const struct place_req *q, char *id, size_t len, char *why, size_t whylen)
 {
 	json_t *hosts = store_host_list(), *h;
 	double best = 0;
 	size_t i, n = json_array_size(hosts);
 	int found = 0;
 
-	(void)disk_gib; /* the agent does not report its disk capacity yet */
 	snprintf(why, whylen, "no host is registered (cloudlet host add)");
 	json_array_foreach(hosts, i, h) {
 		const char *hid = json_string_value(json_object_get(h, "id"));
-		const char *name = json_string_value(json_object_get(h, "name"));
-		int64_t cpus = json_integer_value(json_object_get(h, "cpus"));
 		int64_t budget = json_integer_value(json_object_get(h, "memory_budget_mib"));
-		int64_t uv = json_integer_value(json_object_get(h, "used_vcpus"));
 		int64_t um = json_integer_value(json_object_get(h, "used_memory_mib"));
-		int up = strcmp(json_string_value(json_object_get(h, "state")), "up") == 0;
 		/* The implicit host alone: its agent judges, as with one host
 		 * before (operations wait for an agent that restarts). */
 		int lenient = n == 1 && strcmp(hid, HOST_LOCAL) == 0;
 		double share;
 
-		if (json_is_true(json_object_get(h, "draining"))) {
-			snprintf(why, whylen, "host %s is draining", name);
+		if (host_filter(q, h, lenient, why, whylen))
 			continue;
-		}
-		if (!up && !lenient) {
-			snprintf(why, whylen, "host %s is down", name);
-			continue;
-		}
-		if (cpus > 0 && (vcpus > cpus || uv + vcpus > cpus * (int64_t)vcpu_ratio)) {
-			snprintf(why, whylen,
-				 "host %s has not enough vCPUs (%lld of %lld used, %lld asked)", name,
-				 (long long)uv, (long long)(cpus * (int64_t)vcpu_ratio),
-				 (long long)vcpus);
-			continue;
-		}
-		if (cpus > 0 && um + memory_mib > budget) {
-			snprintf(why, whylen,
-				 "host %s has not enough memory (%lld of %lld MiB used, %lld asked)",
-				 name, (long long)um, (long long)budget, (long long)memory_mib);
-			continue;
-		}
 		share = budget > 0 ? (double)um / (double)budget : 0;
 		if (!found || (policy == PLACE_SPREAD ? share < best : share > best)) {
 			best = share;
@@ -312,11 +338,10 @@ store_host_place_why(void)
 
 /* For store_vm_create (store.c): keep the reason for the API. */
 int
-store_place_tx(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len)
+store_place_tx(const struct place_req *q, char *id, size_t len)
 {
 	place_why[0] = '\0';
-	return store_host_place(vcpus, memory_mib, disk_gib, id, len, place_why,
-				sizeof(place_why));
+	return store_host_place(q, id, len, place_why, sizeof(place_why));
 }
 
 int

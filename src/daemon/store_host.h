@@ -56,10 +56,18 @@ int store_host_mark_down(const char *id);
 /*
  * Placement, inside the create's transaction (store_vm_create): the host
  * for a VM of this spec. 0 with its id, or -ENOSPC with why (the filter
- * that excluded the last host).
+ * that excluded the last host). Filters: draining, down, vCPUs, memory,
+ * disk (the VMs' disks at most the host's filesystem: they are sparse, so
+ * this is the most they can grow to), and anti-affinity: a host that holds
+ * a VM of the tenant's group is out if this VM or that one asked for it.
  */
-int store_host_place(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len,
-		     char *why, size_t whylen);
+struct place_req {
+	int64_t vcpus, memory_mib, disk_gib;
+	const char *tenant_id; /* NULL: no group to look at */
+	const char *group;     /* "" or NULL: none */
+	int anti_affinity;
+};
+int store_host_place(const struct place_req *q, char *id, size_t len, char *why, size_t whylen);
 /* Why the last store_vm_create of this thread could not place its VM. */
 const char *store_host_place_why(void);
 

@@ -14,6 +14,7 @@ extern const char *const store_schema_sqlite[];
 extern const size_t store_schema_sqlite_len;
 
 /* Placement in a create's transaction (store_host.c). */
-int store_place_tx(int64_t vcpus, int64_t memory_mib, int64_t disk_gib, char *id, size_t len);
+struct place_req;
+int store_place_tx(const struct place_req *q, char *id, size_t len);
 
 #endif

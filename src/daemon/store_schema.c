@@ -117,6 +117,13 @@ const char *const store_schema_sqlite[] = {
 	"UPDATE networks SET vni = rowid;"
 	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
 	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+	/* 8: placement groups with anti-affinity, and each host's disk
+	 * (docs/hosts.md "Placement"). */
+	"ALTER TABLE vms ADD COLUMN group_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE vms ADD COLUMN anti_affinity INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX vms_group ON vms (tenant_id, group_name);"
+	"ALTER TABLE hosts ADD COLUMN disk_gib INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN disk_free_gib INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

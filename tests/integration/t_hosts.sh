@@ -119,6 +119,45 @@ log "all hosts drained: 409 '$why', no record left"
 for n in 1 2 3; do cli host undrain "h$n" >/dev/null || fail "undrain h$n"; done
 must_fail cli host remove h3 | grep -q "holds VMs" || fail "removing a host with VMs was not refused"
 
+# Anti-affinity: three VMs of group web on three hosts (one through the
+# CLI), a fourth has nowhere to go: 409, nothing stored. Tenant B's group
+# of the same name is its own.
+tcli() { CLOUDLET_URL=$URL CLOUDLET_TOKEN=$KA "$CLI_BIN" "$@"; }
+tcli vm create g1 --service web-hosting --memory 128 --group web --anti-affinity --no-wait >/dev/null ||
+	fail "vm create --group --anti-affinity"
+G1=$(tcli --json vm list | jq -r '.[] | select(.name == "g1") | .id')
+gvm() { # NAME: in group web with anti-affinity; prints its id
+	expect_api 202 POST /v1/vms "$KA" "{\"name\":\"$1\",\"service\":\"web-hosting\",\"memory_mib\":128,\"group\":\"web\",\"anti_affinity\":true}"
+	printf '%s' "$BODY" | jq -r .vm_id
+}
+G2=$(gvm g2) G3=$(gvm g3)
+ghosts=$(for v in "$G1" "$G2" "$G3"; do host_of "$v"; done | sort -u | wc -l)
+expect_eq "$ghosts" 3 "hosts of the three VMs of group web"
+api GET /v1/vms "$OPERATOR"
+before=$(printf '%s' "$BODY" | jq length)
+expect_api 409 POST /v1/vms "$KA" '{"name":"g4","service":"web-hosting","memory_mib":128,"group":"web","anti_affinity":true}'
+expect_match "$BODY" "anti-affinity" "the fourth's refusal"
+expect_match "$BODY" "group web" "the fourth's refusal"
+gwhy=$(printf '%s' "$BODY" | jq -r .error.message)
+api GET /v1/vms "$OPERATOR"
+expect_eq "$(printf '%s' "$BODY" | jq length)" "$before" "VMs after the fourth of the group"
+api GET "/v1/vms/$G2" "$KA"
+expect_eq "$(printf '%s' "$BODY" | jq -r '.group + " " + (.anti_affinity | tostring)')" "web true" "g2's group in its view"
+expect_api 400 POST /v1/vms "$KA" '{"name":"g5","service":"web-hosting","anti_affinity":true}'
+expect_api 400 POST /v1/vms "$KA" '{"name":"g5","service":"web-hosting","group":"a b"}'
+expect_api 400 POST /v1/vms "$KA" '{"name":"g5","service":"web-hosting","group":"web","anti_affinity":"yes"}'
+expect_api 202 POST /v1/vms "$KB" '{"name":"gb","service":"web-hosting","memory_mib":128,"group":"web","anti_affinity":true}'
+GB=$(printf '%s' "$BODY" | jq -r .vm_id)
+log "anti-affinity: g1..g3 on three hosts, g4 refused ($gwhy), nothing stored; B's group web is its own"
+for v in "$G1" "$G2" "$G3"; do ready "$KA" "$v"; done
+ready "$KB" "$GB"
+for v in "$G1" "$G2" "$G3"; do
+	expect_api 202 DELETE "/v1/vms/$v" "$KA"
+	wait_op "$(printf '%s' "$BODY" | jq -r .id)" "$KA" >/dev/null
+done
+expect_api 202 DELETE "/v1/vms/$GB" "$KB"
+wait_op "$(printf '%s' "$BODY" | jq -r .id)" "$KB" >/dev/null
+
 # kill -9 of h3's agent: h3 down, a3 unknown (kept), QEMU running.
 hpid() { "$AGENT_BIN" ctl --socket "$T/h$1/agent.sock" --json vm show "$2" | jq -r .pid; }
 qpid=$(hpid 3 "$A3")

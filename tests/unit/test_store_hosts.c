@@ -3,7 +3,8 @@
  * real SQLite store in a fresh directory under /tmp: spread and pack,
  * draining, a host down, the vCPU and memory filters with the reason, the
  * tenant's home host, a host with VMs that cannot be removed, VMs marked
- * unknown with their last state when their host goes down.
+ * unknown with their last state when their host goes down; placement
+ * groups with anti-affinity and the disk filter.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -70,6 +71,10 @@ teardown(void **state)
 	return 0;
 }
 
+static const char *group;   /* the next VMs' placement group ("" none) */
+static int anti_affinity;
+static int64_t disk_gib = 1;
+
 /* A VM of vcpus/memory: 0 and its host's index, or -errno. */
 static int
 place(int64_t vcpus, int64_t memory_mib, int *host)
@@ -87,7 +92,9 @@ place(int64_t vcpus, int64_t memory_mib, int *host)
 	snprintf(vm.image, sizeof(vm.image), "web-hosting");
 	vm.vcpus = vcpus;
 	vm.memory_mib = memory_mib;
-	vm.disk_gib = 1;
+	vm.disk_gib = disk_gib;
+	snprintf(vm.group_name, sizeof(vm.group_name), "%s", group ? group : "");
+	vm.anti_affinity = anti_affinity;
 	snprintf(op, sizeof(op), "op-%016d", n_vm);
 	r = store_vm_create(&vm, op, &o);
 	json_decref(o);
@@ -190,11 +197,77 @@ test_placement(void **state)
 	assert_int_equal(store_host_remove(hid[2]), -ENOTEMPTY);
 }
 
+/* Anti-affinity: three VMs of group web on three hosts, a fourth has
+ * nowhere to go; VMs of another group, without a group or of another
+ * tenant's group of the same name are not held back; a VM that did not ask
+ * for anti-affinity still avoids the hosts of those that did. Disk: what
+ * the VMs were given is at most the host's filesystem. */
+static void
+test_groups_and_disk(void **state)
+{
+	struct quota q = {100, 100000, 1000, 100};
+	char other[STORE_ID_LEN], mine[STORE_ID_LEN];
+	json_t *t = NULL, *info, *v;
+	int host = -1, seen = 0, i;
+
+	(void)state;
+	group = "web";
+	anti_affinity = 1;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(place(1, 128, &host), 0);
+		seen |= 1 << host;
+	}
+	assert_int_equal(seen, 7);
+	assert_int_equal(place(1, 128, &host), -ENOSPC);
+	assert_non_null(strstr(store_host_place_why(), "anti-affinity"));
+	assert_non_null(strstr(store_host_place_why(), "group web"));
+	anti_affinity = 0; /* the group's others asked: still no room */
+	assert_int_equal(place(1, 128, &host), -ENOSPC);
+	group = "db";
+	anti_affinity = 1;
+	assert_int_equal(place(1, 128, &host), 0);
+	group = "";
+	anti_affinity = 0;
+	assert_int_equal(place(1, 128, &host), 0);
+	/* Another tenant's group "web" is its own. */
+	snprintf(mine, sizeof(mine), "%s", tenant);
+	assert_int_equal(store_tenant_create("other", &q, &t), 0);
+	snprintf(other, sizeof(other), "%s", json_string_value(json_object_get(t, "id")));
+	json_decref(t);
+	snprintf(tenant, sizeof(tenant), "%s", other);
+	group = "web";
+	anti_affinity = 1;
+	assert_int_equal(place(1, 128, &host), 0);
+	snprintf(tenant, sizeof(tenant), "%s", mine);
+	/* The VM's view says its group. */
+	v = store_vm_list(tenant);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "group")),
+			    "web");
+	assert_true(json_is_true(json_object_get(json_array_get(v, 0), "anti_affinity")));
+	json_decref(v);
+
+	/* Disk: each host reports 20 GiB; 2 GiB are given on each so far. */
+	info = json_pack("{s:i, s:i, s:i, s:i}", "cpus", 2, "memory_mib", 4096, "disk_gib", 20,
+			 "disk_free_gib", 15);
+	for (i = 0; i < 3; i++)
+		store_host_heartbeat_ok(hid[i], info);
+	json_decref(info);
+	group = "";
+	anti_affinity = 0;
+	disk_gib = 19;
+	assert_int_equal(place(1, 128, &host), -ENOSPC);
+	assert_non_null(strstr(store_host_place_why(), "not enough disk"));
+	disk_gib = 17;
+	assert_int_equal(place(1, 128, &host), 0);
+	disk_gib = 1;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_groups_and_disk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
