@@ -102,10 +102,33 @@ get_gib(const json_t *j, const char *key, int64_t *out)
 
 /* ---- volumes ---------------------------------------------------------- */
 
+/* A tenant never sees host names: drop host_id from a volume or a list. */
+static void
+hide_host(const struct http_req *req, json_t *j)
+{
+	json_t *v;
+	size_t i;
+
+	if (scope(req) == NULL || j == NULL)
+		return;
+	if (json_is_array(j))
+		json_array_foreach(j, i, v) json_object_del(v, "host_id");
+	else
+		json_object_del(j, "host_id");
+}
+
+/* A volume's agent calls go to the host whose pool holds it. */
+static const char *
+vhost(const json_t *vol)
+{
+	return s(vol, "host_id") ?: HOST_LOCAL;
+}
+
 void
 api_volume_list(struct http_req *req, struct http_resp *resp)
 {
 	resp->json = store_volume_list(scope(req));
+	hide_host(req, resp->json);
 }
 
 /* Make the record, then the host volume (op: volume.create, .snapshot or
@@ -122,7 +145,7 @@ make(struct http_req *req, struct http_resp *resp, const struct volume_row *row,
 		store_failed(resp, r);
 		return r;
 	}
-	r = agentc_call(HOST_LOCAL, op, args, NULL, code, err, sizeof(err));
+	r = agentc_call(row->host_id, op, args, NULL, code, err, sizeof(err));
 	if (r < 0) {
 		store_volume_delete(row->id);
 		host_failed(resp, r, code, err);
@@ -131,15 +154,52 @@ make(struct http_req *req, struct http_resp *resp, const struct volume_row *row,
 	}
 	store_volume_set_state(row->id, "ready");
 	store_volume_get(NULL, row->id, &resp->json);
+	hide_host(req, resp->json);
 	resp->status = 201;
 	store_event(req->who.actor, row->tenant_id, op, row->id, "succeeded", row->name);
+	return 0;
+}
+
+/*
+ * Which host's pool a new volume goes to: the host of the tenant's VM named
+ * in "vm" (so it can be attached there), else the tenant's home host, else
+ * the host placement would pick for a VM of no CPU and memory and the
+ * volume's size. -1 with the answer made if none.
+ */
+static int
+volume_place(struct http_resp *resp, const char *vm, const json_t *jvm, struct volume_row *row)
+{
+	char why[256];
+	json_t *v = NULL;
+
+	if (jvm != NULL && (vm == NULL || strlen(vm) >= STORE_ID_LEN)) {
+		http_error(resp, 400, "bad_request", "vm must be a VM id (the volume goes to its host)");
+		return -1;
+	}
+	if (vm != NULL) {
+		if (store_vm_get(row->tenant_id, vm, &v) < 0) {
+			http_error(resp, 404, "not_found", "no such VM");
+			return -1;
+		}
+		json_decref(v);
+		store_vm_host(vm, row->host_id, sizeof(row->host_id));
+		return 0;
+	}
+	if (store_tenant_home(row->tenant_id, row->host_id, sizeof(row->host_id)) == 0 &&
+	    row->host_id[0] != '\0')
+		return 0;
+	if (store_host_place(&(struct place_req){0, 0, row->size_gib, NULL, NULL, 0}, row->host_id,
+			     sizeof(row->host_id), why, sizeof(why)) < 0) {
+		http_error(resp, 409, "no_host", "no host can take this volume: %s", why);
+		return -1;
+	}
 	return 0;
 }
 
 void
 api_volume_create(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const fields[] = {"name", "size_gib", "redundancy", NULL};
+	static const char *const fields[] = {"name", "size_gib", "redundancy", "vm", NULL};
 	struct volume_row row;
 	char err[256];
 	json_t *j, *red;
@@ -171,6 +231,8 @@ api_volume_create(struct http_req *req, struct http_resp *resp)
 	snprintf(row.redundancy, sizeof(row.redundancy), "%s", red ? s(j, "redundancy") : "mirror");
 	snprintf(row.name, sizeof(row.name), "%s", s(j, "name"));
 	snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", req->who.tenant_id);
+	if (volume_place(resp, s(j, "vm"), json_object_get(j, "vm"), &row) < 0)
+		goto out;
 	if (new_volume_id(row.id) < 0) {
 		http_error(resp, 500, "internal", "no randomness");
 		goto out;
@@ -194,13 +256,14 @@ api_volume_get(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	/* What the pool really holds for it (thin: written data only). */
-	if (agentc_call(HOST_LOCAL, "volume.show",
+	if (agentc_call(vhost(resp->json), "volume.show",
 			json_pack("{s:s, s:s}", "tenant", s(resp->json, "tenant_id"), "name", req->id),
 			&host, code, err, sizeof(err)) == 0) {
 		json_object_set(resp->json, "allocated_bytes", json_object_get(host, "allocated_bytes"));
 		json_object_set(resp->json, "shared_bytes", json_object_get(host, "shared_bytes"));
 	}
 	json_decref(host);
+	hide_host(req, resp->json);
 }
 
 void
@@ -219,7 +282,7 @@ api_volume_delete(struct http_req *req, struct http_resp *resp)
 			   s(v, "vm_id"));
 		goto out;
 	}
-	r = agentc_call(HOST_LOCAL, "volume.delete",
+	r = agentc_call(vhost(v), "volume.delete",
 			json_pack("{s:s, s:s}", "tenant", s(v, "tenant_id"), "name", req->id), NULL,
 			code, err, sizeof(err));
 	/* Gone on the host already: the record follows. */
@@ -242,7 +305,10 @@ static int
 push_vm_volumes(const char *tenant, const char *vm_id, json_t **view, char *code, char *err,
 		size_t errlen)
 {
-	return agentc_call(HOST_LOCAL, "vm.reconfigure",
+	char host[STORE_ID_LEN] = "";
+
+	store_vm_host(vm_id, host, sizeof(host));
+	return agentc_call(host, "vm.reconfigure",
 			   json_pack("{s:s, s:s, s:o}", "name", vm_id, "tenant", tenant, "volumes",
 				     store_volume_of_vm(vm_id)),
 			   view, code, err, errlen);
@@ -278,14 +344,16 @@ attach(struct http_req *req, struct http_resp *resp, json_t *vol, const char *vm
 		goto out;
 	}
 	if (vm_id != NULL) {
-		/* Volumes are in the storage pool of the host local (for now):
-		 * only a VM there can take one. */
+		/* A volume is in its host's pool: only a VM there can take it
+		 * (moving either is a migration). */
 		char host[STORE_ID_LEN] = "";
 
 		store_vm_host(target, host, sizeof(host));
-		if (strcmp(host, HOST_LOCAL) != 0) {
+		if (strcmp(host, vhost(vol)) != 0) {
 			http_error(resp, 409, "conflict",
-				   "volumes are on the host local; this VM runs elsewhere");
+				   "the volume is on another host than the VM: create volumes "
+				   "for this VM with \"vm\": \"%s\"",
+				   target);
 			goto out;
 		}
 	}
@@ -302,6 +370,7 @@ attach(struct http_req *req, struct http_resp *resp, json_t *vol, const char *vm
 		goto out;
 	}
 	store_volume_get(NULL, req->id, &resp->json);
+	hide_host(req, resp->json);
 	/* A running VM gets its new disk list at its next start. */
 	json_object_set_new(resp->json, "restart_required",
 			    json_boolean(json_is_true(json_object_get(view, "restart_required"))));
@@ -332,6 +401,7 @@ copy(struct http_req *req, struct http_resp *resp, json_t *vol, const char *name
 	snprintf(row.origin, sizeof(row.origin), "%s", req->id);
 	row.size_gib = json_integer_value(json_object_get(vol, "size_gib"));
 	row.readonly = snapshot;
+	snprintf(row.host_id, sizeof(row.host_id), "%s", vhost(vol)); /* the same pool */
 	if (new_volume_id(row.id) < 0) {
 		http_error(resp, 500, "internal", "no randomness");
 		return;
@@ -362,7 +432,7 @@ grow(struct http_req *req, struct http_resp *resp, json_t *vol, int64_t gib)
 			store_failed(resp, r);
 		return;
 	}
-	r = agentc_call(HOST_LOCAL, "volume.grow",
+	r = agentc_call(vhost(vol), "volume.grow",
 			json_pack("{s:s, s:s, s:I}", "tenant", s(vol, "tenant_id"), "name", req->id,
 				  "size", (json_int_t)gib << 30),
 			NULL, code, err, sizeof(err));
@@ -373,6 +443,7 @@ grow(struct http_req *req, struct http_resp *resp, json_t *vol, int64_t gib)
 		return;
 	}
 	store_volume_get(NULL, req->id, &resp->json);
+	hide_host(req, resp->json);
 	/* NBD gives the size at connect: a running VM sees it after a restart. */
 	store_event(req->who.actor, s(vol, "tenant_id"), "volume.grow", req->id, "succeeded", "");
 }
@@ -385,7 +456,7 @@ scan(struct http_req *req, struct http_resp *resp, json_t *vol)
 	size_t i;
 	int r;
 
-	r = agentc_call(HOST_LOCAL, "volume.scan",
+	r = agentc_call(vhost(vol), "volume.scan",
 			json_pack("{s:s, s:s}", "tenant", s(vol, "tenant_id"), "name", req->id),
 			&rep, code, err, sizeof(err));
 	if (r < 0) {
@@ -488,22 +559,20 @@ api_alert_list(struct http_req *req, struct http_resp *resp)
 	resp->json = store_alert_list(scope(req), vol, limit);
 }
 
-void
-api_volume_pull_alerts(void)
+/* One host's new alerts (after the last seq stored for it). */
+static void
+pull_host_alerts(const char *host)
 {
-	/* Only the reconciliation thread calls this (under its lock). */
-	static int64_t last = -1;
+	int64_t last = store_alert_last(host);
 	char code[32], err[256];
 	json_t *res = NULL, *a;
 	size_t i, n;
 	int round;
 
-	if (last < 0)
-		last = store_alert_last();
 	for (round = 0; round < 10; round++) {
-		if (agentc_call(HOST_LOCAL, "alert.list",
-				json_pack("{s:I}", "since", (json_int_t)last), &res, code, err,
-				sizeof(err)) < 0)
+		if (agentc_call_timeout(host, "alert.list",
+					json_pack("{s:I}", "since", (json_int_t)last), &res, code,
+					err, sizeof(err), 2000) < 0)
 			return; /* no storage on this host, or the agent is away */
 		n = json_array_size(json_object_get(res, "alerts"));
 		json_array_foreach(json_object_get(res, "alerts"), i, a) {
@@ -514,12 +583,12 @@ api_volume_pull_alerts(void)
 			/* The tenant is the one cloudletd recorded for the volume;
 			 * device alerts (no volume) are the operator's. */
 			if (volume != NULL && store_volume_get(NULL, volume, &v) == 0)
-				store_alert_add(seq, s(v, "tenant_id"), volume, a);
+				store_alert_add(host, seq, s(v, "tenant_id"), volume, a);
 			else
-				store_alert_add(seq, NULL, volume, a);
+				store_alert_add(host, seq, NULL, volume, a);
 			if (s(a, "kind") && strcmp(s(a, "kind"), "malware") == 0)
-				log_info("alert %lld: %s in volume %s at %lld (%s)", (long long)seq,
-					 s(a, "signature") ?: "?", volume ?: "?",
+				log_info("alert %s/%lld: %s in volume %s at %lld (%s)", host,
+					 (long long)seq, s(a, "signature") ?: "?", volume ?: "?",
 					 (long long)json_integer_value(json_object_get(a, "offset")),
 					 v ? s(v, "tenant_id") : "no tenant");
 			json_decref(v);
@@ -531,4 +600,21 @@ api_volume_pull_alerts(void)
 		if (n < 1000)
 			break;
 	}
+}
+
+void
+api_volume_pull_alerts(void)
+{
+	/* Only the reconciliation thread calls this (under its lock). Each
+	 * host numbers its alerts itself: they are kept per (host, seq), so
+	 * no host's alert hides another's. */
+	json_t *hosts = store_host_list(), *h;
+	size_t i;
+
+	json_array_foreach(hosts, i, h) {
+		if (strcmp(s(h, "state") ?: "", "up") == 0 ||
+		    strcmp(s(h, "id") ?: "", HOST_LOCAL) == 0)
+			pull_host_alerts(s(h, "id"));
+	}
+	json_decref(hosts);
 }

@@ -959,9 +959,8 @@ ops_reconcile(int at_start)
 		json_object_foreach(lists, id, agent_vms) reconcile_host(id, agent_vms);
 	}
 	json_decref(lists);
-	/* Volumes (and their alerts) are on the host local for now. */
-	if (store_host_is_down(HOST_LOCAL) >= 0)
-		api_volume_pull_alerts();
+	/* Storage alerts from every host's pool. */
+	api_volume_pull_alerts();
 	pthread_mutex_unlock(&reconcile_mtx);
 	return answered > 0 || !failed_one ? 0 : rc;
 }

@@ -123,7 +123,22 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE vms ADD COLUMN anti_affinity INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX vms_group ON vms (tenant_id, group_name);"
 	"ALTER TABLE hosts ADD COLUMN disk_gib INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE hosts ADD COLUMN disk_free_gib INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE hosts ADD COLUMN disk_free_gib INTEGER NOT NULL DEFAULT 0;"
+	/* Volumes in each host's pool; alerts numbered per host (host_id,
+	 * seq), in the control plane's order by id. */
+	"ALTER TABLE volumes ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"
+	"DROP INDEX alerts_tenant;"
+	"ALTER TABLE alerts RENAME TO alerts_v7;"
+	"CREATE TABLE alerts ("
+	"  id INTEGER PRIMARY KEY, host_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  tenant_id TEXT, volume_id TEXT, kind TEXT NOT NULL,"
+	"  off INTEGER, signature TEXT, engine TEXT, source TEXT, device INTEGER,"
+	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL, UNIQUE (host_id, seq));"
+	"INSERT INTO alerts (host_id, seq, tenant_id, volume_id, kind, off, signature, engine,"
+	"  source, device, message, time) SELECT 'local', seq, tenant_id, volume_id, kind, off,"
+	"  signature, engine, source, device, message, time FROM alerts_v7 ORDER BY seq;"
+	"DROP TABLE alerts_v7;"
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, id);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

@@ -11,7 +11,7 @@
 
 #define VOL_COLS                                                                       \
 	"SELECT id, tenant_id, name, size_gib, redundancy, state, origin, readonly, vm_id, " \
-	"created_at FROM volumes "
+	"created_at, host_id FROM volumes "
 
 /* Inside a transaction: would dd more GiB of disk exceed the tenant's
  * quota? Disks of VMs and volumes share max_disk_gib. */
@@ -54,11 +54,11 @@ store_volume_create(const struct volume_row *v)
 		r = disk_quota_check(v->tenant_id, v->size_gib);
 	if (r == 0)
 		r = db_run(db_prep("INSERT INTO volumes (id, tenant_id, name, size_gib, redundancy, "
-				   "state, origin, readonly, created_at) "
-				   "VALUES (?, ?, ?, ?, ?, 'creating', ?, ?, ?)",
-				   "sssissis", v->id, v->tenant_id, v->name, v->size_gib,
+				   "state, origin, readonly, created_at, host_id) "
+				   "VALUES (?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?)",
+				   "sssississ", v->id, v->tenant_id, v->name, v->size_gib,
 				   v->redundancy, v->origin[0] ? v->origin : NULL,
-				   (int64_t)v->readonly, ts));
+				   (int64_t)v->readonly, ts, v->host_id));
 	if (r < 0) {
 		db_rollback();
 		return r;
@@ -180,20 +180,38 @@ store_volume_of_vm(const char *vm_id)
 	return ids;
 }
 
+int
+store_volume_host(const char *id, char *host, size_t len)
+{
+	db_stmt *st = db_prep("SELECT host_id FROM volumes WHERE id = ?", "s", id);
+	int r = -ENOENT;
+
+	host[0] = '\0';
+	if (st == NULL)
+		return -EIO;
+	if (db_step(st) == 1) {
+		snprintf(host, len, "%s", db_col_text(st, 0));
+		r = 0;
+	}
+	db_done(st);
+	return r;
+}
+
 /* ---- alerts ------------------------------------------------------------ */
 
 int
-store_alert_add(int64_t seq, const char *tenant_id, const char *volume_id, const json_t *a)
+store_alert_add(const char *host_id, int64_t seq, const char *tenant_id, const char *volume_id,
+		const json_t *a)
 {
 	json_t *off = json_object_get(a, "offset"), *dev = json_object_get(a, "device");
 	int64_t o = json_integer_value(off), d = json_integer_value(dev);
 
 	/* Columns that do not apply to a kind stay NULL (absent in the view). */
 	return db_run(db_prep(
-		"INSERT INTO alerts (seq, tenant_id, volume_id, kind, off, signature, "
-		"engine, source, device, message, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-		"ON CONFLICT DO NOTHING",
-		"isssnsssnss", seq, tenant_id, volume_id,
+		"INSERT INTO alerts (host_id, seq, tenant_id, volume_id, kind, off, signature, "
+		"engine, source, device, message, time) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		"sisssnsssnss", host_id, seq, tenant_id, volume_id,
 		json_string_value(json_object_get(a, "kind")) ?: "unknown",
 		json_is_integer(off) ? &o : NULL, json_string_value(json_object_get(a, "signature")),
 		json_string_value(json_object_get(a, "engine")),
@@ -203,16 +221,17 @@ store_alert_add(int64_t seq, const char *tenant_id, const char *volume_id, const
 }
 
 int64_t
-store_alert_last(void)
+store_alert_last(const char *host_id)
 {
-	int64_t n = db_scalar(db_prep("SELECT coalesce(max(seq), 0) FROM alerts", ""));
+	int64_t n = db_scalar(
+		db_prep("SELECT coalesce(max(seq), 0) FROM alerts WHERE host_id = ?", "s", host_id));
 
 	return n < 0 ? 0 : n;
 }
 
 #define ALERT_COLS                                                                     \
-	"SELECT seq, time, kind, tenant_id AS tenant, volume_id AS volume, off AS \"offset\", " \
-	"signature, engine, source, device, message FROM alerts "
+	"SELECT id AS seq, time, kind, tenant_id AS tenant, volume_id AS volume, "        \
+	"off AS \"offset\", signature, engine, source, device, message, host_id FROM alerts "
 
 json_t *
 store_alert_list(const char *tenant_id, const char *volume_id, int64_t limit)
@@ -221,16 +240,16 @@ store_alert_list(const char *tenant_id, const char *volume_id, int64_t limit)
 	size_t i;
 
 	if (tenant_id == NULL && volume_id == NULL)
-		arr = db_all(db_prep(ALERT_COLS "ORDER BY seq DESC LIMIT ?", "i", limit));
+		arr = db_all(db_prep(ALERT_COLS "ORDER BY id DESC LIMIT ?", "i", limit));
 	else if (tenant_id == NULL)
-		arr = db_all(db_prep(ALERT_COLS "WHERE volume_id = ? ORDER BY seq DESC LIMIT ?", "si",
+		arr = db_all(db_prep(ALERT_COLS "WHERE volume_id = ? ORDER BY id DESC LIMIT ?", "si",
 				     volume_id, limit));
 	else if (volume_id == NULL)
-		arr = db_all(db_prep(ALERT_COLS "WHERE tenant_id = ? ORDER BY seq DESC LIMIT ?",
+		arr = db_all(db_prep(ALERT_COLS "WHERE tenant_id = ? ORDER BY id DESC LIMIT ?",
 				     "si", tenant_id, limit));
 	else
 		arr = db_all(db_prep(ALERT_COLS
-				     "WHERE tenant_id = ? AND volume_id = ? ORDER BY seq DESC LIMIT ?",
+				     "WHERE tenant_id = ? AND volume_id = ? ORDER BY id DESC LIMIT ?",
 				     "ssi", tenant_id, volume_id, limit));
 	/* Fields that do not apply to the alert's kind are left out. */
 	json_array_foreach(arr, i, a) {
@@ -240,6 +259,8 @@ store_alert_list(const char *tenant_id, const char *volume_id, int64_t limit)
 
 		json_object_foreach_safe(a, tmp, k, v) if (json_is_null(v))
 			json_object_del(a, k);
+		if (tenant_id != NULL)
+			json_object_del(a, "host_id"); /* the operator's to know */
 	}
 	return arr;
 }

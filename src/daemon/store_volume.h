@@ -29,6 +29,7 @@ struct volume_row {
 	char redundancy[8];   /* mirror | stripe */
 	char origin[STORE_ID_LEN]; /* snapshots and clones: the source's id, else "" */
 	int readonly;         /* snapshots */
+	char host_id[STORE_ID_LEN]; /* the host whose pool holds it */
 };
 
 /* Insert in state "creating" after the name and quota checks (one
@@ -51,11 +52,15 @@ int store_volume_attach(const char *id, const char *vm_id);
 /* The ids of the volumes attached to a VM, oldest first (array). */
 json_t *store_volume_of_vm(const char *vm_id);
 
-/* Alerts. seq is the host's (it only grows); a known seq is ignored. */
-int store_alert_add(int64_t seq, const char *tenant_id, const char *volume_id,
-		    const json_t *alert);
-int64_t store_alert_last(void); /* the highest seq stored, 0 if none */
-/* Newest first, at most limit; tenant_id NULL = all. */
+/* The host whose pool holds the volume ("" if no such volume). */
+int store_volume_host(const char *id, char *host, size_t len);
+
+/* Alerts. seq is the host's (it only grows); a known (host, seq) is
+ * ignored. Each gets the control plane's own number (its "seq" in views). */
+int store_alert_add(const char *host_id, int64_t seq, const char *tenant_id,
+		    const char *volume_id, const json_t *alert);
+int64_t store_alert_last(const char *host_id); /* its highest seq stored, 0 if none */
+/* Newest first, at most limit; tenant_id NULL = all (with host_id). */
 json_t *store_alert_list(const char *tenant_id, const char *volume_id, int64_t limit);
 
 #endif
