@@ -120,25 +120,6 @@ acceptor(void *arg)
 	return NULL;
 }
 
-/* "a.b.c.d:port" into sa. */
-static int
-parse_addr(const char *addr, struct sockaddr_in *sa)
-{
-	char host[INET_ADDRSTRLEN];
-	const char *colon = strrchr(addr, ':');
-	unsigned port;
-
-	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host) ||
-	    util_parse_uint(colon + 1, 65535, &port) < 0 || port == 0)
-		return -EINVAL;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
 int
 remote_start(const char *addr, const char *tls_dir, char *err, size_t errlen)
 {
@@ -148,7 +129,7 @@ remote_start(const char *addr, const char *tls_dir, char *err, size_t errlen)
 	size_t len;
 	int one = 1, r;
 
-	if (parse_addr(addr, &sa) < 0) {
+	if (util_parse_ipv4_port(addr, &sa) < 0) {
 		snprintf(err, errlen, "--listen: IPv4:port, not '%s'", addr);
 		return -EINVAL;
 	}

@@ -135,6 +135,17 @@ static const char *const migrations[] = {
 	"UPDATE networks SET vni = rowid;"
 	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
 	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+	/* 8: hosts reached over mutual TLS (an agent's address and pinned
+	 * certificate fingerprint instead of a socket), the protocol range the
+	 * agent last reported, why a host is down, and one-time join tokens
+	 * (only a hash of the secret; store_host.h). */
+	"ALTER TABLE hosts ADD COLUMN address TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN protocol TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE join_tokens ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
+	"  expires_at INTEGER NOT NULL, created_at TEXT NOT NULL);",
 };
 
 static void
