@@ -68,15 +68,15 @@ client(void *arg)
 	int fd = (int)(intptr_t)arg, r;
 	gnutls_session_t s = NULL;
 	struct tlsconn_pin pin = pinned; /* this session's: got is written */
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char ip[INET_ADDRSTRLEN] = "?", why[200];
 
+	/* Before the handshake: a refused peer may be gone after it. */
+	if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0)
+		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
 	r = tlsconn_handshake(&s, fd, 1, cred, &pin, HANDSHAKE_MS);
 	if (r < 0) {
-		struct sockaddr_in sa;
-		socklen_t sl = sizeof(sa);
-		char ip[INET_ADDRSTRLEN] = "?", why[200];
-
-		if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0)
-			inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
 		tlsconn_why(r, &pin, why, sizeof(why));
 		log_warnx("remote: %s refused: %s", ip, why);
 		goto out;
@@ -123,24 +123,20 @@ acceptor(void *arg)
 int
 remote_start(const char *addr, const char *tls_dir, char *err, size_t errlen)
 {
-	char path[600], fpr[TLSID_FPR_LEN + 1], *text = NULL;
+	char fpr[TLSID_FPR_LEN + 1];
 	struct sockaddr_in sa;
 	pthread_t t;
-	size_t len;
 	int one = 1, r;
 
 	if (util_parse_ipv4_port(addr, &sa) < 0) {
 		snprintf(err, errlen, "--listen: IPv4:port, not '%s'", addr);
 		return -EINVAL;
 	}
-	snprintf(path, sizeof(path), "%s/peer.fpr", tls_dir);
-	if (util_read_file(path, 256, &text, &len) < 0 || tlsid_fpr_parse(text, pinned.want) < 0) {
-		free(text);
-		snprintf(err, errlen, "no control plane is pinned in %s (cloudlet-agent join, or "
-			 "cloudlet-agent pin)", path);
+	if (tlsid_pinned(tls_dir, pinned.want) < 0) {
+		snprintf(err, errlen, "no control plane is pinned in %s/peer.fpr (cloudlet-agent "
+			 "join, or cloudlet-agent pin)", tls_dir);
 		return -ENOENT;
 	}
-	free(text);
 	if ((r = tlsid_ensure(tls_dir, "cloudlet-agent", fpr, err, errlen)) < 0)
 		return r;
 	if ((r = tlsconn_cred(tls_dir, &cred, err, errlen)) < 0)

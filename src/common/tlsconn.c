@@ -73,6 +73,8 @@ tlsconn_handshake(gnutls_session_t *s, int fd, int server,
 	while (r < 0 && !gnutls_error_is_fatal(r));
 	if (r == 0)
 		return 0;
+	/* Tell the peer why (bad certificate, ...) rather than just closing. */
+	gnutls_alert_send_appropriate(*s, r);
 fail:
 	if (*s != NULL)
 		gnutls_deinit(*s);

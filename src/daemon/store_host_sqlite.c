@@ -230,7 +230,7 @@ store_join_token_add(const char *name, const unsigned char hash[32], int64_t exp
 	sq_now(ts);
 	r = sq_run(sq_prep("INSERT INTO join_tokens (id, name, hash, expires_at, created_at) "
 			   "VALUES (?, ?, ?, ?, ?)",
-			   "sbis", tid, name, hash, expires_at, ts));
+			   "ssbis", tid, name, hash, expires_at, ts));
 	if (r == 0)
 		snprintf(id, idlen, "%s", tid);
 	return r;
@@ -240,7 +240,7 @@ json_t *
 store_join_token_list(void)
 {
 	return sq_all(sq_prep("SELECT id, name, expires_at, created_at FROM join_tokens "
-			      "ORDER BY created_at, id",
+			      "ORDER BY name, created_at",
 			      ""));
 }
 
