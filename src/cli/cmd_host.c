@@ -86,6 +86,31 @@ show_hosts(const json_t *list)
 	table_free(&t);
 }
 
+/* DELETE prefix + the one argument; done says what happened. */
+static int
+delete_one(struct cli *c, int argc, char **argv, const char *prefix, const char *done)
+{
+	char path[API_PATH_MAX], *l;
+	const char *id;
+	json_t *j;
+
+	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
+		return CLI_USAGE;
+	if (cli_path(c, path, sizeof(path), prefix, id, NULL) < 0)
+		return CLI_FAIL;
+	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
+		return CLI_FAIL;
+	if (c->json)
+		table_print_json(j, stdout);
+	else {
+		l = strdup(id);
+		printf("%s %s\n", done, l ? table_clean(l) : "");
+		free(l);
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
 int
 cmd_host_list(struct cli *c, int argc, char **argv)
 {
@@ -250,25 +275,7 @@ cmd_host_token_list(struct cli *c, int argc, char **argv)
 int
 cmd_host_token_delete(struct cli *c, int argc, char **argv)
 {
-	char path[API_PATH_MAX], *l;
-	const char *id;
-	json_t *j;
-
-	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
-		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), "/v1/hosts/tokens/", id, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	if (c->json)
-		table_print_json(j, stdout);
-	else {
-		l = strdup(id);
-		printf("deleted join token %s\n", l ? table_clean(l) : "");
-		free(l);
-	}
-	json_decref(j);
-	return CLI_OK;
+	return delete_one(c, argc, argv, "/v1/hosts/tokens/", "deleted join token");
 }
 
 static int
@@ -311,23 +318,5 @@ cmd_host_undrain(struct cli *c, int argc, char **argv)
 int
 cmd_host_remove(struct cli *c, int argc, char **argv)
 {
-	char path[API_PATH_MAX], *l;
-	const char *id;
-	json_t *j;
-
-	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
-		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), "/v1/hosts/", id, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	if (c->json)
-		table_print_json(j, stdout);
-	else {
-		l = strdup(id);
-		printf("removed host %s\n", l ? table_clean(l) : "");
-		free(l);
-	}
-	json_decref(j);
-	return CLI_OK;
+	return delete_one(c, argc, argv, "/v1/hosts/", "removed host");
 }

@@ -134,16 +134,15 @@ identity(char *dir, size_t dlen, char *fpr)
 	return 0;
 }
 
-/* cloudletd fingerprint: print the identity's fingerprint (made if missing). */
-static int
-cmd_fingerprint(int argc, char **argv)
+/* The options of init and fingerprint: --state-dir, --user. */
+static void
+dir_user_opts(int argc, char **argv)
 {
-	char dir[1100], fpr[TLSID_FPR_LEN + 1];
-	int c;
-
 	static const struct option opts[] = {{"state-dir", required_argument, NULL, 'd'},
 					     {"user", required_argument, NULL, 'u'},
 					     {NULL, 0, NULL, 0}};
+	int c;
+
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd')
 			state_dir = optarg;
@@ -152,6 +151,15 @@ cmd_fingerprint(int argc, char **argv)
 		else
 			usage();
 	}
+}
+
+/* cloudletd fingerprint: print the identity's fingerprint (made if missing). */
+static int
+cmd_fingerprint(int argc, char **argv)
+{
+	char dir[1100], fpr[TLSID_FPR_LEN + 1];
+
+	dir_user_opts(argc, argv);
 	log_init("cloudletd", 0);
 	if (drop_privileges() < 0 || identity(dir, sizeof(dir), fpr) < 0)
 		return 1;
@@ -164,19 +172,8 @@ cmd_init(int argc, char **argv)
 {
 	char token[AUTH_TOKEN_LEN + 1], id[STORE_ID_LEN];
 	unsigned char hash[32];
-	int c;
 
-	static const struct option opts[] = {{"state-dir", required_argument, NULL, 'd'},
-					     {"user", required_argument, NULL, 'u'},
-					     {NULL, 0, NULL, 0}};
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'd')
-			state_dir = optarg;
-		else if (c == 'u')
-			run_user = optarg;
-		else
-			usage();
-	}
+	dir_user_opts(argc, argv);
 	if (drop_privileges() < 0 || open_store() < 0 || auth_init() < 0)
 		return 1;
 	if (store_operator_exists()) {
