@@ -42,7 +42,7 @@ serve(gnutls_session_t s)
 		json_t *req = NULL, *reply;
 		int r = tlsconn_next(s, &p, &req, err, sizeof(err)), r2;
 
-		if (r == -ECONNRESET || r == -EIO || r == -ETIMEDOUT)
+		if (r == -ECONNRESET || r == -EIO || r == -ETIMEDOUT || r == -EPROTO)
 			break;
 		if (r < 0) {
 			reply = control_refusal(r, err);

@@ -143,6 +143,8 @@ tlsconn_next(gnutls_session_t s, struct msg_parser *p, json_t **out, char *err, 
 			continue;
 		if (n == GNUTLS_E_TIMEDOUT)
 			return -ETIMEDOUT;
+		if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
+			return -EPROTO;
 		if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION)
 			return -ECONNRESET;
 		if (n < 0)

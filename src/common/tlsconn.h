@@ -56,7 +56,9 @@ int tlsconn_send(gnutls_session_t s, const json_t *msg);
  * The next message from the session into p (msg_parser_init'ed by the
  * caller), reading as needed: 0 and *out, -EMSGSIZE or -EBADMSG (as
  * msg_parser_next, err says why), -ECONNRESET at the end of the stream,
- * -ETIMEDOUT (gnutls_record_set_timeout), -EIO.
+ * -ETIMEDOUT (gnutls_record_set_timeout), -EPROTO a fatal alert (in TLS
+ * 1.3 a server refuses the client's certificate after the client's
+ * handshake has ended: this is how the client learns it), -EIO.
  */
 int tlsconn_next(gnutls_session_t s, struct msg_parser *p, json_t **out, char *err,
 		 size_t errlen);

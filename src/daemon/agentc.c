@@ -115,9 +115,21 @@ tcp_connect(const char *addr)
 	return fd;
 }
 
+/* A handshake that failed for want of a peer (gone, silent), not for its
+ * certificate: as unreachable as a refused connection. */
+static int
+no_peer(int rc, const struct tlsconn_pin *pin)
+{
+	return pin->got[0] == '\0' &&
+	       (rc == GNUTLS_E_TIMEDOUT || rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR ||
+		rc == GNUTLS_E_PREMATURE_TERMINATION);
+}
+
 /*
  * The same over mutual TLS to the agent's address: nothing is sent unless
- * the agent presents the pinned certificate (-EPROTO, why in tls_why).
+ * the agent presents the pinned certificate, and the agent runs nothing
+ * unless it accepts cloudletd's (either: -EPROTO, why in tls_why). The
+ * handshake takes at most AGENTC_HANDSHAKE_MS or timeout_ms if shorter.
  */
 static int
 exchange_tls(const struct host_endpoint *ep, const json_t *req, json_t **reply, int *sent,
@@ -137,11 +149,14 @@ exchange_tls(const struct host_endpoint *ep, const json_t *req, json_t **reply, 
 	}
 	if ((fd = tcp_connect(ep->address)) < 0)
 		return fd;
-	r = tlsconn_handshake(&s, fd, 0, tls_cred, &pin, AGENTC_HANDSHAKE_MS);
+	r = tlsconn_handshake(&s, fd, 0, tls_cred, &pin,
+			      timeout_ms >= 0 && timeout_ms < AGENTC_HANDSHAKE_MS
+				      ? timeout_ms
+				      : AGENTC_HANDSHAKE_MS);
 	if (r < 0) {
 		tlsconn_why(r, &pin, tls_why, whylen);
 		close(fd);
-		return -EPROTO;
+		return no_peer(r, &pin) ? -ECONNRESET : -EPROTO;
 	}
 	r = tlsconn_send(s, req);
 	if (r == 0) {
@@ -151,7 +166,11 @@ exchange_tls(const struct host_endpoint *ep, const json_t *req, json_t **reply, 
 			r = tlsconn_next(s, &p, reply, err, sizeof(err));
 			msg_parser_free(&p);
 		}
-		gnutls_bye(s, GNUTLS_SHUT_WR);
+		if (r == -EPROTO)
+			snprintf(tls_why, whylen, "it refused cloudletd's certificate (%s)",
+				 gnutls_alert_get_name(gnutls_alert_get(s)) ?: "alert");
+		else
+			gnutls_bye(s, GNUTLS_SHUT_WR);
 	}
 	gnutls_deinit(s);
 	close(fd);
@@ -188,9 +207,10 @@ agentc_call_timeout(const char *host_id, const char *op, json_t *args, json_t **
 		r = exchange(ep.socket, req, &reply, &sent, timeout_ms);
 	}
 	json_decref(req);
-	if (r == -EPROTO && !sent) {
+	/* A refused handshake, either way: the agent ran nothing. */
+	if (r == -EPROTO && ep.address[0] != '\0') {
 		snprintf(code, 32, "tls");
-		snprintf(err, errlen, "the host agent of %s at %s was refused: %s; nothing was sent",
+		snprintf(err, errlen, "the host agent of %s at %s was refused: %s; nothing was run",
 			 host_id, where, why);
 		return r;
 	}

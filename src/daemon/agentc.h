@@ -14,8 +14,10 @@
  *                  may have run it;
  *   "busy"         (from the agent) too many connections: not run;
  *   "tls"          (a host reached over TLS) the handshake failed: the
- *                  agent did not present the pinned certificate, or did not
- *                  accept cloudletd's; nothing was sent. Not retried.
+ *                  agent did not present the pinned certificate (nothing
+ *                  was sent), or refused cloudletd's (it ran nothing). Not
+ *                  retried. A handshake that found no peer (it went away,
+ *                  or stayed silent) is "unreachable".
  *
  * A host with an address (store_host.h) is reached over mutual TLS 1.3
  * (tlsconn.h): cloudletd presents its identity (agentc_init_tls) and

@@ -11,9 +11,10 @@
 #   - a token used twice, an expired token, a malformed token or join
 #     request, an agent of a protocol cloudletd cannot speak: refused,
 #     nothing registered, an audit event each;
-#   - an agent presenting another host's certificate, and a host added with
-#     a wrong fingerprint: never up, the reason on the host, no request
-#     reaches the impostor (its log shows the refused handshakes);
+#   - an agent presenting another host's certificate, an agent pinning
+#     another control plane, and a host added with a wrong fingerprint:
+#     never up, the reason on the host, no request reaches the agent (its
+#     log shows the refused handshakes);
 #   - a client without a certificate gets nothing from an agent;
 #   - no token secret in any log, event or database file.
 . "$(dirname "$0")/lib.sh"
@@ -244,10 +245,28 @@ until [ "$(hstate h2)" = down ]; do
 	sleep 0.2
 done
 expect_match "$(cli --json host show h2 | jq -r .reason)" "tls\|is not the pinned" "h2's reason"
-expect_match "$(cli --json host show h2 | jq -r .reason)" "nothing was sent" "h2's reason"
+expect_match "$(cli --json host show h2 | jq -r .reason)" "nothing was run" "h2's reason"
 expect_match "$(grep -c 'remote: 127.0.0.1 refused' "$T/h2/agent.log")" '^[1-9]' "the impostor's refusals"
 log "h2 with h1's certificate: down ($(cli --json host show h2 | jq -r .reason))"
+# The other way round: h2's own identity, but pinning another control
+# plane. The agent refuses cloudletd's certificate and runs nothing.
 stop 2
+"$AGENT_BIN" cert --dir "$T/other" >/dev/null
+"$AGENT_BIN" pin --dir "$T/h2/state/tls" "$("$AGENT_BIN" cert --dir "$T/other")"
+: >"$T/h2/agent.log"
+start 2
+i=0
+until cli --json host show h2 | jq -r .reason | grep -q "refused cloudletd's certificate"; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "h2 pinning another control plane: $(cli --json host show h2)"
+	sleep 0.2
+done
+expect_eq "$(hstate h2)" down "h2 pinning another control plane"
+expect_match "$(grep -c 'remote: 127.0.0.1 refused: its certificate' "$T/h2/agent.log")" '^[1-9]' \
+	"h2's refusals of cloudletd"
+log "h2 pinning another control plane: down ($(cli --json host show h2 | jq -r .reason))"
+stop 2
+"$AGENT_BIN" pin --dir "$T/h2/state/tls" "$CP_FPR"
 start 2
 i=0
 until [ "$(hstate h2)" = up ]; do
@@ -270,7 +289,6 @@ cli host remove h9 >/dev/null || fail "host remove h9"
 log "h2 back with its own certificate: up; a wrong pinned fingerprint: down with the reason"
 
 # A client without a certificate, or with another one, gets nothing.
-"$AGENT_BIN" cert --dir "$T/other" >/dev/null
 for c in "" "-cert $T/other/cert.pem -key $T/other/key.pem"; do
 	# shellcheck disable=SC2086
 	out=$({ printf '{"op":"host.info"}\n'; sleep 1; } |
