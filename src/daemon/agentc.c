@@ -76,9 +76,9 @@ exchange(const char *path, const json_t *req, json_t **reply, int *sent, int tim
 	return r;
 }
 
-/* A TCP connection to addr within AGENTC_CONNECT_MS: fd or -errno. */
+/* A TCP connection to addr within ms: fd or -errno. */
 static int
-tcp_connect(const char *addr)
+tcp_connect(const char *addr, int ms)
 {
 	struct sockaddr_in sa;
 	struct pollfd p;
@@ -93,7 +93,7 @@ tcp_connect(const char *addr)
 	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	if (r < 0 && errno == EINPROGRESS) {
 		p = (struct pollfd){.fd = fd, .events = POLLOUT};
-		r = poll(&p, 1, AGENTC_CONNECT_MS);
+		r = poll(&p, 1, ms);
 		if (r == 0)
 			soerr = ETIMEDOUT;
 		else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
@@ -115,6 +115,13 @@ tcp_connect(const char *addr)
 	return fd;
 }
 
+/* ms, or the call's timeout if that is shorter (heartbeats: 2 s). */
+static int
+bounded(int ms, int timeout_ms)
+{
+	return timeout_ms >= 0 && timeout_ms < ms ? timeout_ms : ms;
+}
+
 /* A handshake that failed for want of a peer (gone, silent), not for its
  * certificate: as unreachable as a refused connection. */
 static int
@@ -129,7 +136,8 @@ no_peer(int rc, const struct tlsconn_pin *pin)
  * The same over mutual TLS to the agent's address: nothing is sent unless
  * the agent presents the pinned certificate, and the agent runs nothing
  * unless it accepts cloudletd's (either: -EPROTO, why in tls_why). The
- * handshake takes at most AGENTC_HANDSHAKE_MS or timeout_ms if shorter.
+ * connection and the handshake take at most AGENTC_CONNECT_MS and
+ * AGENTC_HANDSHAKE_MS, or timeout_ms if shorter.
  */
 static int
 exchange_tls(const struct host_endpoint *ep, const json_t *req, json_t **reply, int *sent,
@@ -147,12 +155,10 @@ exchange_tls(const struct host_endpoint *ep, const json_t *req, json_t **reply, 
 		snprintf(tls_why, whylen, "no identity or no pinned fingerprint");
 		return -EPROTO;
 	}
-	if ((fd = tcp_connect(ep->address)) < 0)
+	if ((fd = tcp_connect(ep->address, bounded(AGENTC_CONNECT_MS, timeout_ms))) < 0)
 		return fd;
 	r = tlsconn_handshake(&s, fd, 0, tls_cred, &pin,
-			      timeout_ms >= 0 && timeout_ms < AGENTC_HANDSHAKE_MS
-				      ? timeout_ms
-				      : AGENTC_HANDSHAKE_MS);
+			      bounded(AGENTC_HANDSHAKE_MS, timeout_ms));
 	if (r < 0) {
 		tlsconn_why(r, &pin, tls_why, whylen);
 		close(fd);

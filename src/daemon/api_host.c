@@ -26,6 +26,9 @@
 #include "tlsid.h"
 #include "util.h"
 
+/* How long an add waits for the new host's agent to say its protocol. */
+#define HOST_ADD_PROBE_MS 2000
+
 /* What join tokens carry (api_host_set_identity). */
 static char api_url[256];
 static char api_fpr[TLSID_FPR_LEN + 1];
@@ -105,6 +108,34 @@ endpoint_ok(const char *sock, const char *addr, const char *fpr, char *pinned,
 	return 0;
 }
 
+/*
+ * A host just added: if its agent answers at once with a protocol range
+ * that leaves this control plane out, it is removed again and the add
+ * refused (400 protocol). An agent that does not answer yet is left to
+ * the heartbeats (its reason says why it is down). 1 if it stays.
+ */
+static int
+speaks(struct http_req *req, struct http_resp *resp, const char *id, const char *name)
+{
+	char code[32], err[256], hid[STORE_ID_LEN];
+	json_t *info = NULL;
+	int ok = 1;
+
+	snprintf(hid, sizeof(hid), "%s", id ? id : "");
+	if (agentc_call_timeout(hid, "host.info", NULL, &info, code, err, sizeof(err),
+				HOST_ADD_PROBE_MS) == 0 &&
+	    !agentc_protocol_ok(info, err, sizeof(err))) {
+		store_host_remove(hid);
+		json_decref(resp->json);
+		resp->json = NULL;
+		http_error(resp, 400, "protocol", "%s", err);
+		store_event(req->who.actor, NULL, "host.add", name, "failed", err);
+		ok = 0;
+	}
+	json_decref(info);
+	return ok;
+}
+
 void
 api_host_add(struct http_req *req, struct http_resp *resp)
 {
@@ -140,6 +171,8 @@ api_host_add(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 409, "conflict", "a host with that name already exists");
 	else if (r < 0)
 		http_error(resp, 500, "internal", "the state store failed");
+	else if (!speaks(req, resp, s(resp->json, "id"), name))
+		goto out;
 	else {
 		resp->status = 201;
 		store_event(req->who.actor, NULL, "host.add", s(resp->json, "id"), "succeeded",

@@ -9,8 +9,8 @@
 #     over TLS bring both up; a VM is created on each and deleted, with the
 #     agents' unix sockets removed (every call goes over TLS);
 #   - a token used twice, an expired token, a malformed token or join
-#     request, an agent of a protocol cloudletd cannot speak: refused,
-#     nothing registered, an audit event each;
+#     request, an agent of a protocol cloudletd cannot speak (joining, or
+#     added directly): refused, nothing registered, an audit event each;
 #   - an agent presenting another host's certificate, an agent pinning
 #     another control plane, and a host added with a wrong fingerprint:
 #     never up, the reason on the host, no request reaches the agent (its
@@ -55,7 +55,9 @@ stop() {
 	APID[$1]=
 	return 0
 }
+FAKE_PID=
 stop_all() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
 	[ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null
 	CP_PID=
 	for n in 1 2; do stop "$n"; done
@@ -225,12 +227,24 @@ cli host token delete "$(cli --json host token list | jq -r '.[0].id')" >/dev/nu
 join_api "$(j4 1 1)"
 expect_eq "$STATUS" 403 "a deleted token"
 expect_eq "$(nhosts)" 2 "hosts after a deleted token"
+# A host added directly whose agent speaks only protocols 2-3 (a fake
+# agent: socat answering host.info): refused at once, not registered.
+printf '%s\n' '{"ok":true,"result":{"cpus":1,"memory_mib":1024,"protocol":{"min":2,"max":3}}}' >"$T/fake.json"
+socat UNIX-LISTEN:"$T/fake.sock",fork,mode=777 SYSTEM:"read l; cat $T/fake.json" &
+FAKE_PID=$!
+for i in $(seq 50); do [ -S "$T/fake.sock" ] && break; sleep 0.1; done
+expect_match "$(must_fail cli host add old --socket "$T/fake.sock")" \
+	"protocol: the agent speaks versions 2-3, this control plane speaks 1" "an old agent added"
+kill "$FAKE_PID" 2>/dev/null || true
+wait "$FAKE_PID" 2>/dev/null || true
+FAKE_PID=
+expect_eq "$(nhosts)" 2 "hosts after an agent of another protocol"
 api GET "/v1/events?limit=100" "$OPERATOR"
 expect_eq "$(printf '%s' "$BODY" | jq '[.[] | select(.action == "host.join" and .outcome == "failed")] | length')" 6 \
 	"failed joins in the audit log"
 expect_eq "$(printf '%s' "$BODY" | jq '[.[] | select(.action == "host.join" and .outcome == "succeeded")] | length')" 2 \
 	"joins in the audit log"
-log "token used twice, expired, malformed, wrong protocol, deleted: refused (403/400), nothing registered, audited"
+log "token used twice, expired, malformed, wrong protocol, deleted: refused (403/400), nothing registered, audited; an agent of protocols 2-3 added: refused"
 
 # An impostor: h2's port served with h1's identity. cloudletd refuses it in
 # the handshake (h2 goes down with the reason); the impostor's log shows
