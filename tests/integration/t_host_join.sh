@@ -186,6 +186,11 @@ for n in 1 2; do
 done
 log "both deleted"
 
+# Tokens are the operator's; none for a name a host has.
+expect_api 403 POST /v1/hosts/tokens "$KA" '{"name":"h5"}'
+expect_api 403 GET /v1/hosts/tokens "$KA"
+expect_match "$(must_fail cli host token create h1)" "already exists" "a token for a name taken"
+
 # join_api BODY: POST /v1/hosts/join without a bearer token.
 join_api() {
 	STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
