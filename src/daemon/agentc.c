@@ -190,7 +190,7 @@ agentc_call_timeout(const char *host_id, const char *op, json_t *args, json_t **
 	json_t *req = json_pack("{s:i, s:s, s:o}", "v", AGENTC_PROTOCOL, "op", op, "args",
 				args ? args : json_object());
 	json_t *reply = NULL;
-	struct host_endpoint ep;
+	struct host_endpoint ep = {0};
 	char where[520], why[200] = "";
 	int sent = 0, r;
 
