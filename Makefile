@@ -14,18 +14,22 @@ CPPFLAGS = -Isrc/common $(AGENT_INC) -D_FORTIFY_SOURCE=2 \
            -DCLOUDLET_GUEST_DIR='"$(GUEST)"'
 ALLFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LIBS     = -ljansson -pthread
-# The agent alone loads rule sets in-process (net/nftx.h).
-AGENT_LIBS = -lnftables -lgnutls
+# The agent alone loads rule sets in-process (net/nftx.h); libcurl is for
+# `cloudlet-agent join` (join.c) only.
+AGENT_LIBS = -lnftables -lgnutls -lcurl
 
 COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c \
-             src/common/jsonv.c
+             src/common/jsonv.c src/common/jointoken.c
+# Identities and pinned TLS connections between hosts (GnuTLS): the agent
+# and cloudletd only, not the CLI.
+TLS_SRC    = src/common/tlsid.c src/common/tlsconn.c
 # The agent's subsystems, lowest first: each folder imports only from the
 # folders above it in this list (docs/architecture.md).
 AGENT_SRC  = $(wildcard src/agent/base/*.c) $(wildcard src/agent/engine/*.c) \
              $(wildcard src/agent/net/*.c) $(wildcard src/agent/storage/*.c) \
              $(wildcard src/agent/vm/*.c) $(wildcard src/agent/appliance/*.c) \
-             src/agent/control.c src/agent/ctl.c src/agent/remote.c \
-             src/common/tlsid.c
+             src/agent/control.c src/agent/ctl.c src/agent/remote.c src/agent/join.c \
+             $(TLS_SRC)
 AGENT_MAIN = src/agent/agent.c
 
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "net.h"
 #include "remote.h"
+#include "join.h"
 #include "tlsid.h"
 #include "template.h"
 #include "netstate.h"
@@ -56,7 +57,9 @@ usage(void)
 		"                            [--storage-signatures DIR] [--storaged BIN] [-v]\n"
 		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n"
 		"       cloudlet-agent cert --dir DIR [--name CN]   (make or show a TLS identity)\n"
-		"       cloudlet-agent pin --dir DIR FINGERPRINT    (the control plane it accepts)\n");
+		"       cloudlet-agent pin --dir DIR FINGERPRINT    (the control plane it accepts)\n"
+		"       cloudlet-agent join TOKEN|- --listen IP:PORT [--underlay-address IP]\n"
+		"                           [--state-dir DIR] [--tls-dir DIR]   (join a control plane)\n");
 	exit(2);
 }
 
@@ -347,20 +350,12 @@ cmd_cert(int argc, char **argv)
 static int
 cmd_pin(int argc, char **argv)
 {
-	char fpr[TLSID_FPR_LEN + 1], line[TLSID_FPR_LEN + 2], path[PATH_MAX];
-	int r;
+	char err[600];
 
 	if (argc != 4 || strcmp(argv[1], "--dir") != 0)
 		usage();
-	if (tlsid_fpr_parse(argv[3], fpr) < 0) {
-		fprintf(stderr, "error: a fingerprint is 64 hex digits (SHA-256)\n");
-		return 1;
-	}
-	if ((r = util_mkdirs(argv[2], 0700)) < 0 ||
-	    util_fmt(path, sizeof(path), "%s/peer.fpr", argv[2]) < 0 ||
-	    (snprintf(line, sizeof(line), "%s\n", fpr),
-	     r = util_write_atomic(path, line, strlen(line), 0600)) < 0) {
-		fprintf(stderr, "error: %s: %s\n", argv[2], strerror(r < 0 ? -r : ENAMETOOLONG));
+	if (tlsid_pin(argv[2], argv[3], err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: %s\n", err);
 		return 1;
 	}
 	return 0;
@@ -379,5 +374,7 @@ main(int argc, char **argv)
 		return cmd_cert(argc - 1, argv + 1);
 	if (strcmp(argv[1], "pin") == 0)
 		return cmd_pin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "join") == 0)
+		return join_main(argc - 1, argv + 1);
 	usage();
 }

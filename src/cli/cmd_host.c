@@ -19,7 +19,11 @@ show_host(const json_t *h)
 					   "name",
 					   "state",
 					   "draining",
+					   "reason",
 					   "socket",
+					   "address",
+					   "fingerprint",
+					   "protocol",
 					   "underlay_address",
 					   "cpus",
 					   "vcpu_capacity",
@@ -41,18 +45,21 @@ show_host(const json_t *h)
 static void
 show_hosts(const json_t *list)
 {
-	static const char *const heads[] = {"ID", "NAME", "STATE", "VMS", "VCPUS", "MEMORY_MIB",
-					    "UNDERLAY", NULL};
+	static const char *const heads[] = {"ID",	  "NAME",     "STATE",	  "VMS",
+					    "VCPUS",	  "MEMORY_MIB", "UNDERLAY", "AGENT",
+					    "FINGERPRINT", NULL};
 	struct table t;
 	const json_t *e;
 	size_t i;
 
-	table_init(&t, 7);
+	table_init(&t, 9);
 	for (i = 0; heads[i] != NULL; i++)
 		table_add(&t, heads[i]);
 	json_array_foreach(list, i, e)
 	{
-		char st[32], a[64], b[64], m[64];
+		char st[32], a[64], b[64], m[64], f[24];
+		const char *addr = json_string_value(json_object_get(e, "address"));
+		const char *fpr = json_string_value(json_object_get(e, "fingerprint"));
 
 		snprintf(st, sizeof(st), "%s%s", json_string_value(json_object_get(e, "state")) ?: "?",
 			 json_is_true(json_object_get(e, "draining")) ? ",draining" : "");
@@ -69,9 +76,39 @@ show_hosts(const json_t *list)
 		table_add(&t, a);
 		table_add(&t, m);
 		table_add(&t, json_string_value(json_object_get(e, "underlay_address")));
+		/* The agent: its TLS address, or its unix socket. */
+		table_add(&t, addr && addr[0] ? addr
+					      : json_string_value(json_object_get(e, "socket")));
+		snprintf(f, sizeof(f), "%.16s%s", fpr ? fpr : "", fpr && fpr[0] ? "..." : "-");
+		table_add(&t, f);
 	}
 	table_print(&t, stdout);
 	table_free(&t);
+}
+
+/* DELETE prefix + the one argument; done says what happened. */
+static int
+delete_one(struct cli *c, int argc, char **argv, const char *prefix, const char *done)
+{
+	char path[API_PATH_MAX], *l;
+	const char *id;
+	json_t *j;
+
+	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
+		return CLI_USAGE;
+	if (cli_path(c, path, sizeof(path), prefix, id, NULL) < 0)
+		return CLI_FAIL;
+	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
+		return CLI_FAIL;
+	if (c->json)
+		table_print_json(j, stdout);
+	else {
+		l = strdup(id);
+		printf("%s %s\n", done, l ? table_clean(l) : "");
+		free(l);
+	}
+	json_decref(j);
+	return CLI_OK;
 }
 
 int
@@ -101,6 +138,8 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 	struct arg_opt o[] = {
 	    {"--socket", ARG_STR},
 	    {"--underlay", ARG_STR},
+	    {"--address", ARG_STR},
+	    {"--fingerprint", ARG_STR},
 	};
 	const char *name;
 	json_t *body, *h;
@@ -108,17 +147,23 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 
 	if (args_parse(argc, argv, o, ARRAY_LEN(o), &name, 1) < 0)
 		return CLI_USAGE;
-	if (!o[0].seen) {
-		fprintf(stderr, "error: --socket is required\n");
+	if (o[0].seen == (o[2].seen || o[3].seen)) {
+		fprintf(stderr, "error: --socket, or --address and --fingerprint\n");
 		return CLI_USAGE;
 	}
-	body = json_pack("{s:s, s:s}", "name", name, "socket", o[0].str);
+	body = json_pack("{s:s}", "name", name);
 	if (body == NULL) {
 		fprintf(stderr, "error: the arguments are not UTF-8 text\n");
 		return CLI_FAIL;
 	}
+	if (o[0].seen)
+		json_object_set_new(body, "socket", json_string(o[0].str));
 	if (o[1].seen)
 		json_object_set_new(body, "underlay_address", json_string(o[1].str));
+	if (o[2].seen)
+		json_object_set_new(body, "address", json_string(o[2].str));
+	if (o[3].seen)
+		json_object_set_new(body, "fingerprint", json_string(o[3].str));
 	r = api_json(&c->api, "POST", "/v1/hosts", body, &h);
 	json_decref(body);
 	if (r < 0)
@@ -129,6 +174,108 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 		show_host(h);
 	json_decref(h);
 	return CLI_OK;
+}
+
+/* "90", "90s", "30m", "1h", "2d" as seconds (1 s to 30 days). */
+static int
+parse_ttl(const char *text, long long *out)
+{
+	static const char units[] = "smhd";
+	static const long long mul[] = {1, 60, 3600, 86400};
+	char *end;
+	long long v;
+	const char *u;
+
+	v = strtoll(text, &end, 10);
+	if (end == text || v <= 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0' || (u = strchr(units, *end)) == NULL)
+			return -1;
+		if (v > 30LL * 86400)
+			return -1;
+		v *= mul[u - units];
+	}
+	if (v > 30LL * 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cmd_host_token_create(struct cli *c, int argc, char **argv)
+{
+	struct arg_opt o[] = {{"--ttl", ARG_STR}};
+	long long ttl = 3600;
+	const char *name;
+	json_t *body, *t;
+	int r;
+
+	if (args_parse(argc, argv, o, ARRAY_LEN(o), &name, 1) < 0)
+		return CLI_USAGE;
+	if (o[0].seen && parse_ttl(o[0].str, &ttl) < 0) {
+		fprintf(stderr, "error: --ttl: a duration such as 90s, 30m, 1h, 2d (at most 30d)\n");
+		return CLI_USAGE;
+	}
+	body = json_pack("{s:s, s:I}", "name", name, "ttl_s", (json_int_t)ttl);
+	if (body == NULL) {
+		fprintf(stderr, "error: the arguments are not UTF-8 text\n");
+		return CLI_FAIL;
+	}
+	r = api_json(&c->api, "POST", "/v1/hosts/tokens", body, &t);
+	json_decref(body);
+	if (r < 0)
+		return CLI_FAIL;
+	if (c->json)
+		table_print_json(t, stdout);
+	else {
+		/* Shown once: the control plane keeps only a hash. */
+		printf("%s\n", json_string_value(json_object_get(t, "token")) ?: "");
+		fprintf(stderr,
+			"join token %s for host %s (one use, expires in %lld s); on the host:\n"
+			"  cloudlet-agent join - --listen IP:PORT <<< TOKEN\n",
+			json_string_value(json_object_get(t, "id")) ?: "?", name, ttl);
+	}
+	json_decref(t);
+	return CLI_OK;
+}
+
+static void
+show_tokens(const json_t *list)
+{
+	static const char *const heads[] = {"ID", "NAME", "EXPIRES_AT", "EXPIRED", NULL};
+	struct table t;
+	const json_t *e;
+	size_t i;
+
+	table_init(&t, 4);
+	for (i = 0; heads[i] != NULL; i++)
+		table_add(&t, heads[i]);
+	json_array_foreach(list, i, e)
+	{
+		char b[64];
+
+		table_add(&t, json_string_value(json_object_get(e, "id")));
+		table_add(&t, json_string_value(json_object_get(e, "name")));
+		table_add(&t, table_value(json_object_get(e, "expires_at"), b, sizeof(b)));
+		table_add(&t, json_is_true(json_object_get(e, "expired")) ? "yes" : "no");
+	}
+	table_print(&t, stdout);
+	table_free(&t);
+}
+
+int
+cmd_host_token_list(struct cli *c, int argc, char **argv)
+{
+	if (args_parse(argc, argv, NULL, 0, NULL, 0) < 0)
+		return CLI_USAGE;
+	return cli_get_show(c, "/v1/hosts/tokens", show_tokens);
+}
+
+int
+cmd_host_token_delete(struct cli *c, int argc, char **argv)
+{
+	return delete_one(c, argc, argv, "/v1/hosts/tokens/", "deleted join token");
 }
 
 static int
@@ -171,23 +318,5 @@ cmd_host_undrain(struct cli *c, int argc, char **argv)
 int
 cmd_host_remove(struct cli *c, int argc, char **argv)
 {
-	char path[API_PATH_MAX], *l;
-	const char *id;
-	json_t *j;
-
-	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
-		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), "/v1/hosts/", id, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	if (c->json)
-		table_print_json(j, stdout);
-	else {
-		l = strdup(id);
-		printf("removed host %s\n", l ? table_clean(l) : "");
-		free(l);
-	}
-	json_decref(j);
-	return CLI_OK;
+	return delete_one(c, argc, argv, "/v1/hosts/", "removed host");
 }

@@ -1,6 +1,7 @@
 /*
  * cmd_host.h - the hosts behind the control plane (operator routes
- * /v1/hosts): list, show, add, drain, undrain, remove. A host is named by
+ * /v1/hosts): list, show, add, drain, undrain, remove; join tokens
+ * (token create|list|delete; a token is printed once). A host is named by
  * its id or its name.
  */
 #ifndef CLOUDLET_CLI_CMD_HOST_H
@@ -9,6 +10,6 @@
 #include "cli.h"
 
 cli_fn cmd_host_list, cmd_host_show, cmd_host_add, cmd_host_drain, cmd_host_undrain,
-    cmd_host_remove;
+    cmd_host_remove, cmd_host_token_create, cmd_host_token_list, cmd_host_token_delete;
 
 #endif

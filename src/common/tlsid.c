@@ -161,3 +161,36 @@ tlsid_ensure(const char *dir, const char *cn, char *fpr, char *err, size_t errle
 		return r;
 	return cert_fpr(cpath, fpr, err, errlen);
 }
+
+int
+tlsid_pin(const char *dir, const char *fpr, char *err, size_t errlen)
+{
+	char clean[TLSID_FPR_LEN + 1], line[TLSID_FPR_LEN + 2], path[600];
+	int r;
+
+	if (tlsid_fpr_parse(fpr, clean) < 0) {
+		snprintf(err, errlen, "a fingerprint is 64 hex digits (SHA-256)");
+		return -EINVAL;
+	}
+	snprintf(line, sizeof(line), "%s\n", clean);
+	if ((r = util_mkdirs(dir, 0700)) < 0 ||
+	    (r = util_fmt(path, sizeof(path), "%s/peer.fpr", dir)) < 0 ||
+	    (r = util_write_atomic(path, line, strlen(line), 0600)) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int
+tlsid_pinned(const char *dir, char *fpr)
+{
+	char path[600], *text = NULL;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/peer.fpr", dir);
+	r = util_read_file(path, 256, &text, &len) < 0 ? -ENOENT : tlsid_fpr_parse(text, fpr);
+	free(text);
+	return r < 0 ? -ENOENT : 0;
+}

@@ -7,6 +7,8 @@
  *
  *   <dir>/key.pem   the private key (0600; never logged, never sent)
  *   <dir>/cert.pem  the certificate (1 year; re-made with the key)
+ *   <dir>/peer.fpr  the one peer fingerprint pinned (an agent's: its
+ *                   control plane's, written at join time)
  */
 #ifndef CLOUDLET_TLSID_H
 #define CLOUDLET_TLSID_H
@@ -25,6 +27,11 @@ int tlsid_fpr_der(const void *der, size_t len, char *fpr);
 
 /* Is text a fingerprint (64 hex digits, nothing else)? Lower-cases it. */
 int tlsid_fpr_parse(const char *text, char *fpr);
+
+/* Pin fpr (a fingerprint, checked) in dir/peer.fpr: 0 or -errno with err. */
+int tlsid_pin(const char *dir, const char *fpr, char *err, size_t errlen);
+/* The fingerprint pinned in dir/peer.fpr: 0, or -ENOENT when none is. */
+int tlsid_pinned(const char *dir, char *fpr);
 
 /* Compare two fingerprints in constant time: 1 when equal. */
 int tlsid_fpr_equal(const char *a, const char *b);

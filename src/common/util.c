@@ -3,7 +3,9 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -342,4 +344,22 @@ util_parse_uint(const char *text, unsigned max, unsigned *out)
 		return -EINVAL;
 	*out = (unsigned)v;
 	return 0;
+}
+
+int
+util_parse_ipv4_port(const char *text, struct sockaddr_in *sa)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = text ? strrchr(text, ':') : NULL;
+	unsigned port;
+
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(host) ||
+	    util_parse_uint(colon + 1, 65535, &port) < 0 || port == 0)
+		return -EINVAL;
+	memcpy(host, text, (size_t)(colon - text));
+	host[colon - text] = '\0';
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }

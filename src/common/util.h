@@ -50,4 +50,8 @@ pid_t util_parse_pid(const char *text);
 /* A decimal number in 0..max, the whole text: 0 and *out, or -EINVAL. */
 int util_parse_uint(const char *text, unsigned max, unsigned *out);
 
+/* "a.b.c.d:port" (port 1..65535) into *sa: 0 or -EINVAL. */
+struct sockaddr_in;
+int util_parse_ipv4_port(const char *text, struct sockaddr_in *sa);
+
 #endif

@@ -12,7 +12,17 @@
  *   "dropped"      the request was sent and the connection ended before the
  *                  answer (the agent was killed or restarted mid-call): it
  *                  may have run it;
- *   "busy"         (from the agent) too many connections: not run.
+ *   "busy"         (from the agent) too many connections: not run;
+ *   "tls"          (a host reached over TLS) the handshake failed: the
+ *                  agent did not present the pinned certificate (nothing
+ *                  was sent), or refused cloudletd's (it ran nothing). Not
+ *                  retried. A handshake that found no peer (it went away,
+ *                  or stayed silent) is "unreachable".
+ *
+ * A host with an address (store_host.h) is reached over mutual TLS 1.3
+ * (tlsconn.h): cloudletd presents its identity (agentc_init_tls) and
+ * accepts the agent only with the fingerprint the host's record pins.
+ * Every request carries "v": AGENTC_PROTOCOL (docs/agent-protocol.md).
  */
 #ifndef CLOUDLET_AGENTC_H
 #define CLOUDLET_AGENTC_H
@@ -22,8 +32,20 @@
 
 /* How long agentc_call_retry() waits for an agent that is restarting. */
 #define AGENTC_RETRY_MS 30000
+/* A TCP connection to an agent, and its TLS handshake, at most this long. */
+#define AGENTC_CONNECT_MS 5000
+#define AGENTC_HANDSHAKE_MS 5000
+/* The agent protocol this control plane speaks (an agent's host.info
+ * range must include it). */
+#define AGENTC_PROTOCOL 1
 
 void agentc_init(const char *socket_path);
+/* cloudletd's TLS identity (tlsid.h) in dir, for hosts over TLS: 0 or
+ * -errno with err. */
+int agentc_init_tls(const char *dir, char *err, size_t errlen);
+/* Can this control plane speak to an agent whose host.info is info? 1,
+ * or 0 with why. */
+int agentc_protocol_ok(const json_t *info, char *why, size_t len);
 
 /*
  * Every call names its host (store_host.h): the socket comes from the

@@ -694,6 +694,11 @@ const struct http_route api_routes[] = {
 	{"DELETE", "/v1/volumes/{id}", AUTH_ANY, api_volume_delete},
 	{"POST", "/v1/volumes/{id}/actions", AUTH_ANY, api_volume_action},
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
+	/* Before /v1/hosts/{id}: the first route whose path matches wins. */
+	{"GET", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_list},
+	{"POST", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_create},
+	{"DELETE", "/v1/hosts/tokens/{id}", AUTH_OPERATOR, api_host_token_delete},
+	{"POST", "/v1/hosts/join", AUTH_NONE, api_host_join},
 	{"GET", "/v1/hosts", AUTH_OPERATOR, api_host_list},
 	{"POST", "/v1/hosts", AUTH_OPERATOR, api_host_add},
 	{"GET", "/v1/hosts/{id}", AUTH_OPERATOR, api_host_get},

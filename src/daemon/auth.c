@@ -31,6 +31,24 @@ auth_token_new(char *token, unsigned char hash[32])
 	return 0;
 }
 
+void
+auth_hash(const char *secret, size_t len, unsigned char hash[32])
+{
+	hash_token(secret, len, hash);
+}
+
+int
+auth_join_secret_new(char *secret, unsigned char hash[32])
+{
+	unsigned char raw[32];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(secret, 65, raw, sizeof(raw));
+	sodium_memzero(raw, sizeof(raw));
+	hash_token(secret, 64, hash);
+	return 0;
+}
+
 int
 auth_check(const char *header, struct principal *out)
 {

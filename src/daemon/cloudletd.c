@@ -1,10 +1,12 @@
 /*
  * cloudletd.c - the control plane: the HTTP API, tenants, quotas, the service
  * catalog and long operations, over an embedded SQLite store. It reaches the
- * host only through the agent's socket.
+ * hosts through their agents' unix sockets or over mutual TLS 1.3 with its
+ * own identity (<state-dir>/tls, made at the first start; docs/hosts.md).
  *
  *   cloudletd init   [--state-dir DIR]        create the store, print the operator token
  *   cloudletd serve  [--listen ADDR:PORT] ...  serve the API
+ *   cloudletd fingerprint [--state-dir DIR]    print its TLS certificate's fingerprint
  *   cloudletd routes                          print the served routes (for the docs check)
  *
  * cloudletd never needs root. Started as root, it hands its state directory
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "agentc.h"
+#include "api_host.h"
 #include "store_host.h"
 #include "api.h"
 #include "auth.h"
@@ -34,6 +37,7 @@
 #include "ops.h"
 #include "store.h"
 #include "store_net.h"
+#include "tlsid.h"
 #include "util.h"
 
 #ifndef CLOUDLET_CATALOG
@@ -54,7 +58,8 @@ usage(void)
 		"                       [--external-pool CIDR] [--external-gateway IP] [-v]\n"
 		"                       [--no-local-host] [--local-underlay IP]\n"
 		"                       [--placement spread|pack]\n"
-		"                       [--vcpu-overcommit N]\n"
+		"                       [--vcpu-overcommit N] [--advertise URL]\n"
+		"       cloudletd fingerprint [--state-dir DIR] [--user USER]\n"
 		"       cloudletd routes\n");
 	exit(2);
 }
@@ -65,7 +70,9 @@ drop_privileges(void)
 {
 	struct passwd *pw;
 	char path[1024];
-	const char *files[] = {"", "/cloudlet.db", "/cloudlet.db-wal", "/cloudlet.db-shm"};
+	const char *files[] = {"",		   "/cloudlet.db",  "/cloudlet.db-wal",
+			       "/cloudlet.db-shm", "/tls",	    "/tls/key.pem",
+			       "/tls/cert.pem"};
 	size_t i;
 
 	if (util_mkdirs(state_dir, 0700) < 0) {
@@ -108,16 +115,34 @@ open_store(void)
 	return r;
 }
 
+/*
+ * cloudletd's TLS identity for agents (<state-dir>/tls: key 0600 and a
+ * self-signed certificate, made once): what join tokens carry and agents
+ * pin. Run after drop_privileges, so the files are the run user's.
+ */
 static int
-cmd_init(int argc, char **argv)
+identity(char *dir, size_t dlen, char *fpr)
 {
-	char token[AUTH_TOKEN_LEN + 1], id[STORE_ID_LEN];
-	unsigned char hash[32];
-	int c;
+	char err[512];
 
+	if (util_fmt(dir, dlen, "%s/tls", state_dir) < 0)
+		return -ENAMETOOLONG;
+	if (tlsid_ensure(dir, "cloudletd", fpr, err, sizeof(err)) < 0) {
+		log_warnx("TLS identity: %s", err);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The options of init and fingerprint: --state-dir, --user. */
+static void
+dir_user_opts(int argc, char **argv)
+{
 	static const struct option opts[] = {{"state-dir", required_argument, NULL, 'd'},
 					     {"user", required_argument, NULL, 'u'},
 					     {NULL, 0, NULL, 0}};
+	int c;
+
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd')
 			state_dir = optarg;
@@ -126,6 +151,29 @@ cmd_init(int argc, char **argv)
 		else
 			usage();
 	}
+}
+
+/* cloudletd fingerprint: print the identity's fingerprint (made if missing). */
+static int
+cmd_fingerprint(int argc, char **argv)
+{
+	char dir[1100], fpr[TLSID_FPR_LEN + 1];
+
+	dir_user_opts(argc, argv);
+	log_init("cloudletd", 0);
+	if (drop_privileges() < 0 || identity(dir, sizeof(dir), fpr) < 0)
+		return 1;
+	printf("%s\n", fpr);
+	return 0;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	char token[AUTH_TOKEN_LEN + 1], id[STORE_ID_LEN];
+	unsigned char hash[32];
+
+	dir_user_opts(argc, argv);
 	if (drop_privileges() < 0 || open_store() < 0 || auth_init() < 0)
 		return 1;
 	if (store_operator_exists()) {
@@ -164,6 +212,8 @@ cmd_serve(int argc, char **argv)
 	const char *listen = "127.0.0.1:8470", *catalog = CLOUDLET_CATALOG;
 	const char *pool = "198.18.0.0/24", *gateway = "";
 	const char *agent = "/run/cloudlet/agent.sock", *local_underlay = "";
+	const char *advertise = NULL;
+	char tls_dir[1100], fpr[TLSID_FPR_LEN + 1], url[300];
 	struct in_addr ul;
 	unsigned threads = 4, workers = 4, vcpu_oc = 16;
 	enum place_policy placement = PLACE_SPREAD;
@@ -186,6 +236,7 @@ cmd_serve(int argc, char **argv)
 		{"local-underlay", required_argument, NULL, 'U'},
 		{"placement", required_argument, NULL, 'p'},
 		{"vcpu-overcommit", required_argument, NULL, 'o'},
+		{"advertise", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -210,6 +261,7 @@ cmd_serve(int argc, char **argv)
 		case 'P': pool = optarg; break;
 		case 'G': gateway = optarg; break;
 		case 'N': no_local = 1; break;
+		case 'A': advertise = optarg; break;
 		case 'U':
 			if (inet_pton(AF_INET, optarg, &ul) != 1)
 				usage();
@@ -250,6 +302,21 @@ cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	agentc_init(agent);
+	if (identity(tls_dir, sizeof(tls_dir), fpr) < 0 ||
+	    agentc_init_tls(tls_dir, err, sizeof(err)) < 0) {
+		log_warnx("cannot load the TLS identity in %s", tls_dir);
+		return 1;
+	}
+	/* Join tokens name the API as agents reach it. */
+	if (util_fmt(url, sizeof(url), "%s%s", advertise ? "" : "http://",
+		     advertise ? advertise : listen) < 0 ||
+	    api_host_set_identity(url, fpr) < 0) {
+		log_warnx("--advertise: an http:// or https:// URL, not '%s'", url);
+		return 2;
+	}
+	log_info("control plane certificate fingerprint %s (agents pin it; API for joining "
+		 "hosts %s)",
+		 fpr, url);
 	store_host_set_policy(placement, vcpu_oc);
 	/* The agent it was started with is the host "local" (the single-host
 	 * default); --no-local-host: only hosts added through /v1/hosts. */
@@ -281,6 +348,8 @@ main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "fingerprint") == 0)
+		return cmd_fingerprint(argc - 1, argv + 1);
 	if (strcmp(argv[1], "routes") == 0) {
 		for (i = 0; i < api_nroutes; i++)
 			printf("%s %s\n", api_routes[i].method, api_routes[i].path);

@@ -1023,12 +1023,18 @@ hb_probe(void *arg)
 	pthread_mutex_unlock(&hb_mtx);
 	r = agentc_call_timeout(id, "host.info", NULL, &info, code, err, sizeof(err),
 				HOST_HEARTBEAT_MS);
+	/* An agent this control plane cannot speak to is not up. */
+	if (r == 0 && !agentc_protocol_ok(info, err, sizeof(err)))
+		r = -EPROTO;
 	pthread_mutex_lock(&hb_mtx);
 	if (r == 0)
 		b->last_ok_ms = util_now_ms();
 	else
 		snprintf(b->err, sizeof(b->err), "%s", err);
 	pthread_mutex_unlock(&hb_mtx);
+	/* Why it does not answer, for host show (written when it changes). */
+	if (r < 0)
+		store_host_set_reason(id, err);
 	if (r == 0 && store_host_heartbeat_ok(id, info) == 1) {
 		log_info("host %s answers: up; reconciling it", id);
 		store_event("cloudletd", NULL, "host.up", id, "succeeded",

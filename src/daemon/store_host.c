@@ -27,7 +27,8 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
  * overcommit ratio.
  */
 #define HOST_COLS                                                                          \
-	"SELECT h.id AS id, h.name AS name, h.socket AS socket,"                            \
+	"SELECT h.id AS id, h.name AS name, h.socket AS socket, h.address AS address,"      \
+	" h.fingerprint AS fingerprint, h.protocol AS protocol, h.reason AS reason,"       \
 	" h.underlay_address AS underlay_address, h.state AS state, h.draining AS draining," \
 	" h.cpus AS cpus, h.memory_mib AS memory_mib,"                                      \
 	" h.mem_overcommit AS mem_overcommit,"                                              \
@@ -72,10 +73,11 @@ store_host_ensure_local(const char *socket, const char *underlay)
 			      "sssss", HOST_LOCAL, HOST_LOCAL, socket, underlay, ts));
 }
 
-int
-store_host_add(const char *name, const char *socket, const char *underlay, json_t **out)
+static int
+host_insert(const char *name, const char *socket, const char *address, const char *fpr,
+	    const char *underlay, char *id)
 {
-	char id[STORE_ID_LEN], ts[32];
+	char ts[32];
 	int r;
 
 	if ((r = db_new_id("h-", id)) < 0)
@@ -84,9 +86,30 @@ store_host_add(const char *name, const char *socket, const char *underlay, json_
 	if (db_scalar(db_prep("SELECT count(*) FROM hosts WHERE name = ? OR id = ?", "ss", name,
 			      name)) != 0)
 		return -EEXIST;
-	r = db_run(db_prep("INSERT INTO hosts (id, name, socket, underlay_address, created_at) "
-			   "VALUES (?, ?, ?, ?, ?)",
-			   "sssss", id, name, socket, underlay ? underlay : "", ts));
+	return db_run(db_prep("INSERT INTO hosts (id, name, socket, address, fingerprint, "
+			      "underlay_address, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			      "sssssss", id, name, socket, address, fpr, underlay ? underlay : "",
+			      ts));
+}
+
+int
+store_host_add(const char *name, const char *socket, const char *underlay, json_t **out)
+{
+	char id[STORE_ID_LEN];
+	int r = host_insert(name, socket, "", "", underlay, id);
+
+	if (r < 0)
+		return r;
+	return out ? store_host_get(id, out) : 0;
+}
+
+int
+store_host_add_tls(const char *name, const char *address, const char *fingerprint,
+		   const char *underlay, json_t **out)
+{
+	char id[STORE_ID_LEN];
+	int r = host_insert(name, "", address, fingerprint, underlay, id);
+
 	if (r < 0)
 		return r;
 	return out ? store_host_get(id, out) : 0;
@@ -181,6 +204,117 @@ host_text(const char *sql, const char *id, char *buf, size_t len)
 }
 
 int
+store_host_endpoint(const char *id, struct host_endpoint *ep)
+{
+	db_stmt *st = db_prep("SELECT socket, address, fingerprint FROM hosts WHERE id = ?", "s",
+			      id);
+	char *f[3] = {ep->socket, ep->address, ep->fingerprint};
+	size_t len[3] = {sizeof(ep->socket), sizeof(ep->address), sizeof(ep->fingerprint)};
+	int r = -ENOENT;
+
+	if (st == NULL)
+		return -EIO;
+	if (db_step(st) == 1) {
+		for (int i = 0; i < 3; i++) {
+			const char *t = db_col_text(st, i);
+
+			snprintf(f[i], len[i], "%s", t ? t : "");
+		}
+		r = 0;
+	}
+	db_done(st);
+	return r;
+}
+
+int
+store_host_set_reason(const char *id, const char *reason)
+{
+	return db_run(db_prep("UPDATE hosts SET reason = ? WHERE id = ? AND reason != ?", "sss",
+			      reason, id, reason));
+}
+
+int
+store_join_token_add(const char *name, const unsigned char hash[32], int64_t expires_at,
+		     char *id, size_t idlen)
+{
+	char tid[STORE_ID_LEN], ts[32];
+	int r;
+
+	if ((r = db_new_id("jt-", tid)) < 0)
+		return r;
+	db_now(ts);
+	r = db_run(db_prep("INSERT INTO join_tokens (id, name, hash, expires_at, created_at) "
+			   "VALUES (?, ?, ?, ?, ?)",
+			   "ssbis", tid, name, hash, expires_at, ts));
+	if (r == 0)
+		snprintf(id, idlen, "%s", tid);
+	return r;
+}
+
+json_t *
+store_join_token_list(void)
+{
+	return db_all(db_prep("SELECT id, name, expires_at, created_at FROM join_tokens "
+			      "ORDER BY name, created_at",
+			      ""));
+}
+
+int
+store_join_token_delete(const char *id)
+{
+	if (db_scalar(db_prep("SELECT count(*) FROM join_tokens WHERE id = ?", "s", id)) != 1)
+		return -ENOENT;
+	return db_run(db_prep("DELETE FROM join_tokens WHERE id = ?", "s", id));
+}
+
+/* Inside store_host_join's transaction: take the token (deleted whatever
+ * follows, so it is used once). */
+static int
+take_token(const unsigned char hash[32], int64_t now, const char *name, char *tok_id)
+{
+	json_t *t = NULL;
+	int r = db_one(db_prep("SELECT id, name, expires_at FROM join_tokens WHERE hash = ?", "b",
+			       hash),
+		       &t);
+
+	if (r < 0)
+		return r == -ENOENT ? -EACCES : r;
+	snprintf(tok_id, STORE_ID_LEN, "%s", json_string_value(json_object_get(t, "id")));
+	r = db_run(db_prep("DELETE FROM join_tokens WHERE id = ?", "s", tok_id));
+	if (r == 0 && json_integer_value(json_object_get(t, "expires_at")) <= now)
+		r = -ETIME;
+	else if (r == 0 && strcmp(json_string_value(json_object_get(t, "name")), name) != 0)
+		r = -EPERM;
+	json_decref(t);
+	return r;
+}
+
+int
+store_host_join(const unsigned char hash[32], int64_t now, const struct host_join *j,
+		json_t **out, char *tok_id)
+{
+	char id[STORE_ID_LEN];
+	int r, keep;
+
+	tok_id[0] = '\0';
+	if ((r = db_begin()) < 0)
+		return r;
+	r = take_token(hash, now, j->name, tok_id);
+	if (r == 0)
+		r = host_insert(j->name, "", j->address, j->fingerprint, j->underlay, id);
+	/* A refused token stays used up (expired, wrong name): commit its
+	 * deletion, not a host. */
+	keep = r == 0 || r == -ETIME || r == -EPERM;
+	if (keep)
+		db_commit();
+	else
+		db_rollback();
+	if (r == 0 && out != NULL)
+		r = store_host_get(id, out);
+	return r;
+}
+
+int
 store_host_socket(const char *id, char *path, size_t len)
 {
 	return host_text("SELECT socket FROM hosts WHERE id = ?", id, path, len);
@@ -208,18 +342,24 @@ store_host_heartbeat_ok(const char *id, const json_t *info)
 	json_t *oc = json_object_get(info, "mem_overcommit");
 	double ratio = json_is_number(oc) ? json_number_value(oc) : 1.0;
 	const char *ver = json_string_value(json_object_get(info, "version"));
+	json_t *pr = json_object_get(info, "protocol");
+	char proto[48];
 	int r;
 
+	snprintf(proto, sizeof(proto), "%lld-%lld",
+		 (long long)json_integer_value(json_object_get(pr, "min")),
+		 (long long)json_integer_value(json_object_get(pr, "max")));
 	db_now(ts);
 	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
 	r = db_run(db_prep("UPDATE hosts SET state = 'up', cpus = ?, memory_mib = ?, "
 			   "mem_overcommit = ?, accel = ?, agent_version = ?, last_heartbeat = ?, "
-			   "disk_gib = ?, disk_free_gib = ? WHERE id = ?",
-			   "iidsssiis", (int64_t)json_integer_value(json_object_get(info, "cpus")),
+			   "disk_gib = ?, disk_free_gib = ?, protocol = ?, reason = '' WHERE id = ?",
+			   "iidsssiiss", (int64_t)json_integer_value(json_object_get(info, "cpus")),
 			   (int64_t)json_integer_value(json_object_get(info, "memory_mib")), ratio,
 			   json_string_value(json_object_get(info, "accel")) ?: "", ver ? ver : "",
 			   ts, (int64_t)json_integer_value(json_object_get(info, "disk_gib")),
-			   (int64_t)json_integer_value(json_object_get(info, "disk_free_gib")), id));
+			   (int64_t)json_integer_value(json_object_get(info, "disk_free_gib")), proto,
+			   id));
 	if (r < 0)
 		return r;
 	return strcmp(st, "down") == 0;

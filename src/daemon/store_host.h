@@ -6,8 +6,10 @@
  * store.h (0 or -errno, json_t results are new references).
  *
  * A host is reached over its agent's unix socket (hosts simulated on one
- * machine; TLS is for later). The host "local" is the agent cloudletd was
- * started with (--agent-socket): the single-host default.
+ * machine) or, when it has an address, over mutual TLS 1.3 to that address,
+ * accepting only the agent certificate whose fingerprint it records
+ * (agentc.h). The host "local" is the agent cloudletd was started with
+ * (--agent-socket): the single-host default.
  */
 #ifndef CLOUDLET_STORE_HOST_H
 #define CLOUDLET_STORE_HOST_H
@@ -38,6 +40,48 @@ int store_host_resolve(const char *id_or_name, char *id, size_t len);
 int store_host_set_draining(const char *id, int draining);
 /* -ENOTEMPTY while it holds VMs. */
 int store_host_remove(const char *id);
+/* A new host reached over TLS at address (IPv4:port) whose agent presents
+ * the certificate with this fingerprint. -EEXIST if the name is taken. */
+int store_host_add_tls(const char *name, const char *address, const char *fingerprint,
+		       const char *underlay, json_t **out);
+
+/* How to reach a host's agent: its socket, or its address and pinned
+ * fingerprint (address "" for a socket). */
+struct host_endpoint {
+	char socket[512];
+	char address[64];
+	char fingerprint[72];
+};
+int store_host_endpoint(const char *id, struct host_endpoint *ep);
+/* Why its last heartbeat failed ("" once it answers). */
+int store_host_set_reason(const char *id, const char *reason);
+
+/*
+ * Join tokens (POST /v1/hosts/tokens, docs/hosts.md): one-time, expiring,
+ * for one host name; only the hash of the secret is stored (auth.h).
+ * expires_at in seconds since the epoch.
+ */
+int store_join_token_add(const char *name, const unsigned char hash[32], int64_t expires_at,
+			 char *id, size_t idlen);
+/* [{id, name, expires_at, created_at}] (no secret, no hash). */
+json_t *store_join_token_list(void);
+int store_join_token_delete(const char *id);
+
+/* What a joining agent says about itself (already validated). */
+struct host_join {
+	const char *name, *address, *fingerprint, *underlay;
+};
+/*
+ * A host joins: in one transaction, the token with this secret's hash is
+ * taken (and deleted) and the host registered with its address and
+ * fingerprint. 0 and *out; -EACCES no such token (unknown or used),
+ * -ETIME expired (deleted too), -EPERM the token is for another name,
+ * -EEXIST the name is taken. tok_id (STORE_ID_LEN) gets the token's id
+ * when there was one, for the audit log.
+ */
+int store_host_join(const unsigned char hash[32], int64_t now, const struct host_join *j,
+		    json_t **out, char *tok_id);
+
 /* The agent's socket and underlay address of a host. */
 int store_host_socket(const char *id, char *path, size_t len);
 int store_host_underlay(const char *id, char *addr, size_t len);

@@ -117,8 +117,8 @@ const char *const store_schema_sqlite[] = {
 	"UPDATE networks SET vni = rowid;"
 	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
 	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
-	/* 8: placement groups with anti-affinity, and each host's disk
-	 * (docs/hosts.md "Placement"). */
+	/* 8: placement groups with anti-affinity, each host's disk, volumes
+	 * per host, TLS hosts and join tokens (docs/hosts.md). */
 	"ALTER TABLE vms ADD COLUMN group_name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE vms ADD COLUMN anti_affinity INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX vms_group ON vms (tenant_id, group_name);"
@@ -138,7 +138,18 @@ const char *const store_schema_sqlite[] = {
 	"  source, device, message, time) SELECT 'local', seq, tenant_id, volume_id, kind, off,"
 	"  signature, engine, source, device, message, time FROM alerts_v7 ORDER BY seq;"
 	"DROP TABLE alerts_v7;"
-	"CREATE INDEX alerts_tenant ON alerts (tenant_id, id);",
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, id);"
+	/* Hosts reached over mutual TLS (an agent's address and pinned
+	 * certificate fingerprint instead of a socket), the protocol range the
+	 * agent last reported, why a host is down, and one-time join tokens
+	 * (only a hash of the secret; store_host.h). */
+	"ALTER TABLE hosts ADD COLUMN address TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN protocol TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE join_tokens ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
+	"  expires_at INTEGER NOT NULL, created_at TEXT NOT NULL);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

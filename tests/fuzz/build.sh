@@ -6,7 +6,8 @@
 #                                    seconds (default 60): the agent's spec
 #                                    parser, cloudletd's request parsing, the
 #                                    NBD parser, network state, the JSON line
-#                                    reader (msg), the QMP client (qmp), and the
+#                                    reader (msg), the QMP client (qmp), join
+#                                    tokens and join requests (join), and the
 #                                    IDS sensor's rule parser, app-layer parsers
 #                                    and packet path (idsrule, idsapp, idspkt)
 #
@@ -31,8 +32,8 @@ SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 SRC="src/agent/base/spec.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
-# tlsid.c (GnuTLS) is the TLS identity, nothing a request parser uses.
-REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v /tlsid.c)"
+# tlsid.c and tlsconn.c (GnuTLS) are TLS, nothing a request parser uses.
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v /tls)"
 
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
@@ -72,6 +73,13 @@ echo "built $OUT/fuzz_msg"
 	-o "$OUT/fuzz_qmp" tests/fuzz/fuzz_qmp.c src/agent/engine/qmp.c src/common/msg.c \
 	src/common/util.c src/common/log.c -ljansson -pthread
 echo "built $OUT/fuzz_qmp"
+# Join tokens and join requests (pure: jointoken.c).
+mkdir -p "$OUT/corpus/join"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common \
+	-o "$OUT/fuzz_join" tests/fuzz/fuzz_join.c src/common/jointoken.c src/common/util.c \
+	src/common/log.c -ljansson -pthread
+echo "built $OUT/fuzz_join"
 
 # The IDS sensor (src/ids): its rule parser, its app-layer parsers, and the
 # whole packet path under one tenant's rules and detectors.
@@ -148,6 +156,9 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_qmp" -max_total_time="$secs" -dict=tests/fuzz/qmp.dict -max_len=8192 \
 		-timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/qmp-" "$OUT/corpus/qmp" \
 		tests/fuzz/corpus/qmp || failed="$failed qmp"
+	"$OUT/fuzz_join" -max_total_time="$secs" -dict=tests/fuzz/join.dict -max_len=4096 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/join-" "$OUT/corpus/join" \
+		tests/fuzz/corpus/join || failed="$failed join"
 	# The IDS: rule text (dictionary of its keywords), app-layer bytes, frames.
 	for h in idsrule idsapp idspkt; do
 		dict=

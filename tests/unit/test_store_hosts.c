@@ -4,7 +4,8 @@
  * draining, a host down, the vCPU and memory filters with the reason, the
  * tenant's home host, a host with VMs that cannot be removed, VMs marked
  * unknown with their last state when their host goes down; placement
- * groups with anti-affinity and the disk filter.
+ * groups with anti-affinity and the disk filter; join tokens (used once,
+ * expired, for another name, a name taken) and hosts over TLS.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -262,12 +263,66 @@ test_groups_and_disk(void **state)
 	disk_gib = 1;
 }
 
+/* A join token is taken once, in the transaction that registers the host. */
+static void
+test_join_tokens(void **state)
+{
+	unsigned char h1[32], h2[32], h3[32], h4[32];
+	struct host_join j = {"n1", "127.0.0.1:7000", "", ""};
+	struct host_endpoint ep;
+	char id[STORE_ID_LEN], tok[STORE_ID_LEN], fpr[65];
+	json_t *host = NULL, *list;
+
+	(void)state;
+	memset(fpr, 'a', 64);
+	fpr[64] = '\0';
+	j.fingerprint = fpr;
+	memset(h1, 1, 32);
+	memset(h2, 2, 32);
+	memset(h3, 3, 32);
+	memset(h4, 4, 32);
+	assert_int_equal(store_join_token_add("n1", h1, 2000, id, sizeof(id)), 0);
+	assert_int_equal(store_join_token_add("n2", h2, 1000, id, sizeof(id)), 0);
+	assert_int_equal(store_join_token_add("h1", h3, 2000, id, sizeof(id)), 0);
+	list = store_join_token_list();
+	assert_int_equal(json_array_size(list), 3);
+	assert_null(json_object_get(json_array_get(list, 0), "hash"));
+	json_decref(list);
+
+	/* Unknown; then the right one registers the host over TLS. */
+	assert_int_equal(store_host_join(h4, 1500, &j, NULL, tok), -EACCES);
+	assert_int_equal(store_host_join(h1, 1500, &j, &host, tok), 0);
+	assert_string_equal(json_string_value(json_object_get(host, "address")), "127.0.0.1:7000");
+	assert_string_equal(json_string_value(json_object_get(host, "socket")), "");
+	assert_int_equal(store_host_endpoint(json_string_value(json_object_get(host, "id")), &ep),
+			 0);
+	assert_string_equal(ep.fingerprint, fpr);
+	json_decref(host);
+	/* Used once. */
+	assert_int_equal(store_host_join(h1, 1500, &j, NULL, tok), -EACCES);
+	/* Expired (and used up), for another name (used up), a name taken
+	 * (the token stays). */
+	j.name = "n2";
+	assert_int_equal(store_host_join(h2, 1500, &j, NULL, tok), -ETIME);
+	assert_int_equal(store_host_join(h2, 500, &j, NULL, tok), -EACCES);
+	j.name = "h1";
+	assert_int_equal(store_host_join(h3, 1500, &j, NULL, tok), -EEXIST);
+	list = store_join_token_list();
+	assert_int_equal(json_array_size(list), 1);
+	assert_int_equal(store_join_token_delete(json_string_value(
+			     json_object_get(json_array_get(list, 0), "id"))),
+			 0);
+	json_decref(list);
+	assert_int_equal(store_join_token_delete("jt-nope"), -ENOENT);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_groups_and_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_tokens, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
