@@ -26,6 +26,7 @@ struct api {
 	char url[1024]; /* base URL without the trailing '/' */
 	int have_token;
 	char errbuf[256]; /* libcurl's last error text */
+	char pin[128];    /* "" or the API's key pin: sha256//<base64> (config.h) */
 };
 
 struct api_resp {

@@ -28,6 +28,8 @@ config_set(struct config *c, const char *key, const char *value, char *err, size
 		dst = c->url;
 	else if (strcmp(key, "token") == 0)
 		dst = c->token;
+	else if (strcmp(key, "pin") == 0)
+		dst = c->pin;
 	else {
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -EINVAL;
@@ -39,6 +41,10 @@ config_set(struct config *c, const char *key, const char *value, char *err, size
 	/* A token goes into an HTTP header: no CR/LF smuggling. */
 	if (has_ctl(value) || (dst == c->url && strchr(value, ' ') != NULL)) {
 		snprintf(err, errlen, "%s contains control characters or blanks", key);
+		return -EINVAL;
+	}
+	if (dst == c->pin && (strncmp(value, "sha256//", 8) != 0 || strchr(value, ' ') != NULL)) {
+		snprintf(err, errlen, "pin must be sha256//<base64> (cloudletd pin)");
 		return -EINVAL;
 	}
 	if (dst == c->url && strncasecmp(value, "http://", 7) != 0 &&

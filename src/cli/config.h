@@ -1,10 +1,13 @@
 /*
  * config.h - where the CLI finds cloudletd and its token.
  *
- * Precedence, highest first: the --url/--token flags, the CLOUDLET_URL and
- * CLOUDLET_TOKEN environment variables, the config file ($CLOUDLET_CONFIG,
- * else ~/.config/cloudlet/config), the default URL. The file has lines
- * `url=...` and `token=...`; blank lines and lines starting with '#' are
+ * Precedence, highest first: the --url/--token flags, the CLOUDLET_URL,
+ * CLOUDLET_TOKEN and CLOUDLET_PIN environment variables, the config file
+ * ($CLOUDLET_CONFIG, else ~/.config/cloudlet/config), the default URL. The
+ * file has lines `url=...`, `token=...` and `pin=...` (the public-key pin
+ * of an API that serves HTTPS with its own certificate, `cloudletd pin`:
+ * "sha256//<base64>"; without it an https URL is checked against the
+ * system's certificate authorities); blank lines and lines starting with '#' are
  * ignored, blanks around keys and values are trimmed.
  */
 #ifndef CLOUDLET_CLI_CONFIG_H
@@ -19,6 +22,7 @@
 struct config {
 	char url[CONFIG_VALUE_MAX];   /* "" when not set */
 	char token[CONFIG_VALUE_MAX]; /* "" when not set */
+	char pin[CONFIG_VALUE_MAX];   /* "" when not set */
 };
 
 /*
@@ -35,7 +39,7 @@ int config_load(const char *path, int must_exist, struct config *c, char *err,
 		size_t errlen);
 
 /*
- * Set c->key from value (key is "url" or "token"): 0, or -EINVAL when the
+ * Set c->key from value (key is "url", "token" or "pin"): 0, or -EINVAL when the
  * value is too long or unusable (control characters; a URL that is not
  * http:// or https://), with the reason in err.
  */

@@ -146,8 +146,9 @@ cmd_help(struct cli *c, int argc, char **argv)
 		return CLI_OK;
 	print_usage(stdout, 0, NULL);
 	printf(
-	    "\nConfiguration: CLOUDLET_URL (default %s) and CLOUDLET_TOKEN, or url= and\n"
-	    "token= lines in $CLOUDLET_CONFIG (default ~/.config/cloudlet/config);\n"
+	    "\nConfiguration: CLOUDLET_URL (default %s), CLOUDLET_TOKEN and CLOUDLET_PIN\n"
+	    "(an HTTPS API's key pin, `cloudletd pin`), or url=, token= and pin= lines in\n"
+	    "$CLOUDLET_CONFIG (default ~/.config/cloudlet/config);\n"
 	    "flags win over the environment, the environment over the file.\n"
 	    "A VM is named by its id or its name. Exit status: 0 done, 1 failed, 2 "
 	    "usage.\n",
@@ -240,6 +241,11 @@ load_config(struct config *cfg)
 		fprintf(stderr, "error: CLOUDLET_TOKEN: %s\n", err);
 		return -1;
 	}
+	if ((env = getenv("CLOUDLET_PIN")) != NULL && *env != '\0' &&
+	    config_set(cfg, "pin", env, err, sizeof(err)) < 0) {
+		fprintf(stderr, "error: CLOUDLET_PIN: %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -319,6 +325,10 @@ main(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	explicit_bzero(cfg.token, sizeof(cfg.token));
+	if (util_fmt(c.api.pin, sizeof(c.api.pin), "%s", cfg.pin) < 0) {
+		fprintf(stderr, "error: the pin is too long (sha256//<base64>)\n");
+		return CLI_USAGE;
+	}
 
 	r = cmd->fn(&c, argc - a - words, argv + a + words);
 	if (r == CLI_USAGE)

@@ -119,11 +119,27 @@ url_ok(const char *u)
 	return 1;
 }
 
+/* "sha256//" and 44 characters of base64 (a SHA-256, one '=' of padding). */
+static int
+pin_ok(const char *p)
+{
+	if (strlen(p) != JOIN_PIN_LEN || strncmp(p, "sha256//", 8) != 0 || p[JOIN_PIN_LEN - 1] != '=')
+		return 0;
+	for (size_t i = 8; i < JOIN_PIN_LEN - 1; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '+' || p[i] == '/'))
+			return 0;
+	return 1;
+}
+
 static int
 token_ok(const struct jointoken *t)
 {
+	int https = strncmp(t->url, "https://", 8) == 0;
+
 	return url_ok(t->url) && is_hex(t->fingerprint, JOIN_FPR_LEN) &&
-	       jointoken_host_name_ok(t->name) && is_hex(t->secret, JOIN_SECRET_LEN);
+	       jointoken_host_name_ok(t->name) && is_hex(t->secret, JOIN_SECRET_LEN) &&
+	       (t->pin[0] == '\0' || (https && pin_ok(t->pin)));
 }
 
 int
@@ -137,6 +153,8 @@ jointoken_encode(const struct jointoken *t, char *out, size_t len)
 		return -EINVAL;
 	j = json_pack("{s:s, s:s, s:s, s:s}", "url", t->url, "fingerprint", t->fingerprint,
 		      "name", t->name, "secret", t->secret);
+	if (j != NULL && t->pin[0] != '\0')
+		json_object_set_new(j, "pin", json_string(t->pin));
 	text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	if (text == NULL)
@@ -161,7 +179,10 @@ member(const json_t *o, const char *key, char *buf, size_t len)
 static int
 decode_json(const json_t *j, struct jointoken *t, char *err, size_t errlen)
 {
-	if (!json_is_object(j) || json_object_size(j) != 4 ||
+	int pin = json_object_get(j, "pin") != NULL;
+
+	if (!json_is_object(j) || json_object_size(j) != 4 + (size_t)pin ||
+	    (pin && !member(j, "pin", t->pin, sizeof(t->pin))) ||
 	    !member(j, "url", t->url, sizeof(t->url)) ||
 	    !member(j, "fingerprint", t->fingerprint, sizeof(t->fingerprint)) ||
 	    !member(j, "name", t->name, sizeof(t->name)) ||

@@ -9,7 +9,11 @@
  *   {"url": "http://10.0.0.1:8470",      the control plane's API
  *    "fingerprint": "<64 hex>",           SHA-256 of its client certificate
  *    "name": "h1",                        the host name it is for
- *    "secret": "<64 hex>"}                32 random bytes; only a hash is stored
+ *    "secret": "<64 hex>",                32 random bytes; only a hash is stored
+ *    "pin": "sha256//<base64>"}           only with an https URL: the API's public
+ *                                         key (SHA-256 of its SubjectPublicKeyInfo),
+ *                                         checked in the TLS handshake before the
+ *                                         secret is sent
  *
  * The agent pins the fingerprint and sends the secret back in the join
  * request, which is its only proof: whoever holds the token can join once,
@@ -23,6 +27,7 @@
 #define JOIN_SECRET_LEN 64  /* hex digits */
 #define JOIN_FPR_LEN 64     /* hex digits of a SHA-256 (TLSID_FPR_LEN) */
 #define JOINTOKEN_MAX 1024  /* characters of a token, the hard maximum */
+#define JOIN_PIN_LEN 52     /* "sha256//" and the base64 of a SHA-256 */
 #define JOIN_BODY_MAX 4096  /* bytes of a join request */
 
 struct jointoken {
@@ -30,6 +35,7 @@ struct jointoken {
 	char fingerprint[JOIN_FPR_LEN + 1];
 	char name[33];
 	char secret[JOIN_SECRET_LEN + 1];
+	char pin[JOIN_PIN_LEN + 1]; /* "" unless the URL is https */
 };
 
 /* The token's text (at most JOINTOKEN_MAX + 1 bytes with its NUL): 0, or

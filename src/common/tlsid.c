@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,46 @@ cert_fpr(const char *path, char *fpr, char *err, size_t errlen)
 	r = tlsid_fpr_der(der.data, der.size, fpr);
 out:
 	gnutls_free(der.data);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	free(text);
+	return r;
+}
+
+int
+tlsid_spki_pin(const char *dir, char *pin, size_t len)
+{
+	gnutls_datum_t pem = {NULL, 0}, spki = {NULL, 0}, b64 = {NULL, 0};
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	unsigned char d[32];
+	gnutls_datum_t dd = {d, sizeof(d)};
+	char path[600], *text = NULL;
+	size_t n;
+	int r;
+
+	if (util_fmt(path, sizeof(path), "%s/cert.pem", dir) < 0)
+		return -ENAMETOOLONG;
+	if ((r = util_read_file(path, 64 * 1024, &text, &n)) < 0)
+		return r;
+	pem.data = (unsigned char *)text;
+	pem.size = (unsigned)n;
+	r = -EINVAL;
+	if (gnutls_x509_crt_init(&crt) < 0 ||
+	    gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_x509(pub, crt, 0) < 0 ||
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) < 0 ||
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, d) < 0 ||
+	    gnutls_base64_encode2(&dd, &b64) < 0)
+		goto out;
+	r = util_fmt(pin, len, "sha256//%.*s", (int)b64.size, (const char *)b64.data) < 0
+		    ? -ENOSPC
+		    : 0;
+out:
+	gnutls_free(b64.data);
+	gnutls_free(spki.data);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
 	if (crt)
 		gnutls_x509_crt_deinit(crt);
 	free(text);

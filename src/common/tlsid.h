@@ -33,6 +33,13 @@ int tlsid_pin(const char *dir, const char *fpr, char *err, size_t errlen);
 /* The fingerprint pinned in dir/peer.fpr: 0, or -ENOENT when none is. */
 int tlsid_pinned(const char *dir, char *fpr);
 
+/*
+ * The public-key pin of dir's certificate as libcurl's
+ * CURLOPT_PINNEDPUBLICKEY takes it: "sha256//" and the base64 of the
+ * SHA-256 of its SubjectPublicKeyInfo (RFC 7469). 0 or -errno.
+ */
+int tlsid_spki_pin(const char *dir, char *pin, size_t len);
+
 /* Compare two fingerprints in constant time: 1 when equal. */
 int tlsid_fpr_equal(const char *a, const char *b);
 

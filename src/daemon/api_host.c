@@ -31,6 +31,7 @@
 
 /* What join tokens carry (api_host_set_identity). */
 static char api_url[256];
+static char api_pin[JOIN_PIN_LEN + 1]; /* the API's key pin when it serves HTTPS */
 static char api_fpr[TLSID_FPR_LEN + 1];
 
 static const char *
@@ -237,7 +238,7 @@ api_host_remove(struct http_req *req, struct http_resp *resp)
 #define JOIN_TTL_MAX (30 * 24 * 3600)
 
 int
-api_host_set_identity(const char *url, const char *fingerprint)
+api_host_set_identity(const char *url, const char *fingerprint, const char *pin)
 {
 	struct jointoken t = {.name = "h"};
 	char probe[JOINTOKEN_MAX + 1];
@@ -246,10 +247,12 @@ api_host_set_identity(const char *url, const char *fingerprint)
 	memset(t.secret, 'a', JOIN_SECRET_LEN);
 	if (util_fmt(t.url, sizeof(t.url), "%s", url) < 0 ||
 	    util_fmt(t.fingerprint, sizeof(t.fingerprint), "%s", fingerprint) < 0 ||
+	    util_fmt(t.pin, sizeof(t.pin), "%s", pin ? pin : "") < 0 ||
 	    jointoken_encode(&t, probe, sizeof(probe)) < 0)
 		return -EINVAL;
 	snprintf(api_url, sizeof(api_url), "%s", url);
 	snprintf(api_fpr, sizeof(api_fpr), "%s", fingerprint);
+	snprintf(api_pin, sizeof(api_pin), "%s", pin ? pin : "");
 	return 0;
 }
 
@@ -282,6 +285,7 @@ api_host_token_create(struct http_req *req, struct http_resp *resp)
 	expires = (int64_t)time(NULL) + (ttl ? json_integer_value(ttl) : JOIN_TTL_DEFAULT);
 	snprintf(t.url, sizeof(t.url), "%s", api_url);
 	snprintf(t.fingerprint, sizeof(t.fingerprint), "%s", api_fpr);
+	snprintf(t.pin, sizeof(t.pin), "%s", api_pin);
 	snprintf(t.name, sizeof(t.name), "%s", name);
 	auth_join_secret_new(t.secret, hash);
 	if (jointoken_encode(&t, text, sizeof(text)) < 0 ||

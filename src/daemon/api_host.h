@@ -22,8 +22,10 @@ void api_host_token_create(struct http_req *req, struct http_resp *resp);
 void api_host_token_list(struct http_req *req, struct http_resp *resp);
 void api_host_token_delete(struct http_req *req, struct http_resp *resp);
 void api_host_join(struct http_req *req, struct http_resp *resp);
-/* What tokens carry: the API's URL as agents reach it and cloudletd's
- * certificate fingerprint. 0, or -EINVAL for a URL a token cannot hold. */
-int api_host_set_identity(const char *url, const char *fingerprint);
+/* What tokens carry: the API's URL as agents reach it, cloudletd's
+ * certificate fingerprint, and for an https URL served by cloudletd itself
+ * (--tls) its public key's pin (NULL: none). 0, or -EINVAL for a URL a
+ * token cannot hold. */
+int api_host_set_identity(const char *url, const char *fingerprint, const char *pin);
 
 #endif

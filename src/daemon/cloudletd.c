@@ -7,6 +7,7 @@
  *   cloudletd init   [--state-dir DIR]        create the store, print the operator token
  *   cloudletd serve  [--listen ADDR:PORT] ...  serve the API
  *   cloudletd fingerprint [--state-dir DIR]    print its TLS certificate's fingerprint
+ *   cloudletd pin [--state-dir DIR]            print its public key's pin (for HTTPS clients)
  *   cloudletd routes                          print the served routes (for the docs check)
  *
  * cloudletd never needs root. Started as root, it hands its state directory
@@ -33,6 +34,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "http.h"
+#include "jointoken.h"
 #include "log.h"
 #include "ops.h"
 #include "store.h"
@@ -58,8 +60,8 @@ usage(void)
 		"                       [--external-pool CIDR] [--external-gateway IP] [-v]\n"
 		"                       [--no-local-host] [--local-underlay IP]\n"
 		"                       [--placement spread|pack]\n"
-		"                       [--vcpu-overcommit N] [--advertise URL]\n"
-		"       cloudletd fingerprint [--state-dir DIR] [--user USER]\n"
+		"                       [--vcpu-overcommit N] [--advertise URL] [--tls]\n"
+		"       cloudletd fingerprint|pin [--state-dir DIR] [--user USER]\n"
 		"       cloudletd routes\n");
 	exit(2);
 }
@@ -153,17 +155,23 @@ dir_user_opts(int argc, char **argv)
 	}
 }
 
-/* cloudletd fingerprint: print the identity's fingerprint (made if missing). */
+/*
+ * cloudletd fingerprint: print the identity's fingerprint (made if
+ * missing); cloudletd pin: its public key's pin, what a client of the API
+ * served with --tls pins (CLOUDLET_PIN for the CLI).
+ */
 static int
-cmd_fingerprint(int argc, char **argv)
+cmd_fingerprint(int argc, char **argv, int pin)
 {
-	char dir[1100], fpr[TLSID_FPR_LEN + 1];
+	char dir[1100], fpr[TLSID_FPR_LEN + 1], p[JOIN_PIN_LEN + 1];
 
 	dir_user_opts(argc, argv);
 	log_init("cloudletd", 0);
 	if (drop_privileges() < 0 || identity(dir, sizeof(dir), fpr) < 0)
 		return 1;
-	printf("%s\n", fpr);
+	if (pin && tlsid_spki_pin(dir, p, sizeof(p)) < 0)
+		return 1;
+	printf("%s\n", pin ? p : fpr);
 	return 0;
 }
 
@@ -213,15 +221,16 @@ cmd_serve(int argc, char **argv)
 	const char *pool = "198.18.0.0/24", *gateway = "";
 	const char *agent = "/run/cloudlet/agent.sock", *local_underlay = "";
 	const char *advertise = NULL;
-	char tls_dir[1100], fpr[TLSID_FPR_LEN + 1], url[300];
+	char tls_dir[1100], fpr[TLSID_FPR_LEN + 1], url[300], pin[JOIN_PIN_LEN + 1] = "";
 	struct in_addr ul;
 	unsigned threads = 4, workers = 4, vcpu_oc = 16;
 	enum place_policy placement = PLACE_SPREAD;
 	char err[512];
-	int c, verbose = 0, r, no_local = 0;
+	int c, verbose = 0, r, no_local = 0, tls = 0;
 
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
+		{"tls", no_argument, NULL, 'T'},
 		{"state-dir", required_argument, NULL, 'd'},
 		{"agent-socket", required_argument, NULL, 'a'},
 		{"catalog", required_argument, NULL, 'c'},
@@ -262,6 +271,7 @@ cmd_serve(int argc, char **argv)
 		case 'G': gateway = optarg; break;
 		case 'N': no_local = 1; break;
 		case 'A': advertise = optarg; break;
+		case 'T': tls = 1; break;
 		case 'U':
 			if (inet_pton(AF_INET, optarg, &ul) != 1)
 				usage();
@@ -307,10 +317,15 @@ cmd_serve(int argc, char **argv)
 		log_warnx("cannot load the TLS identity in %s", tls_dir);
 		return 1;
 	}
-	/* Join tokens name the API as agents reach it. */
-	if (util_fmt(url, sizeof(url), "%s%s", advertise ? "" : "http://",
+	/* Join tokens name the API as agents reach it; when it serves HTTPS
+	 * (with the same identity) they carry its key's pin. */
+	if (tls && tlsid_spki_pin(tls_dir, pin, sizeof(pin)) < 0) {
+		log_warnx("cannot read the certificate in %s", tls_dir);
+		return 1;
+	}
+	if (util_fmt(url, sizeof(url), "%s%s", advertise ? "" : tls ? "https://" : "http://",
 		     advertise ? advertise : listen) < 0 ||
-	    api_host_set_identity(url, fpr) < 0) {
+	    api_host_set_identity(url, fpr, strncmp(url, "https://", 8) == 0 ? pin : NULL) < 0) {
 		log_warnx("--advertise: an http:// or https:// URL, not '%s'", url);
 		return 2;
 	}
@@ -329,7 +344,7 @@ cmd_serve(int argc, char **argv)
 		usleep(200000);
 	if (r == 50)
 		log_warnx("the agent at %s does not answer; reconciling when it does", agent);
-	if ((r = ops_start(workers)) < 0 || (r = http_start(listen, threads)) < 0) {
+	if ((r = ops_start(workers)) < 0 || (r = http_start(listen, threads, tls ? tls_dir : NULL)) < 0) {
 		log_warnx("cannot serve on %s: %s", listen, strerror(-r));
 		return 1;
 	}
@@ -348,8 +363,8 @@ main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(argv[1], "fingerprint") == 0)
-		return cmd_fingerprint(argc - 1, argv + 1);
+	if (strcmp(argv[1], "fingerprint") == 0 || strcmp(argv[1], "pin") == 0)
+		return cmd_fingerprint(argc - 1, argv + 1, strcmp(argv[1], "pin") == 0);
 	if (strcmp(argv[1], "routes") == 0) {
 		for (i = 0; i < api_nroutes; i++)
 			printf("%s %s\n", api_routes[i].method, api_routes[i].path);

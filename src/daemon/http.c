@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "request.h"
+#include "util.h"
 
 struct conn_ctx {
 	char *body;
@@ -374,10 +375,29 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+/* The PEM key and certificate of tls_dir (docs/hosts.md: cloudletd's
+ * identity), kept for the daemon's life. */
+static int
+tls_load(const char *tls_dir, char **key, char **cert)
+{
+	char path[600];
+	size_t n;
+	int r;
+
+	if (util_fmt(path, sizeof(path), "%s/key.pem", tls_dir) < 0 ||
+	    (r = util_read_file(path, 64 * 1024, key, &n)) < 0)
+		return -ENOENT;
+	if (util_fmt(path, sizeof(path), "%s/cert.pem", tls_dir) < 0 ||
+	    (r = util_read_file(path, 64 * 1024, cert, &n)) < 0)
+		return -ENOENT;
+	return 0;
+}
+
 int
-http_start(const char *addr, unsigned threads)
+http_start(const char *addr, unsigned threads, const char *tls_dir)
 {
 	static struct sockaddr_in sin;
+	static char *key, *cert;
 	char host[64];
 	const char *colon = strrchr(addr, ':');
 	struct MHD_Daemon *d;
@@ -406,15 +426,22 @@ http_start(const char *addr, unsigned threads)
 			return -EAGAIN;
 		pthread_detach(t);
 	}
+	if (tls_dir != NULL && tls_load(tls_dir, &key, &cert) < 0)
+		return -ENOENT;
+	/* With TLS the options end early for plain HTTP (MHD_OPTION_END in
+	 * place of the HTTPS ones). TLS 1.3 and 1.2 only. */
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
+				     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+				     (tls_dir ? MHD_USE_TLS : 0),
 			     (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, threads,
 			     MHD_OPTION_CONNECTION_LIMIT, 1000, MHD_OPTION_CONNECTION_TIMEOUT,
 			     (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-			     MHD_OPTION_END);
+			     tls_dir ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, key,
+			     MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_PRIORITIES,
+			     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
 	if (d == NULL)
 		return -EADDRINUSE;
-	log_info("listening on http://%s", addr);
+	log_info("listening on %s://%s", tls_dir ? "https" : "http", addr);
 	return 0;
 }

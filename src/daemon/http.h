@@ -65,7 +65,9 @@ const char *http_query(struct http_req *req, const char *key);
 /* Something a waiting request may wait for has changed (an operation). */
 void http_wake(void);
 
-/* Start serving on addr ("127.0.0.1:8470"), threads in a pool. */
-int http_start(const char *addr, unsigned threads);
+/* Start serving on addr ("127.0.0.1:8470"), threads in a pool; HTTPS
+ * with the key and certificate in tls_dir (key.pem, cert.pem) unless it is
+ * NULL. */
+int http_start(const char *addr, unsigned threads, const char *tls_dir);
 
 #endif

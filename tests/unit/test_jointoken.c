@@ -49,6 +49,33 @@ test_round_trip(void **state)
 			 -EINVAL);
 }
 
+/* A pin rides only with an https URL and only in its one form. */
+static void
+test_pin(void **state)
+{
+	struct jointoken t = {.url = "https://10.0.0.1:8470", .fingerprint = FPR, .name = "h1",
+			      .secret = SECRET,
+			      .pin = "sha256//v53j0e0MzMs7FsgzXP6Zpa0pqzG8Rq//f2DVJ22i7rw="},
+			 back;
+	char text[JOINTOKEN_MAX + 1], err[200];
+
+	(void)state;
+	assert_int_equal(jointoken_encode(&t, text, sizeof(text)), 0);
+	assert_int_equal(jointoken_decode(text, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.pin, t.pin);
+	snprintf(t.url, sizeof(t.url), "http://10.0.0.1:8470"); /* a pin without TLS */
+	assert_int_equal(jointoken_encode(&t, text, sizeof(text)), -EINVAL);
+	snprintf(t.url, sizeof(t.url), "https://10.0.0.1:8470");
+	snprintf(t.pin, sizeof(t.pin), "sha1//v53j0e0MzMs7FsgzXP6Zpa0pqzG8Rq//f2DVJ22i7rw=");
+	assert_int_equal(jointoken_encode(&t, text, sizeof(text)), -EINVAL);
+	snprintf(t.pin, sizeof(t.pin), "sha256//v53j0e0MzMs7FsgzXP6Zpa0pqzG8Rq//f2DVJ22i7r!=");
+	assert_int_equal(jointoken_encode(&t, text, sizeof(text)), -EINVAL);
+	snprintf(t.pin, sizeof(t.pin), "sha256//short=");
+	assert_int_equal(jointoken_encode(&t, text, sizeof(text)), -EINVAL);
+	t.pin[0] = '\0'; /* https behind a proxy with a CA certificate: no pin */
+	assert_int_equal(jointoken_encode(&t, text, sizeof(text)), 0);
+}
+
 /* base64url of JSON texts, by hand: what a forger could send. */
 static void
 test_bad_tokens(void **state)
@@ -131,6 +158,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_bad_tokens),
+	    cmocka_unit_test(test_pin),
 	    cmocka_unit_test(test_join_request),
 	};
 
