@@ -78,6 +78,7 @@ host_info(void)
 						    agent_config()->name_prefix, "version",
 						    CLOUDLET_VERSION));
 		disk_space(j);
+		json_object_set_new(j, "templates", template_fits());
 	}
 	return j;
 }

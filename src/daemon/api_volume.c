@@ -188,7 +188,7 @@ volume_place(struct http_resp *resp, const char *vm, const json_t *jvm, struct v
 	if (store_tenant_home(row->tenant_id, row->host_id, sizeof(row->host_id)) == 0 &&
 	    row->host_id[0] != '\0')
 		return 0;
-	if (store_host_place(&(struct place_req){0, 0, row->size_gib, NULL, NULL, 0}, row->host_id,
+	if (store_host_place(&(struct place_req){0, 0, row->size_gib, NULL, NULL, 0, NULL}, row->host_id,
 			     sizeof(row->host_id), why, sizeof(why)) < 0) {
 		http_error(resp, 409, "no_host", "no host can take this volume: %s", why);
 		return -1;

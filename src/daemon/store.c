@@ -283,7 +283,7 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	else if (r == 0)
 		r = store_place_tx(&(struct place_req){vm->vcpus, vm->memory_mib, vm->disk_gib,
 						       vm->tenant_id, vm->group_name,
-						       vm->anti_affinity},
+						       vm->anti_affinity, vm->image},
 				   host, sizeof(host));
 	if (r == 0)
 		r = db_run(db_prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "

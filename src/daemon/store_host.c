@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "store_int.h"
+#include "util.h"
 
 static enum place_policy policy = PLACE_SPREAD;
 static unsigned vcpu_ratio = 16;
@@ -33,7 +34,7 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
 	" h.cpus AS cpus, h.memory_mib AS memory_mib,"                                      \
 	" h.mem_overcommit AS mem_overcommit,"                                              \
 	" h.accel AS accel, h.agent_version AS agent_version,"                              \
-	" h.disk_gib AS disk_gib, h.disk_free_gib AS disk_free_gib,"                        \
+	" h.disk_gib AS disk_gib, h.disk_free_gib AS disk_free_gib, h.templates AS templates," \
 	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at,"                  \
 	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id) AS vms,"                      \
 	" (SELECT coalesce(sum(vcpus), 0) FROM vms v WHERE v.host_id = h.id) AS used_vcpus," \
@@ -54,6 +55,10 @@ host_fix(json_t *h)
 	json_object_set_new(h, "memory_budget_mib",
 			    json_integer((json_int_t)((double)(mem > 512 ? mem - 512 : 0) * ratio)));
 	json_object_del(h, "mem_overcommit");
+	/* Stored as JSON text (the agent's fits): shown as a list. */
+	json_object_set_new(h, "templates",
+			    json_loads(json_string_value(json_object_get(h, "templates")) ?: "[]",
+				       0, NULL) ?: json_array());
 	json_object_set_new(h, "draining",
 			    json_boolean(json_integer_value(json_object_get(h, "draining"))));
 	json_object_set_new(h, "vcpu_capacity",
@@ -335,6 +340,25 @@ store_host_is_down(const char *id)
 	return r < 0 ? r : strcmp(st, "down") == 0;
 }
 
+/* The agent's template fits as JSON text: strings only, bounded. */
+static char *
+fits_text(const json_t *fits)
+{
+	json_t *clean = json_array(), *f;
+	size_t i;
+	char *text;
+
+	json_array_foreach(fits, i, f) {
+		if (i >= 256)
+			break;
+		if (json_is_string(f) && json_string_length(f) < 200)
+			json_array_append(clean, f);
+	}
+	text = json_dumps(clean, JSON_COMPACT);
+	json_decref(clean);
+	return text;
+}
+
 int
 store_host_heartbeat_ok(const char *id, const json_t *info)
 {
@@ -343,7 +367,7 @@ store_host_heartbeat_ok(const char *id, const json_t *info)
 	double ratio = json_is_number(oc) ? json_number_value(oc) : 1.0;
 	const char *ver = json_string_value(json_object_get(info, "version"));
 	json_t *pr = json_object_get(info, "protocol");
-	char proto[48];
+	char proto[48], *tpl = fits_text(json_object_get(info, "templates"));
 	int r;
 
 	snprintf(proto, sizeof(proto), "%lld-%lld",
@@ -353,13 +377,15 @@ store_host_heartbeat_ok(const char *id, const json_t *info)
 	host_text("SELECT state FROM hosts WHERE id = ?", id, st, sizeof(st));
 	r = db_run(db_prep("UPDATE hosts SET state = 'up', cpus = ?, memory_mib = ?, "
 			   "mem_overcommit = ?, accel = ?, agent_version = ?, last_heartbeat = ?, "
-			   "disk_gib = ?, disk_free_gib = ?, protocol = ?, reason = '' WHERE id = ?",
-			   "iidsssiiss", (int64_t)json_integer_value(json_object_get(info, "cpus")),
+			   "disk_gib = ?, disk_free_gib = ?, protocol = ?, reason = '', templates = ? "
+			   "WHERE id = ?",
+			   "iidsssiisss", (int64_t)json_integer_value(json_object_get(info, "cpus")),
 			   (int64_t)json_integer_value(json_object_get(info, "memory_mib")), ratio,
 			   json_string_value(json_object_get(info, "accel")) ?: "", ver ? ver : "",
 			   ts, (int64_t)json_integer_value(json_object_get(info, "disk_gib")),
 			   (int64_t)json_integer_value(json_object_get(info, "disk_free_gib")), proto,
-			   id));
+			   tpl ? tpl : "[]", id));
+	free(tpl);
 	if (r < 0)
 		return r;
 	return strcmp(st, "down") == 0;
@@ -439,6 +465,24 @@ host_filter(const struct place_req *q, json_t *h, int lenient, char *why, size_t
 	return 0;
 }
 
+/* Does h have a ready template for the VM's fit? */
+static int
+has_template(const struct place_req *q, const json_t *h)
+{
+	char fit[200];
+	json_t *f;
+	size_t i;
+
+	if (q->image == NULL || util_fmt(fit, sizeof(fit), "%s/%lld/%lld/%lld", q->image,
+					 (long long)q->vcpus, (long long)q->memory_mib,
+					 (long long)q->disk_gib) < 0)
+		return 0;
+	json_array_foreach(json_object_get(h, "templates"), i, f)
+		if (json_is_string(f) && strcmp(json_string_value(f), fit) == 0)
+			return 1;
+	return 0;
+}
+
 int
 store_host_place(const struct place_req *q, char *id, size_t len, char *why, size_t whylen)
 {
@@ -460,6 +504,8 @@ store_host_place(const struct place_req *q, char *id, size_t len, char *why, siz
 		if (host_filter(q, h, lenient, why, whylen))
 			continue;
 		share = budget > 0 ? (double)um / (double)budget : 0;
+		if (has_template(q, h))
+			share += policy == PLACE_SPREAD ? -PLACE_TEMPLATE_BONUS : PLACE_TEMPLATE_BONUS;
 		if (!found || (policy == PLACE_SPREAD ? share < best : share > best)) {
 			best = share;
 			snprintf(id, len, "%s", hid);

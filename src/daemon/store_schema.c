@@ -124,6 +124,7 @@ const char *const store_schema_sqlite[] = {
 	"CREATE INDEX vms_group ON vms (tenant_id, group_name);"
 	"ALTER TABLE hosts ADD COLUMN disk_gib INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE hosts ADD COLUMN disk_free_gib INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN templates TEXT NOT NULL DEFAULT '[]';"
 	/* Volumes in each host's pool; alerts numbered per host (host_id,
 	 * seq), in the control plane's order by id. */
 	"ALTER TABLE volumes ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"

@@ -25,6 +25,8 @@ for k in 1 2; do
 done
 expect_eq "$(ctl --json template list | jq length)" 1 "templates"
 tpl=$(ctl --json template list | jq -r '.[0].key')
+# host.info tells the control plane which fits this host can clone.
+expect_eq "$(ctl raw '{"op":"host.info"}' | jq -c .result.templates)" '["base/1/128/1"]' "host.info templates"
 ident() { console "$1" | tr -d '\r' | grep '^identity: ' | tail -n 1; }
 base_templates() {
 	ctl --json template list | jq '[.[] | select(.identity | test("\nimage=base\n"))] | length'

@@ -316,12 +316,39 @@ test_join_tokens(void **state)
 	assert_int_equal(store_join_token_delete("jt-nope"), -ENOENT);
 }
 
+/* A host with a ready template for the fit is preferred (spread) until it
+ * is PLACE_TEMPLATE_BONUS more used than another. */
+static void
+test_template_weigh(void **state)
+{
+	json_t *info = json_pack("{s:i, s:i, s:[s]}", "cpus", 2, "memory_mib", 4096, "templates",
+				 "web-hosting/1/128/1");
+	int host = -1;
+
+	(void)state;
+	store_host_heartbeat_ok(hid[2], info);
+	json_decref(info);
+	assert_int_equal(place(1, 128, &host), 0);
+	assert_int_equal(host, 2); /* all empty: h3 can clone it */
+	/* Pack puts 1000 MiB more on h3 (the most used): 1128 of 3584. */
+	store_host_set_policy(PLACE_PACK, 2);
+	assert_int_equal(place(1, 1000, &host), 0);
+	assert_int_equal(host, 2);
+	store_host_set_policy(PLACE_SPREAD, 2);
+	assert_int_equal(place(1, 192, &host), 0);
+	assert_int_equal(host, 0); /* no template of that fit: h1 (empty, by name) */
+	/* h3 is now more than a quarter fuller than h2 (empty): h2 wins. */
+	assert_int_equal(place(1, 128, &host), 0);
+	assert_int_equal(host, 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_groups_and_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_template_weigh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_join_tokens, setup, teardown),
 	};
 

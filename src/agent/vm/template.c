@@ -436,6 +436,30 @@ is_current(const char *key, const char *have)
 	return strcmp(now_key, key) == 0 && strcmp(id, have) == 0;
 }
 
+json_t *
+template_fits(void)
+{
+	json_t *all = template_list(), *t, *fits = json_array();
+	char f[4][80];
+	size_t i;
+
+	json_array_foreach(all, i, t) {
+		const char *key = json_string_value(json_object_get(t, "key"));
+		const char *id = json_string_value(json_object_get(t, "identity"));
+		char fit[400];
+
+		if (!is_current(key, id) || id_field(id, "image", f[0], sizeof(f[0])) < 0 ||
+		    id_field(id, "vcpus", f[1], sizeof(f[1])) < 0 ||
+		    id_field(id, "memory_mib", f[2], sizeof(f[2])) < 0 ||
+		    id_field(id, "disk_gib", f[3], sizeof(f[3])) < 0)
+			continue;
+		snprintf(fit, sizeof(fit), "%s/%s/%s/%s", f[0], f[1], f[2], f[3]);
+		json_array_append_new(fits, json_string(fit));
+	}
+	json_decref(all);
+	return fits;
+}
+
 static int (*in_use_fn)(const char *dir);
 
 void

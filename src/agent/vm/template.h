@@ -49,6 +49,9 @@ int template_build(const struct vm_spec *spec, char *err, size_t errlen);
 void template_build_async(const struct vm_spec *spec);
 
 json_t *template_list(void);
+/* The fits of the current templates as "image/vcpus/memory_mib/disk_gib"
+ * (host.info: the control plane prefers a host that can clone). */
+json_t *template_fits(void);
 
 /* Remove stale templates: {removed: [keys], kept_for_clones: [keys whose
  * RAM and state went but whose disk clones still use]}. */
