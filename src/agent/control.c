@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fwvm.h"
+#include "ids.h"
 #include "image.h"
 #include "net.h"
 #include "spec.h"
@@ -342,6 +343,8 @@ h_net_apply(json_t *args, const char *name, json_t **out, struct op_error *e)
 	(void)name;
 	if ((r = net_apply(args, out, e)) < 0 || t == NULL)
 		return r;
+	/* The sensor follows on its own thread (ids.h): no lock held here. */
+	ids_tenant_changed(t);
 	if ((r = fwvm_sync(t, e)) < 0) {
 		json_decref(*out);
 		*out = NULL;
@@ -381,6 +384,7 @@ h_net_repair(json_t *args, const char *name, json_t **out, struct op_error *e)
 		return -EINVAL;
 	if ((r = net_repair(t, out, e)) < 0)
 		return r;
+	ids_tenant_changed(t);
 	if ((r = fwvm_sync(t, e)) < 0) {
 		json_decref(*out);
 		*out = NULL;
@@ -399,7 +403,9 @@ h_net_delete(json_t *args, const char *name, json_t **out, struct op_error *e)
 		return -EINVAL;
 	if ((r = net_delete_check(t, e)) < 0 || (r = fwvm_delete(t, e)) < 0)
 		return r;
-	return net_delete(t, e);
+	if ((r = net_delete(t, e)) == 0)
+		ids_tenant_changed(t);
+	return r;
 }
 
 static int
@@ -408,6 +414,20 @@ h_net_list(json_t *args, const char *name, json_t **out, struct op_error *e)
 	(void)args, (void)name, (void)e;
 	*out = net_list();
 	return 0;
+}
+
+static int
+h_ids_status(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_status(args, out, e);
+}
+
+static int
+h_ids_alerts(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_alerts(args, out, e);
 }
 
 static const struct {
@@ -427,6 +447,7 @@ static const struct {
 	{"template.gc", 0, h_template_gc},
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
 	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
+	{"ids.status", 0, h_ids_status},	 {"ids.alerts", 0, h_ids_alerts},
 };
 
 static json_t *

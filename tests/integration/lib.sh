@@ -49,13 +49,14 @@ kill_qemus() {
 }
 
 # Other helpers the agent started for this test (dnsmasq, cloudlet-storaged,
-# which outlive the agent by design): their command lines name $T.
+# cloudlet-ids, which outlive the agent by design): their command lines name $T.
 kill_named_procs() {
 	for p in $(pgrep -f "$T/" 2>/dev/null); do
 		[ "$p" = $$ ] && continue
 		case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
 		dnsmasq*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		*cloudlet-storaged*"$T/"*) kill -9 "$p" 2>/dev/null ;;
+		*cloudlet-ids*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		esac
 	done
 }
