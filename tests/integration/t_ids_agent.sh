@@ -1,0 +1,157 @@
+#!/bin/bash
+# t_ids_agent.sh - the agent runs the IDS sensor for every tenant network
+# (docs/ids.md, src/agent/appliance/ids.c), against real attacks:
+#
+#   tenant A: network main 10.1.0.0/24, VMs a1 (web, 10.1.0.10, port
+#   forward 198.18.0.10:8080 -> 80) and a2 (10.1.0.11, 1:1 address
+#   198.18.0.12), inbound TCP allowed to both; tenant B: the same subnet,
+#   no VM; an "outside" namespace on the external bridge.
+#
+# Checked: the sensor runs as cloudlet-ids with seccomp and has a capture
+# for each network; an nmap SYN scan of a2 and a curl path traversal to a1
+# (the project's rule 1000003, tests/ids/rules) come back from ids.alerts
+# with tenant A, network main, the VM's address and the signature; tenant B
+# gets none of them; kill -9 of the sensor: the agent starts it again, hands
+# it the networks again, and a new attack is seen; an agent restart adopts
+# the running sensor and the alert sequence goes on; "ids": {"enabled":
+# false} takes a tenant's networks out of the sensor.
+. "$(dirname "$0")/lib.sh"
+
+for t in nmap curl jq; do command -v $t >/dev/null || fail "missing $t (scripts/setup.sh)"; done
+getent passwd cloudlet-ids >/dev/null || fail "no user cloudlet-ids (scripts/setup.sh)"
+
+A=da-$$ B=db-$$
+EXT=clx-ids-$$ EXTBR=cx$$ OUT=clo-ids-$$
+EXT_NETNS=$EXT EXT_BRIDGE=$EXTBR
+NETNS_LIST="cln-$A clf-$A cln-$B clf-$B $EXT"
+RULES=$ROOT/tests/ids/rules
+netns_add "$OUT"
+agent_start --ids-rules "$RULES"
+
+apply() {
+	r=$(ctl raw "$(jq -c '{op:"net.apply",args:.}' <<<"$1")")
+	jq -e .ok <<<"$r" >/dev/null || fail "net.apply refused: $r"
+}
+ALLOW_TCP='[{"direction":"ingress","action":"allow","protocol":"tcp","local":"10.1.0.0/24"}]'
+STATE_A=$(jq -cn --arg t "$A" --argjson r "$ALLOW_TCP" '{tenant:$t, networks:[{id:"main",cidr:"10.1.0.0/24"}],
+  external:{address:"198.18.0.10/24"}, addresses:[{address:"198.18.0.12",vm:"10.1.0.11"}],
+  forwards:[{address:"198.18.0.10",protocol:"tcp",port:8080,to:"10.1.0.10",to_port:80}], rules:$r}')
+state_b() {
+	jq -cn --arg t "$B" --argjson r "$ALLOW_TCP" --argjson ids "$1" '{tenant:$t,
+	  networks:[{id:"main",cidr:"10.1.0.0/24"}], external:{address:"198.18.0.20/24"}, rules:$r, ids:$ids}'
+}
+apply "$STATE_A"
+apply "$(state_b '{"enabled":true}')"
+
+# The outside computer.
+ip link add "o$$" type veth peer name "op$$"
+ip link set "o$$" netns "$OUT"
+ip link set "op$$" netns "$EXT"
+ip -n "$EXT" link set "op$$" master "$EXTBR" up
+ip -n "$OUT" addr add 198.18.0.254/24 dev "o$$"
+ip -n "$OUT" link set "o$$" up
+ip -n "$OUT" link set lo up
+
+for v in a1:10.1.0.10 a2:10.1.0.11; do
+	IFS=: read -r n ip <<<"$v"
+	ctl vm create "$n" --image web-hosting --vcpus 1 --memory 160 --disk 1 --provision cold \
+		--nic "network=$A/main,address=$ip/24" >/dev/null || fail "create $n"
+done
+for n in a1 a2; do ctl vm wait "$n" ready --timeout 240 >/dev/null || fail "$n not ready"; done
+log "2 VMs ready"
+
+status() { ctl raw '{"op":"ids.status"}' | jq -c .result; }
+sensor_pid() { status | jq -r .sensor_pid; }
+# wait_for JQ-EXPR WHAT: poll ids.status until the expression holds.
+wait_status() {
+	i=0
+	until status | jq -e "$1" >/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "$2: $(status)"
+		sleep 0.2
+	done
+}
+# Networks in the sensor, with a capture, as the agent sees them.
+captured() { wait_status "[.networks[] | select(.tenant == \"$1\" and .network == \"main\" and .capture and .stats != null)] | length == 1" "$1/main not captured"; }
+captured "$A"
+captured "$B"
+
+pid=$(sensor_pid)
+uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+expect_eq "$uid" "$(id -u cloudlet-ids)" "uid of the sensor"
+expect_eq "$(awk '/^Seccomp:/ {print $2}' "/proc/$pid/status")" 2 "seccomp mode of the sensor"
+log "sensor pid $pid runs as cloudlet-ids (uid $uid) with seccomp"
+
+alerts() { ctl raw "$(jq -cn --argjson a "${1:-0}" '{op:"ids.alerts",args:{since:$a}}')" | jq -c .result; }
+# wait_alert JQ-SELECT WHAT [SINCE]: the first alert after SINCE that matches.
+wait_alert() {
+	i=0
+	while :; do
+		got=$(alerts "${3:-0}" | jq -c "[.alerts[] | select($1)] | first // empty")
+		[ -n "$got" ] && break
+		i=$((i + 1))
+		[ $i -lt 150 ] || fail "no alert for $2: $(alerts "${3:-0}")"
+		sleep 0.2
+	done
+	printf '%s' "$got"
+}
+traversal() {
+	ip netns exec "$OUT" curl -s -o /dev/null --max-time 5 --path-as-is \
+		"http://198.18.0.10:8080/cgi-bin/../../etc/passwd?try=$1" || true
+}
+
+# A real scan through the firewall (a2's 1:1 address), and a web attack
+# through the port forward.
+ip netns exec "$OUT" nmap -sS -Pn -n -p 1-200 --max-retries 0 198.18.0.12 >"$T/nmap.log" 2>&1 ||
+	fail "nmap: $(cat "$T/nmap.log")"
+traversal 1
+scan=$(wait_alert '.alert.signature_id == 9100001 and .dest_ip == "10.1.0.11"' "the nmap SYN scan")
+web=$(wait_alert '.alert.signature_id == 1000003 and .dest_ip == "10.1.0.10"' "the path traversal")
+for a in "$scan" "$web"; do
+	expect_eq "$(jq -r .tenant_id <<<"$a")" "$A" "tenant of an alert"
+	expect_eq "$(jq -r .network_id <<<"$a")" main "network of an alert"
+	expect_eq "$(jq -r .src_ip <<<"$a")" 198.18.0.254 "source of an alert"
+done
+expect_eq "$(jq -r .dest_vm <<<"$scan")" a2 "VM of the scan alert"
+expect_eq "$(jq -r .dest_vm <<<"$web")" a1 "VM of the web alert"
+expect_match "$(jq -r .alert.signature <<<"$web")" "path traversal" "signature"
+log "scan: $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_vm}' <<<"$scan")"
+log "web:  $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_port, dest_vm}' <<<"$web")"
+
+# Tenant B (same subnet) sees none of it.
+expect_eq "$(ctl raw "$(jq -cn --arg t "$B" '{op:"ids.alerts",args:{tenant:$t}}')" | jq '.result.alerts | length')" 0 "alerts of tenant B"
+expect_eq "$(alerts | jq --arg t "$B" '[.alerts[] | select(.tenant_id == $t)] | length')" 0 "tenant B in all alerts"
+# Bad arguments are refused.
+expect_match "$(ctl raw '{"op":"ids.alerts","args":{"limit":5000}}')" '"invalid"' "limit 5000"
+expect_match "$(ctl raw '{"op":"ids.alerts","args":{"bogus":1}}')" '"invalid"' "unknown field"
+
+# The sensor killed: started again, handed both networks again, sees again.
+last=$(alerts | jq .last)
+kill -9 "$pid"
+wait_status ".sensor_restarts >= 1 and .sensor_pid != $pid and .sensor_answers" "sensor not restarted"
+captured "$A"
+captured "$B"
+pid2=$(sensor_pid)
+log "sensor restarted: pid $pid -> $pid2"
+traversal 2
+again=$(wait_alert '.alert.signature_id == 1000003 and .tenant_id == "'"$A"'"' "an attack after the restart" "$last")
+log "after the sensor's restart: $(jq -c '{seq, sig: .alert.signature}' <<<"$again")"
+
+# An agent restart adopts the running sensor; the sequence goes on.
+last=$(jq .seq <<<"$again")
+agent_stop
+agent_start --ids-rules "$RULES"
+wait_status ".sensor_pid == $pid2 and .sensor_answers" "sensor not adopted"
+captured "$A"
+grep -q "ids: adopted cloudlet-ids, pid $pid2" "$T/agent.log" || fail "agent log does not say it adopted the sensor"
+traversal 3
+later=$(wait_alert '.alert.signature_id == 1000003' "an attack after the agent's restart" "$last")
+[ "$(jq .seq <<<"$later")" -gt "$last" ] || fail "sequence went back: $later after $last"
+expect_eq "$(alerts "$last" | jq '[.alerts[] | select(.seq <= '"$last"')] | length')" 0 "old alerts again"
+log "after the agent's restart: same sensor, $(jq -c '{seq, sig: .alert.signature}' <<<"$later")"
+
+# IDS off for tenant B: its network leaves the sensor.
+apply "$(state_b '{"enabled":false}')"
+wait_status "[.networks[] | select(.tenant == \"$B\")] | length == 0" "tenant B still in the sensor"
+captured "$A"
+log "ids.enabled false: tenant B's network left the sensor"
