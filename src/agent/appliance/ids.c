@@ -12,7 +12,6 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +23,12 @@
 
 #include "fwvm.h"
 #include "helper.h"
-#include "idseve.h"
+#include "idstail.h"
 #include "jsonv.h"
 #include "log.h"
 #include "msg.h"
 #include "net.h"
+#include "netns.h"
 #include "util.h"
 
 #define DIRTY_MAX 64
@@ -63,8 +63,6 @@ static int dirty_all;
 static pid_t sensor_pid;
 static unsigned restarts;
 static struct held *held;
-static struct idseve eve;
-static int eve_ready;
 
 void
 ids_tenant_changed(const char *tenant)
@@ -336,36 +334,6 @@ sensor_ensure(void)
 
 /* ---- inside a tenant's namespace -------------------------------------- */
 
-/*
- * Run fn(arg) on this thread inside namespace ns, then come back. As in
- * nftx.c: a thread that cannot come back must not go on.
- */
-static int
-in_netns(const char *ns, int (*fn)(void *), void *arg)
-{
-	char path[128];
-	int home, target, r;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	target = open(path, O_RDONLY | O_CLOEXEC);
-	if (home < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = fn(arg);
-	if (setns(home, CLONE_NEWNET) < 0) {
-		perror("cloudlet-agent: cannot return to the agent's namespace");
-		abort();
-	}
-out:
-	if (home >= 0)
-		close(home);
-	if (target >= 0)
-		close(target);
-	return r;
-}
-
 struct probe {
 	const char *ifname;
 	int want_socket; /* also an AF_PACKET socket bound to it */
@@ -416,7 +384,7 @@ probe(const char *ns, const char *ifname, int want_socket, struct probe *p)
 	p->ifname = ifname;
 	p->want_socket = want_socket;
 	p->fd = -1;
-	return in_netns(ns, probe_here, p);
+	return netns_call(ns, probe_here, p);
 }
 
 /* ---- a tenant's networks ---------------------------------------------- */
@@ -666,154 +634,7 @@ worker(void *arg)
 	return NULL;
 }
 
-/* ---- alerts: the EVE file into the ring ------------------------------- */
-
-struct eve_pos {
-	uint64_t offset, ino, next_seq;
-};
-
-static void
-pos_load(struct eve_pos *p)
-{
-	char *text = NULL;
-	size_t len;
-	json_t *j;
-
-	memset(p, 0, sizeof(*p));
-	if (util_read_file(conf.pos, 4096, &text, &len) < 0)
-		return;
-	j = json_loadb(text, len, 0, NULL);
-	free(text);
-	p->offset = (uint64_t)json_integer_value(json_object_get(j, "offset"));
-	p->ino = (uint64_t)json_integer_value(json_object_get(j, "ino"));
-	p->next_seq = (uint64_t)json_integer_value(json_object_get(j, "next_seq"));
-	json_decref(j);
-}
-
-static void
-pos_save(const struct eve_pos *p)
-{
-	json_t *j = json_pack("{s:I, s:I, s:I}", "offset", (json_int_t)p->offset, "ino",
-			      (json_int_t)p->ino, "next_seq", (json_int_t)p->next_seq);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	if (text != NULL)
-		util_write_atomic(conf.pos, text, strlen(text), 0600);
-	free(text);
-	json_decref(j);
-}
-
-/* Read what is new in the file (at most 1 MiB a round): 1 if anything. */
-static int
-tail_once(int fd, struct eve_pos *p, char *buf, size_t buflen)
-{
-	struct stat st;
-	int got = 0;
-
-	if (fstat(fd, &st) < 0)
-		return 0;
-	if ((uint64_t)st.st_ino != p->ino || (uint64_t)st.st_size < p->offset) {
-		/* A new file, or the old one truncated: from its start. */
-		p->ino = (uint64_t)st.st_ino;
-		p->offset = 0;
-		pthread_mutex_lock(&mtx);
-		idseve_reset_line(&eve);
-		pthread_mutex_unlock(&mtx);
-	}
-	for (int round = 0; round < 16; round++) {
-		ssize_t n = pread(fd, buf, buflen, (off_t)p->offset);
-
-		if (n <= 0)
-			break;
-		pthread_mutex_lock(&mtx);
-		idseve_feed(&eve, buf, (size_t)n);
-		p->next_seq = eve.next_seq;
-		pthread_mutex_unlock(&mtx);
-		p->offset += (uint64_t)n;
-		got = 1;
-	}
-	return got;
-}
-
-static void *
-tail(void *arg)
-{
-	struct eve_pos p;
-	char *buf = malloc(64 * 1024);
-	int fd = -1;
-
-	(void)arg;
-	pos_load(&p);
-	for (;;) {
-		struct stat cur, now;
-
-		/* The file was replaced (rotated): follow the path. */
-		if (fd >= 0 && (stat(conf.eve, &now) < 0 || fstat(fd, &cur) < 0 ||
-				now.st_ino != cur.st_ino)) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0)
-			fd = open(conf.eve, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && buf != NULL && tail_once(fd, &p, buf, 64 * 1024)) {
-			struct eve_pos save = p;
-
-			/* A partial line is read again after a restart. */
-			pthread_mutex_lock(&mtx);
-			if (!eve.skipping)
-				save.offset -= eve.len;
-			pthread_mutex_unlock(&mtx);
-			pos_save(&save);
-			continue;
-		}
-		usleep(200000);
-	}
-	return NULL;
-}
-
 /* ---- operations --------------------------------------------------------- */
-
-static int
-arg_u64(const json_t *args, const char *key, uint64_t dflt, uint64_t max, uint64_t *out,
-	struct op_error *e)
-{
-	const json_t *v = json_object_get(args, key);
-
-	*out = dflt;
-	if (v == NULL)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    (uint64_t)json_integer_value(v) > max)
-		return op_fail(e, "invalid", -EINVAL, "%s must be an integer from 0 to %llu", key,
-			       (unsigned long long)max);
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
-int
-ids_alerts(json_t *args, json_t **out, struct op_error *e)
-{
-	static const char *const allowed[] = {"since", "after", "limit", "tenant", NULL};
-	const json_t *tv = json_object_get(args, "tenant");
-	uint64_t since, after, limit;
-	char why[200];
-	int r;
-
-	if (jsonv_only_fields(args, allowed, why, sizeof(why)) < 0)
-		return op_fail(e, "invalid", -EINVAL, "%s", why);
-	if (tv != NULL && !json_is_string(tv))
-		return op_fail(e, "invalid", -EINVAL, "tenant must be a string");
-	if ((r = arg_u64(args, "since", 0, INT64_MAX, &since, e)) < 0 ||
-	    (r = arg_u64(args, "after", since, INT64_MAX, &after, e)) < 0 ||
-	    (r = arg_u64(args, "limit", 1000, 1000, &limit, e)) < 0)
-		return r;
-	pthread_mutex_lock(&mtx);
-	*out = eve_ready ? idseve_query(&eve, after, limit ? limit : 1000, json_string_value(tv))
-			 : json_pack("{s:[], s:I, s:i, s:i}", "alerts", "last", (json_int_t)after,
-				     "first", 0, "next", 1);
-	pthread_mutex_unlock(&mtx);
-	return *out ? 0 : op_fail(e, "internal", -ENOMEM, "out of memory");
-}
 
 /* Our view of the networks, with the sensor's counters where it has them. */
 static json_t *
@@ -834,6 +655,12 @@ networks_view(const json_t *stats, const char *tenant)
 	}
 	pthread_mutex_unlock(&mtx);
 	return arr;
+}
+
+int
+ids_alerts(json_t *args, json_t **out, struct op_error *e)
+{
+	return idstail_alerts(args, out, e);
 }
 
 int
@@ -859,13 +686,8 @@ ids_status(json_t *args, json_t **out, struct op_error *e)
 	pthread_mutex_lock(&mtx);
 	pid = sensor_pid;
 	n_restarts = restarts;
-	ev = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "lines",
-		       (json_int_t)eve.c.lines, "alerts", (json_int_t)eve.c.alerts, "other",
-		       (json_int_t)eve.c.other, "malformed", (json_int_t)eve.c.malformed,
-		       "too_long", (json_int_t)eve.c.too_long, "evicted",
-		       (json_int_t)eve.c.evicted, "held", (json_int_t)eve.count, "next_seq",
-		       (json_int_t)eve.next_seq);
 	pthread_mutex_unlock(&mtx);
+	ev = idstail_counters();
 	*out = json_pack("{s:b, s:i, s:i, s:b, s:s, s:s, s:o, s:o}", "enabled", 1, "sensor_pid",
 			 (int)pid, "sensor_restarts", (int)n_restarts, "sensor_answers",
 			 stats != NULL, "rules", conf.rules, "eve_file", conf.eve, "eve", ev,
@@ -936,7 +758,6 @@ usable(const struct ids_config *cfg)
 int
 ids_init(const struct ids_config *cfg)
 {
-	struct eve_pos p;
 	pthread_t t;
 	int r;
 
@@ -944,17 +765,12 @@ ids_init(const struct ids_config *cfg)
 		return 0;
 	if ((r = paths(cfg)) < 0)
 		return r;
-	pos_load(&p);
-	if ((r = idseve_init(&eve, p.next_seq)) < 0)
+	if ((r = idstail_start(conf.eve, conf.pos)) < 0)
 		return r;
-	eve_ready = 1;
 	conf.enabled = 1;
 	dirty_all = 1;
 	net_set_ports_hook(ids_tenant_changed);
 	if (pthread_create(&t, NULL, worker, NULL) != 0)
-		return -EAGAIN;
-	pthread_detach(t);
-	if (pthread_create(&t, NULL, tail, NULL) != 0)
 		return -EAGAIN;
 	pthread_detach(t);
 	log_info("ids: sensor %s as %s, rules %s, alerts from %s", conf.bin, conf.user, conf.rules,

@@ -315,3 +315,30 @@ netns_spawn(const char *ns, const char *const argv[], const char *logpath)
 	}
 	return pid;
 }
+
+int
+netns_call(const char *ns, int (*fn)(void *), void *arg)
+{
+	char path[128];
+	int home, target, r;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	/* thread-self: this thread's namespace, not the leader's. */
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (home < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = fn(arg);
+	if (setns(home, CLONE_NEWNET) < 0) {
+		perror("cloudlet-agent: cannot return to the agent's namespace");
+		abort();
+	}
+out:
+	if (home >= 0)
+		close(home);
+	if (target >= 0)
+		close(target);
+	return r;
+}
