@@ -155,3 +155,23 @@ apply "$(state_b '{"enabled":false}')"
 wait_status "[.networks[] | select(.tenant == \"$B\")] | length == 0" "tenant B still in the sensor"
 captured "$A"
 log "ids.enabled false: tenant B's network left the sensor"
+
+# --ids off: the agent stops the sensor it left running and answers without it.
+pid3=$(sensor_pid)
+agent_stop
+agent_start --ids off
+i=0
+while proc_alive "$pid3"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "--ids off left the sensor $pid3 running"
+	sleep 0.1
+done
+expect_eq "$(status | jq -c .)" '{"enabled":false}' "ids.status with --ids off"
+# Without the binary the agent works as before and says so once.
+agent_stop
+agent_start --ids-bin "$T/no-such-cloudlet-ids"
+expect_eq "$(status | jq .enabled)" false "ids.status without the binary"
+expect_eq "$(ctl --json vm list | jq length)" 2 "VMs listed without the sensor"
+apply "$STATE_A"
+expect_eq "$(grep -c 'no-such-cloudlet-ids.*intrusion detection is off' "$T/agent.log")" 1 "log lines about the missing binary"
+log "--ids off stops the sensor; a missing binary leaves the agent working"

@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static char dirty[DIRTY_MAX][NET_TENANT_MAX + 1];
 static size_t n_dirty;
 static int dirty_all;
+static uint64_t retry_at; /* worker only: a failed step is tried again then */
 static pid_t sensor_pid;
 static unsigned restarts;
 static struct held *held;
@@ -135,6 +137,7 @@ sensor_call(const char *op, json_t *args, int fd, json_t **result, char *err, si
 {
 	json_t *req = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
 	json_t *reply = NULL, *msg;
+	const char *code;
 	struct msg_reader rd;
 	char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	int s, r;
@@ -171,8 +174,10 @@ sensor_call(const char *op, json_t *args, int fd, json_t **result, char *err, si
 	}
 	msg = json_object_get(json_object_get(reply, "error"), "message");
 	snprintf(err, errlen, "%s: %s", op, json_string_value(msg) ?: "refused");
+	code = json_string_value(json_object_get(json_object_get(reply, "error"), "code"));
+	r = code != NULL && strcmp(code, "not_found") == 0 ? -ENOENT : -EIO;
 	json_decref(reply);
-	return -EIO;
+	return r;
 }
 
 /* ---- the sensor process --------------------------------------------- */
@@ -311,8 +316,9 @@ sensor_ensure(void)
 	if (pid > 0) {
 		pthread_mutex_lock(&mtx);
 		restarts++;
+		sensor_pid = 0; /* counted once, however long it takes to start */
 		pthread_mutex_unlock(&mtx);
-		log_warnx("ids: cloudlet-ids (pid %d) ended: restarting (%u)", (int)pid, restarts);
+		log_warnx("ids: cloudlet-ids (pid %d) ended: restarting", (int)pid);
 	}
 	held_clear();
 	if ((pid = helper_adopt(&hp)) > 0) {
@@ -388,6 +394,15 @@ probe(const char *ns, const char *ifname, int want_socket, struct probe *p)
 }
 
 /* ---- a tenant's networks ---------------------------------------------- */
+
+/* Something the sensor refused or missed is tried again, in full, soon
+ * (not at once: a refusal that lasts must not spin). */
+static void
+retry_later(void)
+{
+	if (retry_at == 0)
+		retry_at = util_now_ms() + 10000;
+}
 
 static void
 sensor_name(const char *tenant, const char *net, char *out, size_t len)
@@ -471,6 +486,7 @@ capture(struct held *h, const char *br, struct probe *bp)
 	if (sensor_call("capture.add", json_pack("{s:s, s:s}", "network_id", h->sid, "iface", br),
 			bp->fd, &res, err, sizeof(err)) < 0) {
 		log_warnx("ids %s: %s", h->sid, err);
+		retry_later();
 		return;
 	}
 	pthread_mutex_lock(&mtx);
@@ -494,6 +510,7 @@ sync_network(const struct net_tenant *st, const struct net_network *n, const cha
 	snprintf(br, sizeof(br), "br-%s", n->hash);
 	if ((r = probe(ns_net, br, 1, &bp)) < 0) {
 		log_warnx("ids %s: no capture on %s in %s: %s", sid, br, ns_net, strerror(-r));
+		retry_later();
 		return;
 	}
 	cfg = net_config(st, n, sid, ports, np, ns_fw, st->role == NET_ROLE_HOME ? bp.mac : NULL);
@@ -501,6 +518,7 @@ sync_network(const struct net_tenant *st, const struct net_network *n, const cha
 		goto out;
 	if ((r = sensor_call("network.set", cfg, -1, &res, err, sizeof(err))) < 0) {
 		log_warnx("ids %s: %s", sid, err);
+		retry_later();
 		goto out;
 	}
 	log_debug("ids %s: %lld rules loaded, %lld skipped", sid,
@@ -533,7 +551,7 @@ sync_tenant(const char *tenant)
 	struct net_port *ports = NULL;
 	char ns_net[64], ns_fw[64], err[512];
 	size_t np = 0;
-	int have = net_tenant_get(tenant, &st, ns_net, sizeof(ns_net)) == 0;
+	int have = net_tenant_get(tenant, &st, ns_net, sizeof(ns_net)) == 0, r;
 	struct held *h, *next;
 
 	if (have && (st.ids_off || st.role != NET_ROLE_HOME ||
@@ -547,9 +565,14 @@ sync_tenant(const char *tenant)
 		next = h->next;
 		if (strcmp(h->tenant, tenant) != 0 || has_network(have ? &st : NULL, h->sid))
 			continue;
-		if (sensor_call("network.delete", json_pack("{s:s}", "network_id", h->sid), -1,
-				NULL, err, sizeof(err)) < 0)
+		r = sensor_call("network.delete", json_pack("{s:s}", "network_id", h->sid), -1, NULL,
+				err, sizeof(err));
+		if (r < 0 && r != -ENOENT) {
+			/* Kept: its deletion is tried again. */
 			log_warnx("ids %s: %s", h->sid, err);
+			retry_later();
+			continue;
+		}
 		held_remove(h);
 	}
 	free(ports);
@@ -624,6 +647,10 @@ worker(void *arg)
 			pthread_mutex_unlock(&mtx);
 			sleep(5);
 			continue;
+		}
+		if (retry_at != 0 && util_now_ms() >= retry_at) {
+			retry_at = 0;
+			all = 1;
 		}
 		if (r > 0 || all)
 			sync_all();
@@ -755,14 +782,29 @@ usable(const struct ids_config *cfg)
 	return 1;
 }
 
+/* IDS off, but an earlier agent's sensor runs: it would inspect and
+ * alert with nobody handing it changes. */
+static void
+stop_leftover(const struct ids_config *cfg)
+{
+	pid_t pid;
+
+	if (cfg->state_dir == NULL || paths(cfg) < 0 || (pid = helper_adopt(&hp)) <= 0)
+		return;
+	log_info("ids: stopping cloudlet-ids pid %d (intrusion detection is off)", (int)pid);
+	kill(pid, SIGTERM);
+}
+
 int
 ids_init(const struct ids_config *cfg)
 {
 	pthread_t t;
 	int r;
 
-	if (!usable(cfg))
+	if (!usable(cfg)) {
+		stop_leftover(cfg);
 		return 0;
+	}
 	if ((r = paths(cfg)) < 0)
 		return r;
 	if ((r = idstail_start(conf.eve, conf.pos)) < 0)
