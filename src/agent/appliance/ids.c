@@ -88,22 +88,19 @@ ids_tenant_changed(const char *tenant)
 
 /* ---- talking to the sensor (docs/ids.md, "Control protocol") ---------- */
 
-/* The line, with fd (>= 0) passed along with its first byte. */
+/* The line (its newline included), with fd (>= 0) passed along with its
+ * first byte. */
 static int
 send_line(int s, const char *line, int fd)
 {
 	size_t n = strlen(line), off = 0;
 	char cbuf[CMSG_SPACE(sizeof(int))];
 
-	while (off < n + 1) {
-		struct iovec iov = {(void *)(uintptr_t)(line + off), n + 1 - off};
+	while (off < n) {
+		struct iovec iov = {(void *)(uintptr_t)(line + off), n - off};
 		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t w;
 
-		if (off == n) /* the newline */
-			iov.iov_base = (void *)(uintptr_t)"\n";
-		else
-			iov.iov_len = n - off;
 		if (off == 0 && fd >= 0) {
 			struct cmsghdr *h;
 
@@ -127,6 +124,23 @@ send_line(int s, const char *line, int fd)
 	return 0;
 }
 
+/* req as one line of text, newline included (malloc'd), or NULL. */
+static char *
+line_of(const json_t *req)
+{
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	size_t n = text ? strlen(text) : 0;
+	char *line = text ? realloc(text, n + 2) : NULL;
+
+	if (line == NULL) {
+		free(text);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
 /*
  * One request on a connection of its own (args consumed): 0 with *result
  * (new reference, may be NULL), -errno when the sensor cannot be reached,
@@ -139,7 +153,7 @@ sensor_call(const char *op, json_t *args, int fd, json_t **result, char *err, si
 	json_t *reply = NULL, *msg;
 	const char *code;
 	struct msg_reader rd;
-	char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	char *line = line_of(req);
 	int s, r;
 
 	json_decref(req);
