@@ -5,13 +5,14 @@
 #   tenant A: network main 10.1.0.0/24, VMs a1 (web, 10.1.0.10, port
 #   forward 198.18.0.10:8080 -> 80) and a2 (10.1.0.11, 1:1 address
 #   198.18.0.12), inbound TCP allowed to both; tenant B: the same subnet,
-#   no VM; an "outside" namespace on the external bridge.
+#   VM b1 at a1's address (10.1.0.10, port forward 198.18.0.20:8080 -> 80);
+#   an "outside" namespace on the external bridge.
 #
 # Checked: the sensor runs as cloudlet-ids with seccomp and has a capture
 # for each network; an nmap SYN scan of a2 and a curl path traversal to a1
 # (the project's rule 1000003, tests/ids/rules) come back from ids.alerts
 # with tenant A, network main, the VM's address and the signature; tenant B
-# gets none of them; kill -9 of the sensor: the agent starts it again, hands
+# gets none of them, and the same attack on B's VM is B's alone; kill -9 of the sensor: the agent starts it again, hands
 # it the networks again, and a new attack is seen; an agent restart adopts
 # the running sensor and the alert sequence goes on; "ids": {"enabled":
 # false} takes a tenant's networks out of the sensor.
@@ -38,7 +39,8 @@ STATE_A=$(jq -cn --arg t "$A" --argjson r "$ALLOW_TCP" '{tenant:$t, networks:[{i
   forwards:[{address:"198.18.0.10",protocol:"tcp",port:8080,to:"10.1.0.10",to_port:80}], rules:$r}')
 state_b() {
 	jq -cn --arg t "$B" --argjson r "$ALLOW_TCP" --argjson ids "$1" '{tenant:$t,
-	  networks:[{id:"main",cidr:"10.1.0.0/24"}], external:{address:"198.18.0.20/24"}, rules:$r, ids:$ids}'
+	  networks:[{id:"main",cidr:"10.1.0.0/24"}], external:{address:"198.18.0.20/24"}, rules:$r, ids:$ids,
+	  forwards:[{address:"198.18.0.20",protocol:"tcp",port:8080,to:"10.1.0.10",to_port:80}]}'
 }
 apply "$STATE_A"
 apply "$(state_b '{"enabled":true}')"
@@ -52,13 +54,13 @@ ip -n "$OUT" addr add 198.18.0.254/24 dev "o$$"
 ip -n "$OUT" link set "o$$" up
 ip -n "$OUT" link set lo up
 
-for v in a1:10.1.0.10 a2:10.1.0.11; do
-	IFS=: read -r n ip <<<"$v"
+for v in a1:$A:10.1.0.10 a2:$A:10.1.0.11 b1:$B:10.1.0.10; do
+	IFS=: read -r n t ip <<<"$v"
 	ctl vm create "$n" --image web-hosting --vcpus 1 --memory 160 --disk 1 --provision cold \
-		--nic "network=$A/main,address=$ip/24" >/dev/null || fail "create $n"
+		--nic "network=$t/main,address=$ip/24" >/dev/null || fail "create $n"
 done
-for n in a1 a2; do ctl vm wait "$n" ready --timeout 240 >/dev/null || fail "$n not ready"; done
-log "2 VMs ready"
+for n in a1 a2 b1; do ctl vm wait "$n" ready --timeout 240 >/dev/null || fail "$n not ready"; done
+log "3 VMs ready"
 
 status() { ctl raw '{"op":"ids.status"}' | jq -c .result; }
 sensor_pid() { status | jq -r .sensor_pid; }
@@ -95,9 +97,10 @@ wait_alert() {
 	done
 	printf '%s' "$got"
 }
+# traversal TRY [EXTERNAL ADDRESS]: through a port forward to a web VM.
 traversal() {
 	ip netns exec "$OUT" curl -s -o /dev/null --max-time 5 --path-as-is \
-		"http://198.18.0.10:8080/cgi-bin/../../etc/passwd?try=$1" || true
+		"http://${2:-198.18.0.10}:8080/cgi-bin/../../etc/passwd?try=$1" || true
 }
 
 # A real scan through the firewall (a2's 1:1 address), and a web attack
@@ -118,9 +121,18 @@ expect_match "$(jq -r .alert.signature <<<"$web")" "path traversal" "signature"
 log "scan: $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_vm}' <<<"$scan")"
 log "web:  $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_port, dest_vm}' <<<"$web")"
 
-# Tenant B (same subnet) sees none of it.
-expect_eq "$(ctl raw "$(jq -cn --arg t "$B" '{op:"ids.alerts",args:{tenant:$t}}')" | jq '.result.alerts | length')" 0 "alerts of tenant B"
+# Tenant B (same subnet, b1 at a1's address) sees none of it; the same
+# attack on b1 is B's alone.
+alerts_of() { ctl raw "$(jq -cn --arg t "$1" '{op:"ids.alerts",args:{tenant:$t}}')" | jq -c .result.alerts; }
+expect_eq "$(alerts_of "$B" | jq length)" 0 "alerts of tenant B"
 expect_eq "$(alerts | jq --arg t "$B" '[.alerts[] | select(.tenant_id == $t)] | length')" 0 "tenant B in all alerts"
+n_a=$(alerts_of "$A" | jq length)
+traversal b 198.18.0.20
+webb=$(wait_alert '.alert.signature_id == 1000003 and .tenant_id == "'"$B"'"' "the path traversal on b1")
+expect_eq "$(jq -r .dest_vm <<<"$webb")" b1 "VM of tenant B's alert"
+expect_eq "$(jq -r .dest_ip <<<"$webb")" 10.1.0.10 "address of tenant B's alert"
+expect_eq "$(alerts_of "$A" | jq length)" "$n_a" "tenant A's alerts after the attack on B"
+log "tenant B: $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_vm}' <<<"$webb"); tenant A's alerts unchanged"
 # Bad arguments are refused.
 expect_match "$(ctl raw '{"op":"ids.alerts","args":{"limit":5000}}')" '"invalid"' "limit 5000"
 expect_match "$(ctl raw '{"op":"ids.alerts","args":{"bogus":1}}')" '"invalid"' "unknown field"
@@ -171,7 +183,7 @@ expect_eq "$(status | jq -c .)" '{"enabled":false}' "ids.status with --ids off"
 agent_stop
 agent_start --ids-bin "$T/no-such-cloudlet-ids"
 expect_eq "$(status | jq .enabled)" false "ids.status without the binary"
-expect_eq "$(ctl --json vm list | jq length)" 2 "VMs listed without the sensor"
+expect_eq "$(ctl --json vm list | jq length)" 3 "VMs listed without the sensor"
 apply "$STATE_A"
 expect_eq "$(grep -c 'no-such-cloudlet-ids.*intrusion detection is off' "$T/agent.log")" 1 "log lines about the missing binary"
 log "--ids off stops the sensor; a missing binary leaves the agent working"
