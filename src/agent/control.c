@@ -430,6 +430,13 @@ h_ids_alerts(json_t *args, const char *name, json_t **out, struct op_error *e)
 	return ids_alerts(args, out, e);
 }
 
+static int
+h_ids_reload(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_reload(args, out, e);
+}
+
 static const struct {
 	const char *op;
 	int takes_name;
@@ -448,6 +455,7 @@ static const struct {
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
 	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
 	{"ids.status", 0, h_ids_status},	 {"ids.alerts", 0, h_ids_alerts},
+	{"ids.reload", 0, h_ids_reload},
 };
 
 static json_t *

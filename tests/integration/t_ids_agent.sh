@@ -137,6 +137,21 @@ log "tenant B: $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_vm}' <<<"$web
 expect_match "$(ctl raw '{"op":"ids.alerts","args":{"limit":5000}}')" '"invalid"' "limit 5000"
 expect_match "$(ctl raw '{"op":"ids.alerts","args":{"bogus":1}}')" '"invalid"' "unknown field"
 
+# The same state again does not reload the sensor's rules; ids.reload does,
+# once per network.
+swapped() { grep -c "network $1.main: rules swapped in" "$T/state/ids/ids.log" || true; }
+sa=$(swapped "$A") sb=$(swapped "$B")
+apply "$STATE_A"
+ctl raw '{"op":"ids.reload"}' | jq -e .ok >/dev/null || fail "ids.reload refused"
+i=0
+until [ "$(swapped "$A")" -gt "$sa" ] && [ "$(swapped "$B")" -gt "$sb" ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "ids.reload did not reload both networks"
+	sleep 0.2
+done
+expect_eq "$(swapped "$A")" $((sa + 1)) "rule loads of $A/main after an unchanged apply and ids.reload"
+log "an unchanged net.apply does not reload the IDS rules; ids.reload does"
+
 # The sensor killed: started again, handed both networks again, sees again.
 last=$(alerts | jq .last)
 kill -9 "$pid"

@@ -54,6 +54,7 @@ struct held {
 	char tenant[NET_TENANT_MAX + 1], net[NET_ID_MAX + 1];
 	int64_t capture_id; /* 0: none */
 	int ifindex;        /* of the captured bridge; -1: adopted, not known */
+	char *sent;         /* the configuration it accepted last (worker only) */
 };
 
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -61,6 +62,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static char dirty[DIRTY_MAX][NET_TENANT_MAX + 1];
 static size_t n_dirty;
 static int dirty_all;
+static int reload_all; /* every network.set again (ids.reload) */
 static uint64_t retry_at; /* worker only: a failed step is tried again then */
 static pid_t sensor_pid;
 static unsigned restarts;
@@ -243,6 +245,7 @@ held_clear(void)
 		struct held *h = held;
 
 		held = h->next;
+		free(h->sent);
 		free(h);
 	}
 	pthread_mutex_unlock(&mtx);
@@ -286,6 +289,7 @@ held_remove(struct held *gone)
 			break;
 		}
 	pthread_mutex_unlock(&mtx);
+	free(gone->sent);
 	free(gone);
 }
 
@@ -514,7 +518,7 @@ static void
 sync_network(const struct net_tenant *st, const struct net_network *n, const char *ns_net,
 	     const char *ns_fw, const struct net_port *ports, size_t np)
 {
-	char sid[SENSOR_ID_MAX + 1], br[16], err[512];
+	char sid[SENSOR_ID_MAX + 1], br[16], err[512], *text = NULL;
 	struct probe bp;
 	struct held *h;
 	json_t *cfg, *res = NULL;
@@ -528,8 +532,18 @@ sync_network(const struct net_tenant *st, const struct net_network *n, const cha
 		return;
 	}
 	cfg = net_config(st, n, sid, ports, np, ns_fw, st->role == NET_ROLE_HOME ? bp.mac : NULL);
-	if ((h = held_find(sid)) == NULL && (h = held_add(sid)) == NULL)
+	text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (text == NULL || ((h = held_find(sid)) == NULL && (h = held_add(sid)) == NULL)) {
+		json_decref(cfg);
+		retry_later();
 		goto out;
+	}
+	/* The same configuration again would only load the same rules again. */
+	if (h->sent != NULL && strcmp(h->sent, text) == 0) {
+		json_decref(cfg);
+		capture(h, br, &bp);
+		goto out;
+	}
 	if ((r = sensor_call("network.set", cfg, -1, &res, err, sizeof(err))) < 0) {
 		log_warnx("ids %s: %s", sid, err);
 		retry_later();
@@ -539,8 +553,12 @@ sync_network(const struct net_tenant *st, const struct net_network *n, const cha
 		  (long long)json_integer_value(json_object_get(res, "loaded")),
 		  (long long)json_integer_value(json_object_get(res, "skipped")));
 	json_decref(res);
+	free(h->sent);
+	h->sent = text;
+	text = NULL;
 	capture(h, br, &bp);
 out:
+	free(text);
 	close(bp.fd);
 }
 
@@ -631,6 +649,16 @@ sync_all(void)
 	free(keys);
 }
 
+/* Every network's configuration goes out again at the next pass. */
+static void
+forget_sent(void)
+{
+	for (struct held *h = held; h; h = h->next) {
+		free(h->sent);
+		h->sent = NULL;
+	}
+}
+
 static void *
 worker(void *arg)
 {
@@ -653,6 +681,9 @@ worker(void *arg)
 		all = dirty_all;
 		n_dirty = 0;
 		dirty_all = 0;
+		if (reload_all)
+			forget_sent();
+		reload_all = 0;
 		pthread_mutex_unlock(&mtx);
 		if ((r = sensor_ensure()) < 0) {
 			/* Do not spin on a sensor that cannot start. */
@@ -696,6 +727,24 @@ networks_view(const json_t *stats, const char *tenant)
 	}
 	pthread_mutex_unlock(&mtx);
 	return arr;
+}
+
+int
+ids_reload(json_t *args, json_t **out, struct op_error *e)
+{
+	char why[200];
+
+	*out = NULL;
+	if (jsonv_only_fields(args, (const char *const[]){NULL}, why, sizeof(why)) < 0)
+		return op_fail(e, "invalid", -EINVAL, "%s", why);
+	if (!conf.enabled)
+		return op_fail(e, "conflict", -ENODEV, "intrusion detection is off");
+	pthread_mutex_lock(&mtx);
+	reload_all = 1;
+	dirty_all = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&mtx);
+	return 0;
 }
 
 int

@@ -22,7 +22,10 @@
  *     it with capture.add; network.delete for a network that went, or
  *     whose tenant turned IDS off or was deleted;
  *   - after the sensor (re)started, sends everything again: it keeps
- *     nothing on disk.
+ *     nothing on disk. Otherwise a network's configuration is sent only
+ *     when it differs from the one the sensor accepted last (a firewall
+ *     rule change does not reload its IDS rules); ids.reload sends every
+ *     one again (the operator changed the rule directory).
  * A second thread tails the EVE file into a bounded ring (idseve.h); the
  * file offset and the next sequence number are kept in eve.pos, so an
  * agent restart neither repeats nor loses alerts written meanwhile.
@@ -67,8 +70,9 @@ int ids_init(const struct ids_config *cfg);
  * sensor in line soon. Never blocks (only takes note). */
 void ids_tenant_changed(const char *tenant);
 
-/* ids.status and ids.alerts (docs/agent-protocol.md). */
+/* ids.status, ids.alerts and ids.reload (docs/agent-protocol.md). */
 int ids_status(json_t *args, json_t **out, struct op_error *e);
 int ids_alerts(json_t *args, json_t **out, struct op_error *e);
+int ids_reload(json_t *args, json_t **out, struct op_error *e);
 
 #endif
