@@ -121,6 +121,18 @@ expect_match "$(jq -r .alert.signature <<<"$web")" "path traversal" "signature"
 log "scan: $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_vm}' <<<"$scan")"
 log "web:  $(jq -c '{seq, sig: .alert.signature, dest_ip, dest_port, dest_vm}' <<<"$web")"
 
+# The platform's own traffic is clean: a DHCP exchange with the tenant's
+# dnsmasq and the VMs' ARP give no rogue-DHCP or spoofing alert (the attack
+# after it marks how far the sensor has got).
+lease=$(guest_sh a2 "udhcpc -i eth0 -n -q -t 3 -s /bin/true 2>&1" 30 || true)
+expect_match "$lease" "10.1.0.11" "DHCP lease of a2"
+seen=$(alerts | jq .last)
+traversal dhcp
+wait_alert '.alert.signature_id == 1000003' "the marker attack after DHCP" "$seen" >/dev/null
+bad=$(alerts | jq -c '[.alerts[] | select(.alert.signature_id >= 9100020 and .alert.signature_id <= 9100030)]')
+expect_eq "$(jq length <<<"$bad")" 0 "spoofing or rogue-DHCP alerts for the platform's own traffic ($bad)"
+log "DHCP from the tenant's dnsmasq and the VMs' ARP: no spoofing or rogue-DHCP alert"
+
 # Tenant B (same subnet, b1 at a1's address) sees none of it; the same
 # attack on b1 is B's alone.
 alerts_of() { ctl raw "$(jq -cn --arg t "$1" '{op:"ids.alerts",args:{tenant:$t}}')" | jq -c .result.alerts; }

@@ -372,31 +372,34 @@ probe_here(void *arg)
 	struct ifreq ifr;
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
 	const unsigned char *m;
-	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)), r;
 
 	if (s < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", p->ifname);
-	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0 || ioctl(s, SIOCGIFINDEX, &ifr) < 0) {
-		int r = -errno;
-
-		close(s);
-		return r;
-	}
-	p->ifindex = ifr.ifr_ifindex;
+	/* One ioctl at a time: the answers share ifr's union. */
+	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
+		goto fail;
 	m = (const unsigned char *)ifr.ifr_hwaddr.sa_data;
 	snprintf(p->mac, sizeof(p->mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
 		 m[4], m[5]);
+	if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+		goto fail;
+	p->ifindex = ifr.ifr_ifindex;
 	sll.sll_ifindex = p->ifindex;
-	if (!p->want_socket || bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		int r = p->want_socket ? -errno : 0;
-
+	if (!p->want_socket) {
 		close(s);
-		return r;
+		return 0;
 	}
+	if (bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		goto fail;
 	p->fd = s;
 	return 0;
+fail:
+	r = -errno;
+	close(s);
+	return r;
 }
 
 /* ifname's MAC and index in ns, and with want_socket a capture socket on
