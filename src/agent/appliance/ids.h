@@ -26,9 +26,10 @@
  *     when it differs from the one the sensor accepted last (a firewall
  *     rule change does not reload its IDS rules); ids.reload sends every
  *     one again (the operator changed the rule directory).
- * A second thread tails the EVE file into a bounded ring (idseve.h); the
- * file offset and the next sequence number are kept in eve.pos, so an
- * agent restart neither repeats nor loses alerts written meanwhile.
+ * A second thread (idstail.h) tails the EVE file into a bounded ring
+ * (idseve.h); the file offset and the next sequence number are kept in
+ * eve.pos, so an agent restart neither repeats nor loses alerts written
+ * meanwhile.
  *
  * Sensor network ids are "<tenant>.<network>", so two tenants' networks
  * with the same id never meet in the sensor; alerts give the network id
@@ -37,9 +38,14 @@
  * XXX: member hosts of a spanning network (docs/hosts.md) run no IDS for
  * it yet; its home host does.
  *
- * Locking: one mutex over the worker's wake-up set and the ring; it is a
- * leaf (never held across a call to the sensor, into net or anything
- * else), so ids_tenant_changed may be called with net's lock held.
+ * Locking: one mutex over the worker's wake-up set, the sensor's pid and
+ * the networks it holds (idstail.h has the ring's). It is a leaf, never
+ * held across a call to the sensor, into net or anything else, so
+ * ids_tenant_changed may be called with net's lock held.
+ *
+ * Privilege: the agent keeps root for this only to enter tenant
+ * namespaces (setns) and open AF_PACKET sockets there (CAP_NET_RAW); the
+ * sensor gets the bound socket and needs none.
  *
  * Files, under <state-dir>/ids/ (0711, root's): ids.sock, eve.json,
  * eve.pos, ids.pid, ids.log (the sensor's output), rules/ (the default rule
