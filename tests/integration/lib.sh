@@ -148,6 +148,18 @@ netns_add() {
 	NETNS_LIST="$NETNS_LIST $1"
 }
 
+# The "outside computer": namespace $1 (made with netns_add) on this test
+# agent's external bridge, as 198.18.0.254/24.
+outside_attach() {
+	ip link add "o$$" type veth peer name "op$$"
+	ip link set "o$$" netns "$1"
+	ip link set "op$$" netns "${EXT_NETNS:-clx-$$}"
+	ip -n "${EXT_NETNS:-clx-$$}" link set "op$$" master "${EXT_BRIDGE:-cx$$}" up
+	ip -n "$1" addr add 198.18.0.254/24 dev "o$$"
+	ip -n "$1" link set "o$$" up
+	ip -n "$1" link set lo up
+}
+
 # A user-data script that prints the spec as the guest sees it.
 spec_user_data() {
 	cat <<'UD'

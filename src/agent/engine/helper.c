@@ -48,6 +48,25 @@ helper_adopt(const struct helper *h)
 	return helper_alive(h, pid) ? pid : 0;
 }
 
+void
+helper_child_setup(const char *logfile)
+{
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int logfd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Its own session: it outlives an agent restart, like QEMU. */
+	setsid();
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	if (logfd >= 0) {
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+	}
+}
+
 int
 helper_spawn(const struct helper *h, const char *const argv[], pid_t *out)
 {
@@ -61,20 +80,8 @@ helper_spawn(const struct helper *h, const char *const argv[], pid_t *out)
 			const char *const *c;
 			char *const *m;
 		} av = {.c = argv};
-		int devnull = open("/dev/null", O_RDONLY);
-		int logfd = open(h->logfile, O_WRONLY | O_CREAT | O_APPEND, 0640);
-		sigset_t none;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* Its own session: it outlives an agent restart, like QEMU. */
-		setsid();
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		if (logfd >= 0) {
-			dup2(logfd, 1);
-			dup2(logfd, 2);
-		}
+		helper_child_setup(h->logfile);
 		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		execv(argv[0], av.m);
 		_exit(127);

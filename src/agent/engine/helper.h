@@ -30,6 +30,11 @@ int helper_alive(const struct helper *h, pid_t pid);
 /* The running helper of the pid file, or 0. */
 pid_t helper_adopt(const struct helper *h);
 
+/* In a child about to exec a helper (also dnsmasq, netns.h): signals
+ * unblocked, a session of its own, stdin on /dev/null, stdout and stderr
+ * appended to logfile. */
+void helper_child_setup(const char *logfile);
+
 /* Start argv (argv[0] the path of the program) in its own session, with
  * every descriptor above 2 closed; write the pid file. 0 or -errno. */
 int helper_spawn(const struct helper *h, const char *const argv[], pid_t *out);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "nftx.h"
 #include "util.h"
 
@@ -295,19 +296,7 @@ netns_spawn(const char *ns, const char *const argv[], const char *logpath)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		if (log >= 0) {
-			dup2(log, 1);
-			dup2(log, 2);
-		}
+		helper_child_setup(logpath);
 		if (enter(ns) < 0)
 			_exit(126);
 		execvp(argv[0], av.m);
