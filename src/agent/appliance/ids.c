@@ -90,59 +90,6 @@ ids_tenant_changed(const char *tenant)
 
 /* ---- talking to the sensor (docs/ids.md, "Control protocol") ---------- */
 
-/* The line (its newline included), with fd (>= 0) passed along with its
- * first byte. */
-static int
-send_line(int s, const char *line, int fd)
-{
-	size_t n = strlen(line), off = 0;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-
-	while (off < n) {
-		struct iovec iov = {(void *)(uintptr_t)(line + off), n - off};
-		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-		ssize_t w;
-
-		if (off == 0 && fd >= 0) {
-			struct cmsghdr *h;
-
-			memset(cbuf, 0, sizeof(cbuf));
-			m.msg_control = cbuf;
-			m.msg_controllen = sizeof(cbuf);
-			h = CMSG_FIRSTHDR(&m);
-			h->cmsg_level = SOL_SOCKET;
-			h->cmsg_type = SCM_RIGHTS;
-			h->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(h), &fd, sizeof(int));
-		}
-		w = sendmsg(s, &m, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)w;
-	}
-	return 0;
-}
-
-/* req as one line of text, newline included (malloc'd), or NULL. */
-static char *
-line_of(const json_t *req)
-{
-	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	size_t n = text ? strlen(text) : 0;
-	char *line = text ? realloc(text, n + 2) : NULL;
-
-	if (line == NULL) {
-		free(text);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	return line;
-}
-
 /*
  * One request on a connection of its own (args consumed): 0 with *result
  * (new reference, may be NULL), -errno when the sensor cannot be reached,
@@ -155,27 +102,26 @@ sensor_call(const char *op, json_t *args, int fd, json_t **result, char *err, si
 	json_t *reply = NULL, *msg;
 	const char *code;
 	struct msg_reader rd;
-	char *line = line_of(req);
 	int s, r;
 
-	json_decref(req);
 	if (result != NULL)
 		*result = NULL;
-	if (line == NULL) {
+	if (req == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if ((s = msg_connect_unix(conf.sock)) < 0) {
-		free(line);
+		json_decref(req);
 		snprintf(err, errlen, "cannot connect: %s", strerror(-s));
 		return s;
 	}
-	if ((r = send_line(s, line, fd)) == 0 && (r = msg_reader_init(&rd, s, MSG_MAX_RESPONSE)) == 0) {
+	if ((r = msg_write_fd(s, req, fd)) == 0 &&
+	    (r = msg_reader_init(&rd, s, MSG_MAX_RESPONSE)) == 0) {
 		r = msg_read(&rd, &reply, CALL_TIMEOUT_MS);
 		msg_reader_free(&rd);
 	}
 	close(s);
-	free(line);
+	json_decref(req);
 	if (r < 0) {
 		snprintf(err, errlen, "%s: %s", op, strerror(-r));
 		return r;
