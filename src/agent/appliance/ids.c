@@ -292,6 +292,11 @@ sensor_ensure(void)
 		if ((r = spawn(&pid)) < 0 || (r = wait_ready(pid)) < 0) {
 			log_warnx("ids: cloudlet-ids did not start: %s (see %s)", strerror(-r),
 				  conf.logfile);
+			if (r == -ETIMEDOUT) {
+				/* Not adopted next time as if it worked. */
+				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+			}
 			return r;
 		}
 		log_info("ids: cloudlet-ids started, pid %d", (int)pid);
