@@ -24,6 +24,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "fwvm.h"
+#include "ids.h"
 #include "image.h"
 #include "log.h"
 #include "net.h"
@@ -54,13 +55,30 @@ usage(void)
 		"                            [--listen IP:PORT [--tls-dir DIR]]   (mutual TLS 1.3)\n"
 		"                            [--storage-device PATH --storage-device PATH ...]\n"
 		"                            [--storage-device-size SIZE] [--storage-user USER]\n"
-		"                            [--storage-signatures DIR] [--storaged BIN] [-v]\n"
+		"                            [--storage-signatures DIR] [--storaged BIN]\n"
+		"                            [--ids on|off] [--ids-rules DIR] [--ids-bin BIN]\n"
+		"                            [--ids-user USER] [-v]\n"
 		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n"
 		"       cloudlet-agent cert --dir DIR [--name CN]   (make or show a TLS identity)\n"
 		"       cloudlet-agent pin --dir DIR FINGERPRINT    (the control plane it accepts)\n"
 		"       cloudlet-agent join TOKEN|- --listen IP:PORT [--underlay-address IP]\n"
 		"                           [--state-dir DIR] [--tls-dir DIR]   (join a control plane)\n");
 	exit(2);
+}
+
+/* A helper program's default path: next to this binary (build/bin, or
+ * the install directory). */
+static const char *
+helper_path(const char *program, char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 32);
+
+	if (n > 0 && (buf[n] = '\0', strrchr(buf, '/') != NULL)) {
+		snprintf(strrchr(buf, '/') + 1, 32, "%s", program);
+		return buf;
+	}
+	snprintf(buf, len, "/usr/local/bin/%s", program);
+	return buf;
 }
 
 static int
@@ -90,6 +108,10 @@ serve(int argc, char **argv)
 		{"storage-user", required_argument, NULL, 'U'},
 		{"storage-signatures", required_argument, NULL, 'S'},
 		{"storaged", required_argument, NULL, 'P'},
+		{"ids", required_argument, NULL, 'I'},
+		{"ids-rules", required_argument, NULL, 'R'},
+		{"ids-bin", required_argument, NULL, 'b'},
+		{"ids-user", required_argument, NULL, 'V'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -104,6 +126,8 @@ serve(int argc, char **argv)
 	char *end, errbuf[128], storaged[PATH_MAX];
 	struct storage_config scfg = {.device_size = UINT64_C(8) << 30,
 				      .user = "cloudlet-storage"};
+	struct ids_config icfg = {.user = "cloudlet-ids"};
+	char idsbin[PATH_MAX];
 
 	cfg.mem_overcommit = 1.0;
 	cfg.mem_reserve_mib = 512;
@@ -139,6 +163,14 @@ serve(int argc, char **argv)
 		case 'U': scfg.user = optarg; break;
 		case 'S': scfg.signatures = optarg; break;
 		case 'P': scfg.bin = optarg; break;
+		case 'I':
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				usage();
+			icfg.off = strcmp(optarg, "off") == 0;
+			break;
+		case 'R': icfg.rules = optarg; break;
+		case 'b': icfg.bin = optarg; break;
+		case 'V': icfg.user = optarg; break;
 		case 'X':
 			if (netstate_check_key(optarg, 31, errbuf, sizeof(errbuf)) < 0 ||
 			    util_fmt(cfg.ext_netns, sizeof(cfg.ext_netns), "%s", optarg) < 0)
@@ -269,16 +301,8 @@ serve(int argc, char **argv)
 		return 1;
 	}
 	/* Storage before VMs: a VM's drives name its export socket. */
-	if (scfg.bin == NULL) {
-		/* Default: next to this binary (build/bin, or the install dir). */
-		ssize_t n = readlink("/proc/self/exe", storaged, sizeof(storaged) - 32);
-
-		if (n > 0 && (storaged[n] = '\0', strrchr(storaged, '/') != NULL)) {
-			snprintf(strrchr(storaged, '/') + 1, 32, "cloudlet-storaged");
-			scfg.bin = storaged;
-		} else
-			scfg.bin = "/usr/local/bin/cloudlet-storaged";
-	}
+	if (scfg.bin == NULL)
+		scfg.bin = helper_path("cloudlet-storaged", storaged, sizeof(storaged));
 	scfg.state_dir = cfg.state_dir;
 	if ((r = storage_init(&scfg)) < 0) {
 		log_warnx("cannot start storage: %s", strerror(-r));
@@ -293,6 +317,14 @@ serve(int argc, char **argv)
 		return 1;
 	}
 	net_apply_all();
+	/* The sensor last: it is handed the networks as net has made them. */
+	if (icfg.bin == NULL)
+		icfg.bin = helper_path("cloudlet-ids", idsbin, sizeof(idsbin));
+	icfg.state_dir = cfg.state_dir;
+	if ((r = ids_init(&icfg)) < 0) {
+		log_warnx("cannot start intrusion detection: %s", strerror(-r));
+		return 1;
+	}
 	json_decref(template_gc()); /* templates made stale while we were away */
 	grp = getgrnam("cloudlet");
 	lfd = control_listen(sock, grp ? grp->gr_gid : (gid_t)-1);

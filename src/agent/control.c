@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fwvm.h"
+#include "ids.h"
 #include "image.h"
 #include "net.h"
 #include "spec.h"
@@ -364,6 +365,8 @@ h_net_apply(json_t *args, const char *name, json_t **out, struct op_error *e)
 	(void)name;
 	if ((r = net_apply(args, out, e)) < 0 || t == NULL)
 		return r;
+	/* The sensor follows on its own thread (ids.h): no lock held here. */
+	ids_tenant_changed(t);
 	if ((r = fwvm_sync(t, e)) < 0) {
 		json_decref(*out);
 		*out = NULL;
@@ -403,6 +406,7 @@ h_net_repair(json_t *args, const char *name, json_t **out, struct op_error *e)
 		return -EINVAL;
 	if ((r = net_repair(t, out, e)) < 0)
 		return r;
+	ids_tenant_changed(t);
 	if ((r = fwvm_sync(t, e)) < 0) {
 		json_decref(*out);
 		*out = NULL;
@@ -421,7 +425,9 @@ h_net_delete(json_t *args, const char *name, json_t **out, struct op_error *e)
 		return -EINVAL;
 	if ((r = net_delete_check(t, e)) < 0 || (r = fwvm_delete(t, e)) < 0)
 		return r;
-	return net_delete(t, e);
+	if ((r = net_delete(t, e)) == 0)
+		ids_tenant_changed(t);
+	return r;
 }
 
 static int
@@ -430,6 +436,27 @@ h_net_list(json_t *args, const char *name, json_t **out, struct op_error *e)
 	(void)args, (void)name, (void)e;
 	*out = net_list();
 	return 0;
+}
+
+static int
+h_ids_status(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_status(args, out, e);
+}
+
+static int
+h_ids_alerts(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_alerts(args, out, e);
+}
+
+static int
+h_ids_reload(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_reload(args, out, e);
 }
 
 static const struct {
@@ -449,6 +476,8 @@ static const struct {
 	{"template.gc", 0, h_template_gc},
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
 	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
+	{"ids.status", 0, h_ids_status},	 {"ids.alerts", 0, h_ids_alerts},
+	{"ids.reload", 0, h_ids_reload},
 };
 
 static json_t *

@@ -208,7 +208,14 @@ msg_read(struct msg_reader *r, json_t **out, int timeout_ms)
 int
 msg_write(int fd, const json_t *msg)
 {
+	return msg_write_fd(fd, msg, -1);
+}
+
+int
+msg_write_fd(int fd, const json_t *msg, int pass)
+{
 	char *s = json_dumps(msg, JSON_COMPACT);
+	char cbuf[CMSG_SPACE(sizeof(int))];
 	size_t len, off = 0;
 	int r = 0;
 
@@ -217,7 +224,24 @@ msg_write(int fd, const json_t *msg)
 	len = strlen(s);
 	s[len] = '\n'; /* overwrite the NUL: we send len + 1 bytes */
 	while (off < len + 1) {
-		ssize_t n = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL);
+		struct iovec iov = {s + off, len + 1 - off};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t n;
+
+		if (off == 0 && pass >= 0) {
+			/* The descriptor travels with the line's first byte. */
+			struct cmsghdr *h;
+
+			memset(cbuf, 0, sizeof(cbuf));
+			m.msg_control = cbuf;
+			m.msg_controllen = sizeof(cbuf);
+			h = CMSG_FIRSTHDR(&m);
+			h->cmsg_level = SOL_SOCKET;
+			h->cmsg_type = SCM_RIGHTS;
+			h->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(h), &pass, sizeof(int));
+		}
+		n = sendmsg(fd, &m, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

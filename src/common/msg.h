@@ -87,6 +87,10 @@ int msg_buffered(const struct msg_reader *r);
 /* Write one message followed by a newline. */
 int msg_write(int fd, const json_t *msg);
 
+/* The same on a unix socket, passing descriptor pass (SCM_RIGHTS) with the
+ * line's first byte; pass < 0: none. The caller keeps pass open. */
+int msg_write_fd(int fd, const json_t *msg, int pass);
+
 /* Connect to a unix stream socket; returns fd or -errno. */
 int msg_connect_unix(const char *path);
 

@@ -9,7 +9,8 @@
 #                                    reader (msg), the QMP client (qmp), join
 #                                    tokens and join requests (join), and the
 #                                    IDS sensor's rule parser, app-layer parsers
-#                                    and packet path (idsrule, idsapp, idspkt)
+#                                    and packet path (idsrule, idsapp, idspkt),
+#                                    the agent's EVE reader (idseve)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
 # NAME = spec, request, nbd, netstate, msg or qmp); a crash leaves
@@ -80,6 +81,13 @@ mkdir -p "$OUT/corpus/join"
 	-o "$OUT/fuzz_join" tests/fuzz/fuzz_join.c src/common/jointoken.c src/common/util.c \
 	src/common/log.c -ljansson -pthread
 echo "built $OUT/fuzz_join"
+
+# The agent's reader of the sensor's EVE output and its alert ring (pure).
+mkdir -p "$OUT/corpus/idseve"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/agent/appliance \
+	-o "$OUT/fuzz_idseve" tests/fuzz/fuzz_idseve.c src/agent/appliance/idseve.c -ljansson
+echo "built $OUT/fuzz_idseve"
 
 # The IDS sensor (src/ids): its rule parser, its app-layer parsers, and the
 # whole packet path under one tenant's rules and detectors.
@@ -159,6 +167,9 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_join" -max_total_time="$secs" -dict=tests/fuzz/join.dict -max_len=4096 \
 		-timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/join-" "$OUT/corpus/join" \
 		tests/fuzz/corpus/join || failed="$failed join"
+	"$OUT/fuzz_idseve" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix="$OUT/idseve-" "$OUT/corpus/idseve" \
+		tests/fuzz/corpus/idseve || failed="$failed idseve"
 	# The IDS: rule text (dictionary of its keywords), app-layer bytes, frames.
 	for h in idsrule idsapp idspkt; do
 		dict=

@@ -7,7 +7,7 @@
  *
  *   ids-handoff --control SOCK [--config FILE.json]
  *               [--netns NAME --iface IF --network-id ID]
- *               [--op JSON]          any other request, as a line
+ *               [--op JSON]          any other request (a JSON object)
  *
  * Prints each reply on a line; exits 1 when one says "ok": false.
  */
@@ -29,49 +29,13 @@
 #include "msg.h"
 
 static int
-send_line(int s, const char *line, int fd)
-{
-	size_t n = strlen(line);
-	char *buf = malloc(n + 1);
-	struct iovec iov;
-	struct msghdr m;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	ssize_t w;
-
-	if (!buf)
-		return -1;
-	memcpy(buf, line, n);
-	buf[n] = '\n';
-	iov.iov_base = buf;
-	iov.iov_len = n + 1;
-	memset(&m, 0, sizeof(m));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	if (fd >= 0) {
-		struct cmsghdr *h;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
-		h = CMSG_FIRSTHDR(&m);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(h), &fd, sizeof(int));
-	}
-	w = sendmsg(s, &m, 0);
-	free(buf);
-	return w == (ssize_t)(n + 1) ? 0 : -1;
-}
-
-static int
-exchange(int s, struct msg_reader *r, const char *line, int fd)
+exchange(int s, struct msg_reader *r, const json_t *req, int fd)
 {
 	json_t *reply;
 	char *text;
 	int ok;
 
-	if (send_line(s, line, fd) < 0) {
+	if (msg_write_fd(s, req, fd) < 0) {
 		perror("ids-handoff: send");
 		return -1;
 	}
@@ -159,35 +123,39 @@ main(int argc, char **argv)
 	if (config) {
 		json_error_t e;
 		json_t *cfg = json_load_file(config, 0, &e), *req;
-		char *line;
 
 		if (!cfg) {
 			fprintf(stderr, "ids-handoff: %s: %s\n", config, e.text);
 			return 1;
 		}
 		req = json_pack("{s:s,s:o}", "op", "network.set", "args", cfg);
-		line = json_dumps(req, JSON_COMPACT);
-		if (!line || exchange(s, &r, line, -1) < 0)
+		if (!req || exchange(s, &r, req, -1) < 0)
 			rc = 1;
-		free(line);
 		json_decref(req);
 	}
 	if (rc == 0 && netns) {
 		int fd = packet_socket(netns, iface);
 		json_t *req = json_pack("{s:s,s:{s:s,s:s}}", "op", "capture.add", "args", "network_id",
 					nid, "iface", iface);
-		char *line = json_dumps(req, JSON_COMPACT);
 
-		if (fd < 0 || !line || exchange(s, &r, line, fd) < 0)
+		if (fd < 0 || !req || exchange(s, &r, req, fd) < 0)
 			rc = 1;
 		if (fd >= 0)
 			close(fd);
-		free(line);
 		json_decref(req);
 	}
-	for (int i = 0; rc == 0 && i < nops; i++)
-		if (exchange(s, &r, ops[i], -1) < 0)
+	for (int i = 0; rc == 0 && i < nops; i++) {
+		json_error_t e;
+		json_t *req = json_loads(ops[i], 0, &e);
+
+		if (!req) {
+			fprintf(stderr, "ids-handoff: --op %s: %s\n", ops[i], e.text);
 			rc = 1;
+		} else if (exchange(s, &r, req, -1) < 0) {
+			rc = 1;
+		}
+		json_decref(req);
+	}
 	msg_reader_free(&r);
 	close(s);
 	return rc;

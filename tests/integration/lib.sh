@@ -49,13 +49,14 @@ kill_qemus() {
 }
 
 # Other helpers the agent started for this test (dnsmasq, cloudlet-storaged,
-# which outlive the agent by design): their command lines name $T.
+# cloudlet-ids, which outlive the agent by design): their command lines name $T.
 kill_named_procs() {
 	for p in $(pgrep -f "$T/" 2>/dev/null); do
 		[ "$p" = $$ ] && continue
 		case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
 		dnsmasq*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		*cloudlet-storaged*"$T/"*) kill -9 "$p" 2>/dev/null ;;
+		*cloudlet-ids*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		esac
 	done
 }
@@ -145,6 +146,18 @@ must_fail() {
 netns_add() {
 	ip netns add "$1"
 	NETNS_LIST="$NETNS_LIST $1"
+}
+
+# The "outside computer": namespace $1 (made with netns_add) on this test
+# agent's external bridge, as 198.18.0.254/24.
+outside_attach() {
+	ip link add "o$$" type veth peer name "op$$"
+	ip link set "o$$" netns "$1"
+	ip link set "op$$" netns "${EXT_NETNS:-clx-$$}"
+	ip -n "${EXT_NETNS:-clx-$$}" link set "op$$" master "${EXT_BRIDGE:-cx$$}" up
+	ip -n "$1" addr add 198.18.0.254/24 dev "o$$"
+	ip -n "$1" link set "o$$" up
+	ip -n "$1" link set lo up
 }
 
 # A user-data script that prints the spec as the guest sees it.

@@ -22,12 +22,7 @@ expect_match "$EXTA" '^198\.18\.0\.' "tenant external address"
 ip netns list | grep -qw "clf-$TA" || fail "no firewall namespace for $TA"
 
 # The outside computer, on the external bridge.
-ip link add "o$$" type veth peer name "op$$"
-ip link set "o$$" netns "$OUT"
-ip link set "op$$" netns "clx-$$"
-ip -n "clx-$$" link set "op$$" master "cx$$" up
-ip -n "$OUT" addr add 198.18.0.254/24 dev "o$$"
-ip -n "$OUT" link set "o$$" up
+outside_attach "$OUT"
 
 # A second network, and bad networks.
 expect_api 201 POST /v1/networks "$A" '{"name":"backend"}'

@@ -33,13 +33,7 @@ applied "$(STATE_A "[$RULE_A80]")"
 applied "$STATE_B"
 
 # The outside computer: a namespace on the external bridge.
-ip link add "o$$" type veth peer name "op$$"
-ip link set "o$$" netns "$OUT"
-ip link set "op$$" netns "$EXT"
-ip -n "$EXT" link set "op$$" master "$EXTBR" up
-ip -n "$OUT" addr add 198.18.0.254/24 dev "o$$"
-ip -n "$OUT" link set "o$$" up
-ip -n "$OUT" link set lo up
+outside_attach "$OUT"
 
 for v in a1:$A:10.1.0.10 a2:$A:10.1.0.11 b1:$B:10.2.0.10 b2:$B:10.2.0.11; do
 	IFS=: read -r n t ip <<<"$v"

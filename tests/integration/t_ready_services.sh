@@ -20,13 +20,8 @@ cli() { "$CLI_BIN" "$@"; }
 TNET=cln-$TA # the tenant's network namespace: its bridges carry .2 of each network
 ip netns list | grep -qw "$TNET" || fail "no tenant network namespace $TNET"
 
-# The outside computer, on the external bridge (as t_api_net).
-ip link add "o$$" type veth peer name "op$$"
-ip link set "o$$" netns "$OUT"
-ip link set "op$$" netns "clx-$$"
-ip -n "clx-$$" link set "op$$" master "cx$$" up
-ip -n "$OUT" addr add 198.18.0.254/24 dev "o$$"
-ip -n "$OUT" link set "o$$" up
+# The outside computer, on the external bridge.
+outside_attach "$OUT"
 
 SERVICES=$(jq -r '.services[].id' "$ROOT/catalog/services.json")
 [ "$(echo $SERVICES | wc -w)" -eq 12 ] || fail "expected 12 services in the catalog: $SERVICES"

@@ -394,7 +394,7 @@ links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
 		goto out;
 	for (unsigned i = 0; i < st->n_networks; i++) {
 		const struct net_network *n = &st->networks[i];
-		char br[16], fw[16], in[16], want[1][20];
+		char br[16], fw[16], in[16], want[1][20], mac[18];
 
 		snprintf(br, sizeof(br), "br-%s", n->hash);
 		snprintf(fw, sizeof(fw), "fw-%s", n->hash);
@@ -403,8 +403,13 @@ links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
 		    (r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "add", br, "type",
 			     "bridge", NULL)) < 0)
 			goto out;
-		if ((r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "set", br, "up",
-			     NULL)) < 0)
+		/* A fixed MAC: a bridge without one takes its lowest port's,
+		 * which changes as VMs come and go, and the DHCP server's MAC
+		 * must not (the IDS checks who answers DHCP, ids.h). */
+		snprintf(mac, sizeof(mac), "02:%.2s:%.2s:%.2s:%.2s:%.2s", n->hash, n->hash + 2,
+			 n->hash + 4, n->hash + 6, n->hash + 8);
+		if ((r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "set", br, "address",
+			     mac, "up", NULL)) < 0)
 			goto out;
 		/* The home host's bridge has the DHCP server's address; a
 		 * member's has none (its VMs' DHCP comes over the segment). */

@@ -44,6 +44,7 @@ static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct tenant *tenants;
 static int ext_ready; /* the external network was made by this process */
 static int (*trusted_fn)(const char *tenant, const char *vm_name);
+static void (*ports_hook)(const char *tenant);
 
 /* Every VM NIC on a tenant network (net.h); unordered. */
 static struct net_port *ports;
@@ -768,6 +769,20 @@ out:
 	return r;
 }
 
+static int
+ports_differ(const struct net_port *a, size_t na, const struct net_port *b, size_t nb)
+{
+	size_t k;
+
+	for (k = 0; k < na; k++)
+		if (!port_in(&a[k], b, nb))
+			return 1;
+	for (k = 0; k < nb; k++)
+		if (!port_in(&b[k], a, na))
+			return 1;
+	return 0;
+}
+
 int
 net_ports_set(const char *vm_id, const struct net_port *p, size_t n)
 {
@@ -820,6 +835,8 @@ net_ports_set(const char *vm_id, const struct net_port *p, size_t n)
 		if ((r = ports_change(t, old, n_old, p, n, err, sizeof(err))) < 0)
 			log_warnx("net %s: anti-spoofing/DHCP update for VM %s: %s", t->st.tenant,
 				  vm_id, err);
+		if (ports_hook != NULL && ports_differ(old, n_old, p, n))
+			ports_hook(t->st.tenant);
 	}
 out:
 	pthread_mutex_unlock(&mtx);
@@ -832,6 +849,42 @@ net_set_trusted(int (*is_trusted_vm)(const char *tenant, const char *vm_name))
 	pthread_mutex_lock(&mtx);
 	trusted_fn = is_trusted_vm;
 	pthread_mutex_unlock(&mtx);
+}
+
+void
+net_set_ports_hook(void (*fn)(const char *tenant))
+{
+	pthread_mutex_lock(&mtx);
+	ports_hook = fn;
+	pthread_mutex_unlock(&mtx);
+}
+
+int
+net_tenant_ports(const char *tenant, struct net_port **out, size_t *n, char *ns_fw,
+		 size_t fwlen)
+{
+	struct tenant *t;
+	size_t k;
+	int r = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&mtx);
+	if ((t = find(tenant)) == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	snprintf(ns_fw, fwlen, "%s", t->ns_fw);
+	if ((*out = calloc(n_ports + 1, sizeof(**out))) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (k = 0; k < n_ports; k++)
+		if (strcmp(ports[k].netns, t->ns_net) == 0)
+			(*out)[(*n)++] = ports[k];
+out:
+	pthread_mutex_unlock(&mtx);
+	return r;
 }
 
 int

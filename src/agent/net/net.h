@@ -91,6 +91,21 @@ int net_ports_set(const char *vm_id, const struct net_port *ports, size_t n);
 void net_set_trusted(int (*is_trusted)(const char *tenant, const char *vm_name));
 
 /*
+ * Tell a layer above (appliance/ids.h) that the VM ports of a tenant
+ * changed. fn is called with the net lock held: it must only take note
+ * (no call into net, no wait).
+ */
+void net_set_ports_hook(void (*fn)(const char *tenant));
+
+/*
+ * Copies of the VM ports on a tenant's networks, trusted ones included
+ * (free() *out), and the tenant's firewall namespace. 0, -ENOENT or
+ * -ENOMEM.
+ */
+int net_tenant_ports(const char *tenant, struct net_port **out, size_t *n, char *ns_fw,
+		     size_t fwlen);
+
+/*
  * A copy of a tenant's desired state (netstate_free it) and its tenant
  * namespace: what the firewall appliance is configured from. 0 or -ENOENT.
  */

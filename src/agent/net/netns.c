@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "nftx.h"
 #include "util.h"
 
@@ -295,23 +296,38 @@ netns_spawn(const char *ns, const char *const argv[], const char *logpath)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		if (log >= 0) {
-			dup2(log, 1);
-			dup2(log, 2);
-		}
+		helper_child_setup(logpath);
 		if (enter(ns) < 0)
 			_exit(126);
 		execvp(argv[0], av.m);
 		_exit(127);
 	}
 	return pid;
+}
+
+int
+netns_call(const char *ns, int (*fn)(void *), void *arg)
+{
+	char path[128];
+	int home, target, r;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	/* thread-self: this thread's namespace, not the leader's. */
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (home < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = fn(arg);
+	if (setns(home, CLONE_NEWNET) < 0) {
+		perror("cloudlet-agent: cannot return to the agent's namespace");
+		abort();
+	}
+out:
+	if (home >= 0)
+		close(home);
+	if (target >= 0)
+		close(target);
+	return r;
 }

@@ -47,6 +47,15 @@ int netns_ip_json(const char *ns, const char *what, const char *dev, json_t **ou
 /* Does interface name exist in ns? (1, 0, or -errno) */
 int netns_has_link(const char *ns, const char *ifname);
 
+/*
+ * Run fn(arg) on the calling thread inside ns (setns: a namespace is per
+ * thread), then bring the thread back to its own namespace; a thread that
+ * cannot come back aborts the agent rather than go on in a tenant's.
+ * Sockets fn opens stay in ns. fn's result, or -errno if ns cannot be
+ * entered.
+ */
+int netns_call(const char *ns, int (*fn)(void *), void *arg);
+
 /* Start argv inside ns as a new session, stdout/stderr to logpath. Returns
  * the pid or -errno. */
 pid_t netns_spawn(const char *ns, const char *const argv[], const char *logpath);

@@ -463,6 +463,35 @@ fail:
 	return -EINVAL;
 }
 
+/* "ids": {"enabled": bool, "custom_rules": string}; both optional. */
+static int
+parse_ids(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"enabled", "custom_rules", NULL};
+	const json_t *en, *cr;
+	char why[200];
+
+	if (j == NULL)
+		return 0;
+	if (!json_is_object(j) || jsonv_only_fields(j, fields, why, sizeof(why)) < 0)
+		ERR("ids: %s", json_is_object(j) ? why : "must be an object");
+	en = json_object_get(j, "enabled");
+	if (en != NULL && !json_is_boolean(en))
+		ERR("ids.enabled: true or false");
+	t->ids_off = json_is_false(en);
+	cr = json_object_get(j, "custom_rules");
+	if (cr == NULL)
+		return 0;
+	if (!json_is_string(cr) || json_string_length(cr) > NET_IDS_RULES_MAX ||
+	    strlen(json_string_value(cr)) != json_string_length(cr))
+		ERR("ids.custom_rules: a string of at most %d bytes", NET_IDS_RULES_MAX);
+	if (json_string_length(cr) > 0 && (t->ids_rules = strdup(json_string_value(cr))) == NULL)
+		ERR("out of memory");
+	return 0;
+fail:
+	return -EINVAL;
+}
+
 static int
 rule_cmp(const void *a, const void *b)
 {
@@ -476,7 +505,8 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 {
 	char why[200];
 	static const char *const fields[] = {"tenant", "mode", "networks", "external", "addresses",
-					     "forwards", "rules", "role", "remote_ports", NULL};
+					     "forwards", "rules", "role", "remote_ports", "ids",
+					     NULL};
 	const char *tenant, *mode;
 	const json_t *rules;
 	size_t i;
@@ -513,7 +543,8 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 	    parse_addresses(json_object_get(j, "addresses"), out, err, errlen) < 0 ||
 	    parse_forwards(json_object_get(j, "forwards"), out, err, errlen) < 0)
 		goto fail;
-	if (parse_remote(json_object_get(j, "remote_ports"), out, err, errlen) < 0)
+	if (parse_remote(json_object_get(j, "remote_ports"), out, err, errlen) < 0 ||
+	    parse_ids(json_object_get(j, "ids"), out, err, errlen) < 0)
 		goto fail;
 	rules = json_object_get(j, "rules");
 	if (rules != NULL) {
@@ -553,6 +584,8 @@ netstate_free(struct net_tenant *t)
 	free(t->remote);
 	t->remote = NULL;
 	t->n_remote = 0;
+	free(t->ids_rules);
+	t->ids_rules = NULL;
 }
 
 static json_t *
@@ -649,5 +682,12 @@ netstate_to_json(const struct net_tenant *t)
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(j, "rules", a);
+	if (t->ids_off || t->ids_rules != NULL) {
+		json_t *ids = json_pack("{s:b}", "enabled", !t->ids_off);
+
+		if (t->ids_rules != NULL)
+			json_object_set_new(ids, "custom_rules", json_string(t->ids_rules));
+		json_object_set_new(j, "ids", ids);
+	}
 	return j;
 }

@@ -24,6 +24,7 @@
 #define NET_PEERS_MAX 64     /* other hosts a network spans (docs/hosts.md) */
 #define NET_REMOTE_MAX 4096  /* VM ports on other hosts (DHCP leases) */
 #define NET_VNI_MAX 16777215
+#define NET_IDS_RULES_MAX (64 * 1024) /* a tenant's own IDS rules, bytes */
 
 enum net_fw_mode { NET_FW_NAMESPACE, NET_FW_VM };
 /* Where a tenant's network lives on this host (docs/hosts.md): the home
@@ -100,6 +101,11 @@ struct net_tenant {
 	enum net_role role;
 	unsigned n_remote;
 	struct net_remote_port *remote; /* owned, n_remote entries */
+	/* Intrusion detection on every network of the tenant (appliance/ids.h):
+	 * on unless "ids": {"enabled": false}; custom_rules is the tenant's
+	 * own rule text (Suricata syntax, checked by the sensor, not here). */
+	int ids_off;
+	char *ids_rules; /* owned, NULL = none */
 };
 
 /* Validates a tenant key: 1..32 of [a-z0-9-], not starting with '-'. */

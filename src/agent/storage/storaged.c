@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "helper.h"
 #include "image.h"
 #include "jsonv.h"
 #include "log.h"
@@ -49,50 +50,22 @@ static unsigned restarts;
 
 /* ---- the server process ---------------------------------------------- */
 
-/* Is pid our server? A recycled pid is not: its command line must name our
- * control socket. Reaps it if it was our child and has ended. */
+/* The server as a helper process (helper.h): its command line names our
+ * control socket. */
+static char marker[PATH_MAX + 32];
+static const struct helper hp = {"cloudlet-storaged", marker, st_conf.pidfile, st_conf.logfile};
+
 static int
 alive(pid_t pid)
 {
-	char path[64], *cmd = NULL, want[PATH_MAX + 32];
-	size_t len = 0;
-	int r;
-
-	if (pid <= 0 || waitpid(pid, NULL, WNOHANG) == pid || kill(pid, 0) < 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (util_read_file(path, 16384, &cmd, &len) < 0)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
-	snprintf(want, sizeof(want), "--control %s ", st_conf.control);
-	r = strstr(cmd, "cloudlet-storaged") != NULL && strstr(cmd, want) != NULL;
-	free(cmd);
-	return r;
-}
-
-static pid_t
-adopt(void)
-{
-	char *text = NULL;
-	size_t len;
-	pid_t pid;
-
-	if (util_read_file(st_conf.pidfile, 64, &text, &len) < 0)
-		return 0;
-	pid = util_parse_pid(text);
-	free(text);
-	return alive(pid) ? pid : 0;
+	return helper_alive(&hp, pid);
 }
 
 static int
 spawn(pid_t *out)
 {
 	const char *argv[16 + 2 * STORAGE_DEVICES_MAX];
-	char pidtext[32];
 	unsigned n = 0, i;
-	pid_t pid;
 
 	argv[n++] = st_conf.bin;
 	argv[n++] = "serve";
@@ -115,37 +88,7 @@ spawn(pid_t *out)
 		argv[n++] = st_conf.sigdir;
 	}
 	argv[n] = NULL;
-
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		union {
-			const char *const *c;
-			char *const *m;
-		} av = {.c = argv};
-		int devnull = open("/dev/null", O_RDONLY);
-		int logfd = open(st_conf.logfile, O_WRONLY | O_CREAT | O_APPEND, 0640);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* Its own session: it outlives an agent restart, like QEMU. */
-		setsid();
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		if (logfd >= 0) {
-			dup2(logfd, 1);
-			dup2(logfd, 2);
-		}
-		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-		execv(argv[0], av.m);
-		_exit(127);
-	}
-	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)pid);
-	util_write_atomic(st_conf.pidfile, pidtext, strlen(pidtext), 0644);
-	*out = pid;
-	return 0;
+	return helper_spawn(&hp, argv, out);
 }
 
 /* One request to the server: 0 with *reply, or -errno (connect failed). */
@@ -194,7 +137,7 @@ ensure_locked(void)
 
 	if (server_pid > 0 && alive(server_pid))
 		return 0;
-	if ((pid = adopt()) > 0) {
+	if ((pid = helper_adopt(&hp)) > 0) {
 		server_pid = pid;
 		return 0;
 	}
@@ -311,6 +254,7 @@ storage_init(const struct storage_config *cfg)
 	snprintf(st_conf.control, sizeof(st_conf.control), "%s/control.sock", st_conf.dir);
 	snprintf(st_conf.pidfile, sizeof(st_conf.pidfile), "%s/storaged.pid", st_conf.dir);
 	snprintf(st_conf.logfile, sizeof(st_conf.logfile), "%s/storaged.log", st_conf.dir);
+	snprintf(marker, sizeof(marker), "--control %s ", st_conf.control);
 	/* 0711: QEMU (another user) must reach exports/, nobody lists it. */
 	if ((r = util_mkdirs(st_conf.dir, 0711)) < 0)
 		return r;
