@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cmd_host.h"
+#include "cmd_ids.h"
 #include "cmd_net.h"
 #include "cmd_volume.h"
 #include "config.h"
@@ -73,6 +74,13 @@ static const struct cli_cmd cmds[] = {
     {"volume scan", "VOLUME", cmd_volume_scan},
     {"volume delete", "VOLUME", cmd_volume_delete},
     {"alert list", "[--volume VOLUME] [--limit N]", cmd_alert_list},
+    {"ids show", "", cmd_ids_show},
+    {"ids enable", "", cmd_ids_enable},
+    {"ids disable", "", cmd_ids_disable},
+    {"ids rules set", "FILE|-", cmd_ids_rules_set},
+    {"ids rules clear", "", cmd_ids_rules_clear},
+    {"ids status", "", cmd_ids_status},
+    {"ids alerts", "[--vm VM] [--sid N] [--severity N] [--limit N]", cmd_ids_alerts},
     {"host list", "", cmd_host_list},
     {"host show", "HOST", cmd_host_show},
     {"host add", "NAME --socket PATH | --address IP:PORT --fingerprint FPR [--underlay IP]",

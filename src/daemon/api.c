@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "api.h"
 #include "api_host.h"
+#include "api_ids.h"
 #include "api_net.h"
 #include "api_volume.h"
 #include "store_volume.h"
@@ -694,6 +695,10 @@ const struct http_route api_routes[] = {
 	{"DELETE", "/v1/volumes/{id}", AUTH_ANY, api_volume_delete},
 	{"POST", "/v1/volumes/{id}/actions", AUTH_ANY, api_volume_action},
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
+	{"GET", "/v1/ids", AUTH_ANY, api_ids_get},
+	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
+	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},
+	{"GET", "/v1/ids/alerts", AUTH_ANY, api_ids_alerts},
 	/* Before /v1/hosts/{id}: the first route whose path matches wins. */
 	{"GET", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_list},
 	{"POST", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_create},

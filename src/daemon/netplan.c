@@ -13,6 +13,7 @@
 #include "log.h"
 #include "netstate.h"
 #include "store_host.h"
+#include "store_ids.h"
 #include "store_net.h"
 
 static const char *
@@ -74,6 +75,16 @@ netplan_desired(const char *tenant_id)
 	size_t i;
 
 	store_fw_mode(tenant_id, mode, sizeof(mode));
+	/* Intrusion detection on its networks (on unless the tenant turned it
+	 * off) with its own rules (docs/ids.md). */
+	if (store_ids_get(tenant_id, &o) == 0) {
+		const char *cr = json_string_value(json_object_get(o, "custom_rules"));
+
+		json_object_set_new(d, "ids", json_pack("{s:O}", "enabled", json_object_get(o, "enabled")));
+		if (cr != NULL && cr[0] != '\0')
+			json_object_set_new(json_object_get(d, "ids"), "custom_rules", json_string(cr));
+		json_decref(o);
+	}
 	if (strchr(store_net_pool(), '/'))
 		snprintf(prefix, sizeof(prefix), "%s", strchr(store_net_pool(), '/') + 1);
 	json_object_set_new(d, "tenant", json_string(tenant_id));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agentc.h"
+#include "api_ids.h"
 #include "api_volume.h"
 #include "http.h"
 #include "images.h"
@@ -959,8 +960,10 @@ ops_reconcile(int at_start)
 		json_object_foreach(lists, id, agent_vms) reconcile_host(id, agent_vms);
 	}
 	json_decref(lists);
-	/* Storage alerts from every host's pool. */
+	/* Storage alerts from every host's pool, IDS alerts from every host's
+	 * sensor. */
 	api_volume_pull_alerts();
+	api_ids_pull_alerts();
 	pthread_mutex_unlock(&reconcile_mtx);
 	return answered > 0 || !failed_one ? 0 : rc;
 }

@@ -150,7 +150,20 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE hosts ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
 	"CREATE TABLE join_tokens ("
 	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
-	"  expires_at INTEGER NOT NULL, created_at TEXT NOT NULL);",
+	"  expires_at INTEGER NOT NULL, created_at TEXT NOT NULL);"
+	/* Intrusion detection (store_ids.h): a tenant's settings and the
+	 * alerts pulled from every host's sensor, per (host, seq, time): a
+	 * host whose numbering started again adds, never overwrites. */
+	"ALTER TABLE tenants ADD COLUMN ids_enabled INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE tenants ADD COLUMN ids_rules TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE ids_alerts ("
+	"  id INTEGER PRIMARY KEY, host_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  tenant_id TEXT, network_id TEXT, time TEXT NOT NULL, sid INTEGER NOT NULL,"
+	"  severity INTEGER NOT NULL, signature TEXT NOT NULL, category TEXT NOT NULL,"
+	"  src_ip TEXT, src_port INTEGER, dest_ip TEXT, dest_port INTEGER, proto TEXT,"
+	"  app_proto TEXT, src_vm TEXT, dest_vm TEXT, eve TEXT NOT NULL,"
+	"  UNIQUE (host_id, seq, time));"
+	"CREATE INDEX ids_alerts_tenant ON ids_alerts (tenant_id, id);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

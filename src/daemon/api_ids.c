@@ -1,0 +1,229 @@
+/* api_ids.c - see api_ids.h */
+#define _GNU_SOURCE
+#include "api_ids.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agentc.h"
+#include "api.h"
+#include "http.h"
+#include "jsonv.h"
+#include "log.h"
+#include "netplan.h"
+#include "request.h"
+#include "store_host.h"
+#include "store_ids.h"
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* The tenant a request is about: its own, or the operator's ?tenant=ID.
+ * NULL with the answer made if there is none. */
+static const char *
+tenant_of(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = req->who.is_operator ? http_query(req, "tenant") : req->who.tenant_id;
+
+	if (t == NULL || strlen(t) >= STORE_ID_LEN) {
+		http_error(resp, 400, "bad_request", "the operator names a tenant: ?tenant=ID");
+		return NULL;
+	}
+	return t;
+}
+
+void
+api_ids_get(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = tenant_of(req, resp);
+
+	if (t != NULL && store_ids_get(t, &resp->json) < 0)
+		http_error(resp, 404, "not_found", "no such tenant");
+}
+
+void
+api_ids_put(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const fields[] = {"enabled", "custom_rules", NULL};
+	const char *t = req->who.tenant_id, *rules = NULL;
+	json_t *j, *en, *cr;
+	char err[300];
+
+	if (api_body(req, resp, &j) < 0)
+		return;
+	en = json_object_get(j, "enabled");
+	cr = json_object_get(j, "custom_rules");
+	if (jsonv_only_fields(j, fields, err, sizeof(err)) < 0 || json_object_size(j) == 0) {
+		http_error(resp, 400, "bad_request", "%s",
+			   json_object_size(j) ? err : "give enabled and/or custom_rules");
+		goto out;
+	}
+	if (en != NULL && !json_is_boolean(en)) {
+		http_error(resp, 400, "bad_request", "enabled must be true or false");
+		goto out;
+	}
+	if (cr != NULL && (!json_is_string(cr) || json_string_length(cr) > IDS_RULES_MAX ||
+			   strlen(json_string_value(cr)) != json_string_length(cr))) {
+		http_error(resp, 400, "bad_request",
+			   "custom_rules must be Suricata rule text of at most %d bytes",
+			   IDS_RULES_MAX);
+		goto out;
+	}
+	rules = cr ? json_string_value(cr) : NULL;
+	if (store_ids_set(t, en ? json_is_true(en) : -1, rules) < 0) {
+		http_error(resp, 500, "internal", "the state store failed");
+		goto out;
+	}
+	/* To the tenant's hosts now; one that does not answer gets it with
+	 * the next reconciliation. The sensor checks the rules: what it
+	 * skipped and why is in GET /v1/ids/status. */
+	if (netplan_sync(t, err, sizeof(err)) < 0) {
+		log_info("ids: tenant %s: settings stored, hosts not all reached: %s", t, err);
+		netplan_mark_dirty();
+	}
+	store_ids_get(t, &resp->json);
+	store_event(req->who.actor, t, "ids.set", t, "succeeded",
+		    en ? (json_is_true(en) ? "enabled" : "disabled") : "rules");
+out:
+	json_decref(j);
+}
+
+/* Each of the hosts' ids.status for the tenant (NULL: all). */
+void
+api_ids_status(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = req->who.is_operator ? http_query(req, "tenant") : req->who.tenant_id;
+	json_t *hosts = t ? store_tenant_applied_hosts(t) : NULL, *all = NULL, *h, *nets;
+	char code[32], err[256];
+	size_t i, k;
+
+	if (t != NULL && strlen(t) >= STORE_ID_LEN) {
+		http_error(resp, 400, "bad_request", "tenant must be a tenant id");
+		goto out;
+	}
+	if (hosts == NULL) { /* the operator: every host */
+		json_t *list = store_host_list();
+
+		hosts = json_array();
+		json_array_foreach(list, i, h) json_array_append(hosts, json_object_get(h, "id"));
+		json_decref(list);
+	}
+	nets = json_array();
+	resp->json = json_pack("{s:o}", "networks", nets);
+	json_array_foreach(hosts, i, h) {
+		json_t *st = NULL, *n;
+		const char *hid = json_string_value(h);
+
+		if (agentc_call_timeout(hid, "ids.status", t ? json_pack("{s:s}", "tenant", t) : NULL,
+					&st, code, err, sizeof(err), 2000) < 0)
+			continue;
+		if (!json_is_true(json_object_get(st, "enabled"))) {
+			json_decref(st);
+			continue;
+		}
+		json_array_foreach(json_object_get(st, "networks"), k, n) {
+			json_t *o = json_pack("{s:O*, s:O*, s:O*, s:O*}", "tenant",
+					      json_object_get(n, "tenant"), "network",
+					      json_object_get(n, "network"), "capture",
+					      json_object_get(n, "capture"), "stats",
+					      json_object_get(n, "stats"));
+
+			if (o != NULL && req->who.is_operator)
+				json_object_set_new(o, "host_id", json_string(hid));
+			json_array_append_new(nets, o);
+		}
+		json_decref(st);
+	}
+	if (t != NULL && store_ids_get(t, &all) == 0) {
+		json_object_set(resp->json, "enabled", json_object_get(all, "enabled"));
+		json_decref(all);
+	}
+out:
+	json_decref(hosts);
+}
+
+void
+api_ids_alerts(struct http_req *req, struct http_resp *resp)
+{
+	struct ids_filter f = {0};
+	const char *vm = http_query(req, "vm");
+
+	if (req_query_int(http_query(req, "limit"), 1, 1000, 100, &f.limit) < 0 ||
+	    req_query_int(http_query(req, "sid"), 0, INT64_C(1) << 32, 0, &f.sid) < 0 ||
+	    req_query_int(http_query(req, "severity"), 0, 255, 0, &f.severity) < 0 ||
+	    req_query_int(http_query(req, "before"), 0, INT64_MAX, 0, &f.before) < 0) {
+		http_error(resp, 400, "bad_request",
+			   "limit 1..1000, sid, severity (at most, 1 the highest) and before "
+			   "(a seq, for the next page) are integers");
+		return;
+	}
+	if (vm != NULL && strlen(vm) >= STORE_ID_LEN) {
+		http_error(resp, 400, "bad_request", "vm must be a VM id");
+		return;
+	}
+	f.tenant_id = req->who.is_operator ? http_query(req, "tenant") : req->who.tenant_id;
+	if (f.tenant_id != NULL && strlen(f.tenant_id) >= STORE_ID_LEN) {
+		http_error(resp, 400, "bad_request", "tenant must be a tenant id");
+		return;
+	}
+	f.vm_id = vm;
+	f.with_host = req->who.is_operator;
+	resp->json = store_ids_alert_list(&f);
+}
+
+/* One host's new alerts (after the last seq stored for it). */
+static void
+pull_host(const char *host)
+{
+	int64_t last = store_ids_alert_last(host);
+	char code[32], err[256];
+	json_t *res = NULL, *a;
+	size_t i, n;
+	int round;
+
+	for (round = 0; round < 10; round++) {
+		if (agentc_call_timeout(host, "ids.alerts",
+					json_pack("{s:I, s:i}", "since", (json_int_t)last, "limit",
+						  1000),
+					&res, code, err, sizeof(err), 2000) < 0)
+			return; /* no IDS there, or the agent is away */
+		/* The numbering started again (the agent lost its state): from 0. */
+		if (json_integer_value(json_object_get(res, "next")) <= last && last > 0) {
+			log_info("ids: host %s numbers its alerts from 1 again", host);
+			last = 0;
+			json_decref(res);
+			res = NULL;
+			continue;
+		}
+		n = json_array_size(json_object_get(res, "alerts"));
+		json_array_foreach(json_object_get(res, "alerts"), i, a) {
+			int64_t seq = json_integer_value(json_object_get(a, "seq"));
+
+			store_ids_alert_add(host, seq, a);
+			if (seq > last)
+				last = seq;
+		}
+		json_decref(res);
+		res = NULL;
+		if (n < 1000)
+			break;
+	}
+}
+
+void
+api_ids_pull_alerts(void)
+{
+	json_t *hosts = store_host_list(), *h;
+	size_t i;
+
+	json_array_foreach(hosts, i, h) {
+		if (strcmp(str(h, "state") ?: "", "up") == 0 ||
+		    strcmp(str(h, "id") ?: "", HOST_LOCAL) == 0)
+			pull_host(str(h, "id"));
+	}
+	json_decref(hosts);
+}

@@ -1,0 +1,20 @@
+/*
+ * api_ids.h - intrusion detection in the API (docs/ids.md, api/openapi.yaml):
+ * a tenant's settings (on or off, its own Suricata rules), the sensors'
+ * status for its networks, and its alerts, pulled from every host.
+ */
+#ifndef CLOUDLET_API_IDS_H
+#define CLOUDLET_API_IDS_H
+
+struct http_req;
+struct http_resp;
+
+void api_ids_get(struct http_req *req, struct http_resp *resp);
+void api_ids_put(struct http_req *req, struct http_resp *resp);
+void api_ids_status(struct http_req *req, struct http_resp *resp);
+void api_ids_alerts(struct http_req *req, struct http_resp *resp);
+
+/* New alerts from every host that is up (the reconciliation pass). */
+void api_ids_pull_alerts(void);
+
+#endif
