@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -314,4 +315,40 @@ netns_spawn(const char *ns, const char *const argv[], const char *logpath)
 		_exit(127);
 	}
 	return pid;
+}
+
+int
+netns_socket(const char *ns, int domain, int type)
+{
+	char path[128];
+	int home, target, fd, r;
+
+	if (ns == NULL || ns[0] == '\0')
+		return (fd = socket(domain, type | SOCK_CLOEXEC, 0)) < 0 ? -errno : fd;
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	/* thread-self: this thread's namespace, not the leader's. */
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (home < 0 || target < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (setns(target, CLONE_NEWNET) < 0) {
+		r = -errno;
+		goto out;
+	}
+	fd = socket(domain, type | SOCK_CLOEXEC, 0);
+	r = fd < 0 ? -errno : fd;
+	if (setns(home, CLONE_NEWNET) < 0) {
+		/* This thread would go on in another namespace: nothing it did
+		 * next could be trusted. */
+		perror("cloudlet-agent: cannot return to the agent's namespace");
+		abort();
+	}
+out:
+	if (home >= 0)
+		close(home);
+	if (target >= 0)
+		close(target);
+	return r;
 }
