@@ -206,3 +206,20 @@ gone_from 1 w1
 expect_eq "$(ls "$T/h1/state/vms" | wc -l)" 0 "VM directories on h1 after its restart"
 raw 1 vm.migrate.abort '{"name":"w1"}' | jq -e .ok >/dev/null || fail "abort after the restart"
 log "w1 runs on h2; h1 removed what it had prepared"
+
+# ---- the source's agent killed mid-way -------------------------------------------
+rm -f "$T/sent.json"
+mig_bg 2 1 w1
+qpid=$(hctl 2 --json vm show w1 | jq -r .pid)
+kill -9 "${APID[2]}"
+wait "${APID[2]}" 2>/dev/null || true
+wait "$BG" || true
+host_start 2
+expect_eq "$(hctl 2 --json vm show w1 | jq -r '.state + " " + (.pid | tostring) + " " + (.migration | tostring)')" \
+	"running $qpid null" "w1 on h2 after its agent's restart"
+expect_eq "$(raw 2 vm.migrate.status '{"name":"w1"}' | jq -r .result.status)" none "w1's migration after the restart"
+http_ok 10.62.0.10 || fail "w1 does not serve HTTP after h2's agent restarted"
+raw 1 vm.migrate.abort '{"name":"w1"}' | jq -e .ok >/dev/null || fail "abort on h1 after the source's restart"
+gone_from 1 w1
+expect_eq "$(ls "$T/h1/state/vms" | wc -l)" 0 "VM directories on h1 after the abort"
+log "source agent killed mid-way and restarted: the migration cancelled, w1 runs on h2 (same QEMU); h1 clean after abort"
