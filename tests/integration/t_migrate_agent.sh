@@ -56,9 +56,23 @@ mig() {
 	prep=$(raw "$to" vm.migrate.prepare "$(jq -c --argjson live "$live" \
 		'{spec:., id:.id, live:$live, ready:.ready, from_template:(.booted.from_template // false)}' <<<"$view")")
 	jq -e .ok >/dev/null <<<"$prep" || fail "prepare $name on h$to: $prep"
+	PREP=$prep
+	[ -z "${BEFORE_SEND:-}" ] || $BEFORE_SEND
 	SENT=$(raw "$from" vm.migrate.send "$(jq -c --arg n "$name" --argjson live "$live" --argjson x "$extra" \
-		'{name:$n, nbd:.result.nbd, uri:.result.uri, live:$live} + $x' <<<"$prep")")
+		'{name:$n, nbd:.result.nbd, uri:.result.uri, tls:.result.tls, live:$live} + $x' <<<"$prep")")
 }
+# A client without this migration's certificate gets nothing from the
+# destination's NBD export (TLS with verify-peer).
+plain_refused() {
+	local url
+	url=$(jq -r .result.nbd <<<"$PREP")
+	jq -e '.result.tls.cert | startswith("-----BEGIN")' >/dev/null <<<"$PREP" || fail "prepare gave no TLS credentials"
+	if ip netns exec "clhu1-$$" qemu-img info "$url" >/dev/null 2>&1; then
+		fail "$url answered a client without TLS"
+	fi
+	log "a client without TLS is refused by $url"
+}
+
 finish() { # finish TO NAME
 	raw "$1" vm.migrate.finish "{\"name\":\"$2\"}" | jq -e .ok >/dev/null ||
 		fail "finish $2 on h$1: $(raw "$1" vm.migrate.finish "{\"name\":\"$2\"}")"
@@ -137,7 +151,7 @@ vm 1 c1 10.62.0.20 --provision clone
 hctl 1 vm wait c1 ready --timeout 240 >/dev/null || fail "c1 not ready"
 expect_eq "$(hctl 1 --json vm show c1 | jq -r '.provision + "/" + .root_format')" clone/qcow2 "c1"
 cup0=$(uptime_of 1 c1)
-mig 1 2 c1 true
+BEFORE_SEND=plain_refused mig 1 2 c1 true
 jq -e '.ok and .result.status == "completed"' >/dev/null <<<"$SENT" || fail "live migration of the clone c1: $SENT"
 finish 2 c1
 expect_eq "$(hctl 2 --json vm show c1 | jq -r .state)" running "c1 on h2"
@@ -151,7 +165,7 @@ log "clone c1 h1 -> h2 live: QEMU downtime $(jq -r .result.qemu.downtime_ms <<<"
 # ---- cold -----------------------------------------------------------------------
 vm 1 s1 10.62.0.30 --provision cold --no-start
 mac=$(hctl 1 --json vm show s1 | jq -r '.nics[0].mac')
-mig 1 2 s1 false
+BEFORE_SEND=plain_refused mig 1 2 s1 false
 jq -e '.ok and .result.status == "completed"' >/dev/null <<<"$SENT" || fail "cold migration of s1: $SENT"
 finish 2 s1
 gone_from 1 s1

@@ -22,6 +22,7 @@
 #include "netns.h"
 #include "qmp.h"
 #include "storage.h"
+#include "tlsid.h"
 #include "util.h"
 #include "vmready.h"
 #include "vmstart.h"
@@ -31,6 +32,8 @@
 #define MIG_NODE "mig-root"
 #define MIG_EXPORT "root"
 #define POLL_MS 10
+#define MIG_TLS "mig-tls"
+#define PEM_MAX 16384
 
 struct vmmig {
 	json_t *progress; /* what vm.migrate.status shows (table lock) */
@@ -161,6 +164,105 @@ give_fd(struct qmp *q, const char *name, int fd, struct op_error *e)
 	return 0;
 }
 
+/* ---- TLS ------------------------------------------------------------------ */
+
+/*
+ * The destination makes one migration's credentials (tlsid.h): the server
+ * side stays in <vm>/tls-srv for its QEMU, the client side goes to the
+ * caller in prepare's answer ({ca, cert, key}: a one-time key, valid for a
+ * day and only against this prepared VM) and from there to the source.
+ */
+static int
+tls_make(struct vm *vm, json_t **creds, struct op_error *e)
+{
+	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	static const char *const keys[] = {"ca", "cert", "key"};
+	char srv[800], cli[800], path[900], err[300], *text;
+	int r = 0;
+
+	vmt_path(vm, "tls-srv", srv, sizeof(srv));
+	vmt_path(vm, "tls-cli", cli, sizeof(cli));
+	if ((r = tlsid_migration_creds(srv, cli, vmt_cfg->underlay_address,
+				       geteuid() == 0 ? vmt_cfg->vm_uid : (uid_t)-1, vmt_cfg->vm_gid,
+				       err, sizeof(err))) < 0)
+		return op_fail(e, "internal", r, "%s", err);
+	*creds = json_object();
+	for (size_t i = 0; i < ARRAY_LEN(files) && r == 0; i++) {
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", cli, files[i]);
+		if ((r = util_read_file(path, PEM_MAX, &text, &len)) < 0)
+			break;
+		json_object_set_new(*creds, keys[i], json_stringn(text, len));
+		explicit_bzero(text, len);
+		free(text);
+	}
+	util_rmtree(cli);
+	if (r < 0) {
+		json_decref(*creds);
+		*creds = NULL;
+		return op_fail(e, "internal", r, "the migration's certificates: %s", strerror(-r));
+	}
+	return 0;
+}
+
+/* The source writes the client side it was given for its QEMU. */
+static int
+tls_write(struct vm *vm, const json_t *creds, struct op_error *e)
+{
+	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	static const char *const keys[] = {"ca", "cert", "key"};
+	char dir[800], path[900];
+	int r;
+
+	vmt_path(vm, "tls-cli", dir, sizeof(dir));
+	util_rmtree(dir);
+	if (mkdir(dir, 0700) < 0 ||
+	    (geteuid() == 0 && chown(dir, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0))
+		return op_fail(e, "internal", -errno, "%s: %s", dir, strerror(errno));
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		json_t *v = json_object_get(creds, keys[i]);
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
+					   0600)) < 0 ||
+		    (geteuid() == 0 && chown(path, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 &&
+		     (r = -errno) < 0))
+			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
+	}
+	return 0;
+}
+
+/* QEMU's credentials object for a side (endpoint server or client). */
+static int
+tls_object(struct qmp *q, struct vm *vm, const char *endpoint, struct op_error *e)
+{
+	char dir[800];
+	struct op_error ignored;
+
+	vmt_path(vm, strcmp(endpoint, "server") == 0 ? "tls-srv" : "tls-cli", dir, sizeof(dir));
+	cmd(q, "object-del", json_pack("{s:s}", "id", MIG_TLS), NULL, &ignored);
+	return cmd(q, "object-add",
+		   json_pack("{s:s, s:s, s:s, s:s, s:b}", "qom-type", "tls-creds-x509", "id", MIG_TLS,
+			     "dir", dir, "endpoint", endpoint, "verify-peer", 1),
+		   NULL, e);
+}
+
+/* Forget them (QEMU, files); errors are of no consequence. */
+static void
+tls_drop(struct qmp *q, struct vm *vm, const char *subdir)
+{
+	struct op_error ignored;
+	char dir[800];
+
+	if (q != NULL) {
+		cmd(q, "migrate-set-parameters", json_pack("{s:s}", "tls-creds", ""), NULL, &ignored);
+		cmd(q, "object-del", json_pack("{s:s}", "id", MIG_TLS), NULL, &ignored);
+	}
+	vmt_path(vm, subdir, dir, sizeof(dir));
+	util_rmtree(dir);
+}
+
 static const char *
 migrate_status(struct qmp *q, json_t **info)
 {
@@ -218,9 +320,9 @@ make_root(struct vm *vm, struct op_error *e)
  * as a listening descriptor handed over with getfd.
  */
 static int
-incoming_setup(struct vm *vm, unsigned *mport, unsigned *nport, struct op_error *e)
+incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport, struct op_error *e)
 {
-	json_t *blocks = NULL, *b;
+	json_t *blocks = NULL, *b, *nbd = NULL;
 	const char *node = NULL;
 	struct qmp *q;
 	size_t i;
@@ -228,14 +330,21 @@ incoming_setup(struct vm *vm, unsigned *mport, unsigned *nport, struct op_error 
 
 	if ((r = vm_qmp(vm, &q, e)) < 0)
 		return r;
+	/* TLS: the source must show the client certificate of this migration
+	 * (verify-peer), for the RAM stream and for the disk. */
+	if (tls && ((r = tls_object(q, vm, "server", e)) < 0 ||
+		    (r = cmd(q, "migrate-set-parameters", json_pack("{s:s}", "tls-creds", MIG_TLS),
+			     NULL, e)) < 0))
+		goto out;
 	if ((fd = r = ul_listen(mport, e)) < 0 || (r = give_fd(q, "mig-in", fd, e)) < 0 ||
 	    (r = cmd(q, "migrate-incoming", json_pack("{s:s}", "uri", "tcp:fd:mig-in"), NULL,
 		     e)) < 0)
 		goto out;
+	nbd = json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "fd", "data", "str", "mig-nbd");
+	if (tls)
+		json_object_set_new(nbd, "tls-creds", json_string(MIG_TLS));
 	if ((fd = r = ul_listen(nport, e)) < 0 || (r = give_fd(q, "mig-nbd", fd, e)) < 0 ||
-	    (r = cmd(q, "nbd-server-start",
-		     json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "fd", "data", "str", "mig-nbd"),
-		     NULL, e)) < 0 ||
+	    (r = cmd(q, "nbd-server-start", json_incref(nbd), NULL, e)) < 0 ||
 	    (r = cmd(q, "query-block", NULL, &blocks, e)) < 0)
 		goto out;
 	json_array_foreach(blocks, i, b)
@@ -251,6 +360,7 @@ incoming_setup(struct vm *vm, unsigned *mport, unsigned *nport, struct op_error 
 			  node, "name", MIG_EXPORT, "writable", 1),
 		NULL, e);
 out:
+	json_decref(nbd);
 	json_decref(blocks);
 	qmp_close(q);
 	return r;
@@ -259,11 +369,23 @@ out:
 /* Cold: qemu-nbd serves root.raw on a listening socket it is handed as fd
  * 3 (its systemd socket activation), as the VM user. */
 static int
-nbd_spawn(struct vm *vm, int lfd, struct op_error *e)
+nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 {
-	char root[800], logp[800], pidv[24];
+	char root[800], logp[800], pidv[24], obj[900], dir[800];
+	const char *argv[] = {"qemu-nbd", "-f", "raw", "-x", MIG_EXPORT, "--persistent",
+			      "--discard=unmap", "--detect-zeroes=unmap", root, "--object", obj,
+			      "--tls-creds", MIG_TLS, NULL};
+	union {
+		const char *const *c;
+		char *const *m;
+	} av = {.c = argv};
 	pid_t pid;
 
+	vmt_path(vm, "tls-srv", dir, sizeof(dir));
+	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=server,verify-peer=on",
+		 MIG_TLS, dir);
+	if (!tls)
+		argv[9] = NULL;
 	vmt_path(vm, "root.raw", root, sizeof(root));
 	vmt_path(vm, "qemu-nbd.log", logp, sizeof(logp));
 	pid = fork();
@@ -284,8 +406,7 @@ nbd_spawn(struct vm *vm, int lfd, struct op_error *e)
 							 vmt_cfg->vm_gid) < 0 ||
 		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
 			_exit(126);
-		execlp("qemu-nbd", "qemu-nbd", "-f", "raw", "-x", MIG_EXPORT, "--persistent",
-		       "--discard=unmap", "--detect-zeroes=unmap", root, (char *)NULL);
+		execvp(argv[0], av.m);
 		_exit(127);
 	}
 	vm->mig_nbd_pid = pid;
@@ -366,6 +487,8 @@ prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
 	vm->mig_live = live == NULL || json_is_true(live);
 	vm->mig_ready = json_is_true(json_object_get(args, "ready"));
 	vm->booted_ram0 = json_is_true(json_object_get(args, "from_template"));
+	if (json_object_get(args, "tls") != NULL && !json_is_boolean(json_object_get(args, "tls")))
+		return op_fail(e, "invalid", -EINVAL, "tls must be true or false");
 	return 0;
 }
 
@@ -387,10 +510,11 @@ reserve(struct vm *vm, struct op_error *e)
 }
 
 static int
-prepare_here(struct vm *vm, json_t **out, struct op_error *e)
+prepare_here(struct vm *vm, int tls, json_t **out, struct op_error *e)
 {
 	char nbd[64], uri[40];
 	unsigned mport = 0, nport = 0;
+	json_t *creds = NULL;
 	int r, lfd;
 
 	if (mkdir(vm->dir, 0700) < 0)
@@ -406,16 +530,19 @@ prepare_here(struct vm *vm, json_t **out, struct op_error *e)
 	/* Its MAC and address join this host's anti-spoofing set before the
 	 * guest sends its first packet here. */
 	vm_ports_publish(vm);
+	if (tls && (r = tls_make(vm, &creds, e)) < 0)
+		return r;
 	if (vm->mig_live) {
-		if ((r = vmstart_start(vm, e)) < 0 || (r = incoming_setup(vm, &mport, &nport, e)) < 0)
-			return r;
+		if ((r = vmstart_start(vm, e)) < 0 ||
+		    (r = incoming_setup(vm, tls, &mport, &nport, e)) < 0)
+			goto fail;
 	} else {
 		if ((lfd = r = ul_listen(&nport, e)) < 0)
-			return r;
-		r = nbd_spawn(vm, lfd, e);
+			goto fail;
+		r = nbd_spawn(vm, lfd, tls, e);
 		close(lfd);
 		if (r < 0)
-			return r;
+			goto fail;
 		vmt_lock();
 		vmstore_save(vm); /* the qemu-nbd's pid */
 		vmt_unlock();
@@ -423,16 +550,20 @@ prepare_here(struct vm *vm, json_t **out, struct op_error *e)
 	snprintf(nbd, sizeof(nbd), "nbd://%s:%u/%s", vmt_cfg->underlay_address, nport,
 		 MIG_EXPORT);
 	snprintf(uri, sizeof(uri), "tcp:%s:%u", vmt_cfg->underlay_address, mport);
-	*out = json_pack("{s:s, s:s, s:s, s:o}", "id", vm->id, "name", vm->spec.name, "nbd", nbd,
-			 "uri", vm->mig_live ? json_string(uri) : json_null());
+	*out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", vm->id, "name", vm->spec.name, "nbd",
+			 nbd, "uri", vm->mig_live ? json_string(uri) : json_null(), "tls",
+			 creds ? creds : json_null());
 	return 0;
+fail:
+	json_decref(creds);
+	return r;
 }
 
 int
 vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 {
 	struct vm *vm = vmt_new();
-	int r;
+	int r, tls;
 
 	if (vm == NULL)
 		return op_fail(e, "internal", -ENOMEM, "out of memory");
@@ -452,7 +583,8 @@ vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 		vmt_put(vm);
 		return r;
 	}
-	if ((r = prepare_here(vm, out, e)) < 0) {
+	tls = json_object_get(args, "tls") == NULL || json_is_true(json_object_get(args, "tls"));
+	if ((r = prepare_here(vm, tls, out, e)) < 0) {
 		struct op_error e2;
 
 		nbd_stop(vm);
@@ -513,6 +645,7 @@ finish_live(struct vm *vm, struct op_error *e)
 		     NULL, e)) < 0 ||
 	    (r = cmd(q, "nbd-server-stop", NULL, NULL, e)) < 0)
 		goto out;
+	tls_drop(q, vm, "tls-srv");
 	cmd(q, "announce-self",
 	    json_pack("{s:i, s:i, s:i, s:i}", "initial", 50, "max", 550, "rounds", 5, "step", 100),
 	    NULL, e);
@@ -547,10 +680,12 @@ vmmigrate_finish(const char *name, json_t **out, struct op_error *e)
 	}
 	snprintf(id, sizeof(id), "%s", vm->id);
 	r = 0;
-	if (vm->mig_live)
+	if (vm->mig_live) {
 		r = finish_live(vm, e);
-	else
+	} else {
 		nbd_stop(vm);
+		tls_drop(NULL, vm, "tls-srv");
+	}
 	vmt_lock();
 	if (r == 0) {
 		vm->migration[0] = '\0';
@@ -600,7 +735,16 @@ struct target {
 	unsigned downtime_ms, timeout_s;
 	json_int_t max_bandwidth; /* bytes/s, 0 = QEMU's default */
 	int live;
+	const json_t *tls; /* prepare's client credentials (the request's), or NULL */
 };
+
+static int
+pem_ok(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) < PEM_MAX &&
+	       strncmp(json_string_value(v), "-----BEGIN ", 11) == 0 &&
+	       strlen(json_string_value(v)) == json_string_length(v);
+}
 
 static int
 send_args(const json_t *args, struct target *t, struct op_error *e)
@@ -637,6 +781,13 @@ send_args(const json_t *args, struct target *t, struct op_error *e)
 		return op_fail(e, "invalid", -EINVAL, "timeout_s must be 1 to 86400");
 	if (v != NULL)
 		t->timeout_s = (unsigned)json_integer_value(v);
+	v = json_object_get(args, "tls");
+	if (v != NULL && !json_is_null(v) &&
+	    (!pem_ok(json_object_get(v, "ca")) || !pem_ok(json_object_get(v, "cert")) ||
+	     !pem_ok(json_object_get(v, "key"))))
+		return op_fail(e, "invalid", -EINVAL,
+			    "tls must be prepare's {ca, cert, key} (PEM) or null");
+	t->tls = json_is_object(v) ? v : NULL;
 	return 0;
 }
 
@@ -773,7 +924,7 @@ wait_migrate(struct vm *vm, struct qmp *q, const char *want, uint64_t deadline,
  * aborted), the guest runs on here.
  */
 static void
-send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node)
+send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node, int tls)
 {
 	struct op_error e;
 	json_t *info = NULL, *st = NULL;
@@ -799,6 +950,8 @@ send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node)
 	}
 	if (node)
 		cmd(q, "blockdev-del", json_pack("{s:s}", "node-name", MIG_NODE), NULL, &e);
+	if (tls)
+		tls_drop(q, vm, "tls-cli");
 	/* QEMU restarts a guest it stopped for the migration; make sure. */
 	if (cmd(q, "query-status", NULL, &st, &e) == 0 &&
 	    !json_is_true(json_object_get(st, "running")))
@@ -811,20 +964,31 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 {
 	uint64_t deadline = util_now_ms() + (uint64_t)t->timeout_s * 1000;
 	int r, fd, node = 0, mirroring = 0, migrating = 0;
-	json_t *caps, *params, *last = NULL;
+	json_t *caps, *params = NULL, *nbdopts = NULL, *last = NULL;
 	struct qmp *q;
 
 	if ((r = vm_qmp(vm, &q, e)) < 0)
 		return r;
+	nbdopts = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd", "node-name", MIG_NODE,
+			    "server", "type", "fd", "str", "mig-nbd", "export", MIG_EXPORT);
+	params = json_pack("{s:I}", "downtime-limit", (json_int_t)t->downtime_ms);
+	if (t->max_bandwidth > 0)
+		json_object_set_new(params, "max-bandwidth", json_integer(t->max_bandwidth));
+	/* TLS: this migration's client certificate, the destination's name
+	 * checked against its certificate (its underlay address). */
+	if (t->tls != NULL) {
+		json_object_update_new(nbdopts, json_pack("{s:s, s:s}", "tls-creds", MIG_TLS,
+							  "tls-hostname", t->nbd_host));
+		json_object_update_new(params, json_pack("{s:s, s:s}", "tls-creds", MIG_TLS,
+							 "tls-hostname", t->mig_host));
+		if ((r = tls_write(vm, t->tls, e)) < 0 || (r = tls_object(q, vm, "client", e)) < 0)
+			goto fail;
+	}
 	/* The root disk first: mirrored to the destination's export, flattened
 	 * (a clone's overlay and its template's disk become one raw disk). */
 	if ((fd = r = ul_connect(t->nbd_host, t->nbd_port, e)) < 0 ||
 	    (r = give_fd(q, "mig-nbd", fd, e)) < 0 ||
-	    (r = cmd(q, "blockdev-add",
-		     json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd", "node-name",
-			       MIG_NODE, "server", "type", "fd", "str", "mig-nbd", "export",
-			       MIG_EXPORT),
-		     NULL, e)) < 0)
+	    (r = cmd(q, "blockdev-add", json_incref(nbdopts), NULL, e)) < 0)
 		goto fail;
 	node = 1;
 	if ((r = cmd(q, "blockdev-mirror",
@@ -842,11 +1006,8 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}", "capabilities",
 			 "capability", "pause-before-switchover", "state", 1, "capability",
 			 "auto-converge", "state", 1, "capability", "x-ignore-shared", "state", 0);
-	params = json_pack("{s:I}", "downtime-limit", (json_int_t)t->downtime_ms);
-	if (t->max_bandwidth > 0)
-		json_object_set_new(params, "max-bandwidth", json_integer(t->max_bandwidth));
 	if ((r = cmd(q, "migrate-set-capabilities", caps, NULL, e)) < 0 ||
-	    (r = cmd(q, "migrate-set-parameters", params, NULL, e)) < 0 ||
+	    (r = cmd(q, "migrate-set-parameters", json_incref(params), NULL, e)) < 0 ||
 	    (fd = r = ul_connect(t->mig_host, t->mig_port, e)) < 0 ||
 	    (r = give_fd(q, "mig-out", fd, e)) < 0 ||
 	    (r = cmd(q, "migrate", json_pack("{s:s}", "uri", "fd:mig-out"), NULL, e)) < 0)
@@ -867,10 +1028,14 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	if (r < 0 && r != -EALREADY)
 		goto fail;
 	qmp_close(q);
+	json_decref(nbdopts);
+	json_decref(params);
 	*result = last;
 	return 0;
 fail:
-	send_undo(vm, q, migrating, mirroring, node);
+	json_decref(nbdopts);
+	json_decref(params);
+	send_undo(vm, q, migrating, mirroring, node, t->tls != NULL);
 	json_decref(last);
 	qmp_close(q);
 	return r;
@@ -880,17 +1045,27 @@ fail:
 static int
 send_cold(struct vm *vm, const struct target *t, struct op_error *e)
 {
-	char src[800], dst[80], err[512];
+	char src[800], dst[80], err[512], obj[900], cli[800], opts[200];
 	const char *fmt = strcmp(vm->root_format, "qcow2") == 0 ? "qcow2" : "raw";
-	const char *argv[] = {"qemu-img", "convert", "-n", "-f", fmt, "-O", "raw", src, dst, NULL};
+	const char *plain[] = {"qemu-img", "convert", "-n", "-f", fmt, "-O", "raw", src, dst, NULL};
+	const char *tls[] = {"qemu-img", "convert", "--object", obj, "-n", "-f", fmt,
+			     "--target-image-opts", src, opts, NULL};
 	int r;
 
 	vmt_path(vm, strcmp(fmt, "qcow2") == 0 ? "root.qcow2" : "root.raw", src, sizeof(src));
 	snprintf(dst, sizeof(dst), "nbd://%s:%u/%s", t->nbd_host, t->nbd_port, MIG_EXPORT);
+	vmt_path(vm, "tls-cli", cli, sizeof(cli));
+	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", MIG_TLS, cli);
+	snprintf(opts, sizeof(opts),
+		 "driver=nbd,host=%s,port=%u,export=%s,tls-creds=%s,tls-hostname=%s", t->nbd_host,
+		 t->nbd_port, MIG_EXPORT, MIG_TLS, t->nbd_host);
+	if (t->tls != NULL && (r = tls_write(vm, t->tls, e)) < 0)
+		return r;
 	progress(vm, "copying", NULL, NULL);
 	/* qemu-img's NBD connection must start in the datacenter network. */
-	r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL, argv, NULL, err,
-		      sizeof(err));
+	r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL,
+		      t->tls ? tls : plain, NULL, err, sizeof(err));
+	tls_drop(NULL, vm, "tls-cli");
 	if (r < 0)
 		return op_fail(e, "internal", r, "copying the disk: %s", err);
 	progress(vm, "completed", NULL, NULL);
@@ -1078,7 +1253,7 @@ resolve_outgoing(struct vm *vm)
 	}
 	json_decref(info);
 	if (vm->events != NULL) {
-		send_undo(vm, vm->events, st != NULL && strcmp(st, "none") != 0, 1, 1);
+		send_undo(vm, vm->events, st != NULL && strcmp(st, "none") != 0, 1, 1, 1);
 		vm->state = VM_RUNNING;
 	}
 	vm->migration[0] = '\0';
