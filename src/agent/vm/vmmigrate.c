@@ -336,6 +336,13 @@ incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport, struct 
 		    (r = cmd(q, "migrate-set-parameters", json_pack("{s:s}", "tls-creds", MIG_TLS),
 			     NULL, e)) < 0))
 		goto out;
+	/* return-path: this side tells the source whether it loaded the whole
+	 * state; the source counts the migration completed only then. */
+	if ((r = cmd(q, "migrate-set-capabilities",
+		     json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "return-path",
+			       "state", 1),
+		     NULL, e)) < 0)
+		goto out;
 	if ((fd = r = ul_listen(mport, e)) < 0 || (r = give_fd(q, "mig-in", fd, e)) < 0 ||
 	    (r = cmd(q, "migrate-incoming", json_pack("{s:s}", "uri", "tcp:fd:mig-in"), NULL,
 		     e)) < 0)
@@ -1003,9 +1010,10 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	/* x-ignore-shared off: a clone's QEMU kept it from its restore; all of
 	 * the clone's RAM (a private mapping) goes, and a destination without
 	 * the capability reads the stream this way. */
-	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}", "capabilities",
+	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}", "capabilities",
 			 "capability", "pause-before-switchover", "state", 1, "capability",
-			 "auto-converge", "state", 1, "capability", "x-ignore-shared", "state", 0);
+			 "auto-converge", "state", 1, "capability", "x-ignore-shared", "state", 0,
+			 "capability", "return-path", "state", 1);
 	if ((r = cmd(q, "migrate-set-capabilities", caps, NULL, e)) < 0 ||
 	    (r = cmd(q, "migrate-set-parameters", json_incref(params), NULL, e)) < 0 ||
 	    (fd = r = ul_connect(t->mig_host, t->mig_port, e)) < 0 ||
