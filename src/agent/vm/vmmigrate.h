@@ -30,9 +30,11 @@
 #include "operr.h"
 #include "vmtable.h"
 
+/* The destination (vmmigrate.c). */
 int vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e);
 int vmmigrate_finish(const char *name, json_t **out, struct op_error *e);
 int vmmigrate_abort(const char *name, struct op_error *e);
+/* The source (vmmigsend.c). */
 int vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_error *e);
 int vmmigrate_status(const char *name, json_t **out, struct op_error *e);
 int vmmigrate_cancel(const char *name, struct op_error *e);
@@ -49,5 +51,7 @@ int vmmigrate_cancel(const char *name, struct op_error *e);
  *             guest runs on here.
  */
 int vmmigrate_resolve(struct vm *vm);
+/* Its outgoing half (vmmigsend.c). */
+int vmmigrate_resolve_outgoing(struct vm *vm);
 
 #endif
