@@ -26,16 +26,18 @@ vmmigio_listen(unsigned *port, struct op_error *e)
 
 	if (inet_pton(AF_INET, vmt_cfg->underlay_address, &sa.sin_addr) != 1)
 		return op_fail(e, "conflict", -EINVAL,
-			    "this agent has no --underlay-address: it cannot receive a migration");
+			       "this agent has no --underlay-address: it cannot receive "
+			       "a migration");
 	fd = netns_socket(vmt_cfg->underlay_netns, AF_INET, SOCK_STREAM);
 	if (fd < 0)
-		return op_fail(e, "internal", fd, "socket in the underlay: %s", strerror(-fd));
+		return op_fail(e, "internal", fd, "socket in the underlay: %s",
+			       strerror(-fd));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		r = -errno;
 		close(fd);
-		return op_fail(e, "internal", r, "listen on %s: %s", vmt_cfg->underlay_address,
-			    strerror(-r));
+		return op_fail(e, "internal", r, "listen on %s: %s",
+			       vmt_cfg->underlay_address, strerror(-r));
 	}
 	*port = ntohs(sa.sin_port);
 	return fd;
@@ -44,21 +46,23 @@ vmmigio_listen(unsigned *port, struct op_error *e)
 int
 vmmigio_connect(const char *host, unsigned port, struct op_error *e)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
 	struct timeval tv = {.tv_sec = 10}, none = {0};
 	int fd, r;
 
 	inet_pton(AF_INET, host, &sa.sin_addr);
 	fd = netns_socket(vmt_cfg->underlay_netns, AF_INET, SOCK_STREAM);
 	if (fd < 0)
-		return op_fail(e, "internal", fd, "socket in the underlay: %s", strerror(-fd));
+		return op_fail(e, "internal", fd, "socket in the underlay: %s",
+			       strerror(-fd));
 	/* A bounded connect; QEMU gets the socket without a send timeout. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		close(fd);
-		return op_fail(e, "internal", r, "cannot reach the destination %s:%u: %s", host,
-			    port, strerror(-r));
+		return op_fail(e, "internal", r, "cannot reach the destination %s:%u: %s",
+			       host, port, strerror(-r));
 	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	return fd;
@@ -72,7 +76,8 @@ vmmigio_qmp(struct vm *vm, struct qmp **q, struct op_error *e)
 
 	vmt_path(vm, "qmp.sock", path, sizeof(path));
 	if ((r = qmp_open(path, 5000, q)) < 0)
-		return op_fail(e, "internal", r, "QMP of VM '%s': %s", vm->spec.name, strerror(-r));
+		return op_fail(e, "internal", r, "QMP of VM '%s': %s", vm->spec.name,
+			       strerror(-r));
 	return 0;
 }
 
@@ -109,12 +114,14 @@ vmmigio_tls_object(struct qmp *q, struct vm *vm, const char *endpoint, struct op
 	char dir[800];
 	struct op_error ignored;
 
-	vmt_path(vm, strcmp(endpoint, "server") == 0 ? "tls-srv" : "tls-cli", dir, sizeof(dir));
+	vmt_path(vm, strcmp(endpoint, "server") == 0 ? "tls-srv" : "tls-cli", dir,
+		 sizeof(dir));
 	vmmigio_cmd(q, "object-del", json_pack("{s:s}", "id", VMMIG_TLS), NULL, &ignored);
 	return vmmigio_cmd(q, "object-add",
-		   json_pack("{s:s, s:s, s:s, s:s, s:b}", "qom-type", "tls-creds-x509", "id", VMMIG_TLS,
-			     "dir", dir, "endpoint", endpoint, "verify-peer", 1),
-		   NULL, e);
+			   json_pack("{s:s, s:s, s:s, s:s, s:b}", "qom-type",
+				     "tls-creds-x509", "id", VMMIG_TLS, "dir", dir,
+				     "endpoint", endpoint, "verify-peer", 1),
+			   NULL, e);
 }
 
 /* Forget them (QEMU, files); errors are of no consequence. */
@@ -125,8 +132,10 @@ vmmigio_tls_drop(struct qmp *q, struct vm *vm, const char *subdir)
 	char dir[800];
 
 	if (q != NULL) {
-		vmmigio_cmd(q, "migrate-set-parameters", json_pack("{s:s}", "tls-creds", ""), NULL, &ignored);
-		vmmigio_cmd(q, "object-del", json_pack("{s:s}", "id", VMMIG_TLS), NULL, &ignored);
+		vmmigio_cmd(q, "migrate-set-parameters",
+			    json_pack("{s:s}", "tls-creds", ""), NULL, &ignored);
+		vmmigio_cmd(q, "object-del", json_pack("{s:s}", "id", VMMIG_TLS), NULL,
+			    &ignored);
 	}
 	vmt_path(vm, subdir, dir, sizeof(dir));
 	util_rmtree(dir);

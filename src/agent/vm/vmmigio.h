@@ -31,7 +31,8 @@ int vmmigio_connect(const char *host, unsigned port, struct op_error *e);
 int vmmigio_qmp(struct vm *vm, struct qmp **q, struct op_error *e);
 /* Run c with args (consumed; may be NULL): 0 (*ret if not NULL) or -errno
  * with QEMU's message in e. */
-int vmmigio_cmd(struct qmp *q, const char *c, json_t *args, json_t **ret, struct op_error *e);
+int vmmigio_cmd(struct qmp *q, const char *c, json_t *args, json_t **ret,
+		struct op_error *e);
 /* Hand QEMU fd under name (getfd); the agent's copy is closed either way. */
 int vmmigio_give_fd(struct qmp *q, const char *name, int fd, struct op_error *e);
 /* query-migrate's status ("none" before any), *info its answer (the
@@ -40,7 +41,8 @@ const char *vmmigio_status(struct qmp *q, json_t **info);
 
 /* QEMU's tls-creds-x509 object VMMIG_TLS from <vm>/tls-srv (endpoint
  * "server") or <vm>/tls-cli ("client"), verify-peer on. */
-int vmmigio_tls_object(struct qmp *q, struct vm *vm, const char *endpoint, struct op_error *e);
+int vmmigio_tls_object(struct qmp *q, struct vm *vm, const char *endpoint,
+		       struct op_error *e);
 /* Drop it from QEMU (q may be NULL) and remove <vm>/<subdir>. */
 void vmmigio_tls_drop(struct qmp *q, struct vm *vm, const char *subdir);
 

@@ -35,7 +35,8 @@ static pthread_mutex_t prep_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int
 tls_make(struct vm *vm, json_t **creds, struct op_error *e)
 {
-	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	static const char *const files[] = {"ca-cert.pem", "client-cert.pem",
+					    "client-key.pem"};
 	static const char *const keys[] = {"ca", "cert", "key"};
 	char srv[800], cli[800], path[900], err[300], *text;
 	int r = 0;
@@ -43,8 +44,8 @@ tls_make(struct vm *vm, json_t **creds, struct op_error *e)
 	vmt_path(vm, "tls-srv", srv, sizeof(srv));
 	vmt_path(vm, "tls-cli", cli, sizeof(cli));
 	if ((r = tlsid_migration_creds(srv, cli, vmt_cfg->underlay_address,
-				       geteuid() == 0 ? vmt_cfg->vm_uid : (uid_t)-1, vmt_cfg->vm_gid,
-				       err, sizeof(err))) < 0)
+				       geteuid() == 0 ? vmt_cfg->vm_uid : (uid_t)-1,
+				       vmt_cfg->vm_gid, err, sizeof(err))) < 0)
 		return op_fail(e, "internal", r, "%s", err);
 	*creds = json_object();
 	for (size_t i = 0; i < ARRAY_LEN(files) && r == 0; i++) {
@@ -61,7 +62,8 @@ tls_make(struct vm *vm, json_t **creds, struct op_error *e)
 	if (r < 0) {
 		json_decref(*creds);
 		*creds = NULL;
-		return op_fail(e, "internal", r, "the migration's certificates: %s", strerror(-r));
+		return op_fail(e, "internal", r, "the migration's certificates: %s",
+			       strerror(-r));
 	}
 	return 0;
 }
@@ -70,9 +72,9 @@ tls_make(struct vm *vm, json_t **creds, struct op_error *e)
 static json_t *
 spec_only(const json_t *view)
 {
-	static const char *const keys[] = {"name",   "hostname", "image",    "vcpus",
+	static const char *const keys[] = {"name",	 "hostname", "image",	  "vcpus",
 					   "memory_mib", "disk_gib", "user_data", "nics",
-					   "tenant", "volumes"};
+					   "tenant",	 "volumes"};
 	json_t *s = json_object();
 
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
@@ -110,7 +112,8 @@ make_root(struct vm *vm, struct op_error *e)
  * as a listening descriptor handed over with getfd.
  */
 static int
-incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport, struct op_error *e)
+incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport,
+	       struct op_error *e)
 {
 	json_t *blocks = NULL, *b, *nbd = NULL;
 	const char *node = NULL;
@@ -122,40 +125,47 @@ incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport, struct 
 		return r;
 	/* TLS: the source must show the client certificate of this migration
 	 * (verify-peer), for the RAM stream and for the disk. */
-	if (tls && ((r = vmmigio_tls_object(q, vm, "server", e)) < 0 ||
-		    (r = vmmigio_cmd(q, "migrate-set-parameters", json_pack("{s:s}", "tls-creds", VMMIG_TLS),
-			     NULL, e)) < 0))
+	if (tls &&
+	    ((r = vmmigio_tls_object(q, vm, "server", e)) < 0 ||
+	     (r = vmmigio_cmd(q, "migrate-set-parameters",
+			      json_pack("{s:s}", "tls-creds", VMMIG_TLS), NULL, e)) < 0))
 		goto out;
 	/* return-path: this side tells the source whether it loaded the whole
 	 * state; the source counts the migration completed only then. */
 	if ((r = vmmigio_cmd(q, "migrate-set-capabilities",
-		     json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "return-path",
-			       "state", 1),
-		     NULL, e)) < 0)
+			     json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+				       "return-path", "state", 1),
+			     NULL, e)) < 0)
 		goto out;
-	if ((fd = r = vmmigio_listen(mport, e)) < 0 || (r = vmmigio_give_fd(q, "mig-in", fd, e)) < 0 ||
-	    (r = vmmigio_cmd(q, "migrate-incoming", json_pack("{s:s}", "uri", "tcp:fd:mig-in"), NULL,
-		     e)) < 0)
+	if ((fd = r = vmmigio_listen(mport, e)) < 0 ||
+	    (r = vmmigio_give_fd(q, "mig-in", fd, e)) < 0 ||
+	    (r = vmmigio_cmd(q, "migrate-incoming",
+			     json_pack("{s:s}", "uri", "tcp:fd:mig-in"), NULL, e)) < 0)
 		goto out;
-	nbd = json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "fd", "data", "str", "mig-nbd");
+	nbd = json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "fd", "data", "str",
+			"mig-nbd");
 	if (tls)
 		json_object_set_new(nbd, "tls-creds", json_string(VMMIG_TLS));
-	if ((fd = r = vmmigio_listen(nport, e)) < 0 || (r = vmmigio_give_fd(q, "mig-nbd", fd, e)) < 0 ||
+	if ((fd = r = vmmigio_listen(nport, e)) < 0 ||
+	    (r = vmmigio_give_fd(q, "mig-nbd", fd, e)) < 0 ||
 	    (r = vmmigio_cmd(q, "nbd-server-start", json_incref(nbd), NULL, e)) < 0 ||
 	    (r = vmmigio_cmd(q, "query-block", NULL, &blocks, e)) < 0)
 		goto out;
-	json_array_foreach(blocks, i, b)
-		if (strcmp(json_string_value(json_object_get(b, "device")) ?: "", "root") == 0)
-			node = json_string_value(
-				json_object_get(json_object_get(b, "inserted"), "node-name"));
+	json_array_foreach(
+	    blocks, i,
+	    b) if (strcmp(json_string_value(json_object_get(b, "device")) ?: "",
+			  "root") == 0) node =
+	    json_string_value(
+		json_object_get(json_object_get(b, "inserted"), "node-name"));
 	if (node == NULL) {
 		r = op_fail(e, "internal", -ENOENT, "the waiting QEMU has no root disk");
 		goto out;
 	}
 	r = vmmigio_cmd(q, "block-export-add",
-		json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd", "id", VMMIG_NODE, "node-name",
-			  node, "name", VMMIG_EXPORT, "writable", 1),
-		NULL, e);
+			json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd", "id",
+				  VMMIG_NODE, "node-name", node, "name", VMMIG_EXPORT,
+				  "writable", 1),
+			NULL, e);
 out:
 	json_decref(nbd);
 	json_decref(blocks);
@@ -169,9 +179,20 @@ static int
 nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 {
 	char root[800], logp[800], pidv[24], obj[900], dir[800];
-	const char *argv[] = {"qemu-nbd", "-f", "raw", "-x", VMMIG_EXPORT, "--persistent",
-			      "--discard=unmap", "--detect-zeroes=unmap", root, "--object", obj,
-			      "--tls-creds", VMMIG_TLS, NULL};
+	const char *argv[] = {"qemu-nbd",
+			      "-f",
+			      "raw",
+			      "-x",
+			      VMMIG_EXPORT,
+			      "--persistent",
+			      "--discard=unmap",
+			      "--detect-zeroes=unmap",
+			      root,
+			      "--object",
+			      obj,
+			      "--tls-creds",
+			      VMMIG_TLS,
+			      NULL};
 	union {
 		const char *const *c;
 		char *const *m;
@@ -179,8 +200,9 @@ nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 	pid_t pid;
 
 	vmt_path(vm, "tls-srv", dir, sizeof(dir));
-	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=server,verify-peer=on",
-		 VMMIG_TLS, dir);
+	snprintf(obj, sizeof(obj),
+		 "tls-creds-x509,id=%s,dir=%s,endpoint=server,verify-peer=on", VMMIG_TLS,
+		 dir);
 	if (!tls)
 		argv[9] = NULL;
 	vmt_path(vm, "root.raw", root, sizeof(root));
@@ -199,8 +221,8 @@ nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 		setenv("LISTEN_PID", pidv, 1);
 		setenv("LISTEN_FDS", "1", 1);
 		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) < 0 || setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid,
-							 vmt_cfg->vm_gid) < 0 ||
+		    (setgroups(0, NULL) < 0 ||
+		     setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid, vmt_cfg->vm_gid) < 0 ||
 		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
 			_exit(126);
 		execvp(argv[0], av.m);
@@ -259,11 +281,13 @@ prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
 	int r;
 
 	if (id == NULL || strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
-		return op_fail(e, "invalid", -EINVAL, "id must be the VM's 16 hex digits");
+		return op_fail(e, "invalid", -EINVAL,
+			       "id must be the VM's 16 hex digits");
 	if (live != NULL && !json_is_boolean(live))
 		return op_fail(e, "invalid", -EINVAL, "live must be true or false");
 	if (!json_is_object(json_object_get(args, "spec")))
-		return op_fail(e, "invalid", -EINVAL, "spec must be the VM's spec (an object)");
+		return op_fail(e, "invalid", -EINVAL,
+			       "spec must be the VM's spec (an object)");
 	vmt_limits(&lim);
 	spec = spec_only(json_object_get(args, "spec"));
 	r = spec_parse(spec, &lim, &vm->spec, err, sizeof(err));
@@ -272,8 +296,9 @@ prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
 		return op_fail(e, "invalid", r, "%s", err);
 	/* XXX: volumes stay on their host's storage pool: not migrated yet. */
 	if (vm->spec.n_volumes > 0)
-		return op_fail(e, "conflict", -EINVAL,
-			    "a VM with volumes cannot migrate yet (docs/migration.md)");
+		return op_fail(
+		    e, "conflict", -EINVAL,
+		    "a VM with volumes cannot migrate yet (docs/migration.md)");
 	for (unsigned i = 0; i < vm->spec.n_nics; i++)
 		if (vm->spec.nics[i].mac[0] == '\0')
 			return op_fail(e, "invalid", -EINVAL, "every NIC needs its MAC");
@@ -284,7 +309,8 @@ prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
 	vm->mig_live = live == NULL || json_is_true(live);
 	vm->mig_ready = json_is_true(json_object_get(args, "ready"));
 	vm->booted_ram0 = json_is_true(json_object_get(args, "from_template"));
-	if (json_object_get(args, "tls") != NULL && !json_is_boolean(json_object_get(args, "tls")))
+	if (json_object_get(args, "tls") != NULL &&
+	    !json_is_boolean(json_object_get(args, "tls")))
 		return op_fail(e, "invalid", -EINVAL, "tls must be true or false");
 	return 0;
 }
@@ -295,10 +321,12 @@ reserve(struct vm *vm, struct op_error *e)
 {
 	vmt_lock();
 	for (struct vm *o = vmt_first(); o != NULL; o = o->next)
-		if (strcmp(o->spec.name, vm->spec.name) == 0 || strcmp(o->id, vm->id) == 0) {
+		if (strcmp(o->spec.name, vm->spec.name) == 0 ||
+		    strcmp(o->id, vm->id) == 0) {
 			vmt_unlock();
-			return op_fail(e, "conflict", -EEXIST, "a VM named '%s' or with id %s is here",
-				    vm->spec.name, vm->id);
+			return op_fail(e, "conflict", -EEXIST,
+				       "a VM named '%s' or with id %s is here",
+				       vm->spec.name, vm->id);
 		}
 	vmt_ref(vm);
 	vmt_add(vm);
@@ -316,9 +344,10 @@ prepare_here(struct vm *vm, int tls, json_t **out, struct op_error *e)
 
 	if (mkdir(vm->dir, 0700) < 0)
 		return op_fail(e, "internal", -errno, "cannot create %s: %s", vm->dir,
-			    strerror(errno));
+			       strerror(errno));
 	if (chown(vm->dir, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 && geteuid() == 0)
-		return op_fail(e, "internal", -errno, "chown %s: %s", vm->dir, strerror(errno));
+		return op_fail(e, "internal", -errno, "chown %s: %s", vm->dir,
+			       strerror(errno));
 	if ((r = make_root(vm, e)) < 0)
 		return r;
 	vmt_lock();
@@ -347,9 +376,9 @@ prepare_here(struct vm *vm, int tls, json_t **out, struct op_error *e)
 	snprintf(nbd, sizeof(nbd), "nbd://%s:%u/%s", vmt_cfg->underlay_address, nport,
 		 VMMIG_EXPORT);
 	snprintf(uri, sizeof(uri), "tcp:%s:%u", vmt_cfg->underlay_address, mport);
-	*out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", vm->id, "name", vm->spec.name, "nbd",
-			 nbd, "uri", vm->mig_live ? json_string(uri) : json_null(), "tls",
-			 creds ? creds : json_null());
+	*out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", vm->id, "name", vm->spec.name,
+			 "nbd", nbd, "uri", vm->mig_live ? json_string(uri) : json_null(),
+			 "tls", creds ? creds : json_null());
 	return 0;
 fail:
 	json_decref(creds);
@@ -380,7 +409,8 @@ vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 		vmt_put(vm);
 		return r;
 	}
-	tls = json_object_get(args, "tls") == NULL || json_is_true(json_object_get(args, "tls"));
+	tls = json_object_get(args, "tls") == NULL ||
+	      json_is_true(json_object_get(args, "tls"));
 	if ((r = prepare_here(vm, tls, out, e)) < 0) {
 		struct op_error e2;
 
@@ -388,8 +418,8 @@ vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 		vmops_delete(vm, &e2); /* takes our reference */
 		return r;
 	}
-	log_info("vm %s (%s): prepared for an incoming %s migration", vm->id, vm->spec.name,
-		 vm->mig_live ? "live" : "cold");
+	log_info("vm %s (%s): prepared for an incoming %s migration", vm->id,
+		 vm->spec.name, vm->mig_live ? "live" : "cold");
 	vmt_lock();
 	vmt_put(vm);
 	vmt_unlock();
@@ -407,8 +437,8 @@ prepared(const char *name, int *found, struct op_error *e)
 	*found = vm != NULL;
 	if (vm != NULL && strcmp(vm->migration, "incoming") != 0) {
 		vmt_unlock();
-		op_fail(e, "conflict", -EINVAL, "VM '%s' is not a prepared incoming migration",
-			name);
+		op_fail(e, "conflict", -EINVAL,
+			"VM '%s' is not a prepared incoming migration", name);
 		return NULL;
 	}
 	if (vm != NULL)
@@ -433,19 +463,22 @@ finish_live(struct vm *vm, struct op_error *e)
 		return r;
 	st = vmmigio_status(q, &info);
 	if (st == NULL || strcmp(st, "completed") != 0) {
-		r = op_fail(e, "conflict", -EAGAIN, "the incoming migration has not completed (%s)",
-			 st ? st : "no answer");
+		r = op_fail(e, "conflict", -EAGAIN,
+			    "the incoming migration has not completed (%s)",
+			    st ? st : "no answer");
 		goto out;
 	}
 	/* hard: the source's NBD client may still be connected. */
-	if ((r = vmmigio_cmd(q, "block-export-del", json_pack("{s:s, s:s}", "id", VMMIG_NODE, "mode", "hard"),
-		     NULL, e)) < 0 ||
+	if ((r = vmmigio_cmd(q, "block-export-del",
+			     json_pack("{s:s, s:s}", "id", VMMIG_NODE, "mode", "hard"),
+			     NULL, e)) < 0 ||
 	    (r = vmmigio_cmd(q, "nbd-server-stop", NULL, NULL, e)) < 0)
 		goto out;
 	vmmigio_tls_drop(q, vm, "tls-srv");
 	vmmigio_cmd(q, "announce-self",
-	    json_pack("{s:i, s:i, s:i, s:i}", "initial", 50, "max", 550, "rounds", 5, "step", 100),
-	    NULL, e);
+		    json_pack("{s:i, s:i, s:i, s:i}", "initial", 50, "max", 550, "rounds",
+			      5, "step", 100),
+		    NULL, e);
 	r = 0;
 out:
 	json_decref(info);
@@ -536,20 +569,28 @@ resolve_incoming(struct vm *vm)
 	if (st != NULL && strcmp(st, "completed") == 0) {
 		/* The guest runs here and the source removed its copy. */
 		vmmigio_cmd(vm->events, "block-export-del",
-		    json_pack("{s:s, s:s}", "id", VMMIG_NODE, "mode", "hard"), NULL, &e);
+			    json_pack("{s:s, s:s}", "id", VMMIG_NODE, "mode", "hard"),
+			    NULL, &e);
 		vmmigio_cmd(vm->events, "nbd-server-stop", NULL, NULL, &e);
+		vmmigio_tls_drop(vm->events, vm, "tls-srv");
 		vm->migration[0] = '\0';
+		if (vm->mig_ready)
+			vm->ready = 1;
 		vmstore_save(vm);
 		json_decref(info);
-		log_warnx("vm %s (%s): its incoming migration completed while the agent was "
-			  "down: adopted", vm->id, vm->spec.name);
+		log_warnx(
+		    "vm %s (%s): its incoming migration completed while the agent was "
+		    "down: adopted",
+		    vm->id, vm->spec.name);
 		return 0;
 	}
 	json_decref(info);
 	if (!vm->mig_live)
 		nbd_stop(vm);
-	log_warnx("vm %s (%s): an incoming migration not finished before the agent restarted: "
-		  "removed (the source keeps the VM)", vm->id, vm->spec.name);
+	log_warnx(
+	    "vm %s (%s): an incoming migration not finished before the agent restarted: "
+	    "removed (the source keeps the VM)",
+	    vm->id, vm->spec.name);
 	vmmigio_remove(vm);
 	return 1;
 }

@@ -35,7 +35,8 @@ int vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e);
 int vmmigrate_finish(const char *name, json_t **out, struct op_error *e);
 int vmmigrate_abort(const char *name, struct op_error *e);
 /* The source (vmmigsend.c). */
-int vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_error *e);
+int vmmigrate_send(const json_t *args, const char *name, json_t **out,
+		   struct op_error *e);
 int vmmigrate_status(const char *name, json_t **out, struct op_error *e);
 int vmmigrate_cancel(const char *name, struct op_error *e);
 

@@ -23,7 +23,7 @@
 
 struct vmmig {
 	json_t *progress; /* what vm.migrate.status shows (table lock) */
-	int cancel;       /* vm.migrate.cancel asked (table lock) */
+	int cancel;	  /* vm.migrate.cancel asked (table lock) */
 };
 
 /*
@@ -48,7 +48,8 @@ parse_target(const char *s, const char *prefix, const char *suffix, char host[16
 	memcpy(host, p, hl);
 	host[hl] = '\0';
 	pl = strlen(colon + 1);
-	if (pl <= sl || pl - sl >= sizeof(num) || strcmp(colon + 1 + pl - sl, suffix) != 0)
+	if (pl <= sl || pl - sl >= sizeof(num) ||
+	    strcmp(colon + 1 + pl - sl, suffix) != 0)
 		return -EINVAL;
 	memcpy(num, colon + 1, pl - sl);
 	num[pl - sl] = '\0';
@@ -62,7 +63,8 @@ parse_target(const char *s, const char *prefix, const char *suffix, char host[16
 static int
 tls_write(struct vm *vm, const json_t *creds, struct op_error *e)
 {
-	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	static const char *const files[] = {"ca-cert.pem", "client-cert.pem",
+					    "client-key.pem"};
 	static const char *const keys[] = {"ca", "cert", "key"};
 	char dir[800], path[900];
 	int r;
@@ -76,9 +78,10 @@ tls_write(struct vm *vm, const json_t *creds, struct op_error *e)
 		json_t *v = json_object_get(creds, keys[i]);
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
-					   0600)) < 0 ||
-		    (geteuid() == 0 && chown(path, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 &&
+		if ((r = util_write_atomic(path, json_string_value(v),
+					   json_string_length(v), 0600)) < 0 ||
+		    (geteuid() == 0 &&
+		     chown(path, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 &&
 		     (r = -errno) < 0))
 			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
 	}
@@ -112,9 +115,11 @@ int_arg(const json_t *args, const char *key, int64_t dflt, int64_t min, int64_t 
 	*out = dflt;
 	if (v == NULL)
 		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return op_fail(e, "invalid", -EINVAL, "%s must be an integer from %lld to %lld", key,
-			    (long long)min, (long long)max);
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return op_fail(e, "invalid", -EINVAL,
+			       "%s must be an integer from %lld to %lld", key,
+			       (long long)min, (long long)max);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -130,12 +135,13 @@ send_args(const json_t *args, struct target *t, struct op_error *e)
 		return op_fail(e, "invalid", -EINVAL, "live must be true or false");
 	t->live = live == NULL || json_is_true(live);
 	if (parse_target(nbd, "nbd://", "/" VMMIG_EXPORT, t->nbd_host, &t->nbd_port) < 0)
+		return op_fail(
+		    e, "invalid", -EINVAL,
+		    "nbd must be nbd://IPv4:PORT/root (from vm.migrate.prepare)");
+	if (t->live && parse_target(json_string_value(json_object_get(args, "uri")),
+				    "tcp:", "", t->mig_host, &t->mig_port) < 0)
 		return op_fail(e, "invalid", -EINVAL,
-			    "nbd must be nbd://IPv4:PORT/root (from vm.migrate.prepare)");
-	if (t->live && parse_target(json_string_value(json_object_get(args, "uri")), "tcp:", "",
-				    t->mig_host, &t->mig_port) < 0)
-		return op_fail(e, "invalid", -EINVAL,
-			    "uri must be tcp:IPv4:PORT (from vm.migrate.prepare)");
+			       "uri must be tcp:IPv4:PORT (from vm.migrate.prepare)");
 	if (int_arg(args, "downtime_ms", 100, 1, 60000, &t->downtime_ms, e) < 0 ||
 	    int_arg(args, "max_bandwidth", 0, 1, INT64_MAX, &t->max_bandwidth, e) < 0 ||
 	    int_arg(args, "timeout_s", 3600, 1, 86400, &t->timeout_s, e) < 0)
@@ -145,7 +151,7 @@ send_args(const json_t *args, struct target *t, struct op_error *e)
 	    (!pem_ok(json_object_get(v, "ca")) || !pem_ok(json_object_get(v, "cert")) ||
 	     !pem_ok(json_object_get(v, "key"))))
 		return op_fail(e, "invalid", -EINVAL,
-			    "tls must be prepare's {ca, cert, key} (PEM) or null");
+			       "tls must be prepare's {ca, cert, key} (PEM) or null");
 	t->tls = json_is_object(v) ? v : NULL;
 	return 0;
 }
@@ -155,7 +161,8 @@ static int
 progress(struct vm *vm, const char *status, const json_t *minfo, const json_t *job)
 {
 	struct vmmig *m = vm->mig;
-	json_t *p = json_pack("{s:s}", "status", status), *ram = json_object_get(minfo, "ram");
+	json_t *p = json_pack("{s:s}", "status", status),
+	       *ram = json_object_get(minfo, "ram");
 	int cancel;
 
 	if (job != NULL)
@@ -165,29 +172,31 @@ progress(struct vm *vm, const char *status, const json_t *minfo, const json_t *j
 					      json_object_get(job, "len"), "ready",
 					      json_object_get(job, "ready")));
 	if (ram != NULL) {
-		json_int_t rate = json_integer_value(json_object_get(ram, "dirty-pages-rate")) *
-				  json_integer_value(json_object_get(ram, "page-size"));
+		json_int_t rate =
+		    json_integer_value(json_object_get(ram, "dirty-pages-rate")) *
+		    json_integer_value(json_object_get(ram, "page-size"));
 
 		json_object_set_new(
-			p, "ram",
-			json_pack("{s:O?, s:O?, s:O?, s:I, s:O?}", "transferred",
-				  json_object_get(ram, "transferred"), "remaining",
-				  json_object_get(ram, "remaining"), "total",
-				  json_object_get(ram, "total"), "dirty_rate_bytes", rate,
-				  "mbps", json_object_get(ram, "mbps")));
+		    p, "ram",
+		    json_pack("{s:O?, s:O?, s:O?, s:I, s:O?}", "transferred",
+			      json_object_get(ram, "transferred"), "remaining",
+			      json_object_get(ram, "remaining"), "total",
+			      json_object_get(ram, "total"), "dirty_rate_bytes", rate,
+			      "mbps", json_object_get(ram, "mbps")));
 	}
 	if (minfo != NULL)
 		json_object_set_new(
-			p, "qemu",
-			json_pack("{s:O?, s:O?, s:O?, s:O?}", "total_ms",
-				  json_object_get(minfo, "total-time"), "downtime_ms",
-				  json_object_get(minfo, "downtime"), "expected_downtime_ms",
-				  json_object_get(minfo, "expected-downtime"), "setup_ms",
-				  json_object_get(minfo, "setup-time")));
+		    p, "qemu",
+		    json_pack("{s:O?, s:O?, s:O?, s:O?}", "total_ms",
+			      json_object_get(minfo, "total-time"), "downtime_ms",
+			      json_object_get(minfo, "downtime"), "expected_downtime_ms",
+			      json_object_get(minfo, "expected-downtime"), "setup_ms",
+			      json_object_get(minfo, "setup-time")));
 	vmt_lock();
 	if (m != NULL) {
 		if (m->progress != NULL && job == NULL)
-			json_object_set(p, "mirror", json_object_get(m->progress, "mirror"));
+			json_object_set(p, "mirror",
+					json_object_get(m->progress, "mirror"));
 		json_decref(m->progress);
 		m->progress = p;
 		p = NULL;
@@ -204,9 +213,9 @@ find_job(json_t *jobs)
 	size_t i;
 	json_t *j;
 
-	json_array_foreach(jobs, i, j)
-		if (strcmp(json_string_value(json_object_get(j, "device")) ?: "", VMMIG_NODE) == 0)
-			return j;
+	json_array_foreach(
+	    jobs, i, j) if (strcmp(json_string_value(json_object_get(j, "device")) ?: "",
+				   VMMIG_NODE) == 0) return j;
 	return NULL;
 }
 
@@ -229,13 +238,15 @@ wait_mirror(struct vm *vm, struct qmp *q, int until_gone, uint64_t deadline,
 		if (until_gone && job == NULL)
 			return 0;
 		if (!until_gone && job == NULL)
-			return op_fail(e, "internal", -EIO, "the disk mirror ended early (see qemu.log)");
+			return op_fail(e, "internal", -EIO,
+				       "the disk mirror ended early (see qemu.log)");
 		if (!until_gone && ready)
 			return 0;
 		if (!until_gone && cancel)
 			return op_fail(e, "conflict", -ECANCELED, "migration cancelled");
 		if (util_now_ms() > deadline)
-			return op_fail(e, "timeout", -ETIMEDOUT, "the disk mirror took too long");
+			return op_fail(e, "timeout", -ETIMEDOUT,
+				       "the disk mirror took too long");
 		usleep(POLL_MS * 1000);
 	}
 }
@@ -252,17 +263,19 @@ wait_migrate(struct vm *vm, struct qmp *q, const char *want, uint64_t deadline,
 
 		if (st == NULL)
 			return op_fail(e, "internal", -EIO, "query-migrate failed");
-		cancel = progress(vm, strcmp(st, "completed") == 0 ? "completed" : "migrating", info,
-				  NULL);
+		cancel =
+		    progress(vm, strcmp(st, "completed") == 0 ? "completed" : "migrating",
+			     info, NULL);
 		if (strcmp(st, want) == 0 || strcmp(st, "completed") == 0) {
 			json_decref(*last);
 			*last = info;
 			return strcmp(st, want) == 0 ? 0 : -EALREADY;
 		}
 		if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0) {
-			const char *why = json_string_value(json_object_get(info, "error-desc"));
-			int r = op_fail(e, "internal", -EIO, "migration %s%s%s", st, why ? ": " : "",
-				     why ? why : "");
+			const char *why =
+			    json_string_value(json_object_get(info, "error-desc"));
+			int r = op_fail(e, "internal", -EIO, "migration %s%s%s", st,
+					why ? ": " : "", why ? why : "");
 
 			json_decref(info);
 			return r;
@@ -272,7 +285,7 @@ wait_migrate(struct vm *vm, struct qmp *q, const char *want, uint64_t deadline,
 			return op_fail(e, "conflict", -ECANCELED, "migration cancelled");
 		if (util_now_ms() > deadline)
 			return op_fail(e, "timeout", -ETIMEDOUT,
-				    "the migration did not converge in time");
+				       "the migration did not converge in time");
 		usleep(POLL_MS * 1000);
 	}
 }
@@ -303,12 +316,14 @@ send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node, 
 		json_decref(info);
 	}
 	if (mirroring) {
-		vmmigio_cmd(q, "block-job-cancel", json_pack("{s:s, s:b}", "device", VMMIG_NODE, "force", 1),
-		    NULL, &e);
+		vmmigio_cmd(q, "block-job-cancel",
+			    json_pack("{s:s, s:b}", "device", VMMIG_NODE, "force", 1),
+			    NULL, &e);
 		wait_mirror(vm, q, 1, util_now_ms() + 30000, &e);
 	}
 	if (node)
-		vmmigio_cmd(q, "blockdev-del", json_pack("{s:s}", "node-name", VMMIG_NODE), NULL, &e);
+		vmmigio_cmd(q, "blockdev-del",
+			    json_pack("{s:s}", "node-name", VMMIG_NODE), NULL, &e);
 	if (tls)
 		vmmigio_tls_drop(q, vm, "tls-cli");
 	/* QEMU restarts a guest it stopped for the migration; make sure. */
@@ -328,19 +343,24 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 
 	if ((r = vmmigio_qmp(vm, &q, e)) < 0)
 		return r;
-	nbdopts = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd", "node-name", VMMIG_NODE,
-			    "server", "type", "fd", "str", "mig-nbd", "export", VMMIG_EXPORT);
+	nbdopts = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd", "node-name",
+			    VMMIG_NODE, "server", "type", "fd", "str", "mig-nbd",
+			    "export", VMMIG_EXPORT);
 	params = json_pack("{s:I}", "downtime-limit", (json_int_t)t->downtime_ms);
 	if (t->max_bandwidth > 0)
-		json_object_set_new(params, "max-bandwidth", json_integer(t->max_bandwidth));
+		json_object_set_new(params, "max-bandwidth",
+				    json_integer(t->max_bandwidth));
 	/* TLS: this migration's client certificate, the destination's name
 	 * checked against its certificate (its underlay address). */
 	if (t->tls != NULL) {
-		json_object_update_new(nbdopts, json_pack("{s:s, s:s}", "tls-creds", VMMIG_TLS,
-							  "tls-hostname", t->nbd_host));
-		json_object_update_new(params, json_pack("{s:s, s:s}", "tls-creds", VMMIG_TLS,
-							 "tls-hostname", t->mig_host));
-		if ((r = tls_write(vm, t->tls, e)) < 0 || (r = vmmigio_tls_object(q, vm, "client", e)) < 0)
+		json_object_update_new(nbdopts,
+				       json_pack("{s:s, s:s}", "tls-creds", VMMIG_TLS,
+						 "tls-hostname", t->nbd_host));
+		json_object_update_new(params,
+				       json_pack("{s:s, s:s}", "tls-creds", VMMIG_TLS,
+						 "tls-hostname", t->mig_host));
+		if ((r = tls_write(vm, t->tls, e)) < 0 ||
+		    (r = vmmigio_tls_object(q, vm, "client", e)) < 0)
 			goto fail;
 	}
 	/* The root disk first: mirrored to the destination's export, flattened
@@ -351,9 +371,10 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 		goto fail;
 	node = 1;
 	if ((r = vmmigio_cmd(q, "blockdev-mirror",
-		     json_pack("{s:s, s:s, s:s, s:s}", "job-id", VMMIG_NODE, "device", "root",
-			       "target", VMMIG_NODE, "sync", "full"),
-		     NULL, e)) < 0)
+			     json_pack("{s:s, s:s, s:s, s:s}", "job-id", VMMIG_NODE,
+				       "device", "root", "target", VMMIG_NODE, "sync",
+				       "full"),
+			     NULL, e)) < 0)
 		goto fail;
 	mirroring = 1;
 	if ((r = wait_mirror(vm, q, 0, deadline, e)) < 0)
@@ -362,27 +383,31 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	/* x-ignore-shared off: a clone's QEMU kept it from its restore; all of
 	 * the clone's RAM (a private mapping) goes, and a destination without
 	 * the capability reads the stream this way. */
-	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}", "capabilities",
-			 "capability", "pause-before-switchover", "state", 1, "capability",
-			 "auto-converge", "state", 1, "capability", "x-ignore-shared", "state", 0,
-			 "capability", "return-path", "state", 1);
+	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}",
+			 "capabilities", "capability", "pause-before-switchover", "state",
+			 1, "capability", "auto-converge", "state", 1, "capability",
+			 "x-ignore-shared", "state", 0, "capability", "return-path",
+			 "state", 1);
 	if ((r = vmmigio_cmd(q, "migrate-set-capabilities", caps, NULL, e)) < 0 ||
-	    (r = vmmigio_cmd(q, "migrate-set-parameters", json_incref(params), NULL, e)) < 0 ||
+	    (r = vmmigio_cmd(q, "migrate-set-parameters", json_incref(params), NULL, e)) <
+		0 ||
 	    (fd = r = vmmigio_connect(t->mig_host, t->mig_port, e)) < 0 ||
 	    (r = vmmigio_give_fd(q, "mig-out", fd, e)) < 0 ||
-	    (r = vmmigio_cmd(q, "migrate", json_pack("{s:s}", "uri", "fd:mig-out"), NULL, e)) < 0)
+	    (r = vmmigio_cmd(q, "migrate", json_pack("{s:s}", "uri", "fd:mig-out"), NULL,
+			     e)) < 0)
 		goto fail;
 	migrating = 1;
 	if ((r = wait_migrate(vm, q, "pre-switchover", deadline, &last, e)) < 0)
 		goto fail;
 	/* The guest is stopped: the mirror's cancel completes it with both
 	 * disks equal, then the last RAM and the devices go. */
-	if ((r = vmmigio_cmd(q, "block-job-cancel", json_pack("{s:s}", "device", VMMIG_NODE), NULL, e)) < 0 ||
+	if ((r = vmmigio_cmd(q, "block-job-cancel",
+			     json_pack("{s:s}", "device", VMMIG_NODE), NULL, e)) < 0 ||
 	    (r = wait_mirror(vm, q, 1, deadline, e)) < 0)
 		goto fail;
 	mirroring = 0;
-	if ((r = vmmigio_cmd(q, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"), NULL,
-		     e)) < 0)
+	if ((r = vmmigio_cmd(q, "migrate-continue",
+			     json_pack("{s:s}", "state", "pre-switchover"), NULL, e)) < 0)
 		goto fail;
 	r = wait_migrate(vm, q, "completed", deadline, &last, e);
 	if (r < 0 && r != -EALREADY)
@@ -407,18 +432,23 @@ send_cold(struct vm *vm, const struct target *t, struct op_error *e)
 {
 	char src[800], dst[80], err[512], obj[900], cli[800], opts[200];
 	const char *fmt = strcmp(vm->root_format, "qcow2") == 0 ? "qcow2" : "raw";
-	const char *plain[] = {"qemu-img", "convert", "-n", "-f", fmt, "-O", "raw", src, dst, NULL};
-	const char *tls[] = {"qemu-img", "convert", "--object", obj, "-n", "-f", fmt,
-			     "--target-image-opts", src, opts, NULL};
+	const char *plain[] = {"qemu-img", "convert", "-n", "-f", fmt,
+			       "-O",	   "raw",     src,  dst,  NULL};
+	const char *tls[] = {"qemu-img", "convert", "--object", obj,
+			     "-n",	 "-f",	    fmt,	"--target-image-opts",
+			     src,	 opts,	    NULL};
 	int r;
 
-	vmt_path(vm, strcmp(fmt, "qcow2") == 0 ? "root.qcow2" : "root.raw", src, sizeof(src));
-	snprintf(dst, sizeof(dst), "nbd://%s:%u/%s", t->nbd_host, t->nbd_port, VMMIG_EXPORT);
+	vmt_path(vm, strcmp(fmt, "qcow2") == 0 ? "root.qcow2" : "root.raw", src,
+		 sizeof(src));
+	snprintf(dst, sizeof(dst), "nbd://%s:%u/%s", t->nbd_host, t->nbd_port,
+		 VMMIG_EXPORT);
 	vmt_path(vm, "tls-cli", cli, sizeof(cli));
-	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", VMMIG_TLS, cli);
+	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client",
+		 VMMIG_TLS, cli);
 	snprintf(opts, sizeof(opts),
-		 "driver=nbd,host=%s,port=%u,export=%s,tls-creds=%s,tls-hostname=%s", t->nbd_host,
-		 t->nbd_port, VMMIG_EXPORT, VMMIG_TLS, t->nbd_host);
+		 "driver=nbd,host=%s,port=%u,export=%s,tls-creds=%s,tls-hostname=%s",
+		 t->nbd_host, t->nbd_port, VMMIG_EXPORT, VMMIG_TLS, t->nbd_host);
 	if (t->tls != NULL && (r = tls_write(vm, t->tls, e)) < 0)
 		return r;
 	progress(vm, "copying", NULL, NULL);
@@ -441,27 +471,31 @@ send_check(struct vm *vm, const struct target *t, struct op_error *e)
 	running = vm->pidfd >= 0;
 	if (t->live && vm->state != VM_RUNNING) {
 		vmt_unlock();
-		return op_fail(e, "conflict", -EINVAL, "VM '%s' is %s: a live migration needs it running",
-			    vm->spec.name, vmt_state_name(vm->state));
+		return op_fail(e, "conflict", -EINVAL,
+			       "VM '%s' is %s: a live migration needs it running",
+			       vm->spec.name, vmt_state_name(vm->state));
 	}
 	if (!t->live && running) {
 		vmt_unlock();
-		return op_fail(e, "conflict", -EINVAL, "VM '%s' runs: stop it for a cold migration",
-			    vm->spec.name);
+		return op_fail(e, "conflict", -EINVAL,
+			       "VM '%s' runs: stop it for a cold migration",
+			       vm->spec.name);
 	}
 	if (t->live && (vm->booted_vcpus != vm->spec.vcpus ||
 			vm->booted_memory_mib != vm->spec.memory_mib ||
 			vm->booted_disk_gib != vm->spec.disk_gib)) {
 		vmt_unlock();
-		return op_fail(e, "conflict", -EINVAL,
-			    "VM '%s' runs with another size than its spec: reboot it first",
-			    vm->spec.name);
+		return op_fail(
+		    e, "conflict", -EINVAL,
+		    "VM '%s' runs with another size than its spec: reboot it first",
+		    vm->spec.name);
 	}
 	vmt_unlock();
-	if (vm->spec.n_volumes > 0 || vm->booted_volumes[0] != '\0' || vmt_is_volume_root(vm))
+	if (vm->spec.n_volumes > 0 || vm->booted_volumes[0] != '\0' ||
+	    vmt_is_volume_root(vm))
 		return op_fail(e, "conflict", -EINVAL,
-			    "VM '%s' has volumes (or a root volume): not migrated yet",
-			    vm->spec.name);
+			       "VM '%s' has volumes (or a root volume): not migrated yet",
+			       vm->spec.name);
 	return 0;
 }
 
@@ -488,15 +522,15 @@ vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_err
 	snprintf(vm->migration, sizeof(vm->migration), "outgoing");
 	vmstore_save(vm);
 	vmt_unlock();
-	log_info("vm %s (%s): %s migration to %s:%u", vm->id, name, t.live ? "live" : "cold",
-		 t.nbd_host, t.nbd_port);
+	log_info("vm %s (%s): %s migration to %s:%u", vm->id, name,
+		 t.live ? "live" : "cold", t.nbd_host, t.nbd_port);
 	r = t.live ? send_live(vm, &t, &result, e) : send_cold(vm, &t, e);
 	vmt_lock();
 	vm->mig = NULL;
 	vm->migration[0] = '\0';
 	vmstore_save(vm);
-	*out = json_pack("{s:s, s:I}", "status", r == 0 ? "completed" : "failed", "elapsed_ms",
-			 (json_int_t)(util_now_ms() - t0));
+	*out = json_pack("{s:s, s:I}", "status", r == 0 ? "completed" : "failed",
+			 "elapsed_ms", (json_int_t)(util_now_ms() - t0));
 	if (m->progress != NULL)
 		json_object_update_missing(*out, m->progress);
 	vmt_unlock();
@@ -504,8 +538,8 @@ vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_err
 	free(m);
 	json_decref(result);
 	if (r < 0) {
-		log_warnx("vm %s (%s): migration failed, the VM stays here: %s", vm->id, name,
-			  e->msg);
+		log_warnx("vm %s (%s): migration failed, the VM stays here: %s", vm->id,
+			  name, e->msg);
 		vmt_release(vm, NULL);
 		return r;
 	}
@@ -564,8 +598,10 @@ vmmigrate_resolve_outgoing(struct vm *vm)
 		st = vmmigio_status(vm->events, &info);
 	if (st != NULL && strcmp(st, "completed") == 0) {
 		json_decref(info);
-		log_warnx("vm %s (%s): its migration completed while the agent was down: the "
-			  "destination has it, removing it here", vm->id, vm->spec.name);
+		log_warnx(
+		    "vm %s (%s): its migration completed while the agent was down: the "
+		    "destination has it, removing it here",
+		    vm->id, vm->spec.name);
 		vmmigio_cmd(vm->events, "quit", NULL, NULL, &e);
 		vmmigio_remove(vm);
 		return 1;
@@ -577,7 +613,9 @@ vmmigrate_resolve_outgoing(struct vm *vm)
 	}
 	vm->migration[0] = '\0';
 	vmstore_save(vm);
-	log_warnx("vm %s (%s): a migration cut off by an agent restart: cancelled, the VM "
-		  "stays here", vm->id, vm->spec.name);
+	log_warnx(
+	    "vm %s (%s): a migration cut off by an agent restart: cancelled, the VM "
+	    "stays here",
+	    vm->id, vm->spec.name);
 	return 0;
 }
