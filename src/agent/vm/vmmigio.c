@@ -85,7 +85,7 @@ vmmigio_qmp(struct vm *vm, struct qmp **q, struct op_error *e)
 int
 vmmigio_cmd(struct qmp *q, const char *c, json_t *args, json_t **ret, struct op_error *e)
 {
-	char err[400];
+	char err[400] = "";
 	int r = qmp_exec(q, c, args, ret, 10000, err, sizeof(err));
 
 	json_decref(args);
@@ -98,7 +98,7 @@ vmmigio_cmd(struct qmp *q, const char *c, json_t *args, json_t **ret, struct op_
 int
 vmmigio_give_fd(struct qmp *q, const char *name, int fd, struct op_error *e)
 {
-	char err[300];
+	char err[300] = "";
 	int r = qmp_getfd(q, name, fd, err, sizeof(err));
 
 	close(fd);
