@@ -333,6 +333,22 @@ send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node, 
 	json_decref(st);
 }
 
+/* Did the migration complete after all? (*last gets QEMU's answer.) */
+static int
+completed(struct qmp *q, json_t **last)
+{
+	json_t *info = NULL;
+	const char *st = vmmigio_status(q, &info);
+
+	if (st == NULL || strcmp(st, "completed") != 0) {
+		json_decref(info);
+		return 0;
+	}
+	json_decref(*last);
+	*last = info;
+	return 1;
+}
+
 static int
 send_live(struct vm *vm, const struct target *t, json_t **result, struct op_error *e)
 {
@@ -420,6 +436,14 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 fail:
 	json_decref(nbdopts);
 	json_decref(params);
+	if (migrating && completed(q, &last)) {
+		/* Whatever failed after it (a cancel too late, a lost answer):
+		 * the destination runs the guest now, this copy must not. */
+		log_warnx("vm %s: %s, but the migration completed", vm->id, e->msg);
+		qmp_close(q);
+		*result = last;
+		return 0;
+	}
 	send_undo(vm, q, migrating, mirroring, node, t->tls != NULL);
 	json_decref(last);
 	qmp_close(q);
