@@ -19,7 +19,10 @@
 #include "vmstart.h"
 #include "vmstore.h"
 
-#define POLL_MS 10 /* query-block-jobs / query-migrate while waiting */
+/* Waiting for the mirror or the migration: QEMU's state is asked again as
+ * soon as it sends an event (a job's or the migration's state changed:
+ * the switch is acted on at once), at the latest after POLL_MS (progress). */
+#define POLL_MS 50
 
 struct vmmig {
 	json_t *progress; /* what vm.migrate.status shows (table lock) */
@@ -156,6 +159,16 @@ send_args(const json_t *args, struct target *t, struct op_error *e)
 	return 0;
 }
 
+/* Until QEMU sends an event or POLL_MS passed (vmmigio_status asks). */
+static void
+wait_event(struct qmp *q)
+{
+	json_t *ev = NULL;
+
+	if (qmp_next_event(q, &ev, POLL_MS) == 0)
+		json_decref(ev);
+}
+
 /* Publish progress (status plus QEMU's numbers); 1 if a cancel was asked. */
 static int
 progress(struct vm *vm, const char *status, const json_t *minfo, const json_t *job)
@@ -247,7 +260,7 @@ wait_mirror(struct vm *vm, struct qmp *q, int until_gone, uint64_t deadline,
 		if (util_now_ms() > deadline)
 			return op_fail(e, "timeout", -ETIMEDOUT,
 				       "the disk mirror took too long");
-		usleep(POLL_MS * 1000);
+		wait_event(q);
 	}
 }
 
@@ -286,7 +299,7 @@ wait_migrate(struct vm *vm, struct qmp *q, const char *want, uint64_t deadline,
 		if (util_now_ms() > deadline)
 			return op_fail(e, "timeout", -ETIMEDOUT,
 				       "the migration did not converge in time");
-		usleep(POLL_MS * 1000);
+		wait_event(q);
 	}
 }
 
@@ -311,7 +324,7 @@ send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node, 
 				break;
 			json_decref(info);
 			info = NULL;
-			usleep(POLL_MS * 1000);
+			usleep(10000);
 		}
 		json_decref(info);
 	}
@@ -398,12 +411,13 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	/* RAM and devices; the mirror keeps the disks in step meanwhile. */
 	/* x-ignore-shared off: a clone's QEMU kept it from its restore; all of
 	 * the clone's RAM (a private mapping) goes, and a destination without
-	 * the capability reads the stream this way. */
-	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}",
+	 * the capability reads the stream this way. events: MIGRATION events,
+	 * so pre-switchover is acted on when it happens (wait_event). */
+	caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}, {s:s, s:b}, {s:s, s:b}, {s:s, s:b}]}",
 			 "capabilities", "capability", "pause-before-switchover", "state",
 			 1, "capability", "auto-converge", "state", 1, "capability",
 			 "x-ignore-shared", "state", 0, "capability", "return-path",
-			 "state", 1);
+			 "state", 1, "capability", "events", "state", 1);
 	if ((r = vmmigio_cmd(q, "migrate-set-capabilities", caps, NULL, e)) < 0 ||
 	    (r = vmmigio_cmd(q, "migrate-set-parameters", json_incref(params), NULL, e)) <
 		0 ||
