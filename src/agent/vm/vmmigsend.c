@@ -644,11 +644,11 @@ vmmigrate_resolve_outgoing(struct vm *vm)
 		vmmigio_remove(vm);
 		return 1;
 	}
-	json_decref(info);
 	if (vm->events != NULL) {
 		send_undo(vm, vm->events, st != NULL && strcmp(st, "none") != 0, 1, 1, 1);
 		vm->state = VM_RUNNING;
 	}
+	json_decref(info); /* st pointed into it */
 	vm->migration[0] = '\0';
 	vmstore_save(vm);
 	log_warnx(
