@@ -72,7 +72,7 @@ integration: all guest
 
 # The agent built with ASan/UBSan against the tests that stress its input
 # handling, its supervision and its network code (namespaces, rule sets,
-# DHCP, restart); any sanitizer report fails the run.
+# DHCP, restart, migration); any sanitizer report fails the run.
 integration-asan: asan guest
 	AGENT_BIN=$(abspath $(BUILD)/asan/bin/cloudlet-agent) \
 	    ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
