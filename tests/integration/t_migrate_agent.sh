@@ -237,3 +237,10 @@ raw 1 vm.migrate.abort '{"name":"w1"}' | jq -e .ok >/dev/null || fail "abort on 
 gone_from 1 w1
 expect_eq "$(ls "$T/h1/state/vms" | wc -l)" 0 "VM directories on h1 after the abort"
 log "source agent killed mid-way and restarted: the migration cancelled, w1 runs on h2 (same QEMU); h1 clean after abort"
+
+# ---- the operator's command: back to h1 ---------------------------------------------
+out=$(hctl 2 vm migrate w1 --to "$T/h1/agent.sock" 2>&1) || fail "ctl vm migrate: $out"
+expect_eq "$(hctl 1 --json vm show w1 | jq -r .state)" running "w1 on h1 after ctl vm migrate"
+gone_from 2 w1
+http_ok 10.62.0.10 || fail "w1 does not serve HTTP back on h1"
+log "ctl vm migrate w1 h2 -> h1: $out"

@@ -23,6 +23,7 @@
  * soon as it sends an event (a job's or the migration's state changed:
  * the switch is acted on at once), at the latest after POLL_MS (progress). */
 #define POLL_MS 50
+#define QEMU_BANDWIDTH (128 << 20) /* QEMU's own default max-bandwidth, bytes/s */
 
 struct vmmig {
 	json_t *progress; /* what vm.migrate.status shows (table lock) */
@@ -375,10 +376,12 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	nbdopts = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd", "node-name",
 			    VMMIG_NODE, "server", "type", "fd", "str", "mig-nbd",
 			    "export", VMMIG_EXPORT);
-	params = json_pack("{s:I}", "downtime-limit", (json_int_t)t->downtime_ms);
-	if (t->max_bandwidth > 0)
-		json_object_set_new(params, "max-bandwidth",
-				    json_integer(t->max_bandwidth));
+	/* Every parameter, every time: QEMU keeps them from an earlier
+	 * migration of this process (a cancelled one's bandwidth, its TLS). */
+	params = json_pack("{s:I, s:I, s:s}", "downtime-limit", (json_int_t)t->downtime_ms,
+			   "max-bandwidth",
+			   (json_int_t)(t->max_bandwidth > 0 ? t->max_bandwidth : QEMU_BANDWIDTH),
+			   "tls-creds", "");
 	/* TLS: this migration's client certificate, the destination's name
 	 * checked against its certificate (its underlay address). */
 	if (t->tls != NULL) {
