@@ -343,3 +343,23 @@ util_parse_uint(const char *text, unsigned max, unsigned *out)
 	*out = (unsigned)v;
 	return 0;
 }
+
+int
+util_cmdline_has(pid_t pid, const char *needle)
+{
+	char path[64], *cmd = NULL;
+	size_t len;
+	int r;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (util_read_file(path, 1 << 20, &cmd, &len) < 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	r = strstr(cmd, needle) != NULL;
+	free(cmd);
+	return r;
+}

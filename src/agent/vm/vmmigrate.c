@@ -236,19 +236,10 @@ nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 static int
 is_our_nbd(const struct vm *vm, pid_t pid)
 {
-	char path[64], *cmdl = NULL, needle[800];
-	size_t len;
-	int ok;
+	char needle[800];
 
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (util_read_file(path, 1 << 16, &cmdl, &len) < 0)
-		return 0;
 	vmt_path(vm, "root.raw", needle, sizeof(needle));
-	ok = memmem(cmdl, len, needle, strlen(needle)) != NULL;
-	free(cmdl);
-	return ok;
+	return util_cmdline_has(pid, needle);
 }
 
 /* End the cold export: qemu-nbd flushes and exits on SIGTERM. */

@@ -71,22 +71,10 @@ vmstore_pidfd_open(pid_t pid)
 static int
 is_our_qemu(const struct vm *vm, pid_t pid)
 {
-	char path[64], *cmd = NULL, needle[800];
-	size_t len, i;
-	int ok;
+	char needle[800];
 
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (util_read_file(path, 1 << 20, &cmd, &len) < 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
 	snprintf(needle, sizeof(needle), "%s/qmp.sock", vm->dir);
-	ok = strstr(cmd, needle) != NULL;
-	free(cmd);
-	return ok;
+	return util_cmdline_has(pid, needle);
 }
 
 static void
