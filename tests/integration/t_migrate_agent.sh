@@ -11,11 +11,16 @@
 #     overlay on the template's, its RAM a private mapping of the
 #     template's file: h2 has no template) and answers there;
 #   - a stopped VM migrates cold and starts on h2 with its MAC and hostname;
+#   - a destination without room for the VM's memory refuses the prepare
+#     and keeps nothing;
 #   - a cancel mid-way (a tiny bandwidth keeps it slow) leaves the VM
 #     running on its host, the destination clean after abort (twice: abort
 #     is idempotent);
 #   - the destination's agent killed mid-way and restarted: the VM keeps
-#     running on the source, the destination removed what it had prepared.
+#     running on the source, the destination removed what it had prepared;
+#     the source's agent killed mid-way: the migration is cancelled at its
+#     restart, the VM runs on in the same QEMU;
+#   - ctl vm migrate moves a VM back in one command.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts_lib.sh"
 
@@ -177,6 +182,16 @@ expect_eq "$(on 2 s1 hostname | tr -d '\r' | tail -n 1)" s1 "s1's hostname on h2
 expect_eq "$(on 2 s1 "cat /sys/class/net/eth0/address" | tr -d '\r' | tail -n 1)" "$mac" "s1's guest MAC"
 http_ok 10.62.0.30 || fail "s1 does not serve HTTP on h2"
 log "s1 h1 -> h2 cold: started on h2 with MAC $mac and hostname s1"
+
+# ---- a destination without room: refused, nothing left there -------------------------
+mem=$(raw 2 host.info '{}' | jq .result.memory_mib)
+big=$(hctl 2 --json vm show w1 | jq -c --argjson m "$((mem - 512 - 64))" \
+	'.name = "big" | .memory_mib = $m | .nics[0].address = "10.62.0.99/24" | .nics[0].mac = "52:54:00:62:00:99"')
+out=$(raw 2 vm.migrate.prepare "$(jq -c '{spec:., id:"00000000000000bb", live:true}' <<<"$big")")
+expect_eq "$(jq -r .error.code <<<"$out")" insufficient_resources "prepare of a VM with $((mem - 576)) MiB on h2"
+gone_from 2 big
+[ ! -e "$T/h2/state/vms/00000000000000bb" ] || fail "h2 kept the refused VM's directory"
+log "a destination without room: $(jq -r .error.message <<<"$out")"
 
 # ---- cancel mid-way ------------------------------------------------------------
 # mig_bg FROM TO NAME: a slow send in the background ($T/sent.json), once
