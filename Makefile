@@ -76,11 +76,12 @@ integration: all guest
 
 # The agent built with ASan/UBSan against the tests that stress its input
 # handling, its supervision and its network code (namespaces, rule sets,
-# DHCP, restart, the IDS sensor it runs); any sanitizer report fails the run.
+# DHCP, restart, the IDS sensor it runs, migration); any sanitizer report
+# fails the run.
 integration-asan: asan guest
 	AGENT_BIN=$(abspath $(BUILD)/asan/bin/cloudlet-agent) \
 	    ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1 \
-	    TESTS="t_bad_input.sh t_restart_crash.sh t_net_isolation.sh t_ids_agent.sh" LOGS_SUFFIX=-asan tests/integration/run.sh
+	    TESTS="t_bad_input.sh t_restart_crash.sh t_net_isolation.sh t_ids_agent.sh t_migrate_agent.sh" LOGS_SUFFIX=-asan tests/integration/run.sh
 	@! grep -l -E 'AddressSanitizer|runtime error:' $(BUILD)/test-logs-asan/*.log
 
 # Every service image boots and answers its protocol (bare QEMU, loopback).

@@ -25,6 +25,7 @@
 #include "util.h"
 #include "version.h"
 #include "vm.h"
+#include "vmmigrate.h"
 
 /* A tenant's whole network state (net.apply with up to 1024 firewall
  * rules) is the largest request: about 200 KiB. */
@@ -459,6 +460,48 @@ h_ids_reload(json_t *args, const char *name, json_t **out, struct op_error *e)
 	return ids_reload(args, out, e);
 }
 
+/* Migration (vmmigrate.h, docs/migration.md). */
+static int
+h_mig_prepare(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return vmmigrate_prepare(args, out, e);
+}
+
+static int
+h_mig_finish(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vmmigrate_finish(name, out, e);
+}
+
+static int
+h_mig_abort(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)out;
+	return vmmigrate_abort(name, e);
+}
+
+static int
+h_mig_send(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	return vmmigrate_send(args, name, out, e);
+}
+
+static int
+h_mig_status(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args;
+	return vmmigrate_status(name, out, e);
+}
+
+static int
+h_mig_cancel(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)out;
+	return vmmigrate_cancel(name, e);
+}
+
 static const struct {
 	const char *op;
 	int takes_name;
@@ -478,6 +521,9 @@ static const struct {
 	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
 	{"ids.status", 0, h_ids_status},	 {"ids.alerts", 0, h_ids_alerts},
 	{"ids.reload", 0, h_ids_reload},
+	{"vm.migrate.prepare", 0, h_mig_prepare}, {"vm.migrate.finish", 1, h_mig_finish},
+	{"vm.migrate.abort", 1, h_mig_abort},	 {"vm.migrate.send", 1, h_mig_send},
+	{"vm.migrate.status", 1, h_mig_status},	 {"vm.migrate.cancel", 1, h_mig_cancel},
 };
 
 static json_t *

@@ -467,6 +467,91 @@ cmd_vm_console(int argc, char **argv)
  * "-" reads the line from stdin, so requests larger than an argument can
  * be sent. A write the agent cut short is fine: its answer is still read.
  */
+/* run() against another agent's socket: a migration's destination. */
+static json_t *
+run_at(const char *path, const char *op, json_t *args)
+{
+	const char *own = sock_path;
+	json_t *res;
+
+	sock_path = path;
+	res = run(op, args);
+	sock_path = own;
+	return res;
+}
+
+/* The source's view into the destination's prepare arguments. */
+static json_t *
+prepare_args(const json_t *view, int live)
+{
+	return json_pack("{s:O, s:O, s:b, s:b, s:b}", "spec", view, "id",
+			 json_object_get(view, "id"), "live", live, "ready",
+			 json_is_true(json_object_get(view, "ready")), "from_template",
+			 json_is_true(json_object_get(json_object_get(view, "booted"),
+						      "from_template")));
+}
+
+/*
+ * Move a VM from this agent to the one at --to (docs/migration.md), as a
+ * control plane would: prepare there, send here, finish there (abort
+ * there if the send fails: the VM stays here). The VM's tenant network
+ * must be on the destination already (net.apply).
+ */
+static int
+cmd_vm_migrate(int argc, char **argv)
+{
+	const char *to = NULL;
+	json_int_t downtime = 100;
+	json_t *view, *prep, *sent, *done;
+	int live = 1, i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+			to = argv[++i];
+		else if (strcmp(argv[i], "--cold") == 0)
+			live = 0;
+		else if (strcmp(argv[i], "--downtime") == 0 && i + 1 < argc) {
+			if (parse_uint_arg("--downtime", argv[++i], &downtime) < 0)
+				return 2;
+		} else
+			return 2;
+	}
+	if (to == NULL || (view = run("vm.show", json_pack("{s:s}", "name", argv[0]))) == NULL)
+		return to == NULL ? 2 : 1;
+	prep = run_at(to, "vm.migrate.prepare", prepare_args(view, live));
+	json_decref(view);
+	if (prep == NULL)
+		return 1;
+	sent = run("vm.migrate.send",
+		   json_pack("{s:s, s:O, s:O, s:O, s:b, s:I}", "name", argv[0], "nbd",
+			     json_object_get(prep, "nbd"), "uri", json_object_get(prep, "uri"),
+			     "tls", json_object_get(prep, "tls"), "live", live, "downtime_ms",
+			     downtime));
+	json_decref(prep);
+	if (sent == NULL) {
+		json_decref(run_at(to, "vm.migrate.abort", json_pack("{s:s}", "name", argv[0])));
+		fprintf(stderr, "%s stays here; the destination was cleaned up\n", argv[0]);
+		return 1;
+	}
+	done = run_at(to, "vm.migrate.finish", json_pack("{s:s}", "name", argv[0]));
+	if (json_out)
+		print_json(sent);
+	else
+		printf("%s moved in %lld ms (QEMU: downtime %lld ms, total %lld ms)\n", argv[0],
+		       json_integer_value(json_object_get(sent, "elapsed_ms")),
+		       json_integer_value(
+			       json_object_get(json_object_get(sent, "qemu"), "downtime_ms")),
+		       json_integer_value(
+			       json_object_get(json_object_get(sent, "qemu"), "total_ms")));
+	json_decref(sent);
+	if (done == NULL)
+		fprintf(stderr, "%s runs at %s but is not finished there: run vm.migrate.finish "
+				"again\n",
+			argv[0], to);
+	json_decref(done);
+	return done == NULL;
+}
+
 static int
 cmd_raw(int argc, char **argv)
 {
@@ -592,6 +677,8 @@ static const struct cmd cmds[] = {
 	{"vm wait", "vm wait NAME [ready|running|paused|stopped|crashed] [--timeout SECONDS]",
 	 cmd_vm_wait},
 	{"vm console", "vm console NAME [--attach] [--bytes N]", cmd_vm_console},
+	{"vm migrate", "vm migrate NAME --to AGENT-SOCKET [--cold] [--downtime MS]",
+	 cmd_vm_migrate},
 	{"raw", "raw JSON-REQUEST-LINE|-", cmd_raw},
 };
 

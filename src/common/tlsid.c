@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #include "util.h"
 
@@ -234,4 +236,137 @@ tlsid_pinned(const char *dir, char *fpr)
 	r = util_read_file(path, 256, &text, &len) < 0 ? -ENOENT : tlsid_fpr_parse(text, fpr);
 	free(text);
 	return r < 0 ? -ENOENT : 0;
+}
+
+/* ---- one migration's credentials ------------------------------------------ */
+
+struct pair {
+	gnutls_x509_privkey_t key;
+	gnutls_x509_crt_t crt;
+};
+
+static void
+pair_free(struct pair *p)
+{
+	if (p->crt)
+		gnutls_x509_crt_deinit(p->crt);
+	if (p->key)
+		gnutls_x509_privkey_deinit(p->key);
+}
+
+/* A key and a certificate for cn: the authority's (self-signed, ca NULL)
+ * or a leaf signed by ca; purpose is the leaf's extended key usage. */
+static int
+pair_make(struct pair *p, const char *cn, const struct pair *ca, const char *purpose,
+	  const unsigned char ip[4])
+{
+	unsigned char serial[16];
+	time_t now = time(NULL);
+	const struct pair *signer = ca ? ca : p;
+
+	memset(p, 0, sizeof(*p));
+	if (gnutls_x509_privkey_init(&p->key) < 0 ||
+	    gnutls_x509_privkey_generate(p->key, GNUTLS_PK_ECDSA,
+					 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+	    gnutls_x509_crt_init(&p->crt) < 0 ||
+	    gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)) < 0)
+		return -EIO;
+	serial[0] &= 0x7f;
+	if (gnutls_x509_crt_set_version(p->crt, 3) < 0 ||
+	    gnutls_x509_crt_set_serial(p->crt, serial, sizeof(serial)) < 0 ||
+	    gnutls_x509_crt_set_activation_time(p->crt, now - 3600) < 0 ||
+	    gnutls_x509_crt_set_expiration_time(p->crt, now + 24 * 3600) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(p->crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+					  (unsigned)strlen(cn)) < 0 ||
+	    gnutls_x509_crt_set_key(p->crt, p->key) < 0)
+		return -EIO;
+	/* What QEMU checks (crypto/tlscredsx509.c): a CA marked as one, leaf
+	 * key usages and purposes fit for their end. */
+	if (ca == NULL && (gnutls_x509_crt_set_basic_constraints(p->crt, 1, 0) < 0 ||
+			   gnutls_x509_crt_set_key_usage(p->crt, GNUTLS_KEY_KEY_CERT_SIGN |
+								 GNUTLS_KEY_CRL_SIGN) < 0))
+		return -EIO;
+	if (ca != NULL &&
+	    (gnutls_x509_crt_set_basic_constraints(p->crt, 0, -1) < 0 ||
+	     gnutls_x509_crt_set_key_usage(p->crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
+							   GNUTLS_KEY_KEY_ENCIPHERMENT) < 0 ||
+	     gnutls_x509_crt_set_key_purpose_oid(p->crt, purpose, 0) < 0))
+		return -EIO;
+	if (ip != NULL && gnutls_x509_crt_set_subject_alt_name(p->crt, GNUTLS_SAN_IPADDRESS, ip, 4,
+							      GNUTLS_FSAN_SET) < 0)
+		return -EIO;
+	return gnutls_x509_crt_sign2(p->crt, signer->crt, signer->key, GNUTLS_DIG_SHA256, 0) < 0
+		       ? -EIO
+		       : 0;
+}
+
+static int
+write_pem(const char *dir, const char *name, gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+	  uid_t uid, gid_t gid)
+{
+	gnutls_datum_t d = {NULL, 0};
+	char path[700];
+	int r;
+
+	if (util_fmt(path, sizeof(path), "%s/%s", dir, name) < 0)
+		return -ENAMETOOLONG;
+	if ((crt ? gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d)
+		 : gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &d)) < 0)
+		return -EIO;
+	r = util_write_atomic(path, (const char *)d.data, d.size, crt ? 0644 : 0600);
+	if (r == 0 && uid != (uid_t)-1 && chown(path, uid, gid) < 0)
+		r = -errno;
+	gnutls_memset(d.data, 0, d.size);
+	gnutls_free(d.data);
+	return r;
+}
+
+static int
+write_side(const char *dir, const char *who, const struct pair *ca, const struct pair *p,
+	   uid_t uid, gid_t gid)
+{
+	char cert[32], key[32];
+	int r;
+
+	snprintf(cert, sizeof(cert), "%s-cert.pem", who);
+	snprintf(key, sizeof(key), "%s-key.pem", who);
+	if ((r = util_mkdirs(dir, 0700)) < 0 ||
+	    (uid != (uid_t)-1 && chown(dir, uid, gid) < 0 && (r = -errno) < 0))
+		return r;
+	if ((r = write_pem(dir, "ca-cert.pem", ca->crt, NULL, uid, gid)) < 0 ||
+	    (r = write_pem(dir, cert, p->crt, NULL, uid, gid)) < 0 ||
+	    (r = write_pem(dir, key, NULL, p->key, uid, gid)) < 0)
+		return r;
+	return 0;
+}
+
+int
+tlsid_migration_creds(const char *srv_dir, const char *cli_dir, const char *ip, uid_t uid,
+		      gid_t gid, char *err, size_t errlen)
+{
+	struct pair ca, srv, cli;
+	unsigned char addr[4];
+	int r;
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&cli, 0, sizeof(cli));
+	if (inet_pton(AF_INET, ip, addr) != 1) {
+		snprintf(err, errlen, "not an IPv4 address: %s", ip);
+		return -EINVAL;
+	}
+	if ((r = pair_make(&ca, "cloudlet migration", NULL, NULL, NULL)) < 0 ||
+	    (r = pair_make(&srv, ip, &ca, GNUTLS_KP_TLS_WWW_SERVER, addr)) < 0 ||
+	    (r = pair_make(&cli, "cloudlet migration source", &ca, GNUTLS_KP_TLS_WWW_CLIENT,
+			   NULL)) < 0) {
+		snprintf(err, errlen, "cannot make the migration's certificates");
+		goto out;
+	}
+	if ((r = write_side(srv_dir, "server", &ca, &srv, uid, gid)) < 0 ||
+	    (cli_dir != NULL && (r = write_side(cli_dir, "client", &ca, &cli, uid, gid)) < 0))
+		snprintf(err, errlen, "cannot write the migration's certificates: %s", strerror(-r));
+out:
+	pair_free(&ca);
+	pair_free(&srv);
+	pair_free(&cli);
+	return r;
 }

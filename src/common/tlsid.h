@@ -14,6 +14,7 @@
 #define CLOUDLET_TLSID_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define TLSID_FPR_LEN 64 /* hex digits of a SHA-256 */
 
@@ -42,5 +43,18 @@ int tlsid_spki_pin(const char *dir, char *pin, size_t len);
 
 /* Compare two fingerprints in constant time: 1 when equal. */
 int tlsid_fpr_equal(const char *a, const char *b);
+
+/*
+ * One migration's TLS credentials (docs/migration.md), in the file names
+ * QEMU's tls-creds-x509 object reads: a fresh certificate authority (ECDSA
+ * P-256, 1 day), a server certificate for the IPv4 address ip (subject
+ * alternative name) into srv_dir (ca-cert.pem, server-cert.pem,
+ * server-key.pem) and a client certificate into cli_dir (ca-cert.pem,
+ * client-cert.pem, client-key.pem). The authority's key is thrown away:
+ * nothing else is ever signed with it. Keys 0600, uid/gid their owner
+ * (the VM user) when not -1. 0 or -errno with err.
+ */
+int tlsid_migration_creds(const char *srv_dir, const char *cli_dir, const char *ip, uid_t uid,
+			  gid_t gid, char *err, size_t errlen);
 
 #endif

@@ -363,3 +363,23 @@ util_parse_ipv4_port(const char *text, struct sockaddr_in *sa)
 	sa->sin_port = htons((uint16_t)port);
 	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
 }
+
+int
+util_cmdline_has(pid_t pid, const char *needle)
+{
+	char path[64], *cmd = NULL;
+	size_t len;
+	int r;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (util_read_file(path, 1 << 20, &cmd, &len) < 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	r = strstr(cmd, needle) != NULL;
+	free(cmd);
+	return r;
+}

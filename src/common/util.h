@@ -47,6 +47,11 @@ void util_rfc3339(char *buf, size_t len);
  * the pid, or 0 when the text is anything else. */
 pid_t util_parse_pid(const char *text);
 
+/* Does process pid's command line (/proc/<pid>/cmdline, its arguments
+ * joined by spaces) contain needle? 1 or 0 (no such process: 0). What
+ * tells a process the agent re-adopts from a recycled pid. */
+int util_cmdline_has(pid_t pid, const char *needle);
+
 /* A decimal number in 0..max, the whole text: 0 and *out, or -EINVAL. */
 int util_parse_uint(const char *text, unsigned max, unsigned *out);
 

@@ -375,6 +375,38 @@ test_tap_names(void **state)
 	}
 }
 
+/* A live migration's destination (vmmigrate.c): it waits, its root is
+ * shared for writing with its NBD export, a restored clone's RAM block keeps
+ * its name "ram0" in anonymous memory. */
+static void
+test_migration_destination(void **state)
+{
+	struct vm_spec s;
+	struct qemu_launch l;
+	struct strv a = {0};
+
+	(void)state;
+	make_spec(&s, 1, 128, 1);
+	make_launch(&l, &s, ACCEL_TCG, 0);
+	l.incoming = 1;
+	l.share_root = 1;
+	l.ram0 = 1;
+	assert_int_equal(qemu_build_argv(&l, &a), 0);
+	assert_string_equal(arg_after(&a, "-incoming"), "defer");
+	assert_string_equal(nth_arg_after(&a, "-device", 0),
+			    "virtio-blk-device,drive=root,share-rw=on");
+	assert_string_equal(arg_after(&a, "-object"), "memory-backend-ram,id=ram0,size=128M");
+	assert_non_null(strstr(arg_after(&a, "-M"), ",memory-backend=ram0"));
+	strv_free(&a);
+
+	/* A cold-booted source: QEMU's default RAM block, no backend. */
+	l.ram0 = 0;
+	assert_int_equal(qemu_build_argv(&l, &a), 0);
+	assert_null(arg_after(&a, "-object"));
+	assert_null(strstr(arg_after(&a, "-M"), "memory-backend"));
+	strv_free(&a);
+}
+
 int
 main(void)
 {
@@ -384,6 +416,7 @@ main(void)
 	    cmocka_unit_test(test_kernel_cmdline),
 	    cmocka_unit_test(test_kernel_cmdline_truncated),
 	    cmocka_unit_test(test_tap_names),
+	    cmocka_unit_test(test_migration_destination),
 	};
 
 	return cmocka_run_group_tests_name("qemu", tests, NULL, NULL);

@@ -509,6 +509,16 @@ test_strv_growth(void **state)
 	strv_free(&s);
 }
 
+static void
+test_cmdline_has(void **state)
+{
+	(void)state;
+	assert_int_equal(util_cmdline_has(getpid(), "test_util"), 1);
+	assert_int_equal(util_cmdline_has(getpid(), "no-such-argument-here"), 0);
+	assert_int_equal(util_cmdline_has(0, "test_util"), 0);
+	assert_int_equal(util_cmdline_has(-1, ""), 0);
+}
+
 int
 main(void)
 {
@@ -530,6 +540,7 @@ main(void)
 	    cmocka_unit_test(test_time),
 	    cmocka_unit_test(test_strv),
 	    cmocka_unit_test(test_strv_growth),
+	    cmocka_unit_test(test_cmdline_has),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, setup_tmp, teardown_tmp);

@@ -78,8 +78,12 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	 * tickless (see platform-notes.md). */
 	strv_add(a, "-M");
 	strv_addf(a, "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,acpi=on%s",
-		  l->mem_path ? ",memory-backend=ram0" : "");
-	if (l->mem_path != NULL) {
+		  l->mem_path || l->ram0 ? ",memory-backend=ram0" : "");
+	if (l->mem_path == NULL && l->ram0) {
+		strv_add(a, "-object");
+		strv_addf(a, "memory-backend-ram,id=ram0,size=%lluM",
+			  (unsigned long long)s->memory_mib);
+	} else if (l->mem_path != NULL) {
 		strv_add(a, "-object");
 		strv_addf(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=%s,share=%s",
 			  (unsigned long long)s->memory_mib, l->mem_path,
@@ -127,7 +131,8 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 			  l->root_file ? l->root_file : "root.raw",
 			  l->root_format ? l->root_format : "raw");
 	strv_add(a, "-device");
-	strv_add(a, "virtio-blk-device,drive=root");
+	strv_add(a, l->share_root ? "virtio-blk-device,drive=root,share-rw=on"
+				  : "virtio-blk-device,drive=root");
 	strv_add(a, "-drive");
 	strv_addf(a, "file=%s/seed.img,format=raw,if=none,id=seed,readonly=on", l->vm_dir);
 	strv_add(a, "-device");

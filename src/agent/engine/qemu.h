@@ -65,6 +65,15 @@ struct qemu_launch {
 	 * (cloneid.h), passed as fd 4 + n_nics; templates and clones only. */
 	int with_identity;
 	int identity_fd;
+	/*
+	 * The destination of a live migration (vmmigrate.c): -incoming defer
+	 * (incoming above) and the root device shares writing, so QEMU's own
+	 * NBD export of it may stay open until the guest runs here. ram0: the
+	 * source's RAM is the memory backend "ram0" (a clone restored from a
+	 * template): the same RAM block name, in anonymous memory here.
+	 */
+	int share_root;
+	int ram0;
 };
 
 /* The tap interface name of a VM's nic i (at most 15 characters). */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -330,4 +331,27 @@ out:
 	if (target >= 0)
 		close(target);
 	return r;
+}
+
+struct sock_args {
+	int domain, type;
+};
+
+static int
+open_socket(void *p)
+{
+	struct sock_args *a = p;
+	int fd = socket(a->domain, a->type | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int
+netns_socket(const char *ns, int domain, int type)
+{
+	struct sock_args a = {domain, type};
+
+	if (ns == NULL || ns[0] == '\0')
+		return open_socket(&a);
+	return netns_call(ns, open_socket, &a);
 }

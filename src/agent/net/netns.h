@@ -56,6 +56,14 @@ int netns_has_link(const char *ns, const char *ifname);
  */
 int netns_call(const char *ns, int (*fn)(void *), void *arg);
 
+/*
+ * A socket (socket(2)'s domain and type; close-on-exec) that belongs to ns
+ * ("" or NULL: the agent's own): a socket stays in the namespace it was
+ * made in, so bind/connect/listen on it later reach that network. The
+ * calling thread enters ns for the socket() call only. fd or -errno.
+ */
+int netns_socket(const char *ns, int domain, int type);
+
 /* Start argv inside ns as a new session, stdout/stderr to logpath. Returns
  * the pid or -errno. */
 pid_t netns_spawn(const char *ns, const char *const argv[], const char *logpath);

@@ -31,6 +31,7 @@
 #include "storage.h"
 #include "template.h"
 #include "util.h"
+#include "vmmigrate.h"
 #include "vmready.h"
 #include "vmstart.h"
 #include "vmstore.h"
@@ -40,8 +41,8 @@
 
 
 /* Tell net the VM's NICs (net.h: anti-spoofing, DHCP); no lock held. */
-static void
-ports_publish(struct vm *vm)
+void
+vm_ports_publish(struct vm *vm)
 {
 	const char *id = vm->id;
 	const struct vm_spec *spec = &vm->spec;
@@ -129,13 +130,19 @@ vm_init(const struct agent_config *cfg)
 		vm = vmstore_load(de->d_name);
 		if (vm == NULL)
 			continue;
+		if (vm->migration[0] != '\0' && vmmigrate_resolve(vm)) {
+			vmt_lock();
+			vmt_put(vm);
+			vmt_unlock();
+			continue;
+		}
 		vmt_lock();
 		if (vm->pidfd >= 0 && !vm->ready)
 			vmready_arm(vm);
 		vmstore_save(vm);
 		vmt_add(vm);
 		vmt_unlock();
-		ports_publish(vm);
+		vm_ports_publish(vm);
 	}
 	closedir(d);
 	if ((r = template_init()) < 0)
@@ -336,6 +343,46 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 	return 0;
 }
 
+/*
+ * The spec's NICs on platform networks get this host's namespace, bridge
+ * and gateway (never the caller's), and their addresses are checked.
+ */
+int
+vm_nics_resolve(struct vm_spec *spec, struct op_error *e)
+{
+	char err[512];
+	unsigned i;
+	int r;
+
+	for (i = 0; i < spec->n_nics; i++) {
+		struct spec_nic *nic = &spec->nics[i];
+		char gw[16];
+		unsigned prefix;
+
+		if (nic->network[0] == '\0')
+			continue;
+		if ((r = net_nic_resolve(nic->network, nic->netns, sizeof(nic->netns), nic->bridge,
+					 sizeof(nic->bridge), gw, sizeof(gw), &prefix, err,
+					 sizeof(err))) < 0)
+			return op_fail(e, "invalid", r, "%s", err);
+		if (nic->gateway[0] == '\0' && nic->address[0] != '\0')
+			snprintf(nic->gateway, sizeof(nic->gateway), "%s", gw);
+		if (nic->address[0] != '\0') {
+			struct net_cidr a, g;
+
+			netstate_parse_cidr(gw, 0, 0, &g);
+			if (netstate_parse_cidr(nic->address, 1, 0, &a) < 0 || a.prefix != prefix ||
+			    (a.addr >> (32 - prefix)) != (g.addr >> (32 - prefix)) ||
+			    a.addr == g.addr || a.addr == g.addr + 1 || a.addr == g.addr - 1 ||
+			    (prefix < 31 && (~a.addr & (0xffffffffu >> prefix)) == 0))
+				return op_fail(e, "invalid", -EINVAL,
+					    "nic address %s is not a host address on network %s",
+					    nic->address, nic->network);
+		}
+	}
+	return 0;
+}
+
 int
 vm_create(const json_t *args, json_t **out, struct op_error *e)
 {
@@ -384,39 +431,9 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 		return op_fail(e, "internal", r, "no randomness");
 	}
 	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", vmt_cfg->state_dir, vm->id);
-	for (i = 0; i < vm->spec.n_nics; i++) {
-		struct spec_nic *nic = &vm->spec.nics[i];
-		char gw[16];
-		unsigned prefix;
-
-		if (nic->network[0] == '\0')
-			continue;
-		/* A platform network: its namespace and bridge are the agent's,
-		 * never the caller's. */
-		if ((r = net_nic_resolve(nic->network, nic->netns, sizeof(nic->netns), nic->bridge,
-					 sizeof(nic->bridge), gw, sizeof(gw), &prefix, err,
-					 sizeof(err))) < 0) {
-			vmt_put(vm);
-			return op_fail(e, "invalid", r, "%s", err);
-		}
-		if (nic->gateway[0] == '\0' && nic->address[0] != '\0')
-			snprintf(nic->gateway, sizeof(nic->gateway), "%s", gw);
-		if (nic->address[0] != '\0') {
-			struct net_cidr a, g;
-
-			netstate_parse_cidr(gw, 0, 0, &g);
-			if (netstate_parse_cidr(nic->address, 1, 0, &a) < 0 || a.prefix != prefix ||
-			    (a.addr >> (32 - prefix)) != (g.addr >> (32 - prefix)) ||
-			    a.addr == g.addr || a.addr == g.addr + 1 || a.addr == g.addr - 1 ||
-			    (prefix < 31 && (~a.addr & (0xffffffffu >> prefix)) == 0)) {
-				/* The message names the nic: write it before freeing. */
-				r = op_fail(e, "invalid", -EINVAL,
-					 "nic address %s is not a host address on network %s",
-					 nic->address, nic->network);
-				vmt_put(vm);
-				return r;
-			}
-		}
+	if ((r = vm_nics_resolve(&vm->spec, e)) < 0) {
+		vmt_put(vm);
+		return r;
 	}
 	for (i = 0; i < vm->spec.n_nics; i++)
 		if (vm->spec.nics[i].mac[0] == '\0')
@@ -455,7 +472,7 @@ vm_create(const json_t *args, json_t **out, struct op_error *e)
 	vmt_unlock();
 	/* Its MAC and address join the tenant's anti-spoofing set and DHCP
 	 * leases before its first packet. */
-	ports_publish(vm);
+	vm_ports_publish(vm);
 	if (start == NULL || json_is_true(start)) {
 		r = vmstart_start(vm, e);
 		if (r < 0)

@@ -13,6 +13,8 @@
  *   vmready.c    readiness: the guest's line, seen through inotify
  *   vmwatch.c    what the supervisor thread (supervise.c) watches and does
  *   template.c   booted templates for clones (below the table: vm -> template)
+ *   vmmigrate.c  moving a VM to another host: the destination (vmmigrate.h)
+ *   vmmigsend.c  ... the source;  vmmigio.c  what both use
  *
  * Long steps (making disks, spawning, waiting for a guest to power off) run
  * without the table lock while the VM is marked busy, so a second operation

@@ -51,8 +51,8 @@ wait_gone(struct vm *vm, uint64_t ms)
 	return vm->pidfd < 0 ? 0 : -ETIMEDOUT;
 }
 
-static int
-do_stop(struct vm *vm, int force, unsigned timeout_s, struct op_error *e)
+int
+vmops_stop(struct vm *vm, int force, unsigned timeout_s, struct op_error *e)
 {
 	char err[256];
 	enum vm_state was;
@@ -110,7 +110,7 @@ vm_stop(const char *name, int force, unsigned timeout_s, json_t **out, struct op
 
 	if (vm == NULL)
 		return -ENOENT;
-	r = do_stop(vm, force, timeout_s ? timeout_s : vmt_cfg->stop_timeout_s, e);
+	r = vmops_stop(vm, force, timeout_s ? timeout_s : vmt_cfg->stop_timeout_s, e);
 	vmt_release(vm, r == 0 ? out : NULL);
 	return r;
 }
@@ -124,7 +124,7 @@ vm_reboot(const char *name, json_t **out, struct op_error *e)
 	if (vm == NULL)
 		return -ENOENT;
 	/* A stop and a start, so pending changes (vCPUs, memory, disk) apply. */
-	r = do_stop(vm, 0, vmt_cfg->stop_timeout_s, e);
+	r = vmops_stop(vm, 0, vmt_cfg->stop_timeout_s, e);
 	if (r == 0)
 		r = vmstart_start(vm, e);
 	vmt_release(vm, r == 0 ? out : NULL);
@@ -229,14 +229,22 @@ int
 vm_delete(const char *name, struct op_error *e)
 {
 	struct vm *vm = vmt_claim(name, e);
-	int r, running;
 
 	if (vm == NULL)
 		return -ENOENT;
+	return vmops_delete(vm, e);
+}
+
+int
+vmops_delete(struct vm *vm, struct op_error *e)
+{
+	const char *name = vm->spec.name;
+	int r, running;
+
 	vmt_lock();
 	running = vm->pidfd >= 0;
 	vmt_unlock();
-	if (running && (r = do_stop(vm, 1, 0, e)) < 0) {
+	if (running && (r = vmops_stop(vm, 1, 0, e)) < 0) {
 		vmt_release(vm, NULL);
 		return r;
 	}

@@ -166,7 +166,7 @@ vmstart_start(struct vm *vm, struct op_error *e)
 	uint64_t deadline, t0, ph[5];
 	int64_t size;
 	pid_t pid;
-	int r, pidfd, exported;
+	int r, pidfd, exported, incoming;
 
 	vmt_lock();
 	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
@@ -219,12 +219,20 @@ vmstart_start(struct vm *vm, struct op_error *e)
 	l.root_format = vm->root_format;
 	l.state_fd = -1;
 	l.identity_fd = -1;
-	if (vm->clone_pending) {
-		char state[800], *id;
-
-		snprintf(state, sizeof(state), "%s/state", vm->tpl_dir);
-		l.mem_path = vm->tpl_ram;
+	incoming = strcmp(vm->migration, "incoming") == 0;
+	if (incoming) {
+		/* A live migration's destination (vmmigrate.c): waits for the
+		 * source's state; its root is written through QEMU's own NBD
+		 * export meanwhile. */
 		l.incoming = 1;
+		l.share_root = 1;
+		l.ram0 = vm->booted_ram0;
+	}
+	/* A clone, and a restored clone's migration destination: the same
+	 * fw_cfg files as the template (the guest read their sizes). */
+	if (vm->clone_pending || (incoming && vm->booted_ram0)) {
+		char *id;
+
 		if ((r = cloneid_build(vm->id, &spec, &id)) < 0)
 			return op_fail(e, r == -E2BIG ? "invalid" : "internal", r,
 				    "the clone's identity: %s",
@@ -236,6 +244,13 @@ vmstart_start(struct vm *vm, struct op_error *e)
 		if (l.identity_fd < 0)
 			return op_fail(e, "internal", l.identity_fd, "memfd: %s",
 				    strerror(-l.identity_fd));
+	}
+	if (vm->clone_pending) {
+		char state[800];
+
+		snprintf(state, sizeof(state), "%s/state", vm->tpl_dir);
+		l.mem_path = vm->tpl_ram;
+		l.incoming = 1;
 		l.state_fd = open(state, O_RDONLY | O_CLOEXEC);
 		if (l.state_fd < 0) {
 			r = -errno;
@@ -337,7 +352,10 @@ vmstart_start(struct vm *vm, struct op_error *e)
 	vm->pidfd = pidfd;
 	vm->is_child = 1;
 	vm->events = events;
-	vm->state = VM_RUNNING;
+	/* An incoming VM runs once its migration completes (RESUME). */
+	vm->state = incoming ? VM_PAUSED : VM_RUNNING;
+	if (!incoming)
+		vm->booted_ram0 = vm->clone_pending;
 	vm->reason[0] = '\0';
 	vm->accel = vmt_cfg->host.accel;
 	vm->stop_requested = 0;

@@ -25,6 +25,22 @@ int vmstart_start(struct vm *vm, struct op_error *e);
  */
 int vmstart_prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error *e);
 
+/* The spec's NICs on platform networks resolved on this host (vm.c):
+ * namespace, bridge, gateway; addresses checked. 0 or -errno with e. */
+int vm_nics_resolve(struct vm_spec *spec, struct op_error *e);
+
+/* Tell net the VM's ports (anti-spoofing, DHCP; vm.c). No lock held. */
+void vm_ports_publish(struct vm *vm);
+
+/* Stop a claimed VM's QEMU (vmops.c): the power button and timeout_s, or
+ * quit/SIGKILL at once with force. 0 or -errno with e. */
+int vmops_stop(struct vm *vm, int force, unsigned timeout_s, struct op_error *e);
+
+/* Delete a claimed VM (vmops.c): stopped by force, its disks, ports and
+ * record removed, out of the table; the claim's reference is dropped
+ * (also on failure, then released). */
+int vmops_delete(struct vm *vm, struct op_error *e);
+
 /* The last line of the VM's qemu.log (why QEMU ended). */
 void vmstart_qemu_log_tail(const struct vm *vm, char *out, size_t len);
 

@@ -36,6 +36,12 @@ record(const struct vm *vm)
 				     (json_int_t)vm->root_gib, "template_dir", vm->tpl_dir,
 				     "template_ram", vm->tpl_ram, "clone_pending",
 				     vm->clone_pending));
+	if (j != NULL)
+		json_object_update_new(
+			j, json_pack("{s:b, s:s, s:b, s:b, s:i}", "booted_ram0", vm->booted_ram0,
+				     "migration", vm->migration, "migration_live", vm->mig_live,
+				     "migration_ready", vm->mig_ready, "migration_nbd_pid",
+				     (int)vm->mig_nbd_pid));
 	return j;
 }
 
@@ -65,22 +71,10 @@ vmstore_pidfd_open(pid_t pid)
 static int
 is_our_qemu(const struct vm *vm, pid_t pid)
 {
-	char path[64], *cmd = NULL, needle[800];
-	size_t len, i;
-	int ok;
+	char needle[800];
 
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (util_read_file(path, 1 << 20, &cmd, &len) < 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
 	snprintf(needle, sizeof(needle), "%s/qmp.sock", vm->dir);
-	ok = strstr(cmd, needle) != NULL;
-	free(cmd);
-	return ok;
+	return util_cmdline_has(pid, needle);
 }
 
 static void
@@ -207,6 +201,12 @@ vmstore_load(const char *id)
 	snprintf(vm->tpl_ram, sizeof(vm->tpl_ram), "%s",
 		 json_string_value(json_object_get(j, "template_ram")) ?: "");
 	vm->clone_pending = json_is_true(json_object_get(j, "clone_pending"));
+	vm->booted_ram0 = json_is_true(json_object_get(j, "booted_ram0"));
+	snprintf(vm->migration, sizeof(vm->migration), "%s",
+		 json_string_value(json_object_get(j, "migration")) ?: "");
+	vm->mig_live = json_is_true(json_object_get(j, "migration_live"));
+	vm->mig_ready = json_is_true(json_object_get(j, "migration_ready"));
+	vm->mig_nbd_pid = (pid_t)json_integer_value(json_object_get(j, "migration_nbd_pid"));
 	json_decref(j);
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STOPPING)
 		reattach(vm);

@@ -250,6 +250,11 @@ vmt_view(struct vm *vm)
 					      "memory_mib", (json_int_t)vm->booted_memory_mib,
 					      "disk_gib", (json_int_t)vm->booted_disk_gib, "volumes",
 					      vm->booted_volumes));
+	if (running)
+		json_object_set_new(json_object_get(j, "booted"), "from_template",
+				    json_boolean(vm->booted_ram0));
+	json_object_set_new(j, "migration",
+			    vm->migration[0] ? json_string(vm->migration) : json_null());
 	json_object_set_new(j, "dir", json_string(vm->dir));
 	vmt_path(vm, "console.sock", path, sizeof(path));
 	json_object_set_new(j, "console_socket", json_string(path));

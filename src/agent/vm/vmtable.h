@@ -36,6 +36,8 @@
 
 enum vm_state { VM_STOPPED, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED };
 
+struct vmmig; /* an outgoing migration's progress (vmmigrate.c) */
+
 struct vm {
 	struct vm *next;
 	unsigned refs; /* table lock */
@@ -75,6 +77,15 @@ struct vm {
 	char tpl_ram[700];
 	int clone_pending;     /* next start restores the template */
 	uint64_t last_boot_ms; /* spawn to QMP attach (and restore), measured */
+	int booted_ram0;       /* this boot's RAM is the backend ram0 (a restore) */
+	/* Migration (vmmigrate.h): "" or "incoming" (prepared here, not
+	 * finished: the migration owns it, busy stays set) or "outgoing" (a
+	 * send runs). Recorded, so an agent restart resolves it. */
+	char migration[12];
+	int mig_live;        /* incoming: a live migration (else cold) */
+	int mig_ready;       /* incoming: the guest was ready on the source */
+	pid_t mig_nbd_pid;   /* incoming, cold: the qemu-nbd serving the root */
+	struct vmmig *mig;   /* outgoing: progress and cancel (table lock) */
 };
 
 /* The configuration (set by vm_init before anything else runs). */
