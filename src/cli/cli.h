@@ -58,7 +58,7 @@ cli_fn cmd_tenant_create, cmd_tenant_list, cmd_tenant_show, cmd_tenant_delete,
 cli_fn cmd_service_list, cmd_image_list, cmd_events;
 cli_fn cmd_vm_create, cmd_vm_list, cmd_vm_show, cmd_vm_start, cmd_vm_stop, cmd_vm_reboot,
     cmd_vm_delete, cmd_vm_resize;
-cli_fn cmd_vm_console;
+cli_fn cmd_vm_console, cmd_vm_migrate;
 cli_fn cmd_op_show, cmd_op_wait;
 
 /*

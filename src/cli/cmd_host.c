@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "cmd_host.h"
+#include "op.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,53 @@ host_action(struct cli *c, int argc, char **argv, const char *action)
 		show_host(h);
 	json_decref(h);
 	return CLI_OK;
+}
+
+/* Drain a host and move every VM off it, following each move. */
+int
+cmd_host_evacuate(struct cli *c, int argc, char **argv)
+{
+	struct arg_opt o[] = {{"--no-wait", ARG_FLAG}};
+	char path[API_PATH_MAX];
+	const char *id;
+	json_t *out = NULL, *op, *bad;
+	size_t i;
+	int r, failed = 0;
+
+	if (args_parse(argc, argv, o, ARRAY_LEN(o), &id, 1) < 0)
+		return CLI_USAGE;
+	if (cli_path(c, path, sizeof(path), "/v1/hosts/", id, "/evacuate") < 0)
+		return CLI_FAIL;
+	if (api_json(&c->api, "POST", path, NULL, &out) < 0)
+		return CLI_FAIL;
+	json_array_foreach(json_object_get(out, "refused"), i, bad) {
+		fprintf(stderr, "error: %s stays: %s\n",
+			json_string_value(json_object_get(bad, "vm_id")) ?: "?",
+			json_string_value(json_object_get(bad, "error")) ?: "?");
+		failed = 1;
+	}
+	json_array_foreach(json_object_get(out, "operations"), i, op) {
+		const char *vm = json_string_value(json_object_get(op, "vm_id"));
+		json_t *final = NULL;
+
+		if (o[0].seen) {
+			printf("%s: operation %s\n", vm ?: "?",
+			       json_string_value(json_object_get(op, "id")) ?: "?");
+			continue;
+		}
+		r = op_wait(c, json_string_value(json_object_get(op, "id")), vm, &final);
+		if (r != 0 || !op_succeeded(final)) {
+			if (r == 0)
+				op_print_failure(final, vm);
+			failed = 1;
+		} else
+			printf("moved %s\n", vm ?: "?");
+		json_decref(final);
+	}
+	if (!failed && !c->json)
+		printf("host %s is drained and empty\n", id);
+	json_decref(out);
+	return failed ? CLI_FAIL : CLI_OK;
 }
 
 int

@@ -10,6 +10,7 @@
 #include "cli.h"
 
 cli_fn cmd_host_list, cmd_host_show, cmd_host_add, cmd_host_drain, cmd_host_undrain,
-    cmd_host_remove, cmd_host_token_create, cmd_host_token_list, cmd_host_token_delete;
+    cmd_host_remove, cmd_host_token_create, cmd_host_token_list, cmd_host_token_delete,
+    cmd_host_evacuate;
 
 #endif

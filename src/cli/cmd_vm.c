@@ -333,6 +333,33 @@ cmd_vm_delete(struct cli *c, int argc, char **argv)
 	return cli_long_op(c, "DELETE", path, NULL, ref, !o[0].seen, 0, "deleted");
 }
 
+/* Move a VM to another host (operator; docs/migration.md). */
+int
+cmd_vm_migrate(struct cli *c, int argc, char **argv)
+{
+	struct arg_opt o[] = {{"--host", ARG_STR},
+			      {"--cold", ARG_FLAG},
+			      {"--downtime", ARG_UINT},
+			      {"--no-wait", ARG_FLAG}};
+	char path[API_PATH_MAX];
+	const char *ref;
+	json_t *body;
+	int r;
+
+	if (args_parse(argc, argv, o, ARRAY_LEN(o), &ref, 1) < 0)
+		return CLI_USAGE;
+	if (vm_path(c, ref, "/migrate", path, sizeof(path)) < 0)
+		return CLI_FAIL;
+	body = json_pack("{s:b}", "live", !o[1].seen);
+	if (o[0].seen)
+		json_object_set_new(body, "host", json_string(o[0].str));
+	if (o[2].seen)
+		json_object_set_new(body, "downtime_ms", json_integer(o[2].num));
+	r = cli_long_op(c, "POST", path, body, ref, !o[3].seen, 1, "moved");
+	json_decref(body);
+	return r;
+}
+
 int
 cmd_vm_resize(struct cli *c, int argc, char **argv)
 {

@@ -3,6 +3,7 @@
 #include "api.h"
 #include "api_host.h"
 #include "api_ids.h"
+#include "api_migrate.h"
 #include "api_net.h"
 #include "api_volume.h"
 #include "store_volume.h"
@@ -695,6 +696,8 @@ const struct http_route api_routes[] = {
 	{"DELETE", "/v1/volumes/{id}", AUTH_ANY, api_volume_delete},
 	{"POST", "/v1/volumes/{id}/actions", AUTH_ANY, api_volume_action},
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
+	{"POST", "/v1/vms/{id}/migrate", AUTH_OPERATOR, api_vm_migrate},
+	{"POST", "/v1/hosts/{id}/evacuate", AUTH_OPERATOR, api_host_evacuate},
 	{"GET", "/v1/ids", AUTH_ANY, api_ids_get},
 	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
 	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},

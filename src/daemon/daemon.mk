@@ -7,7 +7,8 @@ DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/store.c \
              src/daemon/store_volume.c src/daemon/api_volume.c \
              src/daemon/images.c src/daemon/store_host.c \
              src/daemon/api_host.c src/daemon/store_ids.c \
-             src/daemon/api_ids.c $(TLS_SRC)
+             src/daemon/api_ids.c src/daemon/api_migrate.c \
+             src/daemon/opmigrate.c $(TLS_SRC)
 DAEMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRC))
 DAEMON_LIBS = -lmicrohttpd -lsqlite3 -lsodium -lgnutls
 

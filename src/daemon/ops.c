@@ -16,6 +16,7 @@
 #include "http.h"
 #include "images.h"
 #include "netplan.h"
+#include "opmigrate.h"
 #include "log.h"
 #include "store.h"
 #include "store_host.h"
@@ -101,6 +102,7 @@ struct run {
 	char err[512];
 	uint64_t t[T_N];
 	int resumed;
+	json_t *extra; /* more for the timing (a migration's figures) */
 };
 
 static void
@@ -145,6 +147,8 @@ record_timing(struct run *r)
 		json_object_set_new(j, "total_us", json_integer((json_int_t)(r->t[T_END] - first)));
 	if (r->resumed)
 		json_object_set_new(j, "resumed", json_true());
+	if (r->extra != NULL)
+		json_object_update(j, r->extra);
 	store_op_set_timing(r->op_id, j);
 	json_decref(j);
 	log_debug("op %s (%s %s):%s, total %.1f ms", r->op_id, r->kind, r->vm_id,
@@ -660,6 +664,9 @@ execute(const struct queued *q, uint64_t picked_us)
 		rc = do_reconfigure(&r, args);
 	else if (strcmp(r.kind, "delete") == 0)
 		rc = do_delete(&r);
+	else if (strcmp(r.kind, "migrate") == 0)
+		rc = opmigrate_run(r.op_id, r.vm_id, r.tenant_id, r.host, args, &r.extra, r.err,
+				   sizeof(r.err));
 	else
 		rc = do_power(&r, args);
 	if (rc < 0 && r.err[0] == '\0')
@@ -676,6 +683,7 @@ execute(const struct queued *q, uint64_t picked_us)
 		json_decref(v);
 	}
 	finish(&r, rc);
+	json_decref(r.extra);
 	json_decref(args);
 	json_decref(op);
 }

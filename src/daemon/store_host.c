@@ -36,11 +36,11 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
 	" h.accel AS accel, h.agent_version AS agent_version,"                              \
 	" h.disk_gib AS disk_gib, h.disk_free_gib AS disk_free_gib, h.templates AS templates," \
 	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at,"                  \
-	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id) AS vms,"                      \
-	" (SELECT coalesce(sum(vcpus), 0) FROM vms v WHERE v.host_id = h.id) AS used_vcpus," \
-	" (SELECT coalesce(sum(memory_mib), 0) FROM vms v WHERE v.host_id = h.id)"          \
+	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id) AS vms,"                      \
+	" (SELECT coalesce(sum(vcpus), 0) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id) AS used_vcpus," \
+	" (SELECT coalesce(sum(memory_mib), 0) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id)"          \
 	"   AS used_memory_mib,"                                                            \
-	" (SELECT coalesce(sum(disk_gib), 0) FROM vms v WHERE v.host_id = h.id)"            \
+	" (SELECT coalesce(sum(disk_gib), 0) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id)"            \
 	"   AS used_disk_gib FROM hosts h "
 
 static void
@@ -501,6 +501,8 @@ store_host_place(const struct place_req *q, char *id, size_t len, char *why, siz
 		int lenient = n == 1 && strcmp(hid, HOST_LOCAL) == 0;
 		double share;
 
+		if (q->exclude != NULL && strcmp(hid, q->exclude) == 0)
+			continue;
 		if (host_filter(q, h, lenient, why, whylen))
 			continue;
 		share = budget > 0 ? (double)um / (double)budget : 0;
@@ -520,6 +522,26 @@ const char *
 store_host_place_why(void)
 {
 	return place_why;
+}
+
+int
+store_vm_migrating(const char *vm_id, const char *to)
+{
+	return db_run(db_prep("UPDATE vms SET migrating_to = ? WHERE id = ?", "ss", to ? to : "",
+			      vm_id));
+}
+
+int
+store_vm_migrating_to(const char *vm_id, char *host, size_t len)
+{
+	return host_text("SELECT migrating_to FROM vms WHERE id = ?", vm_id, host, len);
+}
+
+int
+store_vm_moved(const char *vm_id, const char *host_id)
+{
+	return db_run(db_prep("UPDATE vms SET host_id = ?, migrating_to = '' WHERE id = ?", "ss",
+			      host_id, vm_id));
 }
 
 /* For store_vm_create (store.c): keep the reason for the API. */
@@ -560,8 +582,10 @@ column0(db_stmt *st)
 json_t *
 store_tenant_vm_hosts(const char *tenant_id)
 {
-	return column0(db_prep("SELECT DISTINCT host_id FROM vms WHERE tenant_id = ? "
-			       "ORDER BY host_id",
+	/* A host a VM is moving to has the tenant already. */
+	return column0(db_prep("SELECT host_id FROM vms WHERE tenant_id = ?1 UNION "
+			       "SELECT migrating_to FROM vms WHERE tenant_id = ?1 AND "
+			       "migrating_to != '' ORDER BY 1",
 			       "s", tenant_id));
 }
 

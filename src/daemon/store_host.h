@@ -113,6 +113,7 @@ struct place_req {
 	const char *group;     /* "" or NULL: none */
 	int anti_affinity;
 	const char *image;     /* NULL: no template preference */
+	const char *exclude;   /* NULL, or a host not to choose (a VM's own) */
 };
 /* A host with a ready template for the VM's fit (its agent reports them
  * in host.info) counts as this much less used under spread and more under
@@ -121,6 +122,15 @@ struct place_req {
 int store_host_place(const struct place_req *q, char *id, size_t len, char *why, size_t whylen);
 /* Why the last store_vm_create of this thread could not place its VM. */
 const char *store_host_place_why(void);
+
+/*
+ * A VM being moved (docs/migration.md): its destination while it moves
+ * (NULL: none; charged there in the hosts' use and counted as a host of
+ * the tenant), then its new host.
+ */
+int store_vm_migrating(const char *vm_id, const char *to);
+int store_vm_migrating_to(const char *vm_id, char *host, size_t len); /* "" if none */
+int store_vm_moved(const char *vm_id, const char *host_id);
 
 /* A VM's host ("" if no such VM). */
 int store_vm_host(const char *vm_id, char *host, size_t len);

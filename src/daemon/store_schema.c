@@ -163,7 +163,10 @@ const char *const store_schema_sqlite[] = {
 	"  src_ip TEXT, src_port INTEGER, dest_ip TEXT, dest_port INTEGER, proto TEXT,"
 	"  app_proto TEXT, src_vm TEXT, dest_vm TEXT, eve TEXT NOT NULL,"
 	"  UNIQUE (host_id, seq, time));"
-	"CREATE INDEX ids_alerts_tenant ON ids_alerts (tenant_id, id);",
+	"CREATE INDEX ids_alerts_tenant ON ids_alerts (tenant_id, id);"
+	/* A VM being moved: the host it goes to, charged there meanwhile and
+	 * sent the tenant's networks (docs/migration.md). */
+	"ALTER TABLE vms ADD COLUMN migrating_to TEXT NOT NULL DEFAULT '';",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
