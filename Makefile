@@ -15,7 +15,7 @@ CPPFLAGS = -Isrc/common $(AGENT_INC) -D_FORTIFY_SOURCE=2 \
 ALLFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LIBS     = -ljansson -pthread
 # The agent alone loads rule sets in-process (net/nftx.h).
-AGENT_LIBS = -lnftables -lgnutls
+AGENT_LIBS = -lnftables -lgnutls -lsodium
 
 COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c \
              src/common/jsonv.c
@@ -25,7 +25,7 @@ AGENT_SRC  = $(wildcard src/agent/base/*.c) $(wildcard src/agent/engine/*.c) \
              $(wildcard src/agent/net/*.c) $(wildcard src/agent/storage/*.c) \
              $(wildcard src/agent/vm/*.c) $(wildcard src/agent/appliance/*.c) \
              src/agent/control.c src/agent/ctl.c src/agent/remote.c \
-             src/common/tlsid.c
+             src/common/tlsid.c src/common/sshkey.c
 AGENT_MAIN = src/agent/agent.c
 
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
