@@ -203,6 +203,10 @@ sshkey_parse(const char *line, size_t len, struct sshkey_info *out, char *err,
 		FAIL("ssh key: empty");
 	if (len > SSHKEY_LINE_MAX)
 		FAIL("ssh key: longer than %d characters", SSHKEY_LINE_MAX);
+	/* A PEM block first: a private key pasted by mistake has line
+	 * breaks too, and deserves its own message. */
+	if (len >= 5 && memcmp(line, "-----", 5) == 0)
+		return find_type(line, 5, err, errlen);
 	for (i = 0; i < len; i++)
 		if (line[i] == '\0' || line[i] == '\n' || line[i] == '\r')
 			FAIL("ssh key: one key per line, without NUL or line breaks");

@@ -62,6 +62,7 @@ static const struct row rows[] = {
     {"fido key refused", "sk-ssh-ed25519@openssh.com AAAA", 0, "unsupported key type", 0, 0},
     {"certificate refused", "ssh-ed25519-cert-v01@openssh.com AAAA", 0, "unsupported", 0, 0},
     {"private key pasted", "-----BEGIN OPENSSH PRIVATE KEY-----", 0, "not a public key", 0, 0},
+    {"private key file pasted", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n", 0, "not a public key", 0, 0},
     {"type of another key", "ssh-rsa " B_ED, 0, "not of the type", 0, 0},
     {"ecdsa blob named p384", "ecdsa-sha2-nistp384 " B_E256, 0, "not of the type", 0, 0},
     {"no key data", "ssh-ed25519", 0, "missing", 0, 0},
