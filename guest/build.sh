@@ -320,24 +320,36 @@ apt_sources() {
     return 0
 }
 
-# bootstrap_rootfs SUITE ROOT PKG...: a Debian tree made by mmdebstrap from
-# the machine's apt sources (minbase + PKG and their dependencies, with
-# maintainer scripts run), without man pages, docs and translations.
+# bootstrap_rootfs SUITE ROOT KEY PKG...: a Debian tree made by mmdebstrap
+# from the machine's apt sources (minbase + PKG and their dependencies, with
+# maintainer scripts run), without man pages, docs and translations. The
+# tree is kept as CACHE/bootstrap-KEY.tar (KEY: a hash of the suite and the
+# packages' versions), so a change of the overlay or the customize script
+# does not bootstrap again.
+BOOTSTRAP_REV=1 # change when the mmdebstrap command line changes
 bootstrap_rootfs() {
-    local suite=$1 root=$2 inc srcs
-    shift 2
-    command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (scripts/setup.sh installs it)"
-    inc=$(echo "$*" | tr ' ' ',')
-    srcs=$(apt_sources)
-    [ -n "$srcs" ] || die "no apt sources in /etc/apt/sources.list*"
-    # shellcheck disable=SC2086 # one argument per sources file
-    mmdebstrap --quiet --mode=root --variant=minbase --include="$inc" \
-        --dpkgopt='path-exclude=/usr/share/man/*' \
-        --dpkgopt='path-exclude=/usr/share/doc/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' \
-        --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-include=/usr/share/locale/locale.alias' \
-        "$suite" "$root" $srcs >&2 || die "mmdebstrap $suite failed"
+    local suite=$1 root=$2 key=$3 inc srcs tar
+    shift 3
+    tar=$CACHE/bootstrap-$key.tar
+    if [ ! -s "$tar" ]; then
+        command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (scripts/setup.sh installs it)"
+        inc=$(echo "$*" | tr ' ' ',')
+        srcs=$(apt_sources)
+        [ -n "$srcs" ] || die "no apt sources in /etc/apt/sources.list*"
+        note "bootstrap: mmdebstrap $suite ($# packages and their dependencies)"
+        rm -f "$CACHE"/bootstrap-*.tar
+        # shellcheck disable=SC2086 # one argument per sources file
+        mmdebstrap --quiet --mode=root --variant=minbase --include="$inc" \
+            --dpkgopt='path-exclude=/usr/share/man/*' \
+            --dpkgopt='path-exclude=/usr/share/doc/*' \
+            --dpkgopt='path-exclude=/usr/share/info/*' \
+            --dpkgopt='path-exclude=/usr/share/locale/*' \
+            --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+            "$suite" "$tar.tmp.tar" $srcs >&2 || { rm -f "$tar.tmp.tar"; die "mmdebstrap $suite failed"; }
+        mv "$tar.tmp.tar" "$tar"
+    fi
+    mkdir -p "$root"
+    tar --numeric-owner -C "$root" -xpf "$tar" || die "cannot unpack $tar"
 }
 
 # build_image NAME DEPTH: prints nothing, leaves WORK/id.NAME with the image id
@@ -395,7 +407,9 @@ build_image() {
     r=$tmp/rootfs
     if [ -n "$boot" ]; then
         # shellcheck disable=SC2046 # the package list
-        bootstrap_rootfs "$boot" "$r" $(echo "$incvers" | sed 's/=[^ ]*//g')
+        bootstrap_rootfs "$boot" "$r" \
+            "$(printf '%s\n' "$BOOTSTRAP_REV" "$boot" "$incvers" | sha | cut -c1-16)" \
+            $(echo "$incvers" | sed 's/=[^ ]*//g')
     elif [ -n "$base" ]; then
         cp -a "$OUT/images/$base/rootfs" "$r"
     else
@@ -443,7 +457,11 @@ build_image() {
         esac
         echo "$p" >>"$r/etc/cloudlet/ports"
     done
-    fix_times "$r"
+    # A bootstrapped tree keeps its packages' mtimes: Python checks its
+    # .pyc files against the mtime of their source, and with every mtime
+    # changed each VM recompiled cloud-init and the standard library at
+    # boot, under emulation.
+    [ -n "$boot" ] || fix_times "$r"
     used_k=$(du -sk "$r" | cut -f1)
     min_mib=$(( ((used_k / 1024 * 2 + 64) + 63) / 64 * 64 ))
     desc=$(image_field "$name" description || true)
