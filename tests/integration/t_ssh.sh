@@ -108,6 +108,11 @@ err=$(must_fail ctl vm create bad2 --image base --vcpus 1 --memory 128 --disk 1 
 	--ssh-key "$T/key")
 expect_match "$err" "not a public key" "a private key's refusal"
 ctl vm show bad2 >/dev/null 2>&1 && fail "a refused create left a VM"
+# debian-12 has no template mode: a clone is refused, saying why.
+err=$(must_fail ctl vm create bad3 --image debian-12 --vcpus 1 --memory 512 --disk 2 \
+	--provision clone)
+expect_match "$err" "no template mode" "a debian-12 clone's refusal"
+ctl vm show bad3 >/dev/null 2>&1 && fail "a refused clone left a VM"
 
 # debian-12: ready once cloud-init's final stage is over (its unit
 # cloudlet-ready); the time from create to ready is reported.
