@@ -12,6 +12,11 @@
  * pasted by mistake) is refused with a message saying why; messages never
  * quote the key.
  *
+ * XXX: an ECDSA point is checked for its form and size, not for being on
+ * its curve, and an RSA modulus is not checked for small factors: such a
+ * key passes here and is useless to its owner (sshd refuses it at login);
+ * it gives no one else access.
+ *
  * Pure functions, no I/O: unit-tested (tests/unit/test_sshkey.c) and
  * fuzzed (tests/fuzz/fuzz_sshkey.c). Used by the agent's spec (spec.h) for
  * a VM's ssh_keys; shared so the control plane can check keys the same way.
