@@ -104,8 +104,13 @@ ssh-keygen -q -t rsa -b 1024 -N '' -f "$T/rsa1024" 2>/dev/null
 err=$(must_fail ctl vm create bad1 --image base --vcpus 1 --memory 128 --disk 1 \
 	--ssh-key "$T/rsa1024.pub")
 expect_match "$err" "RSA keys need at least 2048 bits" "an RSA 1024 key's refusal"
+# A private key given by mistake (a throwaway one: the login key's private
+# half goes nowhere but ssh -i) is refused without being quoted back.
+ssh-keygen -q -t ed25519 -N '' -f "$T/pasted"
 err=$(must_fail ctl vm create bad2 --image base --vcpus 1 --memory 128 --disk 1 \
-	--ssh-key "$T/key")
+	--ssh-key "$T/pasted")
+printf '%s' "$err" | grep -q "PRIVATE KEY\|$(sed -n 2p "$T/pasted" | cut -c1-20)" &&
+	fail "the refusal quotes the private key"
 expect_match "$err" "not a public key" "a private key's refusal"
 ctl vm show bad2 >/dev/null 2>&1 && fail "a refused create left a VM"
 # debian-12 has no template mode: a clone is refused, saying why.
