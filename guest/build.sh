@@ -328,7 +328,7 @@ apt_sources() {
 # does not bootstrap again.
 BOOTSTRAP_REV=1 # change when the mmdebstrap command line changes
 bootstrap_rootfs() {
-    local suite=$1 root=$2 key=$3 inc srcs tar
+    local suite=$1 root=$2 key=$3 inc srcs tar mode
     shift 3
     tar=$CACHE/bootstrap-$key.tar
     if [ ! -s "$tar" ]; then
@@ -338,8 +338,13 @@ bootstrap_rootfs() {
         [ -n "$srcs" ] || die "no apt sources in /etc/apt/sources.list*"
         note "bootstrap: mmdebstrap $suite ($# packages and their dependencies)"
         rm -f "$CACHE"/bootstrap-*.tar
+        # As root (make guest under make test/demo) it runs the packages'
+        # maintainer scripts in a chroot; otherwise mmdebstrap picks a mode
+        # it can use (unshare needs uidmap).
+        mode=auto
+        [ "$(id -u)" -ne 0 ] || mode=root
         # shellcheck disable=SC2086 # one argument per sources file
-        mmdebstrap --quiet --mode=root --variant=minbase --include="$inc" \
+        mmdebstrap --quiet --mode=$mode --variant=minbase --include="$inc" \
             --dpkgopt='path-exclude=/usr/share/man/*' \
             --dpkgopt='path-exclude=/usr/share/doc/*' \
             --dpkgopt='path-exclude=/usr/share/info/*' \
