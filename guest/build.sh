@@ -95,7 +95,7 @@ pkg_fetch() {
 KPKG=$($APT_CACHE depends "$KERNEL_META" 2>/dev/null |
        sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
 [ -n "$KPKG" ] || die "cannot resolve $KERNEL_META with apt-cache depends"
-IMAGE_PKGS=$(cat "$GUEST"/images/*.image 2>/dev/null | sed -n 's/^[[:space:]]*packages[[:space:]]*=//p')
+IMAGE_PKGS=$(cat "$GUEST"/images/*.image 2>/dev/null | sed -n 's/^[[:space:]]*\(packages\|include\)[[:space:]]*=//p')
 # shellcheck disable=SC2086
 resolve_packages "$KPKG" busybox-static $IMAGE_PKGS
 KVER_PKG=$(pkg_version "$KPKG")
@@ -309,10 +309,58 @@ image_modules() {
     rm -rf "$kx"
 }
 
+# apt_sources: the machine's configured apt sources, one file per line
+# (mmdebstrap takes a one-line or deb822 file as a mirror argument)
+apt_sources() {
+    f=/etc/apt/sources.list
+    [ ! -f "$f" ] || ! grep -q '^[[:space:]]*deb[[:space:]]' "$f" || echo "$f"
+    for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && echo "$f"
+    done
+    return 0
+}
+
+# bootstrap_rootfs SUITE ROOT KEY PKG...: a Debian tree made by mmdebstrap
+# from the machine's apt sources (minbase + PKG and their dependencies, with
+# maintainer scripts run), without man pages, docs and translations. The
+# tree is kept as CACHE/bootstrap-KEY.tar (KEY: a hash of the suite and the
+# packages' versions), so a change of the overlay or the customize script
+# does not bootstrap again.
+BOOTSTRAP_REV=1 # change when the mmdebstrap command line changes
+bootstrap_rootfs() {
+    local suite=$1 root=$2 key=$3 inc srcs tar mode
+    shift 3
+    tar=$CACHE/bootstrap-$key.tar
+    if [ ! -s "$tar" ]; then
+        command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (scripts/setup.sh installs it)"
+        inc=$(echo "$*" | tr ' ' ',')
+        srcs=$(apt_sources)
+        [ -n "$srcs" ] || die "no apt sources in /etc/apt/sources.list*"
+        note "bootstrap: mmdebstrap $suite ($# packages and their dependencies)"
+        rm -f "$CACHE"/bootstrap-*.tar
+        # As root (make guest under make test/demo) it runs the packages'
+        # maintainer scripts in a chroot; otherwise mmdebstrap picks a mode
+        # it can use (unshare needs uidmap).
+        mode=auto
+        [ "$(id -u)" -ne 0 ] || mode=root
+        # shellcheck disable=SC2086 # one argument per sources file
+        mmdebstrap --quiet --mode=$mode --variant=minbase --include="$inc" \
+            --dpkgopt='path-exclude=/usr/share/man/*' \
+            --dpkgopt='path-exclude=/usr/share/doc/*' \
+            --dpkgopt='path-exclude=/usr/share/info/*' \
+            --dpkgopt='path-exclude=/usr/share/locale/*' \
+            --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+            "$suite" "$tar.tmp.tar" $srcs >&2 || { rm -f "$tar.tmp.tar"; die "mmdebstrap $suite failed"; }
+        mv "$tar.tmp.tar" "$tar"
+    fi
+    mkdir -p "$root"
+    tar --numeric-owner -C "$root" -xpf "$tar" || die "cannot unpack $tar"
+}
+
 # build_image NAME DEPTH: prints nothing, leaves WORK/id.NAME with the image id
 build_image() {
     local name=$1 depth=$2 def dname base base_id pkgs overlay pkgvers p ovl_hash id dir tmp r
-    local pv d used_k min_mib desc ports pj mods
+    local pv d used_k min_mib desc ports pj mods boot incvers cust cust_hash
     [ "$depth" -lt 10 ] || die "image base chain too deep (cycle?) at $name"
     [ -f "$WORK/id.$name" ] && return 0
     def=$(image_def "$name")
@@ -334,9 +382,24 @@ build_image() {
         ovl_hash=$(tree_hash "$GUEST/overlays/$overlay")
     }
     mods=$(img_get "$def" modules || true)
+    # bootstrap=SUITE: the tree is a Debian system made by mmdebstrap with
+    # include= (the whole distribution, maintainer scripts run), instead of
+    # dpkg -x of packages=; customize= is a script (under guest/) run on
+    # the finished tree as "SCRIPT ROOTFS".
+    boot=$(img_get "$def" bootstrap || true)
+    incvers=
+    for p in $(img_get "$def" include || true); do incvers="$incvers $p=$(pkg_version "$p")"; done
+    cust=$(img_get "$def" customize || true)
+    cust_hash=-
+    if [ -n "$cust" ]; then
+        [ -f "$GUEST/$cust" ] || die "$def: customize script guest/$cust missing"
+        cust_hash=$(sha <"$GUEST/$cust")
+    fi
+    [ -z "$boot" ] || [ -z "$base" ] || die "$def: bootstrap and base exclude each other"
     id=$(printf '%s\n' "$SCRIPT_HASH" "$(sha <"$def")" "base=$base_id" \
          "packages=$pkgvers" "overlay=$ovl_hash" "tools=$TOOLS_HASH" \
-         "modules=$mods ${mods:+$K_HASH}" | sha)
+         "modules=$mods ${mods:+$K_HASH}" "bootstrap=$boot include=$incvers" \
+         "customize=$cust_hash" | sha)
     dir=$OUT/images/$name
     if stamp_ok "image.$name" "$id" && [ -d "$dir/rootfs" ] && [ -f "$dir/image.json" ]; then
         echo "$id" >"$WORK/id.$name"
@@ -347,7 +410,12 @@ build_image() {
     rm -rf "$tmp"
     mkdir -p "$tmp"
     r=$tmp/rootfs
-    if [ -n "$base" ]; then
+    if [ -n "$boot" ]; then
+        # shellcheck disable=SC2046 # the package list
+        bootstrap_rootfs "$boot" "$r" \
+            "$(printf '%s\n' "$BOOTSTRAP_REV" "$boot" "$incvers" | sha | cut -c1-16)" \
+            $(echo "$incvers" | sed 's/=[^ ]*//g')
+    elif [ -n "$base" ]; then
         cp -a "$OUT/images/$base/rootfs" "$r"
     else
         mkdir -p "$r/usr/sbin"
@@ -363,6 +431,7 @@ build_image() {
         tar --owner=0 --group=0 --numeric-owner -C "$GUEST/overlays/$overlay" -cf - . |
             tar -C "$r" -xpf -
     fi
+    [ -z "$cust" ] || "$GUEST/$cust" "$r" || die "$def: guest/$cust failed"
     for d in dev proc sys run tmp root mnt srv etc/cloudlet var/log; do
         mkdir -p "$r/$d"
     done
@@ -393,7 +462,11 @@ build_image() {
         esac
         echo "$p" >>"$r/etc/cloudlet/ports"
     done
-    fix_times "$r"
+    # A bootstrapped tree keeps its packages' mtimes: Python checks its
+    # .pyc files against the mtime of their source, and with every mtime
+    # changed each VM recompiled cloud-init and the standard library at
+    # boot, under emulation.
+    [ -n "$boot" ] || fix_times "$r"
     used_k=$(du -sk "$r" | cut -f1)
     min_mib=$(( ((used_k / 1024 * 2 + 64) + 63) / 64 * 64 ))
     desc=$(image_field "$name" description || true)
@@ -406,6 +479,13 @@ build_image() {
         printf '  "description": %s,\n' "$(json_str "$desc")"
         printf '  "ports": [%s],\n' "$pj"
         printf '  "min_disk_mib": %d,\n' "$min_mib"
+        # template=no: the guest has no template mode (the agent boots
+        # its VMs cold and builds no template for it)
+        case $(image_field "$name" template || true) in
+            no) printf '  "template": false,\n' ;;
+            ''|yes) ;;
+            *) die "$def: template: yes or no" ;;
+        esac
         printf '  "id": "%s"\n}\n' "$id"
     } >"$tmp/image.json"
     rm -rf "$dir"

@@ -148,6 +148,34 @@ finish_service(void)
 	return p;
 }
 
+/* 5a. SSH (docs/guest.md): /etc/cloudlet/ssh puts the seed's public keys
+ * into root's authorized_keys and starts dropbear, which makes this VM's
+ * host keys at its first connection (a clone: after its RNG was reseeded).
+ * No keys in the seed: no SSH server. It leaves FINISH_SSH_ON when dropbear
+ * was started: port 22 is then waited for with the service's ports. */
+#define FINISH_SSH "/etc/cloudlet/ssh"
+#define FINISH_SSH_ON "/run/cloudlet/ssh"
+
+static void
+finish_ssh(void)
+{
+	pid_t p;
+	int st;
+
+	if (access(FINISH_SSH, X_OK) < 0)
+		return;
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		finish_stdio();
+		execl(FINISH_SSH, FINISH_SSH, (char *)NULL);
+		_exit(127);
+	}
+	if (p > 0)
+		while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+			;
+}
+
 /* ---- 7. the service's ports ------------------------------------------ */
 
 struct finish_port {
@@ -156,6 +184,22 @@ struct finish_port {
 	int up;
 	char name[16]; /* "6379/tcp" as declared */
 };
+
+/* With SSH started (FINISH_SSH_ON), 22/tcp is one of the ports waited for:
+ * a client that connects right after the readiness line gets sshd. */
+static int
+finish_ssh_port(struct finish_port *ports, int n, int max)
+{
+	if (n >= max || access(FINISH_SSH_ON, F_OK) < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (ports[i].port == 22 && !ports[i].udp)
+			return n;
+	memset(&ports[n], 0, sizeof(ports[n]));
+	ports[n].port = 22;
+	snprintf(ports[n].name, sizeof(ports[n].name), "22/tcp");
+	return n + 1;
+}
 
 /* /etc/cloudlet/ports (written by guest/build.sh from the image's ports=):
  * one "PORT/tcp" or "PORT/udp" per line. Returns how many were read. */
@@ -167,7 +211,7 @@ finish_read_ports(struct finish_port *ports, int max)
 	FILE *f = fopen(FINISH_PORTS, "r");
 
 	if (f == NULL)
-		return 0;
+		return finish_ssh_port(ports, 0, max);
 	while (n < max && fgets(line, sizeof(line), f) != NULL) {
 		char proto[8] = "";
 		unsigned port = 0;
@@ -187,7 +231,7 @@ finish_read_ports(struct finish_port *ports, int max)
 		n++;
 	}
 	fclose(f);
-	return n;
+	return finish_ssh_port(ports, n, max);
 }
 
 /* Seconds to wait for the ports: /etc/cloudlet/ready-timeout (1-3600,
@@ -499,6 +543,7 @@ finish_boot(const char *iid)
 {
 	pid_t svc;
 
+	finish_ssh();
 	if (finish_prestarted > 0 && !finish_user_data_is_script()) {
 		/* A clone of a template with the service running: refresh
 		 * it, then the same check as always (it answers at once). */

@@ -177,6 +177,32 @@ cmd_vm_list(int argc, char **argv)
 	return show_result(run("vm.list", json_object()), 1);
 }
 
+/* --ssh-key FILE: the public key line of FILE (a .pub file) appended to
+ * the spec's ssh_keys; the agent validates it. */
+static int
+add_ssh_key(json_t *args, const char *file)
+{
+	json_t *keys = json_object_get(args, "ssh_keys");
+	char *text = NULL;
+	size_t len;
+	int r = util_read_file(file, 64 * 1024, &text, NULL);
+
+	if (r < 0) {
+		fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
+		return r;
+	}
+	len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	if (keys == NULL) {
+		keys = json_array();
+		json_object_set_new(args, "ssh_keys", keys);
+	}
+	json_array_append_new(keys, json_string(text));
+	free(text);
+	return 0;
+}
+
 static int
 cmd_vm_create(int argc, char **argv)
 {
@@ -215,6 +241,9 @@ cmd_vm_create(int argc, char **argv)
 			}
 			json_object_set_new(args, "user_data", json_string(text));
 			free(text);
+		} else if (strcmp(o, "--ssh-key") == 0) {
+			if (add_ssh_key(args, v) < 0)
+				goto fail;
 		} else if (strcmp(o, "--nic") == 0) {
 			json_t *nic = parse_nic(v);
 			if (nic == NULL)
@@ -663,7 +692,7 @@ static const struct cmd cmds[] = {
 	{"image list", "image list", cmd_image_list},
 	{"vm list", "vm list", cmd_vm_list},
 	{"vm create", "vm create NAME --image IMAGE --vcpus N --memory MIB --disk GIB "
-		      "[--user-data FILE] [--nic bridge=BR[,netns=NS][,address=CIDR]"
+		      "[--user-data FILE] [--ssh-key FILE.pub]... [--nic bridge=BR[,netns=NS][,address=CIDR]"
 		      "[,gateway=IP][,mac=MAC][,dhcp]]... [--provision auto|clone|cold] [--no-start]",
 	 cmd_vm_create},
 	{"vm show", "vm show NAME", cmd_vm_show},

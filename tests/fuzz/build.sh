@@ -4,7 +4,8 @@
 #   tests/fuzz/build.sh              build
 #   tests/fuzz/build.sh run [SECS]   build, then fuzz each harness for SECS
 #                                    seconds (default 60): the agent's spec
-#                                    parser, cloudletd's request parsing, the
+#                                    parser, its ssh key parser (sshkey),
+#                                    cloudletd's request parsing, the
 #                                    NBD parser, network state, the JSON line
 #                                    reader (msg), the QMP client (qmp), join
 #                                    tokens and join requests (join), and the
@@ -13,7 +14,7 @@
 #                                    the agent's EVE reader (idseve)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
-# NAME = spec, request, nbd, netstate, msg or qmp); a crash leaves
+# NAME = spec, sshkey, request, nbd, netstate, msg or qmp); a crash leaves
 # build/fuzz/crash-* (spec) or build/fuzz/NAME-crash-* to replay with
 # build/fuzz/fuzz_NAME FILE. `run` fuzzes every harness even after one
 # fails and exits non-zero if any found a crash, leak or broken invariant.
@@ -30,23 +31,30 @@ WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
       -Wpointer-arith -Wcast-qual -Wno-missing-field-initializers $WERROR"
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # Only what spec parsing and the texts and argv built from a spec need.
-SRC="src/agent/base/spec.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
+SRC="src/agent/base/spec.c src/common/sshkey.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
-# tlsid.c and tlsconn.c (GnuTLS) are TLS, nothing a request parser uses.
-REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v /tls)"
+# tlsid.c and tlsconn.c (GnuTLS) are TLS and sshkey.c (libsodium) the ssh
+# key parser, nothing a request parser uses.
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls -e /sshkey.c)"
 
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
 	-Isrc/common -Isrc/agent/base -Isrc/agent/engine -Isrc/agent/net \
-	-o "$OUT/fuzz_spec" tests/fuzz/fuzz_spec.c $SRC -ljansson -pthread
+	-o "$OUT/fuzz_spec" tests/fuzz/fuzz_spec.c $SRC -ljansson -lsodium -pthread
 echo "built $OUT/fuzz_spec"
 # shellcheck disable=SC2086
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
 	-Isrc/daemon -Isrc/common \
 	-o "$OUT/fuzz_request" tests/fuzz/fuzz_request.c $REQ_SRC -ljansson -pthread
 echo "built $OUT/fuzz_request"
+# OpenSSH public key lines (a VM's ssh_keys): sshkey.c with libsodium's base64.
+mkdir -p "$OUT/corpus/sshkey"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common \
+	-o "$OUT/fuzz_sshkey" tests/fuzz/fuzz_sshkey.c src/common/sshkey.c -lsodium
+echo "built $OUT/fuzz_sshkey"
 # The NBD parser is pure: nbd.c alone.
 mkdir -p "$OUT/corpus/nbd"
 # shellcheck disable=SC2086
@@ -152,6 +160,9 @@ if [ "${1-}" = run ]; then
 		-max_len=40000 -len_control=200 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$OUT/request-" "$OUT/corpus/request" tests/fuzz/corpus/request ||
 		failed="$failed request"
+	"$OUT/fuzz_sshkey" -max_total_time="$secs" -max_len=5000 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix="$OUT/sshkey-" "$OUT/corpus/sshkey" \
+		tests/fuzz/corpus/sshkey || failed="$failed sshkey"
 	"$OUT/fuzz_nbd" -max_total_time="$secs" -max_len=4096 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/nbd-" "$OUT/corpus/nbd" \
 		tests/fuzz/corpus/nbd || failed="$failed nbd"

@@ -82,6 +82,9 @@ check_same(const struct vm_spec *a, const struct vm_spec *b)
 	CHECK(a->disk_gib == b->disk_gib);
 	CHECK((a->user_data == NULL) == (b->user_data == NULL));
 	CHECK(a->user_data == NULL || strcmp(a->user_data, b->user_data) == 0);
+	CHECK((a->ssh_keys == NULL) == (b->ssh_keys == NULL));
+	CHECK(a->ssh_keys == NULL || strcmp(a->ssh_keys, b->ssh_keys) == 0);
+	CHECK(a->n_ssh_keys == b->n_ssh_keys);
 	CHECK(a->n_nics == b->n_nics);
 	for (i = 0; i < a->n_nics; i++)
 		CHECK(memcmp(&a->nics[i], &b->nics[i], sizeof(a->nics[i])) == 0);
@@ -113,6 +116,10 @@ check_accepted(const struct vm_spec *s)
 	check_limits(s);
 	CHECK(s->n_nics <= SPEC_NICS_MAX);
 	CHECK(s->user_data == NULL || strlen(s->user_data) <= SPEC_USER_DATA_MAX);
+	/* Key lines reach YAML double quotes in meta-data as they are. */
+	CHECK(s->ssh_keys == NULL || (strlen(s->ssh_keys) <= SPEC_SSH_KEYS_TOTAL_MAX &&
+				      strpbrk(s->ssh_keys, "\"\\\r") == NULL));
+	CHECK((s->ssh_keys == NULL) == (s->n_ssh_keys == 0));
 	for (i = 0; i < s->n_nics; i++) {
 		const struct spec_nic *n = &s->nics[i];
 
@@ -224,6 +231,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(err[0] != '\0');
 		CHECK(s.user_data == NULL);
+		CHECK(s.ssh_keys == NULL);
 	}
 	fuzz_reconfigure(j);
 	json_decref(j);

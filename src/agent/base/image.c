@@ -61,6 +61,7 @@ image_find(const char *name, struct image *out)
 	out->min_disk_mib = json_is_integer(min) && json_integer_value(min) > 0
 				    ? (uint64_t)json_integer_value(min)
 				    : 0;
+	out->no_template = json_is_false(json_object_get(j, "template"));
 	json_decref(j);
 	return 0;
 }

@@ -17,6 +17,10 @@ struct image {
 	char name[64];
 	char id[80];
 	uint64_t min_disk_mib;
+	/* image.json "template": false - the guest has no template mode (it
+	 * does not stop in cloudlet-identity), so no template is built for it
+	 * and its VMs always boot cold (docs/guest.md: debian-12). */
+	int no_template;
 };
 
 void image_init(const char *guest_dir);

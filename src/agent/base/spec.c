@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonv.h"
+#include "sshkey.h"
 
 #define FAIL(...)                                                                      \
 	do {                                                                           \
@@ -295,13 +296,56 @@ parse_volumes(const json_t *j, struct vm_spec *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* ssh_keys: an array of key lines, each parsed (sshkey.h), no duplicates,
+ * into s->ssh_keys as one string of lines. Absent or null: none. */
+static int
+parse_ssh_keys(const json_t *j, struct vm_spec *s, char *err, size_t errlen)
+{
+	json_t *keys = json_object_get(j, "ssh_keys"), *k;
+	char kerr[200], *buf;
+	size_t i, total = 0, off = 0;
+
+	if (keys == NULL || json_is_null(keys))
+		return 0;
+	if (!json_is_array(keys))
+		FAIL("ssh_keys must be an array of OpenSSH public key lines");
+	if (json_array_size(keys) > SPEC_SSH_KEYS_MAX)
+		FAIL("at most %d ssh_keys", SPEC_SSH_KEYS_MAX);
+	json_array_foreach(keys, i, k) {
+		if (!json_is_string(k))
+			FAIL("ssh_keys[%zu] must be a string", i);
+		if (sshkey_parse(json_string_value(k), json_string_length(k), NULL, kerr,
+				 sizeof(kerr)) < 0)
+			FAIL("ssh_keys[%zu]: %s", i, kerr);
+		for (size_t m = 0; m < i; m++)
+			if (json_equal(k, json_array_get(keys, m)))
+				FAIL("ssh_keys[%zu] is listed twice", i);
+		total += json_string_length(k) + 1;
+	}
+	if (total > SPEC_SSH_KEYS_TOTAL_MAX)
+		FAIL("ssh_keys are larger than %d bytes together", SPEC_SSH_KEYS_TOTAL_MAX);
+	if (total == 0)
+		return 0;
+	if ((buf = malloc(total + 1)) == NULL)
+		FAIL("out of memory");
+	json_array_foreach(keys, i, k) {
+		memcpy(buf + off, json_string_value(k), json_string_length(k));
+		off += json_string_length(k);
+		buf[off++] = '\n';
+	}
+	buf[off] = '\0';
+	s->ssh_keys = buf;
+	s->n_ssh_keys = (unsigned)json_array_size(keys);
+	return 0;
+}
+
 int
 spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, char *err,
 	   size_t errlen)
 {
 	static const char *const allowed[] = {"name",	  "hostname",  "image", "vcpus",
 					      "memory_mib", "disk_gib", "user_data", "nics",
-					      "tenant",	  "volumes",   NULL};
+					      "tenant",	  "volumes",   "ssh_keys", NULL};
 	struct vm_spec s;
 	json_t *nics, *ud, *name;
 	uint64_t v;
@@ -381,6 +425,10 @@ spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, 
 		if (s.user_data == NULL)
 			FAIL("out of memory");
 	}
+	if ((r = parse_ssh_keys(j, &s, err, errlen)) < 0) {
+		free(s.user_data);
+		return r;
+	}
 	*out = s;
 	return 0;
 }
@@ -431,6 +479,7 @@ spec_reconfigure(const json_t *j, const struct spec_limits *lim, const struct vm
 		   strcmp(s.tenant, cur->tenant) != 0 ||
 		   memcmp(s.volumes, cur->volumes, sizeof(s.volumes)) != 0;
 	s.user_data = NULL; /* the caller keeps ownership of cur's */
+	s.ssh_keys = NULL;
 	*next = s;
 	return 0;
 }
@@ -450,6 +499,13 @@ spec_to_json(const struct vm_spec *s)
 		json_object_set_new(j, "user_data", json_string(s->user_data));
 	if (s->hostname[0] != '\0')
 		json_object_set_new(j, "hostname", json_string(s->hostname));
+	if (s->ssh_keys != NULL) {
+		json_t *keys = json_array();
+
+		for (const char *p = s->ssh_keys, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			json_array_append_new(keys, json_stringn(p, (size_t)(nl - p)));
+		json_object_set_new(j, "ssh_keys", keys);
+	}
 	nics = json_array();
 	for (i = 0; i < s->n_nics; i++) {
 		const struct spec_nic *n = &s->nics[i];
@@ -489,6 +545,9 @@ spec_free(struct vm_spec *s)
 		return;
 	free(s->user_data);
 	s->user_data = NULL;
+	free(s->ssh_keys);
+	s->ssh_keys = NULL;
+	s->n_ssh_keys = 0;
 }
 
 void

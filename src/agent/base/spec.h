@@ -17,6 +17,11 @@
 #define SPEC_MEMORY_MIN_MIB 64
 #define SPEC_DISK_MAX_GIB 4096
 #define SPEC_VOLUMES_MAX 8 /* extra disks: storage volumes (storage.h) */
+/* ssh_keys: OpenSSH public key lines (sshkey.h), at most this many and this
+ * many bytes together (they travel in the seed's meta-data and in a clone's
+ * identity, cloneid.h, beside the largest user-data). */
+#define SPEC_SSH_KEYS_MAX 16
+#define SPEC_SSH_KEYS_TOTAL_MAX 8192
 
 struct spec_nic {
 	char network[72]; /* "<tenant>/<network id>" (net.h), or "" for netns+bridge */
@@ -36,6 +41,10 @@ struct vm_spec {
 	uint64_t memory_mib;
 	uint64_t disk_gib;
 	char *user_data; /* owned, may be NULL */
+	/* The public keys that may log in (validated by sshkey_parse), one
+	 * line each, every line ending in '\n'; owned, NULL when none. */
+	char *ssh_keys;
+	unsigned n_ssh_keys;
 	unsigned n_nics;
 	struct spec_nic nics[SPEC_NICS_MAX];
 	/* The owner, set by the control plane ("" = none): a VM may only

@@ -13,8 +13,8 @@
 #include "disk.h"
 #include "util.h"
 
-_Static_assert(SPEC_USER_DATA_MAX + 8192 <= CLONEID_SIZE,
-	       "the identity must hold the largest user-data");
+_Static_assert(SPEC_USER_DATA_MAX + SPEC_SSH_KEYS_TOTAL_MAX + 8192 <= CLONEID_SIZE,
+	       "the identity must hold the largest user-data and ssh_keys");
 
 int
 cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)

@@ -83,16 +83,35 @@ disk_grow_root(const char *path, uint64_t size_gib, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * meta-data, YAML as cloud-init's NoCloud reads it: the keys in
+ * "public-keys" (a list of key lines) go to the default user's
+ * authorized_keys (cloud-init's cc_ssh; the busybox images' boot reads the
+ * same lines, docs/guest.md). A key line holds no '"' or '\\' (sshkey.h), so
+ * double quotes need no escapes.
+ */
 char *
 disk_meta_data(const char *instance_id, const struct vm_spec *s)
 {
 	char host[SPEC_NAME_MAX + 1];
-	char *out;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	spec_hostname(s, host, sizeof(host));
-	if (asprintf(&out, "instance-id: %s\nlocal-hostname: %s\n", instance_id, host) < 0)
+	if (f == NULL)
 		return NULL;
-	return out;
+	spec_hostname(s, host, sizeof(host));
+	fprintf(f, "instance-id: %s\nlocal-hostname: %s\n", instance_id, host);
+	if (s->ssh_keys != NULL) {
+		fprintf(f, "public-keys:\n");
+		for (const char *p = s->ssh_keys, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			fprintf(f, "  - \"%.*s\"\n", (int)(nl - p), p);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
 char *

@@ -72,6 +72,8 @@ identity(const struct vm_spec *s, char *id, size_t idlen, char *key)
 
 	if (image_find(s->image, &im) < 0)
 		return -ENOENT;
+	if (im.no_template)
+		return -ENOTSUP;
 	snprintf(kpath, sizeof(kpath), "%s/vmlinux", agent_config()->guest_dir);
 	snprintf(ipath, sizeof(ipath), "%s/initrd.cpio.gz", agent_config()->guest_dir);
 	file_sig(kpath, ksig, sizeof(ksig));
@@ -206,7 +208,11 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	int r, fd = -1;
 
 	if ((r = identity(spec, id, sizeof(id), key)) < 0) {
-		snprintf(err, errlen, "unknown image '%s'", spec->image);
+		if (r == -ENOTSUP)
+			snprintf(err, errlen, "image '%s' has no template mode: its VMs boot cold",
+				 spec->image);
+		else
+			snprintf(err, errlen, "unknown image '%s'", spec->image);
 		return r;
 	}
 	paths(key, dir, sizeof(dir), ram, sizeof(ram));
@@ -353,6 +359,7 @@ template_build_async(const struct vm_spec *spec)
 	}
 	a->spec = *spec;
 	a->spec.user_data = NULL;
+	a->spec.ssh_keys = NULL;
 	memcpy(a->key, key, 17);
 	memcpy(building[nbuilding++], key, 17);
 	pthread_mutex_unlock(&build_mtx);

@@ -319,6 +319,9 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 	}
 	r = template_lookup(&vm->spec, vm->tpl_dir, sizeof(vm->tpl_dir), vm->tpl_ram,
 			    sizeof(vm->tpl_ram));
+	if (r == -ENOTSUP && strcmp(prov, "clone") == 0)
+		return op_fail(e, "invalid", -EINVAL,
+			    "image '%s' has no template mode: its VMs boot cold", vm->spec.image);
 	if (r < 0 && strcmp(prov, "clone") == 0) {
 		if ((r = template_build(&vm->spec, err, sizeof(err))) < 0)
 			return op_fail(e, "internal", r, "cannot build the template: %s", err);

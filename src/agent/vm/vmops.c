@@ -218,6 +218,7 @@ vm_reconfigure(const char *name, const json_t *changes, json_t **out, struct op_
 	}
 	vmt_lock();
 	next.user_data = vm->spec.user_data;
+	next.ssh_keys = vm->spec.ssh_keys;
 	vm->spec = next;
 	vmstore_save(vm);
 	vmt_unlock();
