@@ -234,6 +234,7 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 	    {"--vcpus", ARG_UINT},   {"--memory", ARG_UINT}, {"--disk", ARG_UINT},
 	    {"--service", ARG_STR},  {"--image", ARG_STR},   {"--user-data", ARG_STR},
 	    {"--no-wait", ARG_FLAG}, {"--group", ARG_STR},   {"--anti-affinity", ARG_FLAG},
+	    {"--key", ARG_STR},
 	};
 	const char *name, *nets[32];
 	json_t *body = NULL;
@@ -270,6 +271,16 @@ cmd_vm_create(struct cli *c, int argc, char **argv)
 	}
 	if (o[8].seen)
 		json_object_set_new(body, "anti_affinity", json_true());
+	if (o[9].seen) { /* --key a,b: the tenant's keys by name */
+		json_t *keys = json_array();
+		char *list = strdup(o[9].str), *save = NULL, *k;
+
+		for (k = list ? strtok_r(list, ",", &save) : NULL; k != NULL;
+		     k = strtok_r(NULL, ",", &save))
+			json_array_append_new(keys, json_string(k));
+		free(list);
+		json_object_set_new(body, "keys", keys);
+	}
 	spec_fields(o, body);
 	if (o[5].seen && add_user_data(body, o[5].str) < 0)
 		goto out;

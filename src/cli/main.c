@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cmd_host.h"
 #include "cmd_ids.h"
+#include "cmd_key.h"
 #include "cmd_net.h"
 #include "cmd_volume.h"
 #include "config.h"
@@ -31,7 +32,8 @@ static const struct cli_cmd cmds[] = {
     {"image list", "", cmd_image_list},
     {"vm create",
      "NAME --service SERVICE [--vcpus N] [--memory MIB] [--disk GIB] [--image IMAGE] "
-     "[--user-data FILE] [--network NAME]... [--group NAME [--anti-affinity]] [--no-wait]",
+     "[--user-data FILE] [--network NAME]... [--key NAME[,NAME]...] [--group NAME "
+     "[--anti-affinity]] [--no-wait]",
      cmd_vm_create},
     {"vm list", "", cmd_vm_list},
     {"vm show", "VM", cmd_vm_show},
@@ -75,6 +77,10 @@ static const struct cli_cmd cmds[] = {
     {"volume scan", "VOLUME", cmd_volume_scan},
     {"volume delete", "VOLUME", cmd_volume_delete},
     {"alert list", "[--volume VOLUME] [--limit N]", cmd_alert_list},
+    {"key add", "NAME FILE.pub|-", cmd_key_add},
+    {"key list", "", cmd_key_list},
+    {"key show", "KEY", cmd_key_show},
+    {"key delete", "KEY", cmd_key_delete},
     {"ids show", "", cmd_ids_show},
     {"ids enable", "", cmd_ids_enable},
     {"ids disable", "", cmd_ids_disable},

@@ -3,6 +3,7 @@
 #include "api.h"
 #include "api_host.h"
 #include "api_ids.h"
+#include "api_keys.h"
 #include "api_migrate.h"
 #include "api_net.h"
 #include "api_volume.h"
@@ -22,6 +23,7 @@
 #include "ops.h"
 #include "request.h"
 #include "store_host.h"
+#include "store_keys.h"
 #include "util.h"
 
 struct quota api_default_quota = {8, 8192, 100, 10};
@@ -336,6 +338,7 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 	json_t *j;
 	int r;
 
+	memset(&row, 0, sizeof(row));
 	if (api_body(req, resp, &j) < 0)
 		return;
 	if (req_vm_create(j, &vr, err, sizeof(err)) < 0) {
@@ -359,6 +362,18 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 	}
 	snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", req->who.tenant_id);
 	row.user_data = (char *)(uintptr_t)vr.user_data;
+	if (vr.keys != NULL && json_array_size(vr.keys) > 0) {
+		char missing[64];
+		json_t *lines = NULL;
+
+		if (store_keys_lines(row.tenant_id, vr.keys, &lines, missing) < 0) {
+			http_error(resp, 400, "bad_request", "no SSH key '%s' (see GET /v1/keys)",
+				   missing);
+			goto out;
+		}
+		row.ssh_keys = json_dumps(lines, JSON_COMPACT);
+		json_decref(lines);
+	}
 	if (new_id("vm-", row.id) < 0 || new_id("op-", op_id) < 0) {
 		http_error(resp, 500, "internal", "no randomness");
 		goto out;
@@ -407,6 +422,7 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 		 (long long)row.disk_gib, row.image);
 	store_event(req->who.actor, req->who.tenant_id, "vm.create", vr.name, "accepted", err);
 out:
+	free(row.ssh_keys); /* user_data is the request's */
 	json_decref(j);
 }
 
@@ -451,12 +467,11 @@ h_vm_patch(struct http_req *req, struct http_resp *resp)
 	/* Visibility first: another tenant's VM is a 404 whatever the body. */
 	if (store_vm_row(req->id, &row) < 0 ||
 	    (scope(req) != NULL && strcmp(row.tenant_id, scope(req)) != 0)) {
-		if (row.user_data != NULL)
-			free(row.user_data);
+		store_vm_row_free(&row);
 		http_error(resp, 404, "not_found", "no such VM");
 		return;
 	}
-	free(row.user_data);
+	store_vm_row_free(&row);
 	if (api_body(req, resp, &j) < 0)
 		return;
 	cur[0] = row.vcpus;
@@ -698,6 +713,10 @@ const struct http_route api_routes[] = {
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
 	{"POST", "/v1/vms/{id}/migrate", AUTH_OPERATOR, api_vm_migrate},
 	{"POST", "/v1/hosts/{id}/evacuate", AUTH_OPERATOR, api_host_evacuate},
+	{"GET", "/v1/keys", AUTH_TENANT, api_key_list},
+	{"POST", "/v1/keys", AUTH_TENANT, api_key_add},
+	{"GET", "/v1/keys/{id}", AUTH_TENANT, api_key_get},
+	{"DELETE", "/v1/keys/{id}", AUTH_TENANT, api_key_delete},
 	{"GET", "/v1/ids", AUTH_ANY, api_ids_get},
 	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
 	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},

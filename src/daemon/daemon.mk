@@ -8,7 +8,8 @@ DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/store.c \
              src/daemon/images.c src/daemon/store_host.c \
              src/daemon/api_host.c src/daemon/store_ids.c \
              src/daemon/api_ids.c src/daemon/api_migrate.c \
-             src/daemon/opmigrate.c $(TLS_SRC)
+             src/daemon/opmigrate.c src/daemon/store_keys.c \
+             src/daemon/api_keys.c src/common/sshkey.c $(TLS_SRC)
 DAEMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRC))
 DAEMON_LIBS = -lmicrohttpd -lsqlite3 -lsodium -lgnutls
 

@@ -91,7 +91,7 @@ choose(struct move *m, const json_t *args)
 		snprintf(m->err, m->errlen, "the VM record is gone");
 		return r;
 	}
-	free(row.user_data);
+	store_vm_row_free(&row);
 	r = store_host_place(&(struct place_req){row.vcpus, row.memory_mib, row.disk_gib,
 						 row.tenant_id, row.group_name, row.anti_affinity,
 						 row.image, m->src},

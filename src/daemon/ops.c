@@ -319,6 +319,8 @@ create_args(const struct vm_row *row)
 			 (json_int_t)row->memory_mib, "disk_gib", (json_int_t)row->disk_gib);
 	if (row->user_data != NULL)
 		json_object_set_new(args, "user_data", json_string(row->user_data));
+	if (row->ssh_keys != NULL) /* the seed's public-keys (docs/guest.md) */
+		json_object_set_new(args, "ssh_keys", json_loads(row->ssh_keys, 0, NULL));
 	json_object_set_new(args, "nics", netplan_agent_nics(row->tenant_id, row->id));
 	/* The owner (a VM may only use its tenant's volumes) and its volumes. */
 	json_object_set_new(args, "tenant", json_string(row->tenant_id));
@@ -453,7 +455,7 @@ do_create(struct run *r)
 		return rc;
 	}
 	args = create_args(&row);
-	free(row.user_data);
+	store_vm_row_free(&row);
 	if (!tenant_on_host(row.tenant_id, row.host_id)) {
 		/* The first VM of the tenant on this host: its networks first. */
 		progress(r, 5, "setting up the tenant's networks on the host");
@@ -872,7 +874,7 @@ reconcile_host(const char *host_id, json_t *agent_vms)
 		if (found)
 			continue;
 		if (store_vm_row(name, &row) == 0) { /* recorded since, or elsewhere */
-			free(row.user_data);
+			store_vm_row_free(&row);
 			if (strcmp(row.host_id, host_id) != 0)
 				log_warnx("reconcile: VM %s runs on host %s but its record says %s: "
 					  "left alone",

@@ -144,8 +144,8 @@ req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 {
 	static const char *const allowed[] = {
 		"name",	    "service",	"vcpus", "memory_mib",	  "disk_gib",
-		"image",    "user_data", "networks", "group", "anti_affinity", NULL};
-	json_t *ud, *nets, *aa;
+		"image",    "user_data", "networks", "group", "anti_affinity", "keys", NULL};
+	json_t *ud, *nets, *aa, *keys;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -161,6 +161,19 @@ req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 	if ((r = str_field(j, "group", 0, out->group, sizeof(out->group), err, errlen)) < 0 ||
 	    (out->group[0] != '\0' && (r = req_check_name("group", out->group, err, errlen)) < 0))
 		return r;
+	keys = json_object_get(j, "keys");
+	if (keys != NULL) {
+		size_t i;
+		json_t *k;
+
+		if (!json_is_array(keys) || json_array_size(keys) > REQ_KEYS_MAX)
+			FAIL("keys must be a list of at most %d SSH key names or ids", REQ_KEYS_MAX);
+		json_array_foreach(keys, i, k)
+			if (!json_is_string(k) ||
+			    req_check_name("keys[]", json_string_value(k), err, errlen) < 0)
+				FAIL("keys[%zu] must be an SSH key's name or id", i);
+		out->keys = keys;
+	}
 	aa = json_object_get(j, "anti_affinity");
 	if (aa != NULL && !json_is_boolean(aa))
 		FAIL("anti_affinity must be true or false");

@@ -40,7 +40,10 @@ struct vm_request {
 	const json_t *networks; /* borrowed: names or ids, NULL = the default network */
 	char group[64];         /* "" = none (placement groups, docs/hosts.md) */
 	int anti_affinity;      /* never on a host with another VM of the group */
+	const json_t *keys;     /* borrowed: SSH key names or ids (/v1/keys), NULL = none */
 };
+
+#define REQ_KEYS_MAX 16 /* the agent's limit of a VM's ssh_keys */
 
 #define REQ_NICS_MAX 4
 

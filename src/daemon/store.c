@@ -288,11 +288,12 @@ store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 	if (r == 0)
 		r = db_run(db_prep("INSERT INTO vms (id, tenant_id, name, service, image, vcpus, "
 			     "memory_mib, disk_gib, user_data, state, created_at, updated_at, "
-			     "host_id, group_name, anti_affinity) "
-			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?)",
-			     "sssssiiisssssi", vm->id, vm->tenant_id, vm->name, vm->service,
+			     "host_id, group_name, anti_affinity, ssh_keys) "
+			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)",
+			     "sssssiiisssssis", vm->id, vm->tenant_id, vm->name, vm->service,
 			     vm->image, vm->vcpus, vm->memory_mib, vm->disk_gib, vm->user_data,
-			     ts, ts, host, vm->group_name, (int64_t)(vm->anti_affinity != 0)));
+			     ts, ts, host, vm->group_name, (int64_t)(vm->anti_affinity != 0),
+			     vm->ssh_keys));
 	if (r == 0)
 		r = db_run(db_prep("UPDATE tenants SET home_host = ? WHERE id = ? AND "
 				   "home_host IS NULL",
@@ -345,14 +346,14 @@ int
 store_vm_row(const char *id, struct vm_row *out)
 {
 	db_stmt *st = db_prep("SELECT id, tenant_id, name, service, image, vcpus, "
-				"memory_mib, disk_gib, user_data, state, host_id FROM vms "
+				"memory_mib, disk_gib, user_data, state, host_id, ssh_keys FROM vms "
 				"WHERE id = ?",
 				"s", id);
 	int r = -ENOENT;
 
+	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return -EIO;
-	memset(out, 0, sizeof(*out));
 	if (db_step(st) == 1) {
 		const char *ud = (const char *)db_col_text(st, 8);
 
@@ -367,10 +368,19 @@ store_vm_row(const char *id, struct vm_row *out)
 		out->user_data = ud ? strdup(ud) : NULL;
 		snprintf(out->state, sizeof(out->state), "%s", db_col_text(st, 9));
 		snprintf(out->host_id, sizeof(out->host_id), "%s", db_col_text(st, 10));
+		out->ssh_keys = db_col_text(st, 11) ? strdup(db_col_text(st, 11)) : NULL;
 		r = 0;
 	}
 	db_done(st);
 	return r;
+}
+
+void
+store_vm_row_free(struct vm_row *row)
+{
+	free(row->user_data);
+	free(row->ssh_keys);
+	row->user_data = row->ssh_keys = NULL;
 }
 
 json_t *

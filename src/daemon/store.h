@@ -38,6 +38,7 @@ struct vm_row {
 	char state[16];
 	char host_id[STORE_ID_LEN]; /* where it runs (store_host.h); "" to place it */
 	char group_name[64];        /* placement group, "" = none */
+	char *ssh_keys;             /* owned JSON array of key lines, may be NULL */
 	int anti_affinity;          /* never on a host with another VM of its group */
 };
 
@@ -73,7 +74,8 @@ int store_vm_create(const struct vm_row *vm, const char *op_id, json_t **op_out)
 
 /* Get/list VMs; tenant_id NULL = any tenant (operator: with host_id). */
 int store_vm_get(const char *tenant_id, const char *id, json_t **out);
-int store_vm_row(const char *id, struct vm_row *out); /* any tenant; free user_data */
+int store_vm_row(const char *id, struct vm_row *out); /* any tenant; store_vm_row_free */
+void store_vm_row_free(struct vm_row *row); /* its user_data and ssh_keys */
 json_t *store_vm_list(const char *tenant_id);
 char *store_vm_list_text(const char *tenant_id); /* JSON text, caller frees */
 json_t *store_vm_list_all_ids(void);

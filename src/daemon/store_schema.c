@@ -166,7 +166,15 @@ const char *const store_schema_sqlite[] = {
 	"CREATE INDEX ids_alerts_tenant ON ids_alerts (tenant_id, id);"
 	/* A VM being moved: the host it goes to, charged there meanwhile and
 	 * sent the tenant's networks (docs/migration.md). */
-	"ALTER TABLE vms ADD COLUMN migrating_to TEXT NOT NULL DEFAULT '';",
+	"ALTER TABLE vms ADD COLUMN migrating_to TEXT NOT NULL DEFAULT '';"
+	/* A tenant's SSH public keys (store_keys.h) and the ones a VM was made
+	 * with (its seed's, kept as they were at the create). */
+	"CREATE TABLE ssh_keys ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, type TEXT NOT NULL, bits INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"ALTER TABLE vms ADD COLUMN ssh_keys TEXT;",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

@@ -144,7 +144,12 @@ log "DHCP: $(printf '%s' "$lease" | grep -o 'lease of [0-9.]* obtained' | head -
 rules() {
 	for ns in cln-$A cln-$B; do ip netns exec "$ns" nft list ruleset; done
 	if [ "$MODE" = vm ]; then
-		for t in $A $B; do guest_sh "fw-$t" "nft list ruleset"; done
+		# The appliance's own console lines (a configuration the agent
+		# sent again after its restart, applied while we list) are not
+		# rules: only nft's output counts.
+		for t in $A $B; do
+			guest_sh "fw-$t" "nft list ruleset" | grep -v '^cloudlet: firewall: '
+		done
 	else
 		for ns in clf-$A clf-$B; do ip netns exec "$ns" nft list ruleset; done
 	fi
