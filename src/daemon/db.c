@@ -16,10 +16,17 @@
 
 static const struct db_driver *drv = &db_sqlite_driver;
 
+/* A PostgreSQL connection URI, or else a path to an SQLite file. */
+int
+db_is_url(const char *target)
+{
+	return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
+}
+
 int
 db_open(const char *target)
 {
-	drv = &db_sqlite_driver;
+	drv = db_is_url(target) ? &db_pg_driver : &db_sqlite_driver;
 	return drv->open(target);
 }
 

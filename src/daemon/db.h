@@ -1,6 +1,6 @@
 /*
  * db.h - the database layer under cloudletd's store: one interface, one
- * implementation per SQL dialect (db_sqlite.c today).
+ * implementation per SQL dialect (db_sqlite.c, db_pg.c).
  *
  * The store's files (store.c, store_host.c, store_net.c, store_volume.c)
  * use only this header and write SQL that every dialect runs: `?`
@@ -41,8 +41,11 @@ typedef struct db_stmt db_stmt;
 
 enum db_dialect { DB_SQLITE, DB_POSTGRES };
 
-/* Open the database for this process: a file path (SQLite). */
+/* Open the database for this process: a PostgreSQL URI
+ * (postgresql://... or postgres://..., db_pg.c) or else a file path
+ * (SQLite). */
 int db_open(const char *target);
+int db_is_url(const char *target);
 enum db_dialect db_dialect(void);
 void db_thread_done(void);
 

@@ -22,12 +22,20 @@ store_schema_version(void)
 }
 
 int
+store_is_url(const char *target)
+{
+	return db_is_url(target);
+}
+
+int
 store_open(const char *target)
 {
 	int r;
 
 	if ((r = db_open(target)) < 0)
 		return r;
+	if (db_dialect() == DB_POSTGRES)
+		return db_migrate(store_schema_pg, store_schema_pg_len);
 	return db_migrate(store_schema_sqlite, store_schema_sqlite_len);
 }
 
@@ -405,16 +413,30 @@ store_vm_list(const char *tenant_id)
 	" 'provision', provision, 'last_state', last_state, 'host_id', host_id,"            \
 	" 'created_at', created_at, 'updated_at', updated_at)) FROM (SELECT * FROM vms "
 
+/* PostgreSQL's spelling of the same (json_agg is NULL without rows). */
+#define VM_JSON_PG(host)                                                               \
+	"SELECT coalesce(json_agg(json_build_object('id', id, 'tenant_id', tenant_id,"     \
+	" 'name', name, 'service', service, 'image', image, 'vcpus', vcpus,"               \
+	" 'memory_mib', memory_mib, 'disk_gib', disk_gib, 'state', state, 'reason', reason," \
+	" 'ready', ready <> 0, 'accel', accel, 'restart_required', restart_required <> 0,"  \
+	" 'provision', provision, 'last_state', last_state," host                           \
+	" 'created_at', created_at, 'updated_at', updated_at) ORDER BY created_at, id),"    \
+	" '[]')::text FROM vms "
+
 char *
 store_vm_list_text(const char *tenant_id)
 {
+	int pg = db_dialect() == DB_POSTGRES;
 	db_stmt *st;
 	char *out = NULL;
 
 	if (tenant_id == NULL)
-		st = db_prep(VM_JSON_OP "ORDER BY created_at, id)", "");
+		st = pg ? db_prep(VM_JSON_PG(" 'host_id', host_id,"), "")
+			: db_prep(VM_JSON_OP "ORDER BY created_at, id)", "");
 	else
-		st = db_prep(VM_JSON "WHERE tenant_id = ? ORDER BY created_at, id)", "s", tenant_id);
+		st = pg ? db_prep(VM_JSON_PG("") "WHERE tenant_id = ?", "s", tenant_id)
+			: db_prep(VM_JSON "WHERE tenant_id = ? ORDER BY created_at, id)", "s",
+				  tenant_id);
 	if (st == NULL)
 		return NULL;
 	if (db_step(st) == 1 && db_col_text(st, 0) != NULL)

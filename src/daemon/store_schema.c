@@ -119,4 +119,125 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
 };
 
+/*
+ * PostgreSQL: the same steps, numbered alike (schema_version), in its
+ * types: BIGINT for INTEGER (every integer column is int8, as the store
+ * binds int8), BYTEA for BLOB, DOUBLE PRECISION for REAL, BIGSERIAL for
+ * AUTOINCREMENT, and a rowid BIGSERIAL column in the tables listed in
+ * creation order (SQLite's rowid).
+ */
+const char *const store_schema_pg[] = {
+	"CREATE TABLE tenants ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);"
+	"CREATE TABLE quotas ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  max_vcpus BIGINT NOT NULL, max_memory_mib BIGINT NOT NULL,"
+	"  max_disk_gib BIGINT NOT NULL, max_vms BIGINT NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY, hash BYTEA NOT NULL UNIQUE,"
+	"  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('operator', 'tenant')),"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vms ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, service TEXT NOT NULL, image TEXT NOT NULL,"
+	"  vcpus BIGINT NOT NULL, memory_mib BIGINT NOT NULL, disk_gib BIGINT NOT NULL,"
+	"  user_data TEXT, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	"  ready BIGINT NOT NULL DEFAULT 0, accel TEXT NOT NULL DEFAULT '',"
+	"  restart_required BIGINT NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, vm_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL, state TEXT NOT NULL, progress BIGINT NOT NULL DEFAULT 0,"
+	"  message TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', args TEXT,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE INDEX operations_vm ON operations (vm_id, state);"
+	"CREATE TABLE events ("
+	"  id BIGSERIAL PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL,"
+	"  tenant_id TEXT, action TEXT NOT NULL, target TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX events_tenant ON events (tenant_id, id);",
+	/* 2: a tenant's VM list in order without a sort (GET /v1/vms). */
+	"CREATE INDEX vms_tenant_order ON vms (tenant_id, created_at, id);",
+	/* 3: how the host provisioned the VM (clone from a template, or cold). */
+	"ALTER TABLE vms ADD COLUMN provision TEXT NOT NULL DEFAULT '';",
+	/* 4: tenant networks, VM NICs, external addresses, port forwards,
+	 * firewall rules (docs/networks.md). */
+	"ALTER TABLE tenants ADD COLUMN firewall_mode TEXT NOT NULL DEFAULT 'namespace';"
+	"CREATE TABLE networks ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, cidr TEXT NOT NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name), UNIQUE (tenant_id, cidr));"
+	"CREATE TABLE vm_nics ("
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx BIGINT NOT NULL,"
+	"  network_id TEXT NOT NULL REFERENCES networks(id), address TEXT NOT NULL,"
+	"  PRIMARY KEY (vm_id, idx), UNIQUE (network_id, address));"
+	"CREATE TABLE addresses ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL UNIQUE, is_default BIGINT NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL);"
+	"CREATE TABLE forwards ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address_id TEXT NOT NULL REFERENCES addresses(id) ON DELETE CASCADE,"
+	"  protocol TEXT NOT NULL, port BIGINT NOT NULL,"
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, to_port BIGINT NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (address_id, protocol, port));"
+	"CREATE TABLE fw_rules ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL, action TEXT NOT NULL, protocol TEXT NOT NULL,"
+	"  port_min BIGINT, port_max BIGINT, remote TEXT NOT NULL,"
+	"  target_vm TEXT REFERENCES vms(id) ON DELETE CASCADE,"
+	"  target_network TEXT REFERENCES networks(id) ON DELETE CASCADE,"
+	"  priority BIGINT NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);"
+	"CREATE INDEX fw_rules_tenant ON fw_rules (tenant_id, priority, created_at);",
+	/* 5: volumes in the host's storage pool and the alerts pulled from it
+	 * (store_volume.h). */
+	"CREATE TABLE volumes ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, size_gib BIGINT NOT NULL, redundancy TEXT NOT NULL,"
+	"  state TEXT NOT NULL, origin TEXT, readonly BIGINT NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE INDEX volumes_vm ON volumes (vm_id);"
+	"CREATE TABLE alerts ("
+	"  seq BIGINT PRIMARY KEY, tenant_id TEXT, volume_id TEXT, kind TEXT NOT NULL,"
+	"  off BIGINT, signature TEXT, engine TEXT, source TEXT, device BIGINT,"
+	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL);"
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
+	/* 6: how long each step of an operation took (JSON, store.h). */
+	"ALTER TABLE operations ADD COLUMN timing TEXT;",
+	/* 7: several hosts (docs/hosts.md, store_host.h): the hosts, each VM's
+	 * host and its state before its host went down, a tenant's home host
+	 * and the hosts that have its networks, a VNI per network, the MAC of
+	 * each NIC (the home host's DHCP leases for VMs elsewhere). */
+	"CREATE TABLE hosts ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, socket TEXT NOT NULL,"
+	"  underlay_address TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'down',"
+	"  draining BIGINT NOT NULL DEFAULT 0, cpus BIGINT NOT NULL DEFAULT 0,"
+	"  memory_mib BIGINT NOT NULL DEFAULT 0,"
+	"  mem_overcommit DOUBLE PRECISION NOT NULL DEFAULT 1.0,"
+	"  accel TEXT NOT NULL DEFAULT '', agent_version TEXT NOT NULL DEFAULT '',"
+	"  last_heartbeat TEXT, created_at TEXT NOT NULL);"
+	"ALTER TABLE vms ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"
+	"ALTER TABLE vms ADD COLUMN last_state TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX vms_host ON vms (host_id);"
+	"ALTER TABLE tenants ADD COLUMN home_host TEXT;"
+	"CREATE TABLE tenant_hosts ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, PRIMARY KEY (tenant_id, host_id));"
+	/* Until now every tenant lived on the one host: local is its home. */
+	"UPDATE tenants SET home_host = 'local';"
+	"INSERT INTO tenant_hosts (tenant_id, host_id) SELECT id, 'local' FROM tenants;"
+	"ALTER TABLE networks ADD COLUMN vni BIGINT;"
+	"UPDATE networks SET vni = rowid;"
+	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
+	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+};
+
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
+const size_t store_schema_pg_len = ARRAY_LEN(store_schema_pg);

@@ -15,6 +15,8 @@ CLI_BIN=${CLI_BIN:-$ROOT/build/bin/cloudlet}
 AGENT_PID=
 CP_PID=
 NETNS_LIST=
+# Functions cleanup runs before it removes $T (pg_lib.sh adds pg_stop).
+CLEANUP_HOOKS=
 
 log() { printf '%s [%s] %s\n' "$(date +%T)" "$TNAME" "$*"; }
 
@@ -76,6 +78,7 @@ cleanup() {
 	done
 	ip netns del "${EXT_NETNS:-clx-$$}" 2>/dev/null
 	for ns in $NETNS_LIST; do ip netns del "$ns" 2>/dev/null; done
+	for h in $CLEANUP_HOOKS; do "$h"; done
 	sleep 0.2
 	rm -rf "$T"
 	if [ $rc -eq 0 ]; then log "PASS"; else log "FAIL (exit $rc)"; fi
@@ -181,11 +184,14 @@ check_spec() {
 
 # Start cloudletd (and the agent if needed) on a free loopback port.
 # Sets URL and OPERATOR (the operator token). cloudletd drops to the
-# unprivileged user "cloudlet".
+# unprivileged user "cloudlet". CP_STORE: a PostgreSQL URI (pg_lib.sh)
+# instead of SQLite in $T/cp.
 cp_start() {
 	[ -n "$AGENT_PID" ] || agent_start
-	if [ ! -f "$T/cp/cloudlet.db" ]; then
-		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp") || fail "cloudletd init"
+	[ -z "${CP_STORE-}" ] || set -- --store "$CP_STORE" "$@"
+	if [ ! -f "$T/cp/cloudlet.db" ] && [ ! -f "$T/operator" ]; then
+		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp" ${CP_STORE:+--store "$CP_STORE"}) ||
+			fail "cloudletd init"
 		echo "$OPERATOR" >"$T/operator"
 	fi
 	OPERATOR=$(cat "$T/operator")
