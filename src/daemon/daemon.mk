@@ -1,6 +1,6 @@
 # cloudletd: the control plane (included by the top-level Makefile).
 DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/db_pg.c src/daemon/store.c \
-             src/daemon/store_schema.c src/daemon/auth.c src/daemon/catalog.c \
+             src/daemon/store_schema.c src/daemon/store_lease.c src/daemon/auth.c src/daemon/catalog.c \
              src/daemon/agentc.c src/daemon/request.c src/daemon/ops.c \
              src/daemon/http.c src/daemon/api.c src/daemon/store_net.c \
              src/daemon/netplan.c src/daemon/api_net.c src/agent/net/netstate.c \
@@ -28,6 +28,7 @@ all: $(BUILD)/bin/cloudletd
 STORE_TEST_OBJ = $(BUILD)/obj/daemon/db.o $(BUILD)/obj/daemon/db_sqlite.o \
                  $(BUILD)/obj/daemon/db_pg.o $(BUILD)/obj/daemon/store.o \
                  $(BUILD)/obj/daemon/store_schema.o $(BUILD)/obj/daemon/store_host.o \
+                 $(BUILD)/obj/daemon/store_lease.o \
                  $(BUILD)/obj/daemon/store_net.o $(BUILD)/obj/daemon/store_volume.o \
                  $(BUILD)/obj/agent/net/netstate.o
 $(BUILD)/tests/test_store_%: tests/unit/test_store_%.c $(STORE_TEST_OBJ) $(COMMON_OBJ)

@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "store_lease.h"
 #include "util.h"
 
 int
@@ -237,9 +238,12 @@ insert_op(const char *op_id, const char *tenant_id, const char *vm_id, const cha
 	int r;
 
 	db_now(ts);
+	/* This process owns it from the start (store_lease.h). */
 	r = db_run(db_prep("INSERT INTO operations (id, tenant_id, vm_id, kind, state, args, "
-		     "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-		     "sssssss", op_id, tenant_id, vm_id, kind, a, ts, ts));
+		     "created_at, updated_at, owner, lease_until) "
+		     "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+		     "ssssssssi", op_id, tenant_id, vm_id, kind, a, ts, ts,
+		     store_lease_instance(), store_lease_now_ms() + STORE_LEASE_MS));
 	free(a);
 	return r;
 }
@@ -563,10 +567,12 @@ store_op_update(const char *id, const char *state, int progress, const char *mes
 	char ts[32];
 
 	db_now(ts);
+	/* Only while this instance owns it: one that lost it (store_lease.h)
+	 * records nothing more. */
 	return db_run(db_prep("UPDATE operations SET state = ?, progress = ?, message = ?, "
-			"error = ?, updated_at = ? WHERE id = ?",
-			"sissss", state, (int64_t)progress, message ? message : "",
-			error ? error : "", ts, id));
+			"error = ?, updated_at = ? WHERE id = ? AND owner IN (?, '')",
+			"sisssss", state, (int64_t)progress, message ? message : "",
+			error ? error : "", ts, id, store_lease_instance()));
 }
 
 int

@@ -116,7 +116,11 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE networks ADD COLUMN vni INTEGER;"
 	"UPDATE networks SET vni = rowid;"
 	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
-	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",	/* 8: the cloudletd instance running an operation and its lease
+	 * (store_lease.h). */
+	"ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE operations ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX operations_state ON operations (state, lease_until);",
 };
 
 /*
@@ -236,7 +240,11 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE networks ADD COLUMN vni BIGINT;"
 	"UPDATE networks SET vni = rowid;"
 	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
-	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",	/* 8: the cloudletd instance running an operation and its lease
+	 * (store_lease.h). */
+	"ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE operations ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+	"CREATE INDEX operations_state ON operations (state, lease_until);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

@@ -182,6 +182,31 @@ check_spec() {
 
 # ---- the control plane -------------------------------------------------
 
+# cloudletd serve on a free loopback port with this test's agent, its state
+# in DIR and its output in LOG: sets LAUNCH_PID and LAUNCH_URL, or returns 1.
+cp_launch() {
+	local dir=$1 logf=$2
+	shift 2
+	for attempt in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 30000))
+		"$CLOUDLETD_BIN" serve --state-dir "$dir" --agent-socket "$T/agent.sock" \
+			--listen "127.0.0.1:$port" "$@" >>"$logf" 2>&1 &
+		LAUNCH_PID=$!
+		LAUNCH_URL=http://127.0.0.1:$port
+		i=0
+		while [ $i -lt 100 ]; do
+			curl -sf "$LAUNCH_URL/v1/health" >/dev/null 2>&1 && return 0
+			kill -0 "$LAUNCH_PID" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill "$LAUNCH_PID" 2>/dev/null
+		wait "$LAUNCH_PID" 2>/dev/null
+		LAUNCH_PID=
+	done
+	return 1
+}
+
 # Start cloudletd (and the agent if needed) on a free loopback port.
 # Sets URL and OPERATOR (the operator token). cloudletd drops to the
 # unprivileged user "cloudlet". CP_STORE: a PostgreSQL URI (pg_lib.sh)
@@ -195,23 +220,11 @@ cp_start() {
 		echo "$OPERATOR" >"$T/operator"
 	fi
 	OPERATOR=$(cat "$T/operator")
-	for attempt in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 30000))
-		"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --agent-socket "$T/agent.sock" \
-			--listen "127.0.0.1:$port" "$@" >>"$T/cp.log" 2>&1 &
-		CP_PID=$!
-		URL=http://127.0.0.1:$port
-		i=0
-		while [ $i -lt 100 ]; do
-			curl -sf "$URL/v1/health" >/dev/null 2>&1 && return 0
-			kill -0 "$CP_PID" 2>/dev/null || break
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill "$CP_PID" 2>/dev/null
-		wait "$CP_PID" 2>/dev/null
-		CP_PID=
-	done
+	if cp_launch "$T/cp" "$T/cp.log" "$@"; then
+		CP_PID=$LAUNCH_PID
+		URL=$LAUNCH_URL
+		return 0
+	fi
 	fail "cloudletd did not start"
 }
 

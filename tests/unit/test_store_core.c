@@ -6,7 +6,9 @@
  * create, its JSON list (the hand-written SQL per dialect), an operation
  * refused while another runs, networks in creation order, firewall rules
  * without ports (NULL), alerts with absent fields and a repeated sequence
- * number, volumes against the disk quota, events; and exact quotas under
+ * number, volumes against the disk quota, events; operations' owners and
+ * leases (another instance's live lease is left alone, an expired one is
+ * taken over, the loser's progress is dropped); and exact quotas under
  * creates from several threads at once.
  */
 #define _GNU_SOURCE
@@ -24,6 +26,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_lease.h"
 #include "store_net.h"
 #include "store_testdb.h"
 #include "store_volume.h"
@@ -267,6 +270,60 @@ test_volumes_alerts(void **state)
 	json_decref(l);
 }
 
+/* Another cloudletd instance owns the operation, its lease ending in
+ * until_ms from now. */
+static void
+give_away(const char *op, int64_t until_ms)
+{
+	assert_int_equal(db_run(db_prep("UPDATE operations SET owner = 'ci-other', "
+					"lease_until = ? WHERE id = ?",
+					"is", store_lease_now_ms() + until_ms, op)),
+			 0);
+}
+
+static void
+test_leases(void **state)
+{
+	json_t *un, *taken, *o = NULL;
+	char op[STORE_ID_LEN];
+
+	(void)state;
+	assert_int_equal(vm_new("a", 1, NULL), 0);
+	un = store_op_unfinished();
+	snprintf(op, sizeof(op), "%s",
+		 json_string_value(json_object_get(json_array_get(un, 0), "id")));
+	json_decref(un);
+	assert_int_equal(store_op_claim(op), 1); /* made by this instance */
+	assert_int_equal(store_op_renew(), 0);
+
+	give_away(op, 60000);
+	assert_int_equal(store_op_claim(op), 0);
+	taken = store_op_take_expired(0);
+	assert_int_equal(json_array_size(taken), 0);
+	json_decref(taken);
+	/* Its progress from here is not ours to write. */
+	assert_int_equal(store_op_update(op, "running", 50, "mine?", NULL), 0);
+	assert_int_equal(store_op_get(NULL, op, &o), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "pending");
+	json_decref(o);
+
+	/* The other instance died: its lease runs out; taken over once. */
+	give_away(op, -1000);
+	taken = store_op_take_expired(0);
+	assert_int_equal(json_array_size(taken), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(taken, 0), "id")), op);
+	json_decref(taken);
+	taken = store_op_take_expired(0);
+	assert_int_equal(json_array_size(taken), 0);
+	json_decref(taken);
+	assert_int_equal(store_op_claim(op), 1);
+	assert_int_equal(store_op_update(op, "succeeded", 100, "done", NULL), 0);
+	assert_int_equal(store_op_claim(op), 0); /* ended */
+	assert_int_equal(store_op_get(NULL, op, &o), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "succeeded");
+	json_decref(o);
+}
+
 /* Creates from several threads (each its own connection): the quota of 3
  * VMs holds exactly. */
 static int ok_count;
@@ -317,6 +374,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_vms_ops, setup, testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_networks_rules, setup, testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_volumes_alerts, setup, testdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_leases, setup, testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_quota, setup, testdb_teardown),
 	};
 
