@@ -151,7 +151,7 @@ conn(void)
 		delay = delay < 800000 ? delay * 2 : delay;
 	}
 	/* Messages (NOTICE) go nowhere: "relation already exists" and such. */
-	PQexec(c, "SET client_min_messages = warning");
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	conn_c = c;
 	conn_gen++;
 	pthread_setspecific(conn_key, c);

@@ -48,7 +48,10 @@ pg_stop() {
 		pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop \
 			>/dev/null 2>&1 || true
 	fi
-	[ -n "$PG_PID" ] && kill -9 "$PG_PID" 2>/dev/null
+	# Still there (stop failed): by PID, once it is sure to be ours.
+	if [ -n "$PG_PID" ] && tr '\0' ' ' <"/proc/$PG_PID/cmdline" 2>/dev/null | grep -q "$PG_DIR"; then
+		kill -9 "$PG_PID" 2>/dev/null || true
+	fi
 	rm -rf "$PG_DIR"
 	PG_DIR=
 	PG_PID=
