@@ -26,6 +26,9 @@
  *   connection broke (the server restarted) is sent again once on a new
  *   connection when no transaction was open; inside a transaction the
  *   transaction fails (-EIO) and the caller's rollback reconnects.
+ *   XXX: a write whose COMMIT reached the server but whose answer was lost
+ *   with the connection is sent again (an insert then fails as -EEXIST, an
+ *   event may be recorded twice).
  * - Integrity violations (SQLSTATE class 23: unique, foreign key, check,
  *   not null) are -EEXIST, as SQLite's SQLITE_CONSTRAINT is.
  * - The connection string may hold a password: only the host and the

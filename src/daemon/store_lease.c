@@ -52,11 +52,17 @@ store_op_claim(const char *op_id)
 	return db_changes() == 1;
 }
 
+/* The writes below take the writers' turn (db.h): a read first skips them
+ * when there is nothing to do, the usual case every few seconds. */
 int
 store_op_renew(void)
 {
 	int64_t now = store_lease_now_ms();
 
+	if (db_scalar(db_prep("SELECT count(*) FROM operations WHERE owner = ? AND "
+			      "state IN ('pending', 'running')",
+			      "s", store_lease_instance())) == 0)
+		return 0;
 	return db_run(db_prep("UPDATE operations SET lease_until = ? WHERE owner = ? AND "
 			      "state IN ('pending', 'running')",
 			      "is", now + STORE_LEASE_MS, store_lease_instance()));
@@ -78,6 +84,8 @@ store_op_take_expired(int at_start)
 	size_t i;
 	int r = 0;
 
+	if (db_scalar(db_prep("SELECT count(*) FROM (" EXPIRED ") AS e", "sii", me, now, all)) == 0)
+		return json_array();
 	if (db_begin() < 0)
 		return json_array();
 	if (db_dialect() == DB_POSTGRES)
