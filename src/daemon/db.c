@@ -20,7 +20,8 @@ static const struct db_driver *drv = &db_sqlite_driver;
 int
 db_is_url(const char *target)
 {
-	return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
+	return strncmp(target, "postgresql://", 13) == 0 ||
+	       strncmp(target, "postgres://", 11) == 0;
 }
 
 int
@@ -76,7 +77,8 @@ db_migrate(const char *const *steps, size_t n)
 	if (v < 0)
 		return -EIO;
 	if ((size_t)v > n) {
-		log_warnx("store: database schema %d is newer than this cloudletd (%zu)", v, n);
+		log_warnx("store: database schema %d is newer than this cloudletd (%zu)",
+			  v, n);
 		return -EPROTO;
 	}
 	return 0;

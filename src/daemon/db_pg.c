@@ -71,11 +71,11 @@ enum {
 #define STMT_CACHE 128
 
 struct db_stmt {
-	const char *sql;  /* the store's text (the cache key) */
-	char *psql;       /* with $n placeholders */
-	int slot;         /* in the cache, -1 if not cached */
-	unsigned gen;     /* connection generation it was prepared on */
-	int write;        /* not a SELECT: serialize it outside a transaction */
+	const char *sql; /* the store's text (the cache key) */
+	char *psql;	 /* with $n placeholders */
+	int slot;	 /* in the cache, -1 if not cached */
+	unsigned gen;	 /* connection generation it was prepared on */
+	int write;	 /* not a SELECT: serialize it outside a transaction */
 	int nparams;
 	Oid types[MAX_PARAMS];
 	const char *vals[MAX_PARAMS];
@@ -144,8 +144,8 @@ conn(void)
 		if (PQstatus(c) == CONNECTION_OK)
 			break;
 		if (util_now_ms() - start > CONNECT_WAIT_MS) {
-			log_warnx("store: connect to database %s on %s: %s", PQdb(c) ?: "?",
-				  PQhost(c) ?: "?", PQerrorMessage(c));
+			log_warnx("store: connect to database %s on %s: %s",
+				  PQdb(c) ?: "?", PQhost(c) ?: "?", PQerrorMessage(c));
 			PQfinish(c);
 			return NULL;
 		}
@@ -383,7 +383,8 @@ bind(struct db_stmt *st, const char *fmt, va_list ap)
 			break;
 		case 'i':
 			st->types[i] = OID_INT8;
-			snprintf(st->num[i], sizeof(st->num[i]), "%" PRId64, va_arg(ap, int64_t));
+			snprintf(st->num[i], sizeof(st->num[i]), "%" PRId64,
+				 va_arg(ap, int64_t));
 			st->vals[i] = st->num[i];
 			break;
 		case 'n':
@@ -395,7 +396,8 @@ bind(struct db_stmt *st, const char *fmt, va_list ap)
 			break;
 		case 'd':
 			st->types[i] = OID_FLOAT8;
-			snprintf(st->num[i], sizeof(st->num[i]), "%.17g", va_arg(ap, double));
+			snprintf(st->num[i], sizeof(st->num[i]), "%.17g",
+				 va_arg(ap, double));
 			st->vals[i] = st->num[i];
 			break;
 		case 'b':
@@ -444,8 +446,8 @@ send(struct db_stmt *st)
 	if (c == NULL)
 		return NULL;
 	if (st->slot < 0)
-		return PQexecParams(c, st->psql, st->nparams, st->types, st->vals, st->lens,
-				    st->fmts, 0);
+		return PQexecParams(c, st->psql, st->nparams, st->types, st->vals,
+				    st->lens, st->fmts, 0);
 	snprintf(name, sizeof(name), "c%d", st->slot);
 	if (st->gen != conn_gen) {
 		res = PQprepare(c, name, st->psql, st->nparams, st->types);
@@ -554,7 +556,8 @@ pg_row(db_stmt *st)
 	int i, n = PQnfields(st->res);
 
 	for (i = 0; i < n; i++)
-		json_object_set_new(o, PQfname(st->res, i), value_json(st->res, st->row, i));
+		json_object_set_new(o, PQfname(st->res, i),
+				    value_json(st->res, st->row, i));
 	return o;
 }
 
@@ -618,8 +621,10 @@ pg_set_version(int v)
 {
 	char sql[96];
 
-	snprintf(sql, sizeof(sql), "DELETE FROM schema_version; INSERT INTO schema_version "
-				   "VALUES (%d)", v);
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM schema_version; INSERT INTO schema_version "
+		 "VALUES (%d)",
+		 v);
 	return simple(sql, 0);
 }
 
@@ -638,8 +643,9 @@ pg_open(const char *target)
 	/* Under the writers' lock: two cloudletds starting at once. */
 	if ((r = pg_begin()) < 0)
 		return r;
-	if ((r = simple("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
-			0)) < 0) {
+	if ((r = simple(
+		 "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+		 0)) < 0) {
 		pg_rollback();
 		return r;
 	}
@@ -647,22 +653,22 @@ pg_open(const char *target)
 }
 
 const struct db_driver db_pg_driver = {
-	.dialect = DB_POSTGRES,
-	.open = pg_open,
-	.thread_done = pg_thread_done,
-	.schema_version = pg_schema_version,
-	.set_version = pg_set_version,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.exec = pg_exec,
-	.prep = pg_prep,
-	.run = pg_run,
-	.step = pg_step,
-	.row = pg_row,
-	.col_text = pg_col_text,
-	.col_int = pg_col_int,
-	.col_blob = pg_col_blob,
-	.done = pg_done,
-	.changes = pg_changes,
+    .dialect = DB_POSTGRES,
+    .open = pg_open,
+    .thread_done = pg_thread_done,
+    .schema_version = pg_schema_version,
+    .set_version = pg_set_version,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .exec = pg_exec,
+    .prep = pg_prep,
+    .run = pg_run,
+    .step = pg_step,
+    .row = pg_row,
+    .col_text = pg_col_text,
+    .col_int = pg_col_int,
+    .col_blob = pg_col_blob,
+    .done = pg_done,
+    .changes = pg_changes,
 };

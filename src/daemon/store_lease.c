@@ -17,7 +17,8 @@ static void
 make_instance(void)
 {
 	if (db_new_id("ci-", instance) < 0)
-		snprintf(instance, sizeof(instance), "ci-%016lx", (unsigned long)time(NULL));
+		snprintf(instance, sizeof(instance), "ci-%016lx",
+			 (unsigned long)time(NULL));
 }
 
 const char *
@@ -43,10 +44,11 @@ store_op_claim(const char *op_id)
 	const char *me = store_lease_instance();
 	int r;
 
-	r = db_run(db_prep("UPDATE operations SET owner = ?, lease_until = ? WHERE id = ? AND "
-			   "state IN ('pending', 'running') AND "
-			   "(owner = ? OR owner = '' OR lease_until < ?)",
-			   "sissi", me, now + STORE_LEASE_MS, op_id, me, now));
+	r = db_run(
+	    db_prep("UPDATE operations SET owner = ?, lease_until = ? WHERE id = ? AND "
+		    "state IN ('pending', 'running') AND "
+		    "(owner = ? OR owner = '' OR lease_until < ?)",
+		    "sissi", me, now + STORE_LEASE_MS, op_id, me, now));
 	if (r < 0)
 		return r;
 	return db_changes() == 1;
@@ -70,9 +72,11 @@ store_op_renew(void)
 
 /* PostgreSQL skips rows another transaction has locked (a claim in
  * flight); SQLite has one writer at a time anyway. */
-#define EXPIRED                                                                        \
-	"SELECT id, kind, vm_id, state FROM operations WHERE state IN ('pending', 'running') " \
-	"AND owner <> ? AND (owner = '' OR lease_until < ? OR ? <> 0) ORDER BY created_at, id"
+#define EXPIRED                                                                          \
+	"SELECT id, kind, vm_id, state FROM operations WHERE state IN ('pending', "      \
+	"'running') "                                                                    \
+	"AND owner <> ? AND (owner = '' OR lease_until < ? OR ? <> 0) ORDER BY "         \
+	"created_at, id"
 
 json_t *
 store_op_take_expired(int at_start)
@@ -84,24 +88,28 @@ store_op_take_expired(int at_start)
 	size_t i;
 	int r = 0;
 
-	if (db_scalar(db_prep("SELECT count(*) FROM (" EXPIRED ") AS e", "sii", me, now, all)) == 0)
+	if (db_scalar(db_prep("SELECT count(*) FROM (" EXPIRED ") AS e", "sii", me, now,
+			      all)) == 0)
 		return json_array();
 	if (db_begin() < 0)
 		return json_array();
 	if (db_dialect() == DB_POSTGRES)
-		ops = db_all(db_prep(EXPIRED " FOR UPDATE SKIP LOCKED", "sii", me, now, all));
+		ops = db_all(
+		    db_prep(EXPIRED " FOR UPDATE SKIP LOCKED", "sii", me, now, all));
 	else
 		ops = db_all(db_prep(EXPIRED, "sii", me, now, all));
 	db_now(ts);
-	json_array_foreach(ops, i, op) {
+	json_array_foreach(ops, i, op)
+	{
 		if (r == 0)
-			r = db_run(db_prep("UPDATE operations SET owner = ?, lease_until = ?, "
-					   "state = 'pending', progress = 0, message = ?, "
-					   "updated_at = ? WHERE id = ?",
-					   "sisss", me, now + STORE_LEASE_MS,
-					   all ? "resumed after a restart of cloudletd"
-					       : "resumed: the cloudletd running it stopped",
-					   ts, json_string_value(json_object_get(op, "id"))));
+			r = db_run(
+			    db_prep("UPDATE operations SET owner = ?, lease_until = ?, "
+				    "state = 'pending', progress = 0, message = ?, "
+				    "updated_at = ? WHERE id = ?",
+				    "sisss", me, now + STORE_LEASE_MS,
+				    all ? "resumed after a restart of cloudletd"
+					: "resumed: the cloudletd running it stopped",
+				    ts, json_string_value(json_object_get(op, "id"))));
 	}
 	if (r < 0 || db_commit() < 0) {
 		if (r < 0)

@@ -43,7 +43,8 @@ setup(void **state)
 	(void)state;
 	if (testdb_open() < 0 || store_tenant_create("acme", &q, &t) < 0)
 		return -1;
-	snprintf(tenant, sizeof(tenant), "%s", json_string_value(json_object_get(t, "id")));
+	snprintf(tenant, sizeof(tenant), "%s",
+		 json_string_value(json_object_get(t, "id")));
 	json_decref(t);
 	return 0;
 }
@@ -70,7 +71,8 @@ vm_new(const char *name, int64_t vcpus, char *id)
 	vm.disk_gib = 1;
 	r = store_vm_create(&vm, op, &o);
 	if (r == 0) {
-		assert_string_equal(json_string_value(json_object_get(o, "state")), "pending");
+		assert_string_equal(json_string_value(json_object_get(o, "state")),
+				    "pending");
 		if (id != NULL)
 			snprintf(id, STORE_ID_LEN, "%s", vm.id);
 	}
@@ -124,8 +126,9 @@ find(json_t *list, const char *key, const char *value)
 	json_t *o;
 	size_t i;
 
-	json_array_foreach(list, i, o) if (strcmp(json_string_value(json_object_get(o, key)),
-						  value) == 0) return o;
+	json_array_foreach(list, i,
+			   o) if (strcmp(json_string_value(json_object_get(o, key)),
+					 value) == 0) return o;
 	fail_msg("no %s %s", key, value);
 	return NULL;
 }
@@ -169,17 +172,18 @@ test_vms_ops(void **state)
 	text = store_vm_list_text(NULL);
 	l = json_loads(text, 0, NULL);
 	free(text);
-	assert_string_equal(json_string_value(json_object_get(find(l, "id", a), "host_id")),
-			    "local");
+	assert_string_equal(
+	    json_string_value(json_object_get(find(l, "id", a), "host_id")), "local");
 	json_decref(l);
 
 	/* The create is still pending: nothing else starts on the VM. */
 	db_new_id("op-", op);
-	assert_int_equal(store_vm_op_begin(tenant, a, "stop", op, NULL, NULL, &o), -EBUSY);
+	assert_int_equal(store_vm_op_begin(tenant, a, "stop", op, NULL, NULL, &o),
+			 -EBUSY);
 	un = store_op_unfinished();
 	assert_int_equal(json_array_size(un), 3);
-	assert_int_equal(store_op_update(json_string_value(json_object_get(find(un, "vm_id", a),
-									   "id")),
+	assert_int_equal(store_op_update(json_string_value(
+					     json_object_get(find(un, "vm_id", a), "id")),
 					 "succeeded", 100, "done", NULL),
 			 0);
 	json_decref(un);
@@ -207,10 +211,12 @@ test_networks_rules(void **state)
 	json_decref(n);
 	assert_int_equal(store_net_create(tenant, "alpha", "10.9.0.0/24", &n), 0);
 	json_decref(n);
-	assert_int_equal(store_net_create(tenant, "beta", "10.9.0.128/25", &n), -EADDRINUSE);
+	assert_int_equal(store_net_create(tenant, "beta", "10.9.0.128/25", &n),
+			 -EADDRINUSE);
 	l = store_net_list(tenant); /* creation order, not by name */
 	assert_int_equal(json_array_size(l), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "name")), "zeta");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(l, 0), "name")), "zeta");
 	json_decref(l);
 
 	memset(&rr, 0, sizeof(rr));
@@ -229,7 +235,8 @@ test_networks_rules(void **state)
 	json_decref(n);
 	l = store_rule_list(tenant);
 	assert_int_equal(json_array_size(l), 2);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "port_min")), 443);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(l, 1), "port_min")), 443);
 	json_decref(l);
 }
 
@@ -253,8 +260,8 @@ test_volumes_alerts(void **state)
 	assert_int_equal(store_volume_resize(v.id, 30), -EDQUOT);
 	assert_int_equal(store_volume_resize(v.id, 20), 0);
 
-	a = json_pack("{s:s, s:i, s:s, s:s}", "kind", "malware", "offset", 4096, "signature",
-		      "Eicar", "time", "2026-01-01T00:00:00Z");
+	a = json_pack("{s:s, s:i, s:s, s:s}", "kind", "malware", "offset", 4096,
+		      "signature", "Eicar", "time", "2026-01-01T00:00:00Z");
 	assert_int_equal(store_alert_add(7, tenant, v.id, a), 0);
 	assert_int_equal(store_alert_add(7, tenant, v.id, a), 0); /* seen: ignored */
 	json_decref(a);
@@ -264,9 +271,11 @@ test_volumes_alerts(void **state)
 	assert_int_equal(store_alert_last(), 8);
 	l = store_alert_list(NULL, NULL, 10);
 	assert_int_equal(json_array_size(l), 2);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "offset")), 4096);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(l, 1), "offset")), 4096);
 	assert_null(json_object_get(json_array_get(l, 0), "offset"));
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "device")), 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(l, 0), "device")), 1);
 	json_decref(l);
 }
 
@@ -311,7 +320,8 @@ test_leases(void **state)
 	give_away(op, -1000);
 	taken = store_op_take_expired(0);
 	assert_int_equal(json_array_size(taken), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(taken, 0), "id")), op);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(taken, 0), "id")), op);
 	json_decref(taken);
 	taken = store_op_take_expired(0);
 	assert_int_equal(json_array_size(taken), 0);
@@ -357,7 +367,8 @@ test_concurrent_quota(void **state)
 	(void)state;
 	ok_count = 0;
 	for (i = 0; i < 6; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, creator, (void *)(intptr_t)i), 0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, creator, (void *)(intptr_t)i), 0);
 	for (i = 0; i < 6; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(ok_count, 3);
@@ -370,12 +381,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_tenants_tokens_quota, setup, testdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_tenants_tokens_quota, setup,
+					    testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_vms_ops, setup, testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_networks_rules, setup, testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_volumes_alerts, setup, testdb_teardown),
 	    cmocka_unit_test_setup_teardown(test_leases, setup, testdb_teardown),
-	    cmocka_unit_test_setup_teardown(test_concurrent_quota, setup, testdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_quota, setup,
+					    testdb_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
