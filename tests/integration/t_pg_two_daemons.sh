@@ -88,7 +88,7 @@ for f in "$T"/a/r*; do
 	[ -n "$op" ] && wait_op "$op" "$A" >/dev/null
 done
 expect_eq "$(sql "SELECT count(*) FROM vms WHERE tenant_id = '$TA'")" 10 "records"
-split=$(sql "SELECT count(*) FROM operations GROUP BY owner ORDER BY owner" | tr '\n' ' ')
+split=$(sql "SELECT count(*) FROM operations GROUP BY owner ORDER BY owner" | paste -sd' ')
 records_match
 log "40 creates through two cloudletd: 10 accepted ($split per cloudletd), 30 refused, 10 VMs"
 
