@@ -35,7 +35,7 @@ AGENT_MAIN = src/agent/agent.c
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 OBJ = $(COMMON_OBJ) $(patsubst src/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 
-.PHONY: all asan setup guest lint test unit integration integration-asan services fuzz demo bench clean format
+.PHONY: all asan setup guest lint test unit store-pg integration integration-asan services fuzz demo bench clean format
 
 all: $(BUILD)/bin/cloudlet-agent
 
@@ -71,6 +71,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(OBJ)
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
+# The store's unit tests again, on a PostgreSQL 15 started for them (root).
+store-pg: $(filter $(BUILD)/tests/test_store_%,$(UNIT_TESTS))
+	tests/unit/pg_store_tests.sh
+
 integration: all guest
 	tests/integration/run.sh
 
@@ -101,6 +105,7 @@ test: setup
 	$(MAKE) lint
 	$(MAKE) all guest
 	$(MAKE) unit
+	$(MAKE) store-pg
 	$(MAKE) storage-unit
 	$(MAKE) ids-unit
 	$(MAKE) integration

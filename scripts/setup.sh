@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS="
 build-essential pkg-config
 libjansson-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
+libpq-dev postgresql-15
 qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools
 busybox-static cpio lz4 xz-utils kmod
@@ -55,6 +56,11 @@ if [ "$(id -u)" = 0 ]; then
 	getent passwd cloudlet-ids >/dev/null ||
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet-ids
+	# The tests' own PostgreSQL servers (tests/integration/pg_lib.sh) run
+	# as this user: initdb and postgres refuse root.
+	getent passwd cloudlet-pg >/dev/null ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin cloudlet-pg
 	getent passwd cloudlet-vm >/dev/null ||
 		useradd --system --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin cloudlet-vm

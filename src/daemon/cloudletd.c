@@ -1,10 +1,11 @@
 /*
  * cloudletd.c - the control plane: the HTTP API, tenants, quotas, the service
- * catalog and long operations, over an embedded SQLite store. It reaches the
- * hosts through their agents' unix sockets or over mutual TLS 1.3 with its
- * own identity (<state-dir>/tls, made at the first start; docs/hosts.md).
+ * catalog and long operations, over an embedded SQLite store or a shared
+ * PostgreSQL database (--store postgresql://...). It reaches the hosts
+ * through their agents' unix sockets or over mutual TLS 1.3 with its own
+ * identity (<state-dir>/tls, made at the first start; docs/hosts.md).
  *
- *   cloudletd init   [--state-dir DIR]        create the store, print the operator token
+ *   cloudletd init   [--state-dir DIR] [--store URL]  create the store, print the operator token
  *   cloudletd serve  [--listen ADDR:PORT] ...  serve the API
  *   cloudletd fingerprint [--state-dir DIR]    print its TLS certificate's fingerprint
  *   cloudletd pin [--state-dir DIR]            print its public key's pin (for HTTPS clients)
@@ -48,13 +49,17 @@
 
 static const char *state_dir = "/var/lib/cloudlet/daemon";
 static const char *run_user = "cloudlet";
+/* A PostgreSQL URI (--store), NULL for SQLite in the state directory. It
+ * may hold a password: never logged (db_pg.c logs the host and database). */
+static const char *store_url;
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-		"usage: cloudletd init [--state-dir DIR] [--user USER]\n"
+		"usage: cloudletd init [--state-dir DIR] [--store postgresql://...] [--user USER]\n"
 		"       cloudletd serve [--listen ADDR:PORT] [--state-dir DIR] [--agent-socket PATH]\n"
+		"                       [--store postgresql://...]\n"
 		"                       [--catalog FILE] [--user USER] [--threads N] [--workers N]\n"
 		"                       [--default-quota VCPUS,MEMORY_MIB,DISK_GIB,VMS]\n"
 		"                       [--external-pool CIDR] [--external-gateway IP] [-v]\n"
@@ -110,11 +115,27 @@ open_store(void)
 	char path[1024];
 	int r;
 
+	if (store_url != NULL) {
+		if ((r = store_open(store_url)) < 0)
+			log_warnx("cannot open the PostgreSQL store: %s", strerror(-r));
+		return r;
+	}
 	if (util_fmt(path, sizeof(path), "%s/cloudlet.db", state_dir) < 0)
 		return -ENAMETOOLONG;
 	if ((r = store_open(path)) < 0)
 		log_warnx("cannot open the store %s: %s", path, strerror(-r));
 	return r;
+}
+
+/* --store: a PostgreSQL URI (a path is the state directory's business). */
+static void
+set_store(const char *url)
+{
+	if (!store_is_url(url)) {
+		fprintf(stderr, "cloudletd: --store takes a postgresql:// or postgres:// URI\n");
+		exit(2);
+	}
+	store_url = url;
 }
 
 /*
@@ -142,12 +163,15 @@ dir_user_opts(int argc, char **argv)
 {
 	static const struct option opts[] = {{"state-dir", required_argument, NULL, 'd'},
 					     {"user", required_argument, NULL, 'u'},
+					     {"store", required_argument, NULL, 's'},
 					     {NULL, 0, NULL, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd')
 			state_dir = optarg;
+		else if (c == 's')
+			set_store(optarg);
 		else if (c == 'u')
 			run_user = optarg;
 		else
@@ -187,7 +211,7 @@ cmd_init(int argc, char **argv)
 	if (store_operator_exists()) {
 		fprintf(stderr, "cloudletd: %s is already initialized (its operator token was "
 				"printed then)\n",
-			state_dir);
+			store_url ? "the PostgreSQL store" : state_dir);
 		return 1;
 	}
 	auth_token_new(token, hash);
@@ -246,6 +270,7 @@ cmd_serve(int argc, char **argv)
 		{"placement", required_argument, NULL, 'p'},
 		{"vcpu-overcommit", required_argument, NULL, 'o'},
 		{"advertise", required_argument, NULL, 'A'},
+		{"store", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
@@ -254,6 +279,7 @@ cmd_serve(int argc, char **argv)
 		case 'a': agent = optarg; break;
 		case 'c': catalog = optarg; break;
 		case 'u': run_user = optarg; break;
+		case 's': set_store(optarg); break;
 		case 'v': verbose = 1; break;
 		case 't':
 			if (util_parse_uint(optarg, 1024, &threads) < 0)
@@ -308,7 +334,8 @@ cmd_serve(int argc, char **argv)
 	if (drop_privileges() < 0 || open_store() < 0 || auth_init() < 0)
 		return 1;
 	if (!store_operator_exists()) {
-		log_warnx("%s is not initialized: run cloudletd init first", state_dir);
+		log_warnx("%s is not initialized: run cloudletd init first",
+			  store_url ? "the PostgreSQL store" : state_dir);
 		return 1;
 	}
 	agentc_init(agent);

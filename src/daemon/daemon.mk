@@ -1,6 +1,6 @@
 # cloudletd: the control plane (included by the top-level Makefile).
-DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/store.c \
-             src/daemon/store_schema.c src/daemon/auth.c src/daemon/catalog.c \
+DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/db_pg.c src/daemon/store.c \
+             src/daemon/store_schema.c src/daemon/store_lease.c src/daemon/auth.c src/daemon/catalog.c \
              src/daemon/agentc.c src/daemon/request.c src/daemon/ops.c \
              src/daemon/http.c src/daemon/api.c src/daemon/store_net.c \
              src/daemon/netplan.c src/daemon/api_net.c src/agent/net/netstate.c \
@@ -11,9 +11,11 @@ DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/store.c \
              src/daemon/opmigrate.c src/daemon/store_keys.c \
              src/daemon/api_keys.c src/common/sshkey.c $(TLS_SRC)
 DAEMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRC))
-DAEMON_LIBS = -lmicrohttpd -lsqlite3 -lsodium -lgnutls
+DAEMON_LIBS = -lmicrohttpd -lsqlite3 -lpq -lsodium -lgnutls
 
 $(DAEMON_OBJ): CPPFLAGS += -Isrc/daemon -DCLOUDLET_CATALOG='"$(abspath catalog/services.json)"'
+# libpq's header is in its own folder (Debian: /usr/include/postgresql).
+$(BUILD)/obj/daemon/db_pg.o: CPPFLAGS += $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 
 $(BUILD)/bin/cloudletd: src/daemon/cloudletd.c $(DAEMON_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -27,9 +29,12 @@ all: $(BUILD)/bin/cloudletd
 # layer's objects only, on a database in a temporary directory (this rule's
 # stem is shorter than the generic one's, so make prefers it).
 STORE_TEST_OBJ = $(BUILD)/obj/daemon/db.o $(BUILD)/obj/daemon/db_sqlite.o \
-                 $(BUILD)/obj/daemon/store.o $(BUILD)/obj/daemon/store_schema.o \
-                 $(BUILD)/obj/daemon/store_host.o
+                 $(BUILD)/obj/daemon/db_pg.o $(BUILD)/obj/daemon/store.o \
+                 $(BUILD)/obj/daemon/store_schema.o $(BUILD)/obj/daemon/store_host.o \
+                 $(BUILD)/obj/daemon/store_lease.o \
+                 $(BUILD)/obj/daemon/store_net.o $(BUILD)/obj/daemon/store_volume.o \
+                 $(BUILD)/obj/agent/net/netstate.o
 $(BUILD)/tests/test_store_%: tests/unit/test_store_%.c $(STORE_TEST_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Isrc/daemon $(ALLFLAGS) -o $@ $< $(STORE_TEST_OBJ) $(COMMON_OBJ) \
-	    $(LIBS) -lsqlite3 -lcmocka
+	    $(LIBS) -lsqlite3 -lpq -lcmocka

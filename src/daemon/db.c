@@ -16,10 +16,18 @@
 
 static const struct db_driver *drv = &db_sqlite_driver;
 
+/* A PostgreSQL connection URI, or else a path to an SQLite file. */
+int
+db_is_url(const char *target)
+{
+	return strncmp(target, "postgresql://", 13) == 0 ||
+	       strncmp(target, "postgres://", 11) == 0;
+}
+
 int
 db_open(const char *target)
 {
-	drv = &db_sqlite_driver;
+	drv = db_is_url(target) ? &db_pg_driver : &db_sqlite_driver;
 	return drv->open(target);
 }
 
@@ -69,7 +77,8 @@ db_migrate(const char *const *steps, size_t n)
 	if (v < 0)
 		return -EIO;
 	if ((size_t)v > n) {
-		log_warnx("store: database schema %d is newer than this cloudletd (%zu)", v, n);
+		log_warnx("store: database schema %d is newer than this cloudletd (%zu)",
+			  v, n);
 		return -EPROTO;
 	}
 	return 0;

@@ -1,6 +1,6 @@
 /*
  * db.h - the database layer under cloudletd's store: one interface, one
- * implementation per SQL dialect (db_sqlite.c today).
+ * implementation per SQL dialect (db_sqlite.c, db_pg.c).
  *
  * The store's files (store.c, store_host.c, store_net.c, store_volume.c)
  * use only this header and write SQL that every dialect runs: `?`
@@ -41,8 +41,11 @@ typedef struct db_stmt db_stmt;
 
 enum db_dialect { DB_SQLITE, DB_POSTGRES };
 
-/* Open the database for this process: a file path (SQLite). */
+/* Open the database for this process: a PostgreSQL URI
+ * (postgresql://... or postgres://..., db_pg.c) or else a file path
+ * (SQLite). */
 int db_open(const char *target);
+int db_is_url(const char *target);
 enum db_dialect db_dialect(void);
 void db_thread_done(void);
 
@@ -54,17 +57,17 @@ void db_thread_done(void);
 int db_migrate(const char *const *steps, size_t n);
 int db_schema_version(void);
 
-int db_begin(void);    /* a writing transaction (see above) */
+int db_begin(void); /* a writing transaction (see above) */
 int db_commit(void);
-int db_rollback(void); /* also after a failed statement */
+int db_rollback(void);	      /* also after a failed statement */
 int db_exec(const char *sql); /* SQL without parameters or results */
 
 db_stmt *db_prep(const char *sql, const char *fmt, ...);
-int db_run(db_stmt *st);                 /* no rows: 0, -EEXIST (constraint), -EIO */
-int db_one(db_stmt *st, json_t **out);   /* one row: 0, -ENOENT, -EIO */
-json_t *db_all(db_stmt *st);             /* every row, as objects keyed by column */
-int64_t db_scalar(db_stmt *st);          /* first column of the first row, -1 if none */
-int64_t db_changes(void);                /* rows changed by the last db_run */
+int db_run(db_stmt *st);	       /* no rows: 0, -EEXIST (constraint), -EIO */
+int db_one(db_stmt *st, json_t **out); /* one row: 0, -ENOENT, -EIO */
+json_t *db_all(db_stmt *st);	       /* every row, as objects keyed by column */
+int64_t db_scalar(db_stmt *st);	       /* first column of the first row, -1 if none */
+int64_t db_changes(void);	       /* rows changed by the last db_run */
 
 /* Stepping by hand: 1 a row, 0 done, -EIO error. Columns count from 0;
  * text is valid until the next step or db_done (NULL for SQL NULL). */
@@ -76,7 +79,7 @@ const void *db_col_blob(db_stmt *st, int col, size_t *len);
 void db_done(db_stmt *st);
 
 /* Helpers of the store. */
-void db_now(char *buf);                       /* RFC 3339, 32 bytes */
+void db_now(char *buf);			      /* RFC 3339, 32 bytes */
 int db_new_id(const char *prefix, char *out); /* prefix + 16 hex digits, 24 bytes */
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * db_int.h - what a dialect implements for db.c (db_sqlite.c).
+ * db_int.h - what a dialect implements for db.c (db_sqlite.c, db_pg.c).
  * Not for the store or the rest of the daemon: they use db.h.
  */
 #ifndef CLOUDLET_DB_INT_H
@@ -30,6 +30,6 @@ struct db_driver {
 	int64_t (*changes)(void);
 };
 
-extern const struct db_driver db_sqlite_driver;
+extern const struct db_driver db_sqlite_driver, db_pg_driver;
 
 #endif

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_host.h"
+#include "store_lease.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -651,8 +652,11 @@ execute(const struct queued *q, uint64_t picked_us)
 	r.vm_id = json_string_value(json_object_get(op, "vm_id"));
 	r.tenant_id = json_string_value(json_object_get(op, "tenant_id"));
 	r.kind = json_string_value(json_object_get(op, "kind"));
+	/* Only an operation this instance holds (store_lease.h): another
+	 * cloudletd on the same database may have taken it. */
 	if (r.vm_id == NULL || r.kind == NULL ||
-	    strcmp(json_string_value(json_object_get(op, "state")), "pending") != 0) {
+	    strcmp(json_string_value(json_object_get(op, "state")), "pending") != 0 ||
+	    store_op_claim(op_id) != 1) {
 		json_decref(op);
 		return;
 	}
@@ -749,24 +753,42 @@ agent_delete(const char *host, const char *name)
 	return -1;
 }
 
-/* Operations a previous cloudletd left pending or running run again. */
+/*
+ * Operations a cloudletd that stopped left pending or running run again:
+ * at start (on SQLite all of them: the previous process is gone), and
+ * from the leaser those of another cloudletd on the same database whose
+ * lease ran out (store_lease.h).
+ */
 static void
-resume_unfinished(void)
+resume_unfinished(int at_start)
 {
-	json_t *unfinished = store_op_unfinished(), *op;
+	json_t *unfinished = store_op_take_expired(at_start), *op;
 	size_t i;
 
 	json_array_foreach(unfinished, i, op) {
 		const char *id = json_string_value(json_object_get(op, "id"));
 
-		log_info("op %s (%s %s) was %s when cloudletd stopped: resuming it", id,
+		log_info("op %s (%s %s) was %s when its cloudletd stopped: resuming it", id,
 			 json_string_value(json_object_get(op, "kind")),
 			 json_string_value(json_object_get(op, "vm_id")),
 			 json_string_value(json_object_get(op, "state")));
-		store_op_update(id, "pending", 0, "resumed after a restart of cloudletd", "");
 		ops_submit(id, 0);
 	}
 	json_decref(unfinished);
+}
+
+/* Renew this instance's leases; take over those that ran out. */
+static void *
+leaser(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		usleep(STORE_LEASE_RENEW_MS * 1000);
+		if (store_op_renew() < 0)
+			log_warnx("ops: could not renew the leases of this cloudletd's operations");
+		resume_unfinished(0);
+	}
+	return NULL;
 }
 
 /* The host has the VM? 1 yes, 0 no (not_found), -1 no answer. */
@@ -908,7 +930,7 @@ ops_reconcile(int at_start)
 
 	pthread_mutex_lock(&reconcile_mtx);
 	if (at_start && !ops_resumed) {
-		resume_unfinished();
+		resume_unfinished(1);
 		ops_resumed = 1;
 	}
 	/* Per host: a host that does not answer keeps its records as they are
@@ -1155,5 +1177,9 @@ ops_start(unsigned workers)
 	if (pthread_create(&t, NULL, heartbeats, NULL) != 0)
 		return -EAGAIN;
 	pthread_detach(t);
+	if (pthread_create(&t, NULL, leaser, NULL) != 0)
+		return -EAGAIN;
+	pthread_detach(t);
+	log_info("ops: instance %s", store_lease_instance());
 	return 0;
 }

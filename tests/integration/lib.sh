@@ -15,6 +15,8 @@ CLI_BIN=${CLI_BIN:-$ROOT/build/bin/cloudlet}
 AGENT_PID=
 CP_PID=
 NETNS_LIST=
+# Functions cleanup runs before it removes $T (pg_lib.sh adds pg_stop).
+CLEANUP_HOOKS=
 
 log() { printf '%s [%s] %s\n' "$(date +%T)" "$TNAME" "$*"; }
 
@@ -77,6 +79,7 @@ cleanup() {
 	done
 	ip netns del "${EXT_NETNS:-clx-$$}" 2>/dev/null
 	for ns in $NETNS_LIST; do ip netns del "$ns" 2>/dev/null; done
+	for h in $CLEANUP_HOOKS; do "$h"; done
 	sleep 0.2
 	rm -rf "$T"
 	if [ $rc -eq 0 ]; then log "PASS"; else log "FAIL (exit $rc)"; fi
@@ -192,40 +195,53 @@ check_spec() {
 
 # ---- the control plane -------------------------------------------------
 
-# Start cloudletd (and the agent if needed) on a free loopback port.
-# Sets URL and OPERATOR (the operator token). cloudletd drops to the
-# unprivileged user "cloudlet". With CP_HOSTS set (hosts_lib.sh) it has no
-# implicit host and no agent of its own: only the hosts added to it.
-cp_start() {
-	local where="--agent-socket $T/agent.sock"
-	if [ -n "${CP_HOSTS-}" ]; then
-		where=--no-local-host
-	else
-		[ -n "$AGENT_PID" ] || agent_start
-	fi
-	if [ ! -f "$T/cp/cloudlet.db" ]; then
-		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp" 2>>"$T/cp.log") || fail "cloudletd init"
-		echo "$OPERATOR" >"$T/operator"
-	fi
-	OPERATOR=$(cat "$T/operator")
+# cloudletd serve on a free loopback port with this test's agent (with
+# CP_HOSTS set, hosts_lib.sh: no implicit host, only the hosts added to
+# it), its state in DIR and its output in LOG: sets LAUNCH_PID and
+# LAUNCH_URL, or returns 1.
+cp_launch() {
+	local dir=$1 logf=$2 where="--agent-socket $T/agent.sock"
+	shift 2
+	[ -z "${CP_HOSTS-}" ] || where=--no-local-host
 	for attempt in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 30000))
 		# shellcheck disable=SC2086 # $where is two words or one
-		"$CLOUDLETD_BIN" serve --state-dir "$T/cp" $where \
-			--listen "127.0.0.1:$port" "$@" >>"$T/cp.log" 2>&1 &
-		CP_PID=$!
-		URL=http://127.0.0.1:$port
+		"$CLOUDLETD_BIN" serve --state-dir "$dir" $where \
+			--listen "127.0.0.1:$port" "$@" >>"$logf" 2>&1 &
+		LAUNCH_PID=$!
+		LAUNCH_URL=http://127.0.0.1:$port
 		i=0
 		while [ $i -lt 100 ]; do
-			curl -sf "$URL/v1/health" >/dev/null 2>&1 && return 0
-			kill -0 "$CP_PID" 2>/dev/null || break
+			curl -sf "$LAUNCH_URL/v1/health" >/dev/null 2>&1 && return 0
+			kill -0 "$LAUNCH_PID" 2>/dev/null || break
 			sleep 0.1
 			i=$((i + 1))
 		done
-		kill "$CP_PID" 2>/dev/null
-		wait "$CP_PID" 2>/dev/null
-		CP_PID=
+		kill "$LAUNCH_PID" 2>/dev/null
+		wait "$LAUNCH_PID" 2>/dev/null
+		LAUNCH_PID=
 	done
+	return 1
+}
+
+# Start cloudletd (and the agent if needed) on a free loopback port.
+# Sets URL and OPERATOR (the operator token). cloudletd drops to the
+# unprivileged user "cloudlet". CP_STORE: a PostgreSQL URI (pg_lib.sh)
+# instead of SQLite in $T/cp.
+cp_start() {
+	[ -n "${CP_HOSTS-}" ] || [ -n "$AGENT_PID" ] || agent_start
+	[ -z "${CP_STORE-}" ] || set -- --store "$CP_STORE" "$@"
+	if [ ! -f "$T/cp/cloudlet.db" ] && [ ! -f "$T/operator" ]; then
+		OPERATOR=$("$CLOUDLETD_BIN" init --state-dir "$T/cp" ${CP_STORE:+--store "$CP_STORE"} \
+			2>>"$T/cp.log") || fail "cloudletd init"
+		echo "$OPERATOR" >"$T/operator"
+	fi
+	OPERATOR=$(cat "$T/operator")
+	if cp_launch "$T/cp" "$T/cp.log" "$@"; then
+		CP_PID=$LAUNCH_PID
+		URL=$LAUNCH_URL
+		return 0
+	fi
 	fail "cloudletd did not start"
 }
 

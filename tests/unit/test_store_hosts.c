@@ -1,11 +1,12 @@
 /*
  * test_store_hosts.c - placement and host records (store_host.h) on a
- * real SQLite store in a fresh directory under /tmp: spread and pack,
- * draining, a host down, the vCPU and memory filters with the reason, the
- * tenant's home host, a host with VMs that cannot be removed, VMs marked
- * unknown with their last state when their host goes down; placement
- * groups with anti-affinity and the disk filter; join tokens (used once,
- * expired, for another name, a name taken) and hosts over TLS.
+ * real store (SQLite in a fresh directory, or PostgreSQL: store_testdb.h):
+ * spread and pack, draining, a host down, the vCPU and memory filters with
+ * the reason, the tenant's home host, a host with VMs that cannot be
+ * removed, VMs marked unknown with their last state when their host goes
+ * down; placement groups with anti-affinity and the disk filter; templates
+ * in the weigher; join tokens (used once, expired, for another name, a
+ * name taken) and hosts over TLS.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,9 +23,9 @@
 
 #include "store.h"
 #include "store_host.h"
+#include "store_testdb.h"
 #include "util.h"
 
-static char dir[64];
 static char tenant[STORE_ID_LEN];
 static char hid[3][STORE_ID_LEN];
 static int n_vm;
@@ -34,16 +35,12 @@ static int
 setup(void **state)
 {
 	struct quota q = {100, 100000, 1000, 100};
-	char path[128], name[8];
+	char name[8];
 	json_t *t = NULL, *h = NULL, *info;
 	int i;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cltest-store.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/cloudlet.db", dir);
-	if (store_open(path) < 0 || store_tenant_create("acme", &q, &t) < 0)
+	if (testdb_open() < 0 || store_tenant_create("acme", &q, &t) < 0)
 		return -1;
 	snprintf(tenant, sizeof(tenant), "%s", json_string_value(json_object_get(t, "id")));
 	json_decref(t);
@@ -60,15 +57,6 @@ setup(void **state)
 	}
 	json_decref(info);
 	store_host_set_policy(PLACE_SPREAD, 2);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	store_thread_done();
-	util_rmtree(dir);
 	return 0;
 }
 
@@ -346,10 +334,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_groups_and_disk, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_template_weigh, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_join_tokens, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_placement, setup, testdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_groups_and_disk, setup, testdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_template_weigh, setup, testdb_teardown),
+	    cmocka_unit_test_setup_teardown(test_join_tokens, setup, testdb_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
