@@ -35,7 +35,7 @@ AGENT_MAIN = src/agent/agent.c
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 OBJ = $(COMMON_OBJ) $(patsubst src/%.c,$(BUILD)/obj/%.o,$(AGENT_SRC))
 
-.PHONY: all asan setup guest lint test unit store-pg integration integration-asan services fuzz demo bench clean format
+.PHONY: all asan setup guest lint test unit store-pg integration integration-asan services fuzz demo demo-hosts bench clean format
 
 all: $(BUILD)/bin/cloudlet-agent
 
@@ -116,6 +116,11 @@ test: setup
 demo: setup
 	$(MAKE) all guest
 	scripts/demo.sh
+
+# Several simulated hosts behind cloudletd on PostgreSQL (docs/hosts.md).
+demo-hosts: setup
+	$(MAKE) all guest
+	scripts/demo-hosts.sh
 
 bench: all guest
 	bench/boot

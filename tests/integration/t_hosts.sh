@@ -1,6 +1,6 @@
 #!/bin/bash
 # Several hosts behind one control plane (docs/hosts.md, issue 13): one
-# cloudletd (SQLite, no implicit host) and three agents h1..h3 on this
+# cloudletd (on PostgreSQL, no implicit host) and three agents h1..h3 on this
 # machine, each with its own state, socket, name prefix, external
 # namespace and underlay namespace on a "datacenter" bridge (MTU 1550),
 # registered with `cloudlet host add`.
@@ -15,11 +15,15 @@
 #     nothing; a host with VMs cannot be removed;
 #   - kill -9 of h3's agent: h3 goes down, its VM unknown (nothing
 #     deleted, QEMU still running); restarted: up, the VM running again and
-#     reachable.
+#     reachable; the same for the control plane's PostgreSQL restarting:
+#     nothing lost, the hosts stay up, creates work again.
 . "$(dirname "$0")/lib.sh"
-
 . "$(dirname "$0")/hosts_lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
 
+# The control plane on PostgreSQL (a real server started for the test).
+pg_start
+CP_STORE=$PG_URL
 dc_make 3
 trap 'rc=$?; set +e; [ $rc -eq 0 ] || hosts_dump >&2; hosts_stop; (exit $rc); cleanup' EXIT
 for n in 1 2 3; do host_start "$n"; done
@@ -231,6 +235,20 @@ while :; do
 	sleep 0.2
 done
 log "h2's agent hung (SIGSTOP): down after $(echo "$t1 - $t0" | bc) s, h1 and h3 up, a2 unknown; SIGCONT: up, a2 running"
+
+# The control plane's PostgreSQL restarts: nothing lost, hosts still up.
+api GET /v1/vms "$OPERATOR"
+nvms=$(printf '%s' "$BODY" | jq length)
+pg_restart
+api GET /v1/vms "$OPERATOR"
+expect_eq "$(printf '%s' "$BODY" | jq length)" "$nvms" "VM records after PostgreSQL restarted"
+i=0
+until [ "$(hstate h1) $(hstate h2) $(hstate h3)" = "up up up" ]; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "hosts not up after PostgreSQL restarted"
+	sleep 0.2
+done
+log "PostgreSQL restarted: $nvms VM records kept, h1..h3 up"
 
 # The last VM of B on h2 goes: h2 gets net.delete for B; h1 keeps B (home).
 expect_api 202 DELETE "/v1/vms/$B2" "$KB"
