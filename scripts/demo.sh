@@ -35,6 +35,8 @@ cleanup() {
 	ip netns del cloudlet-demo-ext 2>/dev/null
 	# The storage server outlives the agent by design (like QEMU).
 	[ -f "$D/agent/storage/storaged.pid" ] && kill "$(cat "$D/agent/storage/storaged.pid")"
+	# The IDS sensor (it outlives the agent by design, like QEMU).
+	for p in $(pgrep -f "cloudlet-ids serve .*$D/"); do kill -9 "$p"; done
 	# A template the agent was still building in the background.
 	for p in $(pgrep -f "qemu-system.*$D/"); do kill -9 "$p"; done
 	wait 2>/dev/null
