@@ -13,6 +13,7 @@
 #include "cmd_host.h"
 #include "cmd_ids.h"
 #include "cmd_key.h"
+#include "cmd_token.h"
 #include "cmd_net.h"
 #include "cmd_volume.h"
 #include "config.h"
@@ -77,6 +78,9 @@ static const struct cli_cmd cmds[] = {
     {"volume scan", "VOLUME", cmd_volume_scan},
     {"volume delete", "VOLUME", cmd_volume_delete},
     {"alert list", "[--volume VOLUME] [--limit N]", cmd_alert_list},
+    {"token list", "[--tenant ID]", cmd_token_list},
+    {"token create", "NAME [--ttl SECONDS] [--tenant ID]", cmd_token_create},
+    {"token revoke", "ID", cmd_token_revoke},
     {"key add", "NAME FILE.pub|-", cmd_key_add},
     {"key list", "", cmd_key_list},
     {"key show", "KEY", cmd_key_show},

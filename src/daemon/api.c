@@ -4,6 +4,7 @@
 #include "api_host.h"
 #include "api_ids.h"
 #include "api_keys.h"
+#include "api_tokens.h"
 #include "api_migrate.h"
 #include "api_net.h"
 #include "api_volume.h"
@@ -713,6 +714,9 @@ const struct http_route api_routes[] = {
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
 	{"POST", "/v1/vms/{id}/migrate", AUTH_OPERATOR, api_vm_migrate},
 	{"POST", "/v1/hosts/{id}/evacuate", AUTH_OPERATOR, api_host_evacuate},
+	{"GET", "/v1/tokens", AUTH_ANY, api_token_list},
+	{"POST", "/v1/tokens", AUTH_ANY, api_token_create},
+	{"DELETE", "/v1/tokens/{id}", AUTH_ANY, api_token_revoke},
 	{"GET", "/v1/keys", AUTH_TENANT, api_key_list},
 	{"POST", "/v1/keys", AUTH_TENANT, api_key_add},
 	{"GET", "/v1/keys/{id}", AUTH_TENANT, api_key_get},

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "log.h"
@@ -104,33 +105,84 @@ int
 store_token_add(const char *tenant_id, const unsigned char hash[32], char *id_out,
 		json_t **out)
 {
+	return store_token_add_named(tenant_id, hash, "", 0, id_out, out);
+}
+
+int
+store_token_add_named(const char *tenant_id, const unsigned char hash[32], const char *name,
+		      int64_t expires_at, char *id_out, json_t **out)
+{
 	char ts[32];
 	int r;
 
 	if ((r = db_new_id("tok-", id_out)) < 0)
 		return r;
 	db_now(ts);
-	r = db_run(db_prep("INSERT INTO tokens (id, hash, tenant_id, role, created_at) "
-		     "VALUES (?, ?, ?, ?, ?)",
-		     "sbsss", id_out, hash, tenant_id, tenant_id ? "tenant" : "operator", ts));
+	r = db_run(db_prep("INSERT INTO tokens (id, hash, tenant_id, role, created_at, name, "
+			   "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			   "sbssssn", id_out, hash, tenant_id, tenant_id ? "tenant" : "operator", ts,
+			   name ? name : "", expires_at > 0 ? &expires_at : NULL));
 	if (r < 0)
 		return r == -EEXIST && tenant_id != NULL &&
 				       db_scalar(db_prep("SELECT count(*) FROM tenants WHERE id = ?",
 						   "s", tenant_id)) == 0
 			       ? -ENOENT
 			       : r;
-	if (out != NULL)
-		*out = json_pack("{s:s, s:s?, s:s}", "id", id_out, "tenant_id", tenant_id,
-				 "created_at", ts);
+	if (out != NULL) {
+		*out = json_pack("{s:s, s:s?, s:s, s:s}", "id", id_out, "tenant_id", tenant_id,
+				 "created_at", ts, "name", name ? name : "");
+		if (expires_at > 0)
+			json_object_set_new(*out, "expires_at", json_integer(expires_at));
+	}
 	return 0;
+}
+
+#define TOKEN_COLS "SELECT id, name, tenant_id, role, created_at, last_used, expires_at FROM tokens "
+
+json_t *
+store_token_list(const char *tenant_id)
+{
+	json_t *arr, *t;
+	size_t i;
+
+	if (tenant_id == NULL)
+		arr = db_all(db_prep(TOKEN_COLS "WHERE role = 'operator' ORDER BY created_at, id", ""));
+	else
+		arr = db_all(db_prep(TOKEN_COLS "WHERE tenant_id = ? ORDER BY created_at, id", "s",
+				     tenant_id));
+	json_array_foreach(arr, i, t) {
+		const char *k;
+		json_t *v;
+		void *tmp;
+
+		json_object_foreach_safe(t, tmp, k, v) if (json_is_null(v))
+			json_object_del(t, k);
+	}
+	return arr;
+}
+
+int
+store_token_revoke(const char *tenant_id, const char *id)
+{
+	if (tenant_id == NULL)
+		return db_scalar(db_prep("SELECT count(*) FROM tokens WHERE id = ?", "s", id)) != 1
+			       ? -ENOENT
+			       : db_run(db_prep("DELETE FROM tokens WHERE id = ?", "s", id));
+	if (db_scalar(db_prep("SELECT count(*) FROM tokens WHERE id = ? AND tenant_id = ?", "ss", id,
+			      tenant_id)) != 1)
+		return -ENOENT;
+	return db_run(db_prep("DELETE FROM tokens WHERE id = ? AND tenant_id = ?", "ss", id,
+			      tenant_id));
 }
 
 int
 store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id,
 		 unsigned char stored[32])
 {
-	db_stmt *st = db_prep("SELECT role, tenant_id, hash FROM tokens WHERE hash = ?", "b",
-				hash);
+	db_stmt *st = db_prep("SELECT role, tenant_id, hash, id, expires_at, last_used FROM tokens "
+			      "WHERE hash = ?",
+			      "b", hash);
+	char id[STORE_ID_LEN] = "", ts[32], last[32] = "";
 	int r = -ENOENT;
 
 	if (st == NULL)
@@ -138,18 +190,26 @@ store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id
 	if (db_step(st) == 1) {
 		const char *role = (const char *)db_col_text(st, 0);
 		const char *t = (const char *)db_col_text(st, 1);
-
-		*is_operator = role != NULL && strcmp(role, "operator") == 0;
-		snprintf(tenant_id, STORE_ID_LEN, "%s", t ? t : "");
+		int64_t exp = db_col_text(st, 4) ? db_col_int(st, 4) : 0;
 		size_t len;
 		const void *h = db_col_blob(st, 2, &len);
 
-		if (h != NULL && len == 32) {
+		*is_operator = role != NULL && strcmp(role, "operator") == 0;
+		snprintf(tenant_id, STORE_ID_LEN, "%s", t ? t : "");
+		snprintf(id, sizeof(id), "%s", db_col_text(st, 3) ?: "");
+		snprintf(last, sizeof(last), "%s", db_col_text(st, 5) ?: "");
+		/* An expired token is no token. */
+		if (h != NULL && len == 32 && (exp == 0 || exp > (int64_t)time(NULL))) {
 			memcpy(stored, h, 32);
 			r = 0;
 		}
 	}
 	db_done(st);
+	/* When it was last used, to the minute: a write at most once a minute
+	 * per token, not one per request. */
+	db_now(ts);
+	if (r == 0 && strncmp(last, ts, 16) != 0)
+		db_run(db_prep("UPDATE tokens SET last_used = ? WHERE id = ?", "ss", ts, id));
 	return r;
 }
 

@@ -58,8 +58,18 @@ json_t *store_tenant_list(void);
 int store_tenant_delete(const char *id);
 int store_token_add(const char *tenant_id, const unsigned char hash[32], char *id_out,
 		    json_t **out);
+/* A token with a name and an expiry (unix seconds, 0: none). */
+int store_token_add_named(const char *tenant_id, const unsigned char hash[32], const char *name,
+			  int64_t expires_at, char *id_out, json_t **out);
+/* A tenant's tokens (NULL: the operator's): id, name, created_at,
+ * last_used, expires_at; never a hash. */
+json_t *store_token_list(const char *tenant_id);
+/* Revoke: the token is gone at once (tenant_id NULL: any token). */
+int store_token_revoke(const char *tenant_id, const char *id);
 /* Find a token by hash: *is_operator, tenant_id (empty for the operator)
- * and the hash as stored (for a constant-time comparison by the caller). */
+ * and the hash as stored (for a constant-time comparison by the caller).
+ * An expired token is not found; a found one's last_used is kept to the
+ * minute. */
 int store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id,
 		     unsigned char stored[32]);
 int store_operator_exists(void);

@@ -179,7 +179,11 @@ const char *const store_schema_sqlite[] = {
 	 * (store_lease.h). */
 	"ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE operations ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
-	"CREATE INDEX operations_state ON operations (state, lease_until);",
+	"CREATE INDEX operations_state ON operations (state, lease_until);"
+	/* API tokens a tenant manages: a name, an expiry, when last used. */
+	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
+	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
 };
 
 /*
@@ -348,7 +352,10 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE vms ADD COLUMN ssh_keys TEXT;"
 	"ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE operations ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
-	"CREATE INDEX operations_state ON operations (state, lease_until);",
+	"CREATE INDEX operations_state ON operations (state, lease_until);"
+	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE tokens ADD COLUMN expires_at BIGINT;"
+	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

@@ -106,6 +106,35 @@ test_tenants_tokens_quota(void **state)
 	assert_int_equal(store_token_add("t-nosuch", hash, id, NULL), -ENOENT);
 	assert_int_equal(store_token_add(NULL, hash, id, NULL), 0);
 	assert_int_equal(store_operator_exists(), 1);
+	/* Named, expiring, listed without a hash, revoked. */
+	hash[1] = 2;
+	assert_int_equal(store_token_add_named(tenant, hash, "ci", 1, id, NULL), 0);
+	assert_int_equal(store_token_find(hash, &op, tid, stored), -ENOENT); /* expired */
+	hash[1] = 3;
+	assert_int_equal(store_token_add_named(tenant, hash, "laptop", INT64_C(4000000000), id,
+					       NULL), 0);
+	assert_int_equal(store_token_find(hash, &op, tid, stored), 0);
+	l = store_token_list(tenant);
+	assert_int_equal(json_array_size(l), 3);
+	{
+		json_t *t;
+		size_t i;
+		int seen = 0;
+
+		json_array_foreach(l, i, t) {
+			assert_null(json_object_get(t, "hash"));
+			if (strcmp(json_string_value(json_object_get(t, "name")), "laptop") == 0) {
+				assert_non_null(json_object_get(t, "last_used")); /* found above */
+				assert_true(json_is_integer(json_object_get(t, "expires_at")));
+				seen = 1;
+			}
+		}
+		assert_true(seen);
+	}
+	json_decref(l);
+	assert_int_equal(store_token_revoke("t-other", id), -ENOENT);
+	assert_int_equal(store_token_revoke(tenant, id), 0);
+	assert_int_equal(store_token_find(hash, &op, tid, stored), -ENOENT);
 
 	assert_int_equal(vm_new("a", 2, NULL), 0);
 	assert_int_equal(store_quota_get(tenant, &o), 0);
