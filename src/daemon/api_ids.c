@@ -12,15 +12,10 @@
 #include "jsonv.h"
 #include "log.h"
 #include "netplan.h"
+#include "pull.h"
 #include "request.h"
 #include "store_host.h"
 #include "store_ids.h"
-
-static const char *
-str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
 
 /* The tenant a request is about: its own, or the operator's ?tenant=ID.
  * NULL with the answer made if there is none. */
@@ -175,55 +170,16 @@ api_ids_alerts(struct http_req *req, struct http_resp *resp)
 	resp->json = store_ids_alert_list(&f);
 }
 
-/* One host's new alerts (after the last seq stored for it). */
 static void
-pull_host(const char *host)
+add_alert(const char *host, int64_t seq, const json_t *eve)
 {
-	int64_t last = store_ids_alert_last(host);
-	char code[32], err[256];
-	json_t *res = NULL, *a;
-	size_t i, n;
-	int round;
-
-	for (round = 0; round < 10; round++) {
-		if (agentc_call_timeout(host, "ids.alerts",
-					json_pack("{s:I, s:i}", "since", (json_int_t)last, "limit",
-						  1000),
-					&res, code, err, sizeof(err), 2000) < 0)
-			return; /* no IDS there, or the agent is away */
-		/* The numbering started again (the agent lost its state): from 0. */
-		if (json_integer_value(json_object_get(res, "next")) <= last && last > 0) {
-			log_info("ids: host %s numbers its alerts from 1 again", host);
-			last = 0;
-			json_decref(res);
-			res = NULL;
-			continue;
-		}
-		n = json_array_size(json_object_get(res, "alerts"));
-		json_array_foreach(json_object_get(res, "alerts"), i, a) {
-			int64_t seq = json_integer_value(json_object_get(a, "seq"));
-
-			store_ids_alert_add(host, seq, a);
-			if (seq > last)
-				last = seq;
-		}
-		json_decref(res);
-		res = NULL;
-		if (n < 1000)
-			break;
-	}
+	store_ids_alert_add(host, seq, eve);
 }
 
 void
 api_ids_pull_alerts(void)
 {
-	json_t *hosts = store_host_list(), *h;
-	size_t i;
+	static const struct pull_src src = {"ids.alerts", 1000, store_ids_alert_last, add_alert};
 
-	json_array_foreach(hosts, i, h) {
-		if (strcmp(str(h, "state") ?: "", "up") == 0 ||
-		    strcmp(str(h, "id") ?: "", HOST_LOCAL) == 0)
-			pull_host(str(h, "id"));
-	}
-	json_decref(hosts);
+	pull_all_hosts(&src);
 }

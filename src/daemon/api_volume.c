@@ -10,6 +10,7 @@
 #include "api.h"
 #include "jsonv.h"
 #include "log.h"
+#include "pull.h"
 #include "request.h"
 #include "store.h"
 #include "store_host.h"
@@ -559,62 +560,33 @@ api_alert_list(struct http_req *req, struct http_resp *resp)
 	resp->json = store_alert_list(scope(req), vol, limit);
 }
 
-/* One host's new alerts (after the last seq stored for it). */
+/* One storage alert of a host into the store (pull.h). */
 static void
-pull_host_alerts(const char *host)
+add_alert(const char *host, int64_t seq, const json_t *a)
 {
-	int64_t last = store_alert_last(host);
-	char code[32], err[256];
-	json_t *res = NULL, *a;
-	size_t i, n;
-	int round;
+	const char *volume = s(a, "volume");
+	json_t *v = NULL;
 
-	for (round = 0; round < 10; round++) {
-		if (agentc_call_timeout(host, "alert.list",
-					json_pack("{s:I}", "since", (json_int_t)last), &res, code,
-					err, sizeof(err), 2000) < 0)
-			return; /* no storage on this host, or the agent is away */
-		n = json_array_size(json_object_get(res, "alerts"));
-		json_array_foreach(json_object_get(res, "alerts"), i, a) {
-			int64_t seq = json_integer_value(json_object_get(a, "seq"));
-			const char *volume = s(a, "volume");
-			json_t *v = NULL;
-
-			/* The tenant is the one cloudletd recorded for the volume;
-			 * device alerts (no volume) are the operator's. */
-			if (volume != NULL && store_volume_get(NULL, volume, &v) == 0)
-				store_alert_add(host, seq, s(v, "tenant_id"), volume, a);
-			else
-				store_alert_add(host, seq, NULL, volume, a);
-			if (s(a, "kind") && strcmp(s(a, "kind"), "malware") == 0)
-				log_info("alert %s/%lld: %s in volume %s at %lld (%s)", host,
-					 (long long)seq, s(a, "signature") ?: "?", volume ?: "?",
-					 (long long)json_integer_value(json_object_get(a, "offset")),
-					 v ? s(v, "tenant_id") : "no tenant");
-			json_decref(v);
-			if (seq > last)
-				last = seq;
-		}
-		json_decref(res);
-		res = NULL;
-		if (n < 1000)
-			break;
-	}
+	/* The tenant is the one cloudletd recorded for the volume; device
+	 * alerts (no volume) are the operator's. */
+	if (volume != NULL && store_volume_get(NULL, volume, &v) == 0)
+		store_alert_add(host, seq, s(v, "tenant_id"), volume, a);
+	else
+		store_alert_add(host, seq, NULL, volume, a);
+	if (s(a, "kind") && strcmp(s(a, "kind"), "malware") == 0)
+		log_info("alert %s/%lld: %s in volume %s at %lld (%s)", host, (long long)seq,
+			 s(a, "signature") ?: "?", volume ?: "?",
+			 (long long)json_integer_value(json_object_get(a, "offset")),
+			 v ? s(v, "tenant_id") : "no tenant");
+	json_decref(v);
 }
 
 void
 api_volume_pull_alerts(void)
 {
-	/* Only the reconciliation thread calls this (under its lock). Each
-	 * host numbers its alerts itself: they are kept per (host, seq), so
-	 * no host's alert hides another's. */
-	json_t *hosts = store_host_list(), *h;
-	size_t i;
+	/* Each host numbers its alerts itself: they are kept per (host, seq),
+	 * so no host's alert hides another's. */
+	static const struct pull_src src = {"alert.list", 0, store_alert_last, add_alert};
 
-	json_array_foreach(hosts, i, h) {
-		if (strcmp(s(h, "state") ?: "", "up") == 0 ||
-		    strcmp(s(h, "id") ?: "", HOST_LOCAL) == 0)
-			pull_host_alerts(s(h, "id"));
-	}
-	json_decref(hosts);
+	pull_all_hosts(&src);
 }
