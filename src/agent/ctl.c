@@ -581,6 +581,20 @@ cmd_vm_migrate(int argc, char **argv)
 	return done == NULL;
 }
 
+/*
+ * How long raw waits for the answer: 30 s, or a request's own
+ * args.timeout_s and 30 s more (vm.wait, a slow guest under load).
+ */
+static int
+raw_wait_ms(const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, 0, NULL);
+	json_int_t t = json_integer_value(json_object_get(json_object_get(j, "args"), "timeout_s"));
+
+	json_decref(j);
+	return t > 0 && t < 3600 ? (int)(t + 30) * 1000 : 30000;
+}
+
 static int
 cmd_raw(int argc, char **argv)
 {
@@ -589,7 +603,7 @@ cmd_raw(int argc, char **argv)
 	json_t *reply = NULL;
 	char *text = NULL;
 	size_t len, off = 0;
-	int r;
+	int r, wait_ms;
 
 	(void)argc;
 	if (fd < 0) {
@@ -614,6 +628,7 @@ cmd_raw(int argc, char **argv)
 	}
 	if (len == 0 || text[len - 1] != '\n')
 		text[len++] = '\n'; /* util_read_file and malloc left room */
+	wait_ms = raw_wait_ms(text, len);
 	while (off < len) {
 		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
 		if (n <= 0)
@@ -625,7 +640,7 @@ cmd_raw(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
-	r = msg_read(&rd, &reply, 30000);
+	r = msg_read(&rd, &reply, wait_ms);
 	msg_reader_free(&rd);
 	close(fd);
 	if (r < 0) {
