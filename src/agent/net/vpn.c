@@ -339,7 +339,8 @@ out:
 	return r;
 }
 
-/* Wait (bounded) until the new daemon answers on its socket. */
+/* Wait (bounded) until our new child answers on its socket. Not
+ * vpn_alive: until it has exec'd, its command line is still the agent's. */
 static int
 wait_socket(const char *ifname, pid_t pid)
 {
@@ -350,7 +351,7 @@ wait_socket(const char *ifname, pid_t pid)
 			close(fd);
 			return 0;
 		}
-		if (!vpn_alive(ifname, pid))
+		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return -ECHILD;
 		poll(NULL, 0, 25);
 	}
@@ -381,7 +382,11 @@ start(const char *ns, const char *dir, const char *ifname, pid_t *pid, char *err
 	if ((r = wait_socket(ifname, p)) < 0) {
 		snprintf(err, errlen, "vpn: wireguard-go for %s did not come up (%s; see %s)",
 			 ifname, strerror(-r), logf);
-		vpn_stop(dir, ifname, pid);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		*pid = 0;
+		unlink(sock);
+		unlink(pidf);
 		return r;
 	}
 	log_info("vpn: wireguard-go for %s started in %s (pid %d)", ifname, ns, (int)p);
