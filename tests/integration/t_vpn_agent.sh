@@ -9,7 +9,8 @@
 # is outside its reach stays unreachable (a host on the tenant network,
 # reachable once reach is widened); the UDP port is a rule in the rule
 # set; net.show has the public key and per-peer counters, never the
-# private key; an agent restart keeps the gateway (same key, same peers);
+# private key; an agent restart keeps the gateway (same key, same peers),
+# a killed gateway is started again; expired peers are cut off;
 # revoking the peer cuts it off at once; net.delete stops the gateway; no
 # private key in any log or command line.
 . "$(dirname "$0")/lib.sh"
@@ -182,6 +183,23 @@ out_ping 10.1.0.10 || fail "no ping through the tunnel after an agent restart"
 out_get 10.1.0.10 || fail "no HTTP through the tunnel after an agent restart"
 log "agent restart: gateway adopted (pid $GW_PID), same key, tunnel works"
 
+# wireguard-go killed: the agent's watch starts it again with the same
+# key and peers; the client's next handshake gets through.
+kill -9 "$GW_PID"
+for _ in $(seq 60); do
+	v=$(show | jq -c .result.vpn)
+	[ "$(jq -r .pid <<<"$v")" != "$GW_PID" ] && [ "$(jq -r .running <<<"$v")" = true ] && break
+	sleep 0.5
+done
+NEW_PID=$(jq -r .pid <<<"$v")
+[ "$NEW_PID" != "$GW_PID" ] || fail "the killed gateway was not started again"
+expect_eq "$(jq -r .public_key <<<"$v")" "$GW_PUB" "public key after the gateway's restart"
+GW_PID=$NEW_PID
+ok=no
+for _ in $(seq 30); do out_ping 10.1.0.10 && { ok=yes; break; }; done
+expect_eq "$ok" yes "tunnel after the gateway was restarted"
+log "killed gateway restarted by the agent (pid $GW_PID), tunnel works again"
+
 # Revoked: cut off at once, also the established session.
 applied '[]'
 out_ping 10.1.0.10 && fail "a revoked peer still reaches 10.1.0.10"
@@ -189,6 +207,24 @@ out_get 10.1.0.10 && fail "a revoked peer still gets the page"
 expect_eq "$(show | jq -r '.result.vpn.peers | length')" 0 "peers after revoke"
 ip netns exec "clf-$A" nft list ruleset | grep -q "10.99.0.2" && fail "the revoked peer's rule is left"
 log "revoked peer cut off at once"
+
+# Expiry: a peer whose time has passed gets nothing; one whose time runs
+# out while connected is cut off by the agent's watch.
+expiring() { jq -cn --arg k "$CL_PUB" --argjson e "$1" '[{public_key:$k, allowed_ips:["10.99.0.2/32"], reach:["10.1.0.10/32"], expires:$e}]'; }
+applied "$(expiring $(($(date +%s) - 1)))"
+expect_eq "$(show | jq -r '.result.vpn.peers[0].expired')" true "expired flag"
+out_ping 10.1.0.10 && fail "an expired peer reaches 10.1.0.10"
+applied "$(expiring $(($(date +%s) + 3600)))"
+tries out_ping 10.1.0.10 || fail "the peer added again gets no ping through"
+applied "$(expiring $(($(date +%s) + 2)))"
+for _ in $(seq 60); do
+	[ "$(show | jq -r '.result.vpn.peers[0].expired')" = true ] &&
+		! ip netns exec "clf-$A" nft list ruleset | grep -q "10.99.0.2" && break
+	sleep 0.5
+done
+ip netns exec "clf-$A" nft list ruleset | grep -q "10.99.0.2" && fail "the expired peer's rule is left"
+out_ping 10.1.0.10 && fail "a peer past its expiry still reaches 10.1.0.10"
+log "expired peers are refused and cut off"
 
 # Bad input changes nothing: a malformed key, too many peers.
 bad=$(jq -cn '[{public_key:"not-a-key", allowed_ips:["10.99.0.3/32"], reach:["10.1.0.10/32"]}]')

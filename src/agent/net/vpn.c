@@ -191,7 +191,8 @@ state_line(struct uapi_state *s, const char *want_key, const char *k, const char
 	struct uapi_peer *p = s->n ? &s->peers[s->n - 1] : NULL;
 
 	if (strcmp(k, "private_key") == 0)
-		s->key_same = sodium_memcmp(v, want_key, 64) == 0 && strlen(v) == 64;
+		s->key_same = strlen(v) == 64 && strlen(want_key) == 64 &&
+			      sodium_memcmp(v, want_key, 64) == 0;
 	else if (strcmp(k, "listen_port") == 0)
 		util_parse_uint(v, 65535, &s->port);
 	else if (strcmp(k, "public_key") == 0 && strlen(v) == 64) {
