@@ -24,18 +24,11 @@ PORT=51820
 OUT_WG_PID=
 CAP_PIDS=
 
-# Processes this test started itself, by PID (the agent's gateway is in
-# its pid file; the outside wireguard-go is found by its exact command
-# line, then killed by PID).
+# Processes this test started itself, by PID (the outside wireguard-go is
+# found by its exact command line, then killed by PID; lib.sh's cleanup
+# stops the agent's gateway by its pid file).
 vpn_cleanup() {
 	for p in $CAP_PIDS $OUT_WG_PID; do kill "$p" 2>/dev/null; done
-	for f in "$T"/state/net/*/wg.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f")
-		case "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" in
-		wireguard-go*) kill -9 "$p" 2>/dev/null ;;
-		esac
-	done
 	rm -f "/var/run/wireguard/$OIF.sock"
 }
 CLEANUP_HOOKS="vpn_cleanup"

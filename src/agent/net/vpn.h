@@ -16,6 +16,11 @@
  *
  * Called with the net lock held (net.h); a start waits at most a few
  * seconds for the socket.
+ *
+ * XXX wireguard-go runs as root (it opens /dev/net/tun and cannot drop
+ * privileges afterwards); in the firewall namespace it sees only that
+ * namespace's interfaces, but a seccomp filter or a dropped uid with
+ * CAP_NET_ADMIN alone is not done yet.
  */
 #ifndef CLOUDLET_VPN_H
 #define CLOUDLET_VPN_H
