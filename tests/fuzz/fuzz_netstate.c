@@ -54,13 +54,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (netstate_parse(j, &t, err, sizeof(err)) == 0) {
 		json_t *a = netstate_to_json(&t), *b;
-		struct nft_ports p = {.ext = "ext0", .in_glob = "in-*"};
+		struct nft_ports p = {.ext = "ext0", .in_glob = "in-*",
+				      .wg = t.vpn.enabled ? "clw0123456789" : NULL,
+				      .now = 1800000000};
 		char names[NET_NETWORKS_MAX][16];
 		char *fw;
 
 		CHECK(netstate_parse(a, &t2, err, sizeof(err)) == 0);
 		b = netstate_to_json(&t2);
 		CHECK(json_equal(a, b));
+		/* A view never holds the private key. */
+		netstate_redact(b);
+		CHECK(json_object_get(json_object_get(b, "vpn"), "private_key") == NULL);
 		for (unsigned i = 0; i < t.n_networks; i++) {
 			snprintf(names[i], sizeof(names[i]), "in-%s", t.networks[i].hash);
 			p.in[i] = names[i];

@@ -61,6 +61,21 @@ kill_named_procs() {
 		*cloudlet-ids*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		esac
 	done
+	# Tenant VPN gateways (wireguard-go's command line names only its
+	# interface): by the pid files in the test's state.
+	for f in "$T"/state/net/*/wg.pid "$T"/h*/state/net/*/wg.pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f" 2>/dev/null || true)
+		c=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
+		case "$c" in
+		wireguard-go*)
+			kill -9 "$p" 2>/dev/null
+			# Its UAPI socket stays behind after a SIGKILL.
+			w=${c% }
+			rm -f "/var/run/wireguard/${w##* }.sock"
+			;;
+		esac
+	done
 }
 
 cleanup() {

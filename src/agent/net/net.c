@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dhcp.h"
@@ -20,6 +21,7 @@
 #include "nft.h"
 #include "nftx.h"
 #include "util.h"
+#include "vpn.h"
 
 #define PORTS_MAX 4096
 
@@ -37,6 +39,11 @@ struct tenant {
 	char *link_sig, *fw_text;
 	int ports_applied;
 	int dhcp_dirty; /* the other hosts' leases changed since */
+	/* The VPN gateway (vpn.h): its interface, wireguard-go's pid, and
+	 * when the watch last looked at peer expiry. */
+	char wg_if[16];
+	pid_t wg;
+	long long wg_checked;
 };
 
 static const struct agent_config *cfg;
@@ -223,7 +230,8 @@ out:
 static int
 apply_firewall(struct tenant *t, char *err, size_t errlen)
 {
-	struct nft_ports p = {.ext = "ext0", .in_glob = "in-*"};
+	struct nft_ports p = {.ext = "ext0", .in_glob = "in-*",
+			      .wg = t->st.vpn.enabled ? t->wg_if : NULL, .now = time(NULL)};
 	char names[NET_NETWORKS_MAX][16];
 	char *text;
 	int r;
@@ -312,6 +320,23 @@ link_signature(const struct net_tenant *st)
 	return buf;
 }
 
+/* The gateway after the firewall: a new peer's rule is there before its
+ * first packet; a removed peer loses rule and session in one apply. */
+static int
+apply_vpn(struct tenant *t, char *err, size_t errlen)
+{
+	long long now = time(NULL);
+
+	if (!t->st.vpn.enabled) {
+		if (t->wg > 0)
+			log_info("net %s: vpn gateway removed", t->st.tenant);
+		vpn_stop(t->dir, t->wg_if, &t->wg);
+		return 0;
+	}
+	t->wg_checked = now;
+	return vpn_ensure(t->ns_fw, t->dir, t->wg_if, &t->st.vpn, now, &t->wg, err, errlen);
+}
+
 /* Forget what this process applied: the next apply does everything. */
 static void
 applied_forget(struct tenant *t)
@@ -355,7 +380,7 @@ apply(struct tenant *t, int restart_dhcp, int full, char *err, size_t errlen)
 		/* New bridges: the ports' rule set and DHCP follow. */
 		t->ports_applied = 0;
 	}
-	if ((r = apply_firewall(t, err, errlen)) < 0)
+	if ((r = apply_firewall(t, err, errlen)) < 0 || (r = apply_vpn(t, err, errlen)) < 0)
 		goto out;
 	if (t->ports_applied && !restart_dhcp && t->listing_net != NULL) {
 		char *now = NULL;
@@ -384,6 +409,11 @@ view(struct tenant *t, int just_applied)
 	json_t *j = netstate_to_json(&t->st);
 	char *now = NULL, err[256];
 	int sync = 1;
+
+	/* Never the private key: the gateway's view has its public key. */
+	netstate_redact(j);
+	if (t->st.vpn.enabled)
+		json_object_set_new(j, "vpn", vpn_view(&t->st.vpn, t->wg_if, t->wg, time(NULL)));
 
 	/* In sync: what the kernel holds now is what it held right after the
 	 * last change (an operator's `nft flush ruleset` shows up here). */
@@ -429,6 +459,13 @@ tenant_new(const char *key)
 	snprintf(t->dir, sizeof(t->dir), "%s/net/%s", cfg->state_dir, key);
 	snprintf(t->ns_net, sizeof(t->ns_net), "%sn-%s", cfg->name_prefix, key);
 	snprintf(t->ns_fw, sizeof(t->ns_fw), "%sf-%s", cfg->name_prefix, key);
+	{
+		char h[11];
+
+		netstate_hash(key, h);
+		if (vpn_ifname(cfg->name_prefix, h, t->wg_if, sizeof(t->wg_if)) < 0)
+			t->wg_if[0] = '\0'; /* refused at apply */
+	}
 	return t;
 }
 
@@ -518,6 +555,11 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 		r = op_fail(e, "internal", r, "cannot create %s", t->dir);
 		goto out;
 	}
+	if (next.vpn.enabled && t->wg_if[0] == '\0') {
+		r = op_fail(e, "invalid", -ENAMETOOLONG,
+			    "vpn: the agent's name prefix leaves no room for the interface name");
+		goto out;
+	}
 	if (!remote_same(&t->st, &next))
 		t->dhcp_dirty = 1;
 	restart = created || networks_changed(&t->st, &next) || t->st.mode != next.mode;
@@ -528,6 +570,7 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 		t->next = tenants;
 		tenants = t;
 		t->dnsmasq = dhcp_adopt(t->dir);
+		t->wg = vpn_adopt(t->dir, t->wg_if);
 	}
 	/* Persist first: if applying fails halfway, the next start (or the
 	 * next apply) converges on the same desired state. */
@@ -621,6 +664,7 @@ net_delete(const char *tenant, struct op_error *e)
 		goto out;
 	}
 	dhcp_stop(t->dir, &t->dnsmasq);
+	vpn_stop(t->dir, t->wg_if, &t->wg);
 	links_ext_port(cfg->name_prefix, t->st.hash, xf, sizeof(xf));
 	/* Deleting the namespaces removes their interfaces; a veth's peer in
 	 * the external namespace goes with it. */
@@ -926,6 +970,42 @@ net_delete_check(const char *tenant, struct op_error *e)
 	return r;
 }
 
+/* Did a VPN peer expire since the last look? */
+static int
+vpn_expiry_passed(const struct tenant *t, long long now)
+{
+	for (unsigned i = 0; i < t->st.vpn.n_peers; i++) {
+		const struct net_vpn_peer *p = &t->st.vpn.peers[i];
+
+		if (netstate_vpn_expired(p, now) && !netstate_vpn_expired(p, t->wg_checked))
+			return 1;
+	}
+	return 0;
+}
+
+/* The gateway died, or a peer's time ran out: cut it off (rule and
+ * session) and bring the gateway back with the same keys. */
+static void
+watch_vpn(struct tenant *t)
+{
+	long long now = time(NULL);
+	char err[512];
+	int dead;
+
+	if (!t->st.vpn.enabled)
+		return;
+	dead = !vpn_alive(t->wg_if, t->wg);
+	if (!dead && !vpn_expiry_passed(t, now))
+		return;
+	if (dead)
+		log_warnx("net %s: wireguard-go (pid %d) ended; starting it again", t->st.tenant,
+			  (int)t->wg);
+	else
+		log_info("net %s: a vpn peer expired; cutting it off", t->st.tenant);
+	if (apply_firewall(t, err, sizeof(err)) < 0 || apply_vpn(t, err, sizeof(err)) < 0)
+		log_warnx("net %s: vpn: %s", t->st.tenant, err);
+}
+
 /* Restarts a tenant's dnsmasq when it died. */
 static void *
 watch(void *arg)
@@ -942,6 +1022,7 @@ watch(void *arg)
 				if (dhcp_ensure(t->ns_net, t->dir, &t->dnsmasq, 1) < 0)
 					log_warnx("net %s: cannot start dnsmasq", t->st.tenant);
 			}
+			watch_vpn(t);
 		}
 		pthread_mutex_unlock(&mtx);
 	}
@@ -1000,6 +1081,7 @@ net_init(const struct agent_config *c)
 		}
 		json_decref(j);
 		t->dnsmasq = dhcp_adopt(t->dir);
+		t->wg = vpn_adopt(t->dir, t->wg_if);
 		t->next = tenants;
 		tenants = t;
 	}

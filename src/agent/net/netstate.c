@@ -492,6 +492,237 @@ fail:
 	return -EINVAL;
 }
 
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+b64_val(char c)
+{
+	const char *p = c ? strchr(b64, c) : NULL;
+
+	return p ? (int)(p - b64) : -1;
+}
+
+int
+netstate_key_decode(const char *s, uint8_t out[NET_VPN_KEY_LEN])
+{
+	uint32_t acc = 0;
+	unsigned bits = 0, n = 0;
+
+	/* 32 bytes: 43 characters and one '='; the last one's two low bits
+	 * carry nothing and must be zero (one key, one spelling). */
+	if (strlen(s) != 44 || s[43] != '=')
+		return -EINVAL;
+	for (int i = 0; i < 43; i++) {
+		int v = b64_val(s[i]);
+
+		if (v < 0)
+			return -EINVAL;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (n != NET_VPN_KEY_LEN || (acc & ((1u << bits) - 1)) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+void
+netstate_key_encode(const uint8_t key[NET_VPN_KEY_LEN], char out[45])
+{
+	uint32_t acc = 0;
+	unsigned bits = 0, n = 0;
+
+	for (int i = 0; i < NET_VPN_KEY_LEN; i++) {
+		acc = (acc << 8) | key[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[n++] = b64[(acc >> bits) & 63];
+		}
+	}
+	out[n++] = b64[(acc << (6 - bits)) & 63];
+	out[n++] = '=';
+	out[n] = '\0';
+}
+
+int
+netstate_vpn_expired(const struct net_vpn_peer *p, long long now)
+{
+	return p->expires != 0 && p->expires <= now;
+}
+
+static int
+key_zero(const uint8_t *k)
+{
+	uint8_t acc = 0;
+
+	for (int i = 0; i < NET_VPN_KEY_LEN; i++)
+		acc |= k[i];
+	return acc == 0;
+}
+
+static int
+cidrs_overlap(const struct net_cidr *a, const struct net_cidr *b)
+{
+	return netstate_in(a, b->addr) || netstate_in(b, a->addr);
+}
+
+/* "allowed_ips" or "reach" of peers[i]: CIDRs with host bits zero. */
+static int
+parse_vpn_cidrs(const json_t *arr, const char *what, size_t i, struct net_cidr *out,
+		unsigned *n, char *err, size_t errlen)
+{
+	size_t k;
+	const json_t *c;
+
+	if (!json_is_array(arr) || json_array_size(arr) < 1 ||
+	    json_array_size(arr) > NET_VPN_CIDRS_MAX)
+		ERR("vpn.peers[%zu].%s: an array of 1 to %d CIDRs", i, what, NET_VPN_CIDRS_MAX);
+	json_array_foreach(arr, k, c) {
+		const char *s = json_string_value(c);
+
+		if (s == NULL || netstate_parse_cidr(s, 1, 1, &out[*n]) < 0)
+			ERR("vpn.peers[%zu].%s[%zu]: a CIDR with host bits zero (e.g. 10.99.0.2/32)",
+			    i, what, k);
+		(*n)++;
+	}
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+check_vpn_peer(const struct net_tenant *t, const struct net_vpn_peer *p, size_t i, char *err,
+	       size_t errlen)
+{
+	const struct net_vpn *v = &t->vpn;
+	struct net_cidr vnet = {v->address.addr, v->address.prefix};
+
+	for (unsigned k = 0; k < p->n_allowed; k++) {
+		if (p->allowed[k].prefix < vnet.prefix || !netstate_in(&vnet, p->allowed[k].addr))
+			ERR("vpn.peers[%zu].allowed_ips[%u]: not inside vpn.address's network", i, k);
+		if (netstate_in(&p->allowed[k], v->address.addr))
+			ERR("vpn.peers[%zu].allowed_ips[%u]: holds the gateway's own address", i, k);
+		for (unsigned q = 0; q < i; q++)
+			for (unsigned m = 0; m < v->peers[q].n_allowed; m++)
+				if (cidrs_overlap(&p->allowed[k], &v->peers[q].allowed[m]))
+					ERR("vpn.peers[%zu].allowed_ips[%u]: overlaps peers[%u]'s", i,
+					    k, q);
+	}
+	for (unsigned k = 0; k < p->n_reach; k++) {
+		int n = net_of(t, p->reach[k].addr);
+
+		if (n < 0 || p->reach[k].prefix < t->networks[n].cidr.prefix)
+			ERR("vpn.peers[%zu].reach[%u]: not inside the tenant's networks", i, k);
+	}
+	for (unsigned q = 0; q < i; q++)
+		if (memcmp(v->peers[q].public_key, p->public_key, NET_VPN_KEY_LEN) == 0)
+			ERR("vpn.peers[%zu].public_key: the same as peers[%u]'s", i, q);
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+static int
+parse_vpn_peer(const json_t *n, size_t i, struct net_tenant *t, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"public_key", "allowed_ips", "reach", "expires",
+					     NULL};
+	struct net_vpn_peer *p = &t->vpn.peers[i];
+	const char *key = get_str(n, "public_key");
+	const json_t *ex = json_object_get(n, "expires");
+	char why[200];
+
+	if (!json_is_object(n) || jsonv_only_fields(n, fields, why, sizeof(why)) < 0)
+		ERR("vpn.peers[%zu]: %s", i, json_is_object(n) ? why : "not an object");
+	/* Never quote a key back: the message names the field only. */
+	if (key == NULL || netstate_key_decode(key, p->public_key) < 0 || key_zero(p->public_key))
+		ERR("vpn.peers[%zu].public_key: a WireGuard key (32 bytes, base64) is required", i);
+	if (parse_vpn_cidrs(json_object_get(n, "allowed_ips"), "allowed_ips", i, p->allowed,
+			    &p->n_allowed, err, errlen) < 0 ||
+	    parse_vpn_cidrs(json_object_get(n, "reach"), "reach", i, p->reach, &p->n_reach, err,
+			    errlen) < 0)
+		return -EINVAL;
+	if (ex != NULL && !json_is_null(ex)) {
+		if (!json_is_integer(ex) || json_integer_value(ex) < 1)
+			ERR("vpn.peers[%zu].expires: unix seconds (a positive integer) or null", i);
+		p->expires = json_integer_value(ex);
+	}
+	return check_vpn_peer(t, p, i, err, errlen);
+fail:
+	return -EINVAL;
+}
+
+static int
+check_vpn_address(const struct net_tenant *t, const struct net_cidr *a, char *err, size_t errlen)
+{
+	uint32_t m = mask(a->prefix);
+	struct net_cidr net = {a->addr & m, a->prefix};
+
+	if (a->prefix < 16 || a->prefix > 30 || (a->addr & ~m) == 0 || (a->addr & ~m) == ~m)
+		ERR("vpn.address: the gateway's host address with a /16 to /30 prefix (e.g. 10.99.0.1/24)");
+	for (unsigned i = 0; i < t->n_networks; i++)
+		if (cidrs_overlap(&net, &t->networks[i].cidr))
+			ERR("vpn.address: overlaps network '%s'", t->networks[i].id);
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+/* "vpn": the tenant's WireGuard gateway; needs its namespace firewall and
+ * an external address (the UDP port is opened there). */
+static int
+parse_vpn(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"listen_port", "private_key", "address", "peers",
+					     NULL};
+	const char *key, *addr;
+	const json_t *peers, *n;
+	char why[200];
+	size_t i;
+
+	if (j == NULL || json_is_null(j))
+		return 0;
+	if (!json_is_object(j) || jsonv_only_fields(j, fields, why, sizeof(why)) < 0)
+		ERR("vpn: %s", json_is_object(j) ? why : "must be an object");
+	if (t->mode != NET_FW_NAMESPACE || t->role != NET_ROLE_HOME || t->ext_address == 0)
+		ERR("vpn: needs firewall mode namespace, the home host and external.address");
+	if (get_port(j, "listen_port", 1, &t->vpn.listen_port) < 0)
+		ERR("vpn.listen_port: 1 to 65535 is required");
+	for (unsigned k = 0; k < t->n_forwards; k++)
+		if (t->forwards[k].proto == NET_PROTO_UDP &&
+		    t->forwards[k].address == t->ext_address &&
+		    t->forwards[k].port == t->vpn.listen_port)
+			ERR("vpn.listen_port: forwards[%u] uses udp port %u", k, t->vpn.listen_port);
+	key = get_str(j, "private_key");
+	if (key == NULL || netstate_key_decode(key, t->vpn.private_key) < 0 ||
+	    key_zero(t->vpn.private_key))
+		ERR("vpn.private_key: a WireGuard key (32 bytes, base64) is required");
+	addr = get_str(j, "address");
+	if (addr == NULL || netstate_parse_cidr(addr, 1, 0, &t->vpn.address) < 0)
+		ERR("vpn.address: the gateway's tunnel address with prefix (e.g. 10.99.0.1/24)");
+	if (check_vpn_address(t, &t->vpn.address, err, errlen) < 0)
+		return -EINVAL;
+	peers = json_object_get(j, "peers");
+	if (peers != NULL && (!json_is_array(peers) || json_array_size(peers) > NET_VPN_PEERS_MAX))
+		ERR("vpn.peers: an array of at most %d", NET_VPN_PEERS_MAX);
+	if (json_array_size(peers) &&
+	    (t->vpn.peers = calloc(json_array_size(peers), sizeof(*t->vpn.peers))) == NULL)
+		ERR("out of memory");
+	json_array_foreach(peers, i, n) {
+		if (parse_vpn_peer(n, i, t, err, errlen) < 0)
+			return -EINVAL;
+		t->vpn.n_peers++;
+	}
+	t->vpn.enabled = 1;
+	return 0;
+fail:
+	return -EINVAL;
+}
+
 static int
 rule_cmp(const void *a, const void *b)
 {
@@ -506,7 +737,7 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 	char why[200];
 	static const char *const fields[] = {"tenant", "mode", "networks", "external", "addresses",
 					     "forwards", "rules", "role", "remote_ports", "ids",
-					     NULL};
+					     "vpn", NULL};
 	const char *tenant, *mode;
 	const json_t *rules;
 	size_t i;
@@ -567,6 +798,8 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 		for (i = 0; i < out->n_rules; i++)
 			out->rules[i].priority /= 2048u;
 	}
+	if (parse_vpn(json_object_get(j, "vpn"), out, err, errlen) < 0)
+		goto fail;
 	return 0;
 fail:
 	netstate_free(out);
@@ -586,6 +819,9 @@ netstate_free(struct net_tenant *t)
 	t->n_remote = 0;
 	free(t->ids_rules);
 	t->ids_rules = NULL;
+	free(t->vpn.peers);
+	/* The private key goes with the state. */
+	explicit_bzero(&t->vpn, sizeof(t->vpn));
 }
 
 static json_t *
@@ -604,6 +840,52 @@ ip_json(uint32_t a)
 
 	netstate_ip(a, ip, sizeof(ip));
 	return json_string(ip);
+}
+
+static json_t *
+cidrs_json(const struct net_cidr *c, unsigned n)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, cidr_json(&c[i]));
+	return a;
+}
+
+static json_t *
+vpn_json(const struct net_vpn *v)
+{
+	char key[45];
+	json_t *o, *peers = json_array();
+
+	for (unsigned i = 0; i < v->n_peers; i++) {
+		const struct net_vpn_peer *p = &v->peers[i];
+		json_t *po;
+
+		netstate_key_encode(p->public_key, key);
+		po = json_pack("{s:s, s:o, s:o}", "public_key", key, "allowed_ips",
+			       cidrs_json(p->allowed, p->n_allowed), "reach",
+			       cidrs_json(p->reach, p->n_reach));
+		if (p->expires)
+			json_object_set_new(po, "expires", json_integer(p->expires));
+		json_array_append_new(peers, po);
+	}
+	netstate_key_encode(v->private_key, key);
+	o = json_pack("{s:i, s:s, s:o, s:o}", "listen_port", v->listen_port, "private_key", key,
+		      "address", cidr_json(&v->address), "peers", peers);
+	explicit_bzero(key, sizeof(key));
+	return o;
+}
+
+void
+netstate_redact(json_t *j)
+{
+	json_t *v = json_object_get(j, "vpn"), *k = json_object_get(v, "private_key");
+
+	/* jansson's copy of the string is freed, not wiped: it was only
+	 * ever in this process's heap, like the state itself. */
+	if (k != NULL)
+		json_object_del(v, "private_key");
 }
 
 json_t *
@@ -689,5 +971,7 @@ netstate_to_json(const struct net_tenant *t)
 			json_object_set_new(ids, "custom_rules", json_string(t->ids_rules));
 		json_object_set_new(j, "ids", ids);
 	}
+	if (t->vpn.enabled)
+		json_object_set_new(j, "vpn", vpn_json(&t->vpn));
 	return j;
 }

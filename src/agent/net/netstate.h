@@ -25,6 +25,9 @@
 #define NET_REMOTE_MAX 4096  /* VM ports on other hosts (DHCP leases) */
 #define NET_VNI_MAX 16777215
 #define NET_IDS_RULES_MAX (64 * 1024) /* a tenant's own IDS rules, bytes */
+#define NET_VPN_PEERS_MAX 256 /* road-warrior peers of the tenant's gateway */
+#define NET_VPN_CIDRS_MAX 16  /* allowed_ips, and reach, per peer */
+#define NET_VPN_KEY_LEN 32    /* a Curve25519 key */
 
 enum net_fw_mode { NET_FW_NAMESPACE, NET_FW_VM };
 /* Where a tenant's network lives on this host (docs/hosts.md): the home
@@ -80,6 +83,32 @@ struct net_forward {
 	uint16_t to_port;
 };
 
+/*
+ * A peer of the tenant's WireGuard gateway (docs/networks.md, "VPN"):
+ * allowed are the tunnel addresses it may send from (its AllowedIPs at the
+ * gateway), reach what it may get to on the tenant's networks (enforced
+ * by nftables, whatever the peer routes into its tunnel).
+ */
+struct net_vpn_peer {
+	uint8_t public_key[NET_VPN_KEY_LEN];
+	unsigned n_allowed;
+	struct net_cidr allowed[NET_VPN_CIDRS_MAX];
+	unsigned n_reach;
+	struct net_cidr reach[NET_VPN_CIDRS_MAX];
+	long long expires; /* unix seconds; 0 = never */
+};
+
+/* The gateway: on when enabled. The private key is a secret: it goes only
+ * to the gateway's UAPI socket and the agent's own 0600 state file. */
+struct net_vpn {
+	int enabled;
+	uint16_t listen_port; /* UDP, on the tenant's external address */
+	uint8_t private_key[NET_VPN_KEY_LEN];
+	struct net_cidr address; /* the gateway's tunnel address and prefix */
+	unsigned n_peers;
+	struct net_vpn_peer *peers; /* owned */
+};
+
 struct net_tenant {
 	char tenant[NET_TENANT_MAX + 1];
 	char hash[11]; /* 10 hex digits naming its external port */
@@ -106,6 +135,7 @@ struct net_tenant {
 	 * own rule text (Suricata syntax, checked by the sensor, not here). */
 	int ids_off;
 	char *ids_rules; /* owned, NULL = none */
+	struct net_vpn vpn;
 };
 
 /* Validates a tenant key: 1..32 of [a-z0-9-], not starting with '-'. */
@@ -120,8 +150,21 @@ int netstate_parse_cidr(const char *s, int want_prefix, int network, struct net_
 int netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen);
 void netstate_free(struct net_tenant *t);
 
-/* The request form again (persisted by the agent, replayed at start). */
+/* The request form again (persisted by the agent, replayed at start). It
+ * holds the VPN's private key: only for the agent's own 0600 file; a view
+ * goes through netstate_redact first. */
 json_t *netstate_to_json(const struct net_tenant *t);
+
+/* Remove vpn.private_key from a netstate_to_json object (a view). */
+void netstate_redact(json_t *j);
+
+/* Standard base64 of a 32-byte key (44 characters, one '=') and back: 0
+ * or -EINVAL (also for a non-canonical encoding). */
+int netstate_key_decode(const char *s, uint8_t out[NET_VPN_KEY_LEN]);
+void netstate_key_encode(const uint8_t key[NET_VPN_KEY_LEN], char out[45]);
+
+/* Is the peer cut off at now (unix seconds)? */
+int netstate_vpn_expired(const struct net_vpn_peer *p, long long now);
 
 /* Helpers for generated text. */
 void netstate_ip(uint32_t a, char *out, size_t len);

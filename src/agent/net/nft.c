@@ -68,6 +68,39 @@ rule(FILE *f, const struct net_rule *r)
 	free(line);
 }
 
+static void
+cidr_set(FILE *f, const struct net_cidr *c, unsigned n)
+{
+	fputs("{ ", f);
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", f);
+		cidr(f, &c[i]);
+	}
+	fputs(" }", f);
+}
+
+/* Road warriors: a peer's packets (their source is one of its AllowedIPs
+ * at the gateway: WireGuard's cryptokey routing drops any other) reach
+ * only its "reach". Whatever the peer itself routes into its tunnel. */
+static void
+vpn_chain(FILE *f, const struct net_vpn *v, long long now)
+{
+	fputs("\tchain vpn {\n", f);
+	for (unsigned i = 0; i < v->n_peers; i++) {
+		const struct net_vpn_peer *pe = &v->peers[i];
+
+		if (netstate_vpn_expired(pe, now))
+			continue;
+		fputs("\t\tip saddr ", f);
+		cidr_set(f, pe->allowed, pe->n_allowed);
+		fputs(" ip daddr ", f);
+		cidr_set(f, pe->reach, pe->n_reach);
+		fputs(" accept\n", f);
+	}
+	fputs("\t}\n", f);
+}
+
 char *
 nft_firewall(const struct net_tenant *t, const struct nft_ports *p)
 {
@@ -84,14 +117,34 @@ nft_firewall(const struct net_tenant *t, const struct nft_ports *p)
 	/* The firewall itself: reachable only for ping from inside. */
 	fputs("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n"
 	      "\t\tct state established,related accept\n\t\tiifname \"lo\" accept\n", f);
-	fprintf(f, "\t\tiifname \"%s\" icmp type echo-request accept\n\t}\n", p->in_glob);
+	fprintf(f, "\t\tiifname \"%s\" icmp type echo-request accept\n", p->in_glob);
+	/* The VPN gateway's port, on the tenant's own external address. */
+	if (p->wg != NULL) {
+		fprintf(f, "\t\tiifname \"%s\" ip daddr ", p->ext);
+		ip(f, t->ext_address);
+		fprintf(f, " udp dport %u accept\n", t->vpn.listen_port);
+	}
+	fputs("\t}\n", f);
 
-	fputs("\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n"
-	      "\t\tct state invalid drop\n\t\tct state established,related accept\n", f);
+	fputs("\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n",
+	      f);
+	/* Full-size TCP through the tunnel: SYNs both ways (a SYN-ACK is
+	 * already established) get the MSS of the route's MTU. */
+	if (p->wg != NULL)
+		fprintf(f,
+			"\t\tiifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n"
+			"\t\toifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n",
+			p->wg, p->wg);
+	fputs("\t\tct state invalid drop\n\t\tct state established,related accept\n", f);
 	/* Between the tenant's own networks: the same customer. */
 	fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" accept\n", p->in_glob, p->in_glob);
 	fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump ingress\n", p->ext, p->in_glob);
-	fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump egress\n\t}\n", p->in_glob, p->ext);
+	fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump egress\n", p->in_glob, p->ext);
+	if (p->wg != NULL)
+		fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump vpn\n", p->wg, p->in_glob);
+	fputs("\t}\n", f);
+	if (p->wg != NULL)
+		vpn_chain(f, &t->vpn, p->now);
 
 	/* Rules in priority order; ingress falls through to the policy (drop). */
 	fputs("\tchain ingress {\n", f);

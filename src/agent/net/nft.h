@@ -24,6 +24,10 @@ struct nft_ports {
 	const char *ext;
 	const char *in[NET_NETWORKS_MAX];
 	const char *in_glob; /* matches every first port, e.g. "in-*" */
+	/* The tenant's WireGuard interface (t->vpn), NULL = none; peers
+	 * expired at now (unix seconds) get no rule. */
+	const char *wg;
+	long long now;
 };
 
 /* The firewall's rule set (table inet cloudlet). Returns a malloc'd string
