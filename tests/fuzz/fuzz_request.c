@@ -214,15 +214,15 @@ check_resolved(const struct vm_request *r, const struct service *s)
 	CHECK(strcmp(row.image, r->image[0] ? r->image : s->image) == 0);
 	/* Ids, owner, state and user_data are the caller's to fill. */
 	CHECK(row.id[0] == '\0' && row.tenant_id[0] == '\0' && row.state[0] == '\0');
-	CHECK(row.user_data == NULL);
+	CHECK(row.user_data == NULL && row.ssh_keys == NULL);
 }
 
 static void
 fuzz_vm_create(const json_t *j, const struct service *s)
 {
-	static const char *const allowed[] = {"name",	    "service",	"vcpus",
-					      "memory_mib", "disk_gib", "image",
-					      "user_data",  NULL};
+	static const char *const allowed[] = {
+		"name",	     "service",	 "vcpus", "memory_mib",	   "disk_gib", "image",
+		"user_data", "networks", "group", "anti_affinity", "keys",     NULL};
 	struct vm_request r;
 	char err[256] = "";
 	json_t *ud;
@@ -238,6 +238,10 @@ fuzz_vm_create(const json_t *j, const struct service *s)
 	CHECK(plain_string(j, "service") != NULL);
 	CHECK(strcmp(r.service, plain_string(j, "service")) == 0);
 	CHECK(r.image[0] == '\0' || name_ok(r.image));
+	/* A placement group is a name; anti-affinity needs one. */
+	CHECK(r.group[0] == '\0' || name_ok(r.group));
+	CHECK(!r.anti_affinity || r.group[0] != '\0');
+	CHECK(r.keys == NULL || json_array_size(r.keys) <= REQ_KEYS_MAX);
 	CHECK(r.vcpus == 0 || in(r.vcpus, 1, 1024));
 	CHECK(r.memory_mib == 0 || in(r.memory_mib, 64, MIB_MAX));
 	CHECK(r.disk_gib == 0 || in(r.disk_gib, 1, GIB_MAX));
