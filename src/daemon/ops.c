@@ -911,9 +911,16 @@ reconcile_host(const char *host_id, json_t *agent_vms)
 		}
 	}
 	json_array_foreach(records, k, rec) {
+		const char *rid = json_string_value(json_object_get(rec, "id"));
 		json_t *full = NULL;
 
-		if (store_vm_get(NULL, json_string_value(json_object_get(rec, "id")), &full) == 0)
+		/* An operation's check comes before the record is read: one that
+		 * ended in between has written the record already (a create's
+		 * ready), and a record read before it would be taken for the
+		 * truth and overwrite that with the older list. */
+		if (store_vm_has_active_op(rid))
+			continue;
+		if (store_vm_get(NULL, rid, &full) == 0)
 			reconcile_record(host_id, full, agent_vms);
 		json_decref(full);
 	}
