@@ -164,15 +164,11 @@ store_token_list(const char *tenant_id)
 int
 store_token_revoke(const char *tenant_id, const char *id)
 {
-	if (tenant_id == NULL)
-		return db_scalar(db_prep("SELECT count(*) FROM tokens WHERE id = ?", "s", id)) != 1
-			       ? -ENOENT
-			       : db_run(db_prep("DELETE FROM tokens WHERE id = ?", "s", id));
-	if (db_scalar(db_prep("SELECT count(*) FROM tokens WHERE id = ? AND tenant_id = ?", "ss", id,
-			      tenant_id)) != 1)
-		return -ENOENT;
-	return db_run(db_prep("DELETE FROM tokens WHERE id = ? AND tenant_id = ?", "ss", id,
-			      tenant_id));
+	/* tenant_id NULL: any token (the operator). */
+	int r = db_run(db_prep("DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2)",
+			       "ss", id, tenant_id));
+
+	return r < 0 ? r : db_changes() == 0 ? -ENOENT : 0;
 }
 
 int

@@ -47,12 +47,11 @@ store_key_list(const char *tenant_id)
 int
 store_key_delete(const char *tenant_id, const char *id)
 {
-	if (db_scalar(db_prep("SELECT count(*) FROM ssh_keys WHERE tenant_id = ?1 AND "
-			      "(id = ?2 OR name = ?2)",
-			      "ss", tenant_id, id)) != 1)
-		return -ENOENT;
-	return db_run(db_prep("DELETE FROM ssh_keys WHERE tenant_id = ?1 AND (id = ?2 OR name = ?2)",
-			      "ss", tenant_id, id));
+	int r = db_run(db_prep("DELETE FROM ssh_keys WHERE tenant_id = ?1 AND "
+			       "(id = ?2 OR name = ?2)",
+			       "ss", tenant_id, id));
+
+	return r < 0 ? r : db_changes() == 0 ? -ENOENT : 0;
 }
 
 int
