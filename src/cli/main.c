@@ -13,6 +13,7 @@
 #include "cmd_host.h"
 #include "cmd_site.h"
 #include "cmd_ids.h"
+#include "cmd_idssup.h"
 #include "cmd_key.h"
 #include "cmd_token.h"
 #include "cmd_net.h"
@@ -93,6 +94,10 @@ static const struct cli_cmd cmds[] = {
     {"ids rules clear", "", cmd_ids_rules_clear},
     {"ids status", "", cmd_ids_status},
     {"ids alerts", "[--vm VM] [--sid N] [--severity N] [--limit N]", cmd_ids_alerts},
+    {"ids suppress list", "[--tenant ID]", cmd_ids_sup_list},
+    {"ids suppress add", "SID [--gid N] [--by-src IP[/N] | --by-dst IP[/N]] [--ttl SECONDS] [--tenant ID]",
+     cmd_ids_sup_add},
+    {"ids suppress delete", "ID [--tenant ID]", cmd_ids_sup_delete},
     {"host list", "", cmd_host_list},
     {"host evacuate", "HOST [--no-wait]", cmd_host_evacuate},
     {"host show", "HOST", cmd_host_show},

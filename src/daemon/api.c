@@ -726,6 +726,9 @@ const struct http_route api_routes[] = {
 	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
 	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},
 	{"GET", "/v1/ids/alerts", AUTH_ANY, api_ids_alerts},
+	{"GET", "/v1/ids/suppressions", AUTH_ANY, api_ids_sup_list},
+	{"POST", "/v1/ids/suppressions", AUTH_ANY, api_ids_sup_add},
+	{"DELETE", "/v1/ids/suppressions/{id}", AUTH_ANY, api_ids_sup_delete},
 	/* Before /v1/hosts/{id}: the first route whose path matches wins. */
 	{"GET", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_list},
 	{"POST", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_create},

@@ -84,6 +84,12 @@ netplan_desired(const char *tenant_id)
 		if (cr != NULL && cr[0] != '\0')
 			json_object_set_new(json_object_get(d, "ids"), "custom_rules", json_string(cr));
 		json_decref(o);
+		/* Its suppressions that have not expired (the sensor drops the
+		 * rest itself once they expire). */
+		o = store_ids_sup_list(tenant_id, 1, (long long)time(NULL));
+		if (json_array_size(o) > 0)
+			json_object_set(json_object_get(d, "ids"), "suppress", o);
+		json_decref(o);
 	}
 	if (strchr(store_net_pool(), '/'))
 		snprintf(prefix, sizeof(prefix), "%s", strchr(store_net_pool(), '/') + 1);

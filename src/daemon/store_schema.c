@@ -184,6 +184,13 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
+	/* 9: a tenant's intrusion detection suppressions (store_ids.h). */
+	"CREATE TABLE ids_suppressions ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  sid INTEGER NOT NULL, gid INTEGER NOT NULL, track TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '', expires INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE INDEX ids_suppressions_tenant ON ids_suppressions (tenant_id);",
 };
 
 /*
@@ -356,6 +363,13 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at BIGINT;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
+	/* 9: as SQLite's step 9 (intrusion detection suppressions). */
+	"CREATE TABLE ids_suppressions ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  sid BIGINT NOT NULL, gid BIGINT NOT NULL, track TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '', expires BIGINT NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE INDEX ids_suppressions_tenant ON ids_suppressions (tenant_id);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

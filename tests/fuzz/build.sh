@@ -66,7 +66,7 @@ mkdir -p "$OUT/corpus/netstate"
 # shellcheck disable=SC2086
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common -Isrc/agent/base -Isrc/agent/engine -Isrc/agent/net \
 	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/net/netstate.c src/agent/net/nft.c \
-	src/common/jsonv.c -ljansson
+	src/common/jsonv.c src/common/idssup.c -ljansson
 echo "built $OUT/fuzz_netstate"
 # The JSON line reader of the control socket and of QMP (msg.c, fed in
 # pieces and through a socketpair), and the QMP client's reading of what

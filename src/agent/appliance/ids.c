@@ -429,6 +429,10 @@ net_config(const struct net_tenant *st, const struct net_network *n, const char 
 			assigned, "routers", routers, "memcap_bytes", (json_int_t)conf.memcap);
 	if (cfg != NULL && st->ids_rules != NULL)
 		json_object_set_new(cfg, "custom_rules", json_string(st->ids_rules));
+	/* The tenant's suppressions (idssup.h): the sensor's gate drops what
+	 * they match before an alert is written. */
+	if (cfg != NULL && st->ids_suppress != NULL)
+		json_object_set(cfg, "suppress", st->ids_suppress);
 	if (cfg != NULL && dhcp_mac != NULL) {
 		netstate_ip(n->dhcp_server, ip, sizeof(ip));
 		json_object_set_new(cfg, "dhcp_server",

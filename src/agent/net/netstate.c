@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idssup.h"
 #include "jsonv.h"
 
 #define ERR(...)                                                                         \
@@ -463,12 +464,13 @@ fail:
 	return -EINVAL;
 }
 
-/* "ids": {"enabled": bool, "custom_rules": string}; both optional. */
+/* "ids": {"enabled": bool, "custom_rules": string, "suppress": [...]
+ * (idssup.h)}; all optional. */
 static int
 parse_ids(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
 {
-	static const char *const fields[] = {"enabled", "custom_rules", NULL};
-	const json_t *en, *cr;
+	static const char *const fields[] = {"enabled", "custom_rules", "suppress", NULL};
+	const json_t *en, *cr, *sup;
 	char why[200];
 
 	if (j == NULL)
@@ -479,6 +481,13 @@ parse_ids(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
 	if (en != NULL && !json_is_boolean(en))
 		ERR("ids.enabled: true or false");
 	t->ids_off = json_is_false(en);
+	sup = json_object_get(j, "suppress");
+	if (sup != NULL) {
+		if (idssup_check_list(sup, why, sizeof(why)) < 0)
+			ERR("ids.%s", why);
+		if (json_array_size(sup) > 0 && (t->ids_suppress = json_deep_copy(sup)) == NULL)
+			ERR("out of memory");
+	}
 	cr = json_object_get(j, "custom_rules");
 	if (cr == NULL)
 		return 0;
@@ -819,6 +828,8 @@ netstate_free(struct net_tenant *t)
 	t->n_remote = 0;
 	free(t->ids_rules);
 	t->ids_rules = NULL;
+	json_decref(t->ids_suppress);
+	t->ids_suppress = NULL;
 	free(t->vpn.peers);
 	/* The private key goes with the state. */
 	explicit_bzero(&t->vpn, sizeof(t->vpn));
@@ -964,11 +975,13 @@ netstate_to_json(const struct net_tenant *t)
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(j, "rules", a);
-	if (t->ids_off || t->ids_rules != NULL) {
+	if (t->ids_off || t->ids_rules != NULL || t->ids_suppress != NULL) {
 		json_t *ids = json_pack("{s:b}", "enabled", !t->ids_off);
 
 		if (t->ids_rules != NULL)
 			json_object_set_new(ids, "custom_rules", json_string(t->ids_rules));
+		if (t->ids_suppress != NULL)
+			json_object_set(ids, "suppress", t->ids_suppress);
 		json_object_set_new(j, "ids", ids);
 	}
 	if (t->vpn.enabled)

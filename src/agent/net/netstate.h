@@ -135,6 +135,7 @@ struct net_tenant {
 	 * own rule text (Suricata syntax, checked by the sensor, not here). */
 	int ids_off;
 	char *ids_rules; /* owned, NULL = none */
+	json_t *ids_suppress; /* owned, NULL = none (idssup.h) */
 	struct net_vpn vpn;
 };
 
