@@ -96,6 +96,13 @@ struct net_vpn_peer {
 	unsigned n_reach;
 	struct net_cidr reach[NET_VPN_CIDRS_MAX];
 	long long expires; /* unix seconds; 0 = never */
+	/* Site to site: networks behind the peer (an office router). They are
+	 * added to its AllowedIPs, routed into the tunnel in the firewall
+	 * namespace, and the tenant's networks may send to them (no NAT). */
+	unsigned n_routes;
+	struct net_cidr routes[NET_VPN_CIDRS_MAX];
+	uint32_t endpoint;       /* where to send first (0 = wait for the peer) */
+	uint16_t endpoint_port;
 };
 
 /* The gateway: on when enabled. The private key is a secret: it goes only
