@@ -4,6 +4,7 @@
 #include "api_host.h"
 #include "api_ids.h"
 #include "api_keys.h"
+#include "api_vpn.h"
 #include "api_tokens.h"
 #include "api_migrate.h"
 #include "api_net.h"
@@ -721,6 +722,15 @@ const struct http_route api_routes[] = {
 	{"POST", "/v1/keys", AUTH_TENANT, api_key_add},
 	{"GET", "/v1/keys/{id}", AUTH_TENANT, api_key_get},
 	{"DELETE", "/v1/keys/{id}", AUTH_TENANT, api_key_delete},
+	{"GET", "/v1/vpn", AUTH_TENANT, api_vpn_list},
+	{"POST", "/v1/vpn", AUTH_TENANT, api_vpn_create},
+	{"GET", "/v1/vpn/{id}", AUTH_TENANT, api_vpn_get},
+	{"DELETE", "/v1/vpn/{id}", AUTH_TENANT, api_vpn_delete},
+	{"GET", "/v1/vpn/{id}/peers", AUTH_TENANT, api_vpn_peer_list},
+	{"POST", "/v1/vpn/{id}/peers", AUTH_TENANT, api_vpn_peer_add},
+	{"GET", "/v1/vpn/{id}/peers/{id2}", AUTH_TENANT, api_vpn_peer_get},
+	{"DELETE", "/v1/vpn/{id}/peers/{id2}", AUTH_TENANT, api_vpn_peer_delete},
+	{"GET", "/v1/vpn/{id}/peers/{id2}/config", AUTH_TENANT, api_vpn_peer_config},
 	{"GET", "/v1/ids", AUTH_ANY, api_ids_get},
 	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
 	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},

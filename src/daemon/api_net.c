@@ -13,6 +13,7 @@
 #include "request.h"
 #include "store.h"
 #include "store_net.h"
+#include "vpnplan.h"
 
 static void
 failed(struct http_resp *resp, int r, const char *what)
@@ -161,7 +162,12 @@ api_net_delete(struct http_req *req, struct http_resp *resp)
 void
 api_rule_list(struct http_req *req, struct http_resp *resp)
 {
+	json_t *vpn = vpnplan_rule(req->who.tenant_id);
+
 	resp->json = store_rule_list(req->who.tenant_id);
+	/* The VPN gateway's port: the platform's rule, shown, not deletable. */
+	if (vpn != NULL)
+		json_array_insert_new(resp->json, 0, vpn);
 }
 
 static int

@@ -184,6 +184,26 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
+	/* 9: VPN channels (docs/networks.md, "VPN channels"): a tenant's
+	 * gateway (its port, tunnel pool and public key: the private key is a
+	 * file of the daemon's, store_vpn.h), its channels and their peers
+	 * (public keys only). */
+	"CREATE TABLE vpn_gateways ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  listen_port INTEGER NOT NULL, pool TEXT NOT NULL, public_key TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vpn_channels ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL, network_id TEXT, vms TEXT NOT NULL DEFAULT '[]',"
+	"  remote_cidrs TEXT NOT NULL DEFAULT '[]', dns TEXT NOT NULL DEFAULT '',"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));"
+	"CREATE TABLE vpn_peers ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  channel_id TEXT NOT NULL REFERENCES vpn_channels(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, public_key TEXT NOT NULL, address TEXT NOT NULL,"
+	"  endpoint TEXT NOT NULL DEFAULT '', expires_at INTEGER, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, public_key), UNIQUE (tenant_id, address),"
+	"  UNIQUE (channel_id, name));",
 };
 
 /*
@@ -356,6 +376,23 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at BIGINT;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
+	/* 9: as SQLite's step 9 (VPN channels). */
+	"CREATE TABLE vpn_gateways ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  listen_port BIGINT NOT NULL, pool TEXT NOT NULL, public_key TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vpn_channels ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL, network_id TEXT, vms TEXT NOT NULL DEFAULT '[]',"
+	"  remote_cidrs TEXT NOT NULL DEFAULT '[]', dns TEXT NOT NULL DEFAULT '',"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));"
+	"CREATE TABLE vpn_peers ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  channel_id TEXT NOT NULL REFERENCES vpn_channels(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, public_key TEXT NOT NULL, address TEXT NOT NULL,"
+	"  endpoint TEXT NOT NULL DEFAULT '', expires_at BIGINT, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, public_key), UNIQUE (tenant_id, address),"
+	"  UNIQUE (channel_id, name));",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
