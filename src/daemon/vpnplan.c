@@ -115,7 +115,7 @@ vpnplan_agent(const char *tenant_id)
 				json_decref(reach); /* nothing left to reach: not a peer */
 				continue;
 			}
-			o = json_pack("{s:s, s:[s++], s:o}", "public_key", str(p, "public_key"),
+			o = json_pack("{s:s, s:[s+], s:o}", "public_key", str(p, "public_key"),
 				      "allowed_ips", str(p, "address"), "/32", "reach", reach);
 			if (json_is_integer(json_object_get(p, "expires_at")))
 				json_object_set(o, "expires", json_object_get(p, "expires_at"));
