@@ -26,6 +26,7 @@
 #include "request.h"
 #include "store_host.h"
 #include "store_keys.h"
+#include "store_vpn.h"
 #include "util.h"
 
 struct quota api_default_quota = {8, 8192, 100, 10};
@@ -241,6 +242,7 @@ h_tenant_delete(struct http_req *req, struct http_resp *resp)
 		store_failed(resp, r, "tenant");
 		return;
 	}
+	store_vpn_gateway_forget(req->id); /* its rows went with the tenant */
 	resp->status = 204;
 	store_event(req->who.actor, req->id, "tenant.delete", req->id, "succeeded", "");
 }

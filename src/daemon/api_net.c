@@ -13,6 +13,7 @@
 #include "request.h"
 #include "store.h"
 #include "store_net.h"
+#include "store_vpn.h"
 #include "vpnplan.h"
 
 static void
@@ -105,6 +106,12 @@ api_net_create(struct http_req *req, struct http_resp *resp)
 			   "10.5.0.0/24");
 		goto out;
 	}
+	if (store_vpn_net_clash(req->who.tenant_id, cidr) < 0) {
+		http_error(resp, 409, "conflict",
+			   "cidr overlaps the tenant's VPN tunnel pool or a VPN channel's remote "
+			   "networks");
+		goto out;
+	}
 	r = store_net_create(req->who.tenant_id, name, cidr, &resp->json);
 	if (r < 0) {
 		failed(resp, r, "network");
@@ -142,6 +149,11 @@ api_net_delete(struct http_req *req, struct http_resp *resp)
 	if (strcmp(s(n, "name"), "default") == 0) {
 		json_decref(n);
 		http_error(resp, 409, "conflict", "the default network goes only with the tenant");
+		return;
+	}
+	if (store_vpn_net_users(req->who.tenant_id, s(n, "id")) > 0) {
+		json_decref(n);
+		http_error(resp, 409, "conflict", "a VPN channel uses the network: delete it first");
 		return;
 	}
 	r = store_net_delete(req->who.tenant_id, s(n, "id"));

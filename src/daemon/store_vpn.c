@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "netstate.h"
@@ -118,6 +119,52 @@ store_vpn_gateway_ensure(const char *tenant_id, const json_t *avoid, json_t **ou
 	if (r < 0)
 		return r;
 	return store_vpn_gateway_get(tenant_id, out);
+}
+
+void
+store_vpn_gateway_forget(const char *tenant_id)
+{
+	char path[1200];
+
+	if (key_path(tenant_id, path, sizeof(path)) == 0)
+		unlink(path);
+}
+
+static int
+clash(const struct net_cidr *a, const char *text)
+{
+	struct net_cidr b;
+
+	return text != NULL && netstate_parse_cidr(text, 1, 0, &b) == 0 &&
+	       (netstate_in(a, b.addr) || netstate_in(&b, a->addr));
+}
+
+int
+store_vpn_net_clash(const char *tenant_id, const char *cidr)
+{
+	json_t *gw = NULL, *chans, *c, *r;
+	struct net_cidr a;
+	size_t i, k;
+	int hit = 0;
+
+	if (cidr == NULL || netstate_parse_cidr(cidr, 1, 0, &a) < 0)
+		return 0;
+	if (store_vpn_gateway_get(tenant_id, &gw) == 0)
+		hit = clash(&a, json_string_value(json_object_get(gw, "pool")));
+	json_decref(gw);
+	chans = store_vpn_channel_list(tenant_id);
+	json_array_foreach(chans, i, c) json_array_foreach(json_object_get(c, "remote_cidrs"), k, r)
+		hit |= clash(&a, json_string_value(r));
+	json_decref(chans);
+	return hit ? -EADDRINUSE : 0;
+}
+
+int64_t
+store_vpn_net_users(const char *tenant_id, const char *network_id)
+{
+	return db_scalar(db_prep("SELECT count(*) FROM vpn_channels WHERE tenant_id = ? AND "
+				 "network_id = ?",
+				 "ss", tenant_id, network_id));
 }
 
 #define CH_COLS                                                                          \

@@ -34,6 +34,17 @@ int store_vpn_gateway_get(const char *tenant_id, json_t **out);
 /* The gateway's private key, base64 (45 bytes; the caller wipes it). */
 int store_vpn_gateway_key(const char *tenant_id, char out[45]);
 
+/* The gateway's key file goes with the tenant (its rows cascade). */
+void store_vpn_gateway_forget(const char *tenant_id);
+
+/*
+ * Is cidr (a network the tenant wants) in conflict with its VPN: -EADDRINUSE
+ * when it overlaps the tunnel pool or a channel's remote CIDRs, else 0.
+ */
+int store_vpn_net_clash(const char *tenant_id, const char *cidr);
+/* The number of channels on a network (it cannot go while there are). */
+int64_t store_vpn_net_users(const char *tenant_id, const char *network_id);
+
 struct vpn_channel_row {
 	char tenant_id[24];
 	char name[64];

@@ -12,11 +12,14 @@
 #   `cloudlet firewall rule list`;
 # - a key pair made by the API is in that response only (the config
 #   downloaded again has the placeholder);
-# - vm-client: reaches its VM, not the other VM;
+# - vm-client: reaches its VM, not the other VM (also with the client's
+#   AllowedIPs widened, and after an agent restart); an expiring peer is
+#   cut off;
 # - network-network: a VM pings a host of the office LAN and back, and
 #   the office host sees the VM's own address (no NAT);
 # - tenant B gets 404 on A's channel and peer ids and cannot add peers;
-# - bad input: a clear 4xx, nothing changed; the peer limit;
+# - bad input: a clear 4xx, nothing changed; the peer limit; networks
+#   that clash with the VPN are refused, a network in use stays;
 # - no private key in the database, the logs or the events.
 . "$(dirname "$0")/lib.sh"
 
@@ -217,7 +220,30 @@ ip netns exec "$OUT" curl -s -o /dev/null --max-time 5 "http://$IP2/" || fail "v
 out_ping "$IP1" && fail "vm-client reaches another VM"
 ip netns exec "$OUT" curl -s -o /dev/null --max-time 3 "http://$IP1/" && fail "vm-client gets another VM's page"
 log "vm-client: web2 yes, web1 no (also with AllowedIPs widened)"
+
+# An agent restart: the gateway comes back with the same key and peers.
+agent_stop
+agent_start
+expect_api 200 GET /v1/vpn/dbonly "$A"
+expect_eq "$(jq -r .gateway.public_key <<<"$BODY")" "$GW_PUB" "gateway key after an agent restart"
+tries out_ping "$IP2" || fail "vm-client: no ping after an agent restart"
+out_ping "$IP1" && fail "vm-client reaches another VM after an agent restart"
+log "agent restart: same gateway key, the tunnel works"
 wgq "$OUT" "$T/$OIF.conf" down || true
+
+# An expiring peer: refused once its time has passed.
+expect_api 201 POST /v1/vpn/dbonly/peers "$A" "{\"name\":\"dave\",\"public_key\":\"$(wg genkey | wg pubkey)\",\"expires\":$(($(date +%s) + 3))}"
+DAVE_IP=$(jq -r .address <<<"$BODY")
+ip netns exec "clf-$TA" nft list ruleset | grep -q "$DAVE_IP" || fail "no rule for dave"
+for _ in $(seq 40); do
+	api GET /v1/vpn/dbonly/peers/dave "$A"
+	[ "$(jq -r .expired <<<"$BODY")" = true ] &&
+		! ip netns exec "clf-$TA" nft list ruleset | grep -q "$DAVE_IP" && break
+	sleep 0.5
+done
+expect_eq "$(jq -r .expired <<<"$BODY")" true "dave expired"
+ip netns exec "clf-$TA" nft list ruleset | grep -q "$DAVE_IP" && fail "an expired peer's rule is left"
+log "an expired peer is cut off"
 
 # ---- network-network: the office ---------------------------------------
 wg genkey >"$T/office.key"
@@ -267,6 +293,14 @@ expect_api 404 POST /v1/vpn "$A" '{"name":"x","kind":"network-client","network":
 expect_api 409 POST /v1/vpn "$A" "{\"name\":\"x\",\"kind\":\"network-network\",\"remote\":{\"public_key\":\"$ALICE_PUB\",\"cidrs\":[\"10.0.0.0/16\"]}}"
 expect_api 409 POST /v1/vpn "$A" "{\"name\":\"x\",\"kind\":\"network-network\",\"remote\":{\"public_key\":\"$ALICE_PUB\",\"cidrs\":[\"192.168.77.128/25\"]}}"
 expect_api 409 POST /v1/vpn "$A" '{"name":"laptops","kind":"network-client"}'
+POOL=$(curl -s -H "Authorization: Bearer $A" "$URL/v1/vpn/laptops" | jq -r .gateway.pool)
+expect_api 409 POST /v1/networks "$A" "{\"name\":\"clash\",\"cidr\":\"$POOL\"}"
+expect_api 409 POST /v1/networks "$A" '{"name":"clash","cidr":"192.168.77.0/24"}'
+expect_api 201 POST /v1/networks "$A" '{"name":"lab"}'
+cli "$A" vpn create labvpn --kind network-client --network lab >/dev/null || fail "channel on lab"
+expect_api 409 DELETE /v1/networks/lab "$A"
+cli "$A" vpn delete labvpn >/dev/null || fail "delete labvpn"
+expect_api 204 DELETE /v1/networks/lab "$A"
 expect_api 200 GET /v1/vpn "$A"
 expect_eq "$(jq -c '[.[] | del(.peers)]' <<<"$BODY")" "$(jq -c '[.[] | del(.peers)]' <<<"$BEFORE")" "channels after bad input"
 expect_api 200 GET "/v1/vpn/$CH/peers" "$A"
