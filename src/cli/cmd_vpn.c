@@ -19,6 +19,7 @@
 
 #define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 #define PLACEHOLDER "PrivateKey = (your private key; the platform never has it)"
+#define PSK_PLACEHOLDER "PresharedKey = (your preshared key; given once, when made)"
 
 static const char *
 str(const json_t *o, const char *key)
@@ -202,19 +203,55 @@ peer_path(struct cli *c, char *out, size_t len, const char *ch, const char *peer
 	return cli_path(c, out, len, pre, peer, suffix);
 }
 
-/* The config with the PrivateKey placeholder replaced (malloc'd). */
+/* conf with a placeholder line replaced by "<field> = <value>"
+ * (malloc'd; conf is freed). */
 static char *
-fill_key(const char *conf, const char *priv)
+fill(char *conf, const char *placeholder, const char *field, const char *value)
 {
-	const char *at = strstr(conf, PLACEHOLDER);
+	const char *at = conf ? strstr(conf, placeholder) : NULL;
 	char *out = NULL;
 
-	if (at == NULL || priv == NULL)
-		return strdup(conf);
-	if (asprintf(&out, "%.*sPrivateKey = %s%s", (int)(at - conf), conf, priv,
-		     at + strlen(PLACEHOLDER)) < 0)
-		return NULL;
+	if (at == NULL || value == NULL)
+		return conf;
+	if (asprintf(&out, "%.*s%s = %s%s", (int)(at - conf), conf, field, value,
+		     at + strlen(placeholder)) < 0)
+		out = NULL;
+	sodium_memzero(conf, strlen(conf));
+	free(conf);
 	return out;
+}
+
+/* The downloaded config with the keys this computer holds filled in. */
+static char *
+fill_key(const char *conf, const char *priv, const char *psk)
+{
+	return fill(fill(strdup(conf), PLACEHOLDER, "PrivateKey", priv), PSK_PLACEHOLDER,
+		    "PresharedKey", psk);
+}
+
+/* A key from a file (wg genkey / wg genpsk), checked; 0 or -1. */
+static int
+read_key(const char *path, char out[WGKEY_B64])
+{
+	char *key = NULL;
+	size_t klen = 0;
+	int r = -1;
+
+	if (util_read_file(path, 256, &key, &klen) < 0) {
+		fprintf(stderr, "error: %s: cannot read it\n", path);
+		return -1;
+	}
+	while (klen > 0 && (key[klen - 1] == '\n' || key[klen - 1] == ' '))
+		key[--klen] = '\0';
+	if (!wgkey_valid(key))
+		fprintf(stderr, "error: %s: not a WireGuard key\n", path);
+	else {
+		memcpy(out, key, WGKEY_B64);
+		r = 0;
+	}
+	sodium_memzero(key, klen);
+	free(key);
+	return r;
 }
 
 /* Write text to path, mode 0600 from its creation on. */
@@ -306,9 +343,10 @@ cmd_vpn_peer_add(struct cli *c, int argc, char **argv)
 {
 	struct arg_opt o[] = {{"--public-key", ARG_STR}, {"--server-key", ARG_FLAG},
 			      {"--expires", ARG_UINT},	 {"--out", ARG_STR},
-			      {"--qr", ARG_FLAG}};
+			      {"--qr", ARG_FLAG},	 {"--psk", ARG_FLAG}};
 	const char *pos[2];
 	char path[API_PATH_MAX], cpath[API_PATH_MAX], priv[WGKEY_B64] = "", pub[WGKEY_B64];
+	char psk[WGKEY_B64] = "";
 	char fname[200], *conf = NULL;
 	const char *out_file;
 	json_t *body, *peer = NULL, *cj = NULL;
@@ -321,6 +359,16 @@ cmd_vpn_peer_add(struct cli *c, int argc, char **argv)
 	body = json_pack("{s:s}", "name", pos[1]);
 	if (o[2].seen)
 		json_object_set_new(body, "expires", json_integer(o[2].num));
+	/* A preshared key made here too (with --server-key: by the API). */
+	if (o[5].seen && o[1].seen)
+		json_object_set_new(body, "preshared_key", json_true());
+	else if (o[5].seen) {
+		if (wgkey_psk(psk) < 0) {
+			json_decref(body);
+			return CLI_FAIL;
+		}
+		json_object_set_new(body, "preshared_key", json_string(psk));
+	}
 	if (o[0].seen)
 		json_object_set_new(body, "public_key", json_string(o[0].str));
 	else if (!o[1].seen) {
@@ -345,11 +393,11 @@ cmd_vpn_peer_add(struct cli *c, int argc, char **argv)
 	if (o[1].seen) {
 		/* The API's pair: its config (with the key) comes this once. */
 		conf = strdup(str(peer, "config"));
-	} else if (priv[0] || o[3].seen || o[4].seen) {
+	} else if (priv[0] || psk[0] || o[3].seen || o[4].seen) {
 		if (peer_path(c, cpath, sizeof(cpath), pos[0], str(peer, "id"), "/config") < 0 ||
 		    api_json(&c->api, "GET", cpath, NULL, &cj) < 0)
 			goto out;
-		conf = fill_key(str(cj, "config"), priv[0] ? priv : NULL);
+		conf = fill_key(str(cj, "config"), priv[0] ? priv : NULL, psk[0] ? psk : NULL);
 	} else {
 		rc = CLI_OK; /* the customer's own key: nothing to write */
 		goto out;
@@ -363,6 +411,7 @@ out:
 		free(conf);
 	}
 	sodium_memzero(priv, sizeof(priv));
+	sodium_memzero(psk, sizeof(psk));
 	json_decref(cj);
 	json_decref(peer);
 	return rc;
@@ -439,10 +488,10 @@ cmd_vpn_peer_revoke(struct cli *c, int argc, char **argv)
 int
 cmd_vpn_peer_config(struct cli *c, int argc, char **argv)
 {
-	struct arg_opt o[] = {{"--key", ARG_STR}, {"--out", ARG_STR}, {"--qr", ARG_FLAG}};
-	char path[API_PATH_MAX], *key = NULL, *conf = NULL;
+	struct arg_opt o[] = {{"--key", ARG_STR}, {"--out", ARG_STR}, {"--qr", ARG_FLAG},
+			      {"--psk", ARG_STR}};
+	char path[API_PATH_MAX], key[WGKEY_B64] = "", psk[WGKEY_B64] = "", *conf = NULL;
 	const char *pos[2];
-	size_t klen = 0;
 	json_t *cj = NULL;
 	int rc = CLI_FAIL;
 
@@ -451,30 +500,16 @@ cmd_vpn_peer_config(struct cli *c, int argc, char **argv)
 	if (peer_path(c, path, sizeof(path), pos[0], pos[1], "/config") < 0 ||
 	    api_json(&c->api, "GET", path, NULL, &cj) < 0)
 		return CLI_FAIL;
-	/* The private key the customer holds (a `wg genkey` file), filled in
-	 * here: it never goes to the platform. */
-	if (o[0].seen) {
-		char pub[WGKEY_B64];
-
-		if (util_read_file(o[0].str, 256, &key, &klen) < 0) {
-			fprintf(stderr, "error: %s: cannot read it\n", o[0].str);
-			goto out;
-		}
-		while (klen > 0 && (key[klen - 1] == '\n' || key[klen - 1] == ' '))
-			key[--klen] = '\0';
-		if (wgkey_public(key, pub) < 0) {
-			fprintf(stderr, "error: %s: not a WireGuard private key\n", o[0].str);
-			goto out;
-		}
-	}
-	if ((conf = fill_key(str(cj, "config"), key)) == NULL)
+	/* The keys the customer holds (files from wg genkey, wg genpsk),
+	 * filled in here: they never go to the platform. */
+	if ((o[0].seen && read_key(o[0].str, key) < 0) || (o[3].seen && read_key(o[3].str, psk) < 0))
+		goto out;
+	if ((conf = fill_key(str(cj, "config"), key[0] ? key : NULL, psk[0] ? psk : NULL)) == NULL)
 		goto out;
 	rc = emit(conf, o[1].seen ? o[1].str : NULL, o[2].seen);
 out:
-	if (key != NULL) {
-		sodium_memzero(key, klen);
-		free(key);
-	}
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(psk, sizeof(psk));
 	if (conf != NULL) {
 		sodium_memzero(conf, strlen(conf));
 		free(conf);

@@ -93,12 +93,12 @@ static const struct cli_cmd cmds[] = {
     {"vpn list", "", cmd_vpn_list},
     {"vpn show", "CHANNEL", cmd_vpn_show},
     {"vpn delete", "CHANNEL", cmd_vpn_delete},
-    {"vpn peer add", "CHANNEL NAME [--public-key KEY | --server-key] [--expires UNIX_SECONDS] "
-		     "[--out FILE] [--qr]",
+    {"vpn peer add", "CHANNEL NAME [--public-key KEY | --server-key] [--psk] "
+		     "[--expires UNIX_SECONDS] [--out FILE] [--qr]",
      cmd_vpn_peer_add},
     {"vpn peer list", "CHANNEL", cmd_vpn_peer_list},
     {"vpn peer revoke", "CHANNEL PEER", cmd_vpn_peer_revoke},
-    {"vpn peer config", "CHANNEL PEER [--key PRIVATE_KEY_FILE] [--out FILE] [--qr]",
+    {"vpn peer config", "CHANNEL PEER [--key PRIVATE_KEY_FILE] [--psk PSK_FILE] [--out FILE] [--qr]",
      cmd_vpn_peer_config},
     {"ids show", "", cmd_ids_show},
     {"ids enable", "", cmd_ids_enable},

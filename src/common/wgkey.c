@@ -45,6 +45,19 @@ wgkey_generate(char priv[WGKEY_B64], char pub[WGKEY_B64])
 }
 
 int
+wgkey_psk(char psk[WGKEY_B64])
+{
+	unsigned char k[KEY_LEN];
+
+	if (sodium_init() < 0)
+		return -EIO;
+	randombytes_buf(k, sizeof(k));
+	sodium_bin2base64(psk, WGKEY_B64, k, KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+int
 wgkey_public(const char *priv, char pub[WGKEY_B64])
 {
 	unsigned char sk[KEY_LEN], pk[KEY_LEN];

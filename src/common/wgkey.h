@@ -12,6 +12,9 @@
 /* A new pair: the private key clamped as wg genkey does. 0 or -EIO. */
 int wgkey_generate(char priv[WGKEY_B64], char pub[WGKEY_B64]);
 
+/* A new preshared key (32 random bytes). 0 or -EIO. */
+int wgkey_psk(char psk[WGKEY_B64]);
+
 /* The public key of a private key; 0 or -EINVAL. */
 int wgkey_public(const char *priv, char pub[WGKEY_B64]);
 

@@ -382,12 +382,16 @@ out:
 void
 api_vpn_delete(struct http_req *req, struct http_resp *resp)
 {
-	json_t *c;
+	json_t *c, *peers, *p;
+	size_t i;
 
 	if (store_vpn_channel_get(req->who.tenant_id, req->id, &c) < 0) {
 		http_error(resp, 404, "not_found", "no such VPN channel");
 		return;
 	}
+	peers = store_vpn_peer_list(req->who.tenant_id, str(c, "id"));
+	json_array_foreach(peers, i, p) store_vpn_psk_forget(req->who.tenant_id, str(p, "id"));
+	json_decref(peers);
 	if (store_vpn_channel_delete(req->who.tenant_id, str(c, "id")) < 0) {
 		json_decref(c);
 		http_error(resp, 500, "internal", "the state store failed");
@@ -488,12 +492,17 @@ add_remote_peer(const char *tenant_id, const json_t *ch, const json_t *remote,
 
 /* The gateway's counters for each peer, from the agent's view. */
 static void
-add_status(json_t *peers, const json_t *status)
+add_status(const char *tenant_id, json_t *peers, const json_t *status)
 {
 	json_t *p, *s;
 	size_t i, k;
 
 	json_array_foreach(peers, i, p) {
+		char psk[45];
+
+		json_object_set_new(p, "preshared_key",
+				    json_boolean(store_vpn_psk_get(tenant_id, str(p, "id"), psk) == 0));
+		sodium_memzero(psk, sizeof(psk));
 		json_object_set_new(p, "last_handshake", json_null());
 		json_object_set_new(p, "rx_bytes", json_integer(0));
 		json_object_set_new(p, "tx_bytes", json_integer(0));
@@ -532,7 +541,7 @@ api_vpn_peer_list(struct http_req *req, struct http_resp *resp)
 		return;
 	resp->json = store_vpn_peer_list(req->who.tenant_id, str(ch, "id"));
 	st = vpnplan_status(req->who.tenant_id);
-	add_status(resp->json, st);
+	add_status(req->who.tenant_id, resp->json, st);
 	json_decref(st);
 	json_decref(ch);
 }
@@ -551,7 +560,7 @@ api_vpn_peer_get(struct http_req *req, struct http_resp *resp)
 	}
 	a = json_pack("[o]", p);
 	st = vpnplan_status(req->who.tenant_id);
-	add_status(a, st);
+	add_status(req->who.tenant_id, a, st);
 	resp->json = json_incref(json_array_get(a, 0));
 	json_decref(a);
 	json_decref(st);
@@ -561,10 +570,12 @@ api_vpn_peer_get(struct http_req *req, struct http_resp *resp)
 void
 api_vpn_peer_add(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const fields[] = {"name", "public_key", "expires", NULL};
+	static const char *const fields[] = {"name", "public_key", "expires", "preshared_key",
+					     NULL};
 	const char *t = req->who.tenant_id, *name, *pub;
-	char err[256], priv[WGKEY_B64] = "", made[WGKEY_B64];
-	const json_t *ex;
+	char err[256], priv[WGKEY_B64] = "", made[WGKEY_B64], psk[WGKEY_B64] = "";
+	const json_t *ex, *pj;
+	int psk_made = 0;
 	int64_t expires = 0;
 	json_t *j, *ch = NULL, *p = NULL;
 	char *conf;
@@ -576,6 +587,7 @@ api_vpn_peer_add(struct http_req *req, struct http_resp *resp)
 	name = json_string_value(json_object_get(j, "name"));
 	pub = json_string_value(json_object_get(j, "public_key"));
 	ex = json_object_get(j, "expires");
+	pj = json_object_get(j, "preshared_key");
 	if (jsonv_only_fields(j, fields, err, sizeof(err)) < 0) {
 		http_error(resp, 400, "bad_request", "%s", err);
 		goto out;
@@ -599,6 +611,23 @@ api_vpn_peer_add(struct http_req *req, struct http_resp *resp)
 		}
 		expires = json_integer_value(ex);
 	}
+	/* A preshared key: the customer's (made where the CLI runs) or, with
+	 * true, one made here and given back in this answer only. */
+	if (pj != NULL && !json_is_false(pj) && !json_is_null(pj)) {
+		if (json_is_true(pj)) {
+			if (wgkey_psk(psk) < 0) {
+				http_error(resp, 500, "internal", "cannot make a preshared key");
+				goto out;
+			}
+			psk_made = 1;
+		} else if (!wgkey_valid(json_string_value(pj))) {
+			http_error(resp, 400, "bad_request",
+				   "preshared_key: true (made by the platform) or a key (44 "
+				   "characters of base64, as wg genpsk prints it)");
+			goto out;
+		} else
+			snprintf(psk, sizeof(psk), "%s", json_string_value(pj));
+	}
 	if (strcmp(str(ch, "kind"), "network-network") == 0) {
 		http_error(resp, 409, "conflict",
 			   "a network-network channel has its one peer, the remote router");
@@ -613,14 +642,22 @@ api_vpn_peer_add(struct http_req *req, struct http_resp *resp)
 	}
 	if (store_peer(t, ch, name, pub, "", expires, &p, resp) < 0)
 		goto out;
+	if (psk[0] != '\0' && store_vpn_psk_put(t, str(p, "id"), psk) < 0) {
+		store_vpn_peer_delete(t, str(ch, "id"), str(p, "id"));
+		http_error(resp, 500, "internal", "cannot keep the preshared key");
+		goto out;
+	}
 	if (sync_or_fail(req, resp) < 0) {
+		store_vpn_psk_forget(t, str(p, "id"));
 		store_vpn_peer_delete(t, str(ch, "id"), str(p, "id"));
 		goto out;
 	}
 	resp->json = json_incref(p);
-	/* A pair made here: its private key is in this response only. */
-	if (priv[0] != '\0') {
-		conf = vpnplan_config(t, ch, p, priv);
+	json_object_set_new(resp->json, "preshared_key", json_boolean(psk[0] != '\0'));
+	/* What was made here is in this response only: the pair's private
+	 * key, a preshared key; both in the ready config. */
+	if (priv[0] != '\0' || psk_made) {
+		conf = vpnplan_config(t, ch, p, priv[0] ? priv : NULL, psk_made ? psk : NULL);
 		if (conf != NULL) {
 			json_object_set_new(resp->json, "config", json_string(conf));
 			sodium_memzero(conf, strlen(conf));
@@ -631,6 +668,7 @@ api_vpn_peer_add(struct http_req *req, struct http_resp *resp)
 	store_event(req->who.actor, t, "vpn.peer.add", name, "succeeded", str(ch, "name"));
 out:
 	sodium_memzero(priv, sizeof(priv));
+	sodium_memzero(psk, sizeof(psk));
 	json_decref(p);
 	json_decref(ch);
 	json_decref(j);
@@ -648,6 +686,7 @@ api_vpn_peer_delete(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 404, "not_found", "no such peer");
 		goto out;
 	}
+	store_vpn_psk_forget(req->who.tenant_id, str(p, "id"));
 	if (sync_or_fail(req, resp) == 0) {
 		resp->status = 204;
 		store_event(req->who.actor, req->who.tenant_id, "vpn.peer.revoke", str(p, "name"),
@@ -670,7 +709,7 @@ api_vpn_peer_config(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 404, "not_found", "no such peer");
 		goto out;
 	}
-	if ((conf = vpnplan_config(req->who.tenant_id, ch, p, NULL)) == NULL) {
+	if ((conf = vpnplan_config(req->who.tenant_id, ch, p, NULL, NULL)) == NULL) {
 		http_error(resp, 500, "internal", "cannot build the configuration");
 		goto out;
 	}

@@ -128,6 +128,61 @@ store_vpn_gateway_forget(const char *tenant_id)
 
 	if (key_path(tenant_id, path, sizeof(path)) == 0)
 		unlink(path);
+	if (util_fmt(path, sizeof(path), "%s/%s", key_dir, tenant_id) == 0)
+		util_rmtree(path);
+}
+
+static int
+psk_path(const char *tenant_id, const char *peer_id, char *out, size_t len)
+{
+	return util_fmt(out, len, "%s/%s/%s.psk", key_dir, tenant_id, peer_id);
+}
+
+int
+store_vpn_psk_put(const char *tenant_id, const char *peer_id, const char *psk)
+{
+	char path[1200], dir[1200], text[WGKEY_B64 + 1];
+	int r;
+
+	if (psk_path(tenant_id, peer_id, path, sizeof(path)) < 0 ||
+	    util_fmt(dir, sizeof(dir), "%s/%s", key_dir, tenant_id) < 0)
+		return -ENAMETOOLONG;
+	if (util_mkdirs(dir, 0700) < 0)
+		return -EIO;
+	snprintf(text, sizeof(text), "%s\n", psk);
+	r = util_write_atomic(path, text, strlen(text), 0600);
+	sodium_memzero(text, sizeof(text));
+	return r;
+}
+
+int
+store_vpn_psk_get(const char *tenant_id, const char *peer_id, char out[45])
+{
+	char path[1200], *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (psk_path(tenant_id, peer_id, path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	if ((r = util_read_file(path, 128, &text, &len)) < 0)
+		return r == -ENOENT ? -ENOENT : r;
+	while (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	r = len == 44 && wgkey_valid(text) ? 0 : -EINVAL;
+	if (r == 0)
+		memcpy(out, text, 45);
+	sodium_memzero(text, len);
+	free(text);
+	return r;
+}
+
+void
+store_vpn_psk_forget(const char *tenant_id, const char *peer_id)
+{
+	char path[1200];
+
+	if (psk_path(tenant_id, peer_id, path, sizeof(path)) == 0)
+		unlink(path);
 }
 
 static int

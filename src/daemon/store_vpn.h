@@ -34,8 +34,19 @@ int store_vpn_gateway_get(const char *tenant_id, json_t **out);
 /* The gateway's private key, base64 (45 bytes; the caller wipes it). */
 int store_vpn_gateway_key(const char *tenant_id, char out[45]);
 
-/* The gateway's key file goes with the tenant (its rows cascade). */
+/* The gateway's key file and the peers' preshared keys go with the
+ * tenant (its rows cascade). */
 void store_vpn_gateway_forget(const char *tenant_id);
+
+/*
+ * A peer's optional preshared key: like the gateway's private key, a file
+ * of the daemon's, <state-dir>/vpn/<tenant>/<peer id>.psk (0600, in 0700
+ * directories), never in the database; read only for the agent's state.
+ * get: 0, or -ENOENT when the peer has none.
+ */
+int store_vpn_psk_put(const char *tenant_id, const char *peer_id, const char *psk);
+int store_vpn_psk_get(const char *tenant_id, const char *peer_id, char out[45]);
+void store_vpn_psk_forget(const char *tenant_id, const char *peer_id);
 
 /*
  * Is cidr (a network the tenant wants) in conflict with its VPN: -EADDRINUSE

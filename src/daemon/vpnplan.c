@@ -85,14 +85,14 @@ json_t *
 vpnplan_agent(const char *tenant_id)
 {
 	json_t *chans, *gw = NULL, *peers, *p, *v = NULL;
-	char ext[64], key[45];
+	char ext[64], key[45], gwkey[45];
 	size_t i;
 
 	if (!usable(tenant_id, ext, sizeof(ext)))
 		return NULL;
 	chans = store_vpn_channel_list(tenant_id);
 	if (json_array_size(chans) == 0 || store_vpn_gateway_get(tenant_id, &gw) < 0 ||
-	    store_vpn_gateway_key(tenant_id, key) < 0) {
+	    store_vpn_gateway_key(tenant_id, gwkey) < 0) {
 		json_decref(chans);
 		json_decref(gw);
 		return NULL;
@@ -117,6 +117,8 @@ vpnplan_agent(const char *tenant_id)
 			}
 			o = json_pack("{s:s, s:[s+], s:o}", "public_key", str(p, "public_key"),
 				      "allowed_ips", str(p, "address"), "/32", "reach", reach);
+			if (store_vpn_psk_get(tenant_id, str(p, "id"), key) == 0)
+				json_object_set_new(o, "preshared_key", json_string(key));
 			if (json_is_integer(json_object_get(p, "expires_at")))
 				json_object_set(o, "expires", json_object_get(p, "expires_at"));
 			if (strcmp(str(ch, "kind"), "network-network") == 0) {
@@ -129,9 +131,10 @@ vpnplan_agent(const char *tenant_id)
 		json_decref(all);
 	}
 	v = json_pack("{s:I, s:s, s:o, s:o}", "listen_port",
-		      json_integer_value(json_object_get(gw, "listen_port")), "private_key", key,
+		      json_integer_value(json_object_get(gw, "listen_port")), "private_key", gwkey,
 		      "address", gw_address(str(gw, "pool")), "peers", peers);
 	sodium_memzero(key, sizeof(key));
+	sodium_memzero(gwkey, sizeof(gwkey));
 	json_decref(gw);
 	json_decref(chans);
 	return v;
@@ -139,13 +142,16 @@ vpnplan_agent(const char *tenant_id)
 
 char *
 vpnplan_config(const char *tenant_id, const json_t *channel, const json_t *peer,
-	       const char *priv)
+	       const char *priv, const char *psk)
 {
+	char has[45];
+	int with_psk = psk != NULL || store_vpn_psk_get(tenant_id, str(peer, "id"), has) == 0;
 	json_t *gw = NULL, *allowed, *a;
 	char ext[64], *buf = NULL;
 	size_t len = 0, i;
 	FILE *f;
 
+	sodium_memzero(has, sizeof(has)); /* whether it has one, not which */
 	usable(tenant_id, ext, sizeof(ext));
 	if (store_vpn_gateway_get(tenant_id, &gw) < 0 || (f = open_memstream(&buf, &len)) == NULL) {
 		json_decref(gw);
@@ -160,8 +166,12 @@ vpnplan_config(const char *tenant_id, const json_t *channel, const json_t *peer,
 	fprintf(f, "Address = %s/32\nMTU = %d\n", str(peer, "address"), VPN_MTU);
 	if (str(channel, "dns")[0])
 		fprintf(f, "DNS = %s\n", str(channel, "dns"));
-	fprintf(f, "\n[Peer]\nPublicKey = %s\nEndpoint = %s:%lld\nAllowedIPs = ",
-		str(gw, "public_key"), ext[0] ? ext : "(no external address)",
+	fprintf(f, "\n[Peer]\nPublicKey = %s\n", str(gw, "public_key"));
+	if (psk != NULL)
+		fprintf(f, "PresharedKey = %s\n", psk);
+	else if (with_psk)
+		fputs(VPNPLAN_PSK_PLACEHOLDER "\n", f);
+	fprintf(f, "Endpoint = %s:%lld\nAllowedIPs = ", ext[0] ? ext : "(no external address)",
 		(long long)json_integer_value(json_object_get(gw, "listen_port")));
 	allowed = vpnplan_reach(tenant_id, channel);
 	json_array_foreach(allowed, i, a) fprintf(f, "%s%s", i ? ", " : "", json_string_value(a));

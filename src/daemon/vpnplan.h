@@ -32,11 +32,14 @@ json_t *vpnplan_reach(const char *tenant_id, const json_t *channel);
 
 /*
  * A peer's wg-quick text (malloc'd; the caller wipes and frees it). priv
- * NULL: a placeholder line the CLI fills in (VPNPLAN_PLACEHOLDER).
+ * NULL: a placeholder line the CLI fills in (VPNPLAN_PLACEHOLDER); psk
+ * NULL: if the peer has a preshared key, its placeholder line
+ * (VPNPLAN_PSK_PLACEHOLDER): it is returned once only, when made.
  */
 #define VPNPLAN_PLACEHOLDER "PrivateKey = (your private key; the platform never has it)"
+#define VPNPLAN_PSK_PLACEHOLDER "PresharedKey = (your preshared key; given once, when made)"
 char *vpnplan_config(const char *tenant_id, const json_t *channel, const json_t *peer,
-		     const char *priv);
+		     const char *priv, const char *psk);
 
 /* The gateway's UDP port as a read-only rule of the tenant's firewall
  * (GET /v1/firewall/rules), or NULL without a gateway in use. */

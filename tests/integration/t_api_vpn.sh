@@ -4,14 +4,14 @@
 # wg-quick (wireguard-go) with the configuration the CLI wrote; the office
 # is a second namespace (a WireGuard router) with a LAN namespace behind it.
 # Checked:
-# - network-client: ping and a 1 MB TCP transfer with its checksum to a
-#   VM; on the outer interface only WireGuard's UDP while a marker goes
-#   through the tunnel (0 times outside, >= 1 inside); per-peer counters
+# - network-client (with a preshared key made by the CLI): ping and a 1 MB
+#   TCP transfer with its checksum to a VM; on the outer interface only
+#   WireGuard's UDP while a marker goes through the tunnel (0 times outside, >= 1 inside); per-peer counters
 #   and handshake in the peer list; revoking cuts the peer off at once;
 # - the gateway's UDP port is in GET /v1/firewall/rules and
 #   `cloudlet firewall rule list`;
-# - a key pair made by the API is in that response only (the config
-#   downloaded again has the placeholder);
+# - a key pair and a preshared key made by the API are in that response
+#   only (the config downloaded again has placeholders);
 # - vm-client: reaches its VM, not the other VM (also with the client's
 #   AllowedIPs widened, and after an agent restart); an expiring peer is
 #   cut off;
@@ -20,7 +20,8 @@
 # - tenant B gets 404 on A's channel and peer ids and cannot add peers;
 # - bad input: a clear 4xx, nothing changed; the peer limit; networks
 #   that clash with the VPN are refused, a network in use stays;
-# - no private key in the database, the logs or the events.
+# - no private or preshared key in the database, the logs, the events or
+#   the views; the daemon's key files are mode 600.
 . "$(dirname "$0")/lib.sh"
 
 OUT=clo-vpn-$$ OFF=clo-off-$$ LAN=clo-lan-$$
@@ -91,10 +92,12 @@ ip netns exec "clf-$TA" nft list ruleset | grep -q "ip daddr $EXTA udp dport $PO
 
 # The CLI makes the pair here and writes the config (0600) with the key.
 cd "$T"
-cli "$A" vpn peer add laptops alice --out "$T/$OIF.conf" >"$T/alice.out" || fail "peer add alice"
+cli "$A" vpn peer add laptops alice --psk --out "$T/$OIF.conf" >"$T/alice.out" || fail "peer add alice"
 expect_eq "$(stat -c %a "$T/$OIF.conf")" 600 "config file mode"
 grep -q '^PrivateKey = [A-Za-z0-9+/]\{43\}=$' "$T/$OIF.conf" || fail "no private key in alice's config"
+grep -q '^PresharedKey = [A-Za-z0-9+/]\{43\}=$' "$T/$OIF.conf" || fail "no preshared key in alice's config"
 sed -n 's/^PrivateKey = //p' "$T/$OIF.conf" >"$T/alice.key"
+sed -n 's/^PresharedKey = //p' "$T/$OIF.conf" >"$T/alice.psk"
 ALICE_PUB=$(wg pubkey <"$T/alice.key")
 expect_api 200 GET "/v1/vpn/$CH/peers" "$A"
 expect_eq "$(jq -r '.[0].public_key' <<<"$BODY")" "$ALICE_PUB" "the stored public key is alice's"
@@ -103,8 +106,10 @@ grep -q "^Endpoint = $EXTA:$PORT$" "$T/$OIF.conf" || fail "config endpoint: $(ca
 grep -q "^AllowedIPs = 10.0.0.0/24$" "$T/$OIF.conf" || fail "config AllowedIPs"
 grep -q "^MTU = 1420$" "$T/$OIF.conf" || fail "config MTU"
 cli "$A" vpn peer config laptops alice --qr | grep -q $'\xe2\x96\x88' || fail "no QR code"
-cli "$A" vpn peer config laptops alice | grep -q '^PrivateKey = (your private key' ||
-	fail "the downloaded config has no placeholder"
+cli "$A" vpn peer config laptops alice >"$T/alice.again"
+grep -q '^PrivateKey = (your private key' "$T/alice.again" || fail "the downloaded config has no placeholder"
+grep -q '^PresharedKey = (your preshared key' "$T/alice.again" || fail "the downloaded config has no PSK placeholder"
+expect_eq "$(jq -r '.[0].preshared_key' <<<"$BODY")" true "alice has a preshared key"
 
 wgq() { # NS CONF up|down
 	WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go ip netns exec "$1" wg-quick "$3" "$2" \
@@ -190,15 +195,18 @@ expect_api 200 GET "/v1/vpn/$CH/peers" "$A"
 expect_eq "$(jq length <<<"$BODY")" 1 "A's peers after B's tries"
 
 # A pair made by the API: the private key in this response only.
-expect_api 201 POST "/v1/vpn/$CH/peers" "$A" '{"name":"bob"}'
+expect_api 201 POST "/v1/vpn/$CH/peers" "$A" '{"name":"bob","preshared_key":true}'
 jq -r .config <<<"$BODY" | sed -n 's/^PrivateKey = //p' >"$T/bob.key"
+jq -r .config <<<"$BODY" | sed -n 's/^PresharedKey = //p' >"$T/bob.psk"
 [ -s "$T/bob.key" ] || fail "no private key in the API's answer"
+[ -s "$T/bob.psk" ] || fail "no preshared key in the API's answer"
 BOB=$(jq -r .id <<<"$BODY")
 expect_eq "$(wg pubkey <"$T/bob.key")" "$(jq -r .public_key <<<"$BODY")" "bob's key pair"
 expect_api 200 GET "/v1/vpn/$CH/peers/$BOB/config" "$A"
-grep -qF -f "$T/bob.key" <<<"$BODY" && fail "the API returned bob's private key twice"
+grep -qF -f "$T/bob.key" -f "$T/bob.psk" <<<"$BODY" && fail "the API returned bob's keys twice"
 expect_api 200 GET "/v1/vpn/$CH/peers/$BOB" "$A"
-grep -qF -f "$T/bob.key" <<<"$BODY" && fail "the peer view holds bob's private key"
+grep -qF -f "$T/bob.key" -f "$T/bob.psk" <<<"$BODY" && fail "the peer view holds bob's keys"
+expect_eq "$(stat -c %a "$T/cp/vpn/$TA/$BOB.psk")" 600 "bob's preshared key file mode"
 
 # Revoked: cut off at once.
 cli "$A" vpn peer revoke laptops alice >/dev/null || fail "revoke"
@@ -307,7 +315,8 @@ expect_api 200 GET "/v1/vpn/$CH/peers" "$A"
 PEERS_BEFORE=$BODY
 for b in '{"public_key":"bad"}' '{"name":"p","public_key":"bad"}' \
 	'{"name":"p","public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}' \
-	'{"name":"p","expires":1}' '{"name":"p","expires":"soon"}' '{"name":"p","x":1}'; do
+	'{"name":"p","expires":1}' '{"name":"p","expires":"soon"}' '{"name":"p","x":1}' \
+	'{"name":"p","preshared_key":"bad"}' '{"name":"p","preshared_key":5}'; do
 	expect_api 400 POST "/v1/vpn/$CH/peers" "$A" "$b"
 done
 expect_api 409 POST "/v1/vpn/$CH/peers" "$A" "{\"name\":\"p\",\"public_key\":\"$(jq -r '.[0].public_key' <<<"$PEERS_BEFORE")\"}"
@@ -336,7 +345,7 @@ printf '%s' "$BODY" >"$T/views.json"
 for f in "$T"/cp/cloudlet.db* "$T/cp.log" "$T/agent.log" "$T/events.json" "$T/views.json" \
 	"$T"/state/net/*/wg.log "$T/wg-quick.log"; do
 	[ -f "$f" ] || continue
-	grep -qF -f "$T/alice.key" -f "$T/bob.key" -f "$T/office.key" -f "$T/gw.key" "$f" &&
+	grep -qF -f "$T/alice.key" -f "$T/alice.psk" -f "$T/bob.key" -f "$T/bob.psk" -f "$T/office.key" -f "$T/gw.key" "$f" &&
 		fail "a private key in $f"
 done
 log "no private key in the database, logs, events or views"

@@ -49,6 +49,8 @@ static const struct row rows[] = {
 	{"vpn endpoint no port", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4\"}") "}", "endpoint"},
 	{"vpn endpoint port 0", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4:0\"}") "}", "endpoint"},
 	{"vpn endpoint port big", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4:65536\"}") "}", "endpoint"},
+	{"vpn psk bad", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"preshared_key\":\"short\"}") "}", "preshared_key"},
+	{"vpn psk zero", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"preshared_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}") "}", "preshared_key"},
 	{"vpn routes overlap network", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"10.0.0.0/16\"]}") "}", "overlaps network"},
 	{"vpn routes overlap tunnel", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"10.99.0.128/25\"]}") "}", "routes[0]"},
 	{"vpn routes too wide", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"0.0.0.0/0\"]}") "}", "routes[0]"},
@@ -225,6 +227,31 @@ t_site_routes(void **state)
 	netstate_free(&t2);
 }
 
+/* A peer's preshared key is kept in the agent's own state and never in a
+ * redacted view. */
+static void
+t_psk_redact(void **state)
+{
+	struct net_tenant t = parse(
+		"{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],"
+			   "\"reach\":[\"10.0.0.0/24\"],\"preshared_key\":\"" PEER2 "\"}") "}");
+	json_t *j = netstate_to_json(&t);
+	char *text;
+
+	(void)state;
+	assert_int_equal(t.vpn.peers[0].has_psk, 1);
+	text = json_dumps(j, 0);
+	assert_non_null(strstr(text, PEER2));
+	free(text);
+	netstate_redact(j);
+	text = json_dumps(j, 0);
+	assert_null(strstr(text, PEER2));
+	assert_null(strstr(text, "preshared_key"));
+	free(text);
+	json_decref(j);
+	netstate_free(&t);
+}
+
 /* 256 peers parse; 257 are refused. */
 static void
 t_peer_limit(void **state)
@@ -263,7 +290,7 @@ t_peer_limit(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 5];
+	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 6];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -274,5 +301,6 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_firewall_rules);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_peer_limit);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_site_routes);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_psk_redact);
 	return _cmocka_run_group_tests("netvpn", tests, n, NULL, NULL);
 }

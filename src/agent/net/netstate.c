@@ -676,7 +676,7 @@ static int
 parse_vpn_peer(const json_t *n, size_t i, struct net_tenant *t, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"public_key", "allowed_ips", "reach", "expires",
-					     "routes", "endpoint", NULL};
+					     "routes", "endpoint", "preshared_key", NULL};
 	struct net_vpn_peer *p = &t->vpn.peers[i];
 	const char *key = get_str(n, "public_key");
 	const json_t *ex = json_object_get(n, "expires");
@@ -701,6 +701,13 @@ parse_vpn_peer(const json_t *n, size_t i, struct net_tenant *t, char *err, size_
 	    parse_vpn_cidrs(json_object_get(n, "routes"), "routes", i, p->routes, &p->n_routes,
 			    err, errlen) < 0)
 		return -EINVAL;
+	if (json_object_get(n, "preshared_key") != NULL) {
+		const char *psk = get_str(n, "preshared_key");
+
+		if (psk == NULL || netstate_key_decode(psk, p->psk) < 0 || key_zero(p->psk))
+			ERR("vpn.peers[%zu].preshared_key: a WireGuard key (32 bytes, base64)", i);
+		p->has_psk = 1;
+	}
 	if (json_object_get(n, "endpoint") != NULL &&
 	    parse_endpoint(get_str(n, "endpoint"), &p->endpoint, &p->endpoint_port) < 0)
 		ERR("vpn.peers[%zu].endpoint: an IPv4 address and port (e.g. 192.0.2.7:51820)", i);
@@ -872,6 +879,8 @@ netstate_free(struct net_tenant *t)
 	t->n_remote = 0;
 	free(t->ids_rules);
 	t->ids_rules = NULL;
+	if (t->vpn.peers != NULL)
+		explicit_bzero(t->vpn.peers, t->vpn.n_peers * sizeof(*t->vpn.peers));
 	free(t->vpn.peers);
 	/* The private key goes with the state. */
 	explicit_bzero(&t->vpn, sizeof(t->vpn));
@@ -923,6 +932,10 @@ vpn_json(const struct net_vpn *v)
 			json_object_set_new(po, "expires", json_integer(p->expires));
 		if (p->n_routes)
 			json_object_set_new(po, "routes", cidrs_json(p->routes, p->n_routes));
+		if (p->has_psk) {
+			netstate_key_encode(p->psk, key);
+			json_object_set_new(po, "preshared_key", json_string(key));
+		}
 		if (p->endpoint) {
 			char ip[16];
 
@@ -942,12 +955,14 @@ vpn_json(const struct net_vpn *v)
 void
 netstate_redact(json_t *j)
 {
-	json_t *v = json_object_get(j, "vpn"), *k = json_object_get(v, "private_key");
+	json_t *v = json_object_get(j, "vpn"), *k = json_object_get(v, "private_key"), *p;
+	size_t i;
 
 	/* jansson's copy of the string is freed, not wiped: it was only
 	 * ever in this process's heap, like the state itself. */
 	if (k != NULL)
 		json_object_del(v, "private_key");
+	json_array_foreach(json_object_get(v, "peers"), i, p) json_object_del(p, "preshared_key");
 }
 
 json_t *

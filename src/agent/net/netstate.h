@@ -103,6 +103,10 @@ struct net_vpn_peer {
 	struct net_cidr routes[NET_VPN_CIDRS_MAX];
 	uint32_t endpoint;       /* where to send first (0 = wait for the peer) */
 	uint16_t endpoint_port;
+	/* An optional preshared key (mixed into the handshake): a secret like
+	 * the gateway's private key. */
+	int has_psk;
+	uint8_t psk[NET_VPN_KEY_LEN];
 };
 
 /* The gateway: on when enabled. The private key is a secret: it goes only
@@ -162,7 +166,8 @@ void netstate_free(struct net_tenant *t);
  * goes through netstate_redact first. */
 json_t *netstate_to_json(const struct net_tenant *t);
 
-/* Remove vpn.private_key from a netstate_to_json object (a view). */
+/* Remove vpn.private_key and the peers' preshared_key from a
+ * netstate_to_json object (a view). */
 void netstate_redact(json_t *j);
 
 /* Standard base64 of a 32-byte key (44 characters, one '=') and back: 0

@@ -279,7 +279,8 @@ endpoint_known(const struct uapi_state *s, const char *key)
 static char *
 peers_text(const struct net_vpn *v, const struct uapi_state *s, long long now)
 {
-	char *buf = NULL, h[65], ip[16];
+	static const uint8_t zero[NET_VPN_KEY_LEN];
+	char *buf = NULL, h[65], ip[16], ip_psk[65];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
@@ -303,6 +304,10 @@ peers_text(const struct net_vpn *v, const struct uapi_state *s, long long now)
 			netstate_ip(p->routes[k].addr, ip, sizeof(ip));
 			fprintf(f, "allowed_ip=%s/%u\n", ip, p->routes[k].prefix);
 		}
+		/* Always said: all zeros takes a removed one away. */
+		hex(p->has_psk ? p->psk : zero, ip_psk);
+		fprintf(f, "preshared_key=%s\n", ip_psk);
+		explicit_bzero(ip_psk, sizeof(ip_psk));
 		if (p->endpoint && !endpoint_known(s, h)) {
 			netstate_ip(p->endpoint, ip, sizeof(ip));
 			fprintf(f, "endpoint=%s:%u\n", ip, p->endpoint_port);
@@ -310,7 +315,7 @@ peers_text(const struct net_vpn *v, const struct uapi_state *s, long long now)
 	}
 	fputc('\n', f);
 	if (fclose(f) != 0) {
-		free(buf);
+		free(buf); /* XXX not wiped: open_memstream's buffer is gone */
 		return NULL;
 	}
 	return buf;
@@ -355,6 +360,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(ans);
+	if (peers != NULL) /* it may hold preshared keys */
+		explicit_bzero(peers, strlen(peers));
 	free(peers);
 	free(s.peers);
 	return r;
@@ -540,6 +547,7 @@ peer_view(const struct net_vpn_peer *p, const struct uapi_state *s, long long no
 		      "last_handshake", (json_int_t)0, "rx_bytes", (json_int_t)0, "tx_bytes",
 		      (json_int_t)0, "endpoint");
 	json_object_set_new(o, "expires", p->expires ? json_integer(p->expires) : json_null());
+	json_object_set_new(o, "preshared_key", json_boolean(p->has_psk)); /* whether, never which */
 	if (p->n_routes)
 		json_object_set_new(o, "routes", cidrs(p->routes, p->n_routes));
 	for (size_t i = 0; s != NULL && i < s->n; i++) {
