@@ -193,13 +193,10 @@ peer_path(struct cli *c, char *out, size_t len, const char *ch, const char *peer
 {
 	char pre[API_PATH_MAX];
 
-	if (cli_path(c, pre, sizeof(pre), "/v1/vpn/", ch, "/peers") < 0)
+	if (peer == NULL)
+		return cli_path(c, out, len, "/v1/vpn/", ch, "/peers");
+	if (cli_path(c, pre, sizeof(pre), "/v1/vpn/", ch, "/peers/") < 0)
 		return -1;
-	if (peer == NULL) {
-		snprintf(out, len, "%s", pre);
-		return 0;
-	}
-	strncat(pre, "/", sizeof(pre) - strlen(pre) - 1);
 	return cli_path(c, out, len, pre, peer, suffix);
 }
 

@@ -39,7 +39,7 @@ for ns in $NETNS_LIST; do ip netns add "$ns"; done
 
 cp_start
 read -r TA A < <(new_tenant vpna)
-read -r TB B < <(new_tenant vpnb)
+read -r _ B < <(new_tenant vpnb)
 cli() { CLOUDLET_URL=$URL CLOUDLET_TOKEN=$1 "$CLI_BIN" "${@:2}"; }
 umask 077
 
@@ -48,7 +48,7 @@ expect_api 202 POST /v1/vms "$A" '{"name":"web1","service":"web-hosting","memory
 VM1=$(jq -r .vm_id <<<"$BODY") OP1=$(jq -r .id <<<"$BODY")
 expect_api 404 POST /v1/vpn "$B" "{\"name\":\"x\",\"kind\":\"vm-client\",\"vms\":[\"$VM1\"]}"
 expect_api 202 POST /v1/vms "$A" '{"name":"web2","service":"web-hosting","memory_mib":160}'
-VM2=$(jq -r .vm_id <<<"$BODY") OP2=$(jq -r .id <<<"$BODY")
+OP2=$(jq -r .id <<<"$BODY")
 expect_api 200 GET /v1/firewall "$A"
 EXTA=$(jq -r .external_address <<<"$BODY")
 
@@ -91,7 +91,6 @@ ip netns exec "clf-$TA" nft list ruleset | grep -q "ip daddr $EXTA udp dport $PO
 	fail "no rule for the gateway's port in the firewall"
 
 # The CLI makes the pair here and writes the config (0600) with the key.
-cd "$T"
 cli "$A" vpn peer add laptops alice --psk --out "$T/$OIF.conf" >"$T/alice.out" || fail "peer add alice"
 expect_eq "$(stat -c %a "$T/$OIF.conf")" 600 "config file mode"
 grep -q '^PrivateKey = [A-Za-z0-9+/]\{43\}=$' "$T/$OIF.conf" || fail "no private key in alice's config"
