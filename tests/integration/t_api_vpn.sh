@@ -189,6 +189,9 @@ expect_api 404 DELETE "/v1/vpn/$CH" "$B"
 expect_api 404 POST "/v1/vpn/$CH/peers" "$B" "{\"name\":\"mallory\",\"public_key\":\"$ALICE_PUB\"}"
 expect_api 200 GET /v1/vpn "$B"
 expect_eq "$BODY" "[]" "B's channel list"
+expect_api 401 GET /v1/vpn ""
+expect_api 401 POST "/v1/vpn/$CH/peers" clt_0000000000000000000000000000000000000000000000000000000000000000 '{"name":"x"}'
+expect_api 403 GET /v1/vpn "$OPERATOR" # a tenant's token: the tenant comes from it
 must_fail cli "$B" vpn peer add "$CH" mallory >/dev/null 2>&1
 expect_api 200 GET "/v1/vpn/$CH/peers" "$A"
 expect_eq "$(jq length <<<"$BODY")" 1 "A's peers after B's tries"
