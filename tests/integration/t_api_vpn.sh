@@ -18,6 +18,7 @@
 # - network-network: a VM pings a host of the office LAN and back, and
 #   the office host sees the VM's own address (no NAT);
 # - tenant B gets 404 on A's channel and peer ids and cannot add peers;
+#   B's own peer pointed at A's gateway gets no handshake;
 # - bad input: a clear 4xx, nothing changed; the peer limit; networks
 #   that clash with the VPN are refused, a network in use stays;
 # - no private or preshared key in the database, the logs, the events or
@@ -151,7 +152,7 @@ log "network-client: ping web1 and web2, 1 MB to web1 with its checksum"
 capture() { # NS IF FILE
 	ip netns exec "$1" tcpdump -Z root --immediate-mode -i "$2" -U -n -w "$3" >"$3.log" 2>&1 &
 	CAP_PIDS="$CAP_PIDS $!"
-	for _ in $(seq 100); do grep -q "listening on" "$3.log" && return 0; sleep 0.1; done
+	for _ in $(seq 100); do grep -q "listening on" "$3.log" 2>/dev/null && return 0; sleep 0.1; done
 	fail "tcpdump on $2 did not start"
 }
 capture "$OUT" "o$$" "$T/outer.pcap"
@@ -284,6 +285,18 @@ ip netns exec "$LAN" ping -c 1 -W 2 "$IP1" >/dev/null || fail "the office LAN do
 log "network-network: web1 <-> 192.168.77.10, not NATed"
 wgq "$OFF" "$T/$FIF.conf" down || true
 
+# Tenant B's peer cannot use A's gateway: pointed at it, it gets nothing.
+cli "$B" vpn create blaptops --kind network-client >/dev/null || fail "B's channel"
+cli "$B" vpn peer add blaptops eve --out "$T/$OIF.conf" >/dev/null || fail "B's peer"
+sed -i -e "s|^Endpoint = .*|Endpoint = $EXTA:$PORT|" -e "s|^PublicKey = .*|PublicKey = $GW_PUB|" "$T/$OIF.conf"
+sed -n 's/^PrivateKey = //p' "$T/$OIF.conf" >"$T/eve.key"
+wgq "$OUT" "$T/$OIF.conf" up || { cat "$T/wg-quick.log"; fail "wg-quick up (eve)"; }
+WG_PIDS="$WG_PIDS $(wg_pid "$OIF")"
+tries out_ping "$IP1" && fail "B's peer reaches A's VM through A's gateway"
+expect_eq "$(ip netns exec "$OUT" wg show "$OIF" latest-handshakes | awk '{print $2}')" 0 "B's peer's handshake with A's gateway"
+wgq "$OUT" "$T/$OIF.conf" down || true
+log "B's peer gets no handshake from A's gateway"
+
 # ---- bad input: a clear 4xx and nothing changed -------------------------
 expect_api 200 GET /v1/vpn "$A"
 BEFORE=$BODY
@@ -347,7 +360,8 @@ printf '%s' "$BODY" >"$T/views.json"
 for f in "$T"/cp/cloudlet.db* "$T/cp.log" "$T/agent.log" "$T/events.json" "$T/views.json" \
 	"$T"/state/net/*/wg.log "$T/wg-quick.log"; do
 	[ -f "$f" ] || continue
-	grep -qF -f "$T/alice.key" -f "$T/alice.psk" -f "$T/bob.key" -f "$T/bob.psk" -f "$T/office.key" -f "$T/gw.key" "$f" &&
+	grep -qF -f "$T/alice.key" -f "$T/alice.psk" -f "$T/bob.key" -f "$T/bob.psk" -f "$T/office.key" \
+		-f "$T/eve.key" -f "$T/gw.key" "$f" &&
 		fail "a private key in $f"
 done
 log "no private key in the database, logs, events or views"
