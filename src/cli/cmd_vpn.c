@@ -381,9 +381,14 @@ cmd_vpn_peer_add(struct cli *c, int argc, char **argv)
 	json_decref(body);
 	if (r < 0)
 		goto out;
-	if (c->json && !priv[0] && !o[1].seen)
-		table_print_json(peer, stdout);
-	else if (!c->json)
+	if (c->json) {
+		/* Never the secrets on stdout: they go into the file. */
+		json_t *view = json_deep_copy(peer);
+
+		json_object_del(view, "config");
+		table_print_json(view, stdout);
+		json_decref(view);
+	} else
 		show_peer(peer);
 	snprintf(fname, sizeof(fname), "%s.conf", pos[1]);
 	out_file = o[3].seen ? o[3].str : fname;

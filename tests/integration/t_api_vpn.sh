@@ -210,6 +210,15 @@ grep -qF -f "$T/bob.key" -f "$T/bob.psk" <<<"$BODY" && fail "the API returned bo
 expect_api 200 GET "/v1/vpn/$CH/peers/$BOB" "$A"
 grep -qF -f "$T/bob.key" -f "$T/bob.psk" <<<"$BODY" && fail "the peer view holds bob's keys"
 expect_eq "$(stat -c %a "$T/cp/vpn/$TA/$BOB.psk")" 600 "bob's preshared key file mode"
+# The same through the CLI: the API's pair and key go into the file only.
+cli "$A" --json vpn peer add laptops carl --server-key --psk --out "$T/carl.conf" >"$T/carl.json" ||
+	fail "peer add carl --server-key --psk"
+jq -e '.config == null and .preshared_key == true' "$T/carl.json" >/dev/null || fail "carl's answer: $(cat "$T/carl.json")"
+expect_eq "$(stat -c %a "$T/carl.conf")" 600 "carl's config mode"
+sed -n 's/^PrivateKey = //p' "$T/carl.conf" >"$T/carl.key"
+sed -n 's/^PresharedKey = //p' "$T/carl.conf" >"$T/carl.psk"
+expect_eq "$(wg pubkey <"$T/carl.key")" "$(jq -r .public_key "$T/carl.json")" "carl's key pair"
+[ "$(wc -c <"$T/carl.psk")" = 45 ] || fail "no preshared key in carl's config"
 
 # Revoked: cut off at once.
 cli "$A" vpn peer revoke laptops alice >/dev/null || fail "revoke"
@@ -361,7 +370,7 @@ for f in "$T"/cp/cloudlet.db* "$T/cp.log" "$T/agent.log" "$T/events.json" "$T/vi
 	"$T"/state/net/*/wg.log "$T/wg-quick.log"; do
 	[ -f "$f" ] || continue
 	grep -qF -f "$T/alice.key" -f "$T/alice.psk" -f "$T/bob.key" -f "$T/bob.psk" -f "$T/office.key" \
-		-f "$T/eve.key" -f "$T/gw.key" "$f" &&
+		-f "$T/eve.key" -f "$T/carl.key" -f "$T/carl.psk" -f "$T/gw.key" "$f" &&
 		fail "a private key in $f"
 done
 log "no private key in the database, logs, events or views"
