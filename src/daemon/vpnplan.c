@@ -164,6 +164,9 @@ vpnplan_config(const char *tenant_id, const json_t *channel, const json_t *peer,
 	else
 		fputs(VPNPLAN_PLACEHOLDER "\n", f);
 	fprintf(f, "Address = %s/32\nMTU = %d\n", str(peer, "address"), VPN_MTU);
+	/* The office router listens where the gateway was told to send. */
+	if (strchr(str(peer, "endpoint"), ':') != NULL)
+		fprintf(f, "ListenPort = %s\n", strrchr(str(peer, "endpoint"), ':') + 1);
 	if (str(channel, "dns")[0])
 		fprintf(f, "DNS = %s\n", str(channel, "dns"));
 	fprintf(f, "\n[Peer]\nPublicKey = %s\n", str(gw, "public_key"));

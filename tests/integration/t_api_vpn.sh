@@ -274,7 +274,7 @@ cli "$A" vpn create office --kind network-network --remote-key "$OFFICE_PUB" \
 expect_api 200 GET /v1/vpn/office/peers "$A"
 expect_eq "$(jq -r '.[0].name + " " + .[0].public_key' <<<"$BODY")" "remote $OFFICE_PUB" "the office peer"
 cli "$A" vpn peer config office remote --key "$T/office.key" --out "$T/$FIF.conf" || fail "office config"
-sed -i "s|^\[Interface\]|[Interface]\nListenPort = $PORT|" "$T/$FIF.conf"
+grep -q "^ListenPort = $PORT$" "$T/$FIF.conf" || fail "office ListenPort: $(cat "$T/$FIF.conf")"
 grep -q "^AllowedIPs = 10.0.0.0/24$" "$T/$FIF.conf" || fail "office AllowedIPs"
 wgq "$OFF" "$T/$FIF.conf" up || { cat "$T/wg-quick.log"; fail "wg-quick up (office)"; }
 WG_PIDS="$WG_PIDS $(wg_pid "$FIF")"
