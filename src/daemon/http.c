@@ -23,6 +23,8 @@ struct conn_ctx {
 	uint64_t t_start_us; /* its headers were read (CLOCK_MONOTONIC) */
 };
 
+int (*http_write_gate)(char *why, size_t len);
+
 static uint64_t
 now_us(void)
 {
@@ -283,6 +285,14 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 		if (rt->auth == AUTH_TENANT && req.who.is_operator) {
 			http_error(resp, 403, "forbidden",
 				   "this needs a tenant's token: the tenant comes from the token");
+			return;
+		}
+	}
+	if (http_write_gate != NULL && strcmp(method, "GET") != 0 && !rt->any_site) {
+		char why[400] = "";
+
+		if (!http_write_gate(why, sizeof(why))) {
+			http_error(resp, 503, "read_only", "%s", why);
 			return;
 		}
 	}
