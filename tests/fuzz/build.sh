@@ -35,8 +35,8 @@ SRC="src/agent/base/spec.c src/common/sshkey.c src/agent/engine/disk.c src/agent
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
 # tlsid.c and tlsconn.c (GnuTLS) are TLS and sshkey.c (libsodium) the ssh
-# key parser, nothing a request parser uses.
-REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls -e /sshkey.c)"
+# key parser, wgkey.c (libsodium) WireGuard keys: nothing a request parser uses.
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls -e /sshkey.c -e /wgkey.c)"
 
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
