@@ -456,6 +456,13 @@ h_ids_alerts(json_t *args, const char *name, json_t **out, struct op_error *e)
 }
 
 static int
+h_ids_skipped(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_skipped(args, out, e);
+}
+
+static int
 h_ids_reload(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
 	(void)name;
@@ -565,7 +572,7 @@ static const struct {
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
 	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
 	{"ids.status", 0, h_ids_status},	 {"ids.alerts", 0, h_ids_alerts},
-	{"ids.reload", 0, h_ids_reload},
+	{"ids.reload", 0, h_ids_reload},	 {"ids.skipped", 0, h_ids_skipped},
 	{"vm.migrate.prepare", 0, h_mig_prepare}, {"vm.migrate.finish", 1, h_mig_finish},
 	{"vm.migrate.abort", 1, h_mig_abort},	 {"vm.migrate.send", 1, h_mig_send},
 	{"vm.migrate.status", 1, h_mig_status},	 {"vm.migrate.cancel", 1, h_mig_cancel},

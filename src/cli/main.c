@@ -109,6 +109,7 @@ static const struct cli_cmd cmds[] = {
     {"ids rules clear", "", cmd_ids_rules_clear},
     {"ids status", "", cmd_ids_status},
     {"ids alerts", "[--vm VM] [--sid N] [--severity N] [--limit N]", cmd_ids_alerts},
+    {"ids skipped", "", cmd_ids_skipped},
     {"ids suppress list", "[--tenant ID]", cmd_ids_sup_list},
     {"ids suppress add", "SID [--gid N] [--by-src IP[/N] | --by-dst IP[/N]] [--ttl SECONDS] [--tenant ID]",
      cmd_ids_sup_add},

@@ -738,6 +738,7 @@ const struct http_route api_routes[] = {
 	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
 	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},
 	{"GET", "/v1/ids/alerts", AUTH_ANY, api_ids_alerts},
+	{"GET", "/v1/ids/skipped", AUTH_ANY, api_ids_skipped},
 	{"GET", "/v1/ids/suppressions", AUTH_ANY, api_ids_sup_list},
 	{"POST", "/v1/ids/suppressions", AUTH_ANY, api_ids_sup_add},
 	{"DELETE", "/v1/ids/suppressions/{id}", AUTH_ANY, api_ids_sup_delete},

@@ -188,6 +188,54 @@ api_ids_sup_delete(struct http_req *req, struct http_resp *resp)
 	resp->status = 204;
 }
 
+/* The rules the sensors skipped for the tenant's networks, with the
+ * reason, from each host it is applied on (the same network on two hosts
+ * loads the same rules: listed once). */
+void
+api_ids_skipped(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = tenant_of(req, resp);
+	json_t *hosts, *h, *seen;
+	char code[32], err[256];
+	size_t i, k;
+
+	if (t == NULL)
+		return;
+	hosts = store_tenant_applied_hosts(t);
+	seen = json_object();
+	resp->json = json_array();
+	json_array_foreach(hosts, i, h)
+	{
+		json_t *list = NULL, *r;
+
+		if (agentc_call_timeout(json_string_value(h), "ids.skipped",
+					json_pack("{s:s, s:i}", "tenant", t, "max", 1000), &list, code,
+					err, sizeof(err), 5000) < 0)
+			continue;
+		json_array_foreach(list, k, r)
+		{
+			char key[200];
+
+			snprintf(key, sizeof(key), "%s/%lld/%s",
+				 json_string_value(json_object_get(r, "network")) ?: "",
+				 (long long)json_integer_value(json_object_get(r, "sid")),
+				 json_string_value(json_object_get(r, "where")) ?: "");
+			if (json_object_get(seen, key) != NULL)
+				continue;
+			json_object_set_new(seen, key, json_true());
+			json_array_append_new(resp->json,
+					      json_pack("{s:O*, s:O*, s:O*, s:O*}", "network",
+							json_object_get(r, "network"), "sid",
+							json_object_get(r, "sid"), "where",
+							json_object_get(r, "where"), "reason",
+							json_object_get(r, "reason")));
+		}
+		json_decref(list);
+	}
+	json_decref(seen);
+	json_decref(hosts);
+}
+
 /* Each of the hosts' ids.status for the tenant (NULL: all). */
 void
 api_ids_status(struct http_req *req, struct http_resp *resp)

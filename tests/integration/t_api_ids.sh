@@ -11,6 +11,8 @@
 #     (sid 1000003), come back in GET /v1/ids/alerts with A's VM as the
 #     destination; filters by sid and VM; the CLI shows them;
 #   - tenant B sees none of A's alerts; the operator sees them with the host;
+#   - a rule of A's the sensor cannot run is listed as skipped with its
+#     reason (GET /v1/ids/skipped, cloudlet ids skipped), not in B's list;
 #   - A suppresses its rule 9000001 (CLI): the same requests again give a
 #     new 1000003 alert and no new 9000001; deleted, 9000001 fires again;
 #     bad suppressions are refused, B neither sees nor deletes A's;
@@ -46,10 +48,14 @@ expect_api 201 POST /v1/addresses "$A" "{\"vm\":\"$VM\"}"
 PUB=$(jq -r .address <<<"$BODY")
 
 RULE='alert http any any -> $HOME_NET any (msg:"tenant rule: probe"; flow:to_server; http.uri; content:"/cloudlet-probe"; classtype:web-application-attack; sid:9000001; rev:1;)'
+# A rule the sensor cannot run: skipped with its reason, the rest loads.
+BADRULE='alert tcp any any -> $HOME_NET any (msg:"unsupported"; cloudlet_no_such_kw:1; sid:9000002; rev:1;)'
+RULE="$RULE
+$BADRULE"
 jq -n --arg r "$RULE" '{custom_rules: $r}' >"$T/rule"
 api PUT /v1/ids "$A" - <"$T/rule"
 expect_eq "$STATUS" 200 "PUT own rules"
-expect_eq "$(jq -r .custom_rules <<<"$BODY")" "$RULE" "the stored rule"
+expect_eq "$(jq -r .custom_rules <<<"$BODY")" "$RULE" "the stored rules"
 i=0
 while :; do
 	expect_api 200 GET /v1/ids/status "$A"
@@ -61,6 +67,13 @@ while :; do
 done
 expect_eq "$(jq -r '[.networks[] | has("host_id")] | any' <<<"$BODY")" false "host_id in the tenant's status"
 log "A's network watched: $st"
+expect_api 200 GET /v1/ids/skipped "$A"
+sk=$(jq -c '[.[] | select(.sid == 9000002)][0]' <<<"$BODY")
+grep -q "cloudlet_no_such_kw" <<<"$(jq -r .reason <<<"$sk")" || fail "the skipped rule's reason: $BODY"
+expect_eq "$(jq -r '[.[] | select(.sid == 9000001)] | length' <<<"$BODY")" 0 "the good rule in the skipped list"
+expect_api 200 GET /v1/ids/skipped "$B"
+expect_eq "$(jq -r '[.[] | select(.sid == 9000002)] | length' <<<"$BODY")" 0 "A's skipped rule in B's list"
+log "skipped: $(jq -c '{sid, reason}' <<<"$sk")"
 
 reach() { ip netns exec "$OUT" curl -s -o /dev/null --max-time 3 --path-as-is "http://$PUB$1"; }
 i=0
@@ -101,6 +114,7 @@ tcli() { CLOUDLET_URL=$URL CLOUDLET_TOKEN=$A "$CLI_BIN" "$@"; }
 tcli ids alerts --sid 9000001 | grep -q "tenant rule: probe" || fail "cloudlet ids alerts"
 tcli ids status | grep -q "^default\|^n-" || fail "cloudlet ids status: $(tcli ids status)"
 tcli ids show | grep -q "enabled: yes" || fail "cloudlet ids show"
+tcli ids skipped | grep -q 9000002 || fail "cloudlet ids skipped: $(tcli ids skipped)"
 log "filters, tenant isolation, the operator's view and the CLI"
 
 # Suppressions: A silences its own rule; the operator's rule goes on.
