@@ -39,6 +39,55 @@ cli_get_show(struct cli *c, const char *path, void (*show)(const json_t *))
 	return CLI_OK;
 }
 
+int
+cli_list(struct cli *c, const char *path, const char *const *heads,
+	 void (*row)(struct table *t, const json_t *e))
+{
+	json_t *list, *e;
+	struct table t;
+	size_t i, n = 0;
+
+	if (api_json(&c->api, "GET", path, NULL, &list) < 0)
+		return CLI_FAIL;
+	if (c->json) {
+		table_print_json(list, stdout);
+		json_decref(list);
+		return CLI_OK;
+	}
+	while (heads[n] != NULL)
+		n++;
+	table_init(&t, n);
+	for (i = 0; i < n; i++)
+		table_add(&t, heads[i]);
+	json_array_foreach(list, i, e)
+		row(&t, e);
+	table_print(&t, stdout);
+	table_free(&t);
+	json_decref(list);
+	return CLI_OK;
+}
+
+int
+cli_delete(struct cli *c, const char *prefix, const char *ref, const char *what)
+{
+	char path[API_PATH_MAX], *l;
+	json_t *j = NULL;
+
+	if (cli_path(c, path, sizeof(path), prefix, ref, NULL) < 0)
+		return CLI_FAIL;
+	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
+		return CLI_FAIL;
+	if (c->json)
+		table_print_json(j, stdout);
+	else {
+		l = strdup(ref);
+		printf("deleted %s %s\n", what, l ? table_clean(l) : "");
+		free(l);
+	}
+	json_decref(j);
+	return CLI_OK;
+}
+
 void
 cli_show_vm(const json_t *vm)
 {

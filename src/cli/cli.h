@@ -40,6 +40,22 @@ int cli_path(struct cli *c, char *buf, size_t len, const char *prefix, const cha
  */
 int cli_get_show(struct cli *c, const char *path, void (*show)(const json_t *));
 
+struct table;
+
+/*
+ * GET path, a list: --json prints it as is, otherwise a table with the
+ * column heads (NULL ends them) and a row per element, whose cells row()
+ * adds, one per head. Returns an exit status.
+ */
+int cli_list(struct cli *c, const char *path, const char *const *heads,
+	     void (*row)(struct table *t, const json_t *e));
+
+/*
+ * DELETE prefix + ref (escaped, cli_path) and say "deleted <what> <ref>"
+ * (--json: the answer, if any). Returns an exit status.
+ */
+int cli_delete(struct cli *c, const char *prefix, const char *ref, const char *what);
+
 /* A VM for people: its fields, one per line. */
 void cli_show_vm(const json_t *vm);
 

@@ -216,39 +216,21 @@ cmd_ids_alerts(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+static void
+skipped_row(struct table *t, const json_t *r)
+{
+	table_add(t, str(r, "network"));
+	table_addf(t, "%lld", (long long)json_integer_value(json_object_get(r, "sid")));
+	table_add(t, str(r, "where"));
+	table_add(t, str(r, "reason"));
+}
+
 int
 cmd_ids_skipped(struct cli *c, int argc, char **argv)
 {
-	json_t *list = NULL, *r;
-	struct table t;
-	size_t i;
+	static const char *const heads[] = {"NETWORK", "SID", "WHERE", "REASON", NULL};
 
 	if (args_parse(argc, argv, NULL, 0, NULL, 0) < 0)
 		return CLI_USAGE;
-	if (api_json(&c->api, "GET", "/v1/ids/skipped", NULL, &list) < 0)
-		return CLI_FAIL;
-	if (c->json) {
-		table_print_json(list, stdout);
-		json_decref(list);
-		return CLI_OK;
-	}
-	table_init(&t, 4);
-	table_add(&t, "NETWORK");
-	table_add(&t, "SID");
-	table_add(&t, "WHERE");
-	table_add(&t, "REASON");
-	json_array_foreach(list, i, r)
-	{
-		char sid[24];
-
-		snprintf(sid, sizeof(sid), "%lld", (long long)json_integer_value(json_object_get(r, "sid")));
-		table_add(&t, str(r, "network"));
-		table_add(&t, sid);
-		table_add(&t, str(r, "where"));
-		table_add(&t, str(r, "reason"));
-	}
-	table_print(&t, stdout);
-	table_free(&t);
-	json_decref(list);
-	return CLI_OK;
+	return cli_list(c, "/v1/ids/skipped", heads, skipped_row);
 }

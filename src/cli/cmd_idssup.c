@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "args.h"
 #include "table.h"
@@ -30,56 +29,32 @@ path_of(struct cli *c, char *buf, size_t len, const char *id, const char *tenant
 	return cli_path(c, buf, len, q, tenant, NULL);
 }
 
+static void
+sup_row(struct table *t, const json_t *s)
+{
+	const char *tr = json_string_value(json_object_get(s, "track"));
+	const char *ip = json_string_value(json_object_get(s, "ip"));
+
+	table_add(t, json_string_value(json_object_get(s, "id")));
+	table_addf(t, "%lld:%lld", (long long)json_integer_value(json_object_get(s, "gid")),
+		   (long long)json_integer_value(json_object_get(s, "sid")));
+	table_add(t, tr && tr[0] ? tr : "-");
+	table_add(t, ip && ip[0] ? ip : "-");
+	table_add_time(t, json_object_get(s, "expires"), "never");
+}
+
 int
 cmd_ids_sup_list(struct cli *c, int argc, char **argv)
 {
+	static const char *const heads[] = {"ID", "SID", "TRACK", "IP", "EXPIRES", NULL};
 	struct arg_opt o[] = {{"--tenant", ARG_STR}};
-	char path[API_PATH_MAX], when[32];
-	json_t *list = NULL, *s;
-	struct table t;
-	size_t i;
+	char path[API_PATH_MAX];
 
 	if (args_parse(argc, argv, o, ARRAY_LEN(o), NULL, 0) < 0)
 		return CLI_USAGE;
-	if (path_of(c, path, sizeof(path), NULL, o[0].seen ? o[0].str : NULL) < 0 ||
-	    api_json(&c->api, "GET", path, NULL, &list) < 0)
+	if (path_of(c, path, sizeof(path), NULL, o[0].seen ? o[0].str : NULL) < 0)
 		return CLI_FAIL;
-	if (c->json) {
-		table_print_json(list, stdout);
-		json_decref(list);
-		return CLI_OK;
-	}
-	table_init(&t, 5);
-	table_add(&t, "ID");
-	table_add(&t, "SID");
-	table_add(&t, "TRACK");
-	table_add(&t, "IP");
-	table_add(&t, "EXPIRES");
-	json_array_foreach(list, i, s)
-	{
-		char sid[24];
-		time_t ex = (time_t)json_integer_value(json_object_get(s, "expires"));
-		const char *tr = json_string_value(json_object_get(s, "track"));
-		const char *ip = json_string_value(json_object_get(s, "ip"));
-		struct tm tm;
-
-		snprintf(sid, sizeof(sid), "%lld:%lld",
-			 (long long)json_integer_value(json_object_get(s, "gid")),
-			 (long long)json_integer_value(json_object_get(s, "sid")));
-		if (ex == 0 || gmtime_r(&ex, &tm) == NULL)
-			snprintf(when, sizeof(when), "never");
-		else
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		table_add(&t, json_string_value(json_object_get(s, "id")));
-		table_add(&t, sid);
-		table_add(&t, tr && tr[0] ? tr : "-");
-		table_add(&t, ip && ip[0] ? ip : "-");
-		table_add(&t, when);
-	}
-	table_print(&t, stdout);
-	table_free(&t);
-	json_decref(list);
-	return CLI_OK;
+	return cli_list(c, path, heads, sup_row);
 }
 
 int

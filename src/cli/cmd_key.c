@@ -72,37 +72,23 @@ cmd_key_add(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+static void
+key_row(struct table *t, const json_t *k)
+{
+	table_add(t, str(k, "name"));
+	table_add(t, str(k, "id"));
+	table_add(t, str(k, "type"));
+	table_add(t, str(k, "fingerprint"));
+}
+
 int
 cmd_key_list(struct cli *c, int argc, char **argv)
 {
-	json_t *list = NULL, *k;
-	struct table t;
-	size_t i;
+	static const char *const heads[] = {"NAME", "ID", "TYPE", "FINGERPRINT", NULL};
 
 	if (args_parse(argc, argv, NULL, 0, NULL, 0) < 0)
 		return CLI_USAGE;
-	if (api_json(&c->api, "GET", "/v1/keys", NULL, &list) < 0)
-		return CLI_FAIL;
-	if (c->json) {
-		table_print_json(list, stdout);
-		json_decref(list);
-		return CLI_OK;
-	}
-	table_init(&t, 4);
-	table_add(&t, "NAME");
-	table_add(&t, "ID");
-	table_add(&t, "TYPE");
-	table_add(&t, "FINGERPRINT");
-	json_array_foreach(list, i, k) {
-		table_add(&t, str(k, "name"));
-		table_add(&t, str(k, "id"));
-		table_add(&t, str(k, "type"));
-		table_add(&t, str(k, "fingerprint"));
-	}
-	table_print(&t, stdout);
-	table_free(&t);
-	json_decref(list);
-	return CLI_OK;
+	return cli_list(c, "/v1/keys", heads, key_row);
 }
 
 int
@@ -121,17 +107,9 @@ cmd_key_show(struct cli *c, int argc, char **argv)
 int
 cmd_key_delete(struct cli *c, int argc, char **argv)
 {
-	char path[API_PATH_MAX];
 	const char *ref;
-	json_t *j = NULL;
 
 	if (args_parse(argc, argv, NULL, 0, &ref, 1) < 0)
 		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), "/v1/keys/", ref, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	json_decref(j);
-	printf("deleted key %s\n", ref);
-	return CLI_OK;
+	return cli_delete(c, "/v1/keys/", ref, "key");
 }

@@ -16,54 +16,29 @@ str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+static void
+token_row(struct table *tb, const json_t *t)
+{
+	table_add(tb, str(t, "id"));
+	table_add(tb, str(t, "name")[0] ? str(t, "name") : "-");
+	table_add(tb, str(t, "created_at"));
+	table_add(tb, str(t, "last_used") ?: "never");
+	table_add_time(tb, json_object_get(t, "expires_at"), "never");
+}
+
 int
 cmd_token_list(struct cli *c, int argc, char **argv)
 {
+	static const char *const heads[] = {"ID", "NAME", "CREATED", "LAST_USED", "EXPIRES", NULL};
 	struct arg_opt o[] = {{"--tenant", ARG_STR}};
 	char path[API_PATH_MAX];
-	json_t *list = NULL, *t;
-	struct table tb;
-	size_t i;
 
 	if (args_parse(argc, argv, o, ARRAY_LEN(o), NULL, 0) < 0)
 		return CLI_USAGE;
 	if (o[0].seen ? cli_path(c, path, sizeof(path), "/v1/tokens?tenant=", o[0].str, NULL) < 0
 		      : util_fmt(path, sizeof(path), "/v1/tokens") < 0)
 		return CLI_FAIL;
-	if (api_json(&c->api, "GET", path, NULL, &list) < 0)
-		return CLI_FAIL;
-	if (c->json) {
-		table_print_json(list, stdout);
-		json_decref(list);
-		return CLI_OK;
-	}
-	table_init(&tb, 5);
-	table_add(&tb, "ID");
-	table_add(&tb, "NAME");
-	table_add(&tb, "CREATED");
-	table_add(&tb, "LAST_USED");
-	table_add(&tb, "EXPIRES");
-	json_array_foreach(list, i, t) {
-		const json_t *e = json_object_get(t, "expires_at");
-
-		table_add(&tb, str(t, "id"));
-		table_add(&tb, str(t, "name")[0] ? str(t, "name") : "-");
-		table_add(&tb, str(t, "created_at"));
-		table_add(&tb, str(t, "last_used") ?: "never");
-		if (json_is_integer(e)) {
-			char when[32];
-			time_t s = (time_t)json_integer_value(e);
-			struct tm tm;
-
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&s, &tm));
-			table_add(&tb, when);
-		} else
-			table_add(&tb, "never");
-	}
-	table_print(&tb, stdout);
-	table_free(&tb);
-	json_decref(list);
-	return CLI_OK;
+	return cli_list(c, path, heads, token_row);
 }
 
 int

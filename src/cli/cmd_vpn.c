@@ -114,45 +114,30 @@ cmd_vpn_create(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+static void
+channel_row(struct table *t, const json_t *ch)
+{
+	char *vms = json_dumps(json_object_get(ch, "vms"), JSON_COMPACT);
+
+	table_add(t, str(ch, "name"));
+	table_add(t, str(ch, "id"));
+	table_add(t, str(ch, "kind"));
+	if (strcmp(str(ch, "kind") ?: "", "vm-client") == 0)
+		table_addf(t, "vms %s", vms ? vms : "");
+	else
+		table_addf(t, "network %s", str(ch, "network") ?: "-");
+	table_addf(t, "%lld", (long long)json_integer_value(json_object_get(ch, "peers")));
+	free(vms);
+}
+
 int
 cmd_vpn_list(struct cli *c, int argc, char **argv)
 {
-	json_t *list = NULL, *ch;
-	struct table t;
-	size_t i;
+	static const char *const heads[] = {"NAME", "ID", "KIND", "REACHES", "PEERS", NULL};
 
 	if (args_parse(argc, argv, NULL, 0, NULL, 0) < 0)
 		return CLI_USAGE;
-	if (api_json(&c->api, "GET", "/v1/vpn", NULL, &list) < 0)
-		return CLI_FAIL;
-	if (c->json) {
-		table_print_json(list, stdout);
-		json_decref(list);
-		return CLI_OK;
-	}
-	table_init(&t, 5);
-	table_add(&t, "NAME");
-	table_add(&t, "ID");
-	table_add(&t, "KIND");
-	table_add(&t, "REACHES");
-	table_add(&t, "PEERS");
-	json_array_foreach(list, i, ch) {
-		char *vms = json_dumps(json_object_get(ch, "vms"), JSON_COMPACT);
-
-		table_add(&t, str(ch, "name"));
-		table_add(&t, str(ch, "id"));
-		table_add(&t, str(ch, "kind"));
-		if (strcmp(str(ch, "kind"), "vm-client") == 0)
-			table_addf(&t, "vms %s", vms ? vms : "");
-		else
-			table_addf(&t, "network %s", str(ch, "network"));
-		table_addf(&t, "%lld", (long long)json_integer_value(json_object_get(ch, "peers")));
-		free(vms);
-	}
-	table_print(&t, stdout);
-	table_free(&t);
-	json_decref(list);
-	return CLI_OK;
+	return cli_list(c, "/v1/vpn", heads, channel_row);
 }
 
 int
@@ -171,19 +156,11 @@ cmd_vpn_show(struct cli *c, int argc, char **argv)
 int
 cmd_vpn_delete(struct cli *c, int argc, char **argv)
 {
-	char path[API_PATH_MAX];
 	const char *ref;
-	json_t *j = NULL;
 
 	if (args_parse(argc, argv, NULL, 0, &ref, 1) < 0)
 		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), "/v1/vpn/", ref, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	json_decref(j);
-	printf("deleted VPN channel %s\n", ref);
-	return CLI_OK;
+	return cli_delete(c, "/v1/vpn/", ref, "VPN channel");
 }
 
 /* /v1/vpn/CH/peers[/PEER[suffix]] */

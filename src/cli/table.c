@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void
 table_init(struct table *t, size_t ncols)
@@ -157,4 +158,19 @@ table_print_json(const json_t *j, FILE *f)
 	if (s != NULL)
 		fprintf(f, "%s\n", s);
 	free(s);
+}
+
+void
+table_add_time(struct table *t, const json_t *unix_s, const char *none)
+{
+	time_t s = (time_t)json_integer_value(unix_s);
+	char when[32];
+	struct tm tm;
+
+	if (!json_is_integer(unix_s) || s <= 0 || gmtime_r(&s, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		table_add(t, none);
+		return;
+	}
+	table_add(t, when);
 }

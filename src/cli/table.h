@@ -34,6 +34,10 @@ char *table_clean(char *s);
 /* Display width of UTF-8 text (code points; good enough for names). */
 size_t table_width(const char *s);
 
+/* A cell for a unix time in seconds (UTC, RFC 3339), or none when the
+ * value is not a positive integer ("never", "-"). */
+void table_add_time(struct table *t, const json_t *unix_s, const char *none);
+
 /* A JSON value as short text into buf: strings as is, numbers, yes/no, "-". */
 const char *table_value(const json_t *v, char *buf, size_t len);
 

@@ -115,8 +115,10 @@ wgq() { # NS CONF up|down
 	WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go ip netns exec "$1" wg-quick "$3" "$2" \
 		>>"$T/wg-quick.log" 2>&1
 }
+# (true at the end: the last process looked at is often another one, and
+# a failing status in an assignment would end the test under set -e.)
 wg_pid() { for p in $(pgrep -x wireguard-go); do
-	[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "wireguard-go $1 " ] && echo "$p"; done; }
+	[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "wireguard-go $1 " ] && echo "$p"; done; true; }
 wgq "$OUT" "$T/$OIF.conf" up || { cat "$T/wg-quick.log"; fail "wg-quick up (alice)"; }
 WG_PIDS="$WG_PIDS $(wg_pid "$OIF")"
 
@@ -376,6 +378,8 @@ done
 log "no private key in the database, logs, events or views"
 
 # Deleting the channels removes the gateway.
+cli "$A" vpn list >"$T/vpnlist" || fail "cloudlet vpn list"
+for c in laptops dbonly office; do grep -q "^$c " "$T/vpnlist" || fail "$c not in vpn list: $(cat "$T/vpnlist")"; done
 for c in laptops dbonly office; do cli "$A" vpn delete "$c" >/dev/null || fail "delete $c"; done
 expect_api 200 GET /v1/firewall/rules "$A"
 expect_eq "$(jq '[.[] | select(.origin == "vpn")] | length' <<<"$BODY")" 0 "gateway rule after delete"
