@@ -43,9 +43,9 @@ begin_move(const char *actor, const char *vm_id, const char *host, int live, int
 	vols = store_volume_of_vm(vm_id);
 	r = -1;
 	*status = 409;
-	if (json_array_size(vols) > 0)
-		snprintf(err, errlen, "VM %s has volumes attached: moving volumes is not built yet "
-				      "(detach them first)", vm_id);
+	if (json_array_size(vols) > 0 && strcmp(str(vm, "state") ?: "", "running") != 0)
+		snprintf(err, errlen, "VM %s is stopped and has volumes attached: a cold move of "
+				      "volumes is not built yet (start it: it moves live)", vm_id);
 	else if (host[0] != '\0' && strcmp(host, cur) == 0)
 		snprintf(err, errlen, "VM %s already runs on that host", vm_id);
 	else if (strcmp(str(vm, "state") ?: "", "running") != 0 &&
