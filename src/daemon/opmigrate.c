@@ -137,8 +137,10 @@ volumes_of(struct move *m, const json_t *view, json_t **out)
 
 /* Send on the source with progress; -errno as the send's. */
 static int
-send_vm(struct move *m, const json_t *prep, int live, json_int_t downtime, json_t **sent)
+send_vm(struct move *m, const json_t *prep, int live, json_int_t downtime, json_int_t bw_mib,
+	json_t **sent)
 {
+	json_t *args;
 	pthread_t t;
 	int watching, r;
 
@@ -146,12 +148,12 @@ send_vm(struct move *m, const json_t *prep, int live, json_int_t downtime, json_
 	watching = pthread_create(&t, NULL, watch, m) == 0;
 	/* Not retried: a send that dropped may have moved the VM; the
 	 * destination's view says which (below). */
-	r = agentc_call(m->src, "vm.migrate.send",
-			json_pack("{s:s, s:O, s:O, s:O, s:b, s:I}", "name", m->vm_id, "nbd",
-				  json_object_get(prep, "nbd"), "uri", json_object_get(prep, "uri"),
-				  "tls", json_object_get(prep, "tls"), "live", live, "downtime_ms",
-				  downtime),
-			sent, m->code, m->err, m->errlen);
+	args = json_pack("{s:s, s:O, s:O, s:O, s:b, s:I}", "name", m->vm_id, "nbd",
+			 json_object_get(prep, "nbd"), "uri", json_object_get(prep, "uri"), "tls",
+			 json_object_get(prep, "tls"), "live", live, "downtime_ms", downtime);
+	if (bw_mib > 0)
+		json_object_set_new(args, "max_bandwidth", json_integer(bw_mib << 20));
+	r = agentc_call(m->src, "vm.migrate.send", args, sent, m->code, m->err, m->errlen);
 	atomic_store(&m->sending, 0);
 	if (watching)
 		pthread_join(t, NULL);
@@ -212,7 +214,8 @@ opmigrate_run(const char *op_id, const char *vm_id, const char *tenant_id, const
 	if (r < 0)
 		goto abort;
 	progress(&m, 20, live ? "moving the disk and the memory" : "copying the disk");
-	if ((r = send_vm(&m, prep, live, downtime > 0 ? downtime : 100, &sent)) < 0) {
+	if ((r = send_vm(&m, prep, live, downtime > 0 ? downtime : 100,
+			 json_integer_value(json_object_get(args, "max_bandwidth_mib")), &sent)) < 0) {
 		/* Dropped: did the destination get it all the same? */
 		if (strcmp(m.code, "dropped") != 0 ||
 		    call(&m, m.dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), &done,

@@ -397,8 +397,11 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 
 	if ((r = vmmigio_qmp(vm, &q, e)) < 0)
 		return r;
-	nbdopts = json_pack("{s:s, s:{s:s, s:s}}", "driver", "nbd", "server", "type", "fd", "str",
-			    "mig-nbd");
+	/* Zeroes the mirror reads (all of a volume's holes: the storage
+	 * server reports no block status) go as NBD write-zeroes that may
+	 * unmap: the destination's volumes stay thin. */
+	nbdopts = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "driver", "nbd", "server", "type",
+			    "fd", "str", "mig-nbd", "detect-zeroes", "unmap", "discard", "unmap");
 	/* Every parameter, every time: QEMU keeps them from an earlier
 	 * migration of this process (a cancelled one's bandwidth, its TLS). */
 	params = json_pack("{s:I, s:I, s:s}", "downtime-limit", (json_int_t)t->downtime_ms,
