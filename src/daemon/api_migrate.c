@@ -32,7 +32,7 @@ begin_move(const char *actor, const char *vm_id, const char *host, int live, int
 	   int64_t bw_mib, json_t **op, int *status, char *err, size_t errlen)
 {
 	char op_id[STORE_ID_LEN], hex[17], cur[STORE_ID_LEN] = "";
-	json_t *vm = NULL, *vols, *args;
+	json_t *vm = NULL, *args;
 	int r;
 
 	if (store_vm_get(NULL, vm_id, &vm) < 0) {
@@ -41,13 +41,9 @@ begin_move(const char *actor, const char *vm_id, const char *host, int live, int
 		return -1;
 	}
 	store_vm_host(vm_id, cur, sizeof(cur));
-	vols = store_volume_of_vm(vm_id);
 	r = -1;
 	*status = 409;
-	if (json_array_size(vols) > 0 && strcmp(str(vm, "state") ?: "", "running") != 0)
-		snprintf(err, errlen, "VM %s is stopped and has volumes attached: a cold move of "
-				      "volumes is not built yet (start it: it moves live)", vm_id);
-	else if (host[0] != '\0' && strcmp(host, cur) == 0)
+	if (host[0] != '\0' && strcmp(host, cur) == 0)
 		snprintf(err, errlen, "VM %s already runs on that host", vm_id);
 	else if (strcmp(str(vm, "state") ?: "", "running") != 0 &&
 		 strcmp(str(vm, "state") ?: "", "stopped") != 0)
@@ -55,7 +51,6 @@ begin_move(const char *actor, const char *vm_id, const char *host, int live, int
 			 vm_id, str(vm, "state") ?: "?");
 	else
 		r = 0;
-	json_decref(vols);
 	if (r < 0) {
 		json_decref(vm);
 		return -1;

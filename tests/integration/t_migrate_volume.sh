@@ -19,7 +19,10 @@
 #       the destination's agent killed while RAM moves (and restarted: it
 #       removes the half-made VM, so the source's migration fails),
 #       a destination without room (h3, no memory for VMs): refused before
-#       anything is made there.
+#       anything is made there;
+#   - then stopped, it moves cold back to h1 (root volume and volume copied,
+#     thin), starts there with the same id, MAC, hostname and address, and
+#     every record is in place; h2 holds nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts_lib.sh"
 
@@ -75,7 +78,7 @@ last() { guest_sh "$WEB" "cat /tmp/last" | tr -d '\r' | grep '^[0-9]' | tail -n 
 # records: "<records in place> <records read>" of 0..last, read from the
 # disk (the guest's page cache dropped first).
 records() {
-	guest_sh "$WEB" "sync; echo 3 >/proc/sys/vm/drop_caches; n=\$(cat /tmp/last); dd if=/dev/$DEV bs=16 count=\$((n + 1)) 2>/dev/null | awk -v n=\$n '\$0 == sprintf(\"%15d\", NR - 1) {ok++} END {print \"rec\", ok + 0, NR, n + 1}'" |
+	guest_sh "$WEB" "sync; echo 3 >/proc/sys/vm/drop_caches; n=${1:-\$(cat /tmp/last)}; dd if=/dev/$DEV bs=16 count=\$((n + 1)) 2>/dev/null | awk -v n=\$n '\$0 == sprintf(\"%15d\", NR - 1) {ok++} END {print \"rec\", ok + 0, NR, n + 1}'" |
 		tr -d '\r' | grep '^rec ' | tail -n 1 | cut -d' ' -f2-
 }
 sleep 1
@@ -240,4 +243,34 @@ unchanged "after a move to a full host"
 holds_nothing 3 "after a move to a full host"
 log "a destination without room: refused ($(jq -r .error <<<"$final")), nothing made there"
 
-guest_sh "$WEB" "touch /tmp/stop" >/dev/null
+# Cold: the appender stops, the VM stops and moves back to h1 with its
+# root volume and volume, and starts there with the same identity.
+guest_sh "$WEB" "touch /tmp/stop; while [ ! -e /tmp/stopped ]; do usleep 20000; done" >/dev/null
+N=$(last)
+read -r ok nread want <<<"$(records)"
+expect_eq "$ok $nread" "$want $want" "records before the cold move"
+ID0=$(actl 2 --json vm show "$WEB" | jq -c '{id, mac: .nics[0].mac, hostname}')
+ADDR0=$(api GET "/v1/vms/$WEB" "$OPERATOR"; jq -r '.nics[0].address' <<<"$BODY")
+expect_api 202 POST "/v1/vms/$WEB/actions" "$A" '{"action":"stop"}'
+wait_op "$(jq -r .id <<<"$BODY")" "$A" >/dev/null
+expect_api 202 POST "/v1/vms/$WEB/migrate" "$OPERATOR" '{"host":"h1"}'
+final=$(wait_op "$(jq -r .id <<<"$BODY")" "$OPERATOR")
+expect_eq "$(host_of "$WEB")" "$H1" "the VM's host after the cold move"
+holds_nothing 2 "after the cold move"
+expect_match "$(pool_vols 1)" "$VOL" "h1's pool after the cold move"
+expect_match "$(pool_vols 1)" "root-$VID" "h1's pool after the cold move"
+ALLOC3=$(allocated 1 "$VOL")
+[ "$ALLOC3" -le $((ALLOC2 + (8 << 20))) ] || fail "the volume on h1 holds $ALLOC3 bytes after the cold move, on h2 $ALLOC2"
+api GET "/v1/volumes/$VOL" "$OPERATOR"
+expect_eq "$(jq -r .host_id <<<"$BODY")" "$H1" "the volume's host after the cold move"
+expect_api 202 POST "/v1/vms/$WEB/actions" "$A" '{"action":"start"}'
+wait_op "$(jq -r .id <<<"$BODY")" "$A" >/dev/null
+ready "$A" "$WEB"
+CTL_SOCK=$T/h1/agent.sock
+expect_eq "$(actl 1 --json vm show "$WEB" | jq -c '{id, mac: .nics[0].mac, hostname}')" "$ID0" "the VM's identity after the cold move"
+expect_eq "$(api GET "/v1/vms/$WEB" "$OPERATOR"; jq -r '.nics[0].address' <<<"$BODY")" "$ADDR0" "the VM's address after the cold move"
+DEV=$(guest_sh "$WEB" "for d in /sys/block/vd*; do [ \"\$(cat \$d/serial 2>/dev/null)\" = $VOL ] && echo \${d##*/}; done" | tr -d '\r' | grep '^vd' || true)
+read -r ok nread want <<<"$(records "$N")"
+expect_eq "$ok $nread" "$want $want" "records after the cold move"
+reach || fail "web not reachable after the cold move"
+log "stopped, moved cold h2 -> h1 with root volume and volume ($(jq -r .message <<<"$final")), started with the same identity $ID0: $want records in place, h2 holds nothing"

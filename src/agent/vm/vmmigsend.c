@@ -502,6 +502,8 @@ fail:
 	return r;
 }
 
+static int send_cold_drives(struct vm *vm, const struct target *t, struct op_error *e);
+
 /* Cold: the stopped VM's root disk copied into the destination's export. */
 static int
 send_cold(struct vm *vm, const struct target *t, struct op_error *e)
@@ -528,6 +530,14 @@ send_cold(struct vm *vm, const struct target *t, struct op_error *e)
 	if (t->tls != NULL && (r = tls_write(vm, t->tls, e)) < 0)
 		return r;
 	progress(vm, "copying", NULL, NULL);
+	if (vm->spec.n_volumes > 0 || vmt_is_volume_root(vm)) {
+		r = send_cold_drives(vm, t, e);
+		vmmigio_tls_drop(NULL, vm, "tls-cli");
+		if (r < 0)
+			return r;
+		progress(vm, "completed", NULL, NULL);
+		return 0;
+	}
 	/* qemu-img's NBD connection must start in the datacenter network. */
 	r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL,
 		      t->tls ? tls : plain, NULL, err, sizeof(err));
@@ -536,6 +546,69 @@ send_cold(struct vm *vm, const struct target *t, struct op_error *e)
 		return op_fail(e, "internal", r, "copying the disk: %s", err);
 	progress(vm, "completed", NULL, NULL);
 	return 0;
+}
+
+/*
+ * Cold, with volumes (or a root volume): each drive is copied into the
+ * destination's export of the same name (its qemu-storage-daemon), the
+ * volumes read over an export made for the stopped VM here (root may use
+ * it), zeroes skipped (the destination's disks are new: thin).
+ */
+static int
+send_cold_drives(struct vm *vm, const struct target *t, struct op_error *e)
+{
+	char drives[VMMIG_DRIVES_MAX][8], sock[800], root[80], cli[800], obj[900], src[1200],
+	    dst[300], err[512], path[800];
+	unsigned n = vmmigio_drives(vm, drives);
+	const char *fmt = strcmp(vm->root_format, "qcow2") == 0 ? "qcow2" : "raw";
+	int r;
+
+	storage_root_name(vm->id, root, sizeof(root));
+	if ((r = storage_export_create(vm->id, &vm->spec, vmt_is_volume_root(vm) ? root : NULL,
+				       e)) < 0)
+		return r;
+	if ((r = storage_export_socket(vm->id, sock, sizeof(sock))) < 0) {
+		r = op_fail(e, "internal", r, "export path too long");
+		goto out;
+	}
+	vmt_path(vm, "tls-cli", cli, sizeof(cli));
+	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", VMMIG_TLS, cli);
+	for (unsigned d = 0; d < n && r == 0; d++) {
+		const char *argv[] = {"qemu-img", "convert",	 "-n",
+				      "--target-is-zero", "--image-opts", "--target-image-opts",
+				      src,	 dst,		 "--object",
+				      obj,	 NULL};
+
+		if (d == 0 && !vmt_is_volume_root(vm)) {
+			vmt_path(vm, strcmp(fmt, "qcow2") == 0 ? "root.qcow2" : "root.raw", path,
+				 sizeof(path));
+			snprintf(src, sizeof(src), "driver=%s,file.driver=file,file.filename=%s", fmt,
+				 path);
+		} else {
+			snprintf(src, sizeof(src),
+				 "driver=raw,file.driver=nbd,file.server.type=unix,"
+				 "file.server.path=%s,file.export=%s",
+				 sock, d == 0 ? root : vm->spec.volumes[d - 1]);
+		}
+		snprintf(dst, sizeof(dst), "driver=nbd,host=%s,port=%u,export=%s", t->nbd_host,
+			 t->nbd_port, drives[d]);
+		if (t->tls != NULL) {
+			size_t l = strlen(dst);
+
+			snprintf(dst + l, sizeof(dst) - l, ",tls-creds=%s,tls-hostname=%s",
+				 VMMIG_TLS, t->nbd_host);
+		} else {
+			argv[8] = NULL;
+		}
+		/* qemu-img's connection starts in the datacenter network. */
+		r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL, argv,
+			      NULL, err, sizeof(err));
+		if (r < 0)
+			r = op_fail(e, "internal", r, "copying %s: %s", drives[d], err);
+	}
+out:
+	storage_export_delete(vm->id);
+	return r;
 }
 
 static int
@@ -579,12 +652,6 @@ send_check(struct vm *vm, const struct target *t, struct op_error *e)
 		}
 	}
 	vmt_unlock();
-	/* XXX: cold moves copy one file (qemu-img convert): not volumes yet. */
-	if (!t->live && (vm->spec.n_volumes > 0 || vmt_is_volume_root(vm)))
-		return op_fail(e, "conflict", -EINVAL,
-			       "VM '%s' has volumes (or a root volume): it moves live only, "
-			       "start it first",
-			       vm->spec.name);
 	return 0;
 }
 
