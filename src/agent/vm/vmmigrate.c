@@ -538,8 +538,11 @@ make_volumes(struct vm *vm, const struct incoming_vols *iv, struct op_error *e)
 	if (vmt_is_volume_root(vm)) {
 		storage_root_name(vm->id, root, sizeof(root));
 		if ((r = storage_volume_make(storage_root_tenant(&vm->spec), root,
-					     vm->spec.disk_gib << 30, "mirror", e)) < 0)
+					     vm->spec.disk_gib << 30, "mirror", e)) < 0) {
+			/* Not ours: the removal after this failure keeps it. */
+			snprintf(vm->root_format, sizeof(vm->root_format), "raw");
 			return r;
+		}
 	}
 	for (unsigned i = 0; i < vm->spec.n_volumes; i++) {
 		if ((r = storage_volume_make(vm->spec.tenant, vm->spec.volumes[i], iv->size[i],
