@@ -19,7 +19,9 @@
 #       the destination's agent killed while RAM moves (and restarted: it
 #       removes the half-made VM, so the source's migration fails),
 #       a destination without room (h3, no memory for VMs): refused before
-#       anything is made there;
+#       anything is made there,
+#       a pool without room (h1's prepare told the volume holds 1 TiB):
+#       refused before anything is made there;
 #   - then stopped, it moves cold back to h1 (root volume and volume copied,
 #     thin), starts there with the same id, MAC, hostname and address, and
 #     every record is in place; h2 holds nothing.
@@ -242,6 +244,15 @@ grep -q "root-$VID\|$VOL" "$T/h3/state/storage/storaged.log" 2>/dev/null && fail
 unchanged "after a move to a full host"
 holds_nothing 3 "after a move to a full host"
 log "a destination without room: refused ($(jq -r .error <<<"$final")), nothing made there"
+
+# 4. A pool without room, at the agent: h1 told that the volume holds 1 TiB
+# on the source refuses a (cold) prepare before anything is made.
+view=$(actl 2 --json vm show "$WEB")
+res=$(actl 1 raw "$(jq -c --arg v "$VOL" '{op:"vm.migrate.prepare",args:{spec:., id:.id, live:false, volumes:[{name:$v, size:1073741824, redundancy:"mirror", allocated:1099511627776}]}}' <<<"$view")" || true)
+expect_eq "$(jq -r .error.code <<<"$res")" insufficient_resources "prepare on a pool without room"
+expect_match "$(jq -r .error.message <<<"$res")" "storage pool" "prepare on a pool without room"
+holds_nothing 1 "after a prepare on a pool without room"
+log "a pool without room: $(jq -r .error.message <<<"$res"); h1 holds nothing"
 
 # Cold: the appender stops, the VM stops and moves back to h1 with its
 # root volume and volume, and starts there with the same identity.
