@@ -18,6 +18,8 @@
 #       bandwidth is set low so that it is still moving),
 #       the destination's agent killed while RAM moves (and restarted: it
 #       removes the half-made VM, so the source's migration fails),
+#       the source's agent killed while RAM moves (and restarted: it
+#       cancels the migration and keeps the VM and its volumes),
 #       a destination without room (h3, no memory for VMs): refused before
 #       anything is made there,
 #       a pool without room (h1's prepare told the volume holds 1 TiB):
@@ -227,6 +229,24 @@ holds_nothing 1 "after the destination's agent restarted"
 read -r ok nread want <<<"$(records)"
 expect_eq "$ok $nread" "$want $want" "records after the destination's restart"
 log "the destination's agent killed mid-way: $(jq -r .error <<<"$final"); the VM runs on h2, h1 holds nothing, $want records in place"
+
+# 2b. The source's agent killed while RAM moves, then restarted: it
+# cancels the migration and keeps the VM (and its volumes).
+expect_api 202 POST "/v1/vms/$WEB/migrate" "$OPERATOR" '{"host":"h1","max_bandwidth_mib":1}'
+OP=$(jq -r .id <<<"$BODY")
+wait_moving "$OP"
+kill -9 "${APID[2]}"
+wait "${APID[2]}" 2>/dev/null || true
+# shellcheck disable=SC2046
+host_start 2 $(storage_args 2)
+final=$(wait_op "$OP" "$OPERATOR" may-fail)
+expect_eq "$(jq -r .state <<<"$final")" failed "the move whose source restarted"
+unchanged "after the source's agent restarted"
+holds_nothing 1 "after the source's agent restarted"
+expect_match "$(pool_vols 2)" "$VOL" "h2's pool after its agent restarted"
+read -r ok nread want <<<"$(records)"
+expect_eq "$ok $nread" "$want $want" "records after the source's restart"
+log "the source's agent killed mid-way: $(jq -r .error <<<"$final"); the VM runs on h2 with its volumes, h1 holds nothing, $want records in place"
 
 # 3. A destination without room: h3 gives VMs no memory.
 # shellcheck disable=SC2046
