@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "http.h"
@@ -184,6 +185,8 @@ api_host_evacuate(struct http_req *req, struct http_resp *resp)
 			       refused);
 }
 
+#define CANCEL_TRIES 25 /* 5 s of 200 ms */
+
 void
 api_vm_migrate_cancel(struct http_req *req, struct http_resp *resp)
 {
@@ -202,13 +205,22 @@ api_vm_migrate_cancel(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	/* The source stops sending; the move's worker then aborts the
-	 * destination and the VM stays where it runs. */
-	r = agentc_call(src, "vm.migrate.cancel", json_pack("{s:s}", "name", req->id), NULL, code,
-			err, sizeof(err));
+	 * destination and the VM stays where it runs. A move still preparing
+	 * the destination is not sending yet: asked again for a few seconds
+	 * while the record says it moves. */
+	for (int i = 0;; i++) {
+		r = agentc_call(src, "vm.migrate.cancel", json_pack("{s:s}", "name", req->id), NULL,
+				code, err, sizeof(err));
+		if (r == 0 || strcmp(code, "conflict") != 0 || i >= CANCEL_TRIES)
+			break;
+		usleep(200000);
+		if (store_vm_migrating_to(req->id, to, sizeof(to)) < 0 || to[0] == '\0')
+			break;
+	}
 	if (r < 0) {
 		http_error(resp, 409, "conflict",
-			   "the move cannot be cancelled now (%s): it is not sending yet or has "
-			   "ended; try again",
+			   "the move cannot be cancelled now (%s): it has ended, or did not "
+			   "start sending within 5 s",
 			   err);
 		goto out;
 	}

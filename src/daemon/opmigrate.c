@@ -217,10 +217,17 @@ opmigrate_run(const char *op_id, const char *vm_id, const char *tenant_id, const
 	if ((r = send_vm(&m, prep, live, downtime > 0 ? downtime : 100,
 			 json_integer_value(json_object_get(args, "max_bandwidth_mib")), &sent)) < 0) {
 		/* Dropped: did the destination get it all the same? */
-		if (strcmp(m.code, "dropped") != 0 ||
-		    call(&m, m.dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), &done,
-			 1) < 0)
+		if (strcmp(m.code, "dropped") != 0)
 			goto abort;
+		if (call(&m, m.dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), &done,
+			 1) < 0) {
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen,
+				 "the source's agent dropped the send and the destination has not "
+				 "got the VM (%s): it stays on the source",
+				 why);
+			goto abort;
+		}
 		err[0] = '\0';
 	}
 	progress(&m, 90, "switching over");

@@ -15,7 +15,8 @@
 #     records still complete) and the destination holding nothing (no VM,
 #     no QEMU, no tap, no volume in its pool):
 #       a cancel while RAM moves (DELETE /v1/vms/{id}/migrate; the move's
-#       bandwidth is set low so that it is still moving),
+#       bandwidth is set low so that it is still moving), and one right
+#       after the move was asked for (its destination still preparing),
 #       the destination's agent killed while RAM moves (and restarted: it
 #       removes the half-made VM, so the source's migration fails),
 #       the source's agent killed while RAM moves (and restarted: it
@@ -212,6 +213,17 @@ holds_nothing 1 "after a cancel"
 read -r ok nread want <<<"$(records)"
 expect_eq "$ok $nread" "$want $want" "records after a cancel"
 log "a cancel while RAM moved: the VM runs on h2 (same QEMU), h1 holds nothing, $want records in place"
+
+# 1b. Cancel at once, while the destination is still being prepared.
+expect_api 202 POST "/v1/vms/$WEB/migrate" "$OPERATOR" '{"host":"h1","max_bandwidth_mib":1}'
+OP=$(jq -r .id <<<"$BODY")
+expect_api 202 DELETE "/v1/vms/$WEB/migrate" "$OPERATOR"
+final=$(wait_op "$OP" "$OPERATOR" may-fail)
+expect_eq "$(jq -r .state <<<"$final")" failed "the move cancelled at once"
+expect_match "$(jq -r .error <<<"$final")" cancelled "the move cancelled at once's error"
+unchanged "after a cancel at once"
+holds_nothing 1 "after a cancel at once"
+log "a cancel right after the request: the VM runs on h2, h1 holds nothing"
 
 # 2. The destination's agent killed while RAM moves, then restarted.
 expect_api 202 POST "/v1/vms/$WEB/migrate" "$OPERATOR" '{"host":"h1","max_bandwidth_mib":1}'
