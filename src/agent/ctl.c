@@ -509,15 +509,34 @@ run_at(const char *path, const char *op, json_t *args)
 	return res;
 }
 
-/* The source's view into the destination's prepare arguments. */
+/* The source's view into the destination's prepare arguments, with the
+ * size, redundancy and allocated bytes of each attached volume (here). */
 static json_t *
 prepare_args(const json_t *view, int live)
 {
-	return json_pack("{s:O, s:O, s:b, s:b, s:b}", "spec", view, "id",
+	json_t *vols = json_array(), *name;
+	size_t i;
+
+	json_array_foreach(json_object_get(view, "volumes"), i, name) {
+		json_t *v = run("volume.show", json_pack("{s:O, s:O}", "tenant",
+							 json_object_get(view, "tenant"), "name",
+							 name));
+
+		if (v == NULL)
+			continue; /* the destination refuses without its size */
+		json_array_append_new(
+		    vols, json_pack("{s:O, s:O, s:O, s:O}", "name", name, "size",
+				    json_object_get(v, "size"), "redundancy",
+				    json_object_get(v, "redundancy"), "allocated",
+				    json_object_get(v, "allocated_bytes")));
+		json_decref(v);
+	}
+	return json_pack("{s:O, s:O, s:b, s:b, s:b, s:o}", "spec", view, "id",
 			 json_object_get(view, "id"), "live", live, "ready",
 			 json_is_true(json_object_get(view, "ready")), "from_template",
 			 json_is_true(json_object_get(json_object_get(view, "booted"),
-						      "from_template")));
+						      "from_template")),
+			 "volumes", vols);
 }
 
 /*

@@ -348,10 +348,9 @@ cmd_vm_delete(struct cli *c, int argc, char **argv)
 int
 cmd_vm_migrate(struct cli *c, int argc, char **argv)
 {
-	struct arg_opt o[] = {{"--host", ARG_STR},
-			      {"--cold", ARG_FLAG},
-			      {"--downtime", ARG_UINT},
-			      {"--no-wait", ARG_FLAG}};
+	struct arg_opt o[] = {{"--host", ARG_STR},    {"--cold", ARG_FLAG},
+			      {"--downtime", ARG_UINT}, {"--no-wait", ARG_FLAG},
+			      {"--bandwidth", ARG_UINT}, {"--cancel", ARG_FLAG}};
 	char path[API_PATH_MAX];
 	const char *ref;
 	json_t *body;
@@ -361,7 +360,20 @@ cmd_vm_migrate(struct cli *c, int argc, char **argv)
 		return CLI_USAGE;
 	if (vm_path(c, ref, "/migrate", path, sizeof(path)) < 0)
 		return CLI_FAIL;
+	if (o[5].seen) {
+		/* The move in progress stops; the VM stays where it runs. */
+		if (api_json(&c->api, "DELETE", path, NULL, &body) < 0)
+			return CLI_FAIL;
+		if (c->json)
+			table_print_json(body, stdout);
+		else
+			printf("cancelled the move of %s\n", ref);
+		json_decref(body);
+		return 0;
+	}
 	body = json_pack("{s:b}", "live", !o[1].seen);
+	if (o[4].seen)
+		json_object_set_new(body, "max_bandwidth_mib", json_integer(o[4].num));
 	if (o[0].seen)
 		json_object_set_new(body, "host", json_string(o[0].str));
 	if (o[2].seen)

@@ -48,7 +48,7 @@ static const struct cli_cmd cmds[] = {
     {"vm resize", "VM [--vcpus N] [--memory MIB] [--disk GIB] [--no-wait]",
      cmd_vm_resize},
     {"vm console", "VM [--bytes N] [--attach]", cmd_vm_console},
-    {"vm migrate", "VM [--host HOST] [--cold] [--downtime MS] [--no-wait]", cmd_vm_migrate},
+    {"vm migrate", "VM [--host HOST] [--cold] [--downtime MS] [--bandwidth MIB/S] [--no-wait] | VM --cancel", cmd_vm_migrate},
     {"net list", "", cmd_net_list},
     {"net create", "NAME [--cidr CIDR]", cmd_net_create},
     {"net show", "NETWORK", cmd_net_show},

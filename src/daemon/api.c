@@ -717,6 +717,7 @@ const struct http_route api_routes[] = {
 	{"POST", "/v1/volumes/{id}/actions", AUTH_ANY, api_volume_action},
 	{"GET", "/v1/alerts", AUTH_ANY, api_alert_list},
 	{"POST", "/v1/vms/{id}/migrate", AUTH_OPERATOR, api_vm_migrate},
+	{"DELETE", "/v1/vms/{id}/migrate", AUTH_OPERATOR, api_vm_migrate_cancel},
 	{"POST", "/v1/hosts/{id}/evacuate", AUTH_OPERATOR, api_host_evacuate},
 	{"GET", "/v1/tokens", AUTH_ANY, api_token_list},
 	{"POST", "/v1/tokens", AUTH_ANY, api_token_create},

@@ -101,10 +101,46 @@ choose(struct move *m, const json_t *args)
 	return r;
 }
 
+/*
+ * The VM's attached volumes as the destination's prepare needs them:
+ * [{name, size, redundancy, allocated}] from the source's pool (a
+ * volume's id is its name there).
+ */
+static int
+volumes_of(struct move *m, const json_t *view, json_t **out)
+{
+	json_t *names = json_object_get(view, "volumes"), *name;
+	size_t i;
+
+	*out = json_array();
+	json_array_foreach(names, i, name) {
+		json_t *v = NULL;
+		int r = call(m, m->src, "volume.show",
+			     json_pack("{s:O, s:O}", "tenant", json_object_get(view, "tenant"),
+				       "name", name),
+			     &v, 1);
+
+		if (r < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return r;
+		}
+		json_array_append_new(
+		    *out, json_pack("{s:O, s:O, s:O, s:O}", "name", name, "size",
+				    json_object_get(v, "size"), "redundancy",
+				    json_object_get(v, "redundancy"), "allocated",
+				    json_object_get(v, "allocated_bytes")));
+		json_decref(v);
+	}
+	return 0;
+}
+
 /* Send on the source with progress; -errno as the send's. */
 static int
-send_vm(struct move *m, const json_t *prep, int live, json_int_t downtime, json_t **sent)
+send_vm(struct move *m, const json_t *prep, int live, json_int_t downtime, json_int_t bw_mib,
+	json_t **sent)
 {
+	json_t *args;
 	pthread_t t;
 	int watching, r;
 
@@ -112,12 +148,12 @@ send_vm(struct move *m, const json_t *prep, int live, json_int_t downtime, json_
 	watching = pthread_create(&t, NULL, watch, m) == 0;
 	/* Not retried: a send that dropped may have moved the VM; the
 	 * destination's view says which (below). */
-	r = agentc_call(m->src, "vm.migrate.send",
-			json_pack("{s:s, s:O, s:O, s:O, s:b, s:I}", "name", m->vm_id, "nbd",
-				  json_object_get(prep, "nbd"), "uri", json_object_get(prep, "uri"),
-				  "tls", json_object_get(prep, "tls"), "live", live, "downtime_ms",
-				  downtime),
-			sent, m->code, m->err, m->errlen);
+	args = json_pack("{s:s, s:O, s:O, s:O, s:b, s:I}", "name", m->vm_id, "nbd",
+			 json_object_get(prep, "nbd"), "uri", json_object_get(prep, "uri"), "tls",
+			 json_object_get(prep, "tls"), "live", live, "downtime_ms", downtime);
+	if (bw_mib > 0)
+		json_object_set_new(args, "max_bandwidth", json_integer(bw_mib << 20));
+	r = agentc_call(m->src, "vm.migrate.send", args, sent, m->code, m->err, m->errlen);
 	atomic_store(&m->sending, 0);
 	if (watching)
 		pthread_join(t, NULL);
@@ -129,7 +165,7 @@ opmigrate_run(const char *op_id, const char *vm_id, const char *tenant_id, const
 	      const json_t *args, json_t **extra, char *err, size_t errlen)
 {
 	struct move m = {op_id, vm_id, tenant_id, src_host, "", "", err, errlen, 0};
-	json_t *view = NULL, *prep = NULL, *sent = NULL, *done = NULL;
+	json_t *view = NULL, *prep = NULL, *sent = NULL, *done = NULL, *vols = NULL;
 	int live = json_is_true(json_object_get(args, "live")), r;
 	json_int_t downtime = json_integer_value(json_object_get(args, "downtime_ms"));
 	char why[256];
@@ -165,22 +201,33 @@ opmigrate_run(const char *op_id, const char *vm_id, const char *tenant_id, const
 	if (strcmp(json_string_value(json_object_get(view, "state")) ?: "", "running") != 0)
 		live = 0; /* stopped since: cold */
 	progress(&m, 10, live ? "preparing the destination (live)" : "preparing the destination (cold)");
+	if ((r = volumes_of(&m, view, &vols)) < 0)
+		goto undo;
 	r = call(&m, m.dst, "vm.migrate.prepare",
-		 json_pack("{s:O, s:O, s:b, s:b, s:b}", "spec", view, "id",
+		 json_pack("{s:O, s:O, s:b, s:b, s:b, s:o}", "spec", view, "id",
 			   json_object_get(view, "id"), "live", live, "ready",
 			   json_is_true(json_object_get(view, "ready")), "from_template",
 			   json_is_true(json_object_get(json_object_get(view, "booted"),
-							"from_template"))),
+							"from_template")),
+			   "volumes", vols),
 		 &prep, 0);
 	if (r < 0)
 		goto abort;
 	progress(&m, 20, live ? "moving the disk and the memory" : "copying the disk");
-	if ((r = send_vm(&m, prep, live, downtime > 0 ? downtime : 100, &sent)) < 0) {
+	if ((r = send_vm(&m, prep, live, downtime > 0 ? downtime : 100,
+			 json_integer_value(json_object_get(args, "max_bandwidth_mib")), &sent)) < 0) {
 		/* Dropped: did the destination get it all the same? */
-		if (strcmp(m.code, "dropped") != 0 ||
-		    call(&m, m.dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), &done,
-			 1) < 0)
+		if (strcmp(m.code, "dropped") != 0)
 			goto abort;
+		if (call(&m, m.dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), &done,
+			 1) < 0) {
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen,
+				 "the source's agent dropped the send and the destination has not "
+				 "got the VM (%s): it stays on the source",
+				 why);
+			goto abort;
+		}
 		err[0] = '\0';
 	}
 	progress(&m, 90, "switching over");

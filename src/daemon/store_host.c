@@ -540,6 +540,11 @@ store_vm_migrating_to(const char *vm_id, char *host, size_t len)
 int
 store_vm_moved(const char *vm_id, const char *host_id)
 {
+	/* Its attached volumes moved with it (the destination's pool has them,
+	 * the source's copies are gone): their alerts and scans are there. */
+	if (db_run(db_prep("UPDATE volumes SET host_id = ? WHERE vm_id = ?", "ss", host_id,
+			   vm_id)) < 0)
+		return -EIO;
 	return db_run(db_prep("UPDATE vms SET host_id = ?, migrating_to = '' WHERE id = ?", "ss",
 			      host_id, vm_id));
 }

@@ -148,7 +148,10 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 			  "file.server.path=%s,file.export=%s,file.reconnect-delay=10",
 			  i, l->export_socket, s->volumes[i]);
 		strv_add(a, "-device");
-		strv_addf(a, "virtio-blk-device,drive=vol%u,serial=%.20s", i, s->volumes[i]);
+		/* A migration's destination exports it while the guest
+		 * starts (share_root, as the root). */
+		strv_addf(a, "virtio-blk-device,drive=vol%u,serial=%.20s%s", i, s->volumes[i],
+			  l->share_root ? ",share-rw=on" : "");
 	}
 	if (strcmp(s->image, "firewall") == 0) {
 		/* The firewall appliance's control channel: the agent sends it

@@ -115,4 +115,16 @@ int storage_root_prepare(const char *vm_id, const struct vm_spec *s, uint64_t si
 /* Delete the VM's root volume (no error when it is gone). */
 void storage_root_delete(const char *vm_id);
 
+/*
+ * Migrations (volmove.c, docs/migration.md). storage_volume_make creates
+ * an empty volume for a VM arriving from another host: "conflict" if a
+ * volume of that name exists here (it is never overwritten).
+ * storage_volume_drop deletes one (no error when it is gone).
+ * storage_free_bytes: the pool's free capacity (pool.info).
+ */
+int storage_volume_make(const char *tenant, const char *name, uint64_t size,
+			const char *redundancy, struct op_error *e);
+void storage_volume_drop(const char *name);
+int storage_free_bytes(uint64_t *out, struct op_error *e);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "net.h"
 #include "netns.h"
+#include "storage.h"
 #include "util.h"
 
 int
@@ -152,11 +153,38 @@ vmmigio_status(struct qmp *q, json_t **info)
 	return json_string_value(json_object_get(*info, "status")) ?: "none";
 }
 
+unsigned
+vmmigio_drives(const struct vm *vm, char ids[][8])
+{
+	unsigned n = 0;
+
+	snprintf(ids[n++], 8, "root");
+	for (unsigned i = 0; i < vm->spec.n_volumes && n < VMMIG_DRIVES_MAX; i++)
+		snprintf(ids[n++], 8, "vol%u", i);
+	return n;
+}
+
+void
+vmmigio_drop_volumes(struct vm *vm)
+{
+	char list[sizeof(vm->mig_volumes)], *save = NULL, *v;
+
+	snprintf(list, sizeof(list), "%s", vm->mig_volumes);
+	for (v = strtok_r(list, ",", &save); v != NULL; v = strtok_r(NULL, ",", &save))
+		storage_volume_drop(v);
+	vm->mig_volumes[0] = '\0';
+}
+
 void
 vmmigio_remove(struct vm *vm)
 {
 	if (vm->pid > 0 && vm->pidfd >= 0)
 		kill(vm->pid, SIGKILL);
+	if (vm->spec.n_volumes > 0 || vmt_is_volume_root(vm))
+		storage_export_delete(vm->id);
+	if (vmt_is_volume_root(vm))
+		storage_root_delete(vm->id);
+	vmmigio_drop_volumes(vm);
 	util_rmtree(vm->dir);
 	net_ports_set(vm->id, NULL, 0);
 }

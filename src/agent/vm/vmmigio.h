@@ -46,8 +46,22 @@ int vmmigio_tls_object(struct qmp *q, struct vm *vm, const char *endpoint,
 /* Drop it from QEMU (q may be NULL) and remove <vm>/<subdir>. */
 void vmmigio_tls_drop(struct qmp *q, struct vm *vm, const char *subdir);
 
+/*
+ * The drives a live migration copies, each QEMU's drive id: "root", then
+ * "vol0".. for the spec's volumes (qemu.c). The destination exports each
+ * under that name from its NBD server; the source's mirror node and job of
+ * a drive are "mig-" + its id (VMMIG_NODE for the root). Their count.
+ */
+#define VMMIG_DRIVES_MAX (1 + SPEC_VOLUMES_MAX)
+unsigned vmmigio_drives(const struct vm *vm, char ids[][8]);
+
+/* Delete the volumes in vm->mig_volumes from this host's pool and forget
+ * them (the caller saves the record). */
+void vmmigio_drop_volumes(struct vm *vm);
+
 /* At agent start: kill the VM's QEMU (if it has one), remove its
- * directory and its ports. */
+ * directory, its ports, its export, its root volume (if it has one) and
+ * the volumes in mig_volumes. */
 void vmmigio_remove(struct vm *vm);
 
 #endif

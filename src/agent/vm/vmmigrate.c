@@ -5,19 +5,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "storage.h"
 #include "tlsid.h"
 #include "util.h"
+#include "vmmigcold.h"
 #include "vmmigio.h"
 #include "vmready.h"
 #include "vmstart.h"
@@ -116,7 +115,8 @@ incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport,
 	       struct op_error *e)
 {
 	json_t *blocks = NULL, *b, *nbd = NULL;
-	const char *node = NULL;
+	char drives[VMMIG_DRIVES_MAX][8], id[80];
+	unsigned n = vmmigio_drives(vm, drives);
 	struct qmp *q;
 	size_t i;
 	int fd, r;
@@ -151,21 +151,28 @@ incoming_setup(struct vm *vm, int tls, unsigned *mport, unsigned *nport,
 	    (r = vmmigio_cmd(q, "nbd-server-start", json_incref(nbd), NULL, e)) < 0 ||
 	    (r = vmmigio_cmd(q, "query-block", NULL, &blocks, e)) < 0)
 		goto out;
-	json_array_foreach(
-	    blocks, i,
-	    b) if (strcmp(json_string_value(json_object_get(b, "device")) ?: "",
-			  "root") == 0) node =
-	    json_string_value(
-		json_object_get(json_object_get(b, "inserted"), "node-name"));
-	if (node == NULL) {
-		r = op_fail(e, "internal", -ENOENT, "the waiting QEMU has no root disk");
-		goto out;
+	/* Each drive (the root, then the volumes: the source mirrors each
+	 * into its export of the same name). */
+	for (unsigned d = 0; d < n && r == 0; d++) {
+		const char *node = NULL;
+
+		json_array_foreach(blocks, i, b) {
+			if (strcmp(json_string_value(json_object_get(b, "device")) ?: "",
+				   drives[d]) == 0)
+				node = json_string_value(json_object_get(
+				    json_object_get(b, "inserted"), "node-name"));
+		}
+		if (node == NULL) {
+			r = op_fail(e, "internal", -ENOENT, "the waiting QEMU has no drive %s",
+				    drives[d]);
+			break;
+		}
+		snprintf(id, sizeof(id), "mig-%s", drives[d]);
+		r = vmmigio_cmd(q, "block-export-add",
+				json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd", "id", id,
+					  "node-name", node, "name", drives[d], "writable", 1),
+				NULL, e);
 	}
-	r = vmmigio_cmd(q, "block-export-add",
-			json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd", "id",
-				  VMMIG_NODE, "node-name", node, "name", VMMIG_EXPORT,
-				  "writable", 1),
-			NULL, e);
 out:
 	json_decref(nbd);
 	json_decref(blocks);
@@ -173,99 +180,63 @@ out:
 	return r;
 }
 
-/* Cold: qemu-nbd serves root.raw on a listening socket it is handed as fd
- * 3 (its systemd socket activation), as the VM user. */
+/* What prepare makes in this host's pool: the attached volumes' sizes and
+ * redundancy (the source's, in prepare's "volumes"), and the pool capacity
+ * they take (their allocated bytes on the source). */
+struct incoming_vols {
+	uint64_t size[SPEC_VOLUMES_MAX];
+	char redundancy[SPEC_VOLUMES_MAX][8];
+	uint64_t need;
+};
+
+/* prepare's "volumes": [{name, size, redundancy, allocated}], one for
+ * each volume of the spec. */
 static int
-nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
+volumes_arg(const json_t *args, const struct vm_spec *s, struct incoming_vols *iv,
+	    struct op_error *e)
 {
-	char root[800], logp[800], pidv[24], obj[900], dir[800];
-	const char *argv[] = {"qemu-nbd",
-			      "-f",
-			      "raw",
-			      "-x",
-			      VMMIG_EXPORT,
-			      "--persistent",
-			      "--discard=unmap",
-			      "--detect-zeroes=unmap",
-			      root,
-			      "--object",
-			      obj,
-			      "--tls-creds",
-			      VMMIG_TLS,
-			      NULL};
-	union {
-		const char *const *c;
-		char *const *m;
-	} av = {.c = argv};
-	pid_t pid;
+	json_t *list = json_object_get(args, "volumes"), *v;
+	size_t i;
 
-	vmt_path(vm, "tls-srv", dir, sizeof(dir));
-	snprintf(obj, sizeof(obj),
-		 "tls-creds-x509,id=%s,dir=%s,endpoint=server,verify-peer=on", VMMIG_TLS,
-		 dir);
-	if (!tls)
-		argv[9] = NULL;
-	vmt_path(vm, "root.raw", root, sizeof(root));
-	vmt_path(vm, "qemu-nbd.log", logp, sizeof(logp));
-	pid = fork();
-	if (pid < 0)
-		return op_fail(e, "internal", -errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	memset(iv, 0, sizeof(*iv));
+	if (list != NULL && !json_is_array(list))
+		return op_fail(e, "invalid", -EINVAL,
+			       "volumes must be [{name, size, redundancy, allocated}]");
+	for (unsigned k = 0; k < s->n_volumes; k++) {
+		const json_t *found = NULL;
+		const char *red;
 
-		setsid();
-		if (dup2(lfd, 3) < 0 || log < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-			_exit(126);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		snprintf(pidv, sizeof(pidv), "%d", (int)getpid());
-		setenv("LISTEN_PID", pidv, 1);
-		setenv("LISTEN_FDS", "1", 1);
-		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) < 0 ||
-		     setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid, vmt_cfg->vm_gid) < 0 ||
-		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
-			_exit(126);
-		execvp(argv[0], av.m);
-		_exit(127);
+		json_array_foreach(list, i, v) {
+			if (strcmp(json_string_value(json_object_get(v, "name")) ?: "",
+				   s->volumes[k]) == 0)
+				found = v;
+		}
+		if (found == NULL || !json_is_integer(json_object_get(found, "size")) ||
+		    json_integer_value(json_object_get(found, "size")) <= 0)
+			return op_fail(e, "invalid", -EINVAL,
+				       "volumes must give the size of volume '%s' (bytes)",
+				       s->volumes[k]);
+		iv->size[k] = (uint64_t)json_integer_value(json_object_get(found, "size"));
+		red = json_string_value(json_object_get(found, "redundancy")) ?: "mirror";
+		if (strcmp(red, "mirror") != 0 && strcmp(red, "stripe") != 0)
+			return op_fail(e, "invalid", -EINVAL,
+				       "volume '%s': redundancy must be mirror or stripe",
+				       s->volumes[k]);
+		snprintf(iv->redundancy[k], sizeof(iv->redundancy[k]), "%s", red);
+		v = json_object_get(found, "allocated");
+		iv->need += json_is_integer(v) && json_integer_value(v) >= 0
+				? (uint64_t)json_integer_value(v)
+				: iv->size[k];
 	}
-	vm->mig_nbd_pid = pid;
 	return 0;
 }
 
-/* Is pid a qemu-nbd of this VM's root (not a recycled pid)? */
 static int
-is_our_nbd(const struct vm *vm, pid_t pid)
-{
-	char needle[800];
-
-	vmt_path(vm, "root.raw", needle, sizeof(needle));
-	return util_cmdline_has(pid, needle);
-}
-
-/* End the cold export: qemu-nbd flushes and exits on SIGTERM. */
-static void
-nbd_stop(struct vm *vm)
-{
-	pid_t pid = vm->mig_nbd_pid;
-
-	if (!is_our_nbd(vm, pid))
-		goto out;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 1000; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid || kill(pid, 0) < 0)
-			goto out;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, WNOHANG);
-out:
-	vm->mig_nbd_pid = 0;
-}
-
-static int
-prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
+prepare_args(const json_t *args, struct vm *vm, struct incoming_vols *iv, struct op_error *e)
 {
 	const char *id = json_string_value(json_object_get(args, "id"));
+	const char *rootfmt =
+	    json_string_value(json_object_get(json_object_get(args, "spec"), "root_format"));
 	json_t *spec, *live = json_object_get(args, "live");
 	struct spec_limits lim;
 	char err[512];
@@ -285,11 +256,15 @@ prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
 	json_decref(spec);
 	if (r < 0)
 		return op_fail(e, "invalid", r, "%s", err);
-	/* XXX: volumes stay on their host's storage pool: not migrated yet. */
-	if (vm->spec.n_volumes > 0)
-		return op_fail(
-		    e, "conflict", -EINVAL,
-		    "a VM with volumes cannot migrate yet (docs/migration.md)");
+	if ((r = volumes_arg(args, &vm->spec, iv, e)) < 0)
+		return r;
+	/* A root volume arrives as a root volume (made here empty, filled by
+	 * the copy), a file root as a file. */
+	snprintf(vm->root_format, sizeof(vm->root_format), "%s",
+		 rootfmt != NULL && strcmp(rootfmt, "volume") == 0 ? "volume" : "raw");
+	if ((vm->spec.n_volumes > 0 || vmt_is_volume_root(vm)) && !storage_enabled())
+		return op_fail(e, "conflict", -ENODEV,
+			       "the VM has volumes and this host has no storage pool");
 	for (unsigned i = 0; i < vm->spec.n_nics; i++)
 		if (vm->spec.nics[i].mac[0] == '\0')
 			return op_fail(e, "invalid", -EINVAL, "every NIC needs its MAC");
@@ -304,6 +279,26 @@ prepare_args(const json_t *args, struct vm *vm, struct op_error *e)
 	    !json_is_boolean(json_object_get(args, "tls")))
 		return op_fail(e, "invalid", -EINVAL, "tls must be true or false");
 	return 0;
+}
+
+/* The destination's exports of the drives go (mode hard: the source's
+ * NBD clients may still be connected), then its NBD server. */
+static int
+exports_del(struct vm *vm, struct qmp *q, struct op_error *e)
+{
+	char drives[VMMIG_DRIVES_MAX][8], id[80];
+	unsigned n = vmmigio_drives(vm, drives);
+	int r = 0;
+
+	for (unsigned d = 0; d < n; d++) {
+		snprintf(id, sizeof(id), "mig-%s", drives[d]);
+		if (vmmigio_cmd(q, "block-export-del",
+				json_pack("{s:s, s:s}", "id", id, "mode", "hard"), NULL, e) < 0)
+			r = -EIO;
+	}
+	if (vmmigio_cmd(q, "nbd-server-stop", NULL, NULL, e) < 0)
+		r = -EIO;
+	return r;
 }
 
 /* Reserve name and id in the table (the table takes a reference). */
@@ -325,8 +320,89 @@ reserve(struct vm *vm, struct op_error *e)
 	return 0;
 }
 
+/*
+ * Refused before anything is made here: memory for a live VM (as a start
+ * checks it), and the pool's free capacity for what the volumes hold on
+ * the source.
+ */
 static int
-prepare_here(struct vm *vm, int tls, json_t **out, struct op_error *e)
+room(struct vm *vm, const struct incoming_vols *iv, struct op_error *e)
+{
+	uint64_t free_bytes;
+	int r = 0;
+
+	if (vm->mig_live) {
+		vmt_lock();
+		r = vmstart_memory_fits(vm, e);
+		vmt_unlock();
+		if (r < 0)
+			return r;
+	}
+	if (vm->spec.n_volumes == 0 && !vmt_is_volume_root(vm))
+		return 0;
+	if ((r = storage_free_bytes(&free_bytes, e)) < 0)
+		return r;
+	if (iv->need > free_bytes)
+		return op_fail(e, "insufficient_resources", -ENOSPC,
+			       "not enough room in this host's storage pool: the volumes hold "
+			       "%llu MiB, %llu MiB free",
+			       (unsigned long long)(iv->need >> 20),
+			       (unsigned long long)(free_bytes >> 20));
+	return 0;
+}
+
+/* The volumes, empty, in this host's pool: the root volume (a root volume
+ * VM) and the attached ones, recorded as this migration's (an abort
+ * deletes them). A volume of the same name here already is a conflict. */
+static int
+make_volumes(struct vm *vm, const struct incoming_vols *iv, struct op_error *e)
+{
+	char root[80];
+	size_t off;
+	int r;
+
+	if (vmt_is_volume_root(vm)) {
+		storage_root_name(vm->id, root, sizeof(root));
+		if ((r = storage_volume_make(storage_root_tenant(&vm->spec), root,
+					     vm->spec.disk_gib << 30, "mirror", e)) < 0) {
+			/* Not ours: the removal after this failure keeps it. */
+			snprintf(vm->root_format, sizeof(vm->root_format), "raw");
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < vm->spec.n_volumes; i++) {
+		if ((r = storage_volume_make(vm->spec.tenant, vm->spec.volumes[i], iv->size[i],
+					     iv->redundancy[i], e)) < 0)
+			return r;
+		vmt_lock();
+		off = strlen(vm->mig_volumes);
+		snprintf(vm->mig_volumes + off, sizeof(vm->mig_volumes) - off, "%s%s",
+			 off ? "," : "", vm->spec.volumes[i]);
+		vmstore_save(vm);
+		vmt_unlock();
+	}
+	return 0;
+}
+
+/* Everything a prepare made: its QEMU or qemu-nbd, directory, ports,
+ * export, root volume and the volumes it created (takes the reference). */
+static int
+remove_prepared(struct vm *vm, struct op_error *e)
+{
+	char vols[sizeof(vm->mig_volumes)], *save = NULL, *v;
+	int r;
+
+	vmmigcold_stop(vm);
+	snprintf(vols, sizeof(vols), "%s", vm->mig_volumes);
+	r = vmops_delete(vm, e); /* takes our reference */
+	for (v = strtok_r(vols, ",", &save); v != NULL; v = strtok_r(NULL, ",", &save))
+		storage_volume_drop(v);
+	return r;
+}
+
+static int
+prepare_here(struct vm *vm, const struct incoming_vols *iv, int tls, json_t **out,
+	     struct op_error *e)
 {
 	char nbd[64], uri[40];
 	unsigned mport = 0, nport = 0;
@@ -339,7 +415,11 @@ prepare_here(struct vm *vm, int tls, json_t **out, struct op_error *e)
 	if (chown(vm->dir, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 && geteuid() == 0)
 		return op_fail(e, "internal", -errno, "chown %s: %s", vm->dir,
 			       strerror(errno));
-	if ((r = make_root(vm, e)) < 0)
+	vmt_lock();
+	vmstore_save(vm);
+	vmt_unlock();
+	if ((r = make_volumes(vm, iv, e)) < 0 ||
+	    (!vmt_is_volume_root(vm) && (r = make_root(vm, e)) < 0))
 		return r;
 	vmt_lock();
 	vmstore_save(vm);
@@ -356,7 +436,7 @@ prepare_here(struct vm *vm, int tls, json_t **out, struct op_error *e)
 	} else {
 		if ((lfd = r = vmmigio_listen(&nport, e)) < 0)
 			goto fail;
-		r = nbd_spawn(vm, lfd, tls, e);
+		r = vmmigcold_serve(vm, lfd, tls, e);
 		close(lfd);
 		if (r < 0)
 			goto fail;
@@ -380,11 +460,12 @@ int
 vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 {
 	struct vm *vm = vmt_new();
+	struct incoming_vols iv;
 	int r, tls;
 
 	if (vm == NULL)
 		return op_fail(e, "internal", -ENOMEM, "out of memory");
-	if ((r = prepare_args(args, vm, e)) < 0) {
+	if ((r = prepare_args(args, vm, &iv, e)) < 0) {
 		vmt_put(vm);
 		return r;
 	}
@@ -393,7 +474,6 @@ vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 	vm->busy = 1; /* the migration owns it until finish or abort */
 	snprintf(vm->migration, sizeof(vm->migration), "incoming");
 	snprintf(vm->provision, sizeof(vm->provision), "cold");
-	snprintf(vm->root_format, sizeof(vm->root_format), "raw");
 	vm->root_gib = vm->spec.disk_gib;
 	util_rfc3339(vm->created_at, sizeof(vm->created_at));
 	if ((r = reserve(vm, e)) < 0) {
@@ -402,11 +482,10 @@ vmmigrate_prepare(const json_t *args, json_t **out, struct op_error *e)
 	}
 	tls = json_object_get(args, "tls") == NULL ||
 	      json_is_true(json_object_get(args, "tls"));
-	if ((r = prepare_here(vm, tls, out, e)) < 0) {
+	if ((r = room(vm, &iv, e)) < 0 || (r = prepare_here(vm, &iv, tls, out, e)) < 0) {
 		struct op_error e2;
 
-		nbd_stop(vm);
-		vmops_delete(vm, &e2); /* takes our reference */
+		remove_prepared(vm, &e2); /* takes our reference */
 		return r;
 	}
 	log_info("vm %s (%s): prepared for an incoming %s migration", vm->id,
@@ -459,11 +538,7 @@ finish_live(struct vm *vm, struct op_error *e)
 			    st ? st : "no answer");
 		goto out;
 	}
-	/* hard: the source's NBD client may still be connected. */
-	if ((r = vmmigio_cmd(q, "block-export-del",
-			     json_pack("{s:s, s:s}", "id", VMMIG_NODE, "mode", "hard"),
-			     NULL, e)) < 0 ||
-	    (r = vmmigio_cmd(q, "nbd-server-stop", NULL, NULL, e)) < 0)
+	if ((r = exports_del(vm, q, e)) < 0)
 		goto out;
 	vmmigio_tls_drop(q, vm, "tls-srv");
 	vmmigio_cmd(q, "announce-self",
@@ -504,12 +579,16 @@ vmmigrate_finish(const char *name, json_t **out, struct op_error *e)
 	if (vm->mig_live) {
 		r = finish_live(vm, e);
 	} else {
-		nbd_stop(vm);
+		vmmigcold_stop(vm);
 		vmmigio_tls_drop(NULL, vm, "tls-srv");
+		/* The export was qemu-storage-daemon's; a start makes its own. */
+		if (vm->spec.n_volumes > 0 || vmt_is_volume_root(vm))
+			storage_export_delete(vm->id);
 	}
 	vmt_lock();
 	if (r == 0) {
 		vm->migration[0] = '\0';
+		vm->mig_volumes[0] = '\0'; /* the VM's own now */
 		vm->busy = 0;
 		if (vm->mig_live && vm->mig_ready) {
 			vmready_disarm(vm);
@@ -541,9 +620,8 @@ vmmigrate_abort(const char *name, struct op_error *e)
 		 * restart removed it). A finished VM is not touched. */
 		return found ? -EINVAL : 0;
 	}
-	nbd_stop(vm);
 	log_info("vm %s (%s): incoming migration aborted", vm->id, name);
-	r = vmops_delete(vm, e); /* takes our reference */
+	r = remove_prepared(vm, e); /* takes our reference */
 	pthread_mutex_unlock(&prep_mtx);
 	return r;
 }
@@ -559,12 +637,10 @@ resolve_incoming(struct vm *vm)
 		st = vmmigio_status(vm->events, &info);
 	if (st != NULL && strcmp(st, "completed") == 0) {
 		/* The guest runs here and the source removed its copy. */
-		vmmigio_cmd(vm->events, "block-export-del",
-			    json_pack("{s:s, s:s}", "id", VMMIG_NODE, "mode", "hard"),
-			    NULL, &e);
-		vmmigio_cmd(vm->events, "nbd-server-stop", NULL, NULL, &e);
+		exports_del(vm, vm->events, &e);
 		vmmigio_tls_drop(vm->events, vm, "tls-srv");
 		vm->migration[0] = '\0';
+		vm->mig_volumes[0] = '\0';
 		if (vm->mig_ready)
 			vm->ready = 1;
 		vmstore_save(vm);
@@ -577,7 +653,7 @@ resolve_incoming(struct vm *vm)
 	}
 	json_decref(info);
 	if (!vm->mig_live)
-		nbd_stop(vm);
+		vmmigcold_stop(vm);
 	log_warnx(
 	    "vm %s (%s): an incoming migration not finished before the agent restarted: "
 	    "removed (the source keeps the VM)",

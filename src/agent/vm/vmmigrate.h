@@ -15,8 +15,10 @@
  * exported by its own NBD server; the source mirrors its root there
  * (blockdev-mirror, sync full), migrates RAM and devices with
  * pause-before-switchover, ends the mirror at the switch and removes its
- * copy once QEMU reports completed. Cold: qemu-nbd on the destination,
- * qemu-img convert on the source. Every socket between the hosts is made
+ * copy once QEMU reports completed. Every drive moves: the root and the
+ * attached volumes (made in the destination's pool first; the source's
+ * copies deleted after). Cold: qemu-nbd or qemu-storage-daemon on the
+ * destination (vmmigcold.h), qemu-img convert on the source. Every socket between the hosts is made
  * in the underlay namespace (config.h) and handed to QEMU as a descriptor.
  *
  * Each returns 0 (with *out when given: a new reference) or -errno with e

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "netns.h"
+#include "storage.h"
 #include "util.h"
 #include "vmmigio.h"
 #include "vmstart.h"
@@ -221,39 +222,55 @@ progress(struct vm *vm, const char *status, const json_t *minfo, const json_t *j
 	return cancel;
 }
 
+/*
+ * The migration's mirror jobs (ids "mig-<drive>") summed up: {offset, len,
+ * ready (all of them)} and their count in *n.
+ */
 static json_t *
-find_job(json_t *jobs)
+our_jobs(json_t *jobs, unsigned *n)
 {
+	json_int_t off = 0, len = 0;
+	int ready = 1;
 	size_t i;
 	json_t *j;
 
-	json_array_foreach(
-	    jobs, i, j) if (strcmp(json_string_value(json_object_get(j, "device")) ?: "",
-				   VMMIG_NODE) == 0) return j;
-	return NULL;
+	*n = 0;
+	json_array_foreach(jobs, i, j) {
+		if (strncmp(json_string_value(json_object_get(j, "device")) ?: "", "mig-", 4) != 0)
+			continue;
+		(*n)++;
+		off += json_integer_value(json_object_get(j, "offset"));
+		len += json_integer_value(json_object_get(j, "len"));
+		ready = ready && json_is_true(json_object_get(j, "ready"));
+	}
+	if (*n == 0)
+		return NULL;
+	return json_pack("{s:I, s:I, s:b}", "offset", off, "len", len, "ready", ready);
 }
 
-/* Poll the mirror until it is ready (gone: -EIO; mirror_gone: wait until
- * it has ended instead). */
+/* Poll the mirrors (want of them) until all are ready (one gone: -EIO;
+ * until_gone: wait until all have ended instead). */
 static int
-wait_mirror(struct vm *vm, struct qmp *q, int until_gone, uint64_t deadline,
+wait_mirror(struct vm *vm, struct qmp *q, unsigned want, int until_gone, uint64_t deadline,
 	    struct op_error *e)
 {
 	for (;;) {
 		json_t *jobs = NULL, *job;
+		unsigned n;
 		int r, ready, cancel;
 
 		if ((r = vmmigio_cmd(q, "query-block-jobs", NULL, &jobs, e)) < 0)
 			return r;
-		job = find_job(jobs);
+		job = our_jobs(jobs, &n);
 		ready = json_is_true(json_object_get(job, "ready"));
 		cancel = progress(vm, until_gone ? "switchover" : "mirroring", NULL, job);
+		json_decref(job);
 		json_decref(jobs);
-		if (until_gone && job == NULL)
+		if (until_gone && n == 0)
 			return 0;
-		if (!until_gone && job == NULL)
+		if (!until_gone && n < want)
 			return op_fail(e, "internal", -EIO,
-				       "the disk mirror ended early (see qemu.log)");
+				       "a disk mirror ended early (see qemu.log)");
 		if (!until_gone && ready)
 			return 0;
 		if (!until_gone && cancel)
@@ -310,8 +327,11 @@ wait_migrate(struct vm *vm, struct qmp *q, const char *want, uint64_t deadline,
  * aborted), the guest runs on here.
  */
 static void
-send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node, int tls)
+send_undo(struct vm *vm, struct qmp *q, int migrating, unsigned mirroring, unsigned nodes,
+	  int tls)
 {
+	char drives[VMMIG_DRIVES_MAX][8], node[80];
+	unsigned n = vmmigio_drives(vm, drives);
 	struct op_error e;
 	json_t *info = NULL, *st = NULL;
 	uint64_t deadline = util_now_ms() + 30000;
@@ -329,15 +349,17 @@ send_undo(struct vm *vm, struct qmp *q, int migrating, int mirroring, int node, 
 		}
 		json_decref(info);
 	}
-	if (mirroring) {
+	for (unsigned d = 0; d < n && d < mirroring; d++) {
+		snprintf(node, sizeof(node), "mig-%s", drives[d]);
 		vmmigio_cmd(q, "block-job-cancel",
-			    json_pack("{s:s, s:b}", "device", VMMIG_NODE, "force", 1),
-			    NULL, &e);
-		wait_mirror(vm, q, 1, util_now_ms() + 30000, &e);
+			    json_pack("{s:s, s:b}", "device", node, "force", 1), NULL, &e);
 	}
-	if (node)
-		vmmigio_cmd(q, "blockdev-del",
-			    json_pack("{s:s}", "node-name", VMMIG_NODE), NULL, &e);
+	if (mirroring)
+		wait_mirror(vm, q, 0, 1, util_now_ms() + 30000, &e);
+	for (unsigned d = 0; d < n && d < nodes; d++) {
+		snprintf(node, sizeof(node), "mig-%s", drives[d]);
+		vmmigio_cmd(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL, &e);
+	}
 	if (tls)
 		vmmigio_tls_drop(q, vm, "tls-cli");
 	/* QEMU restarts a guest it stopped for the migration; make sure. */
@@ -367,15 +389,19 @@ static int
 send_live(struct vm *vm, const struct target *t, json_t **result, struct op_error *e)
 {
 	uint64_t deadline = util_now_ms() + (uint64_t)t->timeout_s * 1000;
-	int r, fd, node = 0, mirroring = 0, migrating = 0;
+	char drives[VMMIG_DRIVES_MAX][8], node[80];
+	unsigned n = vmmigio_drives(vm, drives), nodes = 0, mirroring = 0;
+	int r, fd, migrating = 0;
 	json_t *caps, *params = NULL, *nbdopts = NULL, *last = NULL;
 	struct qmp *q;
 
 	if ((r = vmmigio_qmp(vm, &q, e)) < 0)
 		return r;
-	nbdopts = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s}", "driver", "nbd", "node-name",
-			    VMMIG_NODE, "server", "type", "fd", "str", "mig-nbd",
-			    "export", VMMIG_EXPORT);
+	/* Zeroes the mirror reads (all of a volume's holes: the storage
+	 * server reports no block status) go as NBD write-zeroes that may
+	 * unmap: the destination's volumes stay thin. */
+	nbdopts = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "driver", "nbd", "server", "type",
+			    "fd", "str", "mig-nbd", "detect-zeroes", "unmap", "discard", "unmap");
 	/* Every parameter, every time: QEMU keeps them from an earlier
 	 * migration of this process (a cancelled one's bandwidth, its TLS). */
 	params = json_pack("{s:I, s:I, s:s}", "downtime-limit", (json_int_t)t->downtime_ms,
@@ -395,21 +421,26 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 		    (r = vmmigio_tls_object(q, vm, "client", e)) < 0)
 			goto fail;
 	}
-	/* The root disk first: mirrored to the destination's export, flattened
-	 * (a clone's overlay and its template's disk become one raw disk). */
-	if ((fd = r = vmmigio_connect(t->nbd_host, t->nbd_port, e)) < 0 ||
-	    (r = vmmigio_give_fd(q, "mig-nbd", fd, e)) < 0 ||
-	    (r = vmmigio_cmd(q, "blockdev-add", json_incref(nbdopts), NULL, e)) < 0)
-		goto fail;
-	node = 1;
-	if ((r = vmmigio_cmd(q, "blockdev-mirror",
-			     json_pack("{s:s, s:s, s:s, s:s}", "job-id", VMMIG_NODE,
-				       "device", "root", "target", VMMIG_NODE, "sync",
-				       "full"),
-			     NULL, e)) < 0)
-		goto fail;
-	mirroring = 1;
-	if ((r = wait_mirror(vm, q, 0, deadline, e)) < 0)
+	/* Each drive (the root, then the volumes) is mirrored to the
+	 * destination's export of the same name over a connection of its own;
+	 * a clone's overlay and its template's disk become one raw disk. */
+	for (unsigned d = 0; d < n; d++) {
+		snprintf(node, sizeof(node), "mig-%s", drives[d]);
+		json_object_set_new(nbdopts, "node-name", json_string(node));
+		json_object_set_new(nbdopts, "export", json_string(drives[d]));
+		if ((fd = r = vmmigio_connect(t->nbd_host, t->nbd_port, e)) < 0 ||
+		    (r = vmmigio_give_fd(q, "mig-nbd", fd, e)) < 0 ||
+		    (r = vmmigio_cmd(q, "blockdev-add", json_deep_copy(nbdopts), NULL, e)) < 0)
+			goto fail;
+		nodes++;
+		if ((r = vmmigio_cmd(q, "blockdev-mirror",
+				     json_pack("{s:s, s:s, s:s, s:s}", "job-id", node, "device",
+					       drives[d], "target", node, "sync", "full"),
+				     NULL, e)) < 0)
+			goto fail;
+		mirroring++;
+	}
+	if ((r = wait_mirror(vm, q, n, 0, deadline, e)) < 0)
 		goto fail;
 	/* RAM and devices; the mirror keeps the disks in step meanwhile. */
 	/* x-ignore-shared off: a clone's QEMU kept it from its restore; all of
@@ -432,11 +463,15 @@ send_live(struct vm *vm, const struct target *t, json_t **result, struct op_erro
 	migrating = 1;
 	if ((r = wait_migrate(vm, q, "pre-switchover", deadline, &last, e)) < 0)
 		goto fail;
-	/* The guest is stopped: the mirror's cancel completes it with both
+	/* The guest is stopped: each mirror's cancel completes it with both
 	 * disks equal, then the last RAM and the devices go. */
-	if ((r = vmmigio_cmd(q, "block-job-cancel",
-			     json_pack("{s:s}", "device", VMMIG_NODE), NULL, e)) < 0 ||
-	    (r = wait_mirror(vm, q, 1, deadline, e)) < 0)
+	for (unsigned d = 0; d < n; d++) {
+		snprintf(node, sizeof(node), "mig-%s", drives[d]);
+		if ((r = vmmigio_cmd(q, "block-job-cancel", json_pack("{s:s}", "device", node),
+				     NULL, e)) < 0)
+			goto fail;
+	}
+	if ((r = wait_mirror(vm, q, 0, 1, deadline, e)) < 0)
 		goto fail;
 	mirroring = 0;
 	if ((r = vmmigio_cmd(q, "migrate-continue",
@@ -461,11 +496,13 @@ fail:
 		*result = last;
 		return 0;
 	}
-	send_undo(vm, q, migrating, mirroring, node, t->tls != NULL);
+	send_undo(vm, q, migrating, mirroring, nodes, t->tls != NULL);
 	json_decref(last);
 	qmp_close(q);
 	return r;
 }
+
+static int send_cold_drives(struct vm *vm, const struct target *t, struct op_error *e);
 
 /* Cold: the stopped VM's root disk copied into the destination's export. */
 static int
@@ -493,6 +530,14 @@ send_cold(struct vm *vm, const struct target *t, struct op_error *e)
 	if (t->tls != NULL && (r = tls_write(vm, t->tls, e)) < 0)
 		return r;
 	progress(vm, "copying", NULL, NULL);
+	if (vm->spec.n_volumes > 0 || vmt_is_volume_root(vm)) {
+		r = send_cold_drives(vm, t, e);
+		vmmigio_tls_drop(NULL, vm, "tls-cli");
+		if (r < 0)
+			return r;
+		progress(vm, "completed", NULL, NULL);
+		return 0;
+	}
 	/* qemu-img's NBD connection must start in the datacenter network. */
 	r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL,
 		      t->tls ? tls : plain, NULL, err, sizeof(err));
@@ -501,6 +546,69 @@ send_cold(struct vm *vm, const struct target *t, struct op_error *e)
 		return op_fail(e, "internal", r, "copying the disk: %s", err);
 	progress(vm, "completed", NULL, NULL);
 	return 0;
+}
+
+/*
+ * Cold, with volumes (or a root volume): each drive is copied into the
+ * destination's export of the same name (its qemu-storage-daemon), the
+ * volumes read over an export made for the stopped VM here (root may use
+ * it), zeroes skipped (the destination's disks are new: thin).
+ */
+static int
+send_cold_drives(struct vm *vm, const struct target *t, struct op_error *e)
+{
+	char drives[VMMIG_DRIVES_MAX][8], sock[800], root[80], cli[800], obj[900], src[1200],
+	    dst[300], err[512], path[800];
+	unsigned n = vmmigio_drives(vm, drives);
+	const char *fmt = strcmp(vm->root_format, "qcow2") == 0 ? "qcow2" : "raw";
+	int r;
+
+	storage_root_name(vm->id, root, sizeof(root));
+	if ((r = storage_export_create(vm->id, &vm->spec, vmt_is_volume_root(vm) ? root : NULL,
+				       e)) < 0)
+		return r;
+	if ((r = storage_export_socket(vm->id, sock, sizeof(sock))) < 0) {
+		r = op_fail(e, "internal", r, "export path too long");
+		goto out;
+	}
+	vmt_path(vm, "tls-cli", cli, sizeof(cli));
+	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", VMMIG_TLS, cli);
+	for (unsigned d = 0; d < n && r == 0; d++) {
+		const char *argv[] = {"qemu-img", "convert",	 "-n",
+				      "--target-is-zero", "--image-opts", "--target-image-opts",
+				      src,	 dst,		 "--object",
+				      obj,	 NULL};
+
+		if (d == 0 && !vmt_is_volume_root(vm)) {
+			vmt_path(vm, strcmp(fmt, "qcow2") == 0 ? "root.qcow2" : "root.raw", path,
+				 sizeof(path));
+			snprintf(src, sizeof(src), "driver=%s,file.driver=file,file.filename=%s", fmt,
+				 path);
+		} else {
+			snprintf(src, sizeof(src),
+				 "driver=raw,file.driver=nbd,file.server.type=unix,"
+				 "file.server.path=%s,file.export=%s",
+				 sock, d == 0 ? root : vm->spec.volumes[d - 1]);
+		}
+		snprintf(dst, sizeof(dst), "driver=nbd,host=%s,port=%u,export=%s", t->nbd_host,
+			 t->nbd_port, drives[d]);
+		if (t->tls != NULL) {
+			size_t l = strlen(dst);
+
+			snprintf(dst + l, sizeof(dst) - l, ",tls-creds=%s,tls-hostname=%s",
+				 VMMIG_TLS, t->nbd_host);
+		} else {
+			argv[8] = NULL;
+		}
+		/* qemu-img's connection starts in the datacenter network. */
+		r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL, argv,
+			      NULL, err, sizeof(err));
+		if (r < 0)
+			r = op_fail(e, "internal", r, "copying %s: %s", drives[d], err);
+	}
+out:
+	storage_export_delete(vm->id);
+	return r;
 }
 
 static int
@@ -531,18 +639,26 @@ send_check(struct vm *vm, const struct target *t, struct op_error *e)
 		    "VM '%s' runs with another size than its spec: reboot it first",
 		    vm->spec.name);
 	}
+	if (t->live) {
+		char vols[sizeof(vm->booted_volumes)];
+
+		vmt_volumes_joined(&vm->spec, vols, sizeof(vols));
+		if (strcmp(vols, vm->booted_volumes) != 0) {
+			vmt_unlock();
+			return op_fail(e, "conflict", -EINVAL,
+				       "VM '%s' runs with other volumes than its spec: reboot it "
+				       "first",
+				       vm->spec.name);
+		}
+	}
 	vmt_unlock();
-	if (vm->spec.n_volumes > 0 || vm->booted_volumes[0] != '\0' ||
-	    vmt_is_volume_root(vm))
-		return op_fail(e, "conflict", -EINVAL,
-			       "VM '%s' has volumes (or a root volume): not migrated yet",
-			       vm->spec.name);
 	return 0;
 }
 
 int
 vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_error *e)
 {
+	char vols[sizeof(((struct vm *)0)->mig_volumes)] = "", *save = NULL, *v;
 	struct target t;
 	struct vmmig *m;
 	json_t *result = NULL;
@@ -561,6 +677,8 @@ vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_err
 	vmt_lock();
 	vm->mig = m;
 	snprintf(vm->migration, sizeof(vm->migration), "outgoing");
+	/* Deleted here once the migration completed (also after a restart). */
+	vmt_volumes_joined(&vm->spec, vm->mig_volumes, sizeof(vm->mig_volumes));
 	vmstore_save(vm);
 	vmt_unlock();
 	log_info("vm %s (%s): %s migration to %s:%u", vm->id, name,
@@ -569,6 +687,9 @@ vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_err
 	vmt_lock();
 	vm->mig = NULL;
 	vm->migration[0] = '\0';
+	if (r == 0)
+		snprintf(vols, sizeof(vols), "%s", vm->mig_volumes);
+	vm->mig_volumes[0] = '\0';
 	vmstore_save(vm);
 	*out = json_pack("{s:s, s:I}", "status", r == 0 ? "completed" : "failed",
 			 "elapsed_ms", (json_int_t)(util_now_ms() - t0));
@@ -586,9 +707,12 @@ vmmigrate_send(const json_t *args, const char *name, json_t **out, struct op_err
 	}
 	log_info("vm %s (%s): migrated in %llu ms; removing it here", vm->id, name,
 		 (unsigned long long)(util_now_ms() - t0));
-	/* The destination has it: this copy (its QEMU, taps, ports, disk) goes. */
+	/* The destination has it: this copy (its QEMU, taps, ports, disk, root
+	 * volume, export) goes, and the attached volumes' copies here. */
 	if ((r = vmops_delete(vm, e)) < 0)
 		log_warnx("vm %s: removing the migrated VM: %s", name, e->msg);
+	for (v = strtok_r(vols, ",", &save); v != NULL; v = strtok_r(NULL, ",", &save))
+		storage_volume_drop(v);
 	return 0;
 }
 
@@ -648,11 +772,13 @@ vmmigrate_resolve_outgoing(struct vm *vm)
 		return 1;
 	}
 	if (vm->events != NULL) {
-		send_undo(vm, vm->events, st != NULL && strcmp(st, "none") != 0, 1, 1, 1);
+		send_undo(vm, vm->events, st != NULL && strcmp(st, "none") != 0,
+			  VMMIG_DRIVES_MAX, VMMIG_DRIVES_MAX, 1);
 		vm->state = VM_RUNNING;
 	}
 	json_decref(info); /* st pointed into it */
 	vm->migration[0] = '\0';
+	vm->mig_volumes[0] = '\0'; /* the VM keeps them */
 	vmstore_save(vm);
 	log_warnx(
 	    "vm %s (%s): a migration cut off by an agent restart: cancelled, the VM "

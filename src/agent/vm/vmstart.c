@@ -22,8 +22,8 @@
 #include "vmready.h"
 #include "vmstore.h"
 
-static int
-memory_fits(const struct vm *self, struct op_error *e)
+int
+vmstart_memory_fits(const struct vm *self, struct op_error *e)
 {
 	uint64_t used = 0, budget;
 	struct vm *vm;
@@ -174,7 +174,7 @@ vmstart_start(struct vm *vm, struct op_error *e)
 		return op_fail(e, "conflict", -EBUSY, "VM '%s' is %s", vm->spec.name,
 			    vmt_state_name(vm->state));
 	}
-	if ((r = memory_fits(vm, e)) < 0) {
+	if ((r = vmstart_memory_fits(vm, e)) < 0) {
 		vmt_unlock();
 		return r;
 	}

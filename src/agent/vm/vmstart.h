@@ -17,6 +17,10 @@
  */
 int vmstart_start(struct vm *vm, struct op_error *e);
 
+/* Would self's spec memory fit beside the running VMs (the table lock
+ * held)? 0, or "insufficient_resources" in e. */
+int vmstart_memory_fits(const struct vm *self, struct op_error *e);
+
 /*
  * The root disk as a start with spec needs it: made if missing (raw,
  * cold), grown if the spec grew. A clone's qcow2 overlay that must grow is

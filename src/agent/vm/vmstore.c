@@ -42,6 +42,8 @@ record(const struct vm *vm)
 				     "migration", vm->migration, "migration_live", vm->mig_live,
 				     "migration_ready", vm->mig_ready, "migration_nbd_pid",
 				     (int)vm->mig_nbd_pid));
+	if (j != NULL && vm->mig_volumes[0] != '\0')
+		json_object_set_new(j, "migration_volumes", json_string(vm->mig_volumes));
 	return j;
 }
 
@@ -207,6 +209,8 @@ vmstore_load(const char *id)
 	vm->mig_live = json_is_true(json_object_get(j, "migration_live"));
 	vm->mig_ready = json_is_true(json_object_get(j, "migration_ready"));
 	vm->mig_nbd_pid = (pid_t)json_integer_value(json_object_get(j, "migration_nbd_pid"));
+	snprintf(vm->mig_volumes, sizeof(vm->mig_volumes), "%s",
+		 json_string_value(json_object_get(j, "migration_volumes")) ?: "");
 	json_decref(j);
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STOPPING)
 		reattach(vm);

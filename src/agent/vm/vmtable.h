@@ -85,6 +85,10 @@ struct vm {
 	int mig_live;        /* incoming: a live migration (else cold) */
 	int mig_ready;       /* incoming: the guest was ready on the source */
 	pid_t mig_nbd_pid;   /* incoming, cold: the qemu-nbd serving the root */
+	/* The attached volumes the migration moves ("a,b"): incoming, those
+	 * prepare created here (an abort deletes them); outgoing, those to
+	 * delete here once QEMU reported the migration completed. */
+	char mig_volumes[SPEC_VOLUMES_MAX * (SPEC_NAME_MAX + 1)];
 	struct vmmig *mig;   /* outgoing: progress and cancel (table lock) */
 };
 
