@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Build, runtime and test dependencies, all from Debian's archive.
 PKGS="
 build-essential pkg-config
-libjansson-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
+libjansson-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
 libpq-dev postgresql-15
 qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools

@@ -342,8 +342,12 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 	memset(&row, 0, sizeof(row));
 	if (api_body(req, resp, &j) < 0)
 		return;
-	if (req_vm_create(j, &vr, err, sizeof(err)) < 0) {
-		http_error(resp, 400, "bad_request", "%s", err);
+	if ((r = req_vm_create(j, &vr, err, sizeof(err))) < 0) {
+		/* -E2BIG: user_data over its limit (userdata.h) */
+		if (r == -E2BIG)
+			http_error(resp, 413, "payload_too_large", "%s", err);
+		else
+			http_error(resp, 400, "bad_request", "%s", err);
 		goto out;
 	}
 	sv = catalog_find(vr.service);

@@ -174,16 +174,28 @@ disk_blank_seed(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+char *
+disk_cloud_config(const struct vm_spec *s)
+{
+	char err[256], *form = NULL;
+	const char *ud = s->user_data ? s->user_data : "";
+
+	if (userdata_translate(ud, strlen(ud), &form, err, sizeof(err)) < 0)
+		return NULL;
+	return form != NULL ? form : strdup("");
+}
+
 int
 disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
 		int in_place, char *err, size_t errlen)
 {
-	char dir[1024], tmpimg[1100], md[1100], ud[1100], nc[1100];
+	char dir[1024], tmpimg[1100], md[1100], ud[1100], nc[1100], cc[1100];
 	char *meta = disk_meta_data(instance_id, s);
 	char *net = disk_network_config(s);
+	char *cfg = disk_cloud_config(s);
 	int r = -ENOMEM;
 
-	if (meta == NULL || net == NULL) {
+	if (meta == NULL || net == NULL || cfg == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -191,7 +203,8 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 	    (r = util_fmt(tmpimg, sizeof(tmpimg), "%s.tmp", path)) < 0 ||
 	    (r = util_fmt(md, sizeof(md), "%s/meta-data", dir)) < 0 ||
 	    (r = util_fmt(ud, sizeof(ud), "%s/user-data", dir)) < 0 ||
-	    (r = util_fmt(nc, sizeof(nc), "%s/network-config", dir)) < 0) {
+	    (r = util_fmt(nc, sizeof(nc), "%s/network-config", dir)) < 0 ||
+	    (r = util_fmt(cc, sizeof(cc), "%s/cloudlet-config", dir)) < 0) {
 		snprintf(err, errlen, "seed path too long");
 		goto out;
 	}
@@ -204,7 +217,8 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 	}
 	if ((r = write_text(dir, "meta-data", meta)) < 0 ||
 	    (r = write_text(dir, "user-data", s->user_data ? s->user_data : "")) < 0 ||
-	    (r = write_text(dir, "network-config", net)) < 0) {
+	    (r = write_text(dir, "network-config", net)) < 0 ||
+	    (r = write_text(dir, "cloudlet-config", cfg)) < 0) {
 		snprintf(err, errlen, "seed files: %s", strerror(-r));
 		goto out;
 	}
@@ -216,7 +230,7 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 		const char *const mkfs_new[] = {"mkfs.vfat", "-n", "CIDATA", "-C", tmpimg, "1024",
 						NULL};
 		const char *const mkfs_in[] = {"mkfs.vfat", "-n", "CIDATA", path, NULL};
-		const char *const mcopy[] = {"mcopy", "-o", "-i", img, md, ud, nc, "::", NULL};
+		const char *const mcopy[] = {"mcopy", "-o", "-i", img, md, ud, nc, cc, "::", NULL};
 
 		if ((r = util_run(in_place ? mkfs_in : mkfs_new, err, errlen)) < 0 ||
 		    (r = util_run(mcopy, err, errlen)) < 0)
@@ -234,5 +248,6 @@ out:
 	util_rmtree(dir);
 	free(meta);
 	free(net);
+	free(cfg);
 	return r;
 }

@@ -5,7 +5,9 @@
  * filesystem made from the image's rootfs tree (mke2fs -d), so creating a
  * 4 GiB disk writes only the few MiB the image needs. The seed is a small
  * vfat filesystem labeled CIDATA with meta-data, user-data and
- * network-config: the NoCloud contract that cloud-init also reads.
+ * network-config: the NoCloud contract that cloud-init also reads; plus
+ * cloudlet-config, the #cloud-config translated for the busybox images
+ * (userdata.h; empty for other user-data; cloud-init ignores the file).
  * The tools run are e2fsprogs (mke2fs, e2fsck, resize2fs), dosfstools
  * (mkfs.vfat) and mtools (mcopy), always with argv, never a shell.
  */
@@ -27,7 +29,8 @@ int disk_grow_root(const char *path, uint64_t size_gib, char *err, size_t errlen
 /* Current size in bytes, or -errno. */
 int64_t disk_size(const char *path);
 
-/* The seed image's size: 1 MiB is plenty, user_data is capped at 32 KiB. */
+/* The seed image's size: 1 MiB is plenty, user_data and its translation
+ * are capped at 16 KiB each. */
 #define DISK_SEED_SIZE (1024 * 1024)
 
 /*
@@ -45,5 +48,9 @@ int disk_blank_seed(const char *path, char *err, size_t errlen);
 /* The NoCloud texts (exposed for unit tests); caller frees. */
 char *disk_meta_data(const char *instance_id, const struct vm_spec *s);
 char *disk_network_config(const struct vm_spec *s);
+/* The cloudlet-config file: userdata_translate's form, or "" when the
+ * user-data is not a #cloud-config. NULL on an error (the spec parser
+ * translated it once already, so only -ENOMEM in practice). */
+char *disk_cloud_config(const struct vm_spec *s);
 
 #endif
