@@ -49,8 +49,8 @@ int disk_blank_seed(const char *path, char *err, size_t errlen);
 char *disk_meta_data(const char *instance_id, const struct vm_spec *s);
 char *disk_network_config(const struct vm_spec *s);
 /* The cloudlet-config file: userdata_translate's form, or "" when the
- * user-data is not a #cloud-config. NULL on an error (the spec parser
- * translated it once already, so only -ENOMEM in practice). */
+ * user-data is not a #cloud-config (or does not translate: the spec parser
+ * refuses those). NULL: out of memory. */
 char *disk_cloud_config(const struct vm_spec *s);
 
 #endif
