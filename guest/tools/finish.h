@@ -94,9 +94,12 @@ finish_mark_done(const char *iid)
 {
 	FILE *f;
 
-	mkdir("/var/lib/cloudlet", 0755);
-	if ((f = fopen(FINISH_DONE ".tmp", "w")) == NULL)
+	cloudcfg_mkdirs(FINISH_DONE); /* busybox images have no /var/lib */
+	if ((f = fopen(FINISH_DONE ".tmp", "w")) == NULL) {
+		printf("cloudlet: warning: user-data: cannot record the instance: %s\n",
+		       strerror(errno));
 		return;
+	}
 	fprintf(f, "%s\n", iid);
 	if (fflush(f) == 0)
 		fsync(fileno(f));
