@@ -119,3 +119,25 @@ done
 expect_eq "$(grep -c '^script-ran-42' <<<"$BODY")" 1 "script runs once (not again at the reboot)"
 expect_eq "$(guest_sh "$VM2" 'cat /root/script-file' | tr -d '\r' | grep -x kept)" kept "the script's file after the reboot"
 log "plain: the #! script ran at the first boot and not at the reboot"
+
+# --- a clone of a template: the translation reaches it in its identity ----
+cat >"$T/cc2" <<'EOF'
+#cloud-config
+hostname: clone-host
+write_files:
+  - path: /srv/www/index.html
+    content: "page from user-data\n"
+runcmd:
+  - [sh, -c, "echo runcmd-in-clone-$((40 + 2))"]
+bootcmd: [true]
+EOF
+ctl vm create cl1 --image web-hosting --vcpus 1 --memory 160 --disk 1 --provision clone \
+	--user-data "$T/cc2" >/dev/null || fail "clone cl1"
+ctl vm wait cl1 ready --timeout 180 >/dev/null || fail "cl1 not ready"
+expect_eq "$(vm_field cl1 .provision)" clone "cl1 provisioned by"
+expect_match "$(console cl1)" "runcmd-in-clone-42" "the clone's runcmd output"
+expect_match "$(console cl1)" "cloudlet: user-data: bootcmd ignored" "the clone's note of bootcmd"
+out=$(guest_sh cl1 'hostname; cat /srv/www/index.html' | tr -d '\r')
+expect_match "$out" "clone-host" "the clone's hostname"
+expect_match "$out" "page from user-data" "the clone's write_files (the service restarted after it)"
+log "clone cl1: hostname, write_files, runcmd from the identity's cloudlet-config; bootcmd reported ignored"
