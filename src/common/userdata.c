@@ -135,7 +135,7 @@ has_byte(const char *s, size_t n, const char *set)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (strchr(set, s[i]) != NULL && s[i] != '\0')
+		if (s[i] != '\0' && strchr(set, s[i]) != NULL) /* strchr finds the NUL */
 			return 1;
 	return 0;
 }
@@ -269,7 +269,7 @@ static void
 do_file(struct ud *u, const yaml_node_t *f, int idx)
 {
 	const char *path = NULL, *content = "", *enc = "text", *owner = "-";
-	size_t plen = 0, clen = 0, olen = 1, elen = 4;
+	size_t plen = 0, clen = 0, olen = 1;
 	unsigned mode = 0644;
 	int append = 0, b64 = 0;
 	yaml_node_pair_t *p;
@@ -299,12 +299,8 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 			continue;
 		vs = scalar(v, &vl);
 		if (vs == NULL) {
-			fail(u, -EINVAL, "user_data: write_files[%d].%s must be a string", idx,
-			     strcmp(ks, "path") == 0 || strcmp(ks, "content") == 0 ||
-				     strcmp(ks, "encoding") == 0 ||
-				     strcmp(ks, "permissions") == 0 || strcmp(ks, "owner") == 0
-				 ? ks
-				 : "(value)");
+			fail(u, -EINVAL, "user_data: write_files[%d]: each value must be a string",
+			     idx);
 			return;
 		}
 		if (strcmp(ks, "path") == 0) {
@@ -315,7 +311,6 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 			clen = vl;
 		} else if (strcmp(ks, "encoding") == 0) {
 			enc = vs;
-			elen = vl;
 		} else if (strcmp(ks, "permissions") == 0) {
 			if (parse_mode(vs, vl, &mode) < 0) {
 				fail(u, -EINVAL,
@@ -351,7 +346,6 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 		     idx, USERDATA_PATH_MAX);
 		return;
 	}
-	(void)elen;
 	if (strcmp(enc, "b64") == 0 || strcmp(enc, "base64") == 0) {
 		b64 = 1;
 	} else if (strcmp(enc, "text/plain") != 0 && strcmp(enc, "text") != 0) {
