@@ -48,10 +48,11 @@ put(struct ud *u, const char *s, size_t n)
 	if (u->err != 0)
 		return;
 	if (u->len + n + 1 > USERDATA_FORM_MAX) {
-		fail(u, -E2BIG,
-		     "user_data: the cloud-config is larger than %d bytes once translated "
-		     "for the busybox images",
-		     USERDATA_FORM_MAX);
+		fail(
+		    u, -E2BIG,
+		    "user_data: the cloud-config is larger than %d bytes once translated "
+		    "for the busybox images",
+		    USERDATA_FORM_MAX);
 		return;
 	}
 	if (u->len + n + 1 > u->cap) {
@@ -84,7 +85,8 @@ node(struct ud *u, int id)
 	if (u->err != 0)
 		return NULL;
 	if (++u->visits > VISIT_MAX) {
-		fail(u, -E2BIG, "user_data: the cloud-config has too many nodes (aliases?)");
+		fail(u, -E2BIG,
+		     "user_data: the cloud-config has too many nodes (aliases?)");
 		return NULL;
 	}
 	return yaml_document_get_node(u->doc, id);
@@ -162,7 +164,8 @@ do_hostname(struct ud *u, const yaml_node_t *v, int fqdn)
 	const char *s = scalar(v, &n);
 
 	if (s == NULL || is_null(v)) {
-		fail(u, -EINVAL, "user_data: %s must be a string", fqdn ? "fqdn" : "hostname");
+		fail(u, -EINVAL, "user_data: %s must be a string",
+		     fqdn ? "fqdn" : "hostname");
 		return;
 	}
 	if (fqdn) /* the host's own name is the first label */
@@ -189,10 +192,12 @@ do_keys(struct ud *u, const yaml_node_t *v)
 	if (is_null(v))
 		return;
 	if (v == NULL || v->type != YAML_SEQUENCE_NODE) {
-		fail(u, -EINVAL, "user_data: ssh_authorized_keys must be a list of key lines");
+		fail(u, -EINVAL,
+		     "user_data: ssh_authorized_keys must be a list of key lines");
 		return;
 	}
-	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++, i++) {
 		const yaml_node_t *k = node(u, *it);
 		size_t n;
 		const char *s = scalar(k, &n);
@@ -287,7 +292,8 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 		if (u->err != 0)
 			return;
 		if (ks == NULL) {
-			fail(u, -EINVAL, "user_data: write_files[%d]: keys must be strings", idx);
+			fail(u, -EINVAL,
+			     "user_data: write_files[%d]: keys must be strings", idx);
 			return;
 		}
 		if (strcmp(ks, "append") == 0 || strcmp(ks, "defer") == 0) {
@@ -299,7 +305,8 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 			continue;
 		vs = scalar(v, &vl);
 		if (vs == NULL) {
-			fail(u, -EINVAL, "user_data: write_files[%d]: each value must be a string",
+			fail(u, -EINVAL,
+			     "user_data: write_files[%d]: each value must be a string",
 			     idx);
 			return;
 		}
@@ -314,7 +321,8 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 		} else if (strcmp(ks, "permissions") == 0) {
 			if (parse_mode(vs, vl, &mode) < 0) {
 				fail(u, -EINVAL,
-				     "user_data: write_files[%d].permissions must be octal "
+				     "user_data: write_files[%d].permissions must be "
+				     "octal "
 				     "digits such as '0644'",
 				     idx);
 				return;
@@ -341,7 +349,8 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 	if (path == NULL || plen == 0 || path[0] != '/' || plen > USERDATA_PATH_MAX ||
 	    has_byte(path, plen, "\n\r")) {
 		fail(u, -EINVAL,
-		     "user_data: write_files[%d].path must be an absolute path of at most %d "
+		     "user_data: write_files[%d].path must be an absolute path of at "
+		     "most %d "
 		     "bytes on one line",
 		     idx, USERDATA_PATH_MAX);
 		return;
@@ -385,12 +394,12 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 		free(bin);
 		if (bad) {
 			free(clean);
-			fail(u, -EINVAL, "user_data: write_files[%d].content is not base64",
-			     idx);
+			fail(u, -EINVAL,
+			     "user_data: write_files[%d].content is not base64", idx);
 			return;
 		}
-		snprintf(line, sizeof(line), "file %04o %.*s b64 %d %zu ", mode, (int)olen, owner,
-			 append, n);
+		snprintf(line, sizeof(line), "file %04o %.*s b64 %d %zu ", mode,
+			 (int)olen, owner, append, n);
 		puts_(u, line);
 		put(u, path, plen);
 		puts_(u, "\n");
@@ -399,8 +408,8 @@ do_file(struct ud *u, const yaml_node_t *f, int idx)
 		free(clean);
 		return;
 	}
-	snprintf(line, sizeof(line), "file %04o %.*s text %d %zu ", mode, (int)olen, owner,
-		 append, clen);
+	snprintf(line, sizeof(line), "file %04o %.*s text %d %zu ", mode, (int)olen,
+		 owner, append, clen);
 	puts_(u, line);
 	put(u, path, plen);
 	puts_(u, "\n");
@@ -420,8 +429,8 @@ do_files(struct ud *u, const yaml_node_t *v)
 		fail(u, -EINVAL, "user_data: write_files must be a list");
 		return;
 	}
-	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !u->err;
-	     it++, i++)
+	for (it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top && !u->err; it++, i++)
 		do_file(u, node(u, *it), i);
 }
 
@@ -471,15 +480,16 @@ do_runcmd(struct ud *u, const yaml_node_t *v)
 		if (c != NULL && c->type == YAML_SEQUENCE_NODE) {
 			int first = 1;
 
-			for (a = c->data.sequence.items.start; a < c->data.sequence.items.top;
-			     a++) {
+			for (a = c->data.sequence.items.start;
+			     a < c->data.sequence.items.top; a++) {
 				const yaml_node_t *w = node(&s, *a);
 
 				if (s.err)
 					break;
 				if ((str = scalar(w, &n)) == NULL) {
 					fail(&s, -EINVAL,
-					     "user_data: runcmd[%d] must be a string or a list "
+					     "user_data: runcmd[%d] must be a string or "
+					     "a list "
 					     "of strings",
 					     i);
 					break;
@@ -494,8 +504,10 @@ do_runcmd(struct ud *u, const yaml_node_t *v)
 			put(&s, str, n);
 			puts_(&s, "\n");
 		} else {
-			fail(&s, -EINVAL, "user_data: runcmd[%d] must be a string or a list of strings",
-			     i);
+			fail(
+			    &s, -EINVAL,
+			    "user_data: runcmd[%d] must be a string or a list of strings",
+			    i);
 		}
 	}
 	u->visits = s.visits;
@@ -525,8 +537,8 @@ walk(struct ud *u, const yaml_node_t *root)
 		fail(u, -EINVAL, "user_data: a #cloud-config must be a YAML mapping");
 		return;
 	}
-	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top && !u->err;
-	     p++) {
+	for (p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top && !u->err; p++) {
 		const yaml_node_t *k = node(u, p->key), *v = node(u, p->value);
 		size_t kl;
 		const char *ks = scalar(k, &kl);
@@ -534,7 +546,8 @@ walk(struct ud *u, const yaml_node_t *root)
 		if (u->err)
 			return;
 		if (ks == NULL) {
-			fail(u, -EINVAL, "user_data: the cloud-config's keys must be strings");
+			fail(u, -EINVAL,
+			     "user_data: the cloud-config's keys must be strings");
 			return;
 		}
 		if (strcmp(ks, "hostname") == 0)
@@ -554,8 +567,8 @@ walk(struct ud *u, const yaml_node_t *root)
 			for (i = 0; i < n; i++)
 				what[i] = ((ks[i] >= 'a' && ks[i] <= 'z') ||
 					   (ks[i] >= 'A' && ks[i] <= 'Z') ||
-					   (ks[i] >= '0' && ks[i] <= '9') || ks[i] == '_' ||
-					   ks[i] == '-' || ks[i] == '.')
+					   (ks[i] >= '0' && ks[i] <= '9') ||
+					   ks[i] == '_' || ks[i] == '-' || ks[i] == '.')
 					      ? ks[i]
 					      : '?';
 			what[n] = '\0';
@@ -604,7 +617,8 @@ userdata_translate(const char *ud, size_t len, char **form, char *err, size_t er
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)ud, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "user_data: malformed YAML at line %zu column %zu: %s",
+		snprintf(err, errlen,
+			 "user_data: malformed YAML at line %zu column %zu: %s",
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "parse error");
 		yaml_parser_delete(&parser);
@@ -612,7 +626,8 @@ userdata_translate(const char *ud, size_t len, char **form, char *err, size_t er
 	}
 	/* One document, as cloud-init's safe_load wants. */
 	if (!yaml_parser_load(&parser, &extra)) {
-		snprintf(err, errlen, "user_data: malformed YAML at line %zu column %zu: %s",
+		snprintf(err, errlen,
+			 "user_data: malformed YAML at line %zu column %zu: %s",
 			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "parse error");
 		yaml_document_delete(&doc);
@@ -624,7 +639,8 @@ userdata_translate(const char *ud, size_t len, char **form, char *err, size_t er
 	yaml_parser_delete(&parser);
 	if (r) {
 		yaml_document_delete(&doc);
-		snprintf(err, errlen, "user_data: a #cloud-config must be one YAML document");
+		snprintf(err, errlen,
+			 "user_data: a #cloud-config must be one YAML document");
 		return -EINVAL;
 	}
 	puts_(&u, "cloudlet-config 1\n");
