@@ -32,7 +32,8 @@ cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)
 	int r = -ENOMEM;
 
 	*out = NULL;
-	if (meta == NULL || net == NULL || cfg == NULL || (f = open_memstream(&body, &blen)) == NULL)
+	if (meta == NULL || net == NULL || cfg == NULL ||
+	    (f = open_memstream(&body, &blen)) == NULL)
 		goto out;
 	if (util_random_hex(seed, 32) < 0) {
 		r = -EIO;
@@ -43,8 +44,10 @@ cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)
 		seed);
 	for (i = 0; i < s->n_nics; i++)
 		fprintf(f, "mac%u=%s\n", i, s->nics[i].mac);
-	fprintf(f, "meta-data=%zu\nnetwork-config=%zu\nuser-data=%zu\ncloudlet-config=%zu\n\n",
-		strlen(meta), strlen(net), strlen(ud), strlen(cfg));
+	fprintf(
+	    f,
+	    "meta-data=%zu\nnetwork-config=%zu\nuser-data=%zu\ncloudlet-config=%zu\n\n",
+	    strlen(meta), strlen(net), strlen(ud), strlen(cfg));
 	fputs(meta, f);
 	fputs(net, f);
 	fputs(ud, f);
