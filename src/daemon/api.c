@@ -20,6 +20,7 @@
 #include "agentc.h"
 #include "catalog.h"
 #include "http.h"
+#include "api_images.h"
 #include "images.h"
 #include "ops.h"
 #include "request.h"
@@ -123,7 +124,6 @@ h_images(struct http_req *req, struct http_resp *resp)
 	json_t *list = images_list(), *im, *out = json_array();
 	size_t i;
 
-	(void)req;
 	if (list == NULL && images_refresh(NULL, err, sizeof(err)) == 0)
 		list = images_list();
 	if (list == NULL) {
@@ -139,6 +139,13 @@ h_images(struct http_req *req, struct http_resp *resp)
 				       json_object_get(im, "min_disk_mib")));
 	}
 	json_decref(list);
+	if (!req->who.is_operator) {
+		/* the tenant's own uploads (api_images.h) */
+		json_t *mine = api_image_entries(req->who.tenant_id);
+
+		json_array_extend(out, mine);
+		json_decref(mine);
+	}
 	resp->json = out;
 }
 
@@ -683,6 +690,9 @@ const struct http_route api_routes[] = {
 	{"PUT", "/v1/tenants/{id}/quota", AUTH_OPERATOR, h_quota_put},
 	{"GET", "/v1/services", AUTH_ANY, h_services},
 	{"GET", "/v1/images", AUTH_ANY, h_images},
+	{"POST", "/v1/images", AUTH_TENANT, api_image_upload},
+	{"GET", "/v1/images/{id}", AUTH_ANY, api_image_get},
+	{"DELETE", "/v1/images/{id}", AUTH_ANY, api_image_delete},
 	{"GET", "/v1/vms", AUTH_ANY, h_vm_list},
 	{"POST", "/v1/vms", AUTH_TENANT, h_vm_create},
 	{"GET", "/v1/vms/{id}", AUTH_ANY, h_vm_get},

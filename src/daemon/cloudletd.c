@@ -35,6 +35,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "http.h"
+#include "imgup.h"
 #include "jointoken.h"
 #include "log.h"
 #include "ops.h"
@@ -66,6 +67,7 @@ usage(void)
 		"                       [--no-local-host] [--local-underlay IP]\n"
 		"                       [--placement spread|pack]\n"
 		"                       [--vcpu-overcommit N] [--advertise URL] [--tls]\n"
+		"                       [--signatures DIR] [--scan-bin PATH]\n"
 		"       cloudletd fingerprint|pin [--state-dir DIR] [--user USER]\n"
 		"       cloudletd routes\n");
 	exit(2);
@@ -271,7 +273,21 @@ cmd_serve(int argc, char **argv)
 		{"vcpu-overcommit", required_argument, NULL, 'o'},
 		{"advertise", required_argument, NULL, 'A'},
 		{"store", required_argument, NULL, 's'},
+		{"signatures", required_argument, NULL, 'S'},
+		{"scan-bin", required_argument, NULL, 'B'},
 		{NULL, 0, NULL, 0}};
+	/* Uploaded images (imgup.h): scanned by cloudlet-scan, by default the
+	 * one beside this program, with the operator's signatures. */
+	const char *sigdir = "/etc/cloudlet/signatures";
+	char scan_bin[600] = "cloudlet-scan", self[512];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (sl > 0) {
+		self[sl] = '\0';
+		if (strrchr(self, '/') != NULL)
+			strrchr(self, '/')[1] = '\0';
+		snprintf(scan_bin, sizeof(scan_bin), "%scloudlet-scan", self);
+	}
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
@@ -298,6 +314,8 @@ cmd_serve(int argc, char **argv)
 		case 'N': no_local = 1; break;
 		case 'A': advertise = optarg; break;
 		case 'T': tls = 1; break;
+		case 'S': sigdir = optarg; break;
+		case 'B': snprintf(scan_bin, sizeof(scan_bin), "%s", optarg); break;
 		case 'U':
 			if (inet_pton(AF_INET, optarg, &ul) != 1)
 				usage();
@@ -337,6 +355,15 @@ cmd_serve(int argc, char **argv)
 		log_warnx("%s is not initialized: run cloudletd init first",
 			  store_url ? "the PostgreSQL store" : state_dir);
 		return 1;
+	}
+	{
+		char idir[600];
+
+		if (util_fmt(idir, sizeof(idir), "%s/images", state_dir) < 0 ||
+		    imgup_init(idir, sigdir, scan_bin) < 0) {
+			log_warn("image dir %s/images", state_dir);
+			return 1;
+		}
 	}
 	agentc_init(agent);
 	if (identity(tls_dir, sizeof(tls_dir), fpr) < 0 ||

@@ -184,6 +184,12 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
+	/* 9: disk images tenants uploaded (store_images.h), checked and
+	 * converted to raw (docs/images.md); they count against max_disk_gib. */
+	"CREATE TABLE images ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
 };
 
 /*
@@ -356,6 +362,11 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at BIGINT;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
+	/* 9: as SQLite's step 9 (uploaded images). */
+	"CREATE TABLE images ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size BIGINT NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
