@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cmd_host.h"
+#include "cmd_site.h"
 #include "cmd_ids.h"
 #include "cmd_image.h"
 #include "cmd_key.h"
@@ -103,6 +104,8 @@ static const struct cli_cmd cmds[] = {
     {"host token create", "NAME [--ttl 1h]", cmd_host_token_create},
     {"host token list", "", cmd_host_token_list},
     {"host token delete", "ID", cmd_host_token_delete},
+    {"site show", "", cmd_site_show},
+    {"site failover", "", cmd_site_failover},
     {"host drain", "HOST", cmd_host_drain},
     {"host undrain", "HOST", cmd_host_undrain},
     {"host remove", "HOST", cmd_host_remove},

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -382,4 +384,43 @@ util_cmdline_has(pid_t pid, const char *needle)
 	r = strstr(cmd, needle) != NULL;
 	free(cmd);
 	return r;
+}
+
+/* util.h */
+int
+util_tcp_connect(const char *addr, int ms)
+{
+	struct sockaddr_in sa;
+	struct pollfd p;
+	socklen_t sl = sizeof(int);
+	int fd, r, soerr = 0;
+
+	if (util_parse_ipv4_port(addr, &sa) < 0)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (r < 0 && errno == EINPROGRESS) {
+		p = (struct pollfd){.fd = fd, .events = POLLOUT};
+		r = poll(&p, 1, ms);
+		if (r == 0)
+			soerr = ETIMEDOUT;
+		else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		r = soerr ? -1 : 0;
+		errno = soerr;
+	}
+	if (r < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Blocking from here: GnuTLS's own timeouts bound every read. */
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
 }

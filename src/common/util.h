@@ -59,4 +59,8 @@ int util_parse_uint(const char *text, unsigned max, unsigned *out);
 struct sockaddr_in;
 int util_parse_ipv4_port(const char *text, struct sockaddr_in *sa);
 
+/* A TCP connection to addr (IPv4:port) within ms, left blocking: fd or
+ * -errno (-EINVAL for a bad address, -ETIMEDOUT). */
+int util_tcp_connect(const char *addr, int ms);
+
 #endif

@@ -76,45 +76,6 @@ exchange(const char *path, const json_t *req, json_t **reply, int *sent, int tim
 	return r;
 }
 
-/* A TCP connection to addr within ms: fd or -errno. */
-static int
-tcp_connect(const char *addr, int ms)
-{
-	struct sockaddr_in sa;
-	struct pollfd p;
-	socklen_t sl = sizeof(int);
-	int fd, r, soerr = 0;
-
-	if (util_parse_ipv4_port(addr, &sa) < 0)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (r < 0 && errno == EINPROGRESS) {
-		p = (struct pollfd){.fd = fd, .events = POLLOUT};
-		r = poll(&p, 1, ms);
-		if (r == 0)
-			soerr = ETIMEDOUT;
-		else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-			soerr = errno;
-		r = soerr ? -1 : 0;
-		errno = soerr;
-	}
-	if (r < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	/* Blocking from here: GnuTLS's own timeouts bound every read. */
-	if (fcntl(fd, F_SETFL, 0) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 /* ms, or the call's timeout if that is shorter (heartbeats: 2 s). */
 static int
 bounded(int ms, int timeout_ms)
@@ -155,7 +116,7 @@ exchange_tls(const struct host_endpoint *ep, const json_t *req, json_t **reply, 
 		snprintf(tls_why, whylen, "no identity or no pinned fingerprint");
 		return -EPROTO;
 	}
-	if ((fd = tcp_connect(ep->address, bounded(AGENTC_CONNECT_MS, timeout_ms))) < 0)
+	if ((fd = util_tcp_connect(ep->address, bounded(AGENTC_CONNECT_MS, timeout_ms))) < 0)
 		return fd;
 	r = tlsconn_handshake(&s, fd, 0, tls_cred, &pin,
 			      bounded(AGENTC_HANDSHAKE_MS, timeout_ms));

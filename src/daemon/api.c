@@ -3,6 +3,7 @@
 #include "api.h"
 #include "api_host.h"
 #include "api_ids.h"
+#include "api_site.h"
 #include "api_keys.h"
 #include "api_tokens.h"
 #include "api_migrate.h"
@@ -749,5 +750,7 @@ const struct http_route api_routes[] = {
 	{"GET", "/v1/hosts/{id}", AUTH_OPERATOR, api_host_get},
 	{"DELETE", "/v1/hosts/{id}", AUTH_OPERATOR, api_host_remove},
 	{"POST", "/v1/hosts/{id}/actions", AUTH_OPERATOR, api_host_action},
+	{"GET", "/v1/site", AUTH_OPERATOR, api_site_get},
+	{"POST", "/v1/site/failover", AUTH_OPERATOR, api_site_failover, 1},
 };
 const size_t api_nroutes = ARRAY_LEN(api_routes);

@@ -34,11 +34,13 @@
 #include "api.h"
 #include "auth.h"
 #include "catalog.h"
+#include "db.h"
 #include "http.h"
 #include "imgup.h"
 #include "jointoken.h"
 #include "log.h"
 #include "ops.h"
+#include "site.h"
 #include "store.h"
 #include "store_net.h"
 #include "tlsid.h"
@@ -68,6 +70,9 @@ usage(void)
 		"                       [--placement spread|pack]\n"
 		"                       [--vcpu-overcommit N] [--advertise URL] [--tls]\n"
 		"                       [--signatures DIR] [--scan-bin PATH]\n"
+		"                       [--site-name NAME --site-role primary|standby\n"
+		"                        --site-listen IP:PORT --site-peer IP:PORT\n"
+		"                        --site-peer-fingerprint FPR [--site-lease-ms MS]]\n"
 		"       cloudletd fingerprint|pin [--state-dir DIR] [--user USER]\n"
 		"       cloudletd routes\n");
 	exit(2);
@@ -240,6 +245,31 @@ parse_quota(const char *s, struct quota *q)
 	return 0;
 }
 
+/* What serve starts once this control plane may write (at once, or after
+ * a failover when it starts as a standby): the host local, reconciliation,
+ * the workers. */
+static struct {
+	const char *agent, *local_underlay;
+	int no_local;
+	unsigned workers;
+} writer;
+
+static void
+start_writing(void)
+{
+	int r;
+
+	if (!writer.no_local && store_host_ensure_local(writer.agent, writer.local_underlay) < 0)
+		log_warnx("cannot record the host local");
+	/* Repair drift before taking requests; the agent may still be starting. */
+	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
+		usleep(200000);
+	if (r == 50)
+		log_warnx("the agent at %s does not answer; reconciling when it does", writer.agent);
+	if ((r = ops_start(writer.workers)) < 0)
+		log_warnx("cannot start the workers: %s", strerror(-r));
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -253,6 +283,9 @@ cmd_serve(int argc, char **argv)
 	enum place_policy placement = PLACE_SPREAD;
 	char err[512];
 	int c, verbose = 0, r, no_local = 0, tls = 0;
+	struct site_conf site = {0};
+	enum site_role role;
+	unsigned lease_ms = 0;
 
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -275,6 +308,12 @@ cmd_serve(int argc, char **argv)
 		{"store", required_argument, NULL, 's'},
 		{"signatures", required_argument, NULL, 'S'},
 		{"scan-bin", required_argument, NULL, 'B'},
+		{"site-name", required_argument, NULL, 1},
+		{"site-role", required_argument, NULL, 2},
+		{"site-listen", required_argument, NULL, 3},
+		{"site-peer", required_argument, NULL, 4},
+		{"site-peer-fingerprint", required_argument, NULL, 5},
+		{"site-lease-ms", required_argument, NULL, 6},
 		{NULL, 0, NULL, 0}};
 	/* Uploaded images (imgup.h): scanned by cloudlet-scan, by default the
 	 * one beside this program, with the operator's signatures. */
@@ -316,6 +355,15 @@ cmd_serve(int argc, char **argv)
 		case 'T': tls = 1; break;
 		case 'S': sigdir = optarg; break;
 		case 'B': snprintf(scan_bin, sizeof(scan_bin), "%s", optarg); break;
+		case 1: site.name = optarg; break;
+		case 2: site.role = optarg; break;
+		case 3: site.listen = optarg; break;
+		case 4: site.peer = optarg; break;
+		case 5: site.peer_fpr = optarg; break;
+		case 6:
+			if (util_parse_uint(optarg, 600000, &lease_ms) < 0 || lease_ms < 1000)
+				usage();
+			break;
 		case 'U':
 			if (inet_pton(AF_INET, optarg, &ul) != 1)
 				usage();
@@ -387,18 +435,35 @@ cmd_serve(int argc, char **argv)
 		 "hosts %s)",
 		 fpr, url);
 	store_host_set_policy(placement, vcpu_oc);
-	/* The agent it was started with is the host "local" (the single-host
-	 * default); --no-local-host: only hosts added through /v1/hosts. */
-	if (!no_local && store_host_ensure_local(agent, local_underlay) < 0) {
-		log_warnx("cannot record the host local");
-		return 1;
+	/* A site of a disaster-recovery pair (docs/dr.md): a standby (its
+	 * database a hot standby) serves reads only and starts its workers
+	 * when it takes over; a primary refuses writes without its lease. */
+	site.tls_dir = tls_dir;
+	site.state_dir = state_dir;
+	site.lease_ms = lease_ms;
+	if (site.peer != NULL && store_url == NULL) {
+		log_warnx("a site of a pair needs the PostgreSQL store (--store)");
+		return 2;
 	}
-	/* Repair drift before taking requests; the agent may still be starting. */
-	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
-		usleep(200000);
-	if (r == 50)
-		log_warnx("the agent at %s does not answer; reconciling when it does", agent);
-	if ((r = ops_start(workers)) < 0 || (r = http_start(listen, threads, tls ? tls_dir : NULL)) < 0) {
+	writer.agent = agent;
+	writer.local_underlay = local_underlay;
+	writer.no_local = no_local;
+	writer.workers = workers;
+	if (site_start(&site, start_writing, err, sizeof(err)) < 0) {
+		log_warnx("site: %s", err);
+		return 2;
+	}
+	role = site_role();
+	if (role != SITE_ALONE)
+		http_write_gate = site_writable;
+	if ((role == SITE_STANDBY || role == SITE_PROMOTING) && db_standby() != 1)
+		log_warnx("site: this site is %s but its database is not a hot standby",
+			  site_role_name(role));
+	if (role == SITE_ALONE)
+		start_writing();
+	else
+		log_info("site: %s; the workers start once it may write", site_role_name(role));
+	if ((r = http_start(listen, threads, tls ? tls_dir : NULL)) < 0) {
 		log_warnx("cannot serve on %s: %s", listen, strerror(-r));
 		return 1;
 	}

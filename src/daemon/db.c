@@ -54,10 +54,39 @@ db_schema_version(void)
  * it: two processes starting on one database at once migrate it once.
  */
 int
+db_standby(void)
+{
+	return drv->standby ? drv->standby() : 0;
+}
+
+int
+db_read_only(void)
+{
+	return drv->read_only ? drv->read_only() : 0;
+}
+
+int
+db_promote(void)
+{
+	return drv->promote ? drv->promote() : -EOPNOTSUPP;
+}
+
+int
 db_migrate(const char *const *steps, size_t n)
 {
 	int v, r;
 
+	/* A standby cannot write: the primary migrates, replication brings
+	 * the schema here. */
+	if (db_standby() == 1) {
+		v = drv->schema_version();
+		if (v == (int)n)
+			return 0;
+		log_warnx("store: the standby database has schema %d, this cloudletd %zu: "
+			  "upgrade the primary's cloudletd first",
+			  v, n);
+		return -EPROTO;
+	}
 	for (;;) {
 		if ((r = drv->begin()) < 0)
 			return r;

@@ -78,6 +78,19 @@ int64_t db_col_int(db_stmt *st, int col);
 const void *db_col_blob(db_stmt *st, int col, size_t *len);
 void db_done(db_stmt *st);
 
+/*
+ * Disaster recovery (docs/dr.md): is this database a read-only hot standby
+ * of another site's (PostgreSQL streaming replication)? 1 yes, 0 no
+ * (SQLite never is). db_promote() makes it the writable primary, waiting
+ * up to 60 s: 0 or -EIO. While a standby, db_migrate() only checks that
+ * the schema is the one this cloudletd knows.
+ */
+int db_standby(void);
+int db_promote(void);
+/* Without asking the server: was it opened as a standby and not promoted
+ * by this process since? (Where a failed write would only be noise.) */
+int db_read_only(void);
+
 /* Helpers of the store. */
 void db_now(char *buf);			      /* RFC 3339, 32 bytes */
 int db_new_id(const char *prefix, char *out); /* prefix + 16 hex digits, 24 bytes */

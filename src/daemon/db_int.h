@@ -28,6 +28,11 @@ struct db_driver {
 	const void *(*col_blob)(db_stmt *st, int col, size_t *len);
 	void (*done)(db_stmt *st);
 	int64_t (*changes)(void);
+	/* A read-only hot standby (PostgreSQL in recovery): 1, else 0; NULL
+	 * for a dialect that has none. promote ends the recovery. */
+	int (*standby)(void);
+	int (*promote)(void);
+	int (*read_only)(void); /* opened as a standby, not promoted since */
 };
 
 extern const struct db_driver db_sqlite_driver, db_pg_driver;

@@ -628,6 +628,51 @@ pg_set_version(int v)
 	return simple(sql, 0);
 }
 
+/* -1 when the question could not be asked. */
+static int
+pg_standby(void)
+{
+	PGconn *c = conn();
+	PGresult *res;
+	int v = -1;
+
+	if (c == NULL)
+		return -1;
+	res = PQexec(c, "SELECT pg_is_in_recovery()");
+	if (res_check(res, "pg_is_in_recovery") == 0 && PQntuples(res) == 1)
+		v = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return v;
+}
+
+/* Opened as a hot standby and not promoted since: no write is tried. */
+static int was_standby;
+
+static int
+pg_read_only(void)
+{
+	return was_standby;
+}
+
+static int
+pg_promote(void)
+{
+	PGconn *c = conn();
+	PGresult *res;
+	int r;
+
+	if (c == NULL)
+		return -EIO;
+	res = PQexec(c, "SELECT pg_promote(true, 60)");
+	r = res_check(res, "pg_promote");
+	if (r == 0 && (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't'))
+		r = -EIO;
+	PQclear(res);
+	if (r == 0)
+		was_standby = 0;
+	return r;
+}
+
 static int
 pg_open(const char *target)
 {
@@ -640,6 +685,11 @@ pg_open(const char *target)
 	if ((c = conn()) == NULL)
 		return -EIO;
 	log_info("store: PostgreSQL database %s on %s", PQdb(c), PQhost(c));
+	if (pg_standby() == 1) {
+		log_info("store: the database is a hot standby (read-only)");
+		was_standby = 1;
+		return 0;
+	}
 	/* Under the writers' lock: two cloudletds starting at once. */
 	if ((r = pg_begin()) < 0)
 		return r;
@@ -671,4 +721,7 @@ const struct db_driver db_pg_driver = {
     .col_blob = pg_col_blob,
     .done = pg_done,
     .changes = pg_changes,
+    .standby = pg_standby,
+    .promote = pg_promote,
+    .read_only = pg_read_only,
 };

@@ -32,6 +32,8 @@ struct conn_ctx {
 	uint64_t t_start_us; /* its headers were read (CLOCK_MONOTONIC) */
 };
 
+int (*http_write_gate)(char *why, size_t len);
+
 static uint64_t
 now_us(void)
 {
@@ -291,6 +293,14 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 			return;
 		}
 	}
+	if (http_write_gate != NULL && strcmp(method, "GET") != 0 && !rt->any_site) {
+		char why[400] = "";
+
+		if (!http_write_gate(why, sizeof(why))) {
+			http_error(resp, 503, "read_only", "%s", why);
+			return;
+		}
+	}
 	if (ctx->too_large) {
 		http_error(resp, 413, "payload_too_large", "the body is larger than %d bytes",
 			   REQ_BODY_MAX);
@@ -344,11 +354,16 @@ upload_begin(struct MHD_Connection *conn, struct conn_ctx *ctx, const char *cl)
 	const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
 	enum MHD_Result ret;
 
+	char why[400] = "";
+
 	memset(&resp, 0, sizeof(resp));
 	ctx->upload = 1;
 	if (auth_check(h, &ctx->upwho) < 0) {
 		http_error(&resp, 401, "unauthorized",
 			   "a valid token is required (Authorization: Bearer <token>)");
+	} else if (http_write_gate != NULL && !http_write_gate(why, sizeof(why))) {
+		/* a standby site, or a primary without its lease (docs/dr.md) */
+		http_error(&resp, 503, "read_only", "%s", why);
 	} else {
 		ctx->upfd = api_image_begin(&ctx->upwho, name, cl ? strtoull(cl, NULL, 10) : 0,
 					    cl != NULL, ctx->uppath, sizeof(ctx->uppath),

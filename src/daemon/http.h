@@ -53,7 +53,15 @@ struct http_route {
 	const char *path; /* "{id}" matches one segment */
 	enum http_auth auth;
 	http_handler fn;
+	int any_site; /* a write served also where writes are refused (site.h) */
 };
+
+/*
+ * May requests other than GET be served now? NULL: always. cloudletd sets
+ * it to site_writable (site.h): a standby, a fenced or demoted primary
+ * answer 503 read_only with why, except on routes marked any_site.
+ */
+extern int (*http_write_gate)(char *why, size_t len);
 
 /* api.c's table. */
 extern const struct http_route api_routes[];

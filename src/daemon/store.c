@@ -205,7 +205,7 @@ store_token_find(const unsigned char hash[32], int *is_operator, char *tenant_id
 	/* When it was last used, to the minute: a write at most once a minute
 	 * per token, not one per request. */
 	db_now(ts);
-	if (r == 0 && strncmp(last, ts, 16) != 0)
+	if (r == 0 && strncmp(last, ts, 16) != 0 && !db_read_only())
 		db_run(db_prep("UPDATE tokens SET last_used = ? WHERE id = ?", "ss", ts, id));
 	return r;
 }
