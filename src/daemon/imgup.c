@@ -19,7 +19,9 @@
 
 #define OUT_MAX (256 * 1024) /* what a child may print that we keep */
 /* qemu-img's limits: a crafted header must not make it take the host's
- * memory or CPU (OpenStack runs qemu-img info under the same kind). */
+ * memory or CPU (OpenStack runs qemu-img info under the same kind). The
+ * scanner is ours and reads in bounded chunks: a CPU limit only (an
+ * address-space limit also broke it under AddressSanitizer). */
 #define CHILD_AS (1024L << 20)
 #define INFO_CPU_S 30
 #define WORK_CPU_S 1800 /* convert and scan read the whole image */
@@ -55,10 +57,11 @@ imgup_temp(char *path, size_t pathlen)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Run argv with limits; its stdout (and stderr) into *out (malloc'd,
- * NUL-terminated). Returns the exit status, 128+signal, or -errno. */
+/* Run argv with limits (as_bytes 0: no address-space limit); its stdout
+ * (and stderr) into *out (malloc'd, NUL-terminated). Returns the exit
+ * status, 128+signal, or -errno. */
 static int
-run(const char *const argv[], long cpu_s, char **out)
+run(const char *const argv[], long as_bytes, long cpu_s, char **out)
 {
 	int pfd[2], st = 0;
 	size_t len = 0;
@@ -74,14 +77,15 @@ run(const char *const argv[], long cpu_s, char **out)
 	}
 	p = fork();
 	if (p == 0) {
-		struct rlimit as = {CHILD_AS, CHILD_AS}, cpu = {cpu_s, cpu_s};
+		struct rlimit as = {(rlim_t)as_bytes, (rlim_t)as_bytes}, cpu = {cpu_s, cpu_s};
 		int nul = open("/dev/null", O_RDONLY);
 
 		if (nul >= 0)
 			dup2(nul, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
-		setrlimit(RLIMIT_AS, &as);
+		if (as_bytes > 0)
+			setrlimit(RLIMIT_AS, &as);
 		setrlimit(RLIMIT_CPU, &cpu);
 		execvp(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
@@ -183,7 +187,7 @@ imgup_check(const char *path, int64_t room, const char *final, char *format,
 	{
 		const char *const argv[] = {"qemu-img", "info", "--output=json", spec, NULL};
 
-		rc = run(argv, INFO_CPU_S, &out);
+		rc = run(argv, CHILD_AS, INFO_CPU_S, &out);
 	}
 	if (rc != 0) {
 		first_line(out, line, sizeof(line));
@@ -219,7 +223,7 @@ imgup_check(const char *path, int64_t room, const char *final, char *format,
 	if (qcow2) {
 		const char *const check[] = {"qemu-img", "check", spec, NULL};
 
-		rc = run(check, WORK_CPU_S, &out);
+		rc = run(check, CHILD_AS, WORK_CPU_S, &out);
 		/* 0 clean, 3 leaked clusters only (harmless); 2 corrupt, 1 the
 		 * check could not run */
 		if (rc != 0 && rc != 3) {
@@ -234,7 +238,7 @@ imgup_check(const char *path, int64_t room, const char *final, char *format,
 			const char *const cv[] = {"qemu-img", "convert", "-O", "raw", spec, conv,
 						  NULL};
 
-			rc = run(cv, WORK_CPU_S, &out);
+			rc = run(cv, CHILD_AS, WORK_CPU_S, &out);
 		}
 		if (rc != 0) {
 			first_line(out, line, sizeof(line));
@@ -248,7 +252,7 @@ imgup_check(const char *path, int64_t room, const char *final, char *format,
 		const char *const scan[] = {scan_path, "--signatures", sig_dir, "--json",
 					    qcow2 ? conv : path, NULL};
 
-		rc = run(scan, WORK_CPU_S, &out);
+		rc = run(scan, 0, WORK_CPU_S, &out);
 	}
 	if (rc == 1) {
 		/* its first hit: a line {"file", "engine", "signature", "offset"}

@@ -13,8 +13,9 @@
  *      every byte the guest would see: a hit refuses it.
  *
  * qemu-img and cloudlet-scan run as child processes of cloudletd (its
- * unprivileged user) with an address-space and a CPU-time limit, as other
- * clouds run qemu-img on images they did not make. Every failure removes
+ * unprivileged user) with a CPU-time limit, qemu-img also with an
+ * address-space limit, as other clouds run qemu-img on images they did not
+ * make. Every failure removes
  * everything the check made; the caller removes the upload itself.
  */
 #ifndef CLOUDLET_IMGUP_H
