@@ -20,6 +20,7 @@ libgnutls28-dev openssl
 libclamav-dev libyara-dev libnbd-bin
 libhyperscan-dev libpcre2-dev libpcap-dev libseccomp-dev
 tcpdump tcpreplay nmap hping3 bind9-dnsutils openssl iputils-arping
+grub-pc-bin
 "
 if [ -f guest/deps.txt ]; then
 	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "api_images.h"
 #include "images.h"
+#include "store_images.h"
 #include "ops.h"
 #include "request.h"
 #include "store_host.h"
@@ -368,10 +369,21 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 400, "bad_request", "%s", err);
 		goto out;
 	}
-	if (!image_available(row.image)) {
-		http_error(resp, 409, "conflict", "image '%s' is not available on this host",
-			   row.image);
-		goto out;
+	{
+		/* An image the tenant uploaded (docs/images.md), by name or id:
+		 * the VM names it by its id, the agent boots it with firmware. */
+		json_t *up = NULL;
+
+		if (vr.image[0] != '\0' &&
+		    store_image_get(req->who.tenant_id, vr.image, &up) == 0) {
+			snprintf(row.image, sizeof(row.image), "%s",
+				 json_string_value(json_object_get(up, "id")) ?: "");
+			json_decref(up);
+		} else if (!image_available(row.image)) {
+			http_error(resp, 409, "conflict", "image '%s' is not available on this host",
+				   row.image);
+			goto out;
+		}
 	}
 	snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", req->who.tenant_id);
 	row.user_data = (char *)(uintptr_t)vr.user_data;

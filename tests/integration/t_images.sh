@@ -6,8 +6,14 @@
 # tenant's quota (by its virtual size, and by its bytes), an image with the
 # EICAR test string inside (found by cloudlet-scan after conversion). A
 # clean qcow2 is kept as raw, listed for its tenant only, and deleted; the
-# CLI uploads, lists and deletes.
+# CLI uploads, lists and deletes. Last, an image in the shape of a
+# distribution's cloud image (an MBR-partitioned disk with GRUB, made here
+# from the debian-12 build: its kernel, initramfs and cloud-init) is
+# uploaded and a VM boots it with firmware (SeaBIOS on a PC machine, virtio
+# over PCI) from its own boot loader, and applies its NoCloud seed.
 . "$(dirname "$0")/lib.sh"
+# The agent boots uploaded images from cloudletd's image dir.
+agent_start --upload-dir "$T/cp/images"
 cp_start --signatures "$ROOT/signatures"
 read -r TA A < <(new_tenant imga)
 read -r _ B < <(new_tenant imgb)
@@ -17,8 +23,8 @@ mkdir -p "$W"
 
 # upload TOKEN NAME FILE: sets STATUS and BODY
 upload() {
-	STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $1" \
-		-H 'Content-Type: application/octet-stream' --data-binary "@$3" \
+	STATUS=$(curl -s -o "$T/resp" -w "%{http_code}" -X POST -H "Authorization: Bearer $1" \
+		-H 'Content-Type: application/octet-stream' -T "$3" \
 		"$URL/v1/images?name=$2") || true # a refusal before the body may cut the upload
 	BODY=$(cat "$T/resp")
 }
@@ -119,3 +125,68 @@ expect_match "$out" "backing file" "cloudlet image upload of a qcow2 with a back
 tcli image delete mine >/dev/null || fail "cloudlet image delete"
 expect_eq "$(find "$IMGDIR" -type f | wc -l)" 0 "files at the end"
 log "CLI: image upload, list, delete; a refusal printed"
+
+# --- an image in the shape of a distribution's cloud image boots -----------
+# mbr_part FILE START COUNT: one bootable Linux partition in the MBR
+le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+mbr_part() {
+	# shellcheck disable=SC2059 # the escapes are the bytes
+	printf "\x80\xfe\xff\xff\x83\xfe\xff\xff$(le32 "$2")$(le32 "$3")" |
+		dd of="$1" bs=1 seek=446 conv=notrunc 2>/dev/null
+	printf '\x55\xaa' | dd of="$1" bs=1 seek=510 conv=notrunc 2>/dev/null
+}
+KV=$(cat "$GUEST_DIR/kernel.version")
+ROOTFS=$GUEST_DIR/images/debian-12/rootfs
+[ -f "$ROOTFS/boot/vmlinuz-$KV" ] || fail "no debian-12 build with its kernel in $ROOTFS"
+# GRUB in the MBR and the gap after it (boot.img, then core.img at sector
+# 1, where boot.img and core.img's own block list look by default), its
+# configuration built into core.img.
+cat >"$W/grub.cfg" <<EOF
+set root=(hd0,msdos1)
+linux /boot/vmlinuz-$KV root=LABEL=cloudlet-root ro console=ttyS0
+initrd /boot/initrd.img-$KV
+boot
+EOF
+grub-mkimage -O i386-pc -o "$W/core.img" -c "$W/grub.cfg" -p '(hd0,msdos1)/boot/grub' \
+	biosdisk part_msdos ext2 linux boot || fail "grub-mkimage (package grub-pc-bin)"
+truncate -s 2G "$W/cloud.raw"
+mke2fs -q -F -t ext4 -L cloudlet-root -d "$ROOTFS" -E offset=1048576 "$W/cloud.raw" \
+	$(((2048 - 1) * 1024))k || fail "mke2fs of the cloud image"
+dd if=/usr/lib/grub/i386-pc/boot.img of="$W/cloud.raw" bs=440 count=1 conv=notrunc 2>/dev/null
+dd if="$W/core.img" of="$W/cloud.raw" bs=512 seek=1 conv=notrunc 2>/dev/null
+mbr_part "$W/cloud.raw" 2048 $((2 * 1024 * 1024 * 2 - 2048))
+qemu-img convert -f raw -O qcow2 "$W/cloud.raw" "$W/cloud.qcow2"
+rm -f "$W/cloud.raw"
+expect_api 200 PUT "/v1/tenants/$TA/quota" "$OPERATOR" '{"max_vcpus":4,"max_memory_mib":2048,"max_disk_gib":8,"max_vms":4}'
+upload "$A" cloud "$W/cloud.qcow2"
+expect_eq "$STATUS" 201 "the cloud image: $BODY"
+CID=$(jq -r .id <<<"$BODY")
+cat >"$W/cc" <<'EOF'
+#cloud-config
+write_files:
+  - path: /etc/fw-test
+    content: "written from the seed\n"
+runcmd:
+  - [sh, -c, "echo \"fw-check: $(cat /etc/fw-test) on $(hostname)\" >/dev/console"]
+EOF
+jq -n --rawfile u "$W/cc" '{name: "fw1", service: "web-hosting", image: "cloud", memory_mib: 512, disk_gib: 3, user_data: $u}' >"$T/req"
+t0=$(date +%s)
+api POST /v1/vms "$A" - <"$T/req"
+expect_eq "$STATUS" 202 "create fw1: $BODY"
+FW=$(jq -r .vm_id <<<"$BODY")
+wait_op "$(jq -r .id <<<"$BODY")" "$A" >/dev/null
+t1=$(date +%s)
+api GET "/v1/vms/$FW" "$A"
+expect_eq "$(jq -r .image <<<"$BODY")" "$CID" "fw1's image"
+api GET "/v1/vms/$FW/console?bytes=1000000" "$A"
+CON=$(tr -d '\r' <<<"$BODY")
+expect_match "$CON" "QEMU Standard PC (i440FX" "a PC machine"
+expect_match "$CON" "BOOT_IMAGE=/boot/vmlinuz-$KV" "the kernel started by the image's GRUB"
+expect_match "$CON" "fw-check: written from the seed on fw1" "the seed's write_files and runcmd, and its hostname"
+expect_match "$CON" "DataSourceNoCloud" "cloud-init's NoCloud data source"
+grep -q "virtio-blk-pci,drive=root.*bootindex=0" "$T/agent.log" || fail "the agent's command line has no bootable virtio-pci root"
+grep -q -- "-kernel" <(grep "vm $FW" "$T/agent.log" | grep qemu-system) && fail "fw1 was booted with -kernel"
+expect_api 202 DELETE "/v1/vms/$FW" "$A"
+wait_op "$(jq -r .id <<<"$BODY")" "$A" >/dev/null
+expect_api 204 DELETE "/v1/images/$CID" "$A"
+log "cloud image (MBR, GRUB, debian-12 kernel and cloud-init; $(du -m "$W/cloud.qcow2" | cut -f1) MiB qcow2): uploaded and checked, fw1 booted with SeaBIOS and its GRUB, applied its seed; create to ready $((t1 - t0)) s"
