@@ -174,6 +174,59 @@ disk_blank_seed(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int
+disk_copy_upload(const char *src, uid_t owner, const char *path, char *err, size_t errlen)
+{
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, r = 0;
+	struct stat st;
+	off_t data = 0, hole;
+
+	if (in < 0 || fstat(in, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != owner) {
+		r = -EPERM;
+		snprintf(err, errlen, "%s: not a regular file of the image dir's owner", src);
+		goto done;
+	}
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0 || ftruncate(out, st.st_size) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	/* each data extent, at its own offset: holes stay holes */
+	while (data < st.st_size && (data = lseek(in, data, SEEK_DATA)) >= 0) {
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st.st_size;
+		while (data < hole) {
+			off_t o = data;
+			ssize_t n = copy_file_range(in, &o, out, &data, (size_t)(hole - o), 0);
+
+			if (n <= 0) {
+				r = n < 0 ? -errno : -EIO;
+				snprintf(err, errlen, "copy: %s", n < 0 ? strerror(errno) : "short");
+				goto done;
+			}
+		}
+	}
+	if (data < 0 && errno != ENXIO) { /* ENXIO: no data after the offset */
+		r = -errno;
+		snprintf(err, errlen, "copy: %s", strerror(errno));
+	}
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (r < 0 && out >= 0)
+		unlink(path);
+	return r;
+}
+
 char *
 disk_cloud_config(const struct vm_spec *s)
 {

@@ -26,6 +26,16 @@ int disk_create_root(const char *path, const char *rootfs_dir, uint64_t size_gib
 /* Grow the file and its filesystem (VM stopped). Smaller sizes: -EINVAL. */
 int disk_grow_root(const char *path, uint64_t size_gib, char *err, size_t errlen);
 
+/*
+ * Copy an uploaded image (docs/images.md) to path, sparse (only its data
+ * extents are written). src is opened without following a symbolic link
+ * and must be a regular file with one link owned by owner: cloudletd's
+ * user owns the image dir, and a hard link it made to a file of someone
+ * else must not become a guest's disk. 0 or -errno with err.
+ */
+int disk_copy_upload(const char *src, uid_t owner, const char *path, char *err,
+		     size_t errlen);
+
 /* Current size in bytes, or -errno. */
 int64_t disk_size(const char *path);
 

@@ -108,9 +108,16 @@ vmstart_prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error 
 			return op_fail(e, "not_found", -ENOENT, "uploaded image %s is not on this host",
 				    spec->image);
 		if (size < 0) {
-			const char *cp[] = {"cp", "--sparse=always", im.disk, path, NULL};
+			/* the upload dir's owner: cloudletd's user */
+			struct stat dst;
+			char dir[700];
 
-			if ((r = util_run(cp, err, sizeof(err))) < 0)
+			snprintf(dir, sizeof(dir), "%s", im.disk);
+			*strrchr(dir, '/') = '\0';
+			if (stat(dir, &dst) < 0)
+				return op_fail(e, "internal", -errno, "image dir %s: %s", dir,
+					    strerror(errno));
+			if ((r = disk_copy_upload(im.disk, dst.st_uid, path, err, sizeof(err))) < 0)
 				return op_fail(e, "internal", r, "cannot copy the image: %s", err);
 			size = disk_size(path);
 		}
