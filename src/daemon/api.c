@@ -379,7 +379,9 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 			snprintf(row.image, sizeof(row.image), "%s",
 				 json_string_value(json_object_get(up, "id")) ?: "");
 			json_decref(up);
-		} else if (!image_available(row.image)) {
+		} else if (strncmp(row.image, "img-", 4) == 0 || !image_available(row.image)) {
+			/* "img-": another tenant's upload is never an image here,
+			 * even before the agent's list is known */
 			http_error(resp, 409, "conflict", "image '%s' is not available on this host",
 				   row.image);
 			goto out;
