@@ -20,7 +20,7 @@ LIBS     = -ljansson -pthread
 AGENT_LIBS = -lnftables -lgnutls -lcurl -lsodium -lyaml
 
 COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c \
-             src/common/jsonv.c src/common/jointoken.c
+             src/common/jsonv.c src/common/jointoken.c src/common/idssup.c
 # Identities and pinned TLS connections between hosts (GnuTLS): the agent
 # and cloudletd only, not the CLI.
 TLS_SRC    = src/common/tlsid.c src/common/tlsconn.c

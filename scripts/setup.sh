@@ -15,7 +15,7 @@ busybox-static cpio lz4 xz-utils kmod
 iproute2 iputils-ping curl socat jq wrk redis-tools
 clang libclang-rt-14-dev
 nftables libnftables-dev dnsmasq-base iperf3
-wireguard-go wireguard-tools
+wireguard-go wireguard-tools qrencode libqrencode-dev
 libgnutls28-dev openssl
 libclamav-dev libyara-dev libnbd-bin
 libhyperscan-dev libpcre2-dev libpcap-dev libseccomp-dev

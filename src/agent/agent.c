@@ -35,6 +35,7 @@
 #include "netstate.h"
 #include "storage.h"
 #include "util.h"
+#include "replica.h"
 #include "vm.h"
 
 #ifndef CLOUDLET_GUEST_DIR
@@ -314,6 +315,7 @@ serve(int argc, char **argv)
 		log_warnx("cannot load VMs: %s", strerror(-r));
 		return 1;
 	}
+	replica_init(); /* commits a restart interrupted, points never completed */
 	if ((r = fwvm_init()) < 0) {
 		log_warnx("cannot start the appliance layer: %s", strerror(-r));
 		return 1;

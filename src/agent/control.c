@@ -26,6 +26,8 @@
 #include "version.h"
 #include "vm.h"
 #include "vmmigrate.h"
+#include "replica.h"
+#include "vmrepl.h"
 
 /* A tenant's whole network state (net.apply with up to 1024 firewall
  * rules) is the largest request: about 200 KiB. */
@@ -454,10 +456,60 @@ h_ids_alerts(json_t *args, const char *name, json_t **out, struct op_error *e)
 }
 
 static int
+h_ids_skipped(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return ids_skipped(args, out, e);
+}
+
+static int
 h_ids_reload(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
 	(void)name;
 	return ids_reload(args, out, e);
+}
+
+/* Disaster recovery (docs/dr.md, "Disks"): replicas of another site's
+ * VM disks here (replica.h), consistency points of VMs here (vmrepl.h). */
+static int
+h_replica_open(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return replica_open(args, out, e);
+}
+
+static int
+h_replica_commit(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name;
+	return replica_commit(args, out, e);
+}
+
+static int
+h_replica_abort(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name, (void)out;
+	return replica_abort(args, e);
+}
+
+static int
+h_replica_list(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)args, (void)name;
+	return replica_list(out, e);
+}
+
+static int
+h_replica_drop(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name, (void)out;
+	return replica_drop(args, e);
+}
+
+static int
+h_repl_point(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	return vmrepl_point(args, name, out, e);
 }
 
 /* Migration (vmmigrate.h, docs/migration.md). */
@@ -520,10 +572,13 @@ static const struct {
 	{"net.apply", 0, h_net_apply},		 {"net.show", 0, h_net_show},
 	{"net.delete", 0, h_net_delete},	 {"net.repair", 0, h_net_repair},	 {"net.list", 0, h_net_list},
 	{"ids.status", 0, h_ids_status},	 {"ids.alerts", 0, h_ids_alerts},
-	{"ids.reload", 0, h_ids_reload},
+	{"ids.reload", 0, h_ids_reload},	 {"ids.skipped", 0, h_ids_skipped},
 	{"vm.migrate.prepare", 0, h_mig_prepare}, {"vm.migrate.finish", 1, h_mig_finish},
 	{"vm.migrate.abort", 1, h_mig_abort},	 {"vm.migrate.send", 1, h_mig_send},
 	{"vm.migrate.status", 1, h_mig_status},	 {"vm.migrate.cancel", 1, h_mig_cancel},
+	{"replica.open", 0, h_replica_open},	 {"replica.commit", 0, h_replica_commit},
+	{"replica.abort", 0, h_replica_abort},	 {"replica.list", 0, h_replica_list},
+	{"replica.drop", 0, h_replica_drop},	 {"vm.replica.point", 1, h_repl_point},
 };
 
 static json_t *

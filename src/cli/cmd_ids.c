@@ -215,3 +215,40 @@ cmd_ids_alerts(struct cli *c, int argc, char **argv)
 	json_decref(list);
 	return CLI_OK;
 }
+
+int
+cmd_ids_skipped(struct cli *c, int argc, char **argv)
+{
+	json_t *list = NULL, *r;
+	struct table t;
+	size_t i;
+
+	if (args_parse(argc, argv, NULL, 0, NULL, 0) < 0)
+		return CLI_USAGE;
+	if (api_json(&c->api, "GET", "/v1/ids/skipped", NULL, &list) < 0)
+		return CLI_FAIL;
+	if (c->json) {
+		table_print_json(list, stdout);
+		json_decref(list);
+		return CLI_OK;
+	}
+	table_init(&t, 4);
+	table_add(&t, "NETWORK");
+	table_add(&t, "SID");
+	table_add(&t, "WHERE");
+	table_add(&t, "REASON");
+	json_array_foreach(list, i, r)
+	{
+		char sid[24];
+
+		snprintf(sid, sizeof(sid), "%lld", (long long)json_integer_value(json_object_get(r, "sid")));
+		table_add(&t, str(r, "network"));
+		table_add(&t, sid);
+		table_add(&t, str(r, "where"));
+		table_add(&t, str(r, "reason"));
+	}
+	table_print(&t, stdout);
+	table_free(&t);
+	json_decref(list);
+	return CLI_OK;
+}

@@ -8,6 +8,7 @@
 #include "cli.h"
 
 cli_fn cmd_ids_show, cmd_ids_enable, cmd_ids_disable, cmd_ids_rules_set, cmd_ids_rules_clear,
-    cmd_ids_status, cmd_ids_alerts;
+    cmd_ids_status, cmd_ids_alerts,
+    cmd_ids_skipped;
 
 #endif

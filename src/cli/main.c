@@ -14,8 +14,10 @@
 #include "cmd_site.h"
 #include "cmd_ids.h"
 #include "cmd_image.h"
+#include "cmd_idssup.h"
 #include "cmd_key.h"
 #include "cmd_token.h"
+#include "cmd_vpn.h"
 #include "cmd_net.h"
 #include "cmd_volume.h"
 #include "config.h"
@@ -89,6 +91,20 @@ static const struct cli_cmd cmds[] = {
     {"key list", "", cmd_key_list},
     {"key show", "KEY", cmd_key_show},
     {"key delete", "KEY", cmd_key_delete},
+    {"vpn create", "NAME --kind network-client|vm-client|network-network [--network NET] "
+		   "[--vms VM,...] [--remote-key KEY --remote-cidrs CIDR,... "
+		   "[--remote-endpoint IP:PORT]] [--dns IP]",
+     cmd_vpn_create},
+    {"vpn list", "", cmd_vpn_list},
+    {"vpn show", "CHANNEL", cmd_vpn_show},
+    {"vpn delete", "CHANNEL", cmd_vpn_delete},
+    {"vpn peer add", "CHANNEL NAME [--public-key KEY | --server-key] [--psk] "
+		     "[--expires UNIX_SECONDS] [--out FILE] [--qr]",
+     cmd_vpn_peer_add},
+    {"vpn peer list", "CHANNEL", cmd_vpn_peer_list},
+    {"vpn peer revoke", "CHANNEL PEER", cmd_vpn_peer_revoke},
+    {"vpn peer config", "CHANNEL PEER [--key PRIVATE_KEY_FILE] [--psk PSK_FILE] [--out FILE] [--qr]",
+     cmd_vpn_peer_config},
     {"ids show", "", cmd_ids_show},
     {"ids enable", "", cmd_ids_enable},
     {"ids disable", "", cmd_ids_disable},
@@ -96,6 +112,11 @@ static const struct cli_cmd cmds[] = {
     {"ids rules clear", "", cmd_ids_rules_clear},
     {"ids status", "", cmd_ids_status},
     {"ids alerts", "[--vm VM] [--sid N] [--severity N] [--limit N]", cmd_ids_alerts},
+    {"ids skipped", "", cmd_ids_skipped},
+    {"ids suppress list", "[--tenant ID]", cmd_ids_sup_list},
+    {"ids suppress add", "SID [--gid N] [--by-src IP[/N] | --by-dst IP[/N]] [--ttl SECONDS] [--tenant ID]",
+     cmd_ids_sup_add},
+    {"ids suppress delete", "ID [--tenant ID]", cmd_ids_sup_delete},
     {"host list", "", cmd_host_list},
     {"host evacuate", "HOST [--no-wait]", cmd_host_evacuate},
     {"host show", "HOST", cmd_host_show},

@@ -5,6 +5,7 @@
 #include "api_ids.h"
 #include "api_site.h"
 #include "api_keys.h"
+#include "api_vpn.h"
 #include "api_tokens.h"
 #include "api_migrate.h"
 #include "api_net.h"
@@ -28,6 +29,7 @@
 #include "request.h"
 #include "store_host.h"
 #include "store_keys.h"
+#include "store_vpn.h"
 #include "util.h"
 
 struct quota api_default_quota = {8, 8192, 100, 10};
@@ -249,6 +251,7 @@ h_tenant_delete(struct http_req *req, struct http_resp *resp)
 		store_failed(resp, r, "tenant");
 		return;
 	}
+	store_vpn_gateway_forget(req->id); /* its rows went with the tenant */
 	resp->status = 204;
 	store_event(req->who.actor, req->id, "tenant.delete", req->id, "succeeded", "");
 }
@@ -750,10 +753,23 @@ const struct http_route api_routes[] = {
 	{"POST", "/v1/keys", AUTH_TENANT, api_key_add},
 	{"GET", "/v1/keys/{id}", AUTH_TENANT, api_key_get},
 	{"DELETE", "/v1/keys/{id}", AUTH_TENANT, api_key_delete},
+	{"GET", "/v1/vpn", AUTH_TENANT, api_vpn_list},
+	{"POST", "/v1/vpn", AUTH_TENANT, api_vpn_create},
+	{"GET", "/v1/vpn/{id}", AUTH_TENANT, api_vpn_get},
+	{"DELETE", "/v1/vpn/{id}", AUTH_TENANT, api_vpn_delete},
+	{"GET", "/v1/vpn/{id}/peers", AUTH_TENANT, api_vpn_peer_list},
+	{"POST", "/v1/vpn/{id}/peers", AUTH_TENANT, api_vpn_peer_add},
+	{"GET", "/v1/vpn/{id}/peers/{id2}", AUTH_TENANT, api_vpn_peer_get},
+	{"DELETE", "/v1/vpn/{id}/peers/{id2}", AUTH_TENANT, api_vpn_peer_delete},
+	{"GET", "/v1/vpn/{id}/peers/{id2}/config", AUTH_TENANT, api_vpn_peer_config},
 	{"GET", "/v1/ids", AUTH_ANY, api_ids_get},
 	{"PUT", "/v1/ids", AUTH_TENANT, api_ids_put},
 	{"GET", "/v1/ids/status", AUTH_ANY, api_ids_status},
 	{"GET", "/v1/ids/alerts", AUTH_ANY, api_ids_alerts},
+	{"GET", "/v1/ids/skipped", AUTH_ANY, api_ids_skipped},
+	{"GET", "/v1/ids/suppressions", AUTH_ANY, api_ids_sup_list},
+	{"POST", "/v1/ids/suppressions", AUTH_ANY, api_ids_sup_add},
+	{"DELETE", "/v1/ids/suppressions/{id}", AUTH_ANY, api_ids_sup_delete},
 	/* Before /v1/hosts/{id}: the first route whose path matches wins. */
 	{"GET", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_list},
 	{"POST", "/v1/hosts/tokens", AUTH_OPERATOR, api_host_token_create},

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "agentc.h"
 #include "api.h"
 #include "http.h"
+#include "idssup.h"
 #include "jsonv.h"
 #include "log.h"
 #include "netplan.h"
@@ -85,6 +87,153 @@ api_ids_put(struct http_req *req, struct http_resp *resp)
 		    en ? (json_is_true(en) ? "enabled" : "disabled") : "rules");
 out:
 	json_decref(j);
+}
+
+void
+api_ids_sup_list(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = tenant_of(req, resp);
+
+	if (t != NULL)
+		resp->json = store_ids_sup_list(t, 0, 0);
+}
+
+/* After a change: the tenant's hosts get the list now, or at the next
+ * reconciliation. */
+static void
+sup_sync(const char *t)
+{
+	char err[256];
+
+	if (netplan_sync(t, err, sizeof(err)) < 0) {
+		log_info("ids: tenant %s: suppressions stored, hosts not all reached: %s", t, err);
+		netplan_mark_dirty();
+	}
+}
+
+/* The tenant's suppression id as the list shows it (NULL if gone). */
+static json_t *
+sup_find(const char *t, const char *id)
+{
+	json_t *all = store_ids_sup_list(t, 0, 0), *e, *found = NULL;
+	size_t i;
+
+	json_array_foreach(all, i, e)
+	{
+		if (strcmp(json_string_value(json_object_get(e, "id")) ?: "", id) == 0)
+			found = json_incref(e);
+	}
+	json_decref(all);
+	return found;
+}
+
+void
+api_ids_sup_add(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = tenant_of(req, resp);
+	json_t *j = NULL, *ttl;
+	char err[300], id[STORE_ID_LEN];
+	int r;
+
+	if (t == NULL || api_body(req, resp, &j) < 0)
+		return;
+	/* ttl_s: a convenience for expires (now + ttl_s). */
+	if ((ttl = json_object_get(j, "ttl_s")) != NULL) {
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+		    json_integer_value(ttl) > 10LL * 366 * 86400 ||
+		    json_object_get(j, "expires") != NULL) {
+			http_error(resp, 400, "bad_request",
+				   "ttl_s: seconds from 1 to 10 years, not with expires");
+			goto out;
+		}
+		json_object_set_new(j, "expires",
+				    json_integer((json_int_t)time(NULL) + json_integer_value(ttl)));
+		json_object_del(j, "ttl_s");
+	}
+	if (idssup_check(j, err, sizeof(err)) < 0) {
+		http_error(resp, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	if ((r = store_ids_sup_add(t, j, id)) < 0) {
+		if (r == -ENOENT)
+			http_error(resp, 404, "not_found", "no such tenant");
+		else if (r == -ENOSPC)
+			http_error(resp, 409, "conflict", "at most %d suppressions per tenant",
+				   IDSSUP_MAX);
+		else
+			http_error(resp, 500, "internal", "the state store failed");
+		goto out;
+	}
+	sup_sync(t);
+	store_event(req->who.actor, t, "ids.suppress.add", id, "succeeded", "");
+	resp->status = 201;
+	resp->json = sup_find(t, id);
+out:
+	json_decref(j);
+}
+
+void
+api_ids_sup_delete(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = tenant_of(req, resp);
+
+	if (t == NULL)
+		return;
+	if (store_ids_sup_delete(t, req->id) < 0) {
+		http_error(resp, 404, "not_found", "no such suppression");
+		return;
+	}
+	sup_sync(t);
+	store_event(req->who.actor, t, "ids.suppress.delete", req->id, "succeeded", "");
+	resp->status = 204;
+}
+
+/* The rules the sensors skipped for the tenant's networks, with the
+ * reason, from each host it is applied on (the same network on two hosts
+ * loads the same rules: listed once). */
+void
+api_ids_skipped(struct http_req *req, struct http_resp *resp)
+{
+	const char *t = tenant_of(req, resp);
+	json_t *hosts, *h, *seen;
+	char code[32], err[256];
+	size_t i, k;
+
+	if (t == NULL)
+		return;
+	hosts = store_tenant_applied_hosts(t);
+	seen = json_object();
+	resp->json = json_array();
+	json_array_foreach(hosts, i, h)
+	{
+		json_t *list = NULL, *r;
+
+		if (agentc_call_timeout(json_string_value(h), "ids.skipped",
+					json_pack("{s:s, s:i}", "tenant", t, "max", 1000), &list, code,
+					err, sizeof(err), 5000) < 0)
+			continue;
+		json_array_foreach(list, k, r)
+		{
+			char key[200];
+
+			snprintf(key, sizeof(key), "%s/%lld/%s",
+				 json_string_value(json_object_get(r, "network")) ?: "",
+				 (long long)json_integer_value(json_object_get(r, "sid")),
+				 json_string_value(json_object_get(r, "where")) ?: "");
+			if (json_object_get(seen, key) != NULL)
+				continue;
+			json_object_set_new(seen, key, json_true());
+			json_array_append_new(resp->json,
+					      json_pack("{s:O*, s:O*, s:O*, s:O*}", "network",
+							json_object_get(r, "network"), "sid",
+							json_object_get(r, "sid"), "where",
+							json_object_get(r, "where"), "reason",
+							json_object_get(r, "reason")));
+		}
+		json_decref(list);
+	}
+	json_decref(seen);
+	json_decref(hosts);
 }
 
 /* Each of the hosts' ids.status for the tenant (NULL: all). */

@@ -13,6 +13,8 @@
 #include "request.h"
 #include "store.h"
 #include "store_net.h"
+#include "store_vpn.h"
+#include "vpnplan.h"
 
 static void
 failed(struct http_resp *resp, int r, const char *what)
@@ -104,6 +106,12 @@ api_net_create(struct http_req *req, struct http_resp *resp)
 			   "10.5.0.0/24");
 		goto out;
 	}
+	if (store_vpn_net_clash(req->who.tenant_id, cidr) < 0) {
+		http_error(resp, 409, "conflict",
+			   "cidr overlaps the tenant's VPN tunnel pool or a VPN channel's remote "
+			   "networks");
+		goto out;
+	}
 	r = store_net_create(req->who.tenant_id, name, cidr, &resp->json);
 	if (r < 0) {
 		failed(resp, r, "network");
@@ -143,6 +151,11 @@ api_net_delete(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 409, "conflict", "the default network goes only with the tenant");
 		return;
 	}
+	if (store_vpn_net_users(req->who.tenant_id, s(n, "id")) > 0) {
+		json_decref(n);
+		http_error(resp, 409, "conflict", "a VPN channel uses the network: delete it first");
+		return;
+	}
 	r = store_net_delete(req->who.tenant_id, s(n, "id"));
 	json_decref(n);
 	if (r < 0) {
@@ -161,7 +174,12 @@ api_net_delete(struct http_req *req, struct http_resp *resp)
 void
 api_rule_list(struct http_req *req, struct http_resp *resp)
 {
+	json_t *vpn = vpnplan_rule(req->who.tenant_id);
+
 	resp->json = store_rule_list(req->who.tenant_id);
+	/* The VPN gateway's port: the platform's rule, shown, not deletable. */
+	if (vpn != NULL)
+		json_array_insert_new(resp->json, 0, vpn);
 }
 
 static int

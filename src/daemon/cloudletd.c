@@ -42,6 +42,7 @@
 #include "ops.h"
 #include "site.h"
 #include "store.h"
+#include "store_vpn.h"
 #include "store_net.h"
 #include "tlsid.h"
 #include "util.h"
@@ -414,6 +415,7 @@ cmd_serve(int argc, char **argv)
 		}
 	}
 	agentc_init(agent);
+	store_vpn_set_dir(state_dir); /* the VPN gateways' private keys (store_vpn.h) */
 	if (identity(tls_dir, sizeof(tls_dir), fpr) < 0 ||
 	    agentc_init_tls(tls_dir, err, sizeof(err)) < 0) {
 		log_warnx("cannot load the TLS identity in %s", tls_dir);

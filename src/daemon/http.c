@@ -177,21 +177,25 @@ id_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* Match url against pattern; the {id} segment goes into id (65 bytes). */
+/* Match url against pattern; the {id} segment goes into id, a second
+ * one ({id2}, a sub-resource) into id2 (65 bytes each). */
 static int
-match(const char *pattern, const char *url, char *id)
+match(const char *pattern, const char *url, char *id, char *id2)
 {
 	const char *p = pattern, *u = url;
 
 	while (*p != '\0' && *u != '\0') {
-		if (strncmp(p, "{id}", 4) == 0) {
+		int two = strncmp(p, "{id2}", 5) == 0;
+
+		if (two || strncmp(p, "{id}", 4) == 0) {
 			size_t n = strcspn(u, "/");
+			char *dst = two ? id2 : id;
 
 			if (!id_ok(u, n))
 				return 0;
-			memcpy(id, u, n);
-			id[n] = '\0';
-			p += 4;
+			memcpy(dst, u, n);
+			dst[n] = '\0';
+			p += two ? 5 : 4;
 			u += n;
 			continue;
 		}
@@ -251,14 +255,14 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 	 struct conn_ctx *ctx, struct http_resp *resp)
 {
 	struct http_req req;
-	char id[65] = "";
+	char id[65] = "", id2[65] = "";
 	const struct http_route *rt = NULL;
 	int path_known = 0;
 	size_t i;
 
 	memset(&req, 0, sizeof(req));
 	for (i = 0; i < api_nroutes; i++) {
-		if (!match(api_routes[i].path, url, id))
+		if (!match(api_routes[i].path, url, id, id2))
 			continue;
 		path_known = 1;
 		if (strcmp(api_routes[i].method, method) == 0) {
@@ -322,6 +326,7 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 	req.body = ctx->body;
 	req.len = ctx->len;
 	req.id = id[0] ? id : NULL;
+	req.id2 = id2[0] ? id2 : NULL;
 	req.t_start_us = ctx->t_start_us;
 	resp->status = 200;
 	rt->fn(&req, resp);

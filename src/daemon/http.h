@@ -26,6 +26,7 @@ struct http_req {
 	const char *body;
 	size_t len;
 	const char *id; /* the {id} path segment, if the route has one */
+	const char *id2; /* the {id2} segment: a sub-resource's id */
 	struct principal who;
 	uint64_t t_start_us; /* when its headers had arrived (CLOCK_MONOTONIC, µs) */
 	/* POST /v1/images: the body went to this file (api_images.h) */
@@ -50,7 +51,7 @@ typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
 
 struct http_route {
 	const char *method;
-	const char *path; /* "{id}" matches one segment */
+	const char *path; /* "{id}" (and "{id2}") match one segment */
 	enum http_auth auth;
 	http_handler fn;
 	int any_site; /* a write served also where writes are refused (site.h) */

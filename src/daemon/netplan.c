@@ -15,6 +15,7 @@
 #include "store_host.h"
 #include "store_ids.h"
 #include "store_net.h"
+#include "vpnplan.h"
 
 static const char *
 str(const json_t *o, const char *k)
@@ -83,6 +84,12 @@ netplan_desired(const char *tenant_id)
 		json_object_set_new(d, "ids", json_pack("{s:O}", "enabled", json_object_get(o, "enabled")));
 		if (cr != NULL && cr[0] != '\0')
 			json_object_set_new(json_object_get(d, "ids"), "custom_rules", json_string(cr));
+		json_decref(o);
+		/* Its suppressions that have not expired (the sensor drops the
+		 * rest itself once they expire). */
+		o = store_ids_sup_list(tenant_id, 1, (long long)time(NULL));
+		if (json_array_size(o) > 0)
+			json_object_set(json_object_get(d, "ids"), "suppress", o);
 		json_decref(o);
 	}
 	if (strchr(store_net_pool(), '/'))
@@ -155,6 +162,10 @@ netplan_desired(const char *tenant_id)
 		}
 	}
 	json_object_set_new(d, "rules", ar);
+	/* The VPN gateway with its private key: this object goes only into
+	 * net.apply (never into a log or a view). */
+	if ((o = vpnplan_agent(tenant_id)) != NULL)
+		json_object_set_new(d, "vpn", o);
 	json_decref(nets);
 	json_decref(addrs);
 	json_decref(fwds);
@@ -232,8 +243,10 @@ desired_for(const char *tenant_id, const char *host, const char *home, const jso
 	size_t i;
 
 	store_host_underlay(host, underlay, sizeof(underlay));
-	if (strcmp(host, home) != 0)
+	if (strcmp(host, home) != 0) {
 		json_object_set_new(d, "role", json_string("member"));
+		json_object_del(d, "vpn"); /* the gateway is the home host's */
+	}
 	if (underlay[0] != '\0') {
 		json_t *vnis = store_net_vnis(tenant_id), *peers = json_array(), *h;
 		size_t k;
@@ -406,6 +419,15 @@ int
 netplan_sync(const char *tenant_id, char *err, size_t errlen)
 {
 	return netplan_sync_shared(tenant_id, now_us(), NETPLAN_HTTP_RETRY_MS, err, errlen);
+}
+
+int
+netplan_home(const char *tenant_id, char *home, size_t len)
+{
+	json_t *hosts = tenant_hosts(tenant_id, home, len);
+
+	json_decref(hosts);
+	return home[0] ? 0 : -ENOENT;
 }
 
 int

@@ -45,6 +45,9 @@ int netplan_take_dirty(void);
 /* Every tenant's state again at the next reconciliation (a host is back). */
 void netplan_mark_dirty(void);
 
+/* The tenant's home host (its firewall and VPN gateway). */
+int netplan_home(const char *tenant_id, char *home, size_t len);
+
 /* A new tenant: its default network and external address, then sync. */
 int netplan_tenant_init(const char *tenant_id, char *err, size_t errlen);
 

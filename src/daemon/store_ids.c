@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "idssup.h"
 #include "store_int.h"
 
 int
@@ -44,6 +45,80 @@ store_ids_set(const char *tenant_id, int enabled, const char *rules)
 		return r;
 	}
 	return db_commit();
+}
+
+json_t *
+store_ids_sup_list(const char *tenant_id, int active, long long now)
+{
+	json_t *rows = db_all(db_prep("SELECT id, sid, gid, track, ip, expires, created_at "
+				      "FROM ids_suppressions WHERE tenant_id = ? "
+				      "ORDER BY created_at, id",
+				      "s", tenant_id)),
+	       *out, *r;
+	size_t i;
+
+	if (!active || rows == NULL)
+		return rows ? rows : json_array();
+	out = json_array();
+	json_array_foreach(rows, i, r)
+	{
+		json_int_t ex = json_integer_value(json_object_get(r, "expires"));
+		const char *tr = json_string_value(json_object_get(r, "track"));
+		json_t *o;
+
+		if (ex != 0 && ex <= now)
+			continue;
+		o = json_pack("{s:O, s:O, s:I}", "sid", json_object_get(r, "sid"), "gid",
+			      json_object_get(r, "gid"), "expires", ex);
+		if (tr != NULL && tr[0] != '\0') {
+			json_object_set(o, "track", json_object_get(r, "track"));
+			json_object_set(o, "ip", json_object_get(r, "ip"));
+		}
+		json_array_append_new(out, o);
+	}
+	json_decref(rows);
+	return out;
+}
+
+int
+store_ids_sup_add(const char *tenant_id, const json_t *s, char *id)
+{
+	const json_t *gid = json_object_get(s, "gid");
+	char now[32];
+	int r;
+
+	if ((r = db_begin()) < 0)
+		return r;
+	if (db_scalar(db_prep("SELECT count(*) FROM tenants WHERE id = ?", "s", tenant_id)) != 1)
+		r = -ENOENT;
+	else if (db_scalar(db_prep("SELECT count(*) FROM ids_suppressions WHERE tenant_id = ?", "s",
+				   tenant_id)) >= IDSSUP_MAX)
+		r = -ENOSPC;
+	else if ((r = db_new_id("sup-", id)) == 0) {
+		db_now(now);
+		r = db_run(db_prep("INSERT INTO ids_suppressions (id, tenant_id, sid, gid, track, ip, "
+				   "expires, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				   "ssiissis", id, tenant_id,
+				   (int64_t)json_integer_value(json_object_get(s, "sid")),
+				   (int64_t)(gid ? json_integer_value(gid) : 1),
+				   json_string_value(json_object_get(s, "track")) ?: "",
+				   json_string_value(json_object_get(s, "ip")) ?: "",
+				   (int64_t)json_integer_value(json_object_get(s, "expires")), now));
+	}
+	if (r < 0) {
+		db_rollback();
+		return r;
+	}
+	return db_commit();
+}
+
+int
+store_ids_sup_delete(const char *tenant_id, const char *id)
+{
+	int r = db_run(db_prep("DELETE FROM ids_suppressions WHERE id = ? AND tenant_id = ?", "ss",
+			       id, tenant_id));
+
+	return r < 0 ? r : db_changes() == 0 ? -ENOENT : 0;
 }
 
 static const char *

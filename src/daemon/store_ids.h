@@ -24,6 +24,19 @@ int store_ids_get(const char *tenant_id, json_t **out);
 /* enabled < 0 or rules NULL: unchanged. */
 int store_ids_set(const char *tenant_id, int enabled, const char *rules);
 
+/*
+ * Suppressions (idssup.h): a tenant's list, oldest first, each {id, sid,
+ * gid, track, ip, expires, created_at} (track/ip "" when the whole rule
+ * is meant; expires 0: never); with active, only those not expired at
+ * now (unix seconds), in the sensor's form {sid, gid, track?, ip?,
+ * expires}. add takes a checked suppression: 0 and id (STORE_ID_LEN),
+ * -ENOENT for no such tenant, -ENOSPC at IDSSUP_MAX. delete: -ENOENT for
+ * an id that is not the tenant's.
+ */
+json_t *store_ids_sup_list(const char *tenant_id, int active, long long now);
+int store_ids_sup_add(const char *tenant_id, const json_t *s, char *id);
+int store_ids_sup_delete(const char *tenant_id, const char *id);
+
 int store_ids_alert_add(const char *host_id, int64_t seq, const json_t *eve);
 int64_t store_ids_alert_last(const char *host_id); /* 0 if none */
 

@@ -184,7 +184,34 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at INTEGER;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
-	/* 9: disk images tenants uploaded (store_images.h), checked and
+	/* 9: VPN channels (docs/networks.md, "VPN channels"): a tenant's
+	 * gateway (its port, tunnel pool and public key: the private key is a
+	 * file of the daemon's, store_vpn.h), its channels and their peers
+	 * (public keys only). */
+	"CREATE TABLE vpn_gateways ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  listen_port INTEGER NOT NULL, pool TEXT NOT NULL, public_key TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vpn_channels ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL, network_id TEXT, vms TEXT NOT NULL DEFAULT '[]',"
+	"  remote_cidrs TEXT NOT NULL DEFAULT '[]', dns TEXT NOT NULL DEFAULT '',"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));"
+	"CREATE TABLE vpn_peers ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  channel_id TEXT NOT NULL REFERENCES vpn_channels(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, public_key TEXT NOT NULL, address TEXT NOT NULL,"
+	"  endpoint TEXT NOT NULL DEFAULT '', expires_at INTEGER, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, public_key), UNIQUE (tenant_id, address),"
+	"  UNIQUE (channel_id, name));",
+	/* 10: a tenant's intrusion detection suppressions (store_ids.h). */
+	"CREATE TABLE ids_suppressions ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  sid INTEGER NOT NULL, gid INTEGER NOT NULL, track TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '', expires INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE INDEX ids_suppressions_tenant ON ids_suppressions (tenant_id);",
+	/* 11: disk images tenants uploaded (store_images.h), checked and
 	 * converted to raw (docs/images.md); they count against max_disk_gib. */
 	"CREATE TABLE images ("
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
@@ -362,7 +389,31 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN expires_at BIGINT;"
 	"ALTER TABLE tokens ADD COLUMN last_used TEXT;",
-	/* 9: as SQLite's step 9 (uploaded images). */
+	/* 9: as SQLite's step 9 (VPN channels). */
+	"CREATE TABLE vpn_gateways ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  listen_port BIGINT NOT NULL, pool TEXT NOT NULL, public_key TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE vpn_channels ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL, network_id TEXT, vms TEXT NOT NULL DEFAULT '[]',"
+	"  remote_cidrs TEXT NOT NULL DEFAULT '[]', dns TEXT NOT NULL DEFAULT '',"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));"
+	"CREATE TABLE vpn_peers ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  channel_id TEXT NOT NULL REFERENCES vpn_channels(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, public_key TEXT NOT NULL, address TEXT NOT NULL,"
+	"  endpoint TEXT NOT NULL DEFAULT '', expires_at BIGINT, created_at TEXT NOT NULL,"
+	"  UNIQUE (tenant_id, public_key), UNIQUE (tenant_id, address),"
+	"  UNIQUE (channel_id, name));",
+	/* 10: as SQLite's step 10 (intrusion detection suppressions). */
+	"CREATE TABLE ids_suppressions ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  sid BIGINT NOT NULL, gid BIGINT NOT NULL, track TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '', expires BIGINT NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE INDEX ids_suppressions_tenant ON ids_suppressions (tenant_id);",
+	/* 11: as SQLite's step 11 (uploaded images). */
 	"CREATE TABLE images ("
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size BIGINT NOT NULL,"

@@ -36,9 +36,9 @@ SRC="src/agent/base/spec.c src/common/sshkey.c src/common/userdata.c src/agent/e
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
 # tlsid.c and tlsconn.c (GnuTLS) are TLS and sshkey.c (libsodium) the ssh
-# key parser, nothing a request parser uses.
+# key parser, wgkey.c (libsodium) WireGuard keys: nothing a request parser uses.
 # userdata.c checks user_data (libyaml; sshkey.c and libsodium for its keys).
-REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls)"
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls -e /wgkey.c)"
 
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
@@ -75,7 +75,7 @@ mkdir -p "$OUT/corpus/netstate"
 # shellcheck disable=SC2086
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common -Isrc/agent/base -Isrc/agent/engine -Isrc/agent/net \
 	-o "$OUT/fuzz_netstate" tests/fuzz/fuzz_netstate.c src/agent/net/netstate.c src/agent/net/nft.c \
-	src/common/jsonv.c -ljansson
+	src/common/jsonv.c src/common/idssup.c -ljansson
 echo "built $OUT/fuzz_netstate"
 # The JSON line reader of the control socket and of QMP (msg.c, fed in
 # pieces and through a socketpair), and the QMP client's reading of what

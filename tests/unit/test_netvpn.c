@@ -45,7 +45,17 @@ static const struct row rows[] = {
 	{"vpn expires 0", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"expires\":0}") "}", "expires"},
 	{"vpn expires string", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"expires\":\"soon\"}") "}", "expires"},
 	{"vpn unknown field", "{" T0 ",\"vpn\":{\"listen_port\":51820,\"private_key\":\"" PRIV "\",\"address\":\"10.99.0.1/24\",\"mtu\":1420}}", "mtu"},
-	{"vpn peer unknown field", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4:5\"}") "}", "endpoint"},
+	{"vpn peer unknown field", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"psk\":\"x\"}") "}", "psk"},
+	{"vpn endpoint no port", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4\"}") "}", "endpoint"},
+	{"vpn endpoint port 0", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4:0\"}") "}", "endpoint"},
+	{"vpn endpoint port big", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"endpoint\":\"1.2.3.4:65536\"}") "}", "endpoint"},
+	{"vpn psk bad", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"preshared_key\":\"short\"}") "}", "preshared_key"},
+	{"vpn psk zero", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"preshared_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}") "}", "preshared_key"},
+	{"vpn routes overlap network", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"10.0.0.0/16\"]}") "}", "overlaps network"},
+	{"vpn routes overlap tunnel", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"10.99.0.128/25\"]}") "}", "routes[0]"},
+	{"vpn routes too wide", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"0.0.0.0/0\"]}") "}", "routes[0]"},
+	{"vpn routes host bits", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"192.168.7.1/24\"]}") "}", "routes[0]"},
+	{"vpn routes external", "{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"198.18.0.0/24\"]}") "}", "routes[0]"},
 	{"vpn no external", "{\"tenant\":\"t\",\"networks\":[{\"id\":\"n1\",\"cidr\":\"10.0.0.0/24\"}]" VPN("") "}", "external.address"},
 	{"vpn mode vm", "{" T0 ",\"mode\":\"vm\"" VPN("") "}", "namespace"},
 	{"vpn port 0", "{" T0 ",\"vpn\":{\"listen_port\":0,\"private_key\":\"" PRIV "\",\"address\":\"10.99.0.1/24\"}}", "listen_port"},
@@ -184,6 +194,64 @@ t_firewall_rules(void **state)
 	netstate_free(&t);
 }
 
+/* Site to site: the routes round-trip, are allowed both ways in the
+ * firewall for the peer's reach only, and go when the peer expires. */
+static void
+t_site_routes(void **state)
+{
+	struct net_tenant t = parse(
+		"{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],"
+			   "\"reach\":[\"10.0.0.0/24\"],\"routes\":[\"192.168.50.0/24\"],"
+			   "\"endpoint\":\"203.0.113.9:51820\",\"expires\":1000}") "}"), t2;
+	struct nft_ports p = {.ext = "ext0", .in = {"in-x"}, .in_glob = "in-*", .wg = "clwabc",
+			      .now = 500};
+	json_t *j = netstate_to_json(&t);
+	char err[512], *text;
+
+	(void)state;
+	assert_int_equal(netstate_parse(j, &t2, err, sizeof(err)), 0);
+	assert_int_equal(t2.vpn.peers[0].n_routes, 1);
+	assert_int_equal(t2.vpn.peers[0].endpoint_port, 51820);
+	assert_int_equal(t2.vpn.peers[0].endpoint, 0xcb007109u);
+	text = nft_firewall(&t, &p);
+	assert_non_null(strstr(text, "iifname \"in-*\" oifname \"clwabc\" jump vpn_out"));
+	assert_non_null(strstr(text, "ip saddr { 192.168.50.0/24 } ip daddr { 10.0.0.0/24 } accept"));
+	assert_non_null(strstr(text, "ip saddr { 10.0.0.0/24 } ip daddr { 192.168.50.0/24 } accept"));
+	free(text);
+	p.now = 2000;
+	text = nft_firewall(&t, &p);
+	assert_null(strstr(text, "192.168.50.0"));
+	free(text);
+	json_decref(j);
+	netstate_free(&t);
+	netstate_free(&t2);
+}
+
+/* A peer's preshared key is kept in the agent's own state and never in a
+ * redacted view. */
+static void
+t_psk_redact(void **state)
+{
+	struct net_tenant t = parse(
+		"{" T0 VPN("{\"public_key\":\"" PUB "\",\"allowed_ips\":[\"10.99.0.2/32\"],"
+			   "\"reach\":[\"10.0.0.0/24\"],\"preshared_key\":\"" PEER2 "\"}") "}");
+	json_t *j = netstate_to_json(&t);
+	char *text;
+
+	(void)state;
+	assert_int_equal(t.vpn.peers[0].has_psk, 1);
+	text = json_dumps(j, 0);
+	assert_non_null(strstr(text, PEER2));
+	free(text);
+	netstate_redact(j);
+	text = json_dumps(j, 0);
+	assert_null(strstr(text, PEER2));
+	assert_null(strstr(text, "preshared_key"));
+	free(text);
+	json_decref(j);
+	netstate_free(&t);
+}
+
 /* 256 peers parse; 257 are refused. */
 static void
 t_peer_limit(void **state)
@@ -222,7 +290,7 @@ t_peer_limit(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 4];
+	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 6];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -232,5 +300,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_persist_and_redact);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_firewall_rules);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_peer_limit);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_site_routes);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_psk_redact);
 	return _cmocka_run_group_tests("netvpn", tests, n, NULL, NULL);
 }

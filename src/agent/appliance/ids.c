@@ -429,6 +429,10 @@ net_config(const struct net_tenant *st, const struct net_network *n, const char 
 			assigned, "routers", routers, "memcap_bytes", (json_int_t)conf.memcap);
 	if (cfg != NULL && st->ids_rules != NULL)
 		json_object_set_new(cfg, "custom_rules", json_string(st->ids_rules));
+	/* The tenant's suppressions (idssup.h): the sensor's gate drops what
+	 * they match before an alert is written. */
+	if (cfg != NULL && st->ids_suppress != NULL)
+		json_object_set(cfg, "suppress", st->ids_suppress);
 	if (cfg != NULL && dhcp_mac != NULL) {
 		netstate_ip(n->dhcp_server, ip, sizeof(ip));
 		json_object_set_new(cfg, "dhcp_server",
@@ -705,6 +709,56 @@ int
 ids_alerts(json_t *args, json_t **out, struct op_error *e)
 {
 	return idstail_alerts(args, out, e);
+}
+
+int
+ids_skipped(json_t *args, json_t **out, struct op_error *e)
+{
+	static const char *const allowed[] = {"tenant", "max", NULL};
+	const char *tenant = json_string_value(json_object_get(args, "tenant"));
+	const json_t *mx = json_object_get(args, "max");
+	char why[256] = "", sids[64][SENSOR_ID_MAX + 1], nets[64][SENSOR_ID_MAX + 1];
+	size_t n = 0;
+
+	if (jsonv_only_fields(args, allowed, why, sizeof(why)) < 0)
+		return op_fail(e, "invalid", -EINVAL, "%s", why);
+	if (tenant == NULL || (mx != NULL && (!json_is_integer(mx) || json_integer_value(mx) < 1 ||
+					      json_integer_value(mx) > 10000)))
+		return op_fail(e, "invalid", -EINVAL, "ids.skipped needs tenant, and max 1-10000");
+	if (!conf.enabled)
+		return op_fail(e, "conflict", -ENODEV, "intrusion detection is off");
+	/* The tenant's networks as the sensor knows them; asked outside the
+	 * lock (a call may wait for a rule build). */
+	pthread_mutex_lock(&mtx);
+	for (struct held *h = held; h && n < 64; h = h->next) {
+		if (strcmp(h->tenant, tenant) != 0)
+			continue;
+		snprintf(sids[n], sizeof(sids[n]), "%s", h->sid);
+		snprintf(nets[n], sizeof(nets[n]), "%s", h->net);
+		n++;
+	}
+	pthread_mutex_unlock(&mtx);
+	*out = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *list = NULL, *r;
+		size_t k;
+
+		if (sensor_call("rules.skipped",
+				json_pack("{s:s, s:I}", "network_id", sids[i], "max",
+					  (json_int_t)(mx ? json_integer_value(mx) : 1000)),
+				-1, &list, why, sizeof(why)) < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return op_fail(e, "internal", -EIO, "the sensor: %s", why);
+		}
+		json_array_foreach(list, k, r)
+		{
+			json_object_set_new(r, "network", json_string(nets[i]));
+			json_array_append(*out, r);
+		}
+		json_decref(list);
+	}
+	return 0;
 }
 
 int

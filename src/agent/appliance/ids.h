@@ -79,6 +79,9 @@ void ids_tenant_changed(const char *tenant);
 /* ids.status, ids.alerts and ids.reload (docs/agent-protocol.md). */
 int ids_status(json_t *args, json_t **out, struct op_error *e);
 int ids_alerts(json_t *args, json_t **out, struct op_error *e);
+/* {tenant, max?}: the rules the sensor skipped for the tenant's networks,
+ * [{network, sid, where, reason}] (at most max per network, default 1000). */
+int ids_skipped(json_t *args, json_t **out, struct op_error *e);
 int ids_reload(json_t *args, json_t **out, struct op_error *e);
 
 #endif

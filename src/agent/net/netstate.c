@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idssup.h"
 #include "jsonv.h"
 
 #define ERR(...)                                                                         \
@@ -463,12 +464,13 @@ fail:
 	return -EINVAL;
 }
 
-/* "ids": {"enabled": bool, "custom_rules": string}; both optional. */
+/* "ids": {"enabled": bool, "custom_rules": string, "suppress": [...]
+ * (idssup.h)}; all optional. */
 static int
 parse_ids(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
 {
-	static const char *const fields[] = {"enabled", "custom_rules", NULL};
-	const json_t *en, *cr;
+	static const char *const fields[] = {"enabled", "custom_rules", "suppress", NULL};
+	const json_t *en, *cr, *sup;
 	char why[200];
 
 	if (j == NULL)
@@ -479,6 +481,13 @@ parse_ids(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
 	if (en != NULL && !json_is_boolean(en))
 		ERR("ids.enabled: true or false");
 	t->ids_off = json_is_false(en);
+	sup = json_object_get(j, "suppress");
+	if (sup != NULL) {
+		if (idssup_check_list(sup, why, sizeof(why)) < 0)
+			ERR("ids.%s", why);
+		if (json_array_size(sup) > 0 && (t->ids_suppress = json_deep_copy(sup)) == NULL)
+			ERR("out of memory");
+	}
 	cr = json_object_get(j, "custom_rules");
 	if (cr == NULL)
 		return 0;
@@ -612,6 +621,24 @@ check_vpn_peer(const struct net_tenant *t, const struct net_vpn_peer *p, size_t 
 					ERR("vpn.peers[%zu].allowed_ips[%u]: overlaps peers[%u]'s", i,
 					    k, q);
 	}
+	for (unsigned k = 0; k < p->n_routes; k++) {
+		const struct net_cidr *c = &p->routes[k];
+		struct net_cidr ext = {t->ext_address & mask(t->ext_prefix), t->ext_prefix};
+
+		if (c->prefix < 8)
+			ERR("vpn.peers[%zu].routes[%u]: a prefix of at least /8", i, k);
+		if (cidrs_overlap(c, &vnet) || (t->ext_address && cidrs_overlap(c, &ext)))
+			ERR("vpn.peers[%zu].routes[%u]: overlaps the tunnel's or the external network",
+			    i, k);
+		for (unsigned m = 0; m < t->n_networks; m++)
+			if (cidrs_overlap(c, &t->networks[m].cidr))
+				ERR("vpn.peers[%zu].routes[%u]: overlaps network '%s'", i, k,
+				    t->networks[m].id);
+		for (unsigned q = 0; q < i; q++)
+			for (unsigned m = 0; m < v->peers[q].n_routes; m++)
+				if (cidrs_overlap(c, &v->peers[q].routes[m]))
+					ERR("vpn.peers[%zu].routes[%u]: overlaps peers[%u]'s", i, k, q);
+	}
 	for (unsigned k = 0; k < p->n_reach; k++) {
 		int n = net_of(t, p->reach[k].addr);
 
@@ -626,11 +653,39 @@ fail:
 	return -EINVAL;
 }
 
+/* "a.b.c.d:port" */
+static int
+parse_endpoint(const char *s, uint32_t *addr, uint16_t *port)
+{
+	char ip[16];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	struct net_cidr c;
+	unsigned v;
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, (size_t)(colon - s));
+	ip[colon - s] = '\0';
+	if (netstate_parse_cidr(ip, 0, 0, &c) < 0 || c.addr == 0)
+		return -EINVAL;
+	v = 0;
+	for (const char *d = colon + 1; *d; d++) {
+		if (*d < '0' || *d > '9' || d - colon > 5)
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*d - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*addr = c.addr;
+	*port = (uint16_t)v;
+	return 0;
+}
+
 static int
 parse_vpn_peer(const json_t *n, size_t i, struct net_tenant *t, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"public_key", "allowed_ips", "reach", "expires",
-					     NULL};
+					     "routes", "endpoint", "preshared_key", NULL};
 	struct net_vpn_peer *p = &t->vpn.peers[i];
 	const char *key = get_str(n, "public_key");
 	const json_t *ex = json_object_get(n, "expires");
@@ -651,6 +706,20 @@ parse_vpn_peer(const json_t *n, size_t i, struct net_tenant *t, char *err, size_
 			ERR("vpn.peers[%zu].expires: unix seconds (a positive integer) or null", i);
 		p->expires = json_integer_value(ex);
 	}
+	if (json_object_get(n, "routes") != NULL &&
+	    parse_vpn_cidrs(json_object_get(n, "routes"), "routes", i, p->routes, &p->n_routes,
+			    err, errlen) < 0)
+		return -EINVAL;
+	if (json_object_get(n, "preshared_key") != NULL) {
+		const char *psk = get_str(n, "preshared_key");
+
+		if (psk == NULL || netstate_key_decode(psk, p->psk) < 0 || key_zero(p->psk))
+			ERR("vpn.peers[%zu].preshared_key: a WireGuard key (32 bytes, base64)", i);
+		p->has_psk = 1;
+	}
+	if (json_object_get(n, "endpoint") != NULL &&
+	    parse_endpoint(get_str(n, "endpoint"), &p->endpoint, &p->endpoint_port) < 0)
+		ERR("vpn.peers[%zu].endpoint: an IPv4 address and port (e.g. 192.0.2.7:51820)", i);
 	return check_vpn_peer(t, p, i, err, errlen);
 fail:
 	return -EINVAL;
@@ -819,6 +888,10 @@ netstate_free(struct net_tenant *t)
 	t->n_remote = 0;
 	free(t->ids_rules);
 	t->ids_rules = NULL;
+	json_decref(t->ids_suppress);
+	t->ids_suppress = NULL;
+	if (t->vpn.peers != NULL)
+		explicit_bzero(t->vpn.peers, t->vpn.n_peers * sizeof(*t->vpn.peers));
 	free(t->vpn.peers);
 	/* The private key goes with the state. */
 	explicit_bzero(&t->vpn, sizeof(t->vpn));
@@ -868,6 +941,19 @@ vpn_json(const struct net_vpn *v)
 			       cidrs_json(p->reach, p->n_reach));
 		if (p->expires)
 			json_object_set_new(po, "expires", json_integer(p->expires));
+		if (p->n_routes)
+			json_object_set_new(po, "routes", cidrs_json(p->routes, p->n_routes));
+		if (p->has_psk) {
+			netstate_key_encode(p->psk, key);
+			json_object_set_new(po, "preshared_key", json_string(key));
+		}
+		if (p->endpoint) {
+			char ip[16];
+
+			netstate_ip(p->endpoint, ip, sizeof(ip));
+			json_object_set_new(po, "endpoint",
+					    json_sprintf("%s:%u", ip, p->endpoint_port));
+		}
 		json_array_append_new(peers, po);
 	}
 	netstate_key_encode(v->private_key, key);
@@ -880,12 +966,14 @@ vpn_json(const struct net_vpn *v)
 void
 netstate_redact(json_t *j)
 {
-	json_t *v = json_object_get(j, "vpn"), *k = json_object_get(v, "private_key");
+	json_t *v = json_object_get(j, "vpn"), *k = json_object_get(v, "private_key"), *p;
+	size_t i;
 
 	/* jansson's copy of the string is freed, not wiped: it was only
 	 * ever in this process's heap, like the state itself. */
 	if (k != NULL)
 		json_object_del(v, "private_key");
+	json_array_foreach(json_object_get(v, "peers"), i, p) json_object_del(p, "preshared_key");
 }
 
 json_t *
@@ -964,11 +1052,13 @@ netstate_to_json(const struct net_tenant *t)
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(j, "rules", a);
-	if (t->ids_off || t->ids_rules != NULL) {
+	if (t->ids_off || t->ids_rules != NULL || t->ids_suppress != NULL) {
 		json_t *ids = json_pack("{s:b}", "enabled", !t->ids_off);
 
 		if (t->ids_rules != NULL)
 			json_object_set_new(ids, "custom_rules", json_string(t->ids_rules));
+		if (t->ids_suppress != NULL)
+			json_object_set(ids, "suppress", t->ids_suppress);
 		json_object_set_new(j, "ids", ids);
 	}
 	if (t->vpn.enabled)

@@ -96,6 +96,17 @@ struct net_vpn_peer {
 	unsigned n_reach;
 	struct net_cidr reach[NET_VPN_CIDRS_MAX];
 	long long expires; /* unix seconds; 0 = never */
+	/* Site to site: networks behind the peer (an office router). They are
+	 * added to its AllowedIPs, routed into the tunnel in the firewall
+	 * namespace, and the tenant's networks may send to them (no NAT). */
+	unsigned n_routes;
+	struct net_cidr routes[NET_VPN_CIDRS_MAX];
+	uint32_t endpoint;       /* where to send first (0 = wait for the peer) */
+	uint16_t endpoint_port;
+	/* An optional preshared key (mixed into the handshake): a secret like
+	 * the gateway's private key. */
+	int has_psk;
+	uint8_t psk[NET_VPN_KEY_LEN];
 };
 
 /* The gateway: on when enabled. The private key is a secret: it goes only
@@ -135,6 +146,7 @@ struct net_tenant {
 	 * own rule text (Suricata syntax, checked by the sensor, not here). */
 	int ids_off;
 	char *ids_rules; /* owned, NULL = none */
+	json_t *ids_suppress; /* owned, NULL = none (idssup.h) */
 	struct net_vpn vpn;
 };
 
@@ -155,7 +167,8 @@ void netstate_free(struct net_tenant *t);
  * goes through netstate_redact first. */
 json_t *netstate_to_json(const struct net_tenant *t);
 
-/* Remove vpn.private_key from a netstate_to_json object (a view). */
+/* Remove vpn.private_key and the peers' preshared_key from a
+ * netstate_to_json object (a view). */
 void netstate_redact(json_t *j);
 
 /* Standard base64 of a 32-byte key (44 characters, one '=') and back: 0

@@ -97,6 +97,30 @@ vpn_chain(FILE *f, const struct net_vpn *v, long long now)
 		fputs(" ip daddr ", f);
 		cidr_set(f, pe->reach, pe->n_reach);
 		fputs(" accept\n", f);
+		if (pe->n_routes == 0)
+			continue;
+		/* Site to site: the hosts behind the peer, too. */
+		fputs("\t\tip saddr ", f);
+		cidr_set(f, pe->routes, pe->n_routes);
+		fputs(" ip daddr ", f);
+		cidr_set(f, pe->reach, pe->n_reach);
+		fputs(" accept\n", f);
+	}
+	fputs("\t}\n", f);
+	/* And the tenant's networks to the networks behind a site-to-site
+	 * peer, from its reach only (not NATed: postrouting's snat is on the
+	 * external port only). */
+	fputs("\tchain vpn_out {\n", f);
+	for (unsigned i = 0; i < v->n_peers; i++) {
+		const struct net_vpn_peer *pe = &v->peers[i];
+
+		if (netstate_vpn_expired(pe, now) || pe->n_routes == 0)
+			continue;
+		fputs("\t\tip saddr ", f);
+		cidr_set(f, pe->reach, pe->n_reach);
+		fputs(" ip daddr ", f);
+		cidr_set(f, pe->routes, pe->n_routes);
+		fputs(" accept\n", f);
 	}
 	fputs("\t}\n", f);
 }
@@ -141,7 +165,10 @@ nft_firewall(const struct net_tenant *t, const struct nft_ports *p)
 	fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump ingress\n", p->ext, p->in_glob);
 	fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump egress\n", p->in_glob, p->ext);
 	if (p->wg != NULL)
-		fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" jump vpn\n", p->wg, p->in_glob);
+		fprintf(f,
+			"\t\tiifname \"%s\" oifname \"%s\" jump vpn\n"
+			"\t\tiifname \"%s\" oifname \"%s\" jump vpn_out\n",
+			p->wg, p->in_glob, p->in_glob, p->wg);
 	fputs("\t}\n", f);
 	if (p->wg != NULL)
 		vpn_chain(f, &t->vpn, p->now);

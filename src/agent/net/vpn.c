@@ -262,12 +262,25 @@ peer_wanted(const struct net_vpn *v, long long now, const char *key)
 	return 0;
 }
 
+/* Does the gateway know where the peer is already? Then a configured
+ * endpoint is not sent again: the peer may have roamed. */
+static int
+endpoint_known(const struct uapi_state *s, const char *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->peers[i].key, key) == 0)
+			return s->peers[i].endpoint[0] != '\0' &&
+			       strcmp(s->peers[i].endpoint, "(none)") != 0;
+	return 0;
+}
+
 /* The peers' part of a set: removals, then every wanted peer's allowed
  * IPs replaced (an unchanged peer keeps its session and endpoint). */
 static char *
 peers_text(const struct net_vpn *v, const struct uapi_state *s, long long now)
 {
-	char *buf = NULL, h[65], ip[16];
+	static const uint8_t zero[NET_VPN_KEY_LEN];
+	char *buf = NULL, h[65], ip[16], ip_psk[65];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
@@ -287,10 +300,22 @@ peers_text(const struct net_vpn *v, const struct uapi_state *s, long long now)
 			netstate_ip(p->allowed[k].addr, ip, sizeof(ip));
 			fprintf(f, "allowed_ip=%s/%u\n", ip, p->allowed[k].prefix);
 		}
+		for (unsigned k = 0; k < p->n_routes; k++) {
+			netstate_ip(p->routes[k].addr, ip, sizeof(ip));
+			fprintf(f, "allowed_ip=%s/%u\n", ip, p->routes[k].prefix);
+		}
+		/* Always said: all zeros takes a removed one away. */
+		hex(p->has_psk ? p->psk : zero, ip_psk);
+		fprintf(f, "preshared_key=%s\n", ip_psk);
+		explicit_bzero(ip_psk, sizeof(ip_psk));
+		if (p->endpoint && !endpoint_known(s, h)) {
+			netstate_ip(p->endpoint, ip, sizeof(ip));
+			fprintf(f, "endpoint=%s:%u\n", ip, p->endpoint_port);
+		}
 	}
 	fputc('\n', f);
 	if (fclose(f) != 0) {
-		free(buf);
+		free(buf); /* XXX not wiped: open_memstream's buffer is gone */
 		return NULL;
 	}
 	return buf;
@@ -335,6 +360,8 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(ans);
+	if (peers != NULL) /* it may hold preshared keys */
+		explicit_bzero(peers, strlen(peers));
 	free(peers);
 	free(s.peers);
 	return r;
@@ -394,6 +421,63 @@ start(const char *ns, const char *dir, const char *ifname, pid_t *pid, char *err
 	return 0;
 }
 
+static int
+route_wanted(const struct net_vpn *v, long long now, const char *text)
+{
+	char ip[16], c[24];
+
+	for (unsigned i = 0; i < v->n_peers; i++) {
+		if (netstate_vpn_expired(&v->peers[i], now))
+			continue;
+		for (unsigned k = 0; k < v->peers[i].n_routes; k++) {
+			const struct net_cidr *r = &v->peers[i].routes[k];
+
+			netstate_ip(r->addr, ip, sizeof(ip));
+			snprintf(c, sizeof(c), "%s/%u", ip, r->prefix);
+			if (strcmp(c, text) == 0 || (r->prefix == 32 && strcmp(ip, text) == 0))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Site to site: the networks behind peers are routed into the tunnel
+ * (wireguard-go, unlike wg-quick, adds no routes); ours are "proto
+ * static" on the interface, and those no longer wanted are removed. */
+static int
+sync_routes(const char *ns, const char *ifname, const struct net_vpn *v, long long now,
+	    char *err, size_t errlen)
+{
+	const char *show[] = {"ip", "-n", ns, "-o", "route", "show", "dev", ifname, "proto",
+			      "static", NULL};
+	char out[8192], *save = NULL, *line, ip[16], c[24];
+	int r;
+
+	if (util_run(show, out, sizeof(out)) < 0) {
+		snprintf(err, errlen, "vpn: cannot list the tunnel's routes: %s", out);
+		return -EIO;
+	}
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line[strcspn(line, " ")] = '\0';
+		if (line[0] != '\0' && !route_wanted(v, now, line) &&
+		    (r = links_ip(err, errlen, "ip", "-n", ns, "route", "del", line, "dev", ifname,
+				  "proto", "static", NULL)) < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < v->n_peers; i++) {
+		if (netstate_vpn_expired(&v->peers[i], now))
+			continue;
+		for (unsigned k = 0; k < v->peers[i].n_routes; k++) {
+			netstate_ip(v->peers[i].routes[k].addr, ip, sizeof(ip));
+			snprintf(c, sizeof(c), "%s/%u", ip, v->peers[i].routes[k].prefix);
+			if ((r = links_ip(err, errlen, "ip", "-n", ns, "route", "replace", c, "dev",
+					  ifname, "proto", "static", NULL)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 int
 vpn_ensure(const char *ns, const char *dir, const char *ifname, const struct net_vpn *v,
 	   long long now, pid_t *pid, char *err, size_t errlen)
@@ -411,7 +495,9 @@ vpn_ensure(const char *ns, const char *dir, const char *ifname, const struct net
 	    (r = links_ip(err, errlen, "ip", "-n", ns, "link", "set", "dev", ifname, "mtu",
 			  VPN_MTU, "up", NULL)) < 0)
 		return r;
-	return uapi_sync(ifname, v, now, err, errlen);
+	if ((r = uapi_sync(ifname, v, now, err, errlen)) < 0)
+		return r;
+	return sync_routes(ns, ifname, v, now, err, errlen);
 }
 
 void
@@ -461,6 +547,9 @@ peer_view(const struct net_vpn_peer *p, const struct uapi_state *s, long long no
 		      "last_handshake", (json_int_t)0, "rx_bytes", (json_int_t)0, "tx_bytes",
 		      (json_int_t)0, "endpoint");
 	json_object_set_new(o, "expires", p->expires ? json_integer(p->expires) : json_null());
+	json_object_set_new(o, "preshared_key", json_boolean(p->has_psk)); /* whether, never which */
+	if (p->n_routes)
+		json_object_set_new(o, "routes", cidrs(p->routes, p->n_routes));
 	for (size_t i = 0; s != NULL && i < s->n; i++) {
 		if (strcmp(s->peers[i].key, h) != 0)
 			continue;
