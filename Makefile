@@ -15,8 +15,9 @@ CPPFLAGS = -Isrc/common $(AGENT_INC) -D_FORTIFY_SOURCE=2 \
 ALLFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -pthread
 LIBS     = -ljansson -pthread
 # The agent alone loads rule sets in-process (net/nftx.h); libcurl is for
-# `cloudlet-agent join` (join.c) only; libsodium decodes SSH keys (sshkey.c).
-AGENT_LIBS = -lnftables -lgnutls -lcurl -lsodium
+# `cloudlet-agent join` (join.c) only; libsodium decodes SSH keys (sshkey.c);
+# libyaml reads a #cloud-config (userdata.c).
+AGENT_LIBS = -lnftables -lgnutls -lcurl -lsodium -lyaml
 
 COMMON_SRC = src/common/log.c src/common/util.c src/common/msg.c src/common/strv.c \
              src/common/jsonv.c src/common/jointoken.c src/common/idssup.c
@@ -29,7 +30,7 @@ AGENT_SRC  = $(wildcard src/agent/base/*.c) $(wildcard src/agent/engine/*.c) \
              $(wildcard src/agent/net/*.c) $(wildcard src/agent/storage/*.c) \
              $(wildcard src/agent/vm/*.c) $(wildcard src/agent/appliance/*.c) \
              src/agent/control.c src/agent/ctl.c src/agent/remote.c src/agent/join.c \
-             $(TLS_SRC) src/common/sshkey.c
+             $(TLS_SRC) src/common/sshkey.c src/common/userdata.c
 AGENT_MAIN = src/agent/agent.c
 
 COMMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(COMMON_SRC))

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Build, runtime and test dependencies, all from Debian's archive.
 PKGS="
 build-essential pkg-config
-libjansson-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
+libjansson-dev libyaml-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev
 libpq-dev postgresql-15
 qemu-system-x86 qemu-utils
 e2fsprogs dosfstools mtools
@@ -20,6 +20,7 @@ libgnutls28-dev openssl
 libclamav-dev libyara-dev libnbd-bin
 libhyperscan-dev libpcre2-dev libpcap-dev libseccomp-dev
 tcpdump tcpreplay nmap hping3 bind9-dnsutils openssl iputils-arping
+grub-pc-bin
 "
 if [ -f guest/deps.txt ]; then
 	PKGS="$PKGS $(grep -v '^#' guest/deps.txt | tr '\n' ' ')"

@@ -317,10 +317,11 @@ apply_meta(const char *meta, size_t len, char *iid, size_t iidlen)
 static int
 apply(char *id, char *iid, size_t iidlen)
 {
-	static const char *const names[] = {"meta-data", "network-config", "user-data"};
-	size_t sizes[3] = {0, 0, 0}, total = 0, flen, i;
+	static const char *const names[] = {"meta-data", "network-config", "user-data",
+					    "cloudlet-config"};
+	size_t sizes[4] = {0, 0, 0, 0}, total = 0, flen, i;
 	char *p = id, *files, path[64];
-	int bad = 0, have[3] = {0, 0, 0};
+	int bad = 0, have[4] = {0, 0, 0, 0};
 
 	for (;;) {
 		char *nl = strchr(p, '\n'), *eq;
@@ -344,7 +345,7 @@ apply(char *id, char *iid, size_t iidlen)
 				   p[3] <= '9' && p[4] == '\0') {
 				bad |= set_mac(p[3] - '0', eq + 1) < 0;
 			} else {
-				for (i = 0; i < 3; i++)
+				for (i = 0; i < 4; i++)
 					if (strcmp(p, names[i]) == 0) {
 						sizes[i] = strtoul(eq + 1, NULL, 10);
 						have[i] = 1;
@@ -355,12 +356,13 @@ apply(char *id, char *iid, size_t iidlen)
 	}
 	files = p;
 	flen = strlen(files);
-	for (i = 0; i < 3; i++) {
-		if (!have[i] || sizes[i] > flen - total)
+	/* cloudlet-config (the 4th) is optional: an older agent has none */
+	for (i = 0; i < 4; i++) {
+		if ((!have[i] && i < 3) || sizes[i] > flen - total)
 			return -1;
 		total += sizes[i];
 	}
-	for (i = 0, total = 0; i < 3; total += sizes[i], i++) {
+	for (i = 0, total = 0; i < 4; total += sizes[i], i++) {
 		snprintf(path, sizeof(path), SEED_DIR "/%s", names[i]);
 		bad |= write_file(path, files + total, sizes[i], 0600) < 0;
 	}

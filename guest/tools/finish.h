@@ -49,6 +49,13 @@ finish_stdio(void)
 	}
 }
 
+#include <dirent.h>
+
+#include "cloudcfg.h"
+
+#define FINISH_DONE "/var/lib/cloudlet/instance-id"
+#define FINISH_PER_BOOT "/var/lib/cloud/scripts/per-boot"
+
 /* Is the user-data a script (it starts with "#!")? */
 static int
 finish_user_data_is_script(void)
@@ -64,26 +71,50 @@ finish_user_data_is_script(void)
 	return first[0] == '#' && first[1] == '!';
 }
 
-/* 5. user-data: run it as root in /root if it starts with "#!". */
-static void
-finish_user_data(void)
+/* Is this the instance's first boot (its per-instance steps not done)?
+ * The root disk remembers the last instance id that finished them: a
+ * clone (a new id) runs them, a reboot of the same VM does not. */
+static int
+finish_first_boot(const char *iid)
 {
-	const char *ud = FINISH_SEED "/user-data";
-	char first[2] = "";
-	int fd = open(ud, O_RDONLY), st = 0;
-	pid_t p;
+	char done[128] = "";
+	FILE *f = fopen(FINISH_DONE, "r");
 
-	if (fd >= 0) {
-		if (read(fd, first, 2) != 2)
-			first[0] = '\0';
-		close(fd);
+	if (f != NULL) {
+		if (fgets(done, sizeof(done), f) == NULL)
+			done[0] = '\0';
+		fclose(f);
 	}
-	if (first[0] != '#' || first[1] != '!') {
-		printf("cloudlet: user-data ignored (not a script)\n");
-		fflush(stdout);
+	done[strcspn(done, "\r\n")] = '\0';
+	return strcmp(done, iid) != 0;
+}
+
+static void
+finish_mark_done(const char *iid)
+{
+	FILE *f;
+
+	cloudcfg_mkdirs(FINISH_DONE); /* busybox images have no /var/lib */
+	if ((f = fopen(FINISH_DONE ".tmp", "w")) == NULL) {
+		printf("cloudlet: warning: user-data: cannot record the instance: %s\n",
+		       strerror(errno));
 		return;
 	}
-	chmod(ud, 0700);
+	fprintf(f, "%s\n", iid);
+	if (fflush(f) == 0)
+		fsync(fileno(f));
+	fclose(f);
+	rename(FINISH_DONE ".tmp", FINISH_DONE);
+}
+
+/* Run an executable as root (cwd /root, HOME=/root), output to the console;
+ * a non-zero exit is said as "cloudlet: WHAT exited with status N". */
+static void
+finish_run(const char *path, const char *what)
+{
+	int st = 0;
+	pid_t p;
+
 	fflush(stdout);
 	p = fork();
 	if (p == 0) {
@@ -91,21 +122,77 @@ finish_user_data(void)
 		if (chdir("/root") < 0)
 			_exit(126);
 		setenv("HOME", "/root", 1);
-		execl(ud, ud, (char *)NULL);
+		execl(path, path, (char *)NULL);
 		_exit(126);
 	}
 	if (p < 0) {
-		printf("cloudlet: user-data exited with status 126\n");
+		printf("cloudlet: %s exited with status 126\n", what);
 		fflush(stdout);
 		return;
 	}
 	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		printf("cloudlet: user-data exited with status %d\n",
+		printf("cloudlet: %s exited with status %d\n", what,
 		       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		fflush(stdout);
 	}
+}
+
+/* cloud-init's scripts-per-boot: every executable file of FINISH_PER_BOOT,
+ * in name order, at every boot (a user-data script may install some). */
+static int
+finish_per_boot(int run)
+{
+	struct dirent **ents = NULL;
+	int n = scandir(FINISH_PER_BOOT, &ents, NULL, alphasort), i, found = 0;
+	char path[512];
+	struct stat st;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), FINISH_PER_BOOT "/%s", ents[i]->d_name);
+		if (ents[i]->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 0100)) {
+			found = 1;
+			if (run)
+				finish_run(path, "per-boot script");
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return found;
+}
+
+/* 5. user-data (docs/guest.md): per-boot scripts at every boot; on the
+ * instance's first boot the cloud-config's runcmd (written by
+ * cloudcfg_apply) and a "#!" user-data script, as root in /root. */
+static void
+finish_user_data(const char *iid, int first, int runcmd)
+{
+	const char *ud = FINISH_SEED "/user-data";
+	char head[16] = "";
+	int fd = open(ud, O_RDONLY);
+	ssize_t n = 0;
+
+	if (fd >= 0) {
+		n = read(fd, head, sizeof(head) - 1);
+		close(fd);
+	}
+	head[n > 0 ? n : 0] = '\0';
+	finish_per_boot(1);
+	if (first && runcmd)
+		finish_run(CLOUDCFG_RUNCMD, "runcmd");
+	if (head[0] == '#' && head[1] == '!') {
+		if (first) {
+			chmod(ud, 0700);
+			finish_run(ud, "user-data");
+		}
+	} else if (head[0] != '\0' && strncmp(head, "#cloud-config", 13) != 0) {
+		printf("cloudlet: user-data ignored (neither #cloud-config nor a script)\n");
+		fflush(stdout);
+	}
+	if (first)
+		finish_mark_done(iid);
 }
 
 /* 6. the image's service (/etc/cloudlet/service), in its own session.
@@ -542,9 +629,14 @@ static int
 finish_boot(const char *iid)
 {
 	pid_t svc;
+	int first = finish_first_boot(iid);
+	/* the cloud-config: hostname and keys now (the ssh step reads them),
+	 * files at the instance's first boot, runcmd later in step 5 */
+	int cfg = cloudcfg_apply(first);
+	int work = (first && (cfg || finish_user_data_is_script())) || finish_per_boot(0);
 
 	finish_ssh();
-	if (finish_prestarted > 0 && !finish_user_data_is_script()) {
+	if (finish_prestarted > 0 && !work) {
 		/* A clone of a template with the service running: refresh
 		 * it, then the same check as always (it answers at once). */
 		finish_refresh();
@@ -558,7 +650,7 @@ finish_boot(const char *iid)
 				;
 			finish_prestarted = 0;
 		}
-		finish_user_data();
+		finish_user_data(iid, first, cfg & 1);
 		svc = finish_service();
 	}
 	if (finish_wait_ports(svc) < 0)

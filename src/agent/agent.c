@@ -58,7 +58,7 @@ usage(void)
 		"                            [--storage-device-size SIZE] [--storage-user USER]\n"
 		"                            [--storage-signatures DIR] [--storaged BIN]\n"
 		"                            [--ids on|off] [--ids-rules DIR] [--ids-bin BIN]\n"
-		"                            [--ids-user USER] [-v]\n"
+		"                            [--ids-user USER] [--upload-dir DIR] [-v]\n"
 		"       cloudlet-agent ctl [--socket PATH] COMMAND ... (cloudlet-agent ctl help)\n"
 		"       cloudlet-agent cert --dir DIR [--name CN]   (make or show a TLS identity)\n"
 		"       cloudlet-agent pin --dir DIR FINGERPRINT    (the control plane it accepts)\n"
@@ -113,6 +113,7 @@ serve(int argc, char **argv)
 		{"ids-rules", required_argument, NULL, 'R'},
 		{"ids-bin", required_argument, NULL, 'b'},
 		{"ids-user", required_argument, NULL, 'V'},
+		{"upload-dir", required_argument, NULL, 'W'},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -144,6 +145,7 @@ serve(int argc, char **argv)
 		case 's': sock = optarg; break;
 		case 'd': state = optarg; break;
 		case 'g': guest = optarg; break;
+		case 'W': image_init_uploads(optarg); break; /* cloudletd's images/ */
 		case 'u': user = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'D':

@@ -201,7 +201,18 @@ api_call(struct api *a, const char *method, const char *path, const json_t *body
 	}
 	/* Reset keeps the connection cache: polls reuse one connection. */
 	curl_easy_reset(c);
-	if (body != NULL || strcmp(method, "POST") == 0) {
+	if (a->upload != NULL) {
+		bh = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+		if (bh == NULL)
+			return -EIO;
+		bh->next = a->headers;
+		hdrs = bh;
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READDATA, a->upload);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)a->upload_size);
+		method = "POST"; /* CURLOPT_UPLOAD alone would send PUT */
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	} else if (body != NULL || strcmp(method, "POST") == 0) {
 		payload = body ? json_dumps(body, JSON_COMPACT) : strdup("");
 		if (payload == NULL) {
 			fprintf(stderr, "error: out of memory\n");
@@ -227,7 +238,7 @@ api_call(struct api *a, const char *method, const char *path, const json_t *body
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)API_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)API_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, a->upload != NULL ? 0L : (long)API_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "cloudlet-cli/1");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
@@ -324,5 +335,17 @@ api_path(struct api *a, char *buf, size_t len, const char *prefix, const char *i
 		return -ENOMEM;
 	r = util_fmt(buf, len, "%s%s%s", prefix, esc, suffix ? suffix : "");
 	curl_free(esc);
+	return r;
+}
+
+int
+api_upload(struct api *a, const char *path, void *file, long long size, json_t **out)
+{
+	int r;
+
+	a->upload = file;
+	a->upload_size = size;
+	r = api_json(a, "POST", path, NULL, out);
+	a->upload = NULL;
 	return r;
 }

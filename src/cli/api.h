@@ -27,6 +27,8 @@ struct api {
 	int have_token;
 	char errbuf[256]; /* libcurl's last error text */
 	char pin[128];    /* "" or the API's key pin: sha256//<base64> (config.h) */
+	void *upload;	  /* FILE *: the next call sends it as the body (api_upload) */
+	long long upload_size;
 };
 
 struct api_resp {
@@ -56,6 +58,13 @@ void api_resp_free(struct api_resp *resp);
  */
 int api_json(struct api *a, const char *method, const char *path, const json_t *body,
 	     json_t **out);
+
+/*
+ * POST the file's size bytes to path as the body (application/octet-stream,
+ * read as it is sent, no time limit: the server checks the upload before it
+ * answers), then api_json's answer.
+ */
+int api_upload(struct api *a, const char *path, void *file, long long size, json_t **out);
 
 /*
  * prefix + escaped id + suffix into buf ("/v1/vms/", id, "/actions").

@@ -8,6 +8,7 @@ CLI_SRC  = src/cli/args.c src/cli/config.c src/cli/table.c src/cli/api.c \
 CLI_SRC += src/cli/net_parse.c src/cli/cmd_net.c src/cli/cmd_firewall.c src/cli/cmd_address.c
 CLI_SRC += src/cli/cmd_volume.c src/cli/cmd_alert.c src/cli/cmd_host.c src/cli/cmd_ids.c src/cli/cmd_key.c src/cli/cmd_token.c src/cli/cmd_site.c src/cli/cmd_idssup.c
 CLI_SRC += src/cli/cmd_vpn.c src/common/wgkey.c
+CLI_SRC += src/cli/cmd_image.c
 CLI_MAIN = src/cli/main.c
 CLI_OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(COMMON_SRC))
 CLI_LIBS = -lcurl -lsodium -lqrencode

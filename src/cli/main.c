@@ -13,6 +13,7 @@
 #include "cmd_host.h"
 #include "cmd_site.h"
 #include "cmd_ids.h"
+#include "cmd_image.h"
 #include "cmd_idssup.h"
 #include "cmd_key.h"
 #include "cmd_token.h"
@@ -34,6 +35,8 @@ static const struct cli_cmd cmds[] = {
     {"quota set", "TENANT-ID --vcpus N --memory MIB --disk GIB --vms N", cmd_quota_set},
     {"service list", "", cmd_service_list},
     {"image list", "", cmd_image_list},
+    {"image upload", "NAME FILE (qcow2 or raw)", cmd_image_upload},
+    {"image delete", "IMAGE", cmd_image_delete},
     {"vm create",
      "NAME --service SERVICE [--vcpus N] [--memory MIB] [--disk GIB] [--image IMAGE] "
      "[--user-data FILE] [--network NAME]... [--key NAME[,NAME]...] [--group NAME "

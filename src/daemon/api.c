@@ -22,7 +22,9 @@
 #include "agentc.h"
 #include "catalog.h"
 #include "http.h"
+#include "api_images.h"
 #include "images.h"
+#include "store_images.h"
 #include "ops.h"
 #include "request.h"
 #include "store_host.h"
@@ -126,7 +128,6 @@ h_images(struct http_req *req, struct http_resp *resp)
 	json_t *list = images_list(), *im, *out = json_array();
 	size_t i;
 
-	(void)req;
 	if (list == NULL && images_refresh(NULL, err, sizeof(err)) == 0)
 		list = images_list();
 	if (list == NULL) {
@@ -142,6 +143,13 @@ h_images(struct http_req *req, struct http_resp *resp)
 				       json_object_get(im, "min_disk_mib")));
 	}
 	json_decref(list);
+	if (!req->who.is_operator) {
+		/* the tenant's own uploads (api_images.h) */
+		json_t *mine = api_image_entries(req->who.tenant_id);
+
+		json_array_extend(out, mine);
+		json_decref(mine);
+	}
 	resp->json = out;
 }
 
@@ -346,8 +354,12 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 	memset(&row, 0, sizeof(row));
 	if (api_body(req, resp, &j) < 0)
 		return;
-	if (req_vm_create(j, &vr, err, sizeof(err)) < 0) {
-		http_error(resp, 400, "bad_request", "%s", err);
+	if ((r = req_vm_create(j, &vr, err, sizeof(err))) < 0) {
+		/* -E2BIG: user_data over its limit (userdata.h) */
+		if (r == -E2BIG)
+			http_error(resp, 413, "payload_too_large", "%s", err);
+		else
+			http_error(resp, 400, "bad_request", "%s", err);
 		goto out;
 	}
 	sv = catalog_find(vr.service);
@@ -360,10 +372,23 @@ h_vm_create(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 400, "bad_request", "%s", err);
 		goto out;
 	}
-	if (!image_available(row.image)) {
-		http_error(resp, 409, "conflict", "image '%s' is not available on this host",
-			   row.image);
-		goto out;
+	{
+		/* An image the tenant uploaded (docs/images.md), by name or id:
+		 * the VM names it by its id, the agent boots it with firmware. */
+		json_t *up = NULL;
+
+		if (vr.image[0] != '\0' &&
+		    store_image_get(req->who.tenant_id, vr.image, &up) == 0) {
+			snprintf(row.image, sizeof(row.image), "%s",
+				 json_string_value(json_object_get(up, "id")) ?: "");
+			json_decref(up);
+		} else if (strncmp(row.image, "img-", 4) == 0 || !image_available(row.image)) {
+			/* "img-": another tenant's upload is never an image here,
+			 * even before the agent's list is known */
+			http_error(resp, 409, "conflict", "image '%s' is not available on this host",
+				   row.image);
+			goto out;
+		}
 	}
 	snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", req->who.tenant_id);
 	row.user_data = (char *)(uintptr_t)vr.user_data;
@@ -683,6 +708,9 @@ const struct http_route api_routes[] = {
 	{"PUT", "/v1/tenants/{id}/quota", AUTH_OPERATOR, h_quota_put},
 	{"GET", "/v1/services", AUTH_ANY, h_services},
 	{"GET", "/v1/images", AUTH_ANY, h_images},
+	{"POST", "/v1/images", AUTH_TENANT, api_image_upload},
+	{"GET", "/v1/images/{id}", AUTH_ANY, api_image_get},
+	{"DELETE", "/v1/images/{id}", AUTH_ANY, api_image_delete},
 	{"GET", "/v1/vms", AUTH_ANY, h_vm_list},
 	{"POST", "/v1/vms", AUTH_TENANT, h_vm_create},
 	{"GET", "/v1/vms/{id}", AUTH_ANY, h_vm_get},

@@ -36,6 +36,7 @@
 #include "catalog.h"
 #include "db.h"
 #include "http.h"
+#include "imgup.h"
 #include "jointoken.h"
 #include "log.h"
 #include "ops.h"
@@ -69,6 +70,7 @@ usage(void)
 		"                       [--no-local-host] [--local-underlay IP]\n"
 		"                       [--placement spread|pack]\n"
 		"                       [--vcpu-overcommit N] [--advertise URL] [--tls]\n"
+		"                       [--signatures DIR] [--scan-bin PATH]\n"
 		"                       [--site-name NAME --site-role primary|standby\n"
 		"                        --site-listen IP:PORT --site-peer IP:PORT\n"
 		"                        --site-peer-fingerprint FPR [--site-lease-ms MS]]\n"
@@ -305,6 +307,8 @@ cmd_serve(int argc, char **argv)
 		{"vcpu-overcommit", required_argument, NULL, 'o'},
 		{"advertise", required_argument, NULL, 'A'},
 		{"store", required_argument, NULL, 's'},
+		{"signatures", required_argument, NULL, 'S'},
+		{"scan-bin", required_argument, NULL, 'B'},
 		{"site-name", required_argument, NULL, 1},
 		{"site-role", required_argument, NULL, 2},
 		{"site-listen", required_argument, NULL, 3},
@@ -312,6 +316,18 @@ cmd_serve(int argc, char **argv)
 		{"site-peer-fingerprint", required_argument, NULL, 5},
 		{"site-lease-ms", required_argument, NULL, 6},
 		{NULL, 0, NULL, 0}};
+	/* Uploaded images (imgup.h): scanned by cloudlet-scan, by default the
+	 * one beside this program, with the operator's signatures. */
+	const char *sigdir = "/etc/cloudlet/signatures";
+	char scan_bin[600] = "cloudlet-scan", self[512];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (sl > 0) {
+		self[sl] = '\0';
+		if (strrchr(self, '/') != NULL)
+			strrchr(self, '/')[1] = '\0';
+		snprintf(scan_bin, sizeof(scan_bin), "%scloudlet-scan", self);
+	}
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
@@ -338,6 +354,8 @@ cmd_serve(int argc, char **argv)
 		case 'N': no_local = 1; break;
 		case 'A': advertise = optarg; break;
 		case 'T': tls = 1; break;
+		case 'S': sigdir = optarg; break;
+		case 'B': snprintf(scan_bin, sizeof(scan_bin), "%s", optarg); break;
 		case 1: site.name = optarg; break;
 		case 2: site.role = optarg; break;
 		case 3: site.listen = optarg; break;
@@ -386,6 +404,15 @@ cmd_serve(int argc, char **argv)
 		log_warnx("%s is not initialized: run cloudletd init first",
 			  store_url ? "the PostgreSQL store" : state_dir);
 		return 1;
+	}
+	{
+		char idir[600];
+
+		if (util_fmt(idir, sizeof(idir), "%s/images", state_dir) < 0 ||
+		    imgup_init(idir, sigdir, scan_bin) < 0) {
+			log_warn("image dir %s/images", state_dir);
+			return 1;
+		}
 	}
 	agentc_init(agent);
 	store_vpn_set_dir(state_dir); /* the VPN gateways' private keys (store_vpn.h) */

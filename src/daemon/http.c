@@ -2,6 +2,9 @@
 #define _GNU_SOURCE
 #include "http.h"
 
+#include "api_images.h"
+#include "auth.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "request.h"
@@ -20,6 +24,11 @@ struct conn_ctx {
 	char *body;
 	size_t len;
 	int too_large;
+	/* an upload (POST /v1/images): streamed to upfd, never in memory */
+	int upload, upfd, up_too_large;
+	uint64_t uplen, uplimit;
+	char uppath[600];
+	struct principal upwho;
 	uint64_t t_start_us; /* its headers were read (CLOCK_MONOTONIC) */
 };
 
@@ -301,6 +310,16 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 			   REQ_BODY_MAX);
 		return;
 	}
+	if (ctx->upload) {
+		if (ctx->upfd >= 0) {
+			close(ctx->upfd);
+			ctx->upfd = -1;
+		}
+		req.upload_path = ctx->uppath;
+		req.upload_len = ctx->uplen;
+		req.upload_limit = ctx->uplimit;
+		req.upload_too_large = ctx->up_too_large;
+	}
 	req.conn = conn;
 	req.method = method;
 	req.url = url;
@@ -311,6 +330,58 @@ dispatch(struct MHD_Connection *conn, const char *method, const char *url,
 	req.t_start_us = ctx->t_start_us;
 	resp->status = 200;
 	rt->fn(&req, resp);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* POST /v1/images: the token and the room are checked before any of the
+ * body is read (api_images.h); then the body goes to a file. */
+static enum MHD_Result
+upload_begin(struct MHD_Connection *conn, struct conn_ctx *ctx, const char *cl)
+{
+	struct http_resp resp;
+	const char *h =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+	enum MHD_Result ret;
+
+	char why[400] = "";
+
+	memset(&resp, 0, sizeof(resp));
+	ctx->upload = 1;
+	if (auth_check(h, &ctx->upwho) < 0) {
+		http_error(&resp, 401, "unauthorized",
+			   "a valid token is required (Authorization: Bearer <token>)");
+	} else if (http_write_gate != NULL && !http_write_gate(why, sizeof(why))) {
+		/* a standby site, or a primary without its lease (docs/dr.md) */
+		http_error(&resp, 503, "read_only", "%s", why);
+	} else {
+		ctx->upfd = api_image_begin(&ctx->upwho, name, cl ? strtoull(cl, NULL, 10) : 0,
+					    cl != NULL, ctx->uppath, sizeof(ctx->uppath),
+					    &ctx->uplimit, &resp);
+		if (ctx->upfd >= 0)
+			return MHD_YES;
+		ctx->uppath[0] = '\0';
+	}
+	ctx->upload = 0;
+	ctx->too_large = 1; /* what follows is drained, never dispatched */
+	ret = send_resp(conn, &resp);
+	free(resp.text);
+	return ret;
 }
 
 static enum MHD_Result
@@ -331,7 +402,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		if (ctx == NULL)
 			return MHD_NO;
 		ctx->t_start_us = now_us();
+		ctx->upfd = -1;
 		*con_cls = ctx;
+		if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/images") == 0)
+			return upload_begin(conn, ctx, cl);
 		/* Refuse an announced oversized body before reading any of it. */
 		if (cl != NULL && strtoull(cl, NULL, 10) > REQ_BODY_MAX) {
 			ctx->too_large = 1;
@@ -340,6 +414,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 				   "the body is larger than %d bytes", REQ_BODY_MAX);
 			return send_resp(conn, &resp);
 		}
+		return MHD_YES;
+	}
+	if (*upload_size > 0 && ctx->upload) {
+		/* Written as it arrives; beyond the limit only drained. */
+		if (!ctx->up_too_large && ctx->uplen + *upload_size > ctx->uplimit)
+			ctx->up_too_large = 1;
+		if (!ctx->up_too_large &&
+		    write_all(ctx->upfd, upload, *upload_size) < 0)
+			ctx->up_too_large = 1; /* XXX: a full disk reads as too large */
+		ctx->uplen += *upload_size;
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -384,6 +469,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)cls, (void)conn, (void)toe;
 	if (ctx != NULL) {
+		/* An upload the handler did not keep (or a client that went
+		 * away) leaves no file. */
+		if (ctx->upfd >= 0)
+			close(ctx->upfd);
+		if (ctx->uppath[0] != '\0')
+			unlink(ctx->uppath);
 		free(ctx->body);
 		free(ctx);
 		*con_cls = NULL;

@@ -29,6 +29,10 @@ struct http_req {
 	const char *id2; /* the {id2} segment: a sub-resource's id */
 	struct principal who;
 	uint64_t t_start_us; /* when its headers had arrived (CLOCK_MONOTONIC, µs) */
+	/* POST /v1/images: the body went to this file (api_images.h) */
+	const char *upload_path;
+	uint64_t upload_len, upload_limit;
+	int upload_too_large;
 };
 
 struct http_resp {

@@ -139,6 +139,23 @@ req_quota(const json_t *j, struct quota *q, char *err, size_t errlen)
 	return 0;
 }
 
+/* cloud-init's formats that the images apply: a #cloud-config (well-formed,
+ * its supported keys of the right shape: the same translation the agent
+ * makes for the busybox images) or a #! script. */
+static int
+req_check_user_data(const char *ud, size_t len, char *err, size_t errlen)
+{
+	char *form = NULL;
+	int r;
+
+	if (userdata_kind(ud, len) == USERDATA_OTHER)
+		FAIL("user_data must start with #cloud-config or #! (cloud-init's formats that "
+		     "every image applies)");
+	r = userdata_translate(ud, len, &form, err, errlen);
+	free(form);
+	return r == -E2BIG || r == -ENOMEM ? r : (r < 0 ? -EINVAL : 0);
+}
+
 int
 req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 {
@@ -189,10 +206,16 @@ req_vm_create(const json_t *j, struct vm_request *out, char *err, size_t errlen)
 	if (ud != NULL) {
 		if (!json_is_string(ud))
 			FAIL("user_data must be a string");
-		if (json_string_length(ud) > REQ_USER_DATA_MAX)
-			FAIL("user_data is larger than %d bytes", REQ_USER_DATA_MAX);
+		if (json_string_length(ud) > REQ_USER_DATA_MAX) {
+			snprintf(err, errlen, "user_data is larger than %d bytes",
+				 REQ_USER_DATA_MAX);
+			return -E2BIG;
+		}
 		if (strlen(json_string_value(ud)) != json_string_length(ud))
 			FAIL("user_data must not contain NUL");
+		if ((r = req_check_user_data(json_string_value(ud), json_string_length(ud), err,
+					     errlen)) < 0)
+			return r;
 		out->user_data = json_string_value(ud);
 	}
 	nets = json_object_get(j, "networks");

@@ -16,9 +16,10 @@
 
 #include "catalog.h"
 #include "store.h"
+#include "userdata.h"
 
 #define REQ_BODY_MAX (64 * 1024)
-#define REQ_USER_DATA_MAX (32 * 1024)
+#define REQ_USER_DATA_MAX USERDATA_MAX /* userdata.h: 16 KiB */
 
 /* Parse a body that must be a JSON object (new reference in *out). */
 int req_object(const char *body, size_t len, json_t **out, char *err, size_t errlen);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "store.h"
+#include "store_images.h"
 #include "store_int.h"
 #include "store_host.h"
 
@@ -229,7 +230,8 @@ store_quota_get(const char *tenant_id, json_t **out)
 		return r;
 	r = db_one(db_prep("SELECT coalesce(sum(vcpus), 0) AS vcpus, coalesce(sum(memory_mib), 0) "
 		     "AS memory_mib, coalesce(sum(disk_gib), 0) + (SELECT coalesce(sum(size_gib), 0) "
-		     "FROM volumes WHERE tenant_id = ?1) AS disk_gib, count(*) AS vms "
+		     "FROM volumes WHERE tenant_id = ?1) + " STORE_IMAGES_GIB("?1") " AS disk_gib, "
+		     "count(*) AS vms "
 		     "FROM vms WHERE tenant_id = ?1",
 		     "s", tenant_id),
 		&used);
@@ -267,7 +269,7 @@ quota_check(const char *tenant_id, int64_t dv, int64_t dm, int64_t dd, int64_t d
 		"SELECT q.max_vcpus, q.max_memory_mib, q.max_disk_gib, q.max_vms,"
 		" coalesce(sum(v.vcpus), 0), coalesce(sum(v.memory_mib), 0),"
 		" coalesce(sum(v.disk_gib), 0) + (SELECT coalesce(sum(size_gib), 0) FROM volumes"
-		" WHERE tenant_id = q.tenant_id), count(v.id)"
+		" WHERE tenant_id = q.tenant_id) + " STORE_IMAGES_GIB("q.tenant_id") ", count(v.id)"
 		" FROM quotas q LEFT JOIN vms v ON v.tenant_id = q.tenant_id"
 		" WHERE q.tenant_id = ? GROUP BY q.tenant_id",
 		"s", tenant_id);

@@ -211,6 +211,12 @@ const char *const store_schema_sqlite[] = {
 	"  ip TEXT NOT NULL DEFAULT '', expires INTEGER NOT NULL DEFAULT 0,"
 	"  created_at TEXT NOT NULL);"
 	"CREATE INDEX ids_suppressions_tenant ON ids_suppressions (tenant_id);",
+	/* 11: disk images tenants uploaded (store_images.h), checked and
+	 * converted to raw (docs/images.md); they count against max_disk_gib. */
+	"CREATE TABLE images ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
 };
 
 /*
@@ -407,6 +413,11 @@ const char *const store_schema_pg[] = {
 	"  ip TEXT NOT NULL DEFAULT '', expires BIGINT NOT NULL DEFAULT 0,"
 	"  created_at TEXT NOT NULL);"
 	"CREATE INDEX ids_suppressions_tenant ON ids_suppressions (tenant_id);",
+	/* 11: as SQLite's step 11 (uploaded images). */
+	"CREATE TABLE images ("
+	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size BIGINT NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

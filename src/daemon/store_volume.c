@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "store_images.h"
 #include "store_int.h"
 
 #define VOL_COLS                                                                       \
@@ -14,7 +15,7 @@
 	"created_at, host_id FROM volumes "
 
 /* Inside a transaction: would dd more GiB of disk exceed the tenant's
- * quota? Disks of VMs and volumes share max_disk_gib. */
+ * quota? Disks of VMs, volumes and uploaded images share max_disk_gib. */
 static int
 disk_quota_check(const char *tenant_id, int64_t dd)
 {
@@ -25,10 +26,11 @@ disk_quota_check(const char *tenant_id, int64_t dd)
 	int64_t vols = db_scalar(db_prep(
 		"SELECT coalesce(sum(size_gib), 0) FROM volumes WHERE tenant_id = ?", "s",
 		tenant_id));
+	int64_t imgs = db_scalar(db_prep("SELECT " STORE_IMAGES_GIB("?"), "s", tenant_id));
 
-	if (max < 0 || vms < 0 || vols < 0)
+	if (max < 0 || vms < 0 || vols < 0 || imgs < 0)
 		return -ENOENT;
-	return vms + vols + dd > max ? -EDQUOT : 0;
+	return vms + vols + imgs + dd > max ? -EDQUOT : 0;
 }
 
 static void

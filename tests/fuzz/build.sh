@@ -5,7 +5,8 @@
 #   tests/fuzz/build.sh run [SECS]   build, then fuzz each harness for SECS
 #                                    seconds (default 60): the agent's spec
 #                                    parser, its ssh key parser (sshkey),
-#                                    cloudletd's request parsing, the
+#                                    cloudletd's request parsing, user-data
+#                                    and its #cloud-config translation, the
 #                                    NBD parser, network state, the JSON line
 #                                    reader (msg), the QMP client (qmp), join
 #                                    tokens and join requests (join), and the
@@ -31,23 +32,24 @@ WARN="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
       -Wpointer-arith -Wcast-qual -Wno-missing-field-initializers $WERROR"
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # Only what spec parsing and the texts and argv built from a spec need.
-SRC="src/agent/base/spec.c src/common/sshkey.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
+SRC="src/agent/base/spec.c src/common/sshkey.c src/common/userdata.c src/agent/engine/disk.c src/agent/engine/qemu.c src/agent/engine/tap.c \
      src/common/strv.c src/common/util.c src/common/log.c src/common/jsonv.c"
 # Request parsing is pure: request.c, the catalog's types, the common library.
 # tlsid.c and tlsconn.c (GnuTLS) are TLS and sshkey.c (libsodium) the ssh
 # key parser, wgkey.c (libsodium) WireGuard keys: nothing a request parser uses.
-REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls -e /sshkey.c -e /wgkey.c)"
+# userdata.c checks user_data (libyaml; sshkey.c and libsodium for its keys).
+REQ_SRC="src/daemon/request.c src/daemon/catalog.c $(ls src/common/*.c | grep -v -e /tls -e /wgkey.c)"
 
 mkdir -p "$OUT/corpus/spec" "$OUT/corpus/request"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
 	-Isrc/common -Isrc/agent/base -Isrc/agent/engine -Isrc/agent/net \
-	-o "$OUT/fuzz_spec" tests/fuzz/fuzz_spec.c $SRC -ljansson -lsodium -pthread
+	-o "$OUT/fuzz_spec" tests/fuzz/fuzz_spec.c $SRC -ljansson -lsodium -lyaml -pthread
 echo "built $OUT/fuzz_spec"
 # shellcheck disable=SC2086
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN \
 	-Isrc/daemon -Isrc/common \
-	-o "$OUT/fuzz_request" tests/fuzz/fuzz_request.c $REQ_SRC -ljansson -pthread
+	-o "$OUT/fuzz_request" tests/fuzz/fuzz_request.c $REQ_SRC -ljansson -lsodium -lyaml -pthread
 echo "built $OUT/fuzz_request"
 # OpenSSH public key lines (a VM's ssh_keys): sshkey.c with libsodium's base64.
 mkdir -p "$OUT/corpus/sshkey"
@@ -55,6 +57,13 @@ mkdir -p "$OUT/corpus/sshkey"
 "$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common \
 	-o "$OUT/fuzz_sshkey" tests/fuzz/fuzz_sshkey.c src/common/sshkey.c -lsodium
 echo "built $OUT/fuzz_sshkey"
+# A VM's user-data and its #cloud-config translated for the busybox images.
+mkdir -p "$OUT/corpus/userdata"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/common \
+	-o "$OUT/fuzz_userdata" tests/fuzz/fuzz_userdata.c src/common/userdata.c \
+	src/common/sshkey.c -lyaml -lsodium
+echo "built $OUT/fuzz_userdata"
 # The NBD parser is pure: nbd.c alone.
 mkdir -p "$OUT/corpus/nbd"
 # shellcheck disable=SC2086
@@ -155,7 +164,7 @@ if [ "${1-}" = run ]; then
 		-artifact_prefix="$OUT/" "$OUT/corpus/spec" tests/fuzz/corpus/spec ||
 		failed="$failed spec"
 	# -max_len covers a full-size user_data now and then (REQ_USER_DATA_MAX
-	# is 32 KiB); the 64 KiB body limit is checked once at start-up.
+	# is 16 KiB); the 64 KiB body limit is checked once at start-up.
 	"$OUT/fuzz_request" -max_total_time="$secs" -dict="$OUT/request.dict" \
 		-max_len=40000 -len_control=200 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$OUT/request-" "$OUT/corpus/request" tests/fuzz/corpus/request ||
@@ -163,6 +172,10 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_sshkey" -max_total_time="$secs" -max_len=5000 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/sshkey-" "$OUT/corpus/sshkey" \
 		tests/fuzz/corpus/sshkey || failed="$failed sshkey"
+	"$OUT/fuzz_userdata" -max_total_time="$secs" -dict=tests/fuzz/userdata.dict \
+		-max_len=17000 -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$OUT/userdata-" "$OUT/corpus/userdata" \
+		tests/fuzz/corpus/userdata || failed="$failed userdata"
 	"$OUT/fuzz_nbd" -max_total_time="$secs" -max_len=4096 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/nbd-" "$OUT/corpus/nbd" \
 		tests/fuzz/corpus/nbd || failed="$failed nbd"

@@ -178,12 +178,21 @@ outside_attach() {
 	ip -n "$1" link set lo up
 }
 
-# A user-data script that prints the spec as the guest sees it.
+# A user-data script that prints the spec as the guest sees it, now and at
+# every later boot: a user-data script runs once per instance (as with
+# cloud-init), so it installs a per-boot script (/var/lib/cloud/scripts/
+# per-boot, docs/guest.md) and runs it.
 spec_user_data() {
 	cat <<'UD'
 #!/bin/sh
+mkdir -p /var/lib/cloud/scripts/per-boot
+cat >/var/lib/cloud/scripts/per-boot/spec <<'SPEC'
+#!/bin/sh
 root=$(findfs LABEL=cloudlet-root)
 echo "spec: nproc=$(nproc) memtotal_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo) disk_bytes=$(blockdev --getsize64 "$root") fs_kb=$(df -k / | awk 'NR==2 {print $2}')"
+SPEC
+chmod 755 /var/lib/cloud/scripts/per-boot/spec
+exec /var/lib/cloud/scripts/per-boot/spec
 UD
 }
 

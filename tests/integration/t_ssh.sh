@@ -5,7 +5,8 @@
 # OpenSSH client from a namespace on the VMs' bridge. A wrong key is
 # refused, password logins are not offered, the debian-12 VM applied its
 # cloud-config (hostname, write_files, runcmd; packages fails offline,
-# visibly), and two clones of one template have different host keys.
+# visibly; after a reboot cloud-init's status is done), and two clones of
+# one template have different host keys.
 # The debian-12 VM boots cold under emulation (slow): it is created first
 # and everything else runs while it boots.
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +43,10 @@ cat >"$T/ud-debian" <<'UD'
 write_files:
   - path: /etc/cloudlet-test
     content: "written-by-cloud-init\n"
+  - path: /etc/cloudlet-b64
+    encoding: b64
+    content: YjY0LWJ5LWNsb3VkLWluaXQK
+    permissions: '0600'
 runcmd:
   - [sh, -c, "echo runcmd-ran >/var/tmp/runcmd-marker"]
 packages: [hello]
@@ -144,4 +149,25 @@ hk_deb=$(hostkey 10.233.0.20)
 [ -n "$hk_deb" ] || fail "deb1 shows no ed25519 host key"
 grep -q "$hk_deb" "$GUEST_DIR/images/debian-12/rootfs/etc/ssh/"*.pub 2>/dev/null &&
 	fail "deb1's host key comes from the image"
+# The same cloud-config dialect as the busybox images (t_userdata.sh):
+# a b64 file with its permissions.
+out=$(vssh "$T/key" debian@10.233.0.20 'sudo -n cat /etc/cloudlet-b64; sudo -n stat -c %a /etc/cloudlet-b64') ||
+	fail "ssh into deb1 for the b64 file"
+expect_eq "$out" "b64-by-cloud-init
+600" "deb1's b64 write_files file and its permissions"
+# A reboot: cloud-init's per-instance modules (packages among them) do not
+# run again, so its status is done now, and the files stay.
+ctl vm reboot deb1 >/dev/null || fail "reboot deb1"
+k=0
+while [ "$(console deb1 | grep -c 'cloudlet: ready')" -lt 2 ]; do
+	k=$((k + 1))
+	[ $k -lt 1200 ] || fail "deb1 not ready again after its reboot"
+	sleep 0.5
+done
+out=$(vssh "$T/key" debian@10.233.0.20 'cat /etc/cloudlet-test; cloud-init status || true') ||
+	fail "ssh into deb1 after its reboot"
+expect_eq "$(echo "$out" | sed -n 1p)" written-by-cloud-init "deb1's write_files file after the reboot"
+expect_match "$(echo "$out" | sed -n 2p)" "status: done" "cloud-init status after the reboot"
+expect_eq "$(hostkey 10.233.0.20)" "$hk_deb" "deb1's host key after the reboot"
+log "deb1: b64 write_files 0600; after a reboot cloud-init status done, files and host key kept"
 ctl vm delete deb1 >/dev/null

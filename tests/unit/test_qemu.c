@@ -269,6 +269,32 @@ test_root_volume(void **state)
 	strv_free(&a);
 }
 
+/* An uploaded image (docs/images.md): a PC machine whose firmware boots
+ * the root disk, no -kernel, every virtio device on PCI. */
+static void
+test_firmware(void **state)
+{
+	struct vm_spec s;
+	struct qemu_launch l;
+	struct strv a = {0};
+
+	(void)state;
+	make_spec(&s, 1, 512, 1);
+	make_launch(&l, &s, ACCEL_TCG, 2400000);
+	l.firmware = 1;
+	assert_int_equal(qemu_build_argv(&l, &a), 0);
+	assert_int_equal(a.failed, 0);
+	assert_string_equal(arg_after(&a, "-M"), "pc");
+	assert_int_equal(count_opt(&a, "-kernel"), 0);
+	assert_int_equal(count_opt(&a, "-initrd"), 0);
+	assert_int_equal(count_opt(&a, "-append"), 0);
+	assert_string_equal(nth_arg_after(&a, "-device", 0), "virtio-blk-pci,drive=root,bootindex=0");
+	assert_string_equal(nth_arg_after(&a, "-device", 1), "virtio-blk-pci,drive=seed");
+	assert_true(starts_with(nth_arg_after(&a, "-device", 2), "virtio-net-pci,netdev=net0,mac="));
+	assert_true(starts_with(arg_after(&a, "-sandbox"), "on,"));
+	strv_free(&a);
+}
+
 struct cmdline_case {
 	enum host_accel accel;
 	uint64_t tsc_khz;
@@ -413,6 +439,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_build_argv),
 	    cmocka_unit_test(test_root_volume),
+	    cmocka_unit_test(test_firmware),
 	    cmocka_unit_test(test_kernel_cmdline),
 	    cmocka_unit_test(test_kernel_cmdline_truncated),
 	    cmocka_unit_test(test_tap_names),

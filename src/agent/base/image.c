@@ -11,11 +11,52 @@
 #include "util.h"
 
 static char guest_dir[1024] = "build/guest";
+static char upload_dir[512] = "/var/lib/cloudlet/daemon/images";
 
 void
 image_init(const char *dir)
 {
 	snprintf(guest_dir, sizeof(guest_dir), "%s", dir);
+}
+
+void
+image_init_uploads(const char *dir)
+{
+	snprintf(upload_dir, sizeof(upload_dir), "%s", dir);
+}
+
+int
+image_is_upload(const char *name)
+{
+	size_t i;
+
+	if (strncmp(name, "img-", 4) != 0 || strlen(name) != 20)
+		return 0;
+	for (i = 4; i < 20; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* An uploaded image: only a regular file named after a valid id, directly
+ * in the upload dir (cloudletd checked and scanned it; the name is all the
+ * agent takes from the request). */
+static int
+find_upload(const char *name, struct image *out)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (util_fmt(out->disk, sizeof(out->disk), "%s/%s.raw", upload_dir, name) < 0 ||
+	    lstat(out->disk, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return -ENOENT;
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	/* an uploaded image never changes: its id names its content */
+	snprintf(out->id, sizeof(out->id), "%s", name);
+	out->min_disk_mib = ((uint64_t)st.st_size + (1 << 20) - 1) >> 20;
+	out->no_template = 1;
+	out->firmware = 1;
+	return 0;
 }
 
 const char *
@@ -47,10 +88,13 @@ load_meta(const char *name)
 int
 image_find(const char *name, struct image *out)
 {
-	json_t *j = load_meta(name);
+	json_t *j;
 	const char *id;
 	json_t *min;
 
+	if (image_is_upload(name))
+		return find_upload(name, out);
+	j = load_meta(name);
 	if (j == NULL)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));

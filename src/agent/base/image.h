@@ -21,9 +21,18 @@ struct image {
 	 * does not stop in cloudlet-identity), so no template is built for it
 	 * and its VMs always boot cold (docs/guest.md: debian-12). */
 	int no_template;
+	/* An image a tenant uploaded (docs/images.md): a whole raw disk with
+	 * its own boot loader, <upload dir>/<name>.raw, booted with firmware;
+	 * never a template. */
+	int firmware;
+	char disk[700];
 };
 
 void image_init(const char *guest_dir);
+/* Where cloudletd keeps uploaded images (its state dir's images/). */
+void image_init_uploads(const char *dir);
+/* Is name an uploaded image's id ("img-" and 16 hex digits)? */
+int image_is_upload(const char *name);
 const char *image_guest_dir(void);
 
 /* 0 and *out, or -ENOENT for an unknown or malformed image. */

@@ -9,6 +9,7 @@
 
 #include "jsonv.h"
 #include "sshkey.h"
+#include "userdata.h"
 
 #define FAIL(...)                                                                      \
 	do {                                                                           \
@@ -421,6 +422,17 @@ spec_parse(const json_t *j, const struct spec_limits *lim, struct vm_spec *out, 
 			FAIL("user_data is larger than %d bytes", SPEC_USER_DATA_MAX);
 		if (strlen(json_string_value(ud)) != json_string_length(ud))
 			FAIL("user_data must not contain NUL bytes");
+		{
+			/* A #cloud-config must translate (userdata.h): the seed
+			 * of a busybox image carries the result. */
+			char *form = NULL;
+			int t = userdata_translate(json_string_value(ud),
+						   json_string_length(ud), &form, err, errlen);
+
+			free(form);
+			if (t < 0)
+				return t == -ENOMEM ? t : -EINVAL;
+		}
 		s.user_data = strdup(json_string_value(ud));
 		if (s.user_data == NULL)
 			FAIL("out of memory");

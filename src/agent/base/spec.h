@@ -11,9 +11,11 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "userdata.h"
+
 #define SPEC_NAME_MAX 63
 #define SPEC_NICS_MAX 4
-#define SPEC_USER_DATA_MAX (32 * 1024)
+#define SPEC_USER_DATA_MAX USERDATA_MAX /* 16 KiB */
 #define SPEC_MEMORY_MIN_MIB 64
 #define SPEC_DISK_MAX_GIB 4096
 #define SPEC_VOLUMES_MAX 8 /* extra disks: storage volumes (storage.h) */

@@ -13,8 +13,9 @@
 #include "disk.h"
 #include "util.h"
 
-_Static_assert(SPEC_USER_DATA_MAX + SPEC_SSH_KEYS_TOTAL_MAX + 8192 <= CLONEID_SIZE,
-	       "the identity must hold the largest user-data and ssh_keys");
+_Static_assert(SPEC_USER_DATA_MAX + USERDATA_FORM_MAX + SPEC_SSH_KEYS_TOTAL_MAX + 8192 <=
+		   CLONEID_SIZE,
+	       "the identity must hold the largest user-data, its form and ssh_keys");
 
 int
 cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)
@@ -22,6 +23,7 @@ cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)
 	char seed[65], head[64], *buf = NULL, *body = NULL;
 	char *meta = disk_meta_data(instance_id, s);
 	char *net = disk_network_config(s);
+	char *cfg = disk_cloud_config(s);
 	const char *ud = s->user_data ? s->user_data : "";
 	size_t blen = 0, hlen;
 	struct timespec now;
@@ -30,7 +32,8 @@ cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)
 	int r = -ENOMEM;
 
 	*out = NULL;
-	if (meta == NULL || net == NULL || (f = open_memstream(&body, &blen)) == NULL)
+	if (meta == NULL || net == NULL || cfg == NULL ||
+	    (f = open_memstream(&body, &blen)) == NULL)
 		goto out;
 	if (util_random_hex(seed, 32) < 0) {
 		r = -EIO;
@@ -41,11 +44,14 @@ cloneid_build(const char *instance_id, const struct vm_spec *s, char **out)
 		seed);
 	for (i = 0; i < s->n_nics; i++)
 		fprintf(f, "mac%u=%s\n", i, s->nics[i].mac);
-	fprintf(f, "meta-data=%zu\nnetwork-config=%zu\nuser-data=%zu\n\n", strlen(meta),
-		strlen(net), strlen(ud));
+	fprintf(
+	    f,
+	    "meta-data=%zu\nnetwork-config=%zu\nuser-data=%zu\ncloudlet-config=%zu\n\n",
+	    strlen(meta), strlen(net), strlen(ud), strlen(cfg));
 	fputs(meta, f);
 	fputs(net, f);
 	fputs(ud, f);
+	fputs(cfg, f);
 	if (fclose(f) != 0) {
 		f = NULL;
 		goto out;
@@ -72,6 +78,7 @@ out:
 	explicit_bzero(seed, sizeof(seed));
 	free(meta);
 	free(net);
+	free(cfg);
 	return r;
 }
 

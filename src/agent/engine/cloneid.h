@@ -12,8 +12,9 @@
  *   seed=<64 hex digits>\n
  *   mac0=<MAC>\n ...                      one per NIC
  *   meta-data=<bytes>\n network-config=<bytes>\n user-data=<bytes>\n
+ *   cloudlet-config=<bytes>\n
  *   \n
- *   <meta-data><network-config><user-data>  the NoCloud seed's files
+ *   <meta-data><network-config><user-data><cloudlet-config>  the seed's files
  *   zeros up to CLONEID_SIZE
  *
  * The content reaches QEMU as a memfd (-fw_cfg ...,file=/dev/fd/N): the RNG
@@ -27,7 +28,8 @@
 #include "spec.h"
 
 #define CLONEID_FW_CFG_NAME "opt/cloudlet/identity"
-/* user-data (at most SPEC_USER_DATA_MAX) plus meta-data and network-config.
+/* user-data (at most SPEC_USER_DATA_MAX), its translation (at most
+ * USERDATA_FORM_MAX), ssh keys, meta-data and network-config.
  * A template's guest knows this size: changing it needs QEMU_ENGINE_REV
  * (qemu.h) bumped, so that every template is built again. */
 #define CLONEID_SIZE 49152

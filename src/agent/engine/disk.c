@@ -175,15 +175,82 @@ disk_blank_seed(const char *path, char *err, size_t errlen)
 }
 
 int
+disk_copy_upload(const char *src, uid_t owner, const char *path, char *err, size_t errlen)
+{
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, r = 0;
+	struct stat st;
+	off_t data = 0, hole;
+
+	if (in < 0 || fstat(in, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != owner) {
+		r = -EPERM;
+		snprintf(err, errlen, "%s: not a regular file of the image dir's owner", src);
+		goto done;
+	}
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0 || ftruncate(out, st.st_size) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	/* each data extent, at its own offset: holes stay holes */
+	while (data < st.st_size && (data = lseek(in, data, SEEK_DATA)) >= 0) {
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st.st_size;
+		while (data < hole) {
+			off_t o = data;
+			ssize_t n = copy_file_range(in, &o, out, &data, (size_t)(hole - o), 0);
+
+			if (n <= 0) {
+				r = n < 0 ? -errno : -EIO;
+				snprintf(err, errlen, "copy: %s", n < 0 ? strerror(errno) : "short");
+				goto done;
+			}
+		}
+	}
+	if (data < 0 && errno != ENXIO) { /* ENXIO: no data after the offset */
+		r = -errno;
+		snprintf(err, errlen, "copy: %s", strerror(errno));
+	}
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (r < 0 && out >= 0)
+		unlink(path);
+	return r;
+}
+
+char *
+disk_cloud_config(const struct vm_spec *s)
+{
+	char err[256], *form = NULL;
+	const char *ud = s->user_data ? s->user_data : "";
+
+	/* The spec parser refused what does not translate; a spec made
+	 * otherwise (a unit test's oversized one) gets an empty form. */
+	if (userdata_translate(ud, strlen(ud), &form, err, sizeof(err)) == -ENOMEM)
+		return NULL;
+	return form != NULL ? form : strdup("");
+}
+
+int
 disk_write_seed(const char *path, const char *instance_id, const struct vm_spec *s,
 		int in_place, char *err, size_t errlen)
 {
-	char dir[1024], tmpimg[1100], md[1100], ud[1100], nc[1100];
+	char dir[1024], tmpimg[1100], md[1100], ud[1100], nc[1100], cc[1100];
 	char *meta = disk_meta_data(instance_id, s);
 	char *net = disk_network_config(s);
+	char *cfg = disk_cloud_config(s);
 	int r = -ENOMEM;
 
-	if (meta == NULL || net == NULL) {
+	if (meta == NULL || net == NULL || cfg == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -191,7 +258,8 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 	    (r = util_fmt(tmpimg, sizeof(tmpimg), "%s.tmp", path)) < 0 ||
 	    (r = util_fmt(md, sizeof(md), "%s/meta-data", dir)) < 0 ||
 	    (r = util_fmt(ud, sizeof(ud), "%s/user-data", dir)) < 0 ||
-	    (r = util_fmt(nc, sizeof(nc), "%s/network-config", dir)) < 0) {
+	    (r = util_fmt(nc, sizeof(nc), "%s/network-config", dir)) < 0 ||
+	    (r = util_fmt(cc, sizeof(cc), "%s/cloudlet-config", dir)) < 0) {
 		snprintf(err, errlen, "seed path too long");
 		goto out;
 	}
@@ -204,7 +272,8 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 	}
 	if ((r = write_text(dir, "meta-data", meta)) < 0 ||
 	    (r = write_text(dir, "user-data", s->user_data ? s->user_data : "")) < 0 ||
-	    (r = write_text(dir, "network-config", net)) < 0) {
+	    (r = write_text(dir, "network-config", net)) < 0 ||
+	    (r = write_text(dir, "cloudlet-config", cfg)) < 0) {
 		snprintf(err, errlen, "seed files: %s", strerror(-r));
 		goto out;
 	}
@@ -216,7 +285,7 @@ disk_write_seed(const char *path, const char *instance_id, const struct vm_spec 
 		const char *const mkfs_new[] = {"mkfs.vfat", "-n", "CIDATA", "-C", tmpimg, "1024",
 						NULL};
 		const char *const mkfs_in[] = {"mkfs.vfat", "-n", "CIDATA", path, NULL};
-		const char *const mcopy[] = {"mcopy", "-o", "-i", img, md, ud, nc, "::", NULL};
+		const char *const mcopy[] = {"mcopy", "-o", "-i", img, md, ud, nc, cc, "::", NULL};
 
 		if ((r = util_run(in_place ? mkfs_in : mkfs_new, err, errlen)) < 0 ||
 		    (r = util_run(mcopy, err, errlen)) < 0)
@@ -234,5 +303,6 @@ out:
 	util_rmtree(dir);
 	free(meta);
 	free(net);
+	free(cfg);
 	return r;
 }

@@ -58,6 +58,8 @@ int
 qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 {
 	const struct vm_spec *s = l->spec;
+	/* microvm's virtio is MMIO; the PC machine's is PCI */
+	const char *blk = l->firmware ? "virtio-blk-pci" : "virtio-blk-device";
 	char cmdline[512];
 	unsigned i;
 	int r;
@@ -77,8 +79,12 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	/* microvm: no PCI, no firmware; pit=off with +arat lets idle guests go
 	 * tickless (see platform-notes.md). */
 	strv_add(a, "-M");
-	strv_addf(a, "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,acpi=on%s",
-		  l->mem_path || l->ram0 ? ",memory-backend=ram0" : "");
+	if (l->firmware)
+		/* pc: SeaBIOS (QEMU's default firmware) runs the disk's MBR */
+		strv_addf(a, "pc%s", l->mem_path || l->ram0 ? ",memory-backend=ram0" : "");
+	else
+		strv_addf(a, "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off,acpi=on%s",
+			  l->mem_path || l->ram0 ? ",memory-backend=ram0" : "");
 	if (l->mem_path == NULL && l->ram0) {
 		strv_add(a, "-object");
 		strv_addf(a, "memory-backend-ram,id=ram0,size=%lluM",
@@ -112,12 +118,14 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 	 * guest-controlled device state and must be contained. */
 	strv_add(a, "-sandbox");
 	strv_add(a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-	strv_add(a, "-kernel");
-	strv_addf(a, "%s/vmlinux", l->guest_dir);
-	strv_add(a, "-initrd");
-	strv_addf(a, "%s/initrd.cpio.gz", l->guest_dir);
-	strv_add(a, "-append");
-	strv_add(a, cmdline);
+	if (!l->firmware) {
+		strv_add(a, "-kernel");
+		strv_addf(a, "%s/vmlinux", l->guest_dir);
+		strv_add(a, "-initrd");
+		strv_addf(a, "%s/initrd.cpio.gz", l->guest_dir);
+		strv_add(a, "-append");
+		strv_add(a, cmdline);
+	}
 	strv_add(a, "-drive");
 	if (l->root_volume != NULL && l->export_socket != NULL)
 		/* Still the first disk, id root: the guest's /dev/vda. */
@@ -131,12 +139,12 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 			  l->root_file ? l->root_file : "root.raw",
 			  l->root_format ? l->root_format : "raw");
 	strv_add(a, "-device");
-	strv_add(a, l->share_root ? "virtio-blk-device,drive=root,share-rw=on"
-				  : "virtio-blk-device,drive=root");
+	strv_addf(a, "%s,drive=root%s%s", blk, l->share_root ? ",share-rw=on" : "",
+		  l->firmware ? ",bootindex=0" : "");
 	strv_add(a, "-drive");
 	strv_addf(a, "file=%s/seed.img,format=raw,if=none,id=seed,readonly=on", l->vm_dir);
 	strv_add(a, "-device");
-	strv_add(a, "virtio-blk-device,drive=seed");
+	strv_addf(a, "%s,drive=seed", blk);
 	for (i = 0; l->export_socket != NULL && i < s->n_volumes; i++) {
 		/* reconnect-delay: the guest waits (instead of getting I/O
 		 * errors) while the storage server restarts (platform-notes.md).
@@ -150,7 +158,7 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 		strv_add(a, "-device");
 		/* A migration's destination exports it while the guest
 		 * starts (share_root, as the root). */
-		strv_addf(a, "virtio-blk-device,drive=vol%u,serial=%.20s%s", i, s->volumes[i],
+		strv_addf(a, "%s,drive=vol%u,serial=%.20s%s", blk, i, s->volumes[i],
 			  l->share_root ? ",share-rw=on" : "");
 	}
 	if (strcmp(s->image, "firewall") == 0) {
@@ -170,7 +178,8 @@ qemu_build_argv(const struct qemu_launch *l, struct strv *a)
 		else
 			strv_addf(a, "tap,id=net%u,fd=%u", i, 3 + i);
 		strv_add(a, "-device");
-		strv_addf(a, "virtio-net-device,netdev=net%u,mac=%s", i, s->nics[i].mac);
+		strv_addf(a, "%s,netdev=net%u,mac=%s",
+			  l->firmware ? "virtio-net-pci" : "virtio-net-device", i, s->nics[i].mac);
 	}
 	strv_add(a, "-chardev");
 	strv_addf(a,

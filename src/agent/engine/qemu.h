@@ -41,6 +41,9 @@ struct qemu_launch {
 	/* Disk: "root.raw"/"raw" unless a clone's "root.qcow2"/"qcow2". */
 	const char *root_file;
 	const char *root_format;
+	/* An uploaded image (image.h): a PC machine with SeaBIOS booting the
+	 * root disk's own boot loader, virtio over PCI, no -kernel. */
+	int firmware;
 	/* The VM's NBD export socket (storage.h) when the spec has volumes:
 	 * one virtio-blk disk per volume, after the root and seed disks. */
 	const char *export_socket;

@@ -303,7 +303,8 @@ choose_provision(struct vm *vm, const char *prov, struct op_error *e)
 	 * clones of templates keep file disks (their saved device state names
 	 * a file root). */
 	snprintf(vm->root_format, sizeof(vm->root_format), "%s",
-		 storage_enabled() && image_find(vm->spec.image, &im) == 0 && strlen(im.id) >= 16
+		 storage_enabled() && image_find(vm->spec.image, &im) == 0 && strlen(im.id) >= 16 &&
+				 !im.firmware /* an uploaded disk is copied as it is */
 			 ? "volume"
 			 : "raw");
 	if (strcmp(prov, "cold") == 0)

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "vmready.h"
 
+#include "image.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +20,26 @@
 #define FAILED_PREFIX "cloudlet: service-failed: "
 
 static int ino = -1; /* one inotify instance for every VM's console.log */
+
+/*
+ * An uploaded image (docs/images.md) does not print our readiness line
+ * unless its maker put it there: such a VM is also ready at cloud-init's
+ * final message on its console ("Cloud-init v. 22.4.2 finished at ...",
+ * cloud-init's default final_message), once its modules have run.
+ */
+static int
+cloud_init_finished(const char *buf, size_t n)
+{
+	const char *p = memmem(buf, n, "Cloud-init v. ", 14), *nl, *f;
+
+	for (; p != NULL; p = memmem(p + 1, n - (size_t)(p + 1 - buf), "Cloud-init v. ", 14)) {
+		nl = memchr(p, '\n', n - (size_t)(p - buf));
+		f = memmem(p, nl ? (size_t)(nl - p) : n - (size_t)(p - buf), " finished at ", 13);
+		if (f != NULL)
+			return 1;
+	}
+	return 0;
+}
 
 int
 vmready_init(void)
@@ -93,7 +115,8 @@ scan(struct vm *vm)
 		pos += (uint64_t)n;
 		n += (ssize_t)keep;
 		buf[n] = '\0';
-		if (memmem(buf, (size_t)n, want, wl) != NULL) {
+		if (memmem(buf, (size_t)n, want, wl) != NULL ||
+		    (image_is_upload(vm->spec.image) && cloud_init_finished(buf, (size_t)n))) {
 			vm->ready = 1;
 			done = 1;
 			break;

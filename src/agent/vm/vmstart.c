@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "vmstart.h"
 
+#include "image.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -96,7 +98,34 @@ vmstart_prepare_root(struct vm *vm, const struct vm_spec *spec, struct op_error 
 	}
 	vmt_path(vm, "root.raw", path, sizeof(path));
 	size = disk_size(path);
-	if (size < 0) {
+	if (image_is_upload(spec->image)) {
+		/* An uploaded disk (docs/images.md): copied as it is (sparse),
+		 * then made disk_gib large; its partitions and file systems are
+		 * the guest's business (cloud-init's growpart). */
+		struct image im;
+
+		if (size < 0 && image_find(spec->image, &im) < 0)
+			return op_fail(e, "not_found", -ENOENT, "uploaded image %s is not on this host",
+				    spec->image);
+		if (size < 0) {
+			/* the upload dir's owner: cloudletd's user */
+			struct stat dst;
+			char dir[700];
+
+			snprintf(dir, sizeof(dir), "%s", im.disk);
+			*strrchr(dir, '/') = '\0';
+			if (stat(dir, &dst) < 0)
+				return op_fail(e, "internal", -errno, "image dir %s: %s", dir,
+					    strerror(errno));
+			if ((r = disk_copy_upload(im.disk, dst.st_uid, path, err, sizeof(err))) < 0)
+				return op_fail(e, "internal", r, "cannot copy the image: %s", err);
+			size = disk_size(path);
+		}
+		if (size >= 0 && (uint64_t)size < spec->disk_gib << 30 &&
+		    truncate(path, (off_t)(spec->disk_gib << 30)) < 0)
+			return op_fail(e, "internal", -errno, "cannot grow the root disk: %s",
+				    strerror(errno));
+	} else if (size < 0) {
 		snprintf(rootfs, sizeof(rootfs), "%s/images/%s/rootfs", vmt_cfg->guest_dir,
 			 spec->image);
 		r = disk_create_root(path, rootfs, spec->disk_gib, err, sizeof(err));
@@ -216,6 +245,7 @@ vmstart_start(struct vm *vm, struct op_error *e)
 	l.uid = vmt_cfg->vm_uid;
 	l.gid = vmt_cfg->vm_gid;
 	l.root_file = strcmp(vm->root_format, "qcow2") == 0 ? "root.qcow2" : "root.raw";
+	l.firmware = image_is_upload(spec.image);
 	l.root_format = vm->root_format;
 	l.state_fd = -1;
 	l.identity_fd = -1;
