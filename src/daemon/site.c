@@ -384,6 +384,14 @@ site_start(const struct site_conf *c, void (*on_primary)(void), char *err, size_
 	}
 	log_info("site %s: link on %s, peer %s (pinned %.16s...), lease %u ms", S.name, S.listen,
 		 S.peer, S.peer_fpr, S.lease_ms);
+	/* A primary without a standby (after a failover) needs no lease: it
+	 * writes at once. */
+	if (S.role == SITE_PRIMARY && !S.paired) {
+		void (*cb)(void) = S.on_primary;
+
+		S.on_primary = NULL;
+		run_on_primary(cb);
+	}
 	return 0;
 }
 

@@ -11,7 +11,8 @@
 # acknowledged, failover at b: every record acknowledged more than 1 s
 # before the kill is there (the rest is counted), b takes writes with the
 # same tokens; the old primary started again learns of the new epoch and
-# refuses every write; no replication password in a log or a command line.
+# refuses every write, and the new primary restarted writes at once; no
+# replication password in a log or a command line.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/site_lib.sh"
 
@@ -148,6 +149,21 @@ for _ in $(seq 1 30); do
 done
 expect_eq "$(jq -r .peer.role <<<"$BODY")" demoted "b's view of a"
 log "the old primary is demoted and refuses writes"
+
+# The new primary restarted: unpaired (its old primary is demoted), it
+# writes and starts its workers at once.
+site_kill b
+n0=$(grep -c "ops: instance" "$T/site-b.log" || true)
+site_start b standby
+wait_writable b true
+at b POST /v1/tenants "$OPERATOR" '{"name":"after-restart"}'
+expect_eq "$STATUS" 201 "a write at the restarted new primary"
+for _ in $(seq 1 50); do
+	[ "$(grep -c "ops: instance" "$T/site-b.log")" -gt "$n0" ] && break
+	sleep 0.1
+done
+[ "$(grep -c "ops: instance" "$T/site-b.log")" -gt "$n0" ] || fail "b's workers did not start after its restart"
+log "the new primary restarted: writable, its workers started"
 
 # The replication password: in its files only.
 PASS=$(cat "$T/pg-a/replication.pass")
