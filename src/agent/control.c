@@ -507,6 +507,13 @@ h_replica_drop(json_t *args, const char *name, json_t **out, struct op_error *e)
 }
 
 static int
+h_replica_send(json_t *args, const char *name, json_t **out, struct op_error *e)
+{
+	(void)name, (void)out;
+	return replica_send(args, e);
+}
+
+static int
 h_repl_point(json_t *args, const char *name, json_t **out, struct op_error *e)
 {
 	return vmrepl_point(args, name, out, e);
@@ -579,6 +586,7 @@ static const struct {
 	{"replica.open", 0, h_replica_open},	 {"replica.commit", 0, h_replica_commit},
 	{"replica.abort", 0, h_replica_abort},	 {"replica.list", 0, h_replica_list},
 	{"replica.drop", 0, h_replica_drop},	 {"vm.replica.point", 1, h_repl_point},
+	{"replica.send", 0, h_replica_send},
 };
 
 static json_t *

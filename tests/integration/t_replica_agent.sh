@@ -20,7 +20,9 @@
 #     complete point was taken is there (the RPO, how long before the kill
 #     the oldest lost acknowledgement was, is printed, not asserted);
 #   - h2's agent restarted with a point open: the point is thrown away and
-#     the replica keeps its last complete point.
+#     the replica keeps its last complete point;
+#   - the VM started on h2 from its replica (a cold migration's prepared
+#     destination filled by replica.send) has the same id and records 1..M.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts_lib.sh"
 
@@ -167,3 +169,19 @@ while read -r ts n; do
 done <"$T/acks"
 log "replica: records 1..$M, all checksums good; $(wc -l <"$T/acks") acknowledged; the oldest acknowledged record missing was acknowledged ${rpo} s before the kill (RPO)"
 expect_eq "$late" 0 "records acknowledged before the last complete point and missing"
+
+# The standby starts the VM from its replica: a cold migration's
+# destination prepared on h2, the replica copied into it, finished, started:
+# the same id and name, its file system replayed by the guest, records 1..M.
+prep=$(raw 2 vm.migrate.prepare "$(jq -c '{spec:.result, id:.result.id, live:false, ready:false}' <<<"$VIEW")")
+okj "$prep" || fail "prepare r1 on h2: $prep"
+sent=$(raw 2 replica.send "$(jq -c --arg vm "$VMID" '{vm:$vm, nbd:.result.nbd, tls:.result.tls}' <<<"$prep")")
+okj "$sent" || fail "replica.send: $sent"
+okj "$(raw 2 vm.migrate.finish '{"name":"r1"}')" || fail "finish r1 on h2"
+hctl 2 vm start r1 >/dev/null || fail "start r1 on h2"
+hctl 2 vm wait r1 ready --timeout 240 >/dev/null || fail "r1 from its replica not ready"
+expect_eq "$(raw 2 vm.show '{"name":"r1"}' | jq -r .result.id)" "$VMID" "the VM's id at the standby"
+n=$(on 2 r1 "wc -l < /root/rec" | tr -d '\r' | grep -E '^[0-9]+$' | tail -n 1)
+expect_eq "$n" "$M" "records in the VM started from its replica"
+log "r1 started at the standby from its replica: $n records"
+

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netns.h"
 #include "tlsid.h"
 #include "util.h"
 #include "vmmigio.h"
@@ -568,6 +569,86 @@ replica_drop(const json_t *args, struct op_error *e)
 	util_rmtree(dir);
 	pthread_mutex_unlock(&mu);
 	return 0;
+}
+
+/* The caller's client credentials for qemu-img, in <replica>/tls-send. */
+static int
+send_creds(const struct rstate *s, const json_t *tls, char *dir, size_t dlen, struct op_error *e)
+{
+	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	static const char *const keys[] = {"ca", "cert", "key"};
+	char path[1000];
+	int r;
+
+	rpath(s->vm, "tls-send", dir, dlen);
+	util_rmtree(dir);
+	if (mkdir(dir, 0700) < 0)
+		return op_fail(e, "internal", -errno, "%s: %s", dir, strerror(errno));
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *v = json_object_get(tls, keys[i]);
+
+		if (!json_is_string(v) || json_string_length(v) >= VMMIG_PEM_MAX ||
+		    strncmp(json_string_value(v), "-----BEGIN ", 11) != 0)
+			return op_fail(e, "invalid", -EINVAL, "tls: {ca, cert, key} in PEM");
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
+					   0600)) < 0)
+			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
+	}
+	return 0;
+}
+
+int
+replica_send(const json_t *args, struct op_error *e)
+{
+	const char *vm = json_string_value(json_object_get(args, "vm"));
+	const char *nbd = json_string_value(json_object_get(args, "nbd"));
+	const json_t *tls = json_object_get(args, "tls");
+	char host[16] = "", exp[17] = "", tail, base[900], dir[900], obj[1000], opts[300],
+	     err[512];
+	const char *argv[] = {"qemu-img", "convert", "--object", obj,	       "-n",
+			      "-f",	  "raw",     "--target-image-opts", base, opts,
+			      NULL};
+	unsigned port;
+	struct rstate s;
+	int r;
+
+	if (!name_ok(vm, 64) || nbd == NULL ||
+	    sscanf(nbd, "nbd://%15[0-9.]:%u/%16[a-z0-9]%c", host, &port, exp, &tail) != 3 ||
+	    port == 0 || port > 65535 || !json_is_object(tls))
+		return op_fail(e, "invalid", -EINVAL,
+			       "replica.send needs vm, nbd (nbd://IP:PORT/EXPORT) and tls, as "
+			       "vm.migrate.prepare (cold) answered");
+	pthread_mutex_lock(&mu);
+	if ((r = load(vm, &s)) < 0 || s.point == 0) {
+		r = op_fail(e, "not_found", -ENOENT, "no complete point of %s here", vm);
+		goto out;
+	}
+	if (s.open || s.committing) {
+		r = op_fail(e, "conflict", -EBUSY, "a point of %s is open: abort it first", vm);
+		goto out;
+	}
+	if (s.ndisks != 1 || strcmp(s.disks[0].name, "root") != 0) {
+		r = op_fail(e, "conflict", -ENOTSUP,
+			    "only a replica of a root disk alone can be sent (volumes: not built)");
+		goto out;
+	}
+	if ((r = send_creds(&s, tls, dir, sizeof(dir), e)) < 0)
+		goto out;
+	rpath(vm, "root.raw", base, sizeof(base));
+	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", QSD_TLS, dir);
+	snprintf(opts, sizeof(opts), "driver=nbd,host=%s,port=%u,export=%s,tls-creds=%s,tls-hostname=%s",
+		 host, port, exp, QSD_TLS, host);
+	/* The replica's last complete point, as it is (the guest sees a power
+	 * loss); qemu-img's connection starts in the datacenter network. */
+	r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL, argv, NULL, err,
+		      sizeof(err));
+	util_rmtree(dir);
+	if (r < 0)
+		r = op_fail(e, "internal", r, "copying the replica: %s", err);
+out:
+	pthread_mutex_unlock(&mu);
+	return r;
 }
 
 int

@@ -24,6 +24,11 @@
  *   replica.abort  {vm}        the open point is thrown away
  *   replica.list   {}  -> [{vm, point, completed_at_ms, taken_at_ms, open, disks}]
  *   replica.drop   {vm}        everything of it removed
+ *   replica.send   {vm, nbd, tls}  the last complete point of the root
+ *                  copied into a cold migration's prepared destination
+ *                  (vm.migrate.prepare with live false, here or on
+ *                  another host of this site): how a VM is started from
+ *                  its replica (then vm.migrate.finish and vm.start)
  */
 #ifndef CLOUDLET_REPLICA_H
 #define CLOUDLET_REPLICA_H
@@ -41,6 +46,7 @@ int replica_commit(const json_t *args, json_t **out, struct op_error *e);
 int replica_abort(const json_t *args, struct op_error *e);
 int replica_list(json_t **out, struct op_error *e);
 int replica_drop(const json_t *args, struct op_error *e);
+int replica_send(const json_t *args, struct op_error *e);
 
 /* The directory of vm's replica (for a VM started from it): 0 or -ENOENT. */
 int replica_dir(const char *vm, char *out, size_t len);
