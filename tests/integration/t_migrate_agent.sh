@@ -134,6 +134,10 @@ sleep 1
 t0=$(date +%s%N)
 mig 1 2 w1 true
 jq -e '.ok and .result.status == "completed"' >/dev/null <<<"$SENT" || fail "live migration of w1: $SENT"
+# Completed, not finished: the only running copy; an abort (a caller that
+# lost the send's answer) must not remove it.
+expect_eq "$(raw 2 vm.migrate.abort '{"name":"w1"}' | jq -r .error.code)" conflict \
+	"abort of a completed incoming migration"
 finish 2 w1
 t1=$(date +%s%N)
 sleep 1

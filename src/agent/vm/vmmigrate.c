@@ -606,6 +606,25 @@ vmmigrate_finish(const char *name, json_t **out, struct op_error *e)
 	return r;
 }
 
+/* Did this prepared VM's QEMU report its incoming migration completed? */
+static int
+incoming_completed(struct vm *vm)
+{
+	struct op_error ig;
+	struct qmp *q;
+	json_t *info = NULL;
+	const char *st;
+	int done;
+
+	if (vmmigio_qmp(vm, &q, &ig) < 0)
+		return 0;
+	st = vmmigio_status(q, &info);
+	done = st != NULL && strcmp(st, "completed") == 0;
+	json_decref(info);
+	qmp_close(q);
+	return done;
+}
+
 int
 vmmigrate_abort(const char *name, struct op_error *e)
 {
@@ -619,6 +638,20 @@ vmmigrate_abort(const char *name, struct op_error *e)
 		/* Nothing prepared: done (an abort may come twice, or after a
 		 * restart removed it). A finished VM is not touched. */
 		return found ? -EINVAL : 0;
+	}
+	/* A live migration QEMU completed is the only running copy (the
+	 * source's guest stopped at the switch): never removed by an abort,
+	 * e.g. one a caller sends after it lost the send's answer. */
+	if (vm->mig_live && incoming_completed(vm)) {
+		log_warnx("vm %s (%s): abort refused: its incoming migration completed", vm->id,
+			  name);
+		vmt_lock();
+		vmt_put(vm);
+		vmt_unlock();
+		pthread_mutex_unlock(&prep_mtx);
+		return op_fail(e, "conflict", -EBUSY,
+			       "the migration of '%s' completed: the guest runs here; finish it",
+			       name);
 	}
 	log_info("vm %s (%s): incoming migration aborted", vm->id, name);
 	r = remove_prepared(vm, e); /* takes our reference */
