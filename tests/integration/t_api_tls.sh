@@ -22,16 +22,24 @@ CERT=$T/cp/tls/cert.pem
 want=$(openssl x509 -in "$CERT" -pubkey -noout | openssl pkey -pubin -outform der |
 	openssl dgst -sha256 -binary | base64)
 expect_eq "$PIN" "sha256//$want" "cloudletd pin against openssl's"
-port=$((35000 + RANDOM % 15000))
-"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --no-local-host --listen "127.0.0.1:$port" --tls \
-	>>"$T/cp.log" 2>&1 &
-CP_PID=$!
-URL=https://127.0.0.1:$port
-i=0
-until curl -sfk "$URL/v1/health" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "cloudletd did not serve HTTPS"
-	sleep 0.1
+# A random port may be taken by another test: another one, up to 5 times.
+for attempt in 1 2 3 4 5; do
+	port=$((35000 + RANDOM % 15000))
+	"$CLOUDLETD_BIN" serve --state-dir "$T/cp" --no-local-host --listen "127.0.0.1:$port" --tls \
+		>>"$T/cp.log" 2>&1 &
+	CP_PID=$!
+	URL=https://127.0.0.1:$port
+	i=0
+	until curl -sfk "$URL/v1/health" >/dev/null 2>&1; do
+		i=$((i + 1))
+		kill -0 "$CP_PID" 2>/dev/null || break
+		[ $i -lt 100 ] || fail "cloudletd did not serve HTTPS"
+		sleep 0.1
+	done
+	kill -0 "$CP_PID" 2>/dev/null && break
+	wait "$CP_PID" 2>/dev/null || true
+	CP_PID=
+	[ "$attempt" -lt 5 ] || fail "cloudletd did not serve HTTPS (5 ports tried)"
 done
 expect_match "$(cat "$T/cp.log")" "listening on https://127.0.0.1:$port" "cloudletd's log"
 if curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null 2>&1; then fail "plain HTTP answered"; fi

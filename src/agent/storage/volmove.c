@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "stclient.h"
@@ -36,10 +37,19 @@ storage_volume_drop(const char *name)
 {
 	struct op_error e;
 
-	if (st_conf.enabled &&
-	    st_call("volume.delete", json_pack("{s:s}", "name", name), NULL, &e) < 0 &&
-	    strcmp(e.code, "not_found") != 0)
-		log_warnx("cannot delete volume %s: %s", name, e.msg);
+	if (!st_conf.enabled)
+		return;
+	/* A client that was just killed (a prepared QEMU) may hold its NBD
+	 * connection a moment longer: "in use" is tried again for 5 s. */
+	for (int i = 0; i < 50; i++) {
+		if (st_call("volume.delete", json_pack("{s:s}", "name", name), NULL, &e) == 0 ||
+		    strcmp(e.code, "not_found") == 0)
+			return;
+		if (strcmp(e.code, "conflict") != 0)
+			break;
+		usleep(100000);
+	}
+	log_warnx("cannot delete volume %s: %s", name, e.msg);
 }
 
 int

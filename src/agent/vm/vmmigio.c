@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,8 +179,13 @@ vmmigio_drop_volumes(struct vm *vm)
 void
 vmmigio_remove(struct vm *vm)
 {
-	if (vm->pid > 0 && vm->pidfd >= 0)
+	if (vm->pid > 0 && vm->pidfd >= 0) {
+		struct pollfd p = {.fd = vm->pidfd, .events = POLLIN};
+
 		kill(vm->pid, SIGKILL);
+		/* Gone before its disks are: its NBD connections close with it. */
+		poll(&p, 1, 5000);
+	}
 	if (vm->spec.n_volumes > 0 || vmt_is_volume_root(vm))
 		storage_export_delete(vm->id);
 	if (vmt_is_volume_root(vm))
