@@ -59,6 +59,8 @@ kill_named_procs() {
 		dnsmasq*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		*cloudlet-storaged*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		*cloudlet-ids*"$T/"*) kill -9 "$p" 2>/dev/null ;;
+		# A replica's or a cold migration's storage daemon (own session).
+		*qemu-storage-daemon*"$T/"* | *qemu-nbd*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		esac
 	done
 	# Tenant VPN gateways (wireguard-go's command line names only its
