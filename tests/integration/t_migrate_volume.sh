@@ -77,8 +77,9 @@ ctl() { "$AGENT_BIN" ctl --socket "$CTL_SOCK" "$@"; }
 DEV=$(guest_sh "$WEB" "for d in /sys/block/vd*; do [ \"\$(cat \$d/serial 2>/dev/null)\" = $VOL ] && echo \${d##*/}; done" | tr -d '\r' | grep '^vd' || true)
 [ -n "$DEV" ] || fail "the guest has no disk with serial $VOL"
 # The appender: record i ("%15d\n") at offset 16*i, fsync'd; /tmp/last
-# names the last record written; /tmp/stop ends it.
-guest_sh "$WEB" "rm -f /tmp/stop /tmp/stopped /tmp/last; (i=0; while [ ! -e /tmp/stop ]; do printf '%15d\\n' \$i | dd of=/dev/$DEV bs=16 seek=\$i conv=notrunc,fsync 2>/dev/null || break; echo \$i >/tmp/last; i=\$((i + 1)); usleep 20000; done; touch /tmp/stopped) >/dev/null 2>&1 & true" >/dev/null
+# names the last record written (replaced by a rename, so a reader never
+# sees it empty); /tmp/stop ends it.
+guest_sh "$WEB" "rm -f /tmp/stop /tmp/stopped /tmp/last; (i=0; while [ ! -e /tmp/stop ]; do printf '%15d\\n' \$i | dd of=/dev/$DEV bs=16 seek=\$i conv=notrunc,fsync 2>/dev/null || break; echo \$i >/tmp/last.t; mv /tmp/last.t /tmp/last; i=\$((i + 1)); usleep 20000; done; touch /tmp/stopped) >/dev/null 2>&1 & true" >/dev/null
 last() { guest_sh "$WEB" "cat /tmp/last" | tr -d '\r' | grep '^[0-9]' | tail -n 1; }
 # records: "<records in place> <records read>" of 0..last, read from the
 # disk (the guest's page cache dropped first).
