@@ -260,7 +260,10 @@ start_writing(void)
 {
 	int r;
 
-	if (!writer.no_local && store_host_ensure_local(writer.agent, writer.local_underlay) < 0)
+	/* The host local is one cloudletd's own agent: in a pair, whose
+	 * database is shared, each site's hosts are added with their site. */
+	if (!writer.no_local && site_role() == SITE_ALONE &&
+	    store_host_ensure_local(writer.agent, writer.local_underlay) < 0)
 		log_warnx("cannot record the host local");
 	/* Repair drift before taking requests; the agent may still be starting. */
 	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
@@ -456,8 +459,10 @@ cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	role = site_role();
-	if (role != SITE_ALONE)
+	if (role != SITE_ALONE) {
 		http_write_gate = site_writable;
+		store_host_set_site(site_name()); /* its VMs run on its site's hosts */
+	}
 	if ((role == SITE_STANDBY || role == SITE_PROMOTING) && db_standby() != 1)
 		log_warnx("site: this site is %s but its database is not a hot standby",
 			  site_role_name(role));

@@ -217,6 +217,12 @@ const char *const store_schema_sqlite[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
 	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
+	/* 12: sites (docs/dr.md): the site a host belongs to ('' = the only
+	 * site), and where each VM's disks are replicated at the standby. */
+	"ALTER TABLE hosts ADD COLUMN site TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE vm_replicas ("
+	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, created_at TEXT NOT NULL);",
 };
 
 /*
@@ -418,6 +424,11 @@ const char *const store_schema_pg[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size BIGINT NOT NULL,"
 	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
+	/* 12: as SQLite's step 12 (sites). */
+	"ALTER TABLE hosts ADD COLUMN site TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE vm_replicas ("
+	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, created_at TEXT NOT NULL);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
