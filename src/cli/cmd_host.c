@@ -26,6 +26,7 @@ show_host(const json_t *h)
 					   "fingerprint",
 					   "protocol",
 					   "underlay_address",
+					   "site",
 					   "cpus",
 					   "vcpu_capacity",
 					   "used_vcpus",
@@ -141,6 +142,7 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 	    {"--underlay", ARG_STR},
 	    {"--address", ARG_STR},
 	    {"--fingerprint", ARG_STR},
+	    {"--site", ARG_STR},
 	};
 	const char *name;
 	json_t *body, *h;
@@ -165,6 +167,8 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 		json_object_set_new(body, "address", json_string(o[2].str));
 	if (o[3].seen)
 		json_object_set_new(body, "fingerprint", json_string(o[3].str));
+	if (o[4].seen)
+		json_object_set_new(body, "site", json_string(o[4].str));
 	r = api_json(&c->api, "POST", "/v1/hosts", body, &h);
 	json_decref(body);
 	if (r < 0)

@@ -21,6 +21,7 @@
 #include "store.h"
 #include "store_host.h"
 #include "store_lease.h"
+#include "store_net.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -331,6 +332,31 @@ create_args(const struct vm_row *row)
 	else
 		json_decref(vols);
 	return args;
+}
+
+json_t *
+ops_vm_spec(const char *vm_id)
+{
+	struct vm_row row;
+	json_t *spec, *macs, *n;
+	size_t i;
+
+	if (store_vm_row(vm_id, &row) < 0)
+		return NULL;
+	spec = create_args(&row);
+	store_vm_row_free(&row);
+	/* The MACs it was given (a create leaves them to the agent). */
+	macs = store_vm_nics(vm_id);
+	json_array_foreach(macs, i, n) {
+		const char *mac = json_string_value(json_object_get(n, "mac"));
+
+		if (mac != NULL && mac[0] != '\0' &&
+		    json_array_get(json_object_get(spec, "nics"), i) != NULL)
+			json_object_set_new(json_array_get(json_object_get(spec, "nics"), i), "mac",
+					    json_string(mac));
+	}
+	json_decref(macs);
+	return spec;
 }
 
 /*

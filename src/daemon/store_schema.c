@@ -222,7 +222,7 @@ const char *const store_schema_sqlite[] = {
 	"ALTER TABLE hosts ADD COLUMN site TEXT NOT NULL DEFAULT '';"
 	"CREATE TABLE vm_replicas ("
 	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
-	"  host_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	"  host_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at TEXT NOT NULL);",
 };
 
 /*
@@ -428,7 +428,7 @@ const char *const store_schema_pg[] = {
 	"ALTER TABLE hosts ADD COLUMN site TEXT NOT NULL DEFAULT '';"
 	"CREATE TABLE vm_replicas ("
 	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
-	"  host_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	"  host_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at TEXT NOT NULL);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
