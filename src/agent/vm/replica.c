@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "log.h"
 #include "netns.h"
 #include "tlsid.h"
@@ -219,6 +219,7 @@ qsd_spawn(struct rstate *s, int lfd, struct op_error *e)
 	const char *argv[8 + DISKS_MAX * 4];
 	size_t n = 0;
 	pid_t pid;
+	int r;
 
 	rpath(s->vm, "tls-srv", srv, sizeof(srv));
 	rpath(s->vm, "qsd.log", logp, sizeof(logp));
@@ -248,28 +249,8 @@ qsd_spawn(struct rstate *s, int lfd, struct op_error *e)
 		argv[n++] = args[2 * i + 1];
 	}
 	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0)
-		return op_fail(e, "internal", -errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		union {
-			const char *const *c;
-			char *const *m;
-		} av = {.c = argv};
-
-		setsid();
-		if (dup2(lfd, 3) < 0 || log < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-			_exit(126);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) < 0 ||
-		     setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid, vmt_cfg->vm_gid) < 0 ||
-		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
-			_exit(126);
-		execvp(argv[0], av.m);
-		_exit(127);
-	}
+	if ((r = helper_spawn_fd3(argv, lfd, logp, vmt_cfg->vm_uid, vmt_cfg->vm_gid, 0, &pid)) < 0)
+		return op_fail(e, "internal", r, "fork: %s", strerror(-r));
 	s->qsd = pid;
 	return 0;
 }
@@ -571,33 +552,6 @@ replica_drop(const json_t *args, struct op_error *e)
 	return 0;
 }
 
-/* The caller's client credentials for qemu-img, in <replica>/tls-send. */
-static int
-send_creds(const struct rstate *s, const json_t *tls, char *dir, size_t dlen, struct op_error *e)
-{
-	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
-	static const char *const keys[] = {"ca", "cert", "key"};
-	char path[1000];
-	int r;
-
-	rpath(s->vm, "tls-send", dir, dlen);
-	util_rmtree(dir);
-	if (mkdir(dir, 0700) < 0)
-		return op_fail(e, "internal", -errno, "%s: %s", dir, strerror(errno));
-	for (size_t i = 0; i < 3; i++) {
-		const json_t *v = json_object_get(tls, keys[i]);
-
-		if (!json_is_string(v) || json_string_length(v) >= VMMIG_PEM_MAX ||
-		    strncmp(json_string_value(v), "-----BEGIN ", 11) != 0)
-			return op_fail(e, "invalid", -EINVAL, "tls: {ca, cert, key} in PEM");
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
-					   0600)) < 0)
-			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
-	}
-	return 0;
-}
-
 int
 replica_send(const json_t *args, struct op_error *e)
 {
@@ -633,7 +587,9 @@ replica_send(const json_t *args, struct op_error *e)
 			    "only a replica of a root disk alone can be sent (volumes: not built)");
 		goto out;
 	}
-	if ((r = send_creds(&s, tls, dir, sizeof(dir), e)) < 0)
+	/* The caller's client credentials for qemu-img (run by the agent). */
+	rpath(vm, "tls-send", dir, sizeof(dir));
+	if ((r = vmmigio_write_creds(dir, tls, 0, e)) < 0)
 		goto out;
 	rpath(vm, "root.raw", base, sizeof(base));
 	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", QSD_TLS, dir);
