@@ -19,6 +19,11 @@
 #     and no bad checksum; every record acknowledged before the last
 #     complete point was taken is there (the RPO, how long before the kill
 #     the oldest lost acknowledgement was, is printed, not asserted);
+#   - a point's one-time TLS client key (in replica.open's answer) is in
+#     no log, no file (but the primary's own 0600 copy while the point
+#     runs) and no process's command line, while the point is open, while
+#     it runs and after it; the point's server credentials are gone once
+#     it is committed or aborted;
 #   - h2's agent restarted with a point open: the point is thrown away and
 #     the replica keeps its last complete point;
 #   - the VM started on h2 from its replica (a cold migration's prepared
@@ -101,6 +106,7 @@ failed=$(raw 1 vm.replica.point "$(jq -c '{name:"r1", host:.result.host, port:.r
 log "a point without its replica fails: $(jq -r .error.message <<<"$failed")"
 expect_eq "$(raw 2 replica.list '{}' | jq -r '.result[0].point')" 4 "the last complete point"
 ls "$REPLICA"/*.qcow2 >/dev/null 2>&1 && fail "an overlay of the aborted point is left"
+[ -e "$REPLICA/tls-srv" ] && fail "the aborted point's server credentials are left"
 point || fail "the point after a failed one"
 
 # Paused, a point makes the replica equal to the primary's disk.
@@ -109,6 +115,55 @@ point || fail "a point of the paused VM"
 cmp "$PRIMARY_ROOT" "$REPLICA/root.raw" || fail "the replica differs from the primary's disk"
 hctl 1 vm resume r1 >/dev/null || fail "resume r1"
 log "paused: the replica is byte-identical to the primary's disk"
+
+# The one-time client key of a point: only the caller gets it (the answer),
+# only the primary's QEMU reads it (<vm>/tls-repl, 0600, while the point
+# runs). A distinctive line of its PEM is searched in every file under $T
+# (both hosts' state directories and agent logs, the guests' consoles) and
+# in every process's command line (the point's qemu-storage-daemon, QEMU).
+# key_files: the files holding the line; cmdlines: the processes' pids.
+key_files() { grep -rlF -D skip -e "$KEYLINE" "$T" 2>/dev/null || true; }
+cmdlines() {
+	local f
+	for f in /proc/[0-9]*/cmdline; do
+		tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -e "$KEYLINE" && echo "${f%/cmdline}"
+	done
+	true
+}
+N=$((N + 1))
+open=$(raw 2 replica.open "$(jq -cn --arg vm "$VMID" --argjson p "$N" --argjson d "$DISKS" '{vm:$vm, point:$p, disks:$d}')")
+okj "$open" || fail "open $N: $open"
+KEYLINE=$(jq -r .result.tls.key <<<"$open" | sed -n 2p)
+[ ${#KEYLINE} -ge 40 ] || fail "no PEM line in the point's client key: $(jq -r .result.tls.key <<<"$open" | head -c 20)"
+# The search finds the line where it is (a copy the test writes).
+printf '%s\n' "$KEYLINE" >"$T/keyline.probe"
+expect_eq "$(key_files)" "$T/keyline.probe" "the files with the key's line (the test's probe alone)"
+rm -f "$T/keyline.probe"
+QSD=$(pgrep -f "qemu-storage-daemon.*$REPLICA" | head -n 1)
+[ -n "$QSD" ] || fail "point $N has no qemu-storage-daemon"
+[ -e "$REPLICA/tls-cli" ] && fail "the point's client credentials stay at the replica after open"
+expect_eq "$(key_files)" "" "files with the client key while point $N is open"
+expect_eq "$(cmdlines)" "" "command lines with the client key (the daemon is $QSD)"
+raw 1 vm.replica.point "$(jq -c '{name:"r1", host:.result.host, port:.result.port, exports:.result.exports, tls:.result.tls}' <<<"$open")" >"$T/point.out" &
+PT=$!
+samples=0
+while kill -0 "$PT" 2>/dev/null; do
+	for f in $(key_files); do
+		case $f in
+		"$T/h1/state/vms/$VMID/tls-repl/client-key.pem")
+			expect_eq "$(stat -c %a "$f")" 600 "the mode of the primary's copy of the key" ;;
+		*) fail "the client key is in $f while point $N runs" ;;
+		esac
+	done
+	expect_eq "$(cmdlines)" "" "command lines with the client key while point $N runs"
+	samples=$((samples + 1))
+done
+wait "$PT" || true
+okj "$(cat "$T/point.out")" || fail "point $N: $(cat "$T/point.out")"
+okj "$(raw 2 replica.commit "$(jq -cn --arg vm "$VMID" --argjson p "$N" '{vm:$vm, point:$p}')")" || fail "commit $N"
+expect_eq "$(key_files)" "" "files with the client key after point $N"
+[ -e "$REPLICA/tls-srv" ] && fail "the committed point's server credentials are left"
+log "point $N's client key: in the caller's answer only ($samples samples while it ran); no server credentials left after the commit"
 
 # h2's agent restarted with a point open: thrown away.
 N=$((N + 1))
