@@ -126,7 +126,7 @@ key_files() { grep -rlF -D skip -e "$KEYLINE" "$T" 2>/dev/null || true; }
 cmdlines() {
 	local f
 	for f in /proc/[0-9]*/cmdline; do
-		tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -e "$KEYLINE" && echo "${f%/cmdline}"
+		tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -e "$KEYLINE" && echo "${f%/cmdline}"
 	done
 	true
 }
