@@ -82,16 +82,6 @@ parse(const json_t *a, const struct vm *vm, struct point *p, struct op_error *e)
 	return 0;
 }
 
-/* The client credentials for QEMU, in <vm>/tls-repl (the VM user's). */
-static int
-tls_write(struct vm *vm, const json_t *creds, struct op_error *e)
-{
-	char dir[800];
-
-	vmt_path(vm, "tls-repl", dir, sizeof(dir));
-	return vmmigio_write_creds(dir, creds, 1, e);
-}
-
 /* Remove what a point added to QEMU (q may be NULL: files only). */
 static void
 cleanup(struct qmp *q, struct vm *vm, const struct point *p)
@@ -258,6 +248,7 @@ vmrepl_point(const json_t *args, const char *name, json_t **out, struct op_error
 	uint64_t t0 = util_now_ms(), bytes = 0;
 	struct timespec ts = {0};
 	json_t *disks;
+	char dir[800];
 	int r;
 
 	vmt_lock();
@@ -281,7 +272,9 @@ vmrepl_point(const json_t *args, const char *name, json_t **out, struct op_error
 	if ((r = vmmigio_qmp(vm, &q, e)) < 0)
 		goto out;
 	cleanup(q, vm, &p); /* a point of an earlier call that never ended */
-	if ((r = tls_write(vm, json_object_get(args, "tls"), e)) < 0 ||
+	/* The client credentials for QEMU, the VM user's. */
+	vmt_path(vm, "tls-repl", dir, sizeof(dir));
+	if ((r = vmmigio_write_creds(dir, json_object_get(args, "tls"), 1, e)) < 0 ||
 	    (r = targets(q, &p, vm, e)) < 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &ts);
