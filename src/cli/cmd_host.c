@@ -92,25 +92,11 @@ show_hosts(const json_t *list)
 static int
 delete_one(struct cli *c, int argc, char **argv, const char *prefix, const char *done)
 {
-	char path[API_PATH_MAX], *l;
 	const char *id;
-	json_t *j;
 
 	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
 		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), prefix, id, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	if (c->json)
-		table_print_json(j, stdout);
-	else {
-		l = strdup(id);
-		printf("%s %s\n", done, l ? table_clean(l) : "");
-		free(l);
-	}
-	json_decref(j);
-	return CLI_OK;
+	return cli_delete(c, prefix, id, done);
 }
 
 int
