@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -543,24 +544,80 @@ out:
 	return r;
 }
 
+/* One VM's recovery on its own thread (they run side by side). */
+struct recovery {
+	json_t *o;
+	int ok, joinable;
+	pthread_t t;
+};
+
+static void *
+recover_thread(void *arg)
+{
+	struct recovery *r = arg;
+	const char *id = json_string_value(json_object_get(r->o, "id"));
+	const char *host = json_string_value(json_object_get(r->o, "replica_host"));
+	const char *tenant = json_string_value(json_object_get(r->o, "tenant_id")) ?: "";
+	uint64_t t0 = util_now_ms(), t1;
+	char err[512], code[32];
+	json_t *v = NULL;
+
+	if (recover_one(r->o, err, sizeof(err)) < 0) {
+		/* Its record stays with the lost site (reconciliation here
+		 * would remove a record whose host lacks the VM). */
+		store_vm_moved(id, json_string_value(json_object_get(r->o, "host_id")));
+		log_warnx("recovery: %s from its replica at %s failed: %s", id, host, err);
+		store_vm_set_state(id, "error", "its recovery from the replica failed", 0, "", 0);
+		store_event("cloudletd", tenant, "vm.recover", id, "failed", err);
+		store_thread_done();
+		return NULL;
+	}
+	t1 = util_now_ms();
+	/* Ready: its guest said so (a cold boot from the replica). */
+	if (strcmp(json_string_value(json_object_get(r->o, "state")) ?: "", "running") == 0 &&
+	    agentc_call_timeout(host, "vm.wait",
+				json_pack("{s:s, s:s, s:i}", "name", id, "for", "ready", "timeout_s",
+					  600),
+				&v, code, err, sizeof(err), 610 * 1000) == 0)
+		store_vm_set_state(id, json_string_value(json_object_get(v, "state")) ?: "running",
+				   "", json_is_true(json_object_get(v, "ready")),
+				   json_string_value(json_object_get(v, "accel")), 0);
+	json_decref(v);
+	r->ok = 1;
+	snprintf(err, sizeof(err),
+		 "started at host %s from its last replica point in %llu ms, ready after %llu ms",
+		 host, (unsigned long long)(t1 - t0), (unsigned long long)(util_now_ms() - t0));
+	log_info("recovery: %s %s", id, err);
+	store_event("cloudletd", tenant, "vm.recover", id, "succeeded", err);
+	store_thread_done();
+	return NULL;
+}
+
 int
 drrepl_recover(void)
 {
 	json_t *orphans = store_replica_orphans(), *o, *tenants = json_object();
+	struct recovery *rv = calloc(json_array_size(orphans) + 1, sizeof(*rv));
 	char err[512], home[STORE_ID_LEN];
 	const char *tenant;
 	int started_n = 0, failed_n = 0;
 	uint64_t begin = util_now_ms();
-	size_t i;
+	size_t i, n = 0;
 
+	if (rv == NULL) {
+		json_decref(orphans);
+		json_decref(tenants);
+		return -1;
+	}
 	pthread_mutex_lock(&mu);
 	rec.ran = rec.running = 1;
 	pthread_mutex_unlock(&mu);
-
+	/* First the records: each VM with a replica here moves to that host,
+	 * not ready (a power loss, to its guest); its tenant's firewall and
+	 * networks move to this site with it. */
 	json_array_foreach(orphans, i, o) {
 		const char *id = json_string_value(json_object_get(o, "id"));
 		const char *host = json_string_value(json_object_get(o, "replica_host")) ?: "";
-		uint64_t t0 = util_now_ms();
 
 		tenant = json_string_value(json_object_get(o, "tenant_id")) ?: "";
 		if (host[0] == '\0' || !store_host_of_site(host)) {
@@ -572,44 +629,37 @@ drrepl_recover(void)
 			failed_n++;
 			continue;
 		}
-		/* Its tenant's firewall and networks move to this site with it
-		 * and reach its new host before it starts there. */
 		if (json_object_get(tenants, tenant) == NULL) {
 			if (store_tenant_home(tenant, home, sizeof(home)) < 0 || home[0] == '\0' ||
 			    !store_host_of_site(home))
 				store_tenant_set_home(tenant, host);
 			json_object_set_new(tenants, tenant, json_true());
 		}
-		/* Booting from its replica (a power loss, to the guest): not ready
-		 * until its agent says so (reconciliation takes the agent's view). */
 		store_vm_set_state(id, "stopped", "recovering from its replica", 0, "", 0);
 		store_vm_moved(id, host);
-		if (netplan_sync(tenant, err, sizeof(err)) < 0)
-			log_warnx("recovery: tenant %s's networks before %s starts: %s", tenant, id,
-				  err);
-		if (recover_one(o, err, sizeof(err)) < 0) {
-			/* Its record stays with the lost site (reconciliation here
-			 * would remove a record whose host lacks the VM). */
-			store_vm_moved(id, json_string_value(json_object_get(o, "host_id")));
-			log_warnx("recovery: %s from its replica at %s failed: %s", id, host, err);
-			store_vm_set_state(id, "error", "its recovery from the replica failed", 0, "",
-					   0);
-			store_event("cloudletd", tenant, "vm.recover", id, "failed", err);
-			failed_n++;
-			continue;
-		}
-		started_n++;
-		snprintf(err, sizeof(err), "started at host %s from its last replica point in %llu ms",
-			 host, (unsigned long long)(util_now_ms() - t0));
-		log_info("recovery: %s %s", id, err);
-		store_event("cloudletd", tenant, "vm.recover", id, "succeeded", err);
+		rv[n++].o = o;
 	}
+	/* The networks reach the new hosts before the VMs start there. */
 	json_object_foreach(tenants, tenant, o) {
 		if (netplan_sync(tenant, err, sizeof(err)) < 0) {
 			log_warnx("recovery: tenant %s's networks: %s", tenant, err);
 			netplan_mark_dirty();
 		}
 	}
+	for (i = 0; i < n; i++)
+		if (pthread_create(&rv[i].t, NULL, recover_thread, &rv[i]) == 0)
+			rv[i].joinable = 1;
+		else
+			recover_thread(&rv[i]);
+	for (i = 0; i < n; i++) {
+		if (rv[i].joinable)
+			pthread_join(rv[i].t, NULL);
+		if (rv[i].ok)
+			started_n++;
+		else
+			failed_n++;
+	}
+	free(rv);
 	json_decref(tenants);
 	json_decref(orphans);
 	pthread_mutex_lock(&mu);
