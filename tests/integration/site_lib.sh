@@ -32,13 +32,15 @@ sites_make() {
 
 # site_start S ROLE [PEER_FINGERPRINT]: cloudletd of site S (its role when
 # its site.json is new), pinning the other site (or the fingerprint given).
+# SITE_ARGS: more cloudletd flags (one word each).
 site_start() {
 	local s=$1 role=$2 o=a
 	[ "$s" = a ] && o=b
+	# shellcheck disable=SC2086 # SITE_ARGS is a list of words
 	cp_launch "$T/site-$s" "$T/site-$s.log" --store "$(site_pg_url "$s")" \
 		--site-name "$s" --site-role "$role" --site-listen "${SLINK[$s]}" \
 		--site-peer "${SLINK[$o]}" --site-peer-fingerprint "${3:-${SFPR[$o]}}" \
-		--site-lease-ms "$SITE_LEASE_MS" || fail "cloudletd of site $s did not start"
+		--site-lease-ms "$SITE_LEASE_MS" ${SITE_ARGS-} || fail "cloudletd of site $s did not start"
 	SPID[$s]=$LAUNCH_PID
 	SURL[$s]=$LAUNCH_URL
 }
@@ -48,6 +50,27 @@ site_kill() {
 	kill "-${2:-TERM}" "${SPID[$1]}" 2>/dev/null
 	wait "${SPID[$1]}" 2>/dev/null || true
 	SPID[$1]=
+}
+
+# site_wait_writable S: until S takes writes (its lease held), 10 s at most.
+site_wait_writable() {
+	for _ in $(seq 1 100); do
+		site_get "$1"
+		[ "$(jq -r .writable <<<"$BODY")" = true ] && return 0
+		sleep 0.1
+	done
+	fail "site $1 is not writable: $BODY"
+}
+
+# sites_hosts_add: hosts h1 (site a) and h2 (site b), hosts_lib.sh's agents,
+# recorded at a (the primary), h1 up.
+sites_hosts_add() {
+	URL=${SURL[a]} cli host add h1 --socket "$T/h1/agent.sock" --underlay 192.168.251.1 --site a \
+		>/dev/null || fail "host add h1"
+	URL=${SURL[a]} cli host add h2 --socket "$T/h2/agent.sock" --underlay 192.168.251.2 --site b \
+		>/dev/null || fail "host add h2"
+	for _ in $(seq 1 50); do [ "$(URL=${SURL[a]} hstate h1)" = up ] && return 0; sleep 0.2; done
+	fail "host h1 is not up"
 }
 
 # site_get S: GET /v1/site at S (operator) into BODY.
