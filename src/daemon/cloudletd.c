@@ -268,6 +268,11 @@ start_writing(void)
 	if (!writer.no_local && site_role() == SITE_ALONE &&
 	    store_host_ensure_local(writer.agent, writer.local_underlay) < 0)
 		log_warnx("cannot record the host local");
+	/* After a failover: the lost site's VMs are started here from their
+	 * replicas first (reconciliation would take a record moved here before
+	 * its VM is for a VM that is lost), then waited for until ready. */
+	if (site_role() != SITE_ALONE && (r = drrepl_recover()) > 0)
+		log_info("recovery: %d VMs started from their replicas", r);
 	/* Repair drift before taking requests; the agent may still be starting. */
 	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
 		usleep(200000);
@@ -275,13 +280,8 @@ start_writing(void)
 		log_warnx("the agent at %s does not answer; reconciling when it does", writer.agent);
 	if ((r = ops_start(writer.workers)) < 0)
 		log_warnx("cannot start the workers: %s", strerror(-r));
-	if (site_role() != SITE_ALONE) {
-		/* After a failover: the other site's VMs start here from their
-		 * replicas. Then this site's VMs replicate to the other's. */
-		if ((r = drrepl_recover()) > 0)
-			log_info("recovery: %d VMs started from their replicas", r);
-		drrepl_start(&writer.repl);
-	}
+	if (site_role() != SITE_ALONE)
+		drrepl_start(&writer.repl); /* this site's VMs to the other's hosts */
 }
 
 static int

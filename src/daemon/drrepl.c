@@ -57,6 +57,7 @@ static struct {
 	int ran, running, started, failed;
 	int64_t ms;
 } rec;
+static uint64_t rec_begin;
 
 static int64_t
 wall_ms(void)
@@ -544,35 +545,65 @@ out:
 	return r;
 }
 
-/* One VM's recovery on its own thread (they run side by side). */
+/*
+ * One VM's recovery on its own thread (they run side by side): started by
+ * recover_start, then waited for until ready by recover_ready (detached:
+ * drrepl_recover returns once every VM is started or failed, before
+ * reconciliation runs, which would remove a record whose host does not
+ * have the VM yet).
+ */
 struct recovery {
-	json_t *o;
+	json_t *o; /* its own reference */
 	int ok, joinable;
+	uint64_t t0, t1;
 	pthread_t t;
 };
 
+static int readying; /* recover_ready threads running (mu) */
+
 static void *
-recover_thread(void *arg)
+recover_start(void *arg)
 {
 	struct recovery *r = arg;
 	const char *id = json_string_value(json_object_get(r->o, "id"));
 	const char *host = json_string_value(json_object_get(r->o, "replica_host"));
 	const char *tenant = json_string_value(json_object_get(r->o, "tenant_id")) ?: "";
-	uint64_t t0 = util_now_ms(), t1;
-	char err[512], code[32];
-	json_t *v = NULL;
+	char err[512];
 
+	r->t0 = util_now_ms();
 	if (recover_one(r->o, err, sizeof(err)) < 0) {
-		/* Its record stays with the lost site (reconciliation here
-		 * would remove a record whose host lacks the VM). */
+		/* Its record stays with the lost site. */
 		store_vm_moved(id, json_string_value(json_object_get(r->o, "host_id")));
 		log_warnx("recovery: %s from its replica at %s failed: %s", id, host, err);
 		store_vm_set_state(id, "error", "its recovery from the replica failed", 0, "", 0);
 		store_event("cloudletd", tenant, "vm.recover", id, "failed", err);
-		store_thread_done();
-		return NULL;
+	} else {
+		r->ok = 1;
 	}
-	t1 = util_now_ms();
+	r->t1 = util_now_ms();
+	store_thread_done();
+	return NULL;
+}
+
+static void
+recovery_done(void)
+{
+	pthread_mutex_lock(&mu);
+	if (--readying == 0)
+		rec.running = 0;
+	pthread_mutex_unlock(&mu);
+}
+
+static void *
+recover_ready(void *arg)
+{
+	struct recovery *r = arg;
+	const char *id = json_string_value(json_object_get(r->o, "id"));
+	const char *host = json_string_value(json_object_get(r->o, "replica_host"));
+	const char *tenant = json_string_value(json_object_get(r->o, "tenant_id")) ?: "";
+	char err[512], code[32];
+	json_t *v = NULL;
+
 	/* Ready: its guest said so (a cold boot from the replica). */
 	if (strcmp(json_string_value(json_object_get(r->o, "state")) ?: "", "running") == 0 &&
 	    agentc_call_timeout(host, "vm.wait",
@@ -583,13 +614,19 @@ recover_thread(void *arg)
 				   "", json_is_true(json_object_get(v, "ready")),
 				   json_string_value(json_object_get(v, "accel")), 0);
 	json_decref(v);
-	r->ok = 1;
 	snprintf(err, sizeof(err),
 		 "started at host %s from its last replica point in %llu ms, ready after %llu ms",
-		 host, (unsigned long long)(t1 - t0), (unsigned long long)(util_now_ms() - t0));
+		 host, (unsigned long long)(r->t1 - r->t0),
+		 (unsigned long long)(util_now_ms() - r->t0));
 	log_info("recovery: %s %s", id, err);
 	store_event("cloudletd", tenant, "vm.recover", id, "succeeded", err);
 	store_thread_done();
+	pthread_mutex_lock(&mu);
+	rec.ms = (int64_t)(util_now_ms() - rec_begin);
+	pthread_mutex_unlock(&mu);
+	json_decref(r->o);
+	free(r);
+	recovery_done();
 	return NULL;
 }
 
@@ -597,12 +634,12 @@ int
 drrepl_recover(void)
 {
 	json_t *orphans = store_replica_orphans(), *o, *tenants = json_object();
-	struct recovery *rv = calloc(json_array_size(orphans) + 1, sizeof(*rv));
+	size_t i, n = 0, cap = json_array_size(orphans) + 1;
+	struct recovery **rv = calloc(cap, sizeof(*rv));
 	char err[512], home[STORE_ID_LEN];
 	const char *tenant;
 	int started_n = 0, failed_n = 0;
-	uint64_t begin = util_now_ms();
-	size_t i, n = 0;
+	pthread_t t;
 
 	if (rv == NULL) {
 		json_decref(orphans);
@@ -611,6 +648,8 @@ drrepl_recover(void)
 	}
 	pthread_mutex_lock(&mu);
 	rec.ran = rec.running = 1;
+	rec_begin = util_now_ms();
+	readying = 1; /* this call's own, dropped at its end */
 	pthread_mutex_unlock(&mu);
 	/* First the records: each VM with a replica here moves to that host,
 	 * not ready (a power loss, to its guest); its tenant's firewall and
@@ -637,7 +676,9 @@ drrepl_recover(void)
 		}
 		store_vm_set_state(id, "stopped", "recovering from its replica", 0, "", 0);
 		store_vm_moved(id, host);
-		rv[n++].o = o;
+		if ((rv[n] = calloc(1, sizeof(**rv))) == NULL)
+			continue;
+		rv[n++]->o = json_incref(o);
 	}
 	/* The networks reach the new hosts before the VMs start there. */
 	json_object_foreach(tenants, tenant, o) {
@@ -647,26 +688,36 @@ drrepl_recover(void)
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (pthread_create(&rv[i].t, NULL, recover_thread, &rv[i]) == 0)
-			rv[i].joinable = 1;
+		if (pthread_create(&rv[i]->t, NULL, recover_start, rv[i]) == 0)
+			rv[i]->joinable = 1;
 		else
-			recover_thread(&rv[i]);
+			recover_start(rv[i]);
 	for (i = 0; i < n; i++) {
-		if (rv[i].joinable)
-			pthread_join(rv[i].t, NULL);
-		if (rv[i].ok)
-			started_n++;
-		else
+		if (rv[i]->joinable)
+			pthread_join(rv[i]->t, NULL);
+		if (!rv[i]->ok) {
 			failed_n++;
+			json_decref(rv[i]->o);
+			free(rv[i]);
+			continue;
+		}
+		started_n++;
+		pthread_mutex_lock(&mu);
+		readying++;
+		pthread_mutex_unlock(&mu);
+		if (pthread_create(&t, NULL, recover_ready, rv[i]) == 0)
+			pthread_detach(t);
+		else
+			recover_ready(rv[i]);
 	}
 	free(rv);
 	json_decref(tenants);
 	json_decref(orphans);
 	pthread_mutex_lock(&mu);
-	rec.running = 0;
 	rec.started = started_n;
 	rec.failed = failed_n;
-	rec.ms = (int64_t)(util_now_ms() - begin);
+	rec.ms = (int64_t)(util_now_ms() - rec_begin);
 	pthread_mutex_unlock(&mu);
+	recovery_done();
 	return started_n;
 }

@@ -33,12 +33,15 @@ void drrepl_start(const struct drrepl_conf *conf);
 json_t *drrepl_view(void);
 
 /*
- * At a new primary after its failover: every VM recorded on a host of the
- * other site is started on the host of this site that holds its replica
- * (prepared as a cold migration's destination, its last complete point
- * copied in, started if it was running) and recorded there; its tenant's
- * networks are sent to this site's hosts. A VM without a replica is
- * marked lost. Runs on the caller's thread; returns how many were started.
+ * At a new primary after its failover, before reconciliation runs: every
+ * VM recorded on a host of the other site is started on the host of this
+ * site that holds its replica (prepared as a cold migration's destination,
+ * its last complete point copied in, started if it was running; all side
+ * by side) and recorded there; its tenant's networks are sent to this
+ * site's hosts. A VM without a replica is marked lost. Returns once every
+ * VM is started (or failed): how many were started. Their readiness is
+ * then waited for on threads of their own (the view's recovery says when
+ * all are ready).
  */
 int drrepl_recover(void);
 
