@@ -22,7 +22,7 @@
 #include "http.h"
 #include "jointoken.h"
 #include "request.h"
-#include "site.h"
+#include "sitemsg.h"
 #include "store_host.h"
 #include "tlsid.h"
 #include "util.h"

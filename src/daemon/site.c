@@ -22,7 +22,7 @@
 
 #define LINK_MS 500	/* one hello each way this often */
 #define MARGIN_MS 1000	/* clocks of two machines run at slightly different rates */
-#define HELLO_MAX 4096
+#define HELLO_MAX SITEMSG_MAX
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -42,24 +42,6 @@ static struct {
 } S;
 static gnutls_certificate_credentials_t cred;
 
-static const char *const role_names[] = {"alone", "primary", "standby", "promoting", "demoted"};
-
-const char *
-site_role_name(enum site_role r)
-{
-	return role_names[r];
-}
-
-static int
-role_parse(const char *s, enum site_role *out)
-{
-	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
-		if (s != NULL && strcmp(s, role_names[i]) == 0) {
-			*out = (enum site_role)i;
-			return 0;
-		}
-	return -EINVAL;
-}
 
 static long long
 now_ms(void)
@@ -75,7 +57,7 @@ static int
 save(void)
 {
 	json_t *j = json_pack("{s:s, s:s, s:I, s:b}", "name", S.name, "role",
-			      role_names[S.role], "epoch", (json_int_t)S.epoch, "paired", S.paired);
+			      site_role_name(S.role), "epoch", (json_int_t)S.epoch, "paired", S.paired);
 	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 	int r = text ? util_write_atomic(S.path, text, strlen(text), 0600) : -ENOMEM;
 
@@ -95,14 +77,14 @@ load(const struct site_conf *c, char *err, size_t errlen)
 	int r;
 
 	if ((r = util_read_file(S.path, 4096, &text, &len)) == -ENOENT) {
-		if (role_parse(c->role ? c->role : "primary", &S.role) < 0 ||
+		if (site_role_parse(c->role ? c->role : "primary", &S.role) < 0 ||
 		    (S.role != SITE_PRIMARY && S.role != SITE_STANDBY)) {
 			snprintf(err, errlen, "--site-role: primary or standby");
 			return -EINVAL;
 		}
 		S.epoch = 1;
 		S.paired = 1;
-		log_info("site: new %s site %s", role_names[S.role], S.name);
+		log_info("site: new %s site %s", site_role_name(S.role), S.name);
 		return save();
 	}
 	if (r < 0) {
@@ -111,7 +93,7 @@ load(const struct site_conf *c, char *err, size_t errlen)
 	}
 	j = json_loadb(text, len, 0, NULL);
 	free(text);
-	if (j == NULL || role_parse(json_string_value(json_object_get(j, "role")), &S.role) < 0 ||
+	if (j == NULL || site_role_parse(json_string_value(json_object_get(j, "role")), &S.role) < 0 ||
 	    S.role == SITE_ALONE || !json_is_integer(json_object_get(j, "epoch"))) {
 		snprintf(err, errlen, "%s is not a site state (role, epoch)", S.path);
 		json_decref(j);
@@ -120,7 +102,7 @@ load(const struct site_conf *c, char *err, size_t errlen)
 	S.epoch = json_integer_value(json_object_get(j, "epoch"));
 	S.paired = json_is_true(json_object_get(j, "paired"));
 	json_decref(j);
-	log_info("site %s: %s, epoch %lld", S.name, role_names[S.role], S.epoch);
+	log_info("site %s: %s, epoch %lld", S.name, site_role_name(S.role), S.epoch);
 	return 0;
 }
 
@@ -171,21 +153,9 @@ static json_t *
 hello(void)
 {
 	return json_pack("{s:s, s:s, s:s, s:I}", "op", "site.hello", "site", S.name, "role",
-			 role_names[S.role], "epoch", (json_int_t)S.epoch);
+			 site_role_name(S.role), "epoch", (json_int_t)S.epoch);
 }
 
-/* The peer's hello or answer: role and epoch, checked. */
-static int
-parse_peer(json_t *m, const char **role, long long *epoch)
-{
-	enum site_role r;
-
-	*role = json_string_value(json_object_get(m, "role"));
-	if (role_parse(*role, &r) < 0 || !json_is_integer(json_object_get(m, "epoch")))
-		return -EBADMSG;
-	*epoch = json_integer_value(json_object_get(m, "epoch"));
-	return *epoch >= 0 ? 0 : -EBADMSG;
-}
 
 /* One connection to the listener: a hello in, the answer out. */
 static void
@@ -211,7 +181,7 @@ serve_one(int fd)
 	if (msg_parser_init(&p, HELLO_MAX) == 0) {
 		gnutls_record_set_timeout(s, 2000);
 		if (tlsconn_next(s, &p, &m, err, sizeof(err)) == 0 &&
-		    parse_peer(m, &role, &epoch) == 0) {
+		    sitemsg_parse_peer(m, &role, &epoch) == 0) {
 			pthread_mutex_lock(&mu);
 			heard(role, epoch);
 			/* Answering a primary as its standby is the grant. */
@@ -287,7 +257,7 @@ say_hello(void)
 	json_decref(m);
 	gnutls_deinit(s);
 	close(fd);
-	if (ans != NULL && parse_peer(ans, &role, &epoch) == 0) {
+	if (ans != NULL && sitemsg_parse_peer(ans, &role, &epoch) == 0) {
 		void (*cb)(void) = NULL;
 
 		pthread_mutex_lock(&mu);
@@ -396,20 +366,6 @@ site_start(const struct site_conf *c, void (*on_primary)(void), char *err, size_
 	return 0;
 }
 
-int
-site_name_ok(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > 32 || name[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-'))
-			return 0;
-	return 1;
-}
-
 const char *
 site_name(void)
 {
@@ -473,7 +429,7 @@ site_view(void)
 	}
 	v = json_pack("{s:s, s:s, s:I, s:b, s:b, s:s, s:{s:s, s:s, s:s, s:I, s:I, s:s, s:s}, "
 		      "s:{s:I, s:I}}",
-		      "name", S.name, "role", role_names[S.role], "epoch", (json_int_t)S.epoch,
+		      "name", S.name, "role", site_role_name(S.role), "epoch", (json_int_t)S.epoch,
 		      "paired", S.paired, "writable", w, "why", why, "peer", "address", S.peer,
 		      "fingerprint", S.peer_fpr, "role", S.peer_role, "epoch",
 		      (json_int_t)S.peer_epoch, "last_contact_ms_ago",

@@ -28,7 +28,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-enum site_role { SITE_ALONE, SITE_PRIMARY, SITE_STANDBY, SITE_PROMOTING, SITE_DEMOTED };
+#include "sitemsg.h"
+
 
 struct site_conf {
 	const char *name;	 /* this site's name */
@@ -54,11 +55,8 @@ int site_start(const struct site_conf *conf, void (*on_primary)(void), char *err
 	       size_t errlen);
 
 enum site_role site_role(void);
-/* A site's name: 1-32 of a-z 0-9 -, not starting with -. */
-int site_name_ok(const char *name);
 /* This site's name ("" when alone). */
 const char *site_name(void);
-const char *site_role_name(enum site_role r);
 
 /* May this control plane write now (alone, or a primary holding its
  * lease)? If not, why in words (for the 503). */

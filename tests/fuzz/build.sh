@@ -13,7 +13,8 @@
 #                                    IDS sensor's rule parser, app-layer parsers
 #                                    and packet path (idsrule, idsapp, idspkt),
 #                                    the agent's EVE reader (idseve), the
-#                                    replica operations' arguments (replica)
+#                                    replica operations' arguments (replica),
+#                                    the site link's hellos (sitemsg)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
 # NAME = spec, sshkey, request, nbd, netstate, msg, qmp, replica, ...); a crash leaves
@@ -108,6 +109,15 @@ mkdir -p "$OUT/corpus/replica"
 	-o "$OUT/fuzz_replica" tests/fuzz/fuzz_replica.c src/agent/vm/replica_args.c \
 	src/agent/base/operr.c -ljansson
 echo "built $OUT/fuzz_replica"
+
+# What the other site sends on the site link, and site names (pure:
+# sitemsg.c, on the JSON line reader).
+mkdir -p "$OUT/corpus/sitemsg"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/daemon -Isrc/common \
+	-o "$OUT/fuzz_sitemsg" tests/fuzz/fuzz_sitemsg.c src/daemon/sitemsg.c src/common/msg.c \
+	src/common/util.c src/common/log.c -ljansson -pthread
+echo "built $OUT/fuzz_sitemsg"
 
 # The agent's reader of the sensor's EVE output and its alert ring (pure).
 mkdir -p "$OUT/corpus/idseve"
@@ -208,6 +218,9 @@ if [ "${1-}" = run ]; then
 		-max_len=4096 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$OUT/replica-" "$OUT/corpus/replica" \
 		tests/fuzz/corpus/replica || failed="$failed replica"
+	"$OUT/fuzz_sitemsg" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix="$OUT/sitemsg-" "$OUT/corpus/sitemsg" \
+		tests/fuzz/corpus/sitemsg || failed="$failed sitemsg"
 	# The IDS: rule text (dictionary of its keywords), app-layer bytes, frames.
 	for h in idsrule idsapp idspkt; do
 		dict=
