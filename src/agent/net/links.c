@@ -228,9 +228,11 @@ vxlan_vni(const char *ns, const char *dev)
 }
 
 /* Make the peers of dev (all-zeros FDB entries: flooded and unknown
- * traffic goes to every other host of the segment) exactly n->peers. */
+ * traffic goes to every other host of the segment) exactly n->peers, each
+ * at its tunnel address when a vm-vm channel encrypts the way to it
+ * (netstate_vxlan_dst). */
 static int
-vxlan_peers(const struct net_network *n, const char *ns, const char *dev, char *err,
+vxlan_peers(const struct net_tenant *st, const struct net_network *n, const char *ns, const char *dev, char *err,
 	    size_t errlen)
 {
 	const char *show[] = {"bridge", "-j", "-n", ns, "fdb", "show", "dev", dev, NULL};
@@ -253,7 +255,7 @@ vxlan_peers(const struct net_network *n, const char *ns, const char *dev, char *
 		    netstate_parse_cidr(dst, 0, 0, &c) < 0)
 			continue;
 		for (unsigned k = 0; k < n->n_peers; k++)
-			want |= n->peers[k] == c.addr;
+			want |= netstate_vxlan_dst(st, n->peers[k]) == c.addr;
 		if (!want) {
 			const char *del[] = {"bridge", "-n", ns, "fdb", "del", "00:00:00:00:00:00",
 					     "dev", dev, "dst", dst, NULL};
@@ -267,7 +269,7 @@ vxlan_peers(const struct net_network *n, const char *ns, const char *dev, char *
 				     "dev", dev, "dst", ip, "self", "permanent", NULL};
 		int have = 0;
 
-		netstate_ip(n->peers[k], ip, sizeof(ip));
+		netstate_ip(netstate_vxlan_dst(st, n->peers[k]), ip, sizeof(ip));
 		json_array_foreach(j, i, e)
 			have |= strcmp(json_string_value(json_object_get(e, "mac")) ?: "",
 				       "00:00:00:00:00:00") == 0 &&
@@ -289,7 +291,7 @@ out:
  * 1500; the underlay carries the 50 more (links_check_underlay).
  */
 static int
-vxlan_sync(const struct net_network *n, const struct links_where *w, const char *br,
+vxlan_sync(const struct net_tenant *st, const struct net_network *n, const struct links_where *w, const char *br,
 	   const json_t *nl, char *err, size_t errlen)
 {
 	char vx[16], tmp[16], vni[16], rnd[9];
@@ -329,7 +331,7 @@ vxlan_sync(const struct net_network *n, const struct links_where *w, const char 
 	if ((r = run(NULL, err, errlen, "ip", "-n", w->ns_net, "link", "set", vx, "mtu", "1500",
 		     "master", br, "up", NULL)) < 0)
 		return r;
-	return vxlan_peers(n, w->ns_net, vx, err, errlen);
+	return vxlan_peers(st, n, w->ns_net, vx, err, errlen);
 }
 
 int
@@ -416,7 +418,7 @@ links_apply(const struct net_tenant *st, const struct links_where *w, char *err,
 		cidr_str(n->dhcp_server, n->cidr.prefix, want[0], sizeof(want[0]));
 		if ((r = sync_addrs(w->ns_net, br, want, home ? 1 : 0, err, errlen)) < 0)
 			goto out;
-		if ((r = vxlan_sync(n, w, br, nl, err, errlen)) < 0)
+		if ((r = vxlan_sync(st, n, w, br, nl, err, errlen)) < 0)
 			goto out;
 		if (!nsmode)
 			continue;
