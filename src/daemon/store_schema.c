@@ -217,6 +217,12 @@ const char *const store_schema_sqlite[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
 	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
+	/* 12: a tenant's VM-to-VM tunnel between hosts (docs/networks.md, "VM
+	 * to VM"): its slot, unique per control plane, gives its UDP port and
+	 * tunnel addresses; the hosts' private keys are files (store_vpn.h). */
+	"CREATE TABLE vpn_vmvm ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  slot INTEGER NOT NULL UNIQUE, created_at TEXT NOT NULL);",
 };
 
 /*
@@ -418,6 +424,10 @@ const char *const store_schema_pg[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size BIGINT NOT NULL,"
 	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
+	/* 12: as SQLite's step 12 (the VM-to-VM tunnel's slot). */
+	"CREATE TABLE vpn_vmvm ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  slot BIGINT NOT NULL UNIQUE, created_at TEXT NOT NULL);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);
