@@ -125,7 +125,7 @@ vmvmplan_agent(const char *tenant_id, const char *host_id)
 		json_decref(peers);
 		goto out;
 	}
-	out = json_pack("{s:i, s:s, s:s++, s:o}", "listen_port", VPN_VMVM_PORT_BASE + slot,
+	out = json_pack("{s:i, s:s, s:s+, s:o}", "listen_port", VPN_VMVM_PORT_BASE + slot,
 			"private_key", priv, "address", ip, "/32", "peers", peers);
 out:
 	sodium_memzero(priv, sizeof(priv));

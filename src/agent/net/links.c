@@ -370,6 +370,26 @@ links_check_underlay(const char *ns, const char *address, char *err, size_t errl
 }
 
 int
+links_underlay_mtu(const char *ns, const char *address)
+{
+	json_t *ifs = NULL, *i, *a;
+	char err[128];
+	size_t k, m;
+	int mtu = -ENOENT;
+
+	if (netns_ip_json(ns[0] ? ns : NULL, "addr", NULL, &ifs, err, sizeof(err)) < 0)
+		return -EIO;
+	json_array_foreach(ifs, k, i) json_array_foreach(json_object_get(i, "addr_info"), m, a) {
+		const char *local = json_string_value(json_object_get(a, "local"));
+
+		if (local != NULL && strcmp(local, address) == 0)
+			mtu = (int)json_integer_value(json_object_get(i, "mtu"));
+	}
+	json_decref(ifs);
+	return mtu;
+}
+
+int
 links_apply(const struct net_tenant *st, const struct links_where *w, char *err, size_t errlen)
 {
 	json_t *nl = NULL, *fl = NULL;

@@ -367,6 +367,14 @@ apply_vmvm(struct tenant *t, char *err, size_t errlen)
 		snprintf(err, errlen, "vmvm: cannot create %.300s", t->ul_dir);
 		return r;
 	}
+	/* WireGuard's IPv4 overhead (60 bytes) below the underlay's MTU: a
+	 * full-size VXLAN frame (1550) is fragmented before it is encrypted,
+	 * so every packet on the link is a whole UDP datagram to the port. */
+	if ((r = links_underlay_mtu(ul, cfg->underlay_address)) < 0) {
+		snprintf(err, errlen, "vmvm: no underlay device holds %s", cfg->underlay_address);
+		return r;
+	}
+	t->st.vmvm.mtu = (unsigned)r - 60;
 	if ((r = vpn_ensure(ul, t->ul_dir, t->ul_if, &t->st.vmvm, time(NULL), &t->ulwg, err,
 			    errlen)) < 0)
 		return r;

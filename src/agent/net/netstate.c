@@ -794,7 +794,6 @@ fail:
 
 /* "vmvm": the tenant's host-to-host tunnel for its VM-to-VM channels
  * (netstate.h). Only on a host with other hosts of the tenant. */
-#define VMVM_MTU 1550 /* a guest's 1500-byte frame in VXLAN, not fragmented */
 static int
 parse_vmvm(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
 {
@@ -826,7 +825,6 @@ parse_vmvm(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
 		ERR("vmvm.peers: an array of 1 to %d other hosts", NET_PEERS_MAX);
 	if ((v->peers = calloc(json_array_size(peers), sizeof(*v->peers))) == NULL)
 		ERR("out of memory");
-	v->mtu = VMVM_MTU;
 	json_array_foreach(peers, i, n) {
 		struct net_vpn_peer *p = &v->peers[i];
 		struct net_cidr u, a;
