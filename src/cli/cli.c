@@ -68,7 +68,7 @@ cli_list(struct cli *c, const char *path, const char *const *heads,
 }
 
 int
-cli_delete(struct cli *c, const char *prefix, const char *ref, const char *what)
+cli_delete(struct cli *c, const char *prefix, const char *ref, const char *done)
 {
 	char path[API_PATH_MAX], *l;
 	json_t *j = NULL;
@@ -81,7 +81,7 @@ cli_delete(struct cli *c, const char *prefix, const char *ref, const char *what)
 		table_print_json(j, stdout);
 	else {
 		l = strdup(ref);
-		printf("deleted %s %s\n", what, l ? table_clean(l) : "");
+		printf("%s %s\n", done, l ? table_clean(l) : "");
 		free(l);
 	}
 	json_decref(j);

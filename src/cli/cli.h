@@ -51,10 +51,11 @@ int cli_list(struct cli *c, const char *path, const char *const *heads,
 	     void (*row)(struct table *t, const json_t *e));
 
 /*
- * DELETE prefix + ref (escaped, cli_path) and say "deleted <what> <ref>"
- * (--json: the answer, if any). Returns an exit status.
+ * DELETE prefix + ref (escaped, cli_path) and say "<done> <ref>", done
+ * being what happened ("deleted key", "removed host"); --json: the
+ * answer, if any. Returns an exit status.
  */
-int cli_delete(struct cli *c, const char *prefix, const char *ref, const char *what);
+int cli_delete(struct cli *c, const char *prefix, const char *ref, const char *done);
 
 /* A VM for people: its fields, one per line. */
 void cli_show_vm(const json_t *vm);

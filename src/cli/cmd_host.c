@@ -26,6 +26,7 @@ show_host(const json_t *h)
 					   "fingerprint",
 					   "protocol",
 					   "underlay_address",
+					   "site",
 					   "cpus",
 					   "vcpu_capacity",
 					   "used_vcpus",
@@ -91,25 +92,11 @@ show_hosts(const json_t *list)
 static int
 delete_one(struct cli *c, int argc, char **argv, const char *prefix, const char *done)
 {
-	char path[API_PATH_MAX], *l;
 	const char *id;
-	json_t *j;
 
 	if (args_parse(argc, argv, NULL, 0, &id, 1) < 0)
 		return CLI_USAGE;
-	if (cli_path(c, path, sizeof(path), prefix, id, NULL) < 0)
-		return CLI_FAIL;
-	if (api_json(&c->api, "DELETE", path, NULL, &j) < 0)
-		return CLI_FAIL;
-	if (c->json)
-		table_print_json(j, stdout);
-	else {
-		l = strdup(id);
-		printf("%s %s\n", done, l ? table_clean(l) : "");
-		free(l);
-	}
-	json_decref(j);
-	return CLI_OK;
+	return cli_delete(c, prefix, id, done);
 }
 
 int
@@ -141,6 +128,7 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 	    {"--underlay", ARG_STR},
 	    {"--address", ARG_STR},
 	    {"--fingerprint", ARG_STR},
+	    {"--site", ARG_STR},
 	};
 	const char *name;
 	json_t *body, *h;
@@ -165,6 +153,8 @@ cmd_host_add(struct cli *c, int argc, char **argv)
 		json_object_set_new(body, "address", json_string(o[2].str));
 	if (o[3].seen)
 		json_object_set_new(body, "fingerprint", json_string(o[3].str));
+	if (o[4].seen)
+		json_object_set_new(body, "site", json_string(o[4].str));
 	r = api_json(&c->api, "POST", "/v1/hosts", body, &h);
 	json_decref(body);
 	if (r < 0)

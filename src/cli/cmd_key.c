@@ -111,5 +111,5 @@ cmd_key_delete(struct cli *c, int argc, char **argv)
 
 	if (args_parse(argc, argv, NULL, 0, &ref, 1) < 0)
 		return CLI_USAGE;
-	return cli_delete(c, "/v1/keys/", ref, "key");
+	return cli_delete(c, "/v1/keys/", ref, "deleted key");
 }

@@ -9,6 +9,44 @@
 #include "args.h"
 #include "table.h"
 
+/* The disks' replication (the primary) and the last recovery (a new primary). */
+static void
+show_replication(const json_t *r)
+{
+	const json_t *e, *rec = json_object_get(r, "recovery");
+	size_t i;
+
+	if (!json_is_object(r))
+		return;
+	printf("\ndisk replication (a point every %lld ms, alert past %lld ms): worst lag %lld ms\n",
+	       (long long)json_integer_value(json_object_get(r, "interval_ms")),
+	       (long long)json_integer_value(json_object_get(r, "lag_alert_ms")),
+	       (long long)json_integer_value(json_object_get(r, "worst_lag_ms")));
+	json_array_foreach(json_object_get(r, "vms"), i, e)
+	{
+		printf("vm %s: %s, host %s -> %s, point %lld (%lld made), lag %lld ms, last %lld bytes "
+		       "in %lld ms%s%s%s\n",
+		       json_string_value(json_object_get(e, "vm")) ?: "?",
+		       json_string_value(json_object_get(e, "state")) ?: "?",
+		       json_string_value(json_object_get(e, "host")) ?: "?",
+		       json_string_value(json_object_get(e, "replica_host")) ?: "?",
+		       (long long)json_integer_value(json_object_get(e, "point")),
+		       (long long)json_integer_value(json_object_get(e, "points")),
+		       (long long)json_integer_value(json_object_get(e, "lag_ms")),
+		       (long long)json_integer_value(json_object_get(e, "last_bytes")),
+		       (long long)json_integer_value(json_object_get(e, "last_ms")),
+		       json_is_true(json_object_get(e, "lag_alert")) ? " ALERT" : "",
+		       json_string_length(json_object_get(e, "error")) ? ": " : "",
+		       json_string_value(json_object_get(e, "error")) ?: "");
+	}
+	if (json_is_object(rec))
+		printf("recovery: %s, %lld VMs started from replicas, %lld failed, %lld ms\n",
+		       json_string_value(json_object_get(rec, "state")) ?: "?",
+		       (long long)json_integer_value(json_object_get(rec, "vms_started")),
+		       (long long)json_integer_value(json_object_get(rec, "vms_failed")),
+		       (long long)json_integer_value(json_object_get(rec, "ms")));
+}
+
 static void
 show_site(const json_t *s)
 {
@@ -28,6 +66,7 @@ show_site(const json_t *s)
 		printf("\npeer site:\n");
 		table_print_fields(json_object_get(s, "peer"), peer, stdout);
 	}
+	show_replication(json_object_get(s, "replication"));
 	if (db == NULL)
 		return;
 	printf("\ndatabase (%s):\n", json_string_value(json_object_get(db, "engine")) ?: "?");

@@ -177,7 +177,7 @@ cmd_vpn_delete(struct cli *c, int argc, char **argv)
 
 	if (args_parse(argc, argv, NULL, 0, &ref, 1) < 0)
 		return CLI_USAGE;
-	return cli_delete(c, "/v1/vpn/", ref, "VPN channel");
+	return cli_delete(c, "/v1/vpn/", ref, "deleted VPN channel");
 }
 
 /* /v1/vpn/CH/peers[/PEER[suffix]] */
@@ -413,72 +413,54 @@ out:
 	return rc;
 }
 
-int
-cmd_vpn_peer_list(struct cli *c, int argc, char **argv)
+static void
+peer_row(struct table *t, const json_t *p)
 {
-	char path[API_PATH_MAX];
-	const char *ch;
-	json_t *list = NULL, *p;
-	struct table t;
-	size_t i;
+	long long hs = json_integer_value(json_object_get(p, "last_handshake"));
+	long long ex = json_integer_value(json_object_get(p, "expires_at"));
 
-	if (args_parse(argc, argv, NULL, 0, &ch, 1) < 0)
-		return CLI_USAGE;
-	if (peer_path(c, path, sizeof(path), ch, NULL, NULL) < 0 ||
-	    api_json(&c->api, "GET", path, NULL, &list) < 0)
-		return CLI_FAIL;
-	if (c->json) {
-		table_print_json(list, stdout);
-		json_decref(list);
-		return CLI_OK;
-	}
-	table_init(&t, 7);
-	table_add(&t, "NAME");
-	table_add(&t, "ID");
-	table_add(&t, "ADDRESS");
-	table_add(&t, "LAST_HANDSHAKE");
-	table_add(&t, "RX");
-	table_add(&t, "TX");
-	table_add(&t, "EXPIRES");
-	json_array_foreach(list, i, p) {
-		long long hs = json_integer_value(json_object_get(p, "last_handshake"));
-		long long ex = json_integer_value(json_object_get(p, "expires_at"));
-
-		table_add(&t, str(p, "name"));
-		table_add(&t, str(p, "id"));
-		table_add(&t, str(p, "address"));
-		if (hs > 0)
-			table_addf(&t, "%llds ago", (long long)time(NULL) - hs);
-		else
-			table_add(&t, "never");
-		table_addf(&t, "%lld", (long long)json_integer_value(json_object_get(p, "rx_bytes")));
-		table_addf(&t, "%lld", (long long)json_integer_value(json_object_get(p, "tx_bytes")));
-		if (ex > 0)
-			table_addf(&t, "%lld", ex);
-		else
-			table_add(&t, "never");
-	}
-	table_print(&t, stdout);
-	table_free(&t);
-	json_decref(list);
-	return CLI_OK;
+	table_add(t, str(p, "name"));
+	table_add(t, str(p, "id"));
+	table_add(t, str(p, "address"));
+	if (hs > 0)
+		table_addf(t, "%llds ago", (long long)time(NULL) - hs);
+	else
+		table_add(t, "never");
+	table_addf(t, "%lld", (long long)json_integer_value(json_object_get(p, "rx_bytes")));
+	table_addf(t, "%lld", (long long)json_integer_value(json_object_get(p, "tx_bytes")));
+	if (ex > 0)
+		table_addf(t, "%lld", ex);
+	else
+		table_add(t, "never");
 }
 
 int
+cmd_vpn_peer_list(struct cli *c, int argc, char **argv)
+{
+	static const char *const heads[] = {"NAME", "ID", "ADDRESS", "LAST_HANDSHAKE",
+					    "RX",   "TX", "EXPIRES", NULL};
+	char path[API_PATH_MAX];
+	const char *ch;
+
+	if (args_parse(argc, argv, NULL, 0, &ch, 1) < 0)
+		return CLI_USAGE;
+	if (peer_path(c, path, sizeof(path), ch, NULL, NULL) < 0)
+		return CLI_FAIL;
+	return cli_list(c, path, heads, peer_row);
+}
+
+/* "revoked peer PEER" (--json: the answer), like every other delete. */
+int
 cmd_vpn_peer_revoke(struct cli *c, int argc, char **argv)
 {
-	char path[API_PATH_MAX];
+	char pre[API_PATH_MAX];
 	const char *pos[2];
-	json_t *j = NULL;
 
 	if (args_parse(argc, argv, NULL, 0, pos, 2) < 0)
 		return CLI_USAGE;
-	if (peer_path(c, path, sizeof(path), pos[0], pos[1], NULL) < 0 ||
-	    api_json(&c->api, "DELETE", path, NULL, &j) < 0)
+	if (cli_path(c, pre, sizeof(pre), "/v1/vpn/", pos[0], "/peers/") < 0)
 		return CLI_FAIL;
-	json_decref(j);
-	printf("revoked peer %s of VPN channel %s\n", pos[1], pos[0]);
-	return CLI_OK;
+	return cli_delete(c, pre, pos[1], "revoked peer");
 }
 
 int

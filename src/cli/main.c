@@ -120,7 +120,7 @@ static const struct cli_cmd cmds[] = {
     {"host list", "", cmd_host_list},
     {"host evacuate", "HOST [--no-wait]", cmd_host_evacuate},
     {"host show", "HOST", cmd_host_show},
-    {"host add", "NAME --socket PATH | --address IP:PORT --fingerprint FPR [--underlay IP]",
+    {"host add", "NAME --socket PATH | --address IP:PORT --fingerprint FPR [--underlay IP] [--site NAME]",
      cmd_host_add},
     {"host token create", "NAME [--ttl 1h]", cmd_host_token_create},
     {"host token list", "", cmd_host_token_list},

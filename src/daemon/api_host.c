@@ -22,6 +22,7 @@
 #include "http.h"
 #include "jointoken.h"
 #include "request.h"
+#include "site.h"
 #include "store_host.h"
 #include "tlsid.h"
 #include "util.h"
@@ -45,7 +46,7 @@ void
 api_host_list(struct http_req *req, struct http_resp *resp)
 {
 	(void)req;
-	resp->json = store_host_list();
+	resp->json = store_host_list_all();
 }
 
 void
@@ -59,7 +60,7 @@ api_host_get(struct http_req *req, struct http_resp *resp)
 static int
 add_fields_ok(const json_t *j, struct http_resp *resp)
 {
-	static const char *const keys[] = {"name", "socket", "underlay_address", "address",
+	static const char *const keys[] = {"name", "socket", "underlay_address", "address", "site",
 					   "fingerprint"};
 	const char *key;
 	json_t *v;
@@ -166,8 +167,13 @@ api_host_add(struct http_req *req, struct http_resp *resp)
 		http_error(resp, 400, "bad_request", "underlay_address: an IPv4 address");
 		goto out;
 	}
-	r = sock ? store_host_add(name, sock, underlay, &resp->json)
-		 : store_host_add_tls(name, addr, fpr, underlay, &resp->json);
+	if (s(j, "site") != NULL && !site_name_ok(s(j, "site"))) {
+		http_error(resp, 400, "bad_request",
+			   "site: the name of a site (1-32 of a-z 0-9 -, not starting with -)");
+		goto out;
+	}
+	r = sock ? store_host_add(name, sock, underlay, s(j, "site"), &resp->json)
+		 : store_host_add_tls(name, addr, fpr, underlay, s(j, "site"), &resp->json);
 	if (r == -EEXIST)
 		http_error(resp, 409, "conflict", "a host with that name already exists");
 	else if (r < 0)

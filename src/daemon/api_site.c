@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "db.h"
+#include "drrepl.h"
 #include "http.h"
 #include "site.h"
 #include "store.h"
@@ -54,6 +55,7 @@ api_site_get(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	json_object_set_new(resp->json, "database", replication());
+	json_object_set_new(resp->json, "replication", drrepl_view() ?: json_null());
 }
 
 void

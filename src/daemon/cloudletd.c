@@ -35,6 +35,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "db.h"
+#include "drrepl.h"
 #include "http.h"
 #include "imgup.h"
 #include "jointoken.h"
@@ -73,7 +74,8 @@ usage(void)
 		"                       [--signatures DIR] [--scan-bin PATH]\n"
 		"                       [--site-name NAME --site-role primary|standby\n"
 		"                        --site-listen IP:PORT --site-peer IP:PORT\n"
-		"                        --site-peer-fingerprint FPR [--site-lease-ms MS]]\n"
+		"                        --site-peer-fingerprint FPR [--site-lease-ms MS]\n"
+		"                        [--replica-interval-ms MS] [--replica-lag-alert-ms MS]]\n"
 		"       cloudletd fingerprint|pin [--state-dir DIR] [--user USER]\n"
 		"       cloudletd routes\n");
 	exit(2);
@@ -253,6 +255,7 @@ static struct {
 	const char *agent, *local_underlay;
 	int no_local;
 	unsigned workers;
+	struct drrepl_conf repl;
 } writer;
 
 static void
@@ -260,7 +263,10 @@ start_writing(void)
 {
 	int r;
 
-	if (!writer.no_local && store_host_ensure_local(writer.agent, writer.local_underlay) < 0)
+	/* The host local is one cloudletd's own agent: in a pair, whose
+	 * database is shared, each site's hosts are added with their site. */
+	if (!writer.no_local && site_role() == SITE_ALONE &&
+	    store_host_ensure_local(writer.agent, writer.local_underlay) < 0)
 		log_warnx("cannot record the host local");
 	/* Repair drift before taking requests; the agent may still be starting. */
 	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
@@ -269,6 +275,13 @@ start_writing(void)
 		log_warnx("the agent at %s does not answer; reconciling when it does", writer.agent);
 	if ((r = ops_start(writer.workers)) < 0)
 		log_warnx("cannot start the workers: %s", strerror(-r));
+	if (site_role() != SITE_ALONE) {
+		/* After a failover: the other site's VMs start here from their
+		 * replicas. Then this site's VMs replicate to the other's. */
+		if ((r = drrepl_recover()) > 0)
+			log_info("recovery: %d VMs started from their replicas", r);
+		drrepl_start(&writer.repl);
+	}
 }
 
 static int
@@ -315,6 +328,8 @@ cmd_serve(int argc, char **argv)
 		{"site-peer", required_argument, NULL, 4},
 		{"site-peer-fingerprint", required_argument, NULL, 5},
 		{"site-lease-ms", required_argument, NULL, 6},
+		{"replica-interval-ms", required_argument, NULL, 7},
+		{"replica-lag-alert-ms", required_argument, NULL, 8},
 		{NULL, 0, NULL, 0}};
 	/* Uploaded images (imgup.h): scanned by cloudlet-scan, by default the
 	 * one beside this program, with the operator's signatures. */
@@ -363,6 +378,16 @@ cmd_serve(int argc, char **argv)
 		case 5: site.peer_fpr = optarg; break;
 		case 6:
 			if (util_parse_uint(optarg, 600000, &lease_ms) < 0 || lease_ms < 1000)
+				usage();
+			break;
+		case 7:
+			if (util_parse_uint(optarg, 3600000, &writer.repl.interval_ms) < 0 ||
+			    writer.repl.interval_ms < 100)
+				usage();
+			break;
+		case 8:
+			if (util_parse_uint(optarg, 3600000, &writer.repl.lag_alert_ms) < 0 ||
+			    writer.repl.lag_alert_ms < 100)
 				usage();
 			break;
 		case 'U':
@@ -456,8 +481,10 @@ cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	role = site_role();
-	if (role != SITE_ALONE)
+	if (role != SITE_ALONE) {
 		http_write_gate = site_writable;
+		store_host_set_site(site_name()); /* its VMs run on its site's hosts */
+	}
 	if ((role == SITE_STANDBY || role == SITE_PROMOTING) && db_standby() != 1)
 		log_warnx("site: this site is %s but its database is not a hot standby",
 			  site_role_name(role));

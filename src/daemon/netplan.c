@@ -310,6 +310,8 @@ apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 
 		if (n > 1 && store_host_is_down(id) == 1)
 			continue; /* sent again when it is back (its heartbeat marks it) */
+		if (!store_host_of_site(id))
+			continue; /* the other site's (docs/dr.md): never ours to change */
 		r = agentc_call_retry(id, "net.apply", desired_for(tenant_id, id, home, hosts), NULL,
 				      code, e, sizeof(e), budget_ms, 1);
 		if (r < 0) {
@@ -329,7 +331,7 @@ apply_now(const char *tenant_id, unsigned budget_ms, char *err, size_t errlen)
 
 		if (has(hosts, id))
 			continue;
-		if (store_host_is_down(id) == 1)
+		if (store_host_is_down(id) == 1 || !store_host_of_site(id))
 			continue; /* the same */
 		r = agentc_call(id, "net.delete", json_pack("{s:s}", "tenant", tenant_id), NULL,
 				   code, e, sizeof(e));

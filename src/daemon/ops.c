@@ -21,6 +21,7 @@
 #include "store.h"
 #include "store_host.h"
 #include "store_lease.h"
+#include "store_net.h"
 #include "store_volume.h"
 #include "util.h"
 
@@ -331,6 +332,31 @@ create_args(const struct vm_row *row)
 	else
 		json_decref(vols);
 	return args;
+}
+
+json_t *
+ops_vm_spec(const char *vm_id)
+{
+	struct vm_row row;
+	json_t *spec, *macs, *n;
+	size_t i;
+
+	if (store_vm_row(vm_id, &row) < 0)
+		return NULL;
+	spec = create_args(&row);
+	store_vm_row_free(&row);
+	/* The MACs it was given (a create leaves them to the agent). */
+	macs = store_vm_nics(vm_id);
+	json_array_foreach(macs, i, n) {
+		const char *mac = json_string_value(json_object_get(n, "mac"));
+
+		if (mac != NULL && mac[0] != '\0' &&
+		    json_array_get(json_object_get(spec, "nics"), i) != NULL)
+			json_object_set_new(json_array_get(json_object_get(spec, "nics"), i), "mac",
+					    json_string(mac));
+	}
+	json_decref(macs);
+	return spec;
 }
 
 /*
@@ -810,7 +836,8 @@ reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	const char *state = json_string_value(json_object_get(rec, "state"));
 	const char *tenant = json_string_value(json_object_get(rec, "tenant_id"));
-	json_t *match = NULL, *v;
+	json_t *match = NULL, *fresh = NULL, *v;
+	int written;
 	size_t i;
 
 	/* An operation in progress owns the record and the host's VM. */
@@ -839,12 +866,14 @@ reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 	}
 	/* The list may also predate an operation that ended since (a create
 	 * whose guest got ready after the list was taken): where it differs
-	 * from the record, the VM's view is asked for again and taken. */
+	 * from the record, the VM's view is asked for again and taken. Either
+	 * way the write holds only while the record is still what was read
+	 * here: an operation that ends in between wins (CI: a create's ready
+	 * was undone by a list taken just before it). */
 	if ((json_integer_value(json_object_get(rec, "ready")) != 0) !=
 		    json_is_true(json_object_get(match, "ready")) ||
 	    strcmp(state, json_string_value(json_object_get(match, "state")) ?: "") != 0) {
 		char code[32], err[256];
-		json_t *fresh = NULL;
 
 		if (agentc_call(host, "vm.show", json_pack("{s:s}", "name", id), &fresh, code, err,
 				sizeof(err)) < 0 ||
@@ -852,14 +881,23 @@ reconcile_record(const char *host, const json_t *rec, const json_t *agent_vms)
 			json_decref(fresh);
 			return;
 		}
-		record_view(id, fresh, -1);
-		json_decref(fresh);
+		v = fresh;
 	} else {
-		record_view(id, match, -1);
+		v = (json_t *)match;
 	}
-	store_vm_set_spec(id, json_integer_value(json_object_get(match, "vcpus")),
-			  json_integer_value(json_object_get(match, "memory_mib")),
-			  json_integer_value(json_object_get(match, "disk_gib")));
+	state = json_string_value(json_object_get(v, "state"));
+	written = store_vm_set_view_if(
+		id, rec, state ? state : "error", json_string_value(json_object_get(v, "reason")),
+		json_is_true(json_object_get(v, "ready")), json_string_value(json_object_get(v, "accel")),
+		json_is_true(json_object_get(v, "restart_required")),
+		json_integer_value(json_object_get(v, "vcpus")),
+		json_integer_value(json_object_get(v, "memory_mib")),
+		json_integer_value(json_object_get(v, "disk_gib")));
+	if (written > 0 && json_is_string(json_object_get(v, "provision")))
+		store_vm_set_provision(id, json_string_value(json_object_get(v, "provision")));
+	json_decref(fresh);
+	if (written <= 0)
+		return;
 	/* A MAC the create's answer did not give (a create resumed, a record
 	 * from before schema 7): the home host's DHCP needs it. */
 	if (store_vm_macs_missing(id) > 0) {

@@ -33,6 +33,7 @@
 #ifndef CLOUDLET_OPS_H
 #define CLOUDLET_OPS_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 /*
@@ -50,5 +51,8 @@ void ops_submit(const char *op_id, uint64_t request_us);
 int ops_reconcile(int at_start);
 /* CLOCK_MONOTONIC in microseconds (the clock of the operations' timing). */
 uint64_t ops_now_us(void);
+/* A VM's spec for its agent (vm.create's arguments), made from its record
+ * as a create makes it (new reference; NULL without a record). */
+json_t *ops_vm_spec(const char *vm_id);
 
 #endif

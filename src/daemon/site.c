@@ -349,10 +349,11 @@ site_start(const struct site_conf *c, void (*on_primary)(void), char *err, size_
 				      "--site-peer-fingerprint");
 		return -EINVAL;
 	}
-	if (strlen(c->name) >= sizeof(S.name) || strlen(c->listen) >= sizeof(S.listen) ||
+	if (!site_name_ok(c->name) || strlen(c->listen) >= sizeof(S.listen) ||
 	    strlen(c->peer) >= sizeof(S.peer) || tlsid_fpr_parse(c->peer_fpr, S.peer_fpr) < 0 ||
 	    util_parse_ipv4_port(c->listen, &sa) < 0 || util_parse_ipv4_port(c->peer, &sa) < 0) {
-		snprintf(err, errlen, "--site-*: a short name, IPv4:port addresses and a "
+		snprintf(err, errlen, "--site-*: a name of 1-32 a-z 0-9 - (not starting with -), "
+				      "IPv4:port addresses and a "
 				      "64-hex-digit fingerprint");
 		return -EINVAL;
 	}
@@ -393,6 +394,26 @@ site_start(const struct site_conf *c, void (*on_primary)(void), char *err, size_
 		run_on_primary(cb);
 	}
 	return 0;
+}
+
+int
+site_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 32 || name[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
+			return 0;
+	return 1;
+}
+
+const char *
+site_name(void)
+{
+	return S.role == SITE_ALONE ? "" : S.name; /* set once, at site_start */
 }
 
 enum site_role

@@ -54,6 +54,10 @@ int site_start(const struct site_conf *conf, void (*on_primary)(void), char *err
 	       size_t errlen);
 
 enum site_role site_role(void);
+/* A site's name: 1-32 of a-z 0-9 -, not starting with -. */
+int site_name_ok(const char *name);
+/* This site's name ("" when alone). */
+const char *site_name(void);
 const char *site_role_name(enum site_role r);
 
 /* May this control plane write now (alone, or a primary holding its

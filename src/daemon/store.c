@@ -623,6 +623,31 @@ store_vm_set_spec(const char *id, int64_t vcpus, int64_t memory_mib, int64_t dis
 }
 
 int
+store_vm_set_view_if(const char *id, const json_t *seen, const char *state, const char *reason,
+		     int ready, const char *accel, int restart_required, int64_t vcpus,
+		     int64_t memory_mib, int64_t disk_gib)
+{
+	const char *was = json_string_value(json_object_get(seen, "state"));
+	char ts[32];
+
+	db_now(ts);
+	if (db_run(db_prep("UPDATE vms SET state = ?, reason = ?, ready = ?, accel = ?, "
+			   "restart_required = ?, vcpus = ?, memory_mib = ?, disk_gib = ?, "
+			   "updated_at = ? WHERE id = ? AND state = ? AND ready = ? AND vcpus = ? "
+			   "AND memory_mib = ? AND disk_gib = ?",
+			   "ssisiiiisssiiii", state, reason ? reason : "", (int64_t)ready,
+			   accel ? accel : "", (int64_t)restart_required, vcpus, memory_mib,
+			   disk_gib, ts, id, was ? was : "",
+			   (int64_t)(json_is_true(json_object_get(seen, "ready")) ||
+				     json_integer_value(json_object_get(seen, "ready")) != 0),
+			   (int64_t)json_integer_value(json_object_get(seen, "vcpus")),
+			   (int64_t)json_integer_value(json_object_get(seen, "memory_mib")),
+			   (int64_t)json_integer_value(json_object_get(seen, "disk_gib")))) < 0)
+		return -1;
+	return db_changes() > 0;
+}
+
+int
 store_vm_delete(const char *id)
 {
 	return db_run(db_prep("DELETE FROM vms WHERE id = ?", "s", id));

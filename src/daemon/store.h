@@ -109,6 +109,13 @@ int store_vm_set_state(const char *id, const char *state, const char *reason, in
 		       const char *accel, int restart_required);
 int store_vm_set_provision(const char *id, const char *provision); /* clone | cold */
 int store_vm_set_spec(const char *id, int64_t vcpus, int64_t memory_mib, int64_t disk_gib);
+/* The same for reconciliation, from a host's list that may predate an
+ * operation that ended since: written only while the record still holds
+ * what `seen` (its row as read before the list was compared) holds, so a
+ * stale list never undoes what an operation recorded. 1 written, 0 not. */
+int store_vm_set_view_if(const char *id, const json_t *seen, const char *state,
+			 const char *reason, int ready, const char *accel, int restart_required,
+			 int64_t vcpus, int64_t memory_mib, int64_t disk_gib);
 int store_vm_delete(const char *id);
 
 /* Operations. */

@@ -35,7 +35,7 @@ store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit)
 	" h.mem_overcommit AS mem_overcommit,"                                              \
 	" h.accel AS accel, h.agent_version AS agent_version,"                              \
 	" h.disk_gib AS disk_gib, h.disk_free_gib AS disk_free_gib, h.templates AS templates," \
-	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at,"                  \
+	" h.last_heartbeat AS last_heartbeat, h.created_at AS created_at, h.site AS site,"   \
 	" (SELECT count(*) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id) AS vms,"                      \
 	" (SELECT coalesce(sum(vcpus), 0) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id) AS used_vcpus," \
 	" (SELECT coalesce(sum(memory_mib), 0) FROM vms v WHERE v.host_id = h.id OR v.migrating_to = h.id)"          \
@@ -80,7 +80,7 @@ store_host_ensure_local(const char *socket, const char *underlay)
 
 static int
 host_insert(const char *name, const char *socket, const char *address, const char *fpr,
-	    const char *underlay, char *id)
+	    const char *underlay, const char *site, char *id)
 {
 	char ts[32];
 	int r;
@@ -92,16 +92,17 @@ host_insert(const char *name, const char *socket, const char *address, const cha
 			      name)) != 0)
 		return -EEXIST;
 	return db_run(db_prep("INSERT INTO hosts (id, name, socket, address, fingerprint, "
-			      "underlay_address, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			      "sssssss", id, name, socket, address, fpr, underlay ? underlay : "",
-			      ts));
+			      "underlay_address, site, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			      "ssssssss", id, name, socket, address, fpr, underlay ? underlay : "",
+			      site ? site : "", ts));
 }
 
 int
-store_host_add(const char *name, const char *socket, const char *underlay, json_t **out)
+store_host_add(const char *name, const char *socket, const char *underlay, const char *site,
+	       json_t **out)
 {
 	char id[STORE_ID_LEN];
-	int r = host_insert(name, socket, "", "", underlay, id);
+	int r = host_insert(name, socket, "", "", underlay, site, id);
 
 	if (r < 0)
 		return r;
@@ -110,10 +111,10 @@ store_host_add(const char *name, const char *socket, const char *underlay, json_
 
 int
 store_host_add_tls(const char *name, const char *address, const char *fingerprint,
-		   const char *underlay, json_t **out)
+		   const char *underlay, const char *site, json_t **out)
 {
 	char id[STORE_ID_LEN];
-	int r = host_insert(name, "", address, fingerprint, underlay, id);
+	int r = host_insert(name, "", address, fingerprint, underlay, site, id);
 
 	if (r < 0)
 		return r;
@@ -132,14 +133,56 @@ store_host_get(const char *id_or_name, json_t **out)
 	return r;
 }
 
+static int host_text(const char *sql, const char *id, char *buf, size_t len);
+
+/* This control plane's site (store_host_set_site); "" when alone. */
+static char own_site[64];
+
+void
+store_host_set_site(const char *site)
+{
+	snprintf(own_site, sizeof(own_site), "%s", site ? site : "");
+}
+
+static json_t *
+host_list_where(const char *where, const char *site)
+{
+	char sql[4096];
+	json_t *a, *h;
+	size_t i;
+
+	snprintf(sql, sizeof(sql), HOST_COLS "%s ORDER BY h.name", where);
+	a = db_all(site ? db_prep(sql, "s", site) : db_prep(sql, ""));
+	json_array_foreach(a, i, h) host_fix(h);
+	return a;
+}
+
 json_t *
 store_host_list(void)
 {
-	json_t *a = db_all(db_prep(HOST_COLS "ORDER BY h.name", "")), *h;
-	size_t i;
+	return own_site[0] ? host_list_where("WHERE h.site = ?", own_site) : host_list_where("", NULL);
+}
 
-	json_array_foreach(a, i, h) host_fix(h);
-	return a;
+json_t *
+store_host_list_all(void)
+{
+	return host_list_where("", NULL);
+}
+
+json_t *
+store_host_list_peer_site(void)
+{
+	return host_list_where("WHERE h.site != '' AND h.site != ?", own_site);
+}
+
+int
+store_host_of_site(const char *id)
+{
+	char site[64];
+
+	if (host_text("SELECT site FROM hosts WHERE id = ?", id, site, sizeof(site)) < 0)
+		return 0;
+	return strcmp(site, own_site) == 0;
 }
 
 int
@@ -306,7 +349,7 @@ store_host_join(const unsigned char hash[32], int64_t now, const struct host_joi
 		return r;
 	r = take_token(hash, now, j->name, tok_id);
 	if (r == 0)
-		r = host_insert(j->name, "", j->address, j->fingerprint, j->underlay, id);
+		r = host_insert(j->name, "", j->address, j->fingerprint, j->underlay, "", id);
 	/* A refused token stays used up (expired, wrong name): commit its
 	 * deletion, not a host. */
 	keep = r == 0 || r == -ETIME || r == -EPERM;
@@ -566,8 +609,8 @@ store_vm_host(const char *vm_id, char *host, size_t len)
 json_t *
 store_vm_list_host(const char *host_id)
 {
-	return db_all(db_prep("SELECT id, tenant_id, state, ready FROM vms WHERE host_id = ? "
-			      "ORDER BY created_at, id",
+	return db_all(db_prep("SELECT id, tenant_id, state, ready, vcpus, memory_mib, disk_gib "
+			      "FROM vms WHERE host_id = ? ORDER BY created_at, id",
 			      "s", host_id));
 }
 

@@ -30,11 +30,18 @@ void store_host_set_policy(enum place_policy p, unsigned vcpu_overcommit);
  * made or updated). */
 int store_host_ensure_local(const char *socket, const char *underlay);
 /* A new host: -EEXIST if the name is taken. *out its record. */
-int store_host_add(const char *name, const char *socket, const char *underlay, json_t **out);
+int store_host_add(const char *name, const char *socket, const char *underlay, const char *site,
+		   json_t **out);
 /* A host by id or name, with its use (VMs, vCPUs, memory, disk of the VMs
  * placed there). */
 int store_host_get(const char *id_or_name, json_t **out);
+/* The hosts this control plane runs VMs on: all of them when it is alone,
+ * else those of its site (store_host_set_site, from --site-name). */
 json_t *store_host_list(void);
+void store_host_set_site(const char *site);
+json_t *store_host_list_all(void);	 /* every host, whatever its site */
+json_t *store_host_list_peer_site(void); /* the other site's (site neither "" nor ours) */
+int store_host_of_site(const char *id);	 /* 1: a host of this control plane's site */
 /* Its id from an id or a name. */
 int store_host_resolve(const char *id_or_name, char *id, size_t len);
 int store_host_set_draining(const char *id, int draining);
@@ -43,7 +50,7 @@ int store_host_remove(const char *id);
 /* A new host reached over TLS at address (IPv4:port) whose agent presents
  * the certificate with this fingerprint. -EEXIST if the name is taken. */
 int store_host_add_tls(const char *name, const char *address, const char *fingerprint,
-		       const char *underlay, json_t **out);
+		       const char *underlay, const char *site, json_t **out);
 
 /* How to reach a host's agent: its socket, or its address and pinned
  * fingerprint (address "" for a socket). */

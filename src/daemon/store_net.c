@@ -206,8 +206,8 @@ json_t *
 store_vm_nics(const char *vm_id)
 {
 	return db_all(db_prep("SELECT n.idx AS idx, n.network_id AS network_id, w.name AS network, "
-			      "w.cidr AS cidr, n.address AS address FROM vm_nics n JOIN networks "
-			      "w ON w.id = n.network_id WHERE n.vm_id = ? ORDER BY n.idx",
+			      "w.cidr AS cidr, n.address AS address, n.mac AS mac FROM vm_nics n "
+			      "JOIN networks w ON w.id = n.network_id WHERE n.vm_id = ? ORDER BY n.idx",
 			      "s", vm_id));
 }
 

@@ -37,7 +37,8 @@ int store_net_delete(const char *tenant_id, const char *id);
 /* Give VM vm_id a NIC (index idx) on network_id with the lowest free host
  * address (.10 and up). */
 int store_nic_add(const char *vm_id, int idx, const char *network_id);
-/* [{idx, network_id, network, cidr, address}] */
+/* [{idx, network_id, network, cidr, address, mac}] (mac: "" until its agent
+ * gave it) */
 json_t *store_vm_nics(const char *vm_id);
 
 int store_addr_alloc(const char *tenant_id, int is_default, json_t **out);

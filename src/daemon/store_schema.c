@@ -217,7 +217,13 @@ const char *const store_schema_sqlite[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
 	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
-	/* 12: a tenant's VM-to-VM tunnel between hosts (docs/networks.md, "VM
+	/* 12: sites (docs/dr.md): the site a host belongs to ('' = the only
+	 * site), and where each VM's disks are replicated at the standby. */
+	"ALTER TABLE hosts ADD COLUMN site TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE vm_replicas ("
+	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* 13: a tenant's VM-to-VM tunnel between hosts (docs/networks.md, "VM
 	 * to VM"): its slot, unique per control plane, gives its UDP port and
 	 * tunnel addresses; the hosts' private keys are files (store_vpn.h). */
 	"CREATE TABLE vpn_vmvm ("
@@ -424,7 +430,12 @@ const char *const store_schema_pg[] = {
 	"  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, source_format TEXT NOT NULL, virtual_size BIGINT NOT NULL,"
 	"  created_at TEXT NOT NULL, UNIQUE (tenant_id, name));",
-	/* 12: as SQLite's step 12 (the VM-to-VM tunnel's slot). */
+	/* 12: as SQLite's step 12 (sites). */
+	"ALTER TABLE hosts ADD COLUMN site TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE vm_replicas ("
+	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+	"  host_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* 13: as SQLite's step 13 (the VM-to-VM tunnel's slot). */
 	"CREATE TABLE vpn_vmvm ("
 	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  slot BIGINT NOT NULL UNIQUE, created_at TEXT NOT NULL);",

@@ -12,10 +12,11 @@
 #                                    tokens and join requests (join), and the
 #                                    IDS sensor's rule parser, app-layer parsers
 #                                    and packet path (idsrule, idsapp, idspkt),
-#                                    the agent's EVE reader (idseve)
+#                                    the agent's EVE reader (idseve), the
+#                                    replica operations' arguments (replica)
 #
 # New inputs go to build/fuzz/corpus/NAME (seeded from tests/fuzz/corpus/NAME,
-# NAME = spec, sshkey, request, nbd, netstate, msg or qmp); a crash leaves
+# NAME = spec, sshkey, request, nbd, netstate, msg, qmp, replica, ...); a crash leaves
 # build/fuzz/crash-* (spec) or build/fuzz/NAME-crash-* to replay with
 # build/fuzz/fuzz_NAME FILE. `run` fuzzes every harness even after one
 # fails and exits non-zero if any found a crash, leak or broken invariant.
@@ -98,6 +99,15 @@ mkdir -p "$OUT/corpus/join"
 	-o "$OUT/fuzz_join" tests/fuzz/fuzz_join.c src/common/jointoken.c src/common/util.c \
 	src/common/log.c -ljansson -pthread
 echo "built $OUT/fuzz_join"
+
+# The arguments of the replica operations and a replica's state.json disks
+# (pure: replica_args.c, op_fail).
+mkdir -p "$OUT/corpus/replica"
+# shellcheck disable=SC2086
+"$CC" -std=gnu11 -g -O1 -fno-omit-frame-pointer $SAN $WARN -Isrc/agent/vm -Isrc/agent/base \
+	-o "$OUT/fuzz_replica" tests/fuzz/fuzz_replica.c src/agent/vm/replica_args.c \
+	src/agent/base/operr.c -ljansson
+echo "built $OUT/fuzz_replica"
 
 # The agent's reader of the sensor's EVE output and its alert ring (pure).
 mkdir -p "$OUT/corpus/idseve"
@@ -194,6 +204,10 @@ if [ "${1-}" = run ]; then
 	"$OUT/fuzz_idseve" -max_total_time="$secs" -max_len=8192 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$OUT/idseve-" "$OUT/corpus/idseve" \
 		tests/fuzz/corpus/idseve || failed="$failed idseve"
+	"$OUT/fuzz_replica" -max_total_time="$secs" -dict=tests/fuzz/replica.dict \
+		-max_len=4096 -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$OUT/replica-" "$OUT/corpus/replica" \
+		tests/fuzz/corpus/replica || failed="$failed replica"
 	# The IDS: rule text (dictionary of its keywords), app-layer bytes, frames.
 	for h in idsrule idsapp idspkt; do
 		dict=

@@ -13,9 +13,8 @@
 
 #include <jansson.h>
 
+#include "fuzz.h"
 #include "sensor.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char cfg_text[] =
 	"{\"tenant_id\":\"t\",\"network_id\":\"n\",\"home_net\":[\"10.0.0.0/24\"],"

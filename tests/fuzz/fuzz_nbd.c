@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "nbd.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int
 lookup(void *arg, const char *name, struct nbd_export *e)

@@ -12,18 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "netstate.h"
 #include "nft.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                         \
-	do {                                                                             \
-		if (!(c)) {                                                              \
-			fprintf(stderr, "invariant failed: %s\n", #c);                   \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 static void
 check_text(const char *t)

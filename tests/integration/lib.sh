@@ -23,6 +23,10 @@ log() { printf '%s [%s] %s\n' "$(date +%T)" "$TNAME" "$*"; }
 dump() {
 	echo "---- agent log ($TNAME)"; tail -n 40 "$T/agent.log" 2>/dev/null || true
 	echo "---- cloudletd log ($TNAME)"; tail -n 40 "$T/cp.log" 2>/dev/null || true
+	for f in "$T"/site-*.log "$T"/h*/agent.log; do # sites' and hosts' daemons
+		[ -f "$f" ] || continue
+		echo "---- $f"; tail -n 25 "$f"
+	done
 	for d in "$T"/state/vms/*/; do
 		[ -d "$d" ] || continue
 		echo "---- console $d"; tail -c 3000 "$d/console.log" 2>/dev/null || true

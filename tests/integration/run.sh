@@ -32,6 +32,8 @@ for pn in $pids; do
 		echo "ok    $name"
 	else
 		echo "FAIL  $name (log: $LOGS/$name.log)"
+		# The reason first (a console dump after it can be long), then the tail.
+		grep -m 3 '^FAIL \[' "$LOGS/$name.log" | cut -c1-2000
 		tail -n 60 "$LOGS/$name.log"
 		failed=$((failed + 1))
 	fi

@@ -19,17 +19,27 @@
 #     and no bad checksum; every record acknowledged before the last
 #     complete point was taken is there (the RPO, how long before the kill
 #     the oldest lost acknowledgement was, is printed, not asserted);
+#   - a point's one-time TLS client key (in replica.open's answer) is in
+#     no log, no file (but the primary's own 0600 copy while the point
+#     runs) and no process's command line, while the point is open, while
+#     it runs and after it; the point's server credentials are gone once
+#     it is committed or aborted;
 #   - h2's agent restarted with a point open: the point is thrown away and
 #     the replica keeps its last complete point;
 #   - the VM started on h2 from its replica (a cold migration's prepared
-#     destination filled by replica.send) has the same id and records 1..M.
+#     destination filled by replica.send) has the same id and records 1..M;
+#   - while a replica sends (to a listener that never answers), another
+#     commit or drop of it is refused as busy, while another replica is
+#     opened, aborted and dropped (the module's lock is not held); the
+#     send's credentials are gone when it ends.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts_lib.sh"
 
 LOOP=
 TAILER=
+LISTENER=
 # The stamper is a session of its own (tail and its reader): killed whole.
-trap 'rc=$?; set +e; [ -n "$LOOP" ] && kill "$LOOP" 2>/dev/null; [ -n "$TAILER" ] && kill -- -"$TAILER" 2>/dev/null; hosts_stop; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; [ -n "$LISTENER" ] && kill -- -"$LISTENER" 2>/dev/null; [ -n "$LOOP" ] && kill "$LOOP" 2>/dev/null; [ -n "$TAILER" ] && kill -- -"$TAILER" 2>/dev/null; hosts_stop; (exit $rc); cleanup' EXIT
 
 hctl() { local n=$1; shift; "$AGENT_BIN" ctl --socket "$T/h$n/agent.sock" "$@"; }
 raw() { local n=$1 op=$2 args=$3; hctl "$n" raw "$(jq -cn --arg op "$op" --argjson a "$args" '{op:$op,args:$a}')" || true; }
@@ -101,6 +111,7 @@ failed=$(raw 1 vm.replica.point "$(jq -c '{name:"r1", host:.result.host, port:.r
 log "a point without its replica fails: $(jq -r .error.message <<<"$failed")"
 expect_eq "$(raw 2 replica.list '{}' | jq -r '.result[0].point')" 4 "the last complete point"
 ls "$REPLICA"/*.qcow2 >/dev/null 2>&1 && fail "an overlay of the aborted point is left"
+[ -e "$REPLICA/tls-srv" ] && fail "the aborted point's server credentials are left"
 point || fail "the point after a failed one"
 
 # Paused, a point makes the replica equal to the primary's disk.
@@ -109,6 +120,56 @@ point || fail "a point of the paused VM"
 cmp "$PRIMARY_ROOT" "$REPLICA/root.raw" || fail "the replica differs from the primary's disk"
 hctl 1 vm resume r1 >/dev/null || fail "resume r1"
 log "paused: the replica is byte-identical to the primary's disk"
+
+# The one-time client key of a point: only the caller gets it (the answer),
+# only the primary's QEMU reads it (<vm>/tls-repl, 0600, while the point
+# runs). A distinctive line of its PEM is searched in every file under $T
+# (both hosts' state directories and agent logs, the guests' consoles) and
+# in every process's command line (the point's qemu-storage-daemon, QEMU).
+# key_files: the files holding the line; cmdlines: the processes' pids.
+key_files() { grep -rlF -D skip -e "$KEYLINE" "$T" 2>/dev/null || true; }
+cmdlines() {
+	local f
+	for f in /proc/[0-9]*/cmdline; do
+		tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -e "$KEYLINE" && echo "${f%/cmdline}"
+	done
+	true
+}
+N=$((N + 1))
+open=$(raw 2 replica.open "$(jq -cn --arg vm "$VMID" --argjson p "$N" --argjson d "$DISKS" '{vm:$vm, point:$p, disks:$d}')")
+okj "$open" || fail "open $N: $open"
+KEYLINE=$(jq -r .result.tls.key <<<"$open" | sed -n 2p)
+[ ${#KEYLINE} -ge 40 ] || fail "no PEM line in the point's client key: $(jq -r .result.tls.key <<<"$open" | head -c 20)"
+# The search finds the line where it is (a copy the test writes).
+printf '%s\n' "$KEYLINE" >"$T/keyline.probe"
+expect_eq "$(key_files)" "$T/keyline.probe" "the files with the key's line (the test's probe alone)"
+rm -f "$T/keyline.probe"
+QSD=$(pgrep -f "qemu-storage-daemon.*$REPLICA" | head -n 1)
+[ -n "$QSD" ] || fail "point $N has no qemu-storage-daemon"
+[ -e "$REPLICA/tls-cli" ] && fail "the point's client credentials stay at the replica after open"
+expect_eq "$(key_files)" "" "files with the client key while point $N is open"
+expect_eq "$(cmdlines)" "" "command lines with the client key (the daemon is $QSD)"
+raw 1 vm.replica.point "$(jq -c '{name:"r1", host:.result.host, port:.result.port, exports:.result.exports, tls:.result.tls}' <<<"$open")" >"$T/point.out" &
+PT=$!
+samples=0
+while kill -0 "$PT" 2>/dev/null; do
+	for f in $(key_files); do
+		case $f in
+		"$T/h1/state/vms/$VMID/tls-repl/client-key.pem")
+			expect_eq "$(stat -c %a "$f")" 600 "the mode of the primary's copy of the key" ;;
+		*) fail "the client key is in $f while point $N runs" ;;
+		esac
+	done
+	expect_eq "$(cmdlines)" "" "command lines with the client key while point $N runs"
+	samples=$((samples + 1))
+done
+wait "$PT" || true
+okj "$(cat "$T/point.out")" || fail "point $N: $(cat "$T/point.out")"
+okj "$(raw 2 replica.commit "$(jq -cn --arg vm "$VMID" --argjson p "$N" '{vm:$vm, point:$p}')")" || fail "commit $N"
+expect_eq "$(key_files)" "" "files with the client key after point $N"
+[ -e "$REPLICA/tls-srv" ] && fail "the committed point's server credentials are left"
+KEYTLS=$(jq -c .result.tls <<<"$open")
+log "point $N's client key: in the caller's answer only ($samples samples while it ran); no server credentials left after the commit"
 
 # h2's agent restarted with a point open: thrown away.
 N=$((N + 1))
@@ -185,3 +246,40 @@ n=$(on 2 r1 "wc -l < /root/rec" | tr -d '\r' | grep -E '^[0-9]+$' | tail -n 1)
 expect_eq "$n" "$M" "records in the VM started from its replica"
 log "r1 started at the standby from its replica: $n records"
 
+# A send that hangs: a listener in h2's underlay that accepts and never
+# says a word (qemu-img waits for the NBD greeting). Meanwhile this replica
+# is busy and nothing else is.
+setsid ip netns exec "clhu2-$$" socat TCP-LISTEN:10809,bind=192.168.251.2,reuseaddr EXEC:"sleep 3600" &
+LISTENER=$!
+i=0
+until ip netns exec "clhu2-$$" ss -ltn | grep -q "192.168.251.2:10809"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the silent listener did not start"
+	sleep 0.1
+done
+raw 2 replica.send "$(jq -cn --arg vm "$VMID" --argjson tls "$KEYTLS" '{vm:$vm, nbd:"nbd://192.168.251.2:10809/root", tls:$tls}')" >"$T/send.out" &
+SEND=$!
+until pgrep -f "qemu-img convert.*$REPLICA/" >/dev/null; do
+	kill -0 "$SEND" 2>/dev/null || fail "the hanging send ended at once: $(cat "$T/send.out")"
+	sleep 0.1
+done
+busy=$(raw 2 replica.drop "{\"vm\":\"$VMID\"}")
+jq -e '.ok == false and .error.code == "conflict" and (.error.message | test("busy"))' >/dev/null <<<"$busy" ||
+	fail "a drop during the send: $busy"
+busy=$(raw 2 replica.commit "$(jq -cn --arg vm "$VMID" '{vm:$vm, point:99}')")
+jq -e '.ok == false and (.error.message | test("busy"))' >/dev/null <<<"$busy" || fail "a commit during the send: $busy"
+[ -f "$REPLICA/root.raw" ] || fail "the busy replica lost its image"
+okj "$(raw 2 replica.list '{}')" || fail "replica.list during the send"
+other=$(raw 2 replica.open '{"vm":"other-1","point":1,"disks":[{"name":"root","size":1048576}]}')
+okj "$other" || fail "another replica's open during the send: $other"
+okj "$(raw 2 replica.abort '{"vm":"other-1"}')" || fail "another replica's abort during the send"
+okj "$(raw 2 replica.drop '{"vm":"other-1"}')" || fail "another replica's drop during the send"
+[ -e "$T/h2/state/replicas/other-1" ] && fail "the other replica is left after its drop"
+kill -0 "$SEND" 2>/dev/null || fail "the send ended before the listener: $(cat "$T/send.out")"
+kill -- -"$LISTENER"
+LISTENER=
+wait "$SEND" || true
+[ "$(jq -r .ok <"$T/send.out")" = false ] || fail "a send to a silent listener: $(cat "$T/send.out")"
+[ -e "$REPLICA/tls-send" ] && fail "the send's credentials are left"
+okj "$(raw 2 replica.drop "{\"vm\":\"$VMID\"}")" || fail "drop after the send"
+log "a send in progress: its replica busy (drop, commit refused), another replica opened and dropped meanwhile"

@@ -48,7 +48,7 @@ setup(void **state)
 			 1.0, "accel", "tcg");
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "h%d", i + 1);
-		if (store_host_add(name, "/nonexistent.sock", "", &h) < 0)
+		if (store_host_add(name, "/nonexistent.sock", "", "", &h) < 0)
 			return -1;
 		snprintf(hid[i], sizeof(hid[i]), "%s", json_string_value(json_object_get(h, "id")));
 		json_decref(h);

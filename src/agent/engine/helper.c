@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,6 +89,45 @@ helper_spawn(const struct helper *h, const char *const argv[], pid_t *out)
 	}
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)pid);
 	util_write_atomic(h->pidfile, pidtext, strlen(pidtext), 0644);
+	*out = pid;
+	return 0;
+}
+
+int
+helper_spawn_fd3(const char *const argv[], int sock, const char *logfile, uid_t uid,
+		 gid_t gid, int activation, pid_t *out)
+{
+	char pidv[24];
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		union {
+			const char *const *c;
+			char *const *m;
+		} av = {.c = argv};
+
+		setsid();
+		/* The log first: it may have got fd 3. dup2 onto itself keeps
+		 * close-on-exec, so a sock that is fd 3 loses it by hand. */
+		if (log < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0 ||
+		    (sock == 3 ? fcntl(3, F_SETFD, 0) : dup2(sock, 3)) < 0)
+			_exit(126);
+		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
+		if (activation) {
+			snprintf(pidv, sizeof(pidv), "%d", (int)getpid());
+			setenv("LISTEN_PID", pidv, 1);
+			setenv("LISTEN_FDS", "1", 1);
+		}
+		/* The server touches only the VM user's files: it runs as it. */
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+				       setresuid(uid, uid, uid) < 0))
+			_exit(126);
+		execvp(argv[0], av.m);
+		_exit(127);
+	}
 	*out = pid;
 	return 0;
 }

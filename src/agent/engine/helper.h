@@ -39,4 +39,17 @@ void helper_child_setup(const char *logfile);
  * every descriptor above 2 closed; write the pid file. 0 or -errno. */
 int helper_spawn(const struct helper *h, const char *const argv[], pid_t *out);
 
+/*
+ * A server the caller hands a socket (the storage daemons of a migration
+ * or a replica): start argv (argv[0] found on PATH) in a session of its
+ * own with sock as its fd 3, stdout and stderr appended to logfile, every
+ * other descriptor above 3 closed, and, when the agent is root, as
+ * uid:gid with no supplementary groups. activation also sets LISTEN_PID
+ * and LISTEN_FDS=1 (systemd socket activation, which qemu-nbd takes fd 3
+ * by). No pid file: the caller records *out. 0 or -errno (fork); a child
+ * that cannot set itself up exits 126, one that cannot exec 127.
+ */
+int helper_spawn_fd3(const char *const argv[], int sock, const char *logfile, uid_t uid,
+		     gid_t gid, int activation, pid_t *out);
+
 #endif

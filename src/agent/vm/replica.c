@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,24 +15,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "log.h"
 #include "netns.h"
+#include "replica_args.h"
 #include "tlsid.h"
 #include "util.h"
 #include "vmmigio.h"
 
-#define DISKS_MAX 9		       /* the root and up to 8 volumes */
-#define DISK_MAX_BYTES (16ULL << 40)    /* 16 TiB */
+#define DISKS_MAX REPLICA_DISKS_MAX
 #define QSD_TLS "repl-tls"
 
-struct disk {
-	char name[17];
-	uint64_t size;
-};
-
 struct rstate {
-	char vm[65];
-	struct disk disks[DISKS_MAX];
+	char vm[REPLICA_VM_MAX + 1];
+	struct replica_disk disks[DISKS_MAX];
 	size_t ndisks;
 	int64_t point;	      /* the last complete point, 0 = none yet */
 	int64_t completed_at; /* when it was committed here, unix ms */
@@ -43,22 +38,70 @@ struct rstate {
 	pid_t qsd;	      /* the open point's daemon */
 };
 
-/* One operation on replicas at a time: they are rare (one per second and
- * VM) and short, except a commit, which is what they must not overlap. */
+/*
+ * mu guards every state.json and the busy list; it is held only for short
+ * steps. The long ones (a commit's qemu-img commit, a send's qemu-img
+ * convert) run outside it, their replica marked busy: meanwhile every other
+ * operation on that replica (open, commit, send, drop) is refused with
+ * "conflict" (EBUSY) rather than made to wait for minutes, while the other
+ * replicas' operations go on. abort and list are never refused: a busy
+ * replica has no open point (its state.json tells).
+ */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int
-name_ok(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
+struct busy {
+	struct busy *next;
+	char vm[REPLICA_VM_MAX + 1];
+};
+static struct busy *busy_list;
 
-	if (n == 0 || n > max)
+/* Is vm's replica busy? Under mu. */
+static int
+is_busy(const char *vm)
+{
+	for (const struct busy *b = busy_list; b; b = b->next)
+		if (strcmp(b->vm, vm) == 0)
+			return 1;
+	return 0;
+}
+
+/* 0, or -EBUSY with e if vm's replica is busy. Under mu. */
+static int
+refuse_busy(const char *vm, struct op_error *e)
+{
+	if (!is_busy(vm))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
+	return op_fail(e, "conflict", -EBUSY,
+		       "the replica of %s is busy (a commit or a send): try again when it ends",
+		       vm);
+}
+
+/* Mark vm's replica busy (under mu, after refuse_busy): 0 or -ENOMEM. */
+static int
+claim(const char *vm, struct op_error *e)
+{
+	struct busy *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return op_fail(e, "internal", -ENOMEM, "out of memory");
+	snprintf(b->vm, sizeof(b->vm), "%s", vm);
+	b->next = busy_list;
+	busy_list = b;
+	return 0;
+}
+
+/* The end of claim (under mu). */
+static void
+release(const char *vm)
+{
+	for (struct busy **p = &busy_list; *p; p = &(*p)->next)
+		if (strcmp((*p)->vm, vm) == 0) {
+			struct busy *b = *p;
+
+			*p = b->next;
+			free(b);
+			return;
+		}
 }
 
 static void
@@ -100,33 +143,6 @@ save(const struct rstate *s)
 	return r;
 }
 
-/* Disks as a request or state.json has them: 0, or -EINVAL. */
-static int
-parse_disks(const json_t *arr, struct rstate *s)
-{
-	const json_t *d;
-	size_t i;
-
-	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > DISKS_MAX)
-		return -EINVAL;
-	json_array_foreach(arr, i, d)
-	{
-		const char *n = json_string_value(json_object_get(d, "name"));
-		json_int_t size = json_integer_value(json_object_get(d, "size"));
-
-		if (!name_ok(n, 16) || !json_is_integer(json_object_get(d, "size")) || size <= 0 ||
-		    (uint64_t)size > DISK_MAX_BYTES || size % 512 != 0)
-			return -EINVAL;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(s->disks[k].name, n) == 0)
-				return -EINVAL;
-		snprintf(s->disks[i].name, sizeof(s->disks[i].name), "%s", n);
-		s->disks[i].size = (uint64_t)size;
-	}
-	s->ndisks = json_array_size(arr);
-	return 0;
-}
-
 static int
 load(const char *vm, struct rstate *s)
 {
@@ -142,7 +158,7 @@ load(const char *vm, struct rstate *s)
 		return r;
 	j = json_loadb(text, len, 0, NULL);
 	free(text);
-	if (j == NULL || parse_disks(json_object_get(j, "disks"), s) < 0) {
+	if (j == NULL || replica_args_disks(json_object_get(j, "disks"), s->disks, &s->ndisks) < 0) {
 		json_decref(j);
 		return -EBADMSG;
 	}
@@ -194,7 +210,20 @@ qsd_stop(struct rstate *s)
 	waitpid(pid, NULL, 0);
 }
 
-/* Throw the open point away: its daemon and its overlays. */
+/* A point's one-time credentials, once it is committed or thrown away:
+ * the server's (its daemon's) and, if still here, the client's. */
+static void
+drop_creds(const struct rstate *s)
+{
+	char path[900];
+
+	rpath(s->vm, "tls-srv", path, sizeof(path));
+	util_rmtree(path);
+	rpath(s->vm, "tls-cli", path, sizeof(path));
+	util_rmtree(path);
+}
+
+/* Throw the open point away: its daemon, its overlays, its credentials. */
 static void
 discard(struct rstate *s)
 {
@@ -205,8 +234,7 @@ discard(struct rstate *s)
 		overlay(s->vm, s->disks[i].name, s->open, path, sizeof(path));
 		unlink(path);
 	}
-	rpath(s->vm, "tls-srv", path, sizeof(path));
-	util_rmtree(path);
+	drop_creds(s);
 	s->open = 0;
 }
 
@@ -219,6 +247,7 @@ qsd_spawn(struct rstate *s, int lfd, struct op_error *e)
 	const char *argv[8 + DISKS_MAX * 4];
 	size_t n = 0;
 	pid_t pid;
+	int r;
 
 	rpath(s->vm, "tls-srv", srv, sizeof(srv));
 	rpath(s->vm, "qsd.log", logp, sizeof(logp));
@@ -248,28 +277,8 @@ qsd_spawn(struct rstate *s, int lfd, struct op_error *e)
 		argv[n++] = args[2 * i + 1];
 	}
 	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0)
-		return op_fail(e, "internal", -errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		union {
-			const char *const *c;
-			char *const *m;
-		} av = {.c = argv};
-
-		setsid();
-		if (dup2(lfd, 3) < 0 || log < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-			_exit(126);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) < 0 ||
-		     setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid, vmt_cfg->vm_gid) < 0 ||
-		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
-			_exit(126);
-		execvp(argv[0], av.m);
-		_exit(127);
-	}
+	if ((r = helper_spawn_fd3(argv, lfd, logp, vmt_cfg->vm_uid, vmt_cfg->vm_gid, 0, &pid)) < 0)
+		return op_fail(e, "internal", r, "fork: %s", strerror(-r));
 	s->qsd = pid;
 	return 0;
 }
@@ -304,28 +313,30 @@ creds(const struct rstate *s, json_t **out, struct op_error *e)
 int
 replica_open(const json_t *args, json_t **out, struct op_error *e)
 {
-	const char *vm = json_string_value(json_object_get(args, "vm"));
-	json_int_t point = json_integer_value(json_object_get(args, "point"));
-	struct rstate s, want;
+	struct replica_args a;
+	const char *vm = a.vm;
+	int64_t point;
+	struct rstate s;
 	char dir[900], path[900], srv[900], cli[900], err[400];
 	unsigned port;
 	json_t *tls, *exports;
-	int r, lfd = -1, isnew;
+	int r, lfd = -1, isnew = 0;
 
-	memset(&want, 0, sizeof(want));
-	if (!name_ok(vm, 64) || !json_is_integer(json_object_get(args, "point")) || point <= 0 ||
-	    parse_disks(json_object_get(args, "disks"), &want) < 0)
-		return op_fail(e, "invalid", -EINVAL,
-			       "replica.open needs vm (a-z 0-9 - _), point (> 0) and disks: 1-9 of "
-			       "{name, size} (a multiple of 512, at most 16 TiB)");
+	if ((r = replica_args_check(REPLICA_OPEN, args, &a, e)) < 0)
+		return r;
+	point = a.point;
 	pthread_mutex_lock(&mu);
 	rpath(vm, NULL, dir, sizeof(dir));
+	if ((r = refuse_busy(vm, e)) < 0)
+		goto out;
 	isnew = load(vm, &s) == -ENOENT;
 	if (isnew) {
 		char top[800];
 
-		s = want;
+		memset(&s, 0, sizeof(s));
 		snprintf(s.vm, sizeof(s.vm), "%s", vm);
+		memcpy(s.disks, a.disks, sizeof(s.disks));
+		s.ndisks = a.ndisks;
 		/* The VM user passes through <state>/replicas to its own. */
 		snprintf(top, sizeof(top), "%s/replicas", vmt_cfg->state_dir);
 		if ((r = util_mkdirs(top, 0711)) < 0 || chmod(top, 0711) < 0 ||
@@ -333,8 +344,8 @@ replica_open(const json_t *args, json_t **out, struct op_error *e)
 			r = op_fail(e, "internal", r, "%s: %s", dir, strerror(-r));
 			goto out;
 		}
-	} else if (s.ndisks != want.ndisks ||
-		   memcmp(s.disks, want.disks, sizeof(struct disk) * s.ndisks) != 0) {
+	} else if (s.ndisks != a.ndisks ||
+		   memcmp(s.disks, a.disks, sizeof(struct replica_disk) * s.ndisks) != 0) {
 		r = op_fail(e, "conflict", -EEXIST,
 			    "the replica of %s has other disks: drop it first", vm);
 		goto out;
@@ -443,44 +454,54 @@ commit(struct rstate *s, uint64_t *bytes, char *err, size_t errlen)
 int
 replica_commit(const json_t *args, json_t **out, struct op_error *e)
 {
-	const char *vm = json_string_value(json_object_get(args, "vm"));
-	json_int_t point = json_integer_value(json_object_get(args, "point"));
+	struct replica_args a;
+	const char *vm = a.vm;
 	struct rstate s;
 	struct timespec ts;
 	uint64_t bytes = 0;
 	char err[400] = "";
 	int r;
 
-	if (!name_ok(vm, 64) || point <= 0)
-		return op_fail(e, "invalid", -EINVAL, "replica.commit needs vm and point");
+	if ((r = replica_args_check(REPLICA_COMMIT, args, &a, e)) < 0)
+		return r;
 	pthread_mutex_lock(&mu);
+	if ((r = refuse_busy(vm, e)) < 0)
+		goto out;
 	if ((r = load(vm, &s)) < 0) {
 		r = op_fail(e, "not_found", -ENOENT, "no replica of %s", vm);
 		goto out;
 	}
-	if (s.open != point) {
+	if (s.open != a.point) {
 		r = op_fail(e, "conflict", -ESTALE, "point %lld is not the open one (%lld)",
-			    (long long)point, (long long)s.open);
+			    (long long)a.point, (long long)s.open);
 		goto out;
 	}
 	qsd_stop(&s); /* flushed: the point is all in the overlays */
-	s.committing = point;
+	drop_creds(&s); /* nothing connects to this point any more */
+	s.committing = a.point;
 	s.open = 0;
 	if ((r = save(&s)) < 0) {
 		r = op_fail(e, "internal", r, "cannot record the commit");
 		goto out;
 	}
-	if ((r = commit(&s, &bytes, err, sizeof(err))) < 0) {
-		r = op_fail(e, "internal", r, "commit of point %lld: %s", (long long)point, err);
+	if ((r = claim(vm, e)) < 0)
+		goto out; /* recorded: the next start commits it */
+	/* The images change outside the lock; this replica is busy meanwhile. */
+	pthread_mutex_unlock(&mu);
+	r = commit(&s, &bytes, err, sizeof(err));
+	pthread_mutex_lock(&mu);
+	release(vm);
+	if (r < 0) {
+		r = op_fail(e, "internal", r, "commit of point %lld: %s", (long long)a.point, err);
 		goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	s.point = point;
+	s.point = a.point;
 	s.completed_at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	s.taken_at = json_integer_value(json_object_get(args, "taken_at_ms"));
+	s.taken_at = a.taken_at;
 	s.committing = 0;
 	save(&s);
-	*out = json_pack("{s:I, s:I, s:I, s:I}", "point", (json_int_t)point, "completed_at_ms",
+	*out = json_pack("{s:I, s:I, s:I, s:I}", "point", (json_int_t)s.point, "completed_at_ms",
 			 (json_int_t)s.completed_at, "taken_at_ms", (json_int_t)s.taken_at, "bytes",
 			 (json_int_t)bytes);
 out:
@@ -491,13 +512,15 @@ out:
 int
 replica_abort(const json_t *args, struct op_error *e)
 {
-	const char *vm = json_string_value(json_object_get(args, "vm"));
+	struct replica_args a;
 	struct rstate s;
+	int r;
 
-	if (!name_ok(vm, 64))
-		return op_fail(e, "invalid", -EINVAL, "replica.abort needs vm");
+	if ((r = replica_args_check(REPLICA_ABORT, args, &a, e)) < 0)
+		return r;
 	pthread_mutex_lock(&mu);
-	if (load(vm, &s) == 0 && s.open) {
+	/* A busy replica has no open point: nothing to do. */
+	if (load(a.vm, &s) == 0 && s.open) {
 		discard(&s);
 		save(&s);
 	}
@@ -533,7 +556,7 @@ each(void (*f)(struct rstate *))
 	if ((d = opendir(dir)) == NULL)
 		return list;
 	while ((de = readdir(d)) != NULL) {
-		if (!name_ok(de->d_name, 64) || load(de->d_name, &s) < 0)
+		if (!replica_args_name_ok(de->d_name, REPLICA_VM_MAX) || load(de->d_name, &s) < 0)
 			continue;
 		if (f)
 			f(&s);
@@ -556,70 +579,41 @@ replica_list(json_t **out, struct op_error *e)
 int
 replica_drop(const json_t *args, struct op_error *e)
 {
-	const char *vm = json_string_value(json_object_get(args, "vm"));
+	struct replica_args a;
 	struct rstate s;
 	char dir[900];
-
-	if (!name_ok(vm, 64))
-		return op_fail(e, "invalid", -EINVAL, "replica.drop needs vm");
-	pthread_mutex_lock(&mu);
-	if (load(vm, &s) == 0)
-		discard(&s);
-	rpath(vm, NULL, dir, sizeof(dir));
-	util_rmtree(dir);
-	pthread_mutex_unlock(&mu);
-	return 0;
-}
-
-/* The caller's client credentials for qemu-img, in <replica>/tls-send. */
-static int
-send_creds(const struct rstate *s, const json_t *tls, char *dir, size_t dlen, struct op_error *e)
-{
-	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
-	static const char *const keys[] = {"ca", "cert", "key"};
-	char path[1000];
 	int r;
 
-	rpath(s->vm, "tls-send", dir, dlen);
-	util_rmtree(dir);
-	if (mkdir(dir, 0700) < 0)
-		return op_fail(e, "internal", -errno, "%s: %s", dir, strerror(errno));
-	for (size_t i = 0; i < 3; i++) {
-		const json_t *v = json_object_get(tls, keys[i]);
-
-		if (!json_is_string(v) || json_string_length(v) >= VMMIG_PEM_MAX ||
-		    strncmp(json_string_value(v), "-----BEGIN ", 11) != 0)
-			return op_fail(e, "invalid", -EINVAL, "tls: {ca, cert, key} in PEM");
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
-					   0600)) < 0)
-			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
+	if ((r = replica_args_check(REPLICA_DROP, args, &a, e)) < 0)
+		return r;
+	pthread_mutex_lock(&mu);
+	if ((r = refuse_busy(a.vm, e)) == 0) {
+		if (load(a.vm, &s) == 0)
+			discard(&s);
+		rpath(a.vm, NULL, dir, sizeof(dir));
+		util_rmtree(dir);
 	}
-	return 0;
+	pthread_mutex_unlock(&mu);
+	return r;
 }
 
 int
 replica_send(const json_t *args, struct op_error *e)
 {
-	const char *vm = json_string_value(json_object_get(args, "vm"));
-	const char *nbd = json_string_value(json_object_get(args, "nbd"));
-	const json_t *tls = json_object_get(args, "tls");
-	char host[16] = "", exp[17] = "", tail, base[900], dir[900], obj[1000], opts[300],
-	     err[512];
+	struct replica_args a;
+	const char *vm = a.vm;
+	char base[900], dir[900], obj[1000], opts[300], err[512];
 	const char *argv[] = {"qemu-img", "convert", "--object", obj,	       "-n",
 			      "-f",	  "raw",     "--target-image-opts", base, opts,
 			      NULL};
-	unsigned port;
 	struct rstate s;
 	int r;
 
-	if (!name_ok(vm, 64) || nbd == NULL ||
-	    sscanf(nbd, "nbd://%15[0-9.]:%u/%16[a-z0-9]%c", host, &port, exp, &tail) != 3 ||
-	    port == 0 || port > 65535 || !json_is_object(tls))
-		return op_fail(e, "invalid", -EINVAL,
-			       "replica.send needs vm, nbd (nbd://IP:PORT/EXPORT) and tls, as "
-			       "vm.migrate.prepare (cold) answered");
+	if ((r = replica_args_check(REPLICA_SEND, args, &a, e)) < 0)
+		return r;
 	pthread_mutex_lock(&mu);
+	if ((r = refuse_busy(vm, e)) < 0)
+		goto out;
 	if ((r = load(vm, &s)) < 0 || s.point == 0) {
 		r = op_fail(e, "not_found", -ENOENT, "no complete point of %s here", vm);
 		goto out;
@@ -633,19 +627,31 @@ replica_send(const json_t *args, struct op_error *e)
 			    "only a replica of a root disk alone can be sent (volumes: not built)");
 		goto out;
 	}
-	if ((r = send_creds(&s, tls, dir, sizeof(dir), e)) < 0)
+	if ((r = claim(vm, e)) < 0)
 		goto out;
-	rpath(vm, "root.raw", base, sizeof(base));
-	snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", QSD_TLS, dir);
-	snprintf(opts, sizeof(opts), "driver=nbd,host=%s,port=%u,export=%s,tls-creds=%s,tls-hostname=%s",
-		 host, port, exp, QSD_TLS, host);
-	/* The replica's last complete point, as it is (the guest sees a power
-	 * loss); qemu-img's connection starts in the datacenter network. */
-	r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL, argv, NULL, err,
-		      sizeof(err));
+	/* The copy runs outside the lock: only this replica is busy (no
+	 * point opened, committed or dropped under it), the others go on. */
+	pthread_mutex_unlock(&mu);
+	/* The caller's client credentials for qemu-img (run by the agent). */
+	rpath(vm, "tls-send", dir, sizeof(dir));
+	if ((r = vmmigio_write_creds(dir, a.tls, 0, e)) == 0) {
+		rpath(vm, "root.raw", base, sizeof(base));
+		snprintf(obj, sizeof(obj), "tls-creds-x509,id=%s,dir=%s,endpoint=client", QSD_TLS,
+			 dir);
+		snprintf(opts, sizeof(opts),
+			 "driver=nbd,host=%s,port=%u,export=%s,tls-creds=%s,tls-hostname=%s",
+			 a.host, a.port, a.export_name, QSD_TLS, a.host);
+		/* The replica's last complete point, as it is (the guest sees a
+		 * power loss); qemu-img's connection starts in the datacenter
+		 * network. */
+		r = netns_run(vmt_cfg->underlay_netns[0] ? vmt_cfg->underlay_netns : NULL, argv,
+			      NULL, err, sizeof(err));
+		if (r < 0)
+			r = op_fail(e, "internal", r, "copying the replica: %s", err);
+	}
 	util_rmtree(dir);
-	if (r < 0)
-		r = op_fail(e, "internal", r, "copying the replica: %s", err);
+	pthread_mutex_lock(&mu);
+	release(vm);
 out:
 	pthread_mutex_unlock(&mu);
 	return r;
@@ -656,7 +662,7 @@ replica_dir(const char *vm, char *out, size_t len)
 {
 	struct rstate s;
 
-	if (!name_ok(vm, 64) || load(vm, &s) < 0 || s.point == 0)
+	if (!replica_args_name_ok(vm, REPLICA_VM_MAX) || load(vm, &s) < 0 || s.point == 0)
 		return -ENOENT;
 	rpath(vm, NULL, out, len);
 	return 0;
@@ -668,6 +674,7 @@ recover(struct rstate *s)
 	char err[400];
 
 	if (s->committing) {
+		drop_creds(s); /* the committed point's, if a stop came first */
 		if (commit(s, NULL, err, sizeof(err)) < 0) {
 			log_warnx("replica %s: commit of point %lld again: %s", s->vm,
 				  (long long)s->committing, err);

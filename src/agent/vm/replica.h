@@ -17,6 +17,14 @@
  * the same clusters again gives the same images): state.json records
  * "committing" before the first image is touched.
  *
+ * A point's one-time TLS credentials are removed once it is committed or
+ * thrown away (the client's already once replica.open has answered).
+ * Operations on different replicas run side by side; while one replica
+ * commits or sends (minutes, for a large disk) any other open, commit,
+ * send or drop of that same replica is refused with "conflict" (busy:
+ * try again), abort and list answer at once. Checking the arguments is
+ * replica_args.h.
+ *
  *   replica.open   {vm, point, disks: [{name, size}]}
  *                  -> {host, port, exports: [name], tls: {ca, cert, key}}
  *   replica.commit {vm, point, taken_at_ms?} -> {point, completed_at_ms,

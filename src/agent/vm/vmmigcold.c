@@ -3,8 +3,6 @@
 #include "vmmigcold.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "storage.h"
 #include "strv.h"
 #include "util.h"
@@ -22,7 +21,7 @@
 static int
 nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 {
-	char root[800], logp[800], pidv[24], obj[900], dir[800];
+	char root[800], logp[800], obj[900], dir[800];
 	const char *argv[] = {"qemu-nbd",
 			      "-f",
 			      "raw",
@@ -37,11 +36,8 @@ nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 			      "--tls-creds",
 			      VMMIG_TLS,
 			      NULL};
-	union {
-		const char *const *c;
-		char *const *m;
-	} av = {.c = argv};
 	pid_t pid;
+	int r;
 
 	vmt_path(vm, "tls-srv", dir, sizeof(dir));
 	snprintf(obj, sizeof(obj),
@@ -51,27 +47,8 @@ nbd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 		argv[9] = NULL;
 	vmt_path(vm, "root.raw", root, sizeof(root));
 	vmt_path(vm, "qemu-nbd.log", logp, sizeof(logp));
-	pid = fork();
-	if (pid < 0)
-		return op_fail(e, "internal", -errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-
-		setsid();
-		if (dup2(lfd, 3) < 0 || log < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-			_exit(126);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		snprintf(pidv, sizeof(pidv), "%d", (int)getpid());
-		setenv("LISTEN_PID", pidv, 1);
-		setenv("LISTEN_FDS", "1", 1);
-		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) < 0 ||
-		     setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid, vmt_cfg->vm_gid) < 0 ||
-		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
-			_exit(126);
-		execvp(argv[0], av.m);
-		_exit(127);
-	}
+	if ((r = helper_spawn_fd3(argv, lfd, logp, vmt_cfg->vm_uid, vmt_cfg->vm_gid, 1, &pid)) < 0)
+		return op_fail(e, "internal", r, "fork: %s", strerror(-r));
 	vm->mig_nbd_pid = pid;
 	return 0;
 }
@@ -132,27 +109,11 @@ qsd_spawn(struct vm *vm, int lfd, int tls, struct op_error *e)
 		return op_fail(e, "internal", -ENOMEM, "out of memory");
 	}
 	vmt_path(vm, "qemu-nbd.log", logp, sizeof(logp));
-	pid = fork();
-	if (pid < 0) {
-		strv_free(&a);
-		return op_fail(e, "internal", -errno, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-
-		setsid();
-		if (dup2(lfd, 3) < 0 || log < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-			_exit(126);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		if (geteuid() == 0 &&
-		    (setgroups(0, NULL) < 0 ||
-		     setresgid(vmt_cfg->vm_gid, vmt_cfg->vm_gid, vmt_cfg->vm_gid) < 0 ||
-		     setresuid(vmt_cfg->vm_uid, vmt_cfg->vm_uid, vmt_cfg->vm_uid) < 0))
-			_exit(126);
-		execvp(a.v[0], a.v);
-		_exit(127);
-	}
+	r = helper_spawn_fd3((const char *const *)a.v, lfd, logp, vmt_cfg->vm_uid, vmt_cfg->vm_gid,
+			     0, &pid);
 	strv_free(&a);
+	if (r < 0)
+		return op_fail(e, "internal", r, "fork: %s", strerror(-r));
 	vm->mig_nbd_pid = pid;
 	return storage_export_bind(vm->id, pid, e);
 }

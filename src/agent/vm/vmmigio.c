@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -141,6 +142,50 @@ vmmigio_tls_drop(struct qmp *q, struct vm *vm, const char *subdir)
 	}
 	vmt_path(vm, subdir, dir, sizeof(dir));
 	util_rmtree(dir);
+}
+
+int
+vmmigio_pem_ok(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) < VMMIG_PEM_MAX &&
+	       strncmp(json_string_value(v), "-----BEGIN ", 11) == 0 &&
+	       strlen(json_string_value(v)) == json_string_length(v);
+}
+
+/* The VM user's, if the agent can give it (root). */
+static int
+give(const char *path, int vm_user)
+{
+	if (vm_user && geteuid() == 0 && chown(path, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+vmmigio_write_creds(const char *dir, const json_t *creds, int vm_user, struct op_error *e)
+{
+	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
+	static const char *const keys[] = {"ca", "cert", "key"};
+	char path[1000];
+	int r;
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (!vmmigio_pem_ok(json_object_get(creds, keys[i])))
+			return op_fail(e, "invalid", -EINVAL, "tls: {ca, cert, key} in PEM");
+	util_rmtree(dir);
+	r = mkdir(dir, 0700) < 0 ? -errno : give(dir, vm_user);
+	if (r < 0)
+		return op_fail(e, "internal", r, "%s: %s", dir, strerror(-r));
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		json_t *v = json_object_get(creds, keys[i]);
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
+					   0600)) < 0 ||
+		    (r = give(path, vm_user)) < 0)
+			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
+	}
+	return 0;
 }
 
 const char *

@@ -46,6 +46,21 @@ int vmmigio_tls_object(struct qmp *q, struct vm *vm, const char *endpoint,
 /* Drop it from QEMU (q may be NULL) and remove <vm>/<subdir>. */
 void vmmigio_tls_drop(struct qmp *q, struct vm *vm, const char *subdir);
 
+/* Is v a PEM text as the credentials have them: a string shorter than
+ * VMMIG_PEM_MAX, starting "-----BEGIN ", without a NUL inside? */
+int vmmigio_pem_ok(const json_t *v);
+
+/*
+ * The client side of credentials another host gave ({ca, cert, key}, each
+ * vmmigio_pem_ok, else "invalid") as QEMU's tls-creds-x509 reads them
+ * from dir: ca-cert.pem, client-cert.pem, client-key.pem, each 0600, in
+ * dir made anew 0700; when vm_user (and the agent is root), dir and files
+ * are the VM user's, for a QEMU running as it. 0 or -errno with e; on an
+ * error what was written stays: the caller removes dir.
+ */
+int vmmigio_write_creds(const char *dir, const json_t *creds, int vm_user,
+			struct op_error *e);
+
 /*
  * The drives a live migration copies, each QEMU's drive id: "root", then
  * "vol0".. for the spec's volumes (qemu.c). The destination exports each

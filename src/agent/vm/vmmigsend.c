@@ -68,29 +68,10 @@ parse_target(const char *s, const char *prefix, const char *suffix, char host[16
 static int
 tls_write(struct vm *vm, const json_t *creds, struct op_error *e)
 {
-	static const char *const files[] = {"ca-cert.pem", "client-cert.pem",
-					    "client-key.pem"};
-	static const char *const keys[] = {"ca", "cert", "key"};
-	char dir[800], path[900];
-	int r;
+	char dir[800];
 
 	vmt_path(vm, "tls-cli", dir, sizeof(dir));
-	util_rmtree(dir);
-	if (mkdir(dir, 0700) < 0 ||
-	    (geteuid() == 0 && chown(dir, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0))
-		return op_fail(e, "internal", -errno, "%s: %s", dir, strerror(errno));
-	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
-		json_t *v = json_object_get(creds, keys[i]);
-
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if ((r = util_write_atomic(path, json_string_value(v),
-					   json_string_length(v), 0600)) < 0 ||
-		    (geteuid() == 0 &&
-		     chown(path, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 &&
-		     (r = -errno) < 0))
-			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
-	}
-	return 0;
+	return vmmigio_write_creds(dir, creds, 1, e);
 }
 
 struct target {
@@ -101,14 +82,6 @@ struct target {
 	int live;
 	const json_t *tls; /* prepare's client credentials (the request's), or NULL */
 };
-
-static int
-pem_ok(const json_t *v)
-{
-	return json_is_string(v) && json_string_length(v) < VMMIG_PEM_MAX &&
-	       strncmp(json_string_value(v), "-----BEGIN ", 11) == 0 &&
-	       strlen(json_string_value(v)) == json_string_length(v);
-}
 
 /* An optional integer argument in min..max, dflt when absent. */
 static int
@@ -153,8 +126,9 @@ send_args(const json_t *args, struct target *t, struct op_error *e)
 		return -EINVAL;
 	v = json_object_get(args, "tls");
 	if (v != NULL && !json_is_null(v) &&
-	    (!pem_ok(json_object_get(v, "ca")) || !pem_ok(json_object_get(v, "cert")) ||
-	     !pem_ok(json_object_get(v, "key"))))
+	    (!vmmigio_pem_ok(json_object_get(v, "ca")) ||
+	     !vmmigio_pem_ok(json_object_get(v, "cert")) ||
+	     !vmmigio_pem_ok(json_object_get(v, "key"))))
 		return op_fail(e, "invalid", -EINVAL,
 			       "tls must be prepare's {ca, cert, key} (PEM) or null");
 	t->tls = json_is_object(v) ? v : NULL;

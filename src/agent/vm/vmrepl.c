@@ -43,14 +43,6 @@ drive_ok(const struct vm *vm, const char *d)
 }
 
 static int
-pem_ok(const json_t *v)
-{
-	return json_is_string(v) && json_string_length(v) < VMMIG_PEM_MAX &&
-	       strncmp(json_string_value(v), "-----BEGIN ", 11) == 0 &&
-	       strlen(json_string_value(v)) == json_string_length(v);
-}
-
-static int
 parse(const json_t *a, const struct vm *vm, struct point *p, struct op_error *e)
 {
 	const char *host = json_string_value(json_object_get(a, "host"));
@@ -63,8 +55,9 @@ parse(const json_t *a, const struct vm *vm, struct point *p, struct op_error *e)
 	memset(p, 0, sizeof(*p));
 	if (host == NULL || inet_pton(AF_INET, host, &ia) != 1 || port <= 0 || port > 65535 ||
 	    !json_is_array(ex) || json_array_size(ex) == 0 || json_array_size(ex) > DISKS_MAX ||
-	    !pem_ok(json_object_get(tls, "ca")) || !pem_ok(json_object_get(tls, "cert")) ||
-	    !pem_ok(json_object_get(tls, "key")))
+	    !vmmigio_pem_ok(json_object_get(tls, "ca")) ||
+	    !vmmigio_pem_ok(json_object_get(tls, "cert")) ||
+	    !vmmigio_pem_ok(json_object_get(tls, "key")))
 		return op_fail(e, "invalid", -EINVAL,
 			       "vm.replica.point needs host (IPv4), port, exports (1-9 drives) and "
 			       "tls {ca, cert, key} as replica.open answered");
@@ -86,33 +79,6 @@ parse(const json_t *a, const struct vm *vm, struct point *p, struct op_error *e)
 	p->n = json_array_size(ex);
 	p->full = json_is_true(json_object_get(a, "full"));
 	p->timeout_s = to > 0 && to <= 86400 ? to : 3600;
-	return 0;
-}
-
-/* The client credentials for QEMU, in <vm>/tls-repl (the VM user's). */
-static int
-tls_write(struct vm *vm, const json_t *creds, struct op_error *e)
-{
-	static const char *const files[] = {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
-	static const char *const keys[] = {"ca", "cert", "key"};
-	char dir[800], path[900];
-	int r;
-
-	vmt_path(vm, "tls-repl", dir, sizeof(dir));
-	util_rmtree(dir);
-	if (mkdir(dir, 0700) < 0 ||
-	    (geteuid() == 0 && chown(dir, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0))
-		return op_fail(e, "internal", -errno, "%s: %s", dir, strerror(errno));
-	for (size_t i = 0; i < 3; i++) {
-		json_t *v = json_object_get(creds, keys[i]);
-
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if ((r = util_write_atomic(path, json_string_value(v), json_string_length(v),
-					   0600)) < 0 ||
-		    (geteuid() == 0 && chown(path, vmt_cfg->vm_uid, vmt_cfg->vm_gid) < 0 &&
-		     (r = -errno) < 0))
-			return op_fail(e, "internal", r, "%s: %s", path, strerror(-r));
-	}
 	return 0;
 }
 
@@ -282,6 +248,7 @@ vmrepl_point(const json_t *args, const char *name, json_t **out, struct op_error
 	uint64_t t0 = util_now_ms(), bytes = 0;
 	struct timespec ts = {0};
 	json_t *disks;
+	char dir[800];
 	int r;
 
 	vmt_lock();
@@ -305,7 +272,9 @@ vmrepl_point(const json_t *args, const char *name, json_t **out, struct op_error
 	if ((r = vmmigio_qmp(vm, &q, e)) < 0)
 		goto out;
 	cleanup(q, vm, &p); /* a point of an earlier call that never ended */
-	if ((r = tls_write(vm, json_object_get(args, "tls"), e)) < 0 ||
+	/* The client credentials for QEMU, the VM user's. */
+	vmt_path(vm, "tls-repl", dir, sizeof(dir));
+	if ((r = vmmigio_write_creds(dir, json_object_get(args, "tls"), 1, e)) < 0 ||
 	    (r = targets(q, &p, vm, e)) < 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &ts);
