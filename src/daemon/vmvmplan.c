@@ -52,11 +52,11 @@ channel_hosts(const json_t *ch)
 	return hosts;
 }
 
-/* A host's number among all hosts (1..254, by id), or -1. */
+/* A host's number among all hosts of both sites (1..254, by id), or -1. */
 static int
 host_number(const char *host_id)
 {
-	json_t *l = store_host_list(), *h;
+	json_t *l = store_host_list_all(), *h;
 	int n = 1, found = 0;
 	size_t i;
 
