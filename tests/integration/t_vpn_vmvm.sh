@@ -18,7 +18,9 @@
 #     who may talk (that is the firewall's job);
 #   - agent restart (h1 and h2): the same public keys, the tunnel works;
 #   - no host private key in the database, the logs, the events or views;
-#   - channel deleted: the tunnel interfaces go, the marker is plain again.
+#   - channel deleted: the tunnel interfaces go, the marker is plain again;
+#   - a chosen VM deleted: it drops out of the channel (its id stays
+#     listed), and a channel whose other VMs share one host pairs nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts_lib.sh"
 
@@ -210,3 +212,15 @@ cap_stop
 n=$(count "$T/after.pcap" "$W4")
 [ "$n" -ge 1 ] || fail "the marker is not plain after the delete"
 log "channel deleted: tunnels gone, the marker plain again ($n times)"
+
+# ---- a chosen VM deleted ----------------------------------------------
+expect_api 201 POST /v1/vpn "$KA" "{\"name\":\"all\",\"kind\":\"vm-vm\",\"vms\":[\"$A1\",\"$A2\",\"$A3\"]}"
+CH2=$(printf '%s' "$BODY" | jq -r .id)
+ip -n "clhu1-$$" -o link show | grep -q "h1e" || fail "no tunnel on h1 for channel all"
+expect_api 202 DELETE "/v1/vms/$A2" "$KA"
+wait_op "$(printf '%s' "$BODY" | jq -r .id)" "$KA" >/dev/null
+ip -n "clhu1-$$" -o link show | grep -q "h1e" && fail "h1 keeps its tunnel with no VM of the channel elsewhere"
+expect_api 200 GET "/v1/vpn/$CH2" "$KA"
+expect_eq "$(jq '.vms | length' <<<"$BODY")" 3 "the channel's listed VMs after a delete"
+tries reach "$A1" "${IP[$A3]}" || fail "a1 cannot ping a3 (same host) after a2's delete"
+log "a2 deleted: the channel keeps its id listed, pairs no hosts (a1, a3 share h1), no tunnel on h1"
