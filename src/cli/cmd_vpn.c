@@ -79,16 +79,32 @@ cmd_vpn_create(struct cli *c, int argc, char **argv)
 			      {"--remote-cidrs", ARG_STR}, {"--remote-endpoint", ARG_STR},
 			      {"--dns", ARG_STR}};
 	const char *name;
-	json_t *body, *out = NULL;
-	int r;
+	json_t *body, *out = NULL, *vms = json_array();
+	int r, n = 0;
 
-	if (args_parse(argc, argv, o, ARRAY_N(o), &name, 1) < 0 || !o[0].seen)
+	/* --vm VM, repeated (vm-vm: --vm A --vm B), taken out before the
+	 * other options are parsed. */
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--vm") == 0 && i + 1 < argc) {
+			json_array_append_new(vms, json_string(argv[++i]));
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	argc = n;
+	if (args_parse(argc, argv, o, ARRAY_N(o), &name, 1) < 0 || !o[0].seen ||
+	    (o[2].seen && json_array_size(vms) > 0)) {
+		json_decref(vms);
 		return CLI_USAGE;
+	}
 	body = json_pack("{s:s, s:s}", "name", name, "kind", o[0].str);
 	if (o[1].seen)
 		json_object_set_new(body, "network", json_string(o[1].str));
 	if (o[2].seen)
 		json_object_set_new(body, "vms", split(o[2].str));
+	if (json_array_size(vms) > 0)
+		json_object_set(body, "vms", vms);
+	json_decref(vms);
 	if (o[3].seen || o[4].seen || o[5].seen) {
 		json_t *rem = json_object();
 
@@ -122,7 +138,8 @@ channel_row(struct table *t, const json_t *ch)
 	table_add(t, str(ch, "name"));
 	table_add(t, str(ch, "id"));
 	table_add(t, str(ch, "kind"));
-	if (strcmp(str(ch, "kind") ?: "", "vm-client") == 0)
+	if (strcmp(str(ch, "kind") ?: "", "vm-client") == 0 ||
+	    strcmp(str(ch, "kind") ?: "", "vm-vm") == 0)
 		table_addf(t, "vms %s", vms ? vms : "");
 	else
 		table_addf(t, "network %s", str(ch, "network") ?: "-");

@@ -91,8 +91,8 @@ static const struct cli_cmd cmds[] = {
     {"key list", "", cmd_key_list},
     {"key show", "KEY", cmd_key_show},
     {"key delete", "KEY", cmd_key_delete},
-    {"vpn create", "NAME --kind network-client|vm-client|network-network [--network NET] "
-		   "[--vms VM,...] [--remote-key KEY --remote-cidrs CIDR,... "
+    {"vpn create", "NAME --kind network-client|vm-client|network-network|vm-vm "
+		   "[--network NET] [--vms VM,... | --vm VM --vm VM...] [--remote-key KEY --remote-cidrs CIDR,... "
 		   "[--remote-endpoint IP:PORT]] [--dns IP]",
      cmd_vpn_create},
     {"vpn list", "", cmd_vpn_list},

@@ -48,8 +48,12 @@ sync_or_fail(struct http_req *req, struct http_resp *resp)
 static void
 add_gateway(const char *tenant_id, json_t *c)
 {
-	json_t *gw = NULL, *rule = vpnplan_rule(tenant_id);
+	json_t *gw = NULL, *rule;
 
+	json_object_del(c, "network_id");
+	if (strcmp(str(c, "kind"), "vm-vm") == 0)
+		return; /* its ends are the hosts, not the gateway */
+	rule = vpnplan_rule(tenant_id);
 	if (store_vpn_gateway_get(tenant_id, &gw) == 0) {
 		json_object_set_new(c, "gateway",
 				    json_pack("{s:O, s:O, s:O, s:s}", "public_key",
@@ -159,28 +163,38 @@ endpoint_ok(const char *s)
 		       : -1;
 }
 
-/* The VM ids of a vm-client channel (ids or names of the tenant's VMs
- * with a NIC). 0, or a 400/404 was set. */
+/* The VM ids of a vm-client (1 or more) or vm-vm (min 2, distinct)
+ * channel: ids or names of the tenant's VMs. 0, or a 400/404 was set. */
 static int
-resolve_vms(const char *tenant_id, const json_t *vms, json_t *ids, struct http_resp *resp)
+resolve_vms(const char *tenant_id, const json_t *vms, size_t min, json_t *ids,
+	    struct http_resp *resp)
 {
 	json_t *all = store_vm_list(tenant_id), *v, *w;
 	size_t i, k;
 	int rc = -1;
 
-	if (!json_is_array(vms) || json_array_size(vms) < 1 || json_array_size(vms) > VPN_LIST_MAX) {
-		http_error(resp, 400, "bad_request", "vms: an array of 1 to %d VM ids or names",
-			   VPN_LIST_MAX);
+	if (!json_is_array(vms) || json_array_size(vms) < min || json_array_size(vms) > VPN_LIST_MAX) {
+		http_error(resp, 400, "bad_request", "vms: an array of %zu to %d VM ids or names",
+			   min, VPN_LIST_MAX);
 		goto out;
 	}
 	json_array_foreach(vms, i, v) {
 		const char *ref = json_string_value(v), *found = NULL;
 
-		json_array_foreach(all, k, w) if (ref && (strcmp(str(w, "id"), ref) == 0 ||
-							  strcmp(str(w, "name"), ref) == 0))
+		if (ref == NULL) {
+			http_error(resp, 400, "bad_request", "vms[%zu]: a VM id or name (a string)", i);
+			goto out;
+		}
+		json_array_foreach(all, k, w) if (strcmp(str(w, "id"), ref) == 0 ||
+						  strcmp(str(w, "name"), ref) == 0)
 			found = str(w, "id");
 		if (found == NULL) {
 			http_error(resp, 404, "not_found", "vms[%zu]: no such VM", i);
+			goto out;
+		}
+		json_array_foreach(ids, k, w) if (strcmp(json_string_value(w), found) == 0) {
+			http_error(resp, 400, "bad_request", "vms[%zu]: the same VM as vms[%zu]", i,
+				   k);
 			goto out;
 		}
 		json_array_append_new(ids, json_string(found));
@@ -218,6 +232,68 @@ static int
 add_remote_peer(const char *tenant_id, const json_t *ch, const json_t *remote,
 		struct http_resp *resp);
 
+/*
+ * A vm-vm channel (docs/networks.md, "VM to VM"): 2 to VPN_LIST_MAX
+ * distinct VMs of the tenant; the traffic between their hosts goes
+ * through the tenant's host-to-host tunnel (vmvmplan.h). No gateway, no
+ * peers.
+ */
+static void
+vmvm_create(struct http_req *req, struct http_resp *resp, const json_t *j, const char *name)
+{
+	const char *t = req->who.tenant_id;
+	struct vpn_channel_row row;
+	json_t *ids = json_array(), *tmp = NULL;
+	char *vms_text = NULL;
+	int r;
+
+	if (json_object_get(j, "network") || json_object_get(j, "remote") ||
+	    json_object_get(j, "dns")) {
+		http_error(resp, 400, "bad_request",
+			   "a vm-vm channel takes vms only (not network, remote or dns)");
+		goto out;
+	}
+	if (resolve_vms(t, json_object_get(j, "vms"), 2, ids, resp) < 0)
+		goto out;
+	if ((r = store_vpn_vmvm_slot(t, 1)) < 0) {
+		http_error(resp, r == -ENOSPC ? 409 : 500, r == -ENOSPC ? "conflict" : "internal",
+			   "cannot make the tenant's host-to-host tunnel (%s)",
+			   r == -ENOSPC ? "no free slot" : strerror(-r));
+		goto out;
+	}
+	memset(&row, 0, sizeof(row));
+	snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", t);
+	snprintf(row.name, sizeof(row.name), "%s", name);
+	snprintf(row.kind, sizeof(row.kind), "vm-vm");
+	vms_text = json_dumps(ids, JSON_COMPACT);
+	row.vms = vms_text;
+	row.remote_cidrs = "[]";
+	row.dns = "";
+	r = store_vpn_channel_add(&row, &resp->json);
+	if (r == -EEXIST) {
+		http_error(resp, 409, "conflict", "a VPN channel with that name already exists");
+		goto out;
+	} else if (r < 0) {
+		http_error(resp, 500, "internal", "the state store failed");
+		goto out;
+	}
+	if (sync_or_fail(req, resp) < 0) {
+		if (store_vpn_channel_get(t, name, &tmp) == 0)
+			store_vpn_channel_delete(t, str(tmp, "id"));
+		goto out;
+	}
+	json_decref(resp->json);
+	resp->json = NULL;
+	store_vpn_channel_get(t, name, &resp->json);
+	add_gateway(t, resp->json);
+	resp->status = 201;
+	store_event(req->who.actor, t, "vpn.create", name, "succeeded", "vm-vm");
+out:
+	free(vms_text);
+	json_decref(tmp);
+	json_decref(ids);
+}
+
 void
 api_vpn_create(struct http_req *req, struct http_resp *resp)
 {
@@ -250,10 +326,13 @@ api_vpn_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	if (kind == NULL || (strcmp(kind, "network-client") != 0 && strcmp(kind, "vm-client") != 0 &&
-			     strcmp(kind, "network-network") != 0)) {
+			     strcmp(kind, "network-network") != 0 && strcmp(kind, "vm-vm") != 0)) {
 		http_error(resp, 400, "bad_request",
-			   "kind: network-client, vm-client or network-network (vm-vm is not "
-			   "built: docs/networks.md)");
+			   "kind: network-client, vm-client, network-network or vm-vm");
+		goto out;
+	}
+	if (strcmp(kind, "vm-vm") == 0) {
+		vmvm_create(req, resp, j, name);
 		goto out;
 	}
 	if (json_object_get(j, "dns") &&
@@ -267,7 +346,7 @@ api_vpn_create(struct http_req *req, struct http_resp *resp)
 				   "a vm-client channel takes vms, not network or remote");
 			goto out;
 		}
-		if (resolve_vms(t, json_object_get(j, "vms"), ids, resp) < 0)
+		if (resolve_vms(t, json_object_get(j, "vms"), 1, ids, resp) < 0)
 			goto out;
 	} else {
 		const char *nn = json_string_value(json_object_get(j, "network"));
@@ -631,6 +710,11 @@ api_vpn_peer_add(struct http_req *req, struct http_resp *resp)
 	if (strcmp(str(ch, "kind"), "network-network") == 0) {
 		http_error(resp, 409, "conflict",
 			   "a network-network channel has its one peer, the remote router");
+		goto out;
+	}
+	if (strcmp(str(ch, "kind"), "vm-vm") == 0) {
+		http_error(resp, 409, "conflict",
+			   "a vm-vm channel has no peers: its ends are the hosts of its VMs");
 		goto out;
 	}
 	if (pub == NULL) {

@@ -15,6 +15,7 @@
 #include "store_host.h"
 #include "store_ids.h"
 #include "store_net.h"
+#include "vmvmplan.h"
 #include "vpnplan.h"
 
 static const char *
@@ -238,7 +239,7 @@ tenant_hosts(const char *tenant_id, char *home, size_t len)
 static json_t *
 desired_for(const char *tenant_id, const char *host, const char *home, const json_t *hosts)
 {
-	json_t *d = netplan_desired(tenant_id), *n;
+	json_t *d = netplan_desired(tenant_id), *n, *o;
 	char underlay[64] = "";
 	size_t i;
 
@@ -269,6 +270,10 @@ desired_for(const char *tenant_id, const char *host, const char *home, const jso
 		}
 		json_decref(peers);
 		json_decref(vnis);
+		/* VM-to-VM channels: this host's tunnel to the paired hosts
+		 * (with its private key: only into net.apply). */
+		if ((o = vmvmplan_agent(tenant_id, host)) != NULL)
+			json_object_set_new(d, "vmvm", o);
 	}
 	if (strcmp(host, home) == 0 && json_array_size(hosts) > 1) {
 		json_t *rp = store_tenant_remote_ports(tenant_id, host);

@@ -223,6 +223,12 @@ const char *const store_schema_sqlite[] = {
 	"CREATE TABLE vm_replicas ("
 	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
 	"  host_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* 13: a tenant's VM-to-VM tunnel between hosts (docs/networks.md, "VM
+	 * to VM"): its slot, unique per control plane, gives its UDP port and
+	 * tunnel addresses; the hosts' private keys are files (store_vpn.h). */
+	"CREATE TABLE vpn_vmvm ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  slot INTEGER NOT NULL UNIQUE, created_at TEXT NOT NULL);",
 };
 
 /*
@@ -429,6 +435,10 @@ const char *const store_schema_pg[] = {
 	"CREATE TABLE vm_replicas ("
 	"  vm_id TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
 	"  host_id TEXT NOT NULL, agent_id TEXT NOT NULL, created_at TEXT NOT NULL);",
+	/* 13: as SQLite's step 13 (the VM-to-VM tunnel's slot). */
+	"CREATE TABLE vpn_vmvm ("
+	"  tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  slot BIGINT NOT NULL UNIQUE, created_at TEXT NOT NULL);",
 };
 
 const size_t store_schema_sqlite_len = ARRAY_LEN(store_schema_sqlite);

@@ -384,3 +384,90 @@ store_vpn_peer_count(const char *tenant_id)
 	return db_scalar(db_prep("SELECT count(*) FROM vpn_peers WHERE tenant_id = ?", "s",
 				 tenant_id));
 }
+
+/* ---- VM to VM (docs/networks.md, "VM to VM") ---------------------------- */
+
+int
+store_vpn_vmvm_slot(const char *tenant_id, int make)
+{
+	char ts[32];
+	int64_t s;
+
+	for (int tries = 0; tries < 8; tries++) {
+		int r;
+
+		if ((s = db_scalar(db_prep("SELECT slot FROM vpn_vmvm WHERE tenant_id = ?", "s",
+					   tenant_id))) > 0)
+			return (int)s;
+		if (!make)
+			return -ENOENT;
+		/* The first free slot; a racing cloudletd's insert makes ours
+		 * fail on the unique slot, and we look again. */
+		s = db_scalar(db_prep("SELECT COALESCE(MIN(a.slot + 1), 1) FROM "
+				      "(SELECT 0 AS slot UNION ALL SELECT slot FROM vpn_vmvm) a "
+				      "WHERE NOT EXISTS (SELECT 1 FROM vpn_vmvm b "
+				      "WHERE b.slot = a.slot + 1)",
+				      ""));
+		if (s < 1 || s > VPN_VMVM_SLOTS)
+			return -ENOSPC;
+		db_now(ts);
+		r = db_run(db_prep("INSERT INTO vpn_vmvm (tenant_id, slot, created_at) "
+				   "VALUES (?, ?, ?)",
+				   "sis", tenant_id, s, ts));
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
+	return -EBUSY;
+}
+
+void
+store_vpn_vmvm_forget(const char *tenant_id)
+{
+	db_run(db_prep("DELETE FROM vpn_vmvm WHERE tenant_id = ?", "s", tenant_id));
+}
+
+static int
+host_key_path(const char *tenant_id, const char *host_id, char *out, size_t len)
+{
+	return util_fmt(out, len, "%s/%s/vmvm-%s.key", key_dir, tenant_id, host_id);
+}
+
+static pthread_mutex_t hk_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+int
+store_vpn_host_key(const char *tenant_id, const char *host_id, char out[45])
+{
+	char path[1200], dir[1200], pub[WGKEY_B64], *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (host_key_path(tenant_id, host_id, path, sizeof(path)) < 0 ||
+	    util_fmt(dir, sizeof(dir), "%s/%s", key_dir, tenant_id) < 0)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&hk_mtx);
+	if ((r = util_read_file(path, 128, &text, &len)) == -ENOENT) {
+		/* Made on first use, like the gateway's: only this file has it. */
+		if (util_mkdirs(dir, 0700) < 0 || (r = wgkey_generate(out, pub)) < 0) {
+			pthread_mutex_unlock(&hk_mtx);
+			return r < 0 ? r : -EIO;
+		}
+		out[44] = '\n';
+		r = util_write_atomic(path, out, 45, 0600);
+		out[44] = '\0';
+		if (r < 0)
+			sodium_memzero(out, 45);
+		pthread_mutex_unlock(&hk_mtx);
+		return r;
+	}
+	pthread_mutex_unlock(&hk_mtx);
+	if (r < 0)
+		return r;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	r = len == 44 && wgkey_valid(text) ? 0 : -EINVAL;
+	if (r == 0)
+		memcpy(out, text, 45);
+	sodium_memzero(text, len);
+	free(text);
+	return r;
+}

@@ -92,4 +92,20 @@ json_t *store_vpn_peer_list(const char *tenant_id, const char *channel_id);
 int store_vpn_peer_delete(const char *tenant_id, const char *channel_id, const char *id);
 int64_t store_vpn_peer_count(const char *tenant_id);
 
+/*
+ * VM to VM (docs/networks.md, "VM to VM"): the tenant's tunnel between its
+ * hosts. Its slot (1..VPN_VMVM_SLOTS, unique per control plane) gives the
+ * UDP port VPN_VMVM_PORT_BASE + slot and the tunnel addresses
+ * 100.112.0.0/12 + slot*256 + host number. make: allocate one if it has
+ * none. The slot, or -ENOENT (none, !make), -ENOSPC.
+ */
+#define VPN_VMVM_PORT_BASE 52000
+#define VPN_VMVM_SLOTS 4095
+int store_vpn_vmvm_slot(const char *tenant_id, int make);
+void store_vpn_vmvm_forget(const char *tenant_id);
+/* A host's private key for the tenant's tunnel (base64; the caller wipes
+ * it), made on first use: the file <state-dir>/vpn/<tenant>/vmvm-<host>.key
+ * (0600), never in the database, a view, a log or an event. */
+int store_vpn_host_key(const char *tenant_id, const char *host_id, char out[45]);
+
 #endif

@@ -67,9 +67,9 @@ kill_named_procs() {
 		*qemu-storage-daemon*"$T/"* | *qemu-nbd*"$T/"*) kill -9 "$p" 2>/dev/null ;;
 		esac
 	done
-	# Tenant VPN gateways (wireguard-go's command line names only its
-	# interface): by the pid files in the test's state.
-	for f in "$T"/state/net/*/wg.pid "$T"/h*/state/net/*/wg.pid; do
+	# Tenant VPN gateways and vm-vm tunnels (wireguard-go's command line
+	# names only its interface): by the pid files in the test's state.
+	for f in "$T"/state/net/*/wg.pid "$T"/h*/state/net/*/wg.pid "$T"/h*/state/net/*/vmvm/wg.pid; do
 		[ -f "$f" ] || continue
 		p=$(cat "$f" 2>/dev/null || true)
 		c=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)

@@ -29,6 +29,9 @@
 		   "\"address\":\"10.99.0.1/24\",\"peers\":[" peers "]}"
 #define PEER(key, allowed, reach) "{\"public_key\":\"" key "\",\"allowed_ips\":[" allowed \
 				  "],\"reach\":[" reach "]}"
+#define VMVM(peers) ",\"vmvm\":{\"listen_port\":52001,\"private_key\":\"" PRIV "\"," \
+		    "\"address\":\"100.112.1.1/32\",\"peers\":[" peers "]}"
+#define VPEER(key, ul, addr) "{\"public_key\":\"" key "\",\"underlay\":\"" ul "\",\"address\":\"" addr "\"}"
 #define OKPEER PEER(PUB, "\"10.99.0.2/32\"", "\"10.0.0.10/32\"")
 
 struct row {
@@ -80,6 +83,18 @@ static const struct row rows[] = {
 	{"vpn reach wider", "{" T0 VPN(PEER(PUB, "\"10.99.0.2/32\"", "\"10.0.0.0/16\"")) "}", "reach[0]"},
 	{"vpn reach everything", "{" T0 VPN(PEER(PUB, "\"10.99.0.2/32\"", "\"0.0.0.0/0\"")) "}", "reach[0]"},
 	{"vpn not object", "{" T0 ",\"vpn\":[]}", "vpn"},
+	/* vmvm: the tenant's host-to-host tunnel (VM-to-VM channels) */
+	{"vmvm ok", "{" T0 VMVM(VPEER(PUB, "192.168.251.2", "100.112.1.2")) "}", NULL},
+	{"vmvm two", "{" T0 VMVM(VPEER(PUB, "192.168.251.2", "100.112.1.2") "," VPEER(PEER2, "192.168.251.3", "100.112.1.3")) "}", NULL},
+	{"vmvm no peers", "{" T0 VMVM("") "}", "vmvm.peers"},
+	{"vmvm same host", "{" T0 VMVM(VPEER(PUB, "192.168.251.2", "100.112.1.2") "," VPEER(PEER2, "192.168.251.2", "100.112.1.3")) "}", "peers[1]"},
+	{"vmvm same key", "{" T0 VMVM(VPEER(PUB, "192.168.251.2", "100.112.1.2") "," VPEER(PUB, "192.168.251.3", "100.112.1.3")) "}", "peers[1]"},
+	{"vmvm peer our address", "{" T0 VMVM(VPEER(PUB, "192.168.251.2", "100.112.1.1")) "}", "peers[0].address"},
+	{"vmvm bad underlay", "{" T0 VMVM(VPEER(PUB, "192.168.251.300", "100.112.1.2")) "}", "underlay"},
+	{"vmvm bad key", "{" T0 VMVM(VPEER("x", "192.168.251.2", "100.112.1.2")) "}", "public_key"},
+	{"vmvm peer unknown field", "{" T0 VMVM("{\"public_key\":\"" PUB "\",\"underlay\":\"192.168.251.2\",\"address\":\"100.112.1.2\",\"x\":1}") "}", "x"},
+	{"vmvm address not /32", "{" T0 ",\"vmvm\":{\"listen_port\":52001,\"private_key\":\"" PRIV "\",\"address\":\"100.112.1.1/24\",\"peers\":[" VPEER(PUB, "192.168.251.2", "100.112.1.2") "]}}", "vmvm.address"},
+	{"vmvm key zero", "{" T0 ",\"vmvm\":{\"listen_port\":52001,\"private_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"address\":\"100.112.1.1/32\",\"peers\":[" VPEER(PUB, "192.168.251.2", "100.112.1.2") "]}}", "vmvm.private_key"},
 };
 
 static void
@@ -287,10 +302,44 @@ t_peer_limit(void **state)
 	}
 }
 
+/* The VXLAN to a paired host goes to its tunnel address; others are
+ * unchanged; the state file has the key, a view does not. */
+static void
+t_vmvm(void **state)
+{
+	struct net_tenant t = parse("{" T0 VMVM(VPEER(PUB, "192.168.251.2", "100.112.1.2")) "}");
+	json_t *j, *again;
+	char err[512];
+	struct net_tenant u;
+
+	(void)state;
+	assert_int_equal(netstate_vxlan_dst(&t, (192u << 24) | (168u << 16) | (251u << 8) | 2),
+			 (100u << 24) | (112u << 16) | (1u << 8) | 2);
+	assert_int_equal(netstate_vxlan_dst(&t, (192u << 24) | (168u << 16) | (251u << 8) | 3),
+			 (192u << 24) | (168u << 16) | (251u << 8) | 3);
+	j = netstate_to_json(&t);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "vmvm"),
+							       "private_key")), PRIV);
+	assert_int_equal(netstate_parse(j, &u, err, sizeof(err)), 0);
+	again = netstate_to_json(&u);
+	assert_true(json_equal(j, again));
+	netstate_redact(j);
+	{
+		char *d = json_dumps(j, 0);
+
+		assert_null(strstr(d, PRIV));
+		free(d);
+	}
+	json_decref(again);
+	json_decref(j);
+	netstate_free(&u);
+	netstate_free(&t);
+}
+
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 6];
+	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 7];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -302,5 +351,6 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_peer_limit);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_site_routes);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_psk_redact);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_vmvm);
 	return _cmocka_run_group_tests("netvpn", tests, n, NULL, NULL);
 }

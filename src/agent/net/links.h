@@ -29,6 +29,8 @@ struct links_where {
  * 0, or -EINVAL with the device and its MTU in err. */
 #define LINKS_UNDERLAY_MTU 1550
 int links_check_underlay(const char *ns, const char *address, char *err, size_t errlen);
+/* The MTU of the underlay device holding address, or -errno. */
+int links_underlay_mtu(const char *ns, const char *address);
 
 /* The firewall's port on the external bridge for a tenant hash: "xf-<hash>"
  * for the default prefix "cl", "<prefix>x-<hash>" for others (at most 14

@@ -44,6 +44,10 @@ struct tenant {
 	char wg_if[16];
 	pid_t wg;
 	long long wg_checked;
+	/* Its VM-to-VM tunnel between hosts (netstate.h "vmvm"): the same
+	 * wireguard-go, in the underlay namespace, files in <dir>/vmvm. */
+	char ul_if[16], ul_dir[640];
+	pid_t ulwg;
 };
 
 static const struct agent_config *cfg;
@@ -308,7 +312,7 @@ link_signature(const struct net_tenant *st)
 			st->networks[i].cidr.addr, st->networks[i].cidr.prefix,
 			st->networks[i].gateway, st->networks[i].dhcp_server, st->networks[i].vni);
 		for (unsigned k = 0; k < st->networks[i].n_peers; k++)
-			fprintf(f, " %u", st->networks[i].peers[k]);
+			fprintf(f, " %u", netstate_vxlan_dst(st, st->networks[i].peers[k]));
 		fputc('\n', f);
 	}
 	for (unsigned i = 0; i < st->n_addresses; i++)
@@ -335,6 +339,47 @@ apply_vpn(struct tenant *t, char *err, size_t errlen)
 	}
 	t->wg_checked = now;
 	return vpn_ensure(t->ns_fw, t->dir, t->wg_if, &t->st.vpn, now, &t->wg, err, errlen);
+}
+
+/* The VM-to-VM tunnel (docs/networks.md, "VM to VM"): the tenant's VXLAN
+ * to the paired hosts goes to their tunnel addresses (links.c), routed
+ * into this interface. Decrypted packets come from the peer's underlay
+ * address on it: loose reverse-path filtering there. */
+static int
+apply_vmvm(struct tenant *t, char *err, size_t errlen)
+{
+	const char *ul = cfg->underlay_netns;
+	char path[64];
+	int r;
+
+	if (!t->st.vmvm.enabled) {
+		if (t->ulwg > 0)
+			log_info("net %s: vm-vm tunnel removed", t->st.tenant);
+		vpn_stop(t->ul_dir, t->ul_if, &t->ulwg);
+		return 0;
+	}
+	if (cfg->underlay_address[0] == '\0' || t->ul_if[0] == '\0') {
+		snprintf(err, errlen, "vmvm: needs --underlay-address and a name prefix of at "
+				      "most 3 characters");
+		return -EINVAL;
+	}
+	if ((r = util_mkdirs(t->ul_dir, 0700)) < 0) {
+		snprintf(err, errlen, "vmvm: cannot create %.300s", t->ul_dir);
+		return r;
+	}
+	/* WireGuard's IPv4 overhead (60 bytes) below the underlay's MTU: a
+	 * full-size VXLAN frame (1550) is fragmented before it is encrypted,
+	 * so every packet on the link is a whole UDP datagram to the port. */
+	if ((r = links_underlay_mtu(ul, cfg->underlay_address)) < 0) {
+		snprintf(err, errlen, "vmvm: no underlay device holds %s", cfg->underlay_address);
+		return r;
+	}
+	t->st.vmvm.mtu = (unsigned)r - 60;
+	if ((r = vpn_ensure(ul, t->ul_dir, t->ul_if, &t->st.vmvm, time(NULL), &t->ulwg, err,
+			    errlen)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "net/ipv4/conf/%s/rp_filter", t->ul_if);
+	return netns_sysctl(ul[0] ? ul : NULL, path, "2", err, errlen);
 }
 
 /* Forget what this process applied: the next apply does everything. */
@@ -380,7 +425,8 @@ apply(struct tenant *t, int restart_dhcp, int full, char *err, size_t errlen)
 		/* New bridges: the ports' rule set and DHCP follow. */
 		t->ports_applied = 0;
 	}
-	if ((r = apply_firewall(t, err, errlen)) < 0 || (r = apply_vpn(t, err, errlen)) < 0)
+	if ((r = apply_vmvm(t, err, errlen)) < 0 || (r = apply_firewall(t, err, errlen)) < 0 ||
+	    (r = apply_vpn(t, err, errlen)) < 0)
 		goto out;
 	if (t->ports_applied && !restart_dhcp && t->listing_net != NULL) {
 		char *now = NULL;
@@ -414,6 +460,9 @@ view(struct tenant *t, int just_applied)
 	netstate_redact(j);
 	if (t->st.vpn.enabled)
 		json_object_set_new(j, "vpn", vpn_view(&t->st.vpn, t->wg_if, t->wg, time(NULL)));
+	if (t->st.vmvm.enabled)
+		json_object_set_new(j, "vmvm",
+				    vpn_view(&t->st.vmvm, t->ul_if, t->ulwg, time(NULL)));
 
 	/* In sync: what the kernel holds now is what it held right after the
 	 * last change (an operator's `nft flush ruleset` shows up here). */
@@ -465,6 +514,9 @@ tenant_new(const char *key)
 		netstate_hash(key, h);
 		if (vpn_ifname(cfg->name_prefix, h, t->wg_if, sizeof(t->wg_if)) < 0)
 			t->wg_if[0] = '\0'; /* refused at apply */
+		if (snprintf(t->ul_if, sizeof(t->ul_if), "%se%s", cfg->name_prefix, h) > 15)
+			t->ul_if[0] = '\0'; /* the same */
+		snprintf(t->ul_dir, sizeof(t->ul_dir), "%s/vmvm", t->dir);
 	}
 	return t;
 }
@@ -571,6 +623,7 @@ net_apply(const json_t *args, json_t **out, struct op_error *e)
 		tenants = t;
 		t->dnsmasq = dhcp_adopt(t->dir);
 		t->wg = vpn_adopt(t->dir, t->wg_if);
+		t->ulwg = vpn_adopt(t->ul_dir, t->ul_if);
 	}
 	/* Persist first: if applying fails halfway, the next start (or the
 	 * next apply) converges on the same desired state. */
@@ -665,6 +718,7 @@ net_delete(const char *tenant, struct op_error *e)
 	}
 	dhcp_stop(t->dir, &t->dnsmasq);
 	vpn_stop(t->dir, t->wg_if, &t->wg);
+	vpn_stop(t->ul_dir, t->ul_if, &t->ulwg);
 	links_ext_port(cfg->name_prefix, t->st.hash, xf, sizeof(xf));
 	/* Deleting the namespaces removes their interfaces; a veth's peer in
 	 * the external namespace goes with it. */
@@ -1023,6 +1077,14 @@ watch(void *arg)
 					log_warnx("net %s: cannot start dnsmasq", t->st.tenant);
 			}
 			watch_vpn(t);
+			if (t->st.vmvm.enabled && !vpn_alive(t->ul_if, t->ulwg)) {
+				char err[512];
+
+				log_warnx("net %s: wireguard-go of the vm-vm tunnel (pid %d) ended; "
+					  "starting it again", t->st.tenant, (int)t->ulwg);
+				if (apply_vmvm(t, err, sizeof(err)) < 0)
+					log_warnx("net %s: vmvm: %s", t->st.tenant, err);
+			}
 		}
 		pthread_mutex_unlock(&mtx);
 	}
@@ -1082,6 +1144,7 @@ net_init(const struct agent_config *c)
 		json_decref(j);
 		t->dnsmasq = dhcp_adopt(t->dir);
 		t->wg = vpn_adopt(t->dir, t->wg_if);
+		t->ulwg = vpn_adopt(t->ul_dir, t->ul_if);
 		t->next = tenants;
 		tenants = t;
 	}

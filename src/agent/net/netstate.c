@@ -792,6 +792,86 @@ fail:
 	return -EINVAL;
 }
 
+/* "vmvm": the tenant's host-to-host tunnel for its VM-to-VM channels
+ * (netstate.h). Only on a host with other hosts of the tenant. */
+static int
+parse_vmvm(const json_t *j, struct net_tenant *t, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"listen_port", "private_key", "address", "peers",
+					     NULL};
+	static const char *const pfields[] = {"public_key", "underlay", "address", NULL};
+	struct net_vpn *v = &t->vmvm;
+	const json_t *peers, *n;
+	const char *key, *addr;
+	char why[200];
+	size_t i;
+
+	if (j == NULL || json_is_null(j))
+		return 0;
+	if (!json_is_object(j) || jsonv_only_fields(j, fields, why, sizeof(why)) < 0)
+		ERR("vmvm: %s", json_is_object(j) ? why : "must be an object");
+	if (get_port(j, "listen_port", 1, &v->listen_port) < 0)
+		ERR("vmvm.listen_port: 1 to 65535 is required");
+	key = get_str(j, "private_key");
+	if (key == NULL || netstate_key_decode(key, v->private_key) < 0 || key_zero(v->private_key))
+		ERR("vmvm.private_key: a WireGuard key (32 bytes, base64) is required");
+	addr = get_str(j, "address");
+	if (addr == NULL || netstate_parse_cidr(addr, 1, 0, &v->address) < 0 ||
+	    v->address.prefix != 32 || v->address.addr == 0)
+		ERR("vmvm.address: this host's tunnel address, a /32 (e.g. 100.127.1.1/32)");
+	peers = json_object_get(j, "peers");
+	if (!json_is_array(peers) || json_array_size(peers) < 1 ||
+	    json_array_size(peers) > NET_PEERS_MAX)
+		ERR("vmvm.peers: an array of 1 to %d other hosts", NET_PEERS_MAX);
+	if ((v->peers = calloc(json_array_size(peers), sizeof(*v->peers))) == NULL)
+		ERR("out of memory");
+	json_array_foreach(peers, i, n) {
+		struct net_vpn_peer *p = &v->peers[i];
+		struct net_cidr u, a;
+
+		if (!json_is_object(n) || jsonv_only_fields(n, pfields, why, sizeof(why)) < 0)
+			ERR("vmvm.peers[%zu]: %s", i, json_is_object(n) ? why : "not an object");
+		key = get_str(n, "public_key");
+		if (key == NULL || netstate_key_decode(key, p->public_key) < 0 ||
+		    key_zero(p->public_key))
+			ERR("vmvm.peers[%zu].public_key: a WireGuard key (32 bytes, base64) is required",
+			    i);
+		if (get_str(n, "underlay") == NULL ||
+		    netstate_parse_cidr(get_str(n, "underlay"), 0, 0, &u) < 0 || u.addr == 0)
+			ERR("vmvm.peers[%zu].underlay: the host's underlay IPv4 address", i);
+		if (get_str(n, "address") == NULL ||
+		    netstate_parse_cidr(get_str(n, "address"), 0, 0, &a) < 0 || a.addr == 0 ||
+		    a.addr == v->address.addr || a.addr == u.addr)
+			ERR("vmvm.peers[%zu].address: the host's tunnel address (not ours, not its "
+			    "underlay)", i);
+		for (unsigned q = 0; q < v->n_peers; q++)
+			if (v->peers[q].endpoint == u.addr || v->peers[q].routes[0].addr == a.addr ||
+			    memcmp(v->peers[q].public_key, p->public_key, NET_VPN_KEY_LEN) == 0)
+				ERR("vmvm.peers[%zu]: the same host, address or key as peers[%u]", i,
+				    q);
+		p->endpoint = u.addr;
+		p->endpoint_port = v->listen_port;
+		p->n_allowed = 1;
+		p->allowed[0] = (struct net_cidr){u.addr, 32};
+		p->n_routes = 1;
+		p->routes[0] = (struct net_cidr){a.addr, 32};
+		v->n_peers++;
+	}
+	v->enabled = 1;
+	return 0;
+fail:
+	return -EINVAL;
+}
+
+uint32_t
+netstate_vxlan_dst(const struct net_tenant *t, uint32_t peer)
+{
+	for (unsigned i = 0; t->vmvm.enabled && i < t->vmvm.n_peers; i++)
+		if (t->vmvm.peers[i].endpoint == peer)
+			return t->vmvm.peers[i].routes[0].addr;
+	return peer;
+}
+
 static int
 rule_cmp(const void *a, const void *b)
 {
@@ -806,7 +886,7 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 	char why[200];
 	static const char *const fields[] = {"tenant", "mode", "networks", "external", "addresses",
 					     "forwards", "rules", "role", "remote_ports", "ids",
-					     "vpn", NULL};
+					     "vpn", "vmvm", NULL};
 	const char *tenant, *mode;
 	const json_t *rules;
 	size_t i;
@@ -867,7 +947,8 @@ netstate_parse(const json_t *j, struct net_tenant *out, char *err, size_t errlen
 		for (i = 0; i < out->n_rules; i++)
 			out->rules[i].priority /= 2048u;
 	}
-	if (parse_vpn(json_object_get(j, "vpn"), out, err, errlen) < 0)
+	if (parse_vpn(json_object_get(j, "vpn"), out, err, errlen) < 0 ||
+	    parse_vmvm(json_object_get(j, "vmvm"), out, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -895,6 +976,8 @@ netstate_free(struct net_tenant *t)
 	free(t->vpn.peers);
 	/* The private key goes with the state. */
 	explicit_bzero(&t->vpn, sizeof(t->vpn));
+	free(t->vmvm.peers);
+	explicit_bzero(&t->vmvm, sizeof(t->vmvm));
 }
 
 static json_t *
@@ -963,6 +1046,29 @@ vpn_json(const struct net_vpn *v)
 	return o;
 }
 
+/* The "vmvm" request form again (with the private key: the state file). */
+static json_t *
+vmvm_json(const struct net_vpn *v)
+{
+	char key[45], ip[16];
+	json_t *o, *peers = json_array();
+
+	for (unsigned i = 0; i < v->n_peers; i++) {
+		const struct net_vpn_peer *p = &v->peers[i];
+
+		netstate_key_encode(p->public_key, key);
+		netstate_ip(p->endpoint, ip, sizeof(ip));
+		json_array_append_new(peers, json_pack("{s:s, s:s, s:o}", "public_key", key,
+						       "underlay", ip, "address",
+						       ip_json(p->routes[0].addr)));
+	}
+	netstate_key_encode(v->private_key, key);
+	o = json_pack("{s:i, s:s, s:o, s:o}", "listen_port", v->listen_port, "private_key", key,
+		      "address", cidr_json(&v->address), "peers", peers);
+	explicit_bzero(key, sizeof(key));
+	return o;
+}
+
 void
 netstate_redact(json_t *j)
 {
@@ -974,6 +1080,7 @@ netstate_redact(json_t *j)
 	if (k != NULL)
 		json_object_del(v, "private_key");
 	json_array_foreach(json_object_get(v, "peers"), i, p) json_object_del(p, "preshared_key");
+	json_object_del(json_object_get(j, "vmvm"), "private_key");
 }
 
 json_t *
@@ -1063,5 +1170,7 @@ netstate_to_json(const struct net_tenant *t)
 	}
 	if (t->vpn.enabled)
 		json_object_set_new(j, "vpn", vpn_json(&t->vpn));
+	if (t->vmvm.enabled)
+		json_object_set_new(j, "vmvm", vmvm_json(&t->vmvm));
 	return j;
 }

@@ -116,6 +116,7 @@ struct net_vpn {
 	uint16_t listen_port; /* UDP, on the tenant's external address */
 	uint8_t private_key[NET_VPN_KEY_LEN];
 	struct net_cidr address; /* the gateway's tunnel address and prefix */
+	unsigned mtu;            /* of the interface; 0 = 1420 */
 	unsigned n_peers;
 	struct net_vpn_peer *peers; /* owned */
 };
@@ -148,6 +149,13 @@ struct net_tenant {
 	char *ids_rules; /* owned, NULL = none */
 	json_t *ids_suppress; /* owned, NULL = none (idssup.h) */
 	struct net_vpn vpn;
+	/* VM-to-VM channels (docs/networks.md, "VM to VM"): the tenant's
+	 * WireGuard interface in this host's underlay namespace. Each peer is
+	 * another host of the tenant: endpoint its underlay address (port
+	 * listen_port, the same on every host), allowed its underlay /32,
+	 * routes[0] its tunnel /32. The VXLAN to such a host is sent to its
+	 * tunnel address, so it travels encrypted (netstate_vxlan_dst). */
+	struct net_vpn vmvm;
 };
 
 /* Validates a tenant key: 1..32 of [a-z0-9-], not starting with '-'. */
@@ -175,6 +183,10 @@ void netstate_redact(json_t *j);
  * or -EINVAL (also for a non-canonical encoding). */
 int netstate_key_decode(const char *s, uint8_t out[NET_VPN_KEY_LEN]);
 void netstate_key_encode(const uint8_t key[NET_VPN_KEY_LEN], char out[45]);
+
+/* Where the VXLAN sends to the peer host with underlay address peer: its
+ * tunnel address when a vm-vm channel pairs this host with it, else peer. */
+uint32_t netstate_vxlan_dst(const struct net_tenant *t, uint32_t peer);
 
 /* Is the peer cut off at now (unix seconds)? */
 int netstate_vpn_expired(const struct net_vpn_peer *p, long long now);

@@ -24,7 +24,10 @@
 
 #define UAPI_DIR "/var/run/wireguard"
 #define UAPI_MAX (1024 * 1024) /* 256 peers' "get" is ~100 KiB */
-#define VPN_MTU "1420"         /* 1500 minus WireGuard's IPv4 overhead (80) */
+#define VPN_MTU 1420           /* 1500 minus WireGuard's IPv4 overhead (80) */
+/* `ip -n NS` (or, for "" = the agent's own namespace, a harmless -4 -4). */
+#define NSF(ns) ((ns)[0] ? "-n" : "-4")
+#define NSV(ns) ((ns)[0] ? (ns) : "-4")
 
 struct uapi_peer {
 	char key[65]; /* hex */
@@ -400,7 +403,7 @@ start(const char *ns, const char *dir, const char *ifname, pid_t *pid, char *err
 		return -errno;
 	}
 	unlink(sock); /* a dead daemon's; a live one was adopted */
-	if ((p = netns_spawn(ns, argv, logf)) < 0) {
+	if ((p = netns_spawn(ns[0] ? ns : NULL, argv, logf)) < 0) {
 		snprintf(err, errlen, "vpn: cannot start wireguard-go: %s", strerror((int)-p));
 		return (int)p;
 	}
@@ -448,7 +451,7 @@ static int
 sync_routes(const char *ns, const char *ifname, const struct net_vpn *v, long long now,
 	    char *err, size_t errlen)
 {
-	const char *show[] = {"ip", "-n", ns, "-o", "route", "show", "dev", ifname, "proto",
+	const char *show[] = {"ip", NSF(ns), NSV(ns), "-o", "route", "show", "dev", ifname, "proto",
 			      "static", NULL};
 	char out[8192], *save = NULL, *line, ip[16], c[24];
 	int r;
@@ -460,7 +463,7 @@ sync_routes(const char *ns, const char *ifname, const struct net_vpn *v, long lo
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		line[strcspn(line, " ")] = '\0';
 		if (line[0] != '\0' && !route_wanted(v, now, line) &&
-		    (r = links_ip(err, errlen, "ip", "-n", ns, "route", "del", line, "dev", ifname,
+		    (r = links_ip(err, errlen, "ip", NSF(ns), NSV(ns), "route", "del", line, "dev", ifname,
 				  "proto", "static", NULL)) < 0)
 			return r;
 	}
@@ -470,7 +473,7 @@ sync_routes(const char *ns, const char *ifname, const struct net_vpn *v, long lo
 		for (unsigned k = 0; k < v->peers[i].n_routes; k++) {
 			netstate_ip(v->peers[i].routes[k].addr, ip, sizeof(ip));
 			snprintf(c, sizeof(c), "%s/%u", ip, v->peers[i].routes[k].prefix);
-			if ((r = links_ip(err, errlen, "ip", "-n", ns, "route", "replace", c, "dev",
+			if ((r = links_ip(err, errlen, "ip", NSF(ns), NSV(ns), "route", "replace", c, "dev",
 					  ifname, "proto", "static", NULL)) < 0)
 				return r;
 		}
@@ -482,18 +485,19 @@ int
 vpn_ensure(const char *ns, const char *dir, const char *ifname, const struct net_vpn *v,
 	   long long now, pid_t *pid, char *err, size_t errlen)
 {
-	char addr[24], ip[16];
+	char addr[24], ip[16], mtu[12];
 	int r;
 
+	snprintf(mtu, sizeof(mtu), "%u", v->mtu ? v->mtu : VPN_MTU);
 	if ((*pid <= 0 || !vpn_alive(ifname, *pid)) &&
 	    (r = start(ns, dir, ifname, pid, err, errlen)) < 0)
 		return r;
 	netstate_ip(v->address.addr, ip, sizeof(ip));
 	snprintf(addr, sizeof(addr), "%s/%u", ip, v->address.prefix);
-	if ((r = links_ip(err, errlen, "ip", "-n", ns, "addr", "replace", addr, "dev", ifname,
+	if ((r = links_ip(err, errlen, "ip", NSF(ns), NSV(ns), "addr", "replace", addr, "dev", ifname,
 			  NULL)) < 0 ||
-	    (r = links_ip(err, errlen, "ip", "-n", ns, "link", "set", "dev", ifname, "mtu",
-			  VPN_MTU, "up", NULL)) < 0)
+	    (r = links_ip(err, errlen, "ip", NSF(ns), NSV(ns), "link", "set", "dev", ifname, "mtu",
+			  mtu, "up", NULL)) < 0)
 		return r;
 	if ((r = uapi_sync(ifname, v, now, err, errlen)) < 0)
 		return r;
