@@ -15,6 +15,7 @@
 #include "netplan.h"
 #include "store.h"
 #include "store_host.h"
+#include "util.h"
 
 struct move {
 	const char *op_id, *vm_id, *tenant_id, *src;
@@ -38,6 +39,39 @@ call(struct move *m, const char *host, const char *op, json_t *args, json_t **re
 {
 	return agentc_call_retry(host, op, args, res, m->code, m->err, m->errlen, AGENTC_RETRY_MS,
 				 idempotent);
+}
+
+/*
+ * The source's agent dropped the send (it died or its answer was lost):
+ * QEMU may still be sending, so the destination's incoming migration is
+ * finished as soon as its QEMU says completed; while it says it is still
+ * under way (conflict "has not completed (active)", setup, device, ...),
+ * it is asked again, for at most FINISH_WAIT_MS. Aborting it instead could
+ * kill the only running copy once it completes. 0 with *done, or -1.
+ */
+#define FINISH_WAIT_MS 120000
+
+static int
+finish_after_drop(struct move *m, const char *vm_id, json_t **done)
+{
+	static const char *const under_way[] = {"(setup)", "(active)", "(device)",
+						"(pre-switchover)", "(wait-unplug)",
+						"(postcopy-active)"};
+	uint64_t until = util_now_ms() + FINISH_WAIT_MS;
+	size_t i;
+
+	for (;;) {
+		if (call(m, m->dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), done,
+			 1) == 0)
+			return 0;
+		for (i = 0; i < sizeof(under_way) / sizeof(under_way[0]); i++)
+			if (strcmp(m->code, "conflict") == 0 && strstr(m->err, under_way[i]) != NULL)
+				break;
+		if (i == sizeof(under_way) / sizeof(under_way[0]) ||
+		    util_now_ms() >= until)
+			return -1;
+		usleep(200000);
+	}
 }
 
 /* While the send runs: the source's vm.migrate.status into the operation. */
@@ -219,8 +253,7 @@ opmigrate_run(const char *op_id, const char *vm_id, const char *tenant_id, const
 		/* Dropped: did the destination get it all the same? */
 		if (strcmp(m.code, "dropped") != 0)
 			goto abort;
-		if (call(&m, m.dst, "vm.migrate.finish", json_pack("{s:s}", "name", vm_id), &done,
-			 1) < 0) {
+		if (finish_after_drop(&m, vm_id, &done) < 0) {
 			snprintf(why, sizeof(why), "%s", err);
 			snprintf(err, errlen,
 				 "the source's agent dropped the send and the destination has not "
