@@ -21,6 +21,9 @@ struct image {
 	 * does not stop in cloudlet-identity), so no template is built for it
 	 * and its VMs always boot cold (docs/guest.md: debian-12). */
 	int no_template;
+	/* image.json "template_timeout_s": how long a template's boot may
+	 * take until template-ready (0: the agent's default, 180 s). */
+	unsigned template_timeout_s;
 	/* An image a tenant uploaded (docs/images.md): a whole raw disk with
 	 * its own boot loader, <upload dir>/<name>.raw, booted with firmware;
 	 * never a template. */
