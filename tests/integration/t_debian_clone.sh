@@ -24,7 +24,7 @@ outside_attach "$OUT"
 t0=$(date +%s)
 ctl template build --image debian-12 --vcpus 1 --memory 512 --disk 2 --nics 1 >/dev/null ||
 	fail "building the debian-12 template: $(tail -n 5 "$T/agent.log")"
-TPL=$(ls -d "$T"/state/templates/*/ | head -n 1)
+TPL=$(find "$T/state/templates" -mindepth 1 -maxdepth 1 -type d | head -n 1)
 grep -q "cloudlet: template-ready" "$TPL/console.log" || fail "no template-ready line in the template's console"
 # The host keys the template's own boot made (it printed them): no clone may have them.
 TPL_KEYS=$(grep -o 'SHA256:[A-Za-z0-9+/]*' "$TPL/console.log" | sort -u)
@@ -56,7 +56,7 @@ for n in d1 d2; do
 	api POST /v1/vms "$A" - <"$T/create"
 	expect_eq "$STATUS" 202 "create $n: $BODY"
 	VMID[$n]=$(jq -r .vm_id <<<"$BODY")
-	echo "$(jq -r .id <<<"$BODY")" >"$T/op.$n"
+	jq -r .id <<<"$BODY" >"$T/op.$n"
 done
 for n in d1 d2; do
 	wait_op "$(cat "$T/op.$n")" "$A" >/dev/null
@@ -86,9 +86,9 @@ for n in d1 d2; do
 	ip netns exec "$OUT" ssh-keyscan -T 20 "${PUB[$n]}" 2>/dev/null | ssh-keygen -l -E sha256 -f - |
 		awk '{print $2}' | sort >"$T/hk.$n"
 	[ "$(wc -l <"$T/hk.$n")" -ge 2 ] || fail "$n shows fewer than 2 host keys: $(cat "$T/hk.$n")"
-	for k in $(cat "$T/hk.$n"); do
-		grep -qxF "$k" <<<"$TPL_KEYS" && fail "$n serves the template's host key $k"
-	done
+	while read -r k; do
+		if grep -qxF "$k" <<<"$TPL_KEYS"; then fail "$n serves the template's host key $k"; fi
+	done <"$T/hk.$n"
 done
 for i in 2 3; do
 	[ "$(sed -n ${i}p "$T/id.d1")" != "$(sed -n ${i}p "$T/id.d2")" ] ||
