@@ -431,6 +431,12 @@ build_image() {
         tar --owner=0 --group=0 --numeric-owner -C "$GUEST/overlays/$overlay" -cf - . |
             tar -C "$r" -xpf -
     fi
+    # A bootstrapped tree gets cloudlet-identity too: its template waits in
+    # it for a clone's identity (--seed-dir; docs/guest.md, debian-12).
+    if [ -n "$boot" ]; then
+        mkdir -p "$r/usr/sbin"
+        cp "$TOOLS_DIR/cloudlet-identity" "$r/usr/sbin/"
+    fi
     [ -z "$cust" ] || "$GUEST/$cust" "$r" || die "$def: guest/$cust failed"
     for d in dev proc sys run tmp root mnt srv etc/cloudlet var/log; do
         mkdir -p "$r/$d"
@@ -485,6 +491,14 @@ build_image() {
             no) printf '  "template": false,\n' ;;
             ''|yes) ;;
             *) die "$def: template: yes or no" ;;
+        esac
+        # template_timeout=SECONDS: how long the agent waits for the
+        # template's boot (default 180 s; debian-12 boots for minutes)
+        tt=$(image_field "$name" template_timeout || true)
+        case $tt in
+            '') ;;
+            *[!0-9]*) die "$def: template_timeout: a number of seconds" ;;
+            *) printf '  "template_timeout_s": %d,\n' "$tt" ;;
         esac
         printf '  "id": "%s"\n}\n' "$id"
     } >"$tmp/image.json"

@@ -33,6 +33,9 @@ done
 mkdir -p "$r/etc/systemd/system/cloud-init.target.wants"
 ln -sf /etc/systemd/system/cloudlet-ready.service \
     "$r/etc/systemd/system/cloud-init.target.wants/cloudlet-ready.service"
+# Template mode (only with the kernel option cloudlet.template=1).
+ln -sf /etc/systemd/system/cloudlet-template.service \
+    "$r/etc/systemd/system/cloud-init.target.wants/cloudlet-template.service"
 
 # DHCP: give up after 15 s instead of 60 (a NIC whose network has no
 # server must not hold the boot for a minute).

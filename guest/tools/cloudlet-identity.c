@@ -27,6 +27,12 @@
  *     service-failed line) and leaves /run/cloudlet/finished.
  * When any of it fails the boot script reads the clone's seed disk instead.
  * Exit status 0 when all of that worked.
+ *
+ * "cloudlet-identity --seed-dir DIR" (debian-12's template, run by
+ * /usr/lib/cloudlet/template): the same wait, clock, RNG and MACs, then the
+ * clone's meta-data, user-data and network-config (and an empty
+ * vendor-data) written into DIR, a NoCloud seed directory, and nothing
+ * else: cloud-init applies them (docs/guest.md, "debian-12 clones").
  */
 #include "finish.h"
 #include "netcfg.h"
@@ -313,9 +319,10 @@ apply_meta(const char *meta, size_t len, char *iid, size_t iidlen)
 	return bad ? -1 : 0;
 }
 
-/* Apply the key=value lines, then write and apply the seed's files. */
+/* Apply the key=value lines, then write and apply the seed's files; with
+ * seed_dir, only write the NoCloud files there (cloud-init applies them). */
 static int
-apply(char *id, char *iid, size_t iidlen)
+apply(char *id, char *iid, size_t iidlen, const char *seed_dir)
 {
 	static const char *const names[] = {"meta-data", "network-config", "user-data",
 					    "cloudlet-config"};
@@ -361,6 +368,20 @@ apply(char *id, char *iid, size_t iidlen)
 		if ((!have[i] && i < 3) || sizes[i] > flen - total)
 			return -1;
 		total += sizes[i];
+	}
+	if (seed_dir != NULL) {
+		char dpath[600];
+
+		/* cloud-init's NoCloud seed directory: user-data, meta-data,
+		 * network-config (optional) and vendor-data (optional). */
+		for (i = 0, total = 0; i < 3; total += sizes[i], i++) {
+			snprintf(dpath, sizeof(dpath), "%s/%s", seed_dir, names[i]);
+			bad |= write_file(dpath, files + total, sizes[i], 0600) < 0;
+		}
+		snprintf(dpath, sizeof(dpath), "%s/vendor-data", seed_dir);
+		bad |= write_file(dpath, "", 0, 0600) < 0;
+		meta_value(files, sizes[0], "instance-id", iid, iidlen);
+		return bad ? -1 : 0;
 	}
 	for (i = 0, total = 0; i < 4; total += sizes[i], i++) {
 		snprintf(path, sizeof(path), SEED_DIR "/%s", names[i]);
@@ -416,12 +437,20 @@ warm_caches(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	char iid[256] = "none";
+	const char *seed_dir = NULL;
 	size_t len = 0;
 	char *id;
 	int fd, r;
+
+	if (argc == 3 && strcmp(argv[1], "--seed-dir") == 0 && strlen(argv[2]) < 500) {
+		seed_dir = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: cloudlet-identity [--seed-dir DIR]\n");
+		return 2;
+	}
 
 	fd = open(FW_CFG, O_RDONLY);
 	if (fd < 0) {
@@ -430,8 +459,10 @@ main(void)
 		       FW_CFG, strerror(errno));
 		return 1;
 	}
-	warm_caches();
-	finish_prestart();
+	if (seed_dir == NULL) {
+		warm_caches();
+		finish_prestart();
+	}
 	printf("cloudlet: template-ready\n");
 	fflush(stdout);
 	id = wait_identity(fd, &len);
@@ -442,7 +473,7 @@ main(void)
 			"cloudlet-identity: the identity is malformed or unreadable\n");
 		return 1;
 	}
-	r = apply(id, iid, sizeof(iid));
+	r = apply(id, iid, sizeof(iid), seed_dir);
 	memset(id, 0, len);
 	free(id);
 	if (r < 0) {
@@ -451,6 +482,8 @@ main(void)
 			"cloudlet-identity: some of the identity could not be applied\n");
 		return 1;
 	}
+	if (seed_dir != NULL)
+		return 0;
 	/* The rest of the boot, here rather than back in the boot script
 	 * (which sees /run/cloudlet/finished and stops). A service that never
 	 * listened has its line instead of the readiness line: the boot is

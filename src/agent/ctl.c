@@ -697,7 +697,20 @@ cmd_template_build(int argc, char **argv)
 
 		if (strcmp(argv[i], "--image") == 0)
 			json_object_set_new(args, "image", json_string(argv[i + 1]));
-		else if ((strcmp(argv[i], "--vcpus") == 0 || strcmp(argv[i], "--memory") == 0 ||
+		else if (strcmp(argv[i], "--nics") == 0 &&
+			 parse_uint_arg(argv[i], argv[i + 1], &n) == 0 && n <= 8) {
+			/* The fit counts NICs only: a template's NICs are not
+			 * connected (dummy), so any bridge name does. */
+			json_t *nics = json_array();
+			char mac[18];
+
+			for (json_int_t k = 0; k < n; k++) {
+				snprintf(mac, sizeof(mac), "52:54:00:fe:00:%02x", (unsigned)k);
+				json_array_append_new(nics, json_pack("{s:s, s:s}", "bridge", "tpl0",
+								      "mac", mac));
+			}
+			json_object_set_new(args, "nics", nics);
+		} else if ((strcmp(argv[i], "--vcpus") == 0 || strcmp(argv[i], "--memory") == 0 ||
 			  strcmp(argv[i], "--disk") == 0) &&
 			 parse_uint_arg(argv[i], argv[i + 1], &n) == 0)
 			json_object_set_new(args,
@@ -720,7 +733,7 @@ cmd_template_build(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{"template list", "template list", cmd_template_list},
 	{"template gc", "template gc", cmd_template_gc},
-	{"template build", "template build --image IMAGE --vcpus N --memory MIB --disk GIB",
+	{"template build", "template build --image IMAGE --vcpus N --memory MIB --disk GIB [--nics N]",
 	 cmd_template_build},
 	{"host", "host", cmd_host},
 	{"image list", "image list", cmd_image_list},

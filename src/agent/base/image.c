@@ -106,6 +106,11 @@ image_find(const char *name, struct image *out)
 				    ? (uint64_t)json_integer_value(min)
 				    : 0;
 	out->no_template = json_is_false(json_object_get(j, "template"));
+	min = json_object_get(j, "template_timeout_s");
+	out->template_timeout_s = json_is_integer(min) && json_integer_value(min) > 0 &&
+					  json_integer_value(min) <= 3600
+				      ? (unsigned)json_integer_value(min)
+				      : 0;
 	json_decref(j);
 	return 0;
 }

@@ -19,8 +19,12 @@ struct image {
 	uint64_t min_disk_mib;
 	/* image.json "template": false - the guest has no template mode (it
 	 * does not stop in cloudlet-identity), so no template is built for it
-	 * and its VMs always boot cold (docs/guest.md: debian-12). */
+	 * and its VMs always boot cold (docs/guest.md, "template=no"; no
+	 * built image says so today, uploaded images are never templates). */
 	int no_template;
+	/* image.json "template_timeout_s": how long a template's boot may
+	 * take until template-ready (0: the agent's default, 180 s). */
+	unsigned template_timeout_s;
 	/* An image a tenant uploaded (docs/images.md): a whole raw disk with
 	 * its own boot loader, <upload dir>/<name>.raw, booted with firmware;
 	 * never a template. */

@@ -25,6 +25,7 @@
 
 #define READY_LINE "cloudlet: template-ready"
 #define FAILED_LINE "cloudlet: template-failed: "
+/* the default; image.json "template_timeout_s" for slower guests */
 #define BUILD_TIMEOUT_MS 180000
 
 static char qemu_version[128];
@@ -123,10 +124,10 @@ template_lookup(const struct vm_spec *spec, char *dir, size_t dirlen, char *ram,
 
 /* Poll console.log for the template-ready line while QEMU lives. */
 static int
-wait_ready(const char *dir, pid_t pid, char *err, size_t errlen)
+wait_ready(const char *dir, pid_t pid, uint64_t timeout_ms, char *err, size_t errlen)
 {
 	char path[800], *text = NULL;
-	uint64_t deadline = util_now_ms() + BUILD_TIMEOUT_MS;
+	uint64_t deadline = util_now_ms() + timeout_ms;
 
 	snprintf(path, sizeof(path), "%s/console.log", dir);
 	while (util_now_ms() < deadline) {
@@ -159,7 +160,8 @@ wait_ready(const char *dir, pid_t pid, char *err, size_t errlen)
 		}
 		usleep(50000);
 	}
-	snprintf(err, errlen, "the template did not get ready");
+	snprintf(err, errlen, "the template did not get ready in %llu s",
+		 (unsigned long long)(timeout_ms / 1000));
 	return -ETIMEDOUT;
 }
 
@@ -203,6 +205,7 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	char id[2048], key[17], dir[700], ram[700], tmp[760], path[800], rootfs[1200];
 	struct qemu_launch l;
 	struct vm_spec ts;
+	struct image im;
 	uint64_t t0 = util_now_ms();
 	pid_t pid = -1;
 	int r, fd = -1;
@@ -279,7 +282,11 @@ template_build(const struct vm_spec *spec, char *err, size_t errlen)
 	close(l.identity_fd);
 	if (r < 0)
 		goto fail;
-	if ((r = wait_ready(tmp, pid, err, errlen)) < 0 ||
+	if ((r = wait_ready(tmp, pid,
+			    image_find(spec->image, &im) == 0 && im.template_timeout_s > 0
+				    ? (uint64_t)im.template_timeout_s * 1000
+				    : BUILD_TIMEOUT_MS,
+			    err, errlen)) < 0 ||
 	    (r = save_state(tmp, fd, err, errlen)) < 0)
 		goto fail;
 	close(fd);
