@@ -13,9 +13,11 @@
 #     after it; then site a dies at once (kill -9 of its cloudletd, its
 #     PostgreSQL, its agent and the VM's QEMU);
 #   - failover at b: b starts the VM from its replica on h2 by itself (same
-#     id, ready), the marker is in it, the VM's record names h2, and a
-#     vm.recover event says how long it took. The failover-to-ready time
-#     (the RTO of this one VM) is printed.
+#     id, ready), the marker is in it, the VM's record names h2, it answers
+#     HTTP at the same external address from an outside computer on site
+#     b's external network (it did from site a's before), and a vm.recover
+#     event says how long it took. The failover-to-ready time (the RTO of
+#     this one VM) is printed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hosts_lib.sh"
 . "$(dirname "$0")/site_lib.sh"
@@ -45,6 +47,34 @@ H1=$(cli --json host show h1 | jq -r .id)
 H2=$(cli --json host show h2 | jq -r .id)
 expect_eq "$(jq -r .host_id <<<"$BODY")" "$H1" "d1's host (site a's only host)"
 log "d1 ($VM) ready on h1"
+
+# Its external address, reached from an outside computer on each site's
+# external network (h1's at site a, h2's at site b; the same pool).
+tcli() { CLOUDLET_URL=$URL CLOUDLET_TOKEN=$KA "$CLI_BIN" "$@"; }
+PUB=$(tcli --json address create --vm d1 | jq -r .address)
+expect_match "$PUB" '^198\.18\.0\.' "d1's external address"
+for n in 1 2; do
+	netns_add "clo$n-$$"
+	ip link add "so$n$$" type veth peer name "sp$n$$"
+	ip link set "so$n$$" netns "clo$n-$$"
+	ip link set "sp$n$$" netns "clhx$n-$$"
+	ip -n "clhx$n-$$" link set "sp$n$$" master "chx$n$$" up
+	ip -n "clo$n-$$" addr add 198.18.0.254/24 dev "so$n$$"
+	ip -n "clo$n-$$" link set "so$n$$" up
+done
+# outside N: one HTTP GET of d1's page from site N's outside computer, a
+# status line or 000; tried for up to 60 s until an answer.
+outside() {
+	local code=000
+	for _ in $(seq 1 60); do
+		code=$(ip netns exec "clo$1-$$" curl -s -o /dev/null --max-time 3 -w '%{http_code}' "http://$PUB/" || true)
+		[ "$code" = 200 ] && break
+		sleep 1
+	done
+	echo "$code"
+}
+expect_eq "$(outside 1)" 200 "d1 from site a's outside computer at $PUB"
+log "d1 answers HTTP at $PUB from site a's outside computer"
 
 # repl_field JQ: the VM's replication entry at a.
 repl() { site_get a; jq -r --arg v "$VM" ".replication.vms[] | select(.vm == \$v) | $1" <<<"$BODY"; }
@@ -125,6 +155,8 @@ done
 RTO=$((($(date +%s%N) - T0) / 1000000))
 api GET "/v1/vms/$VM" "$KA"
 expect_eq "$STATUS" 200 "the tenant sees d1 at b"
+expect_eq "$(outside 2)" 200 "d1 from site b's outside computer at the same $PUB"
+log "d1 answers HTTP at the same $PUB from site b's outside computer"
 # Its console may take a line sent at the first prompt before the shell
 # reads (a cold boot just ended): asked up to four times.
 on() { (ONH=$1; ctl() { "$AGENT_BIN" ctl --socket "$T/h$ONH/agent.sock" "$@"; }; guest_sh "$2" "$3" "${4:-60}"); }
