@@ -476,6 +476,7 @@ cmd_serve(int argc, char **argv)
 	writer.local_underlay = local_underlay;
 	writer.no_local = no_local;
 	writer.workers = workers;
+	site_on_demoted(drrepl_fence);
 	if (site_start(&site, start_writing, err, sizeof(err)) < 0) {
 		log_warnx("site: %s", err);
 		return 2;

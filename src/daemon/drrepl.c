@@ -721,3 +721,59 @@ drrepl_recover(void)
 	recovery_done();
 	return started_n;
 }
+
+/* ---- fencing at a demoted site --------------------------------------- */
+
+/* Stop every running VM of one host: 0, or -1 if it did not answer. */
+static int
+fence_host(const char *host)
+{
+	char code[32], err[256];
+	json_t *vms = NULL, *v;
+	size_t i;
+	int r = 0;
+
+	if (agentc_call_timeout(host, "vm.list", json_object(), &vms, code, err, sizeof(err),
+				CALL_MS) < 0)
+		return -1;
+	json_array_foreach(vms, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *state = json_string_value(json_object_get(v, "state")) ?: "";
+
+		if (name == NULL || (strcmp(state, "running") != 0 && strcmp(state, "paused") != 0))
+			continue;
+		if (agentc_call_timeout(host, "vm.stop", json_pack("{s:s, s:b}", "name", name,
+								   "force", 1),
+					NULL, code, err, sizeof(err), 60 * 1000) < 0) {
+			log_warnx("fence: %s on host %s did not stop: %s", name, host, err);
+			r = -1;
+		} else {
+			log_warnx("fence: %s on host %s stopped (this site was demoted)", name,
+				  host);
+		}
+	}
+	json_decref(vms);
+	return r;
+}
+
+void
+drrepl_fence(void)
+{
+	json_t *hosts = store_host_list(), *h, *left = json_array();
+	size_t i;
+	int round;
+
+	json_array_foreach(hosts, i, h) json_array_append(left, json_object_get(h, "id"));
+	json_decref(hosts);
+	for (round = 0; round < 120 && json_array_size(left) > 0; round++) {
+		for (i = json_array_size(left); i-- > 0;)
+			if (fence_host(json_string_value(json_array_get(left, i))) == 0)
+				json_array_remove(left, i);
+		if (json_array_size(left) > 0)
+			sleep(5);
+	}
+	if (json_array_size(left) > 0)
+		log_warnx("fence: %zu hosts of this site never answered", json_array_size(left));
+	json_decref(left);
+	store_thread_done();
+}

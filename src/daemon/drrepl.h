@@ -45,4 +45,13 @@ json_t *drrepl_view(void);
  */
 int drrepl_recover(void);
 
+/*
+ * At a demoted site (the other took over): every VM on a host of this
+ * site is stopped at once (force: the new primary runs its copy, started
+ * from its replica), so the two sites never both run a VM once they hear
+ * each other. Nothing is written to the database. Hosts that do not
+ * answer are tried again every 5 s for 10 minutes.
+ */
+void drrepl_fence(void);
+
 #endif

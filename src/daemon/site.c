@@ -125,6 +125,34 @@ run_on_primary(void (*cb)(void))
 		log_warnx("site: cannot start the workers' thread");
 }
 
+/* What runs when this site is demoted (site_on_demoted), on a thread of
+ * its own: it stops this site's VMs, which must not run beside the copies
+ * the new primary started. */
+static void (*on_demoted)(void);
+
+void
+site_on_demoted(void (*cb)(void))
+{
+	on_demoted = cb;
+}
+
+static void *
+demoted_thread(void *arg)
+{
+	(void)arg;
+	on_demoted();
+	return NULL;
+}
+
+static void
+run_on_demoted(void)
+{
+	pthread_t t;
+
+	if (on_demoted != NULL && pthread_create(&t, NULL, demoted_thread, NULL) == 0)
+		pthread_detach(t);
+}
+
 /* With mu held: this site hears that the peer is role r at epoch e. */
 static void
 heard(const char *r, long long e)
@@ -141,6 +169,7 @@ heard(const char *r, long long e)
 		S.role = SITE_DEMOTED;
 		S.lease_until = 0;
 		save();
+		run_on_demoted();
 	}
 	/* A standby follows its primary's epoch. */
 	if (S.role == SITE_STANDBY && strcmp(r, "primary") == 0 && e > S.epoch) {
@@ -363,6 +392,10 @@ site_start(const struct site_conf *c, void (*on_primary)(void), char *err, size_
 		S.on_primary = NULL;
 		run_on_primary(cb);
 	}
+	/* Demoted before this start: its VMs are stopped again (a host may
+	 * have started them meanwhile, or the stop had not ended). */
+	if (S.role == SITE_DEMOTED)
+		run_on_demoted();
 	return 0;
 }
 

@@ -54,6 +54,14 @@ struct site_conf {
 int site_start(const struct site_conf *conf, void (*on_primary)(void), char *err,
 	       size_t errlen);
 
+/*
+ * What to run, on a thread of its own, when this site is demoted (it hears
+ * the other site took over at a higher epoch), and at a start of a site
+ * demoted before: cloudletd stops the VMs of its site's hosts
+ * (drrepl_fence). Set before site_start.
+ */
+void site_on_demoted(void (*cb)(void));
+
 enum site_role site_role(void);
 /* This site's name ("" when alone). */
 const char *site_name(void);
