@@ -16,6 +16,7 @@
 struct mgroup {
 	uint8_t buf;
 	uint8_t dir;     /* 0: any data; 1: to the server only; 2: to the client only */
+	uint32_t bound;  /* 0, or no fast pattern here can end beyond this offset */
 	struct mpm_db *db;
 	uint32_t npat;
 	uint32_t *off;   /* npat + 1 */
@@ -39,9 +40,28 @@ struct aidx {
 	uint32_t *rules;
 };
 
+/*
+ * Address classes of an event: bit 0 the source is in the network's home
+ * set, bit 1 the destination is. A group's databases come once per class
+ * and hold only the rules whose header can match such an event
+ * ("$HOME_NET -> $EXTERNAL_NET" is not looked for in traffic between two
+ * home addresses), as Suricata's signature groups by address do. Identical
+ * pattern lists share one database (mpm.c's cache).
+ */
+#define HCLASS_N 4
+
+/*
+ * Fast patterns with an absolute depth (content:"x"; depth:400) can only
+ * end before offset + depth of their buffer (of the TCP stream, for the
+ * payload): they go to a database of their own, scanned on that prefix
+ * only, so a long stream is not scanned for them past its start.
+ */
+#define BOUND_SMALL 2048 /* tier 1: bound <= this; tier 2: any other bound */
+
 struct sgroup {
-	struct mgroup *mg;
+	struct mgroup *mg; /* by address class: mg[cfirst[c] .. cfirst[c + 1]) */
 	int nmg;
+	int cfirst[HCLASS_N + 1];
 	uint32_t *always; /* rules without a fast pattern or an address index */
 	uint32_t nalways;
 	struct aidx by_src, by_dst, by_sp, by_dp;
@@ -356,11 +376,93 @@ split_always(struct sgroup *sg, struct rule *const *rules, const struct addrset 
 	return r;
 }
 
+/* Can a set hold a home (home = 1) or a non-home (0) address? Only the
+ * sets made of $HOME_NET or of $EXTERNAL_NET alone say no. */
+static int
+side_ok(const struct addrset *a, int home)
+{
+	if (a->n || a->any)
+		return 1;
+	if (a->home == ADDR_HOME_IN)
+		return home;
+	if (a->home == ADDR_HOME_OUT)
+		return !home;
+	return 1;
+}
+
+/* Can the rule's header match an event of address class hc? */
+static int
+class_ok(const struct rule *r, int hc)
+{
+	int s = hc & 1, d = hc >> 1 & 1;
+
+	if (side_ok(&r->src, s) && side_ok(&r->dst, d))
+		return 1;
+	return r->bidir && side_ok(&r->src, d) && side_ok(&r->dst, s);
+}
+
+/* The offset of its buffer its fast pattern must end by, or 0 (none). */
+static uint32_t
+fp_bound(const struct rule *r)
+{
+	const struct sm *m = &r->bufs[r->fp_buf].sm[r->fp_sm];
+	int64_t e;
+
+	if (!(m->flags & SM_DEPTH) || (m->flags & SM_RELATIVE))
+		return 0;
+	e = (int64_t)m->u.c.offset + m->u.c.depth;
+	return e > 0 && e < UINT32_MAX ? (uint32_t)e : 0;
+}
+
+/* The databases of one group, buffer, direction and address class: one
+ * per tier of fast-pattern bound (none, small, other). */
+static int
+build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, uint32_t nl, int b,
+	    int dir, int hc, struct fpref *refs, char *err, size_t errlen)
+{
+	for (int tier = 0; tier < 3; tier++) {
+		size_t n = 0;
+		uint32_t maxb = 0;
+		int r;
+
+		for (uint32_t li = 0; li < nl; li++) {
+			uint32_t i = list[li];
+			const struct rule *ru = rs->rules[i];
+			uint32_t bd;
+
+			if (!class_ok(ru, hc))
+				continue;
+			if ((dir == 1 && (ru->flow & FLOW_TO_CLIENT)) ||
+			    (dir == 2 && (ru->flow & FLOW_TO_SERVER)))
+				continue;
+			bd = fp_bound(ru);
+			if (tier != (bd == 0 ? 0 : bd <= BOUND_SMALL ? 1 : 2))
+				continue;
+			if (bd > maxb)
+				maxb = bd;
+			refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
+			refs[n].rule = i;
+			n++;
+		}
+		if (n == 0)
+			continue;
+		sg->mg[sg->nmg].buf = (uint8_t)b;
+		sg->mg[sg->nmg].dir = (uint8_t)dir;
+		sg->mg[sg->nmg].bound = maxb;
+		r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
+		sg->nmg++;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 {
 	struct detect *d = calloc(1, sizeof(*d));
 	struct fpref *refs = NULL;
+	uint32_t *bylist = NULL, bstart[IDS_BUF__N + 1], bfill[IDS_BUF__N + 1];
 	int r = 0;
 
 	struct addrset home = {0};
@@ -382,7 +484,8 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	d->cand = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->cand));
 	d->stamp = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->stamp));
 	refs = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*refs));
-	if (!d->cand || !d->stamp || !refs) {
+	bylist = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*bylist));
+	if (!d->cand || !d->stamp || !refs || !bylist) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -390,52 +493,54 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 		struct sgroup *sg = &d->sg[g];
 
 		sg->always = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*sg->always));
-		sg->mg = calloc(IDS_BUF__N + 1, sizeof(*sg->mg)); /* + the payload's second */
+		/* per class: every buffer, the payload's second direction, 3 tiers */
+		sg->mg = calloc((size_t)HCLASS_N * (IDS_BUF__N + 1) * 3, sizeof(*sg->mg));
 		if (!sg->always || !sg->mg) {
 			r = -ENOMEM;
 			break;
 		}
-		/* Payload databases of packet groups come in two, by direction
-		 * (flow:to_server rules are not looked for in replies), as
-		 * Suricata's rule groups are; other buffers have one direction. */
-		for (int b = 0; b < IDS_BUF__N && r == 0; b++) {
-			int split = b == IDS_BUF_PAYLOAD && g <= SG_PKT_OTHER;
+		/* the group's rules with a fast pattern, by its buffer */
+		memset(bstart, 0, sizeof(bstart));
+		for (uint32_t i = 0; i < rs->nrules; i++) {
+			const struct rule *ru = rs->rules[i];
 
-			for (int dir = split ? 1 : 0; dir <= (split ? 2 : 0) && r == 0; dir++) {
-				size_t n = 0;
+			if (!rule_in_group(ru, g))
+				continue;
+			if (ru->fp_buf < 0)
+				sg->always[sg->nalways++] = i;
+			else
+				bstart[ru->bufs[ru->fp_buf].buf + 1]++;
+		}
+		for (int b = 0; b < IDS_BUF__N; b++)
+			bstart[b + 1] += bstart[b];
+		memcpy(bfill, bstart, sizeof(bfill));
+		for (uint32_t i = 0; i < rs->nrules; i++) {
+			const struct rule *ru = rs->rules[i];
 
-				for (uint32_t i = 0; i < rs->nrules; i++) {
-					const struct rule *ru = rs->rules[i];
+			if (ru->fp_buf >= 0 && rule_in_group(ru, g))
+				bylist[bfill[ru->bufs[ru->fp_buf].buf]++] = i;
+		}
+		for (int hc = 0; hc < HCLASS_N && r == 0; hc++) {
+			sg->cfirst[hc] = sg->nmg;
+			/* Payload databases of packet groups come in two, by
+			 * direction (flow:to_server rules are not looked for in
+			 * replies), as Suricata's rule groups are; other buffers
+			 * have one direction. */
+			for (int b = 0; b < IDS_BUF__N && r == 0; b++) {
+				int split = b == IDS_BUF_PAYLOAD && g <= SG_PKT_OTHER;
 
-					if (!rule_in_group(ru, g))
-						continue;
-					if (ru->fp_buf < 0) {
-						if (b == 0 && dir <= 1)
-							sg->always[sg->nalways++] = i;
-						continue;
-					}
-					if (ru->bufs[ru->fp_buf].buf != b)
-						continue;
-					if ((dir == 1 && (ru->flow & FLOW_TO_CLIENT)) ||
-					    (dir == 2 && (ru->flow & FLOW_TO_SERVER)))
-						continue;
-					refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
-					refs[n].rule = i;
-					n++;
-				}
-				if (n == 0)
-					continue;
-				sg->mg[sg->nmg].buf = (uint8_t)b;
-				sg->mg[sg->nmg].dir = (uint8_t)dir;
-				r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
-				sg->nmg++;
+				for (int dir = split ? 1 : 0; dir <= (split ? 2 : 0) && r == 0; dir++)
+					r = build_tiers(sg, rs, bylist + bstart[b], bstart[b + 1] - bstart[b],
+							b, dir, hc, refs, err, errlen);
 			}
 		}
+		sg->cfirst[HCLASS_N] = sg->nmg;
 		if (r == 0)
 			r = split_always(sg, rs->rules, &home);
 	}
 out:
 	free(refs);
+	free(bylist);
 	addr_free(&home);
 	if (r < 0) {
 		detect_free(d);
@@ -773,7 +878,7 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 {
 	struct detect *d = rs->det;
 	struct sgroup *sg;
-	int alerts = 0, stage = group_stage(group), any = 0;
+	int alerts = 0, stage = group_stage(group), any = 0, hc;
 
 	if (!d || group < 0 || group >= SG__N || d->nrules == 0)
 		return 0;
@@ -800,24 +905,34 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 		if (d->ncand)
 			any = 1;
 	}
-	for (int i = 0; i < sg->nmg; i++) {
+	hc = (p->home && addr_contains(p->home, p->src)) | (p->home && addr_contains(p->home, p->dst)) << 1;
+	for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++) {
 		const struct mgroup *mg = &sg->mg[i];
 		struct scanctx c = {d, mg};
 		const uint8_t *b;
 		size_t len;
+		uint64_t base = 0;
 
 		if (mg->dir && (mg->dir == 1) != (p->to_server != 0))
 			continue;
 		if (mg->buf == IDS_BUF_PAYLOAD) {
 			b = p->payload;
 			len = p->plen;
+			base = p->pbase;
 		} else if (!p->getbuf || p->getbuf(p->bufarg, mg->buf, stage, &b, &len) < 0) {
 			continue;
 		}
-		if (b && len) {
-			mpm_scan(mg->db, b, len, on_pattern, &c);
-			any = 1;
+		if (!b || !len)
+			continue;
+		any = 1; /* the event had the buffer: its no-content rules run */
+		if (mg->bound) {
+			/* its fast patterns end by mg->bound of the buffer */
+			if (base >= mg->bound)
+				continue;
+			if (len > mg->bound - base)
+				len = (size_t)(mg->bound - base);
 		}
+		mpm_scan(mg->db, b, len, on_pattern, &c);
 	}
 	if (!any || d->ncand == 0)
 		return 0;
