@@ -42,7 +42,7 @@ struct flow {
 	struct stream st[2];
 	struct http_state *http;
 	uint8_t *tls;       /* the client's first bytes, until the SNI is read */
-	size_t tlslen;
+	size_t tlslen, tlscap; /* tlscap: bytes of tls (charged to the memcap) */
 	uint8_t tls_done, dns_seen;
 	uint8_t *fbits;
 	size_t fbits_n;
