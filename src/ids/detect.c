@@ -17,6 +17,7 @@ struct mgroup {
 	uint8_t buf;
 	uint8_t dir;     /* 0: any data; 1: to the server only; 2: to the client only */
 	uint32_t bound;  /* 0, or no fast pattern here can end beyond this offset */
+	uint32_t minlen; /* the shortest pattern: shorter buffers are not scanned */
 	struct mpm_db *db;
 	uint32_t npat;
 	uint32_t *off;   /* npat + 1 */
@@ -62,6 +63,7 @@ struct sgroup {
 	struct mgroup *mg; /* by address class: mg[cfirst[c] .. cfirst[c + 1]) */
 	int nmg;
 	int cfirst[HCLASS_N + 1];
+	uint8_t has_aidx; /* any rule in by_src .. by_dp */
 	uint32_t *always; /* rules without a fast pattern or an address index */
 	uint32_t nalways;
 	struct aidx by_src, by_dst, by_sp, by_dp;
@@ -161,6 +163,7 @@ build_mgroup(struct mgroup *mg, struct fpref *refs, size_t n, char *err, size_t 
 	}
 	mg->off[np] = (uint32_t)n;
 	mg->npat = np;
+	mg->minlen = np ? pats[0].len : 0; /* sorted by length */
 	r = mpm_db_get(pats, np, &mg->db, err, errlen);
 	free(pats);
 	return r;
@@ -371,6 +374,7 @@ split_always(struct sgroup *sg, struct rule *const *rules, const struct addrset 
 		r = aidx_build(&sg->by_sp, rules, b[2], nb[2], 2);
 	if (r == 0)
 		r = aidx_build(&sg->by_dp, rules, b[3], nb[3], 3);
+	sg->has_aidx = nb[0] || nb[1] || nb[2] || nb[3];
 	for (int k = 0; k < 4; k++)
 		free(b[k]);
 	return r;
@@ -891,7 +895,7 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	for (uint32_t i = 0; i < sg->nalways; i++)
 		add_cand(d, sg->always[i]);
 	any = sg->nalways > 0;
-	{
+	if (sg->has_aidx) {
 		const struct aidx *ix[4] = {&sg->by_src, &sg->by_dst, &sg->by_sp, &sg->by_dp};
 		uint32_t key[4] = {p->src, p->dst, p->sp, p->dp};
 		int nk = p->ipproto == 6 || p->ipproto == 17 ? 4 : 2;
@@ -905,7 +909,11 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 		if (d->ncand)
 			any = 1;
 	}
-	hc = (p->home && addr_contains(p->home, p->src)) | (p->home && addr_contains(p->home, p->dst)) << 1;
+	if (p->hclass & DET_HCLASS_KNOWN)
+		hc = p->hclass & 3;
+	else
+		hc = (p->home && addr_contains(p->home, p->src)) |
+		     (p->home && addr_contains(p->home, p->dst)) << 1;
 	for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++) {
 		const struct mgroup *mg = &sg->mg[i];
 		struct scanctx c = {d, mg};
@@ -932,6 +940,8 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 			if (len > mg->bound - base)
 				len = (size_t)(mg->bound - base);
 		}
+		if (len < mg->minlen)
+			continue;
 		mpm_scan(mg->db, b, len, on_pattern, &c);
 	}
 	if (!any || d->ncand == 0)

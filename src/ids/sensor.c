@@ -147,6 +147,13 @@ fill(struct det_pkt *d, const struct pctx *c, int dir)
 		d->app = f->app;
 		d->fbits = f->fbits;
 		d->fbits_n = f->fbits_n;
+		if (f->home_gen != c->n->home_gen) { /* once per flow and home set */
+			c->f->home_bits = (uint8_t)(addr_contains(&c->n->home, f->cli) |
+						    addr_contains(&c->n->home, f->srv) << 1);
+			c->f->home_gen = c->n->home_gen;
+		}
+		d->hclass = (uint8_t)(DET_HCLASS_KNOWN |
+				      (dir == 0 ? f->home_bits : (f->home_bits >> 1 | (f->home_bits & 1) << 1)));
 	} else if (c->p) {
 		d->src = c->p->src;
 		d->dst = c->p->dst;
@@ -709,6 +716,8 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, str
 	memset(cfg, 0, sizeof(*cfg));
 	addr_free(&n->home);
 	n->home = home;
+	if (++n->home_gen == 0)
+		n->home_gen = 1;
 	n->mem.cap = n->cfg.memcap;
 	n->gate.rate = n->cfg.rate;
 	n->gate.burst = n->cfg.burst;
