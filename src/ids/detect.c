@@ -18,6 +18,7 @@ struct mgroup {
 	uint8_t dir;     /* 0: any data; 1: to the server only; 2: to the client only */
 	uint32_t bound;  /* 0, or no fast pattern here can end beyond this offset */
 	uint32_t minlen; /* the shortest pattern: shorter buffers are not scanned */
+	uint8_t needbits; /* every rule here tests flowbits:isset */
 	struct mpm_db *db;
 	uint32_t npat;
 	uint32_t *off;   /* npat + 1 */
@@ -59,11 +60,21 @@ struct aidx {
  */
 #define BOUND_SMALL 2048 /* tier 1: bound <= this; tier 2: any other bound */
 
+/*
+ * Rules that test flowbits:isset can only match in a flow with a bit set,
+ * by an earlier event or by a setter that runs before them in this one:
+ * their fast patterns go to databases of their own ("needbits"), scanned
+ * after the others, and only then. Common traffic sets no bits, so a
+ * rule set's many "isset" checkers cost nothing there.
+ */
+#define NTIERS 6 /* bound tier (3) x needbits (2) */
+
 struct sgroup {
 	struct mgroup *mg; /* by address class: mg[cfirst[c] .. cfirst[c + 1]) */
 	int nmg;
 	int cfirst[HCLASS_N + 1];
 	uint8_t has_aidx; /* any rule in by_src .. by_dp */
+	uint8_t has_needbits; /* any mgroup with needbits */
 	uint32_t *always; /* rules without a fast pattern or an address index */
 	uint32_t nalways;
 	struct aidx by_src, by_dst, by_sp, by_dp;
@@ -76,6 +87,7 @@ struct detect {
 	 * number that last added it (no bitmap to clear for each event). */
 	uint32_t *cand, ncand;
 	uint32_t *stamp, gen;
+	uint8_t *setter; /* per rule: sets or toggles a flowbit */
 };
 
 /* ---- building ---- */
@@ -418,13 +430,23 @@ fp_bound(const struct rule *r)
 	return e > 0 && e < UINT32_MAX ? (uint32_t)e : 0;
 }
 
+static int
+fb_has(const struct rule *r, int c1, int c2)
+{
+	for (int i = 0; i < r->nfb; i++)
+		if (r->fb[i].cmd == c1 || r->fb[i].cmd == c2)
+			return 1;
+	return 0;
+}
+
 /* The databases of one group, buffer, direction and address class: one
- * per tier of fast-pattern bound (none, small, other). */
+ * per tier of fast-pattern bound (none, small, other), for rules that
+ * need a flowbit set and for the others. */
 static int
 build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, uint32_t nl, int b,
 	    int dir, int hc, struct fpref *refs, char *err, size_t errlen)
 {
-	for (int tier = 0; tier < 3; tier++) {
+	for (int tier = 0; tier < NTIERS; tier++) {
 		size_t n = 0;
 		uint32_t maxb = 0;
 		int r;
@@ -440,7 +462,8 @@ build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, u
 			    (dir == 2 && (ru->flow & FLOW_TO_SERVER)))
 				continue;
 			bd = fp_bound(ru);
-			if (tier != (bd == 0 ? 0 : bd <= BOUND_SMALL ? 1 : 2))
+			if (tier % 3 != (bd == 0 ? 0 : bd <= BOUND_SMALL ? 1 : 2) ||
+			    tier / 3 != fb_has(ru, FB_ISSET, FB_ISSET))
 				continue;
 			if (bd > maxb)
 				maxb = bd;
@@ -453,7 +476,9 @@ build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, u
 		sg->mg[sg->nmg].buf = (uint8_t)b;
 		sg->mg[sg->nmg].dir = (uint8_t)dir;
 		sg->mg[sg->nmg].bound = maxb;
+		sg->mg[sg->nmg].needbits = tier / 3 == 1;
 		r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
+		sg->has_needbits |= sg->mg[sg->nmg].needbits;
 		sg->nmg++;
 		if (r < 0)
 			return r;
@@ -489,16 +514,19 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	d->stamp = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->stamp));
 	refs = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*refs));
 	bylist = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*bylist));
-	if (!d->cand || !d->stamp || !refs || !bylist) {
+	d->setter = calloc(rs->nrules ? rs->nrules : 1, 1);
+	if (!d->cand || !d->stamp || !refs || !bylist || !d->setter) {
 		r = -ENOMEM;
 		goto out;
 	}
+	for (uint32_t i = 0; i < rs->nrules; i++)
+		d->setter[i] = (uint8_t)fb_has(rs->rules[i], FB_SET, FB_TOGGLE);
 	for (int g = 0; g < SG__N && r == 0; g++) {
 		struct sgroup *sg = &d->sg[g];
 
 		sg->always = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*sg->always));
-		/* per class: every buffer, the payload's second direction, 3 tiers */
-		sg->mg = calloc((size_t)HCLASS_N * (IDS_BUF__N + 1) * 3, sizeof(*sg->mg));
+		/* per class: every buffer, the payload's second direction, the tiers */
+		sg->mg = calloc((size_t)HCLASS_N * (IDS_BUF__N + 1) * NTIERS, sizeof(*sg->mg));
 		if (!sg->always || !sg->mg) {
 			r = -ENOMEM;
 			break;
@@ -578,6 +606,7 @@ detect_free(struct detect *d)
 	}
 	free(d->cand);
 	free(d->stamp);
+	free(d->setter);
 	free(d);
 }
 
@@ -856,6 +885,56 @@ on_pattern(void *arg, unsigned id)
 		add_cand(c->d, c->mg->rules[k]);
 }
 
+/* Scan one database on its buffer of the event: 1 if the event has the
+ * buffer (its no-content rules are then evaluated), else 0. */
+static int
+scan_mg(struct detect *d, const struct mgroup *mg, const struct det_pkt *p, int stage)
+{
+	struct scanctx c = {d, mg};
+	const uint8_t *b;
+	size_t len;
+	uint64_t base = 0;
+
+	if (mg->dir && (mg->dir == 1) != (p->to_server != 0))
+		return 0;
+	if (mg->buf == IDS_BUF_PAYLOAD) {
+		b = p->payload;
+		len = p->plen;
+		base = p->pbase;
+	} else if (!p->getbuf || p->getbuf(p->bufarg, mg->buf, stage, &b, &len) < 0) {
+		return 0;
+	}
+	if (!b || !len)
+		return 0;
+	if (mg->bound) {
+		/* its fast patterns end by mg->bound of the buffer */
+		if (base >= mg->bound)
+			return 1;
+		if (len > mg->bound - base)
+			len = (size_t)(mg->bound - base);
+	}
+	if (len >= mg->minlen)
+		mpm_scan(mg->db, b, len, on_pattern, &c);
+	return 1;
+}
+
+/* Can a flowbit be set when this event's rules are evaluated? */
+static int
+bits_possible(const struct detect *d, const struct det_pkt *p)
+{
+	size_t nb = (p->fbits_n + 7) / 8;
+
+	if (!p->fbits)
+		return 0;
+	for (size_t i = 0; i < nb; i++)
+		if (p->fbits[i])
+			return 1;
+	for (uint32_t k = 0; k < d->ncand; k++)
+		if (d->setter[d->cand[k]])
+			return 1;
+	return 0;
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -914,35 +993,14 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	else
 		hc = (p->home && addr_contains(p->home, p->src)) |
 		     (p->home && addr_contains(p->home, p->dst)) << 1;
-	for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++) {
-		const struct mgroup *mg = &sg->mg[i];
-		struct scanctx c = {d, mg};
-		const uint8_t *b;
-		size_t len;
-		uint64_t base = 0;
-
-		if (mg->dir && (mg->dir == 1) != (p->to_server != 0))
-			continue;
-		if (mg->buf == IDS_BUF_PAYLOAD) {
-			b = p->payload;
-			len = p->plen;
-			base = p->pbase;
-		} else if (!p->getbuf || p->getbuf(p->bufarg, mg->buf, stage, &b, &len) < 0) {
-			continue;
-		}
-		if (!b || !len)
-			continue;
-		any = 1; /* the event had the buffer: its no-content rules run */
-		if (mg->bound) {
-			/* its fast patterns end by mg->bound of the buffer */
-			if (base >= mg->bound)
-				continue;
-			if (len > mg->bound - base)
-				len = (size_t)(mg->bound - base);
-		}
-		if (len < mg->minlen)
-			continue;
-		mpm_scan(mg->db, b, len, on_pattern, &c);
+	/* the databases, then those of rules that need a flowbit set if
+	 * the flow has one, or a candidate may set one */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && !(sg->has_needbits && bits_possible(d, p)))
+			break;
+		for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++)
+			if (sg->mg[i].needbits == pass)
+				any |= scan_mg(d, &sg->mg[i], p, stage);
 	}
 	if (!any || d->ncand == 0)
 		return 0;

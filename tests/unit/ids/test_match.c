@@ -245,6 +245,14 @@ thresholds_and_flowbits(void **state)
 	p.plen = 2;
 	assert_int_equal(detect_run(rs, th, SG_PKT_TCP, &p, on_alert, &h), 1);
 	assert_int_equal(h.sid[h.n - 1], 23);
+	/* the bit set by an earlier event: the checker alone (its database
+	 * is scanned only when a bit may be set) */
+	p.payload = (const uint8_t *)"B";
+	p.plen = 1;
+	assert_int_equal(detect_run(rs, th, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[h.n - 1], 23);
+	memset(bits, 0, sizeof(bits));
+	assert_int_equal(detect_run(rs, th, SG_PKT_TCP, &p, on_alert, &h), 0);
 	det_thresh_free(th);
 	ruleset_put(rs);
 }
