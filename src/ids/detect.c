@@ -19,6 +19,8 @@ struct mgroup {
 	uint32_t bound;  /* 0, or no fast pattern here can end beyond this offset */
 	uint32_t minlen; /* the shortest pattern: shorter buffers are not scanned */
 	uint8_t needbits; /* every rule here tests flowbits:isset */
+	uint8_t pkind;    /* 0: every port; 1: destination port bucket pbucket; 2: source */
+	uint8_t pbucket;
 	struct mpm_db *db;
 	uint32_t npat;
 	uint32_t *off;   /* npat + 1 */
@@ -68,6 +70,21 @@ struct aidx {
  * rule set's many "isset" checkers cost nothing there.
  */
 #define NTIERS 6 /* bound tier (3) x needbits (2) */
+
+/*
+ * Port groups (Suricata groups signatures by port too): in the TCP and UDP
+ * packet groups, payload rules whose destination (else source) ports are
+ * a few go to databases by port bucket (port % PORT_BUCKETS), scanned only
+ * for events whose destination (source) port falls in that bucket; a rule
+ * for "-> $HOME_NET 445" is not looked for in a web session's stream. The
+ * rest (any port, wide port sets, <>) are in a database for every port.
+ */
+#define PORT_BUCKETS 16
+#define PORT_NARROW 64       /* ports in a set still grouped */
+#define PORT_MAX_BUCKETS 4   /* buckets a rule's ports may fall in */
+#define PKEY_DP 0x10000u     /* port key: grouped by destination port, mask of buckets */
+#define PKEY_SP 0x20000u     /* grouped by source port */
+#define NPGROUPS (1 + 2 * PORT_BUCKETS)
 
 struct sgroup {
 	struct mgroup *mg; /* by address class: mg[cfirst[c] .. cfirst[c + 1]) */
@@ -439,14 +456,52 @@ fb_has(const struct rule *r, int c1, int c2)
 	return 0;
 }
 
+/* The buckets of a narrow port set (a mask), or 0. */
+static uint32_t
+port_buckets(const struct addrset *a)
+{
+	uint32_t mask = 0;
+	uint64_t n = 0;
+
+	if (a->any || a->home || a->n == 0)
+		return 0;
+	for (int i = 0; i < a->n; i++)
+		n += (uint64_t)a->r[i].hi - a->r[i].lo + 1;
+	if (n > PORT_NARROW)
+		return 0;
+	for (int i = 0; i < a->n; i++)
+		for (uint64_t v = a->r[i].lo; v <= a->r[i].hi; v++)
+			mask |= 1u << (v % PORT_BUCKETS);
+	return __builtin_popcount(mask) <= PORT_MAX_BUCKETS ? mask : 0;
+}
+
+/* A rule's port group key: PKEY_DP or PKEY_SP with its buckets, or 0. */
+static uint32_t
+port_key(const struct rule *r)
+{
+	uint32_t m;
+
+	if (r->bidir)
+		return 0;
+	if ((m = port_buckets(&r->dp)) != 0)
+		return PKEY_DP | m;
+	if ((m = port_buckets(&r->sp)) != 0)
+		return PKEY_SP | m;
+	return 0;
+}
+
 /* The databases of one group, buffer, direction and address class: one
  * per tier of fast-pattern bound (none, small, other), for rules that
- * need a flowbit set and for the others. */
+ * need a flowbit set and for the others, and with ports, per port group. */
 static int
 build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, uint32_t nl, int b,
-	    int dir, int hc, struct fpref *refs, char *err, size_t errlen)
+	    int dir, int hc, const uint32_t *pkey, int ports, struct fpref *refs, char *err,
+	    size_t errlen)
 {
-	for (int tier = 0; tier < NTIERS; tier++) {
+	for (int t = 0; t < NTIERS * (ports ? NPGROUPS : 1); t++) {
+		int tier = t % NTIERS, pg = t / NTIERS;
+		uint32_t want = pg == 0 ? 0 : pg <= PORT_BUCKETS ? PKEY_DP : PKEY_SP;
+		uint32_t bit = pg == 0 ? 0 : 1u << ((pg - 1) % PORT_BUCKETS);
 		size_t n = 0;
 		uint32_t maxb = 0;
 		int r;
@@ -454,8 +509,10 @@ build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, u
 		for (uint32_t li = 0; li < nl; li++) {
 			uint32_t i = list[li];
 			const struct rule *ru = rs->rules[i];
-			uint32_t bd;
+			uint32_t bd, k = ports ? pkey[i] : 0;
 
+			if ((k & (PKEY_DP | PKEY_SP)) != want || (want && !(k & bit)))
+				continue;
 			if (!class_ok(ru, hc))
 				continue;
 			if ((dir == 1 && (ru->flow & FLOW_TO_CLIENT)) ||
@@ -477,6 +534,8 @@ build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, u
 		sg->mg[sg->nmg].dir = (uint8_t)dir;
 		sg->mg[sg->nmg].bound = maxb;
 		sg->mg[sg->nmg].needbits = tier / 3 == 1;
+		sg->mg[sg->nmg].pkind = (uint8_t)(pg == 0 ? 0 : pg <= PORT_BUCKETS ? 1 : 2);
+		sg->mg[sg->nmg].pbucket = (uint8_t)(pg == 0 ? 0 : (pg - 1) % PORT_BUCKETS);
 		r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
 		sg->has_needbits |= sg->mg[sg->nmg].needbits;
 		sg->nmg++;
@@ -491,7 +550,7 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 {
 	struct detect *d = calloc(1, sizeof(*d));
 	struct fpref *refs = NULL;
-	uint32_t *bylist = NULL, bstart[IDS_BUF__N + 1], bfill[IDS_BUF__N + 1];
+	uint32_t *bylist = NULL, *pkey = NULL, bstart[IDS_BUF__N + 1], bfill[IDS_BUF__N + 1];
 	int r = 0;
 
 	struct addrset home = {0};
@@ -515,18 +574,22 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	refs = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*refs));
 	bylist = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*bylist));
 	d->setter = calloc(rs->nrules ? rs->nrules : 1, 1);
-	if (!d->cand || !d->stamp || !refs || !bylist || !d->setter) {
+	pkey = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*pkey));
+	if (!d->cand || !d->stamp || !refs || !bylist || !d->setter || !pkey) {
 		r = -ENOMEM;
 		goto out;
 	}
 	for (uint32_t i = 0; i < rs->nrules; i++)
 		d->setter[i] = (uint8_t)fb_has(rs->rules[i], FB_SET, FB_TOGGLE);
+	for (uint32_t i = 0; i < rs->nrules; i++)
+		pkey[i] = port_key(rs->rules[i]);
 	for (int g = 0; g < SG__N && r == 0; g++) {
 		struct sgroup *sg = &d->sg[g];
 
 		sg->always = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*sg->always));
 		/* per class: every buffer, the payload's second direction, the tiers */
-		sg->mg = calloc((size_t)HCLASS_N * (IDS_BUF__N + 1) * NTIERS, sizeof(*sg->mg));
+		sg->mg = calloc((size_t)HCLASS_N * (IDS_BUF__N + 1 + 2 * (NPGROUPS - 1)) * NTIERS,
+				sizeof(*sg->mg));
 		if (!sg->always || !sg->mg) {
 			r = -ENOMEM;
 			break;
@@ -563,7 +626,10 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 
 				for (int dir = split ? 1 : 0; dir <= (split ? 2 : 0) && r == 0; dir++)
 					r = build_tiers(sg, rs, bylist + bstart[b], bstart[b + 1] - bstart[b],
-							b, dir, hc, refs, err, errlen);
+							b, dir, hc, pkey,
+							b == IDS_BUF_PAYLOAD &&
+								(g == SG_PKT_TCP || g == SG_PKT_UDP),
+							refs, err, errlen);
 			}
 		}
 		sg->cfirst[HCLASS_N] = sg->nmg;
@@ -573,6 +639,7 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 out:
 	free(refs);
 	free(bylist);
+	free(pkey);
 	addr_free(&home);
 	if (r < 0) {
 		detect_free(d);
@@ -998,9 +1065,18 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1 && !(sg->has_needbits && bits_possible(d, p)))
 			break;
-		for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++)
-			if (sg->mg[i].needbits == pass)
-				any |= scan_mg(d, &sg->mg[i], p, stage);
+		for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++) {
+			const struct mgroup *mg = &sg->mg[i];
+
+			if (mg->needbits != pass)
+				continue;
+			/* a port group of another bucket (the rules' header
+			 * needs the port: ports count for TCP and UDP) */
+			if (mg->pkind && ports_apply(p->ipproto) &&
+			    ((mg->pkind == 1 ? p->dp : p->sp) % PORT_BUCKETS) != mg->pbucket)
+				continue;
+			any |= scan_mg(d, mg, p, stage);
+		}
 	}
 	if (!any || d->ncand == 0)
 		return 0;

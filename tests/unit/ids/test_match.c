@@ -440,6 +440,45 @@ depth_bounded_fast_patterns(void **state)
 	ruleset_put(rs);
 }
 
+/* Port groups: payload rules with a few destination (or source) ports are
+ * in databases by port bucket, yet found for every port they name. */
+static void
+port_groups(void **state)
+{
+	const char *text =
+		"alert tcp any any -> any 445 (msg:\"smb\"; content:\"PORTMARK\"; sid:80;)\n"
+		"alert tcp any 8080 -> any any (msg:\"proxy\"; content:\"PORTMARK\"; sid:81;)\n"
+		"alert tcp any any -> any [1000:1003,2000] (msg:\"range\"; content:\"PORTMARK\"; sid:82;)\n"
+		"alert tcp any any -> any !445 (msg:\"not smb\"; content:\"PORTMARK\"; sid:83;)\n";
+	struct ruleset *rs = built(text);
+	struct det_pkt p = {0};
+	struct hits h = {0};
+	static const struct {
+		uint16_t sp, dp;
+		int n;
+		uint32_t sid;
+	} cases[] = {
+		{40000, 445, 1, 80},  {40000, 461, 1, 83}, /* 461: 445's bucket */
+		{8080, 40000, 2, 81}, {8080, 445, 2, 80},  {40000, 1002, 2, 82},
+		{40000, 2000, 2, 82}, {40000, 1004, 1, 83},
+	};
+
+	(void)state;
+	p.ipproto = 6;
+	p.payload = (const uint8_t *)"xx PORTMARK xx";
+	p.plen = strlen((const char *)p.payload);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h.n = 0;
+		p.sp = cases[i].sp;
+		p.dp = cases[i].dp;
+		if (detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h) != cases[i].n ||
+		    h.sid[0] != cases[i].sid)
+			fail_msg("ports %u -> %u: %d alerts, first %u", cases[i].sp, cases[i].dp, h.n,
+				 h.n ? h.sid[0] : 0);
+	}
+	ruleset_put(rs);
+}
+
 int
 main(void)
 {
@@ -454,6 +493,7 @@ main(void)
 		cmocka_unit_test(child_set_shares_flowbits),
 		cmocka_unit_test(address_classes),
 		cmocka_unit_test(depth_bounded_fast_patterns),
+		cmocka_unit_test(port_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
