@@ -1033,6 +1033,10 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	if (!d || group < 0 || group >= SG__N || d->nrules == 0)
 		return 0;
 	sg = &d->sg[group];
+	/* no buffer to scan and no rule without a content: nothing can match
+	 * (a TCP packet of a flow: its payload is inspected as stream data) */
+	if (!p->payload && !p->getbuf && sg->nalways == 0 && !sg->has_aidx)
+		return 0;
 	if (++d->gen == 0) { /* wrapped: forget every stamp */
 		memset(d->stamp, 0, d->nrules * sizeof(*d->stamp));
 		d->gen = 1;
