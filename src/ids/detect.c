@@ -16,6 +16,11 @@
 struct mgroup {
 	uint8_t buf;
 	uint8_t dir;     /* 0: any data; 1: to the server only; 2: to the client only */
+	uint32_t bound;  /* 0, or no fast pattern here can end beyond this offset */
+	uint32_t minlen; /* the shortest pattern: shorter buffers are not scanned */
+	uint8_t needbits; /* every rule here tests flowbits:isset */
+	uint8_t pkind;    /* 0: every port; 1: destination port bucket pbucket; 2: source */
+	uint8_t pbucket;
 	struct mpm_db *db;
 	uint32_t npat;
 	uint32_t *off;   /* npat + 1 */
@@ -39,9 +44,54 @@ struct aidx {
 	uint32_t *rules;
 };
 
+/*
+ * Address classes of an event: bit 0 the source is in the network's home
+ * set, bit 1 the destination is. A group's databases come once per class
+ * and hold only the rules whose header can match such an event
+ * ("$HOME_NET -> $EXTERNAL_NET" is not looked for in traffic between two
+ * home addresses), as Suricata's signature groups by address do. Identical
+ * pattern lists share one database (mpm.c's cache).
+ */
+#define HCLASS_N 4
+
+/*
+ * Fast patterns with an absolute depth (content:"x"; depth:400) can only
+ * end before offset + depth of their buffer (of the TCP stream, for the
+ * payload): they go to a database of their own, scanned on that prefix
+ * only, so a long stream is not scanned for them past its start.
+ */
+#define BOUND_SMALL 2048 /* tier 1: bound <= this; tier 2: any other bound */
+
+/*
+ * Rules that test flowbits:isset can only match in a flow with a bit set,
+ * by an earlier event or by a setter that runs before them in this one:
+ * their fast patterns go to databases of their own ("needbits"), scanned
+ * after the others, and only then. Common traffic sets no bits, so a
+ * rule set's many "isset" checkers cost nothing there.
+ */
+#define NTIERS 6 /* bound tier (3) x needbits (2) */
+
+/*
+ * Port groups (Suricata groups signatures by port too): in the TCP and UDP
+ * packet groups, payload rules whose destination (else source) ports are
+ * a few go to databases by port bucket (port % PORT_BUCKETS), scanned only
+ * for events whose destination (source) port falls in that bucket; a rule
+ * for "-> $HOME_NET 445" is not looked for in a web session's stream. The
+ * rest (any port, wide port sets, <>) are in a database for every port.
+ */
+#define PORT_BUCKETS 16
+#define PORT_NARROW 64       /* ports in a set still grouped */
+#define PORT_MAX_BUCKETS 4   /* buckets a rule's ports may fall in */
+#define PKEY_DP 0x10000u     /* port key: grouped by destination port, mask of buckets */
+#define PKEY_SP 0x20000u     /* grouped by source port */
+#define NPGROUPS (1 + 2 * PORT_BUCKETS)
+
 struct sgroup {
-	struct mgroup *mg;
+	struct mgroup *mg; /* by address class: mg[cfirst[c] .. cfirst[c + 1]) */
 	int nmg;
+	int cfirst[HCLASS_N + 1];
+	uint8_t has_aidx; /* any rule in by_src .. by_dp */
+	uint8_t has_needbits; /* any mgroup with needbits */
 	uint32_t *always; /* rules without a fast pattern or an address index */
 	uint32_t nalways;
 	struct aidx by_src, by_dst, by_sp, by_dp;
@@ -54,6 +104,7 @@ struct detect {
 	 * number that last added it (no bitmap to clear for each event). */
 	uint32_t *cand, ncand;
 	uint32_t *stamp, gen;
+	uint8_t *setter; /* per rule: sets or toggles a flowbit */
 };
 
 /* ---- building ---- */
@@ -141,6 +192,7 @@ build_mgroup(struct mgroup *mg, struct fpref *refs, size_t n, char *err, size_t 
 	}
 	mg->off[np] = (uint32_t)n;
 	mg->npat = np;
+	mg->minlen = np ? pats[0].len : 0; /* sorted by length */
 	r = mpm_db_get(pats, np, &mg->db, err, errlen);
 	free(pats);
 	return r;
@@ -351,9 +403,146 @@ split_always(struct sgroup *sg, struct rule *const *rules, const struct addrset 
 		r = aidx_build(&sg->by_sp, rules, b[2], nb[2], 2);
 	if (r == 0)
 		r = aidx_build(&sg->by_dp, rules, b[3], nb[3], 3);
+	sg->has_aidx = nb[0] || nb[1] || nb[2] || nb[3];
 	for (int k = 0; k < 4; k++)
 		free(b[k]);
 	return r;
+}
+
+/* Can a set hold a home (home = 1) or a non-home (0) address? Only the
+ * sets made of $HOME_NET or of $EXTERNAL_NET alone say no. */
+static int
+side_ok(const struct addrset *a, int home)
+{
+	if (a->n || a->any)
+		return 1;
+	if (a->home == ADDR_HOME_IN)
+		return home;
+	if (a->home == ADDR_HOME_OUT)
+		return !home;
+	return 1;
+}
+
+/* Can the rule's header match an event of address class hc? */
+static int
+class_ok(const struct rule *r, int hc)
+{
+	int s = hc & 1, d = hc >> 1 & 1;
+
+	if (side_ok(&r->src, s) && side_ok(&r->dst, d))
+		return 1;
+	return r->bidir && side_ok(&r->src, d) && side_ok(&r->dst, s);
+}
+
+/* The offset of its buffer its fast pattern must end by, or 0 (none). */
+static uint32_t
+fp_bound(const struct rule *r)
+{
+	const struct sm *m = &r->bufs[r->fp_buf].sm[r->fp_sm];
+	int64_t e;
+
+	if (!(m->flags & SM_DEPTH) || (m->flags & SM_RELATIVE))
+		return 0;
+	e = (int64_t)m->u.c.offset + m->u.c.depth;
+	return e > 0 && e < UINT32_MAX ? (uint32_t)e : 0;
+}
+
+static int
+fb_has(const struct rule *r, int c1, int c2)
+{
+	for (int i = 0; i < r->nfb; i++)
+		if (r->fb[i].cmd == c1 || r->fb[i].cmd == c2)
+			return 1;
+	return 0;
+}
+
+/* The buckets of a narrow port set (a mask), or 0. */
+static uint32_t
+port_buckets(const struct addrset *a)
+{
+	uint32_t mask = 0;
+	uint64_t n = 0;
+
+	if (a->any || a->home || a->n == 0)
+		return 0;
+	for (int i = 0; i < a->n; i++)
+		n += (uint64_t)a->r[i].hi - a->r[i].lo + 1;
+	if (n > PORT_NARROW)
+		return 0;
+	for (int i = 0; i < a->n; i++)
+		for (uint64_t v = a->r[i].lo; v <= a->r[i].hi; v++)
+			mask |= 1u << (v % PORT_BUCKETS);
+	return __builtin_popcount(mask) <= PORT_MAX_BUCKETS ? mask : 0;
+}
+
+/* A rule's port group key: PKEY_DP or PKEY_SP with its buckets, or 0. */
+static uint32_t
+port_key(const struct rule *r)
+{
+	uint32_t m;
+
+	if (r->bidir)
+		return 0;
+	if ((m = port_buckets(&r->dp)) != 0)
+		return PKEY_DP | m;
+	if ((m = port_buckets(&r->sp)) != 0)
+		return PKEY_SP | m;
+	return 0;
+}
+
+/* The databases of one group, buffer, direction and address class: one
+ * per tier of fast-pattern bound (none, small, other), for rules that
+ * need a flowbit set and for the others, and with ports, per port group. */
+static int
+build_tiers(struct sgroup *sg, const struct ruleset *rs, const uint32_t *list, uint32_t nl, int b,
+	    int dir, int hc, const uint32_t *pkey, int ports, struct fpref *refs, char *err,
+	    size_t errlen)
+{
+	for (int t = 0; t < NTIERS * (ports ? NPGROUPS : 1); t++) {
+		int tier = t % NTIERS, pg = t / NTIERS;
+		uint32_t want = pg == 0 ? 0 : pg <= PORT_BUCKETS ? PKEY_DP : PKEY_SP;
+		uint32_t bit = pg == 0 ? 0 : 1u << ((pg - 1) % PORT_BUCKETS);
+		size_t n = 0;
+		uint32_t maxb = 0;
+		int r;
+
+		for (uint32_t li = 0; li < nl; li++) {
+			uint32_t i = list[li];
+			const struct rule *ru = rs->rules[i];
+			uint32_t bd, k = ports ? pkey[i] : 0;
+
+			if ((k & (PKEY_DP | PKEY_SP)) != want || (want && !(k & bit)))
+				continue;
+			if (!class_ok(ru, hc))
+				continue;
+			if ((dir == 1 && (ru->flow & FLOW_TO_CLIENT)) ||
+			    (dir == 2 && (ru->flow & FLOW_TO_SERVER)))
+				continue;
+			bd = fp_bound(ru);
+			if (tier % 3 != (bd == 0 ? 0 : bd <= BOUND_SMALL ? 1 : 2) ||
+			    tier / 3 != fb_has(ru, FB_ISSET, FB_ISSET))
+				continue;
+			if (bd > maxb)
+				maxb = bd;
+			refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
+			refs[n].rule = i;
+			n++;
+		}
+		if (n == 0)
+			continue;
+		sg->mg[sg->nmg].buf = (uint8_t)b;
+		sg->mg[sg->nmg].dir = (uint8_t)dir;
+		sg->mg[sg->nmg].bound = maxb;
+		sg->mg[sg->nmg].needbits = tier / 3 == 1;
+		sg->mg[sg->nmg].pkind = (uint8_t)(pg == 0 ? 0 : pg <= PORT_BUCKETS ? 1 : 2);
+		sg->mg[sg->nmg].pbucket = (uint8_t)(pg == 0 ? 0 : (pg - 1) % PORT_BUCKETS);
+		r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
+		sg->has_needbits |= sg->mg[sg->nmg].needbits;
+		sg->nmg++;
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int
@@ -361,6 +550,7 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 {
 	struct detect *d = calloc(1, sizeof(*d));
 	struct fpref *refs = NULL;
+	uint32_t *bylist = NULL, *pkey = NULL, bstart[IDS_BUF__N + 1], bfill[IDS_BUF__N + 1];
 	int r = 0;
 
 	struct addrset home = {0};
@@ -382,60 +572,74 @@ detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen)
 	d->cand = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->cand));
 	d->stamp = calloc(rs->nrules ? rs->nrules : 1, sizeof(*d->stamp));
 	refs = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*refs));
-	if (!d->cand || !d->stamp || !refs) {
+	bylist = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*bylist));
+	d->setter = calloc(rs->nrules ? rs->nrules : 1, 1);
+	pkey = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*pkey));
+	if (!d->cand || !d->stamp || !refs || !bylist || !d->setter || !pkey) {
 		r = -ENOMEM;
 		goto out;
 	}
+	for (uint32_t i = 0; i < rs->nrules; i++)
+		d->setter[i] = (uint8_t)fb_has(rs->rules[i], FB_SET, FB_TOGGLE);
+	for (uint32_t i = 0; i < rs->nrules; i++)
+		pkey[i] = port_key(rs->rules[i]);
 	for (int g = 0; g < SG__N && r == 0; g++) {
 		struct sgroup *sg = &d->sg[g];
 
 		sg->always = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*sg->always));
-		sg->mg = calloc(IDS_BUF__N + 1, sizeof(*sg->mg)); /* + the payload's second */
+		/* per class: every buffer, the payload's second direction, the tiers */
+		sg->mg = calloc((size_t)HCLASS_N * (IDS_BUF__N + 1 + 2 * (NPGROUPS - 1)) * NTIERS,
+				sizeof(*sg->mg));
 		if (!sg->always || !sg->mg) {
 			r = -ENOMEM;
 			break;
 		}
-		/* Payload databases of packet groups come in two, by direction
-		 * (flow:to_server rules are not looked for in replies), as
-		 * Suricata's rule groups are; other buffers have one direction. */
-		for (int b = 0; b < IDS_BUF__N && r == 0; b++) {
-			int split = b == IDS_BUF_PAYLOAD && g <= SG_PKT_OTHER;
+		/* the group's rules with a fast pattern, by its buffer */
+		memset(bstart, 0, sizeof(bstart));
+		for (uint32_t i = 0; i < rs->nrules; i++) {
+			const struct rule *ru = rs->rules[i];
 
-			for (int dir = split ? 1 : 0; dir <= (split ? 2 : 0) && r == 0; dir++) {
-				size_t n = 0;
+			if (!rule_in_group(ru, g))
+				continue;
+			if (ru->fp_buf < 0)
+				sg->always[sg->nalways++] = i;
+			else
+				bstart[ru->bufs[ru->fp_buf].buf + 1]++;
+		}
+		for (int b = 0; b < IDS_BUF__N; b++)
+			bstart[b + 1] += bstart[b];
+		memcpy(bfill, bstart, sizeof(bfill));
+		for (uint32_t i = 0; i < rs->nrules; i++) {
+			const struct rule *ru = rs->rules[i];
 
-				for (uint32_t i = 0; i < rs->nrules; i++) {
-					const struct rule *ru = rs->rules[i];
+			if (ru->fp_buf >= 0 && rule_in_group(ru, g))
+				bylist[bfill[ru->bufs[ru->fp_buf].buf]++] = i;
+		}
+		for (int hc = 0; hc < HCLASS_N && r == 0; hc++) {
+			sg->cfirst[hc] = sg->nmg;
+			/* Payload databases of packet groups come in two, by
+			 * direction (flow:to_server rules are not looked for in
+			 * replies), as Suricata's rule groups are; other buffers
+			 * have one direction. */
+			for (int b = 0; b < IDS_BUF__N && r == 0; b++) {
+				int split = b == IDS_BUF_PAYLOAD && g <= SG_PKT_OTHER;
 
-					if (!rule_in_group(ru, g))
-						continue;
-					if (ru->fp_buf < 0) {
-						if (b == 0 && dir <= 1)
-							sg->always[sg->nalways++] = i;
-						continue;
-					}
-					if (ru->bufs[ru->fp_buf].buf != b)
-						continue;
-					if ((dir == 1 && (ru->flow & FLOW_TO_CLIENT)) ||
-					    (dir == 2 && (ru->flow & FLOW_TO_SERVER)))
-						continue;
-					refs[n].c = &ru->bufs[ru->fp_buf].sm[ru->fp_sm];
-					refs[n].rule = i;
-					n++;
-				}
-				if (n == 0)
-					continue;
-				sg->mg[sg->nmg].buf = (uint8_t)b;
-				sg->mg[sg->nmg].dir = (uint8_t)dir;
-				r = build_mgroup(&sg->mg[sg->nmg], refs, n, err, errlen);
-				sg->nmg++;
+				for (int dir = split ? 1 : 0; dir <= (split ? 2 : 0) && r == 0; dir++)
+					r = build_tiers(sg, rs, bylist + bstart[b], bstart[b + 1] - bstart[b],
+							b, dir, hc, pkey,
+							b == IDS_BUF_PAYLOAD &&
+								(g == SG_PKT_TCP || g == SG_PKT_UDP),
+							refs, err, errlen);
 			}
 		}
+		sg->cfirst[HCLASS_N] = sg->nmg;
 		if (r == 0)
 			r = split_always(sg, rs->rules, &home);
 	}
 out:
 	free(refs);
+	free(bylist);
+	free(pkey);
 	addr_free(&home);
 	if (r < 0) {
 		detect_free(d);
@@ -469,6 +673,7 @@ detect_free(struct detect *d)
 	}
 	free(d->cand);
 	free(d->stamp);
+	free(d->setter);
 	free(d);
 }
 
@@ -747,6 +952,56 @@ on_pattern(void *arg, unsigned id)
 		add_cand(c->d, c->mg->rules[k]);
 }
 
+/* Scan one database on its buffer of the event: 1 if the event has the
+ * buffer (its no-content rules are then evaluated), else 0. */
+static int
+scan_mg(struct detect *d, const struct mgroup *mg, const struct det_pkt *p, int stage)
+{
+	struct scanctx c = {d, mg};
+	const uint8_t *b;
+	size_t len;
+	uint64_t base = 0;
+
+	if (mg->dir && (mg->dir == 1) != (p->to_server != 0))
+		return 0;
+	if (mg->buf == IDS_BUF_PAYLOAD) {
+		b = p->payload;
+		len = p->plen;
+		base = p->pbase;
+	} else if (!p->getbuf || p->getbuf(p->bufarg, mg->buf, stage, &b, &len) < 0) {
+		return 0;
+	}
+	if (!b || !len)
+		return 0;
+	if (mg->bound) {
+		/* its fast patterns end by mg->bound of the buffer */
+		if (base >= mg->bound)
+			return 1;
+		if (len > mg->bound - base)
+			len = (size_t)(mg->bound - base);
+	}
+	if (len >= mg->minlen)
+		mpm_scan(mg->db, b, len, on_pattern, &c);
+	return 1;
+}
+
+/* Can a flowbit be set when this event's rules are evaluated? */
+static int
+bits_possible(const struct detect *d, const struct det_pkt *p)
+{
+	size_t nb = (p->fbits_n + 7) / 8;
+
+	if (!p->fbits)
+		return 0;
+	for (size_t i = 0; i < nb; i++)
+		if (p->fbits[i])
+			return 1;
+	for (uint32_t k = 0; k < d->ncand; k++)
+		if (d->setter[d->cand[k]])
+			return 1;
+	return 0;
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -773,11 +1028,15 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 {
 	struct detect *d = rs->det;
 	struct sgroup *sg;
-	int alerts = 0, stage = group_stage(group), any = 0;
+	int alerts = 0, stage = group_stage(group), any = 0, hc;
 
 	if (!d || group < 0 || group >= SG__N || d->nrules == 0)
 		return 0;
 	sg = &d->sg[group];
+	/* no buffer to scan and no rule without a content: nothing can match
+	 * (a TCP packet of a flow: its payload is inspected as stream data) */
+	if (!p->payload && !p->getbuf && sg->nalways == 0 && !sg->has_aidx)
+		return 0;
 	if (++d->gen == 0) { /* wrapped: forget every stamp */
 		memset(d->stamp, 0, d->nrules * sizeof(*d->stamp));
 		d->gen = 1;
@@ -786,7 +1045,7 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 	for (uint32_t i = 0; i < sg->nalways; i++)
 		add_cand(d, sg->always[i]);
 	any = sg->nalways > 0;
-	{
+	if (sg->has_aidx) {
 		const struct aidx *ix[4] = {&sg->by_src, &sg->by_dst, &sg->by_sp, &sg->by_dp};
 		uint32_t key[4] = {p->src, p->dst, p->sp, p->dp};
 		int nk = p->ipproto == 6 || p->ipproto == 17 ? 4 : 2;
@@ -800,23 +1059,27 @@ detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt 
 		if (d->ncand)
 			any = 1;
 	}
-	for (int i = 0; i < sg->nmg; i++) {
-		const struct mgroup *mg = &sg->mg[i];
-		struct scanctx c = {d, mg};
-		const uint8_t *b;
-		size_t len;
+	if (p->hclass & DET_HCLASS_KNOWN)
+		hc = p->hclass & 3;
+	else
+		hc = (p->home && addr_contains(p->home, p->src)) |
+		     (p->home && addr_contains(p->home, p->dst)) << 1;
+	/* the databases, then those of rules that need a flowbit set if
+	 * the flow has one, or a candidate may set one */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && !(sg->has_needbits && bits_possible(d, p)))
+			break;
+		for (int i = sg->cfirst[hc]; i < sg->cfirst[hc + 1]; i++) {
+			const struct mgroup *mg = &sg->mg[i];
 
-		if (mg->dir && (mg->dir == 1) != (p->to_server != 0))
-			continue;
-		if (mg->buf == IDS_BUF_PAYLOAD) {
-			b = p->payload;
-			len = p->plen;
-		} else if (!p->getbuf || p->getbuf(p->bufarg, mg->buf, stage, &b, &len) < 0) {
-			continue;
-		}
-		if (b && len) {
-			mpm_scan(mg->db, b, len, on_pattern, &c);
-			any = 1;
+			if (mg->needbits != pass)
+				continue;
+			/* a port group of another bucket (the rules' header
+			 * needs the port: ports count for TCP and UDP) */
+			if (mg->pkind && ports_apply(p->ipproto) &&
+			    ((mg->pkind == 1 ? p->dp : p->sp) % PORT_BUCKETS) != mg->pbucket)
+				continue;
+			any |= scan_mg(d, mg, p, stage);
 		}
 	}
 	if (!any || d->ncand == 0)

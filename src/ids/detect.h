@@ -56,10 +56,16 @@ struct det_pkt {
 	void *bufarg;
 	/* The network's home set, for rules parsed with $HOME_NET left open. */
 	const struct addrset *home;
+	/* 0: detect_run finds the event's address class from home; else
+	 * DET_HCLASS_KNOWN | bit 0 the source is home | bit 1 the destination
+	 * is (a flow's, found once per flow) */
+	uint8_t hclass;
 	/* The flow's flowbits (NULL without a flow). */
 	uint8_t *fbits;
 	size_t fbits_n; /* bits */
 };
+
+#define DET_HCLASS_KNOWN 0x80
 
 /* Threshold and detection_filter counters: one table per tenant network. */
 struct det_thresh;

@@ -42,8 +42,10 @@ struct flow {
 	struct stream st[2];
 	struct http_state *http;
 	uint8_t *tls;       /* the client's first bytes, until the SNI is read */
-	size_t tlslen;
+	size_t tlslen, tlscap; /* tlscap: bytes of tls (charged to the memcap) */
 	uint8_t tls_done, dns_seen;
+	uint8_t home_bits;  /* bit 0: cli in the network's home set, bit 1: srv */
+	uint32_t home_gen;  /* the net's home_gen home_bits were found for (0: none) */
 	uint8_t *fbits;
 	size_t fbits_n;
 };

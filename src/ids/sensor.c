@@ -147,6 +147,13 @@ fill(struct det_pkt *d, const struct pctx *c, int dir)
 		d->app = f->app;
 		d->fbits = f->fbits;
 		d->fbits_n = f->fbits_n;
+		if (f->home_gen != c->n->home_gen) { /* once per flow and home set */
+			c->f->home_bits = (uint8_t)(addr_contains(&c->n->home, f->cli) |
+						    addr_contains(&c->n->home, f->srv) << 1);
+			c->f->home_gen = c->n->home_gen;
+		}
+		d->hclass = (uint8_t)(DET_HCLASS_KNOWN |
+				      (dir == 0 ? f->home_bits : (f->home_bits >> 1 | (f->home_bits & 1) << 1)));
 	} else if (c->p) {
 		d->src = c->p->src;
 		d->dst = c->p->dst;
@@ -231,42 +238,72 @@ on_http(void *arg, struct http_tx *tx, int stage)
 }
 
 static void
+tls_run(struct pctx *c, const char *sni, size_t snilen)
+{
+	struct det_pkt d;
+	struct bufarg b = {NULL, (const uint8_t *)sni, snilen, IDS_BUF_TLS_SNI, IDS_BUF_TLS_SNI_DOT,
+			   {0}};
+
+	c->n->st.tls_sni++;
+	fill(&d, c, 0);
+	d.getbuf = getbuf;
+	d.bufarg = &b;
+	run(c, SG_TLS, &d);
+}
+
+/*
+ * The client's first bytes of a TLS flow, until the ClientHello's SNI is
+ * read. Usually the whole record comes in the first delivery and is read
+ * where it is; only a record that is still incomplete is copied, into a
+ * buffer charged to the tenant that grows to what the record needs (at
+ * most TLS_RECORD_MAX).
+ */
+static void
 tls_data(struct pctx *c, const uint8_t *data, size_t len)
 {
 	struct flow *f = c->f;
-	size_t take;
+	size_t take, want;
 	char sni[TLS_SNI_MAX + 1];
 	size_t snilen = 0;
 	int r;
 
 	if (!f->tls) {
-		if (memcap_take(f->mem, TLS_RECORD_MAX) < 0 || !(f->tls = malloc(TLS_RECORD_MAX))) {
+		r = tls_sni(data, len, sni, &snilen);
+		if (r == TLS_SNI)
+			tls_run(c, sni, snilen);
+		if (r != TLS_MORE || len >= TLS_RECORD_MAX) {
 			f->tls_done = 1;
 			return;
 		}
+		/* the record's length, from its header when there is one */
+		want = len >= 5 ? 5u + ((size_t)data[3] << 8 | data[4]) : TLS_RECORD_MAX;
+		if (want > TLS_RECORD_MAX || want <= len)
+			want = TLS_RECORD_MAX;
+		if (memcap_take(f->mem, want) < 0 || !(f->tls = malloc(want))) {
+			if (!f->tls)
+				memcap_give(f->mem, want);
+			f->tls_done = 1;
+			return;
+		}
+		f->tlscap = want;
+		memcpy(f->tls, data, len);
+		f->tlslen = len;
+		return;
 	}
-	take = len < TLS_RECORD_MAX - f->tlslen ? len : TLS_RECORD_MAX - f->tlslen;
+	take = len < f->tlscap - f->tlslen ? len : f->tlscap - f->tlslen;
 	memcpy(f->tls + f->tlslen, data, take);
 	f->tlslen += take;
 	r = tls_sni(f->tls, f->tlslen, sni, &snilen);
-	if (r == TLS_MORE && f->tlslen < TLS_RECORD_MAX)
+	if (r == TLS_MORE && f->tlslen < f->tlscap)
 		return;
-	if (r == TLS_SNI) {
-		struct det_pkt d;
-		struct bufarg b = {NULL, (const uint8_t *)sni, snilen, IDS_BUF_TLS_SNI,
-				   IDS_BUF_TLS_SNI_DOT, {0}};
-
-		c->n->st.tls_sni++;
-		fill(&d, c, 0);
-		d.getbuf = getbuf;
-		d.bufarg = &b;
-		run(c, SG_TLS, &d);
-	}
+	if (r == TLS_SNI)
+		tls_run(c, sni, snilen);
 	f->tls_done = 1;
 	free(f->tls);
 	f->tls = NULL;
 	f->tlslen = 0;
-	memcap_give(f->mem, TLS_RECORD_MAX);
+	memcap_give(f->mem, f->tlscap);
+	f->tlscap = 0;
 }
 
 /* In-order stream data of direction c->dir (NULL: a gap). */
@@ -494,7 +531,8 @@ on_flow_end(void *arg, struct flow *f)
 	if (f->tls) {
 		free(f->tls);
 		f->tls = NULL;
-		memcap_give(f->mem, TLS_RECORD_MAX);
+		memcap_give(f->mem, f->tlscap);
+		f->tlscap = 0;
 	}
 }
 
@@ -678,6 +716,8 @@ sensor_net_install(struct sensor *s, struct netcfg *cfg, struct ruleset *rs, str
 	memset(cfg, 0, sizeof(*cfg));
 	addr_free(&n->home);
 	n->home = home;
+	if (++n->home_gen == 0)
+		n->home_gen = 1;
 	n->mem.cap = n->cfg.memcap;
 	n->gate.rate = n->cfg.rate;
 	n->gate.burst = n->cfg.burst;

@@ -35,6 +35,7 @@ struct net {
 	struct net *next;
 	struct netcfg cfg;
 	struct addrset home; /* $HOME_NET of this network */
+	uint32_t home_gen;   /* changes with home: flows' cached address classes */
 	/* rs: the operator's rule directories, shared by every network that
 	 * loads the same (ruleset.h); rsc: the tenant's own rules, or NULL */
 	struct ruleset *rs, *rsc;

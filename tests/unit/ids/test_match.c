@@ -245,6 +245,14 @@ thresholds_and_flowbits(void **state)
 	p.plen = 2;
 	assert_int_equal(detect_run(rs, th, SG_PKT_TCP, &p, on_alert, &h), 1);
 	assert_int_equal(h.sid[h.n - 1], 23);
+	/* the bit set by an earlier event: the checker alone (its database
+	 * is scanned only when a bit may be set) */
+	p.payload = (const uint8_t *)"B";
+	p.plen = 1;
+	assert_int_equal(detect_run(rs, th, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[h.n - 1], 23);
+	memset(bits, 0, sizeof(bits));
+	assert_int_equal(detect_run(rs, th, SG_PKT_TCP, &p, on_alert, &h), 0);
 	det_thresh_free(th);
 	ruleset_put(rs);
 }
@@ -323,6 +331,154 @@ child_set_shares_flowbits(void **state)
 	ruleset_put(base);
 }
 
+/* The fast-pattern databases by address class: a rule is found for the
+ * events its header can match (home/external source and destination, both
+ * orientations of "<>") and only those; $HOME_NET left open, as the sensor
+ * loads a shared set. */
+static void
+address_classes(void **state)
+{
+	const char *text =
+		"alert tcp $HOME_NET any -> $EXTERNAL_NET any (msg:\"out\"; content:\"token\"; sid:60;)\n"
+		"alert tcp $EXTERNAL_NET any -> $HOME_NET any (msg:\"in\"; content:\"token\"; sid:61;)\n"
+		"alert tcp $HOME_NET any <> $EXTERNAL_NET any (msg:\"both\"; content:\"tok\"; sid:62;)\n"
+		"alert tcp any any -> $HOME_NET any (msg:\"any-in\"; content:\"oken\"; sid:63;)\n";
+	static const struct ids_var v2[] = {{"HOME_NET", "10.0.0.0/8", 0},
+					    {"EXTERNAL_NET", "!$HOME_NET", 0}};
+	struct ruleset *rs = ruleset_new_shared(v2, 2);
+	struct addrset home;
+	struct det_pkt p = {0};
+	struct hits h = {0};
+	char err[256];
+
+	(void)state;
+	assert_int_equal(ruleset_add_text(rs, text, strlen(text), "t"), 0);
+	assert_int_equal(ruleset_build(rs, err, sizeof(err)), 0);
+	if (rs->nrules != 4)
+		fail_msg("not parsed: %s", rs->nskip ? rs->skip[0].reason : "?");
+	assert_int_equal(addr_parse(&home, "10.0.0.0/24", 0, NULL, NULL, err, sizeof(err)), 0);
+	p.home = &home;
+	p.ipproto = 6;
+	p.payload = (const uint8_t *)"a token here";
+	p.plen = strlen((const char *)p.payload);
+	/* home -> external: out, both */
+	p.src = 0x0a000002;
+	p.dst = 0x08080808;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 2);
+	assert_int_equal(h.sid[0], 60);
+	assert_int_equal(h.sid[1], 62);
+	/* external -> home: in, both (the other orientation), any-in */
+	p.src = 0x08080808;
+	p.dst = 0x0a000002;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 3);
+	assert_int_equal(h.sid[2], 61);
+	assert_int_equal(h.sid[3], 62);
+	assert_int_equal(h.sid[4], 63);
+	/* home -> home: any-in only */
+	p.src = 0x0a000003;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[5], 63);
+	/* external -> external: nothing */
+	p.dst = 0x09090909;
+	p.src = 0x08080808;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 0);
+	addr_free(&home);
+	ruleset_put(rs);
+}
+
+/* A fast pattern with an absolute depth is looked for in its buffer's
+ * prefix only (for the stream: its first bytes), yet found wherever the
+ * rule can match: at the end of the bound, in a window that starts inside
+ * it, beyond BOUND_SMALL. */
+static void
+depth_bounded_fast_patterns(void **state)
+{
+	const char *text =
+		"alert tcp any any -> any any (msg:\"d10\"; content:\"MAGIC\"; depth:10; sid:70;)\n"
+		"alert tcp any any -> any any (msg:\"d5000\"; content:\"LATEMARK\"; offset:4000; depth:1000; sid:71;)\n"
+		"alert tcp any any -> any any (msg:\"free\"; content:\"ANYWHERE\"; sid:72;)\n";
+	struct ruleset *rs = built(text);
+	struct det_pkt p = {0};
+	struct hits h = {0};
+	static uint8_t buf[6000];
+
+	(void)state;
+	p.ipproto = 6;
+	p.stream = 1;
+	memset(buf, '.', sizeof(buf));
+	memcpy(buf + 5, "MAGIC", 5); /* ends at 10: the bound */
+	p.payload = buf;
+	p.plen = 100;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[0], 70);
+	memset(buf, '.', sizeof(buf));
+	memcpy(buf + 6, "MAGIC", 5); /* ends at 11: beyond */
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 0);
+	/* a window at stream offset 8: MAGIC at 5..10 of the stream */
+	memset(buf, '.', sizeof(buf));
+	memcpy(buf, "GIC", 3);
+	p.pbase = 8;
+	p.plen = 10;
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 0);
+	p.pbase = 3;
+	memcpy(buf, "..MAGIC", 7);
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[1], 70);
+	/* a window past the small bound: MAGIC no more, the others still */
+	p.pbase = 3000;
+	p.plen = sizeof(buf) - 100;
+	memset(buf, '.', sizeof(buf));
+	memcpy(buf, "MAGIC", 5);
+	memcpy(buf + 1992, "LATEMARK", 8);  /* stream 4992..5000: the bound */
+	memcpy(buf + 2500, "ANYWHERE", 8);
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 2);
+	assert_int_equal(h.sid[2], 71);
+	assert_int_equal(h.sid[3], 72);
+	memcpy(buf + 1992, ".LATEMARK", 9); /* ends at 5001 */
+	assert_int_equal(detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h), 1);
+	assert_int_equal(h.sid[4], 72);
+	ruleset_put(rs);
+}
+
+/* Port groups: payload rules with a few destination (or source) ports are
+ * in databases by port bucket, yet found for every port they name. */
+static void
+port_groups(void **state)
+{
+	const char *text =
+		"alert tcp any any -> any 445 (msg:\"smb\"; content:\"PORTMARK\"; sid:80;)\n"
+		"alert tcp any 8080 -> any any (msg:\"proxy\"; content:\"PORTMARK\"; sid:81;)\n"
+		"alert tcp any any -> any [1000:1003,2000] (msg:\"range\"; content:\"PORTMARK\"; sid:82;)\n"
+		"alert tcp any any -> any !445 (msg:\"not smb\"; content:\"PORTMARK\"; sid:83;)\n";
+	struct ruleset *rs = built(text);
+	struct det_pkt p = {0};
+	struct hits h = {0};
+	static const struct {
+		uint16_t sp, dp;
+		int n;
+		uint32_t sid;
+	} cases[] = {
+		{40000, 445, 1, 80},  {40000, 461, 1, 83}, /* 461: 445's bucket */
+		{8080, 40000, 2, 81}, {8080, 445, 2, 80},  {40000, 1002, 2, 82},
+		{40000, 2000, 2, 82}, {40000, 1004, 1, 83},
+	};
+
+	(void)state;
+	p.ipproto = 6;
+	p.payload = (const uint8_t *)"xx PORTMARK xx";
+	p.plen = strlen((const char *)p.payload);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h.n = 0;
+		p.sp = cases[i].sp;
+		p.dp = cases[i].dp;
+		if (detect_run(rs, NULL, SG_PKT_TCP, &p, on_alert, &h) != cases[i].n ||
+		    h.sid[0] != cases[i].sid)
+			fail_msg("ports %u -> %u: %d alerts, first %u", cases[i].sp, cases[i].dp, h.n,
+				 h.n ? h.sid[0] : 0);
+	}
+	ruleset_put(rs);
+}
+
 int
 main(void)
 {
@@ -335,6 +491,9 @@ main(void)
 		cmocka_unit_test(thresholds_and_flowbits),
 		cmocka_unit_test(address_and_port_index),
 		cmocka_unit_test(child_set_shares_flowbits),
+		cmocka_unit_test(address_classes),
+		cmocka_unit_test(depth_bounded_fast_patterns),
+		cmocka_unit_test(port_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
