@@ -35,6 +35,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "db.h"
+#include "drrecover.h"
 #include "drrepl.h"
 #include "http.h"
 #include "imgup.h"
@@ -271,7 +272,7 @@ start_writing(void)
 	/* After a failover: the lost site's VMs are started here from their
 	 * replicas first (reconciliation would take a record moved here before
 	 * its VM is for a VM that is lost), then waited for until ready. */
-	if (site_role() != SITE_ALONE && (r = drrepl_recover()) > 0)
+	if (site_role() != SITE_ALONE && (r = drrecover_run()) > 0)
 		log_info("recovery: %d VMs started from their replicas", r);
 	/* Repair drift before taking requests; the agent may still be starting. */
 	for (r = 0; r < 50 && ops_reconcile(1) < 0; r++)
@@ -476,7 +477,7 @@ cmd_serve(int argc, char **argv)
 	writer.local_underlay = local_underlay;
 	writer.no_local = no_local;
 	writer.workers = workers;
-	site_on_demoted(drrepl_fence);
+	site_on_demoted(drrecover_fence);
 	if (site_start(&site, start_writing, err, sizeof(err)) < 0) {
 		log_warnx("site: %s", err);
 		return 2;

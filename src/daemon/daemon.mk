@@ -12,7 +12,7 @@ DAEMON_SRC = src/daemon/db.c src/daemon/db_sqlite.c src/daemon/db_pg.c src/daemo
              src/daemon/api_keys.c src/daemon/api_tokens.c src/daemon/pull.c \
              src/daemon/store_images.c src/daemon/imgup.c src/daemon/api_images.c \
              src/daemon/site.c src/daemon/sitemsg.c src/daemon/api_site.c src/daemon/store_site.c \
-             src/daemon/drrepl.c src/daemon/store_vpn.c src/daemon/vpnplan.c src/daemon/vmvmplan.c \
+             src/daemon/drrepl.c src/daemon/drrecover.c src/daemon/store_vpn.c src/daemon/vpnplan.c src/daemon/vmvmplan.c \
              src/daemon/api_vpn.c \
              src/common/wgkey.c src/common/sshkey.c src/common/userdata.c $(TLS_SRC)
 DAEMON_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRC))

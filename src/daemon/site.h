@@ -58,7 +58,7 @@ int site_start(const struct site_conf *conf, void (*on_primary)(void), char *err
  * What to run, on a thread of its own, when this site is demoted (it hears
  * the other site took over at a higher epoch), and at a start of a site
  * demoted before: cloudletd stops the VMs of its site's hosts
- * (drrepl_fence). Set before site_start.
+ * (drrecover_fence). Set before site_start.
  */
 void site_on_demoted(void (*cb)(void));
 

@@ -144,6 +144,12 @@ store_host_set_site(const char *site)
 	snprintf(own_site, sizeof(own_site), "%s", site ? site : "");
 }
 
+const char *
+store_host_site(void)
+{
+	return own_site;
+}
+
 static json_t *
 host_list_where(const char *where, const char *site)
 {

@@ -39,6 +39,7 @@ int store_host_get(const char *id_or_name, json_t **out);
  * else those of its site (store_host_set_site, from --site-name). */
 json_t *store_host_list(void);
 void store_host_set_site(const char *site);
+const char *store_host_site(void);	 /* that site ("" when alone) */
 json_t *store_host_list_all(void);	 /* every host, whatever its site */
 json_t *store_host_list_peer_site(void); /* the other site's (site neither "" nor ours) */
 int store_host_of_site(const char *id);	 /* 1: a host of this control plane's site */

@@ -59,38 +59,28 @@ store_replica_count(const char *host_id)
 json_t *
 store_replica_candidates(void)
 {
-	json_t *all = db_all(db_prep(
+	return db_all(db_prep(
 		"SELECT v.id AS id, v.tenant_id AS tenant_id, v.host_id AS host_id, v.state AS state,"
 		" v.disk_gib AS disk_gib,"
 		" (SELECT count(*) FROM volumes o WHERE o.vm_id = v.id) AS volumes"
-		" FROM vms v ORDER BY v.created_at, v.id",
-		""));
-	json_t *mine = json_array(), *v;
-	size_t i;
-
-	json_array_foreach(all, i, v) if (store_host_of_site(json_string_value(
-						  json_object_get(v, "host_id")) ?: ""))
-		json_array_append(mine, v);
-	json_decref(all);
-	return mine;
+		" FROM vms v JOIN hosts h ON h.id = v.host_id WHERE h.site = ?"
+		" ORDER BY v.created_at, v.id",
+		"s", store_host_site()));
 }
 
 json_t *
 store_replica_orphans(void)
 {
-	json_t *all = db_all(db_prep(
+	/* A VM on a host of another site, or on a host no longer recorded (not
+	 * one still to be placed: host_id ""). */
+	return db_all(db_prep(
 		"SELECT v.id AS id, v.tenant_id AS tenant_id, v.host_id AS host_id, v.state AS state,"
 		" coalesce(r.host_id, '') AS replica_host, coalesce(r.agent_id, '') AS agent_id"
-		" FROM vms v LEFT JOIN vm_replicas r ON r.vm_id = v.id ORDER BY v.created_at, v.id",
-		""));
-	json_t *theirs = json_array(), *v;
-	size_t i;
-
-	json_array_foreach(all, i, v) if (!store_host_of_site(json_string_value(
-						  json_object_get(v, "host_id")) ?: ""))
-		json_array_append(theirs, v);
-	json_decref(all);
-	return theirs;
+		" FROM vms v LEFT JOIN vm_replicas r ON r.vm_id = v.id"
+		" LEFT JOIN hosts h ON h.id = v.host_id"
+		" WHERE v.host_id != '' AND (h.id IS NULL OR h.site != ?)"
+		" ORDER BY v.created_at, v.id",
+		"s", store_host_site()));
 }
 
 int
