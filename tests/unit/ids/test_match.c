@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "detect.h"
+#include "detect_thresh.h"
 #include "match.h"
 #include "mpm.h"
 #include "ruleset.h"
