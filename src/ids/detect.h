@@ -1,15 +1,15 @@
 /*
- * detect.h - the detection engine: rule groups with their Hyperscan
- * databases (built once per rule set), and the evaluation of one event
- * (a packet, new stream data, an HTTP request or response, a DNS query, a
- * TLS ClientHello) against them.
+ * detect.h - the detection engine: the evaluation of one event (a packet,
+ * new stream data, an HTTP request or response, a DNS query, a TLS
+ * ClientHello) against a rule set's groups and their Hyperscan databases,
+ * built once per rule set (detect_build.h).
  *
  * For an event, each buffer of its group that has a database is scanned;
  * the rules whose fast pattern was seen, plus the group's rules without a
  * content, are the candidates, fully evaluated in rule-set order: header,
  * flow, packet keywords, every buffer's matches, flowbits, then
  * threshold/detection_filter. Matching rules go to the caller's alert
- * callback. Single-threaded (the candidate bitmap is the rule set's).
+ * callback. Single-threaded (the candidate list is the rule set's).
  */
 #ifndef CLOUDLET_IDS_DETECT_H
 #define CLOUDLET_IDS_DETECT_H
@@ -18,21 +18,11 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "detect_build.h" /* enum det_group */
 #include "rule.h"
 
 struct ruleset;
-
-enum det_group {
-	SG_PKT_TCP,
-	SG_PKT_UDP,
-	SG_PKT_ICMP,
-	SG_PKT_OTHER,
-	SG_HTTP_REQ,
-	SG_HTTP_RESP,
-	SG_DNS,
-	SG_TLS,
-	SG__N
-};
+struct det_thresh; /* detect_thresh.h */
 
 enum app_proto { APP_NONE, APP_HTTP, APP_DNS, APP_TLS, APP_DHCP, APP_FAILED };
 
@@ -67,21 +57,12 @@ struct det_pkt {
 
 #define DET_HCLASS_KNOWN 0x80
 
-/* Threshold and detection_filter counters: one table per tenant network. */
-struct det_thresh;
-struct det_thresh *det_thresh_new(void);
-void det_thresh_free(struct det_thresh *t);
-
 typedef void (*det_alert_fn)(void *arg, const struct rule *r, const struct det_pkt *p);
 
-struct detect;
-
-int detect_build(struct ruleset *rs, struct detect **out, char *err, size_t errlen);
-void detect_free(struct detect *d);
-/* Bytes of Hyperscan databases this rule set refers to. */
-size_t detect_db_bytes(const struct detect *d);
-
-/* Evaluate one event. Returns the number of alerts given to fn. */
+/* Evaluate one event against rs's tables (rs->det), counting threshold
+ * and detection_filter matches in th (one table per tenant network:
+ * detect_thresh.h; NULL: no limit). Returns the number of alerts given to
+ * fn. */
 int detect_run(struct ruleset *rs, struct det_thresh *th, int group, struct det_pkt *p,
 	       det_alert_fn fn, void *arg);
 

@@ -4,7 +4,8 @@ IDS_CFLAGS := $(shell pkg-config --cflags libhs libpcre2-8 libpcap 2>/dev/null)
 IDS_LIBS   := $(shell pkg-config --libs libhs libpcre2-8 libpcap libseccomp 2>/dev/null) -lm
 # Everything but main: the unit tests and the fuzzers link these.
 IDS_SRC = src/ids/addr.c src/ids/rule.c src/ids/rulekw.c src/ids/ruleset.c src/ids/mpm.c src/ids/match.c \
-          src/ids/detect.c src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
+          src/ids/detect.c src/ids/detect_build.c src/ids/detect_aidx.c src/ids/detect_thresh.c \
+          src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
           src/ids/dns.c src/ids/tls.c src/ids/portscan.c src/ids/spoof.c src/ids/gate.c \
           src/ids/eve.c src/ids/netcfg.c src/ids/sensor.c src/ids/capture.c \
           src/ids/control.c src/ids/serve.c src/ids/build.c

@@ -1,7 +1,7 @@
 /*
  * ruleset.c - loading rules (ruleset.h): lines to rules, the skip list,
  * classtypes, flowbit names, variables; then the evaluation order and the
- * detection tables (detect.c).
+ * detection tables (detect_build.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
-#include "detect.h"
+#include "detect_build.h"
 #include "stream.h"
 #include "ruleset.h"
 #include "util.h"

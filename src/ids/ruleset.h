@@ -9,7 +9,7 @@
  * entry (fuzzed); ruleset_load_dir() reads files and calls it.
  *
  * Life: ruleset_new, add/load, ruleset_build (sorts, compiles the
- * Hyperscan databases: detect.h), then shared read-only; reference counted
+ * Hyperscan databases: detect_build.h), then shared read-only; reference counted
  * (ruleset_get/ruleset_put) so a reload can swap in a new set while packets
  * still hold the old one.
  */

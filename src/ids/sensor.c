@@ -9,6 +9,8 @@
 
 #include "addr.h"
 #include "decode.h"
+#include "detect_build.h"
+#include "detect_thresh.h"
 #include "dns.h"
 #include "http.h"
 #include "log.h"

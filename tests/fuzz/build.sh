@@ -129,7 +129,8 @@ echo "built $OUT/fuzz_idseve"
 # The IDS sensor (src/ids): its rule parser, its app-layer parsers, and the
 # whole packet path under one tenant's rules and detectors.
 IDS_SRC="src/ids/addr.c src/ids/rule.c src/ids/rulekw.c src/ids/ruleset.c src/ids/mpm.c src/ids/match.c \
-	src/ids/detect.c src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
+	src/ids/detect.c src/ids/detect_build.c src/ids/detect_aidx.c src/ids/detect_thresh.c \
+	src/ids/decode.c src/ids/stream.c src/ids/flow.c src/ids/http.c \
 	src/ids/dns.c src/ids/tls.c src/ids/portscan.c src/ids/spoof.c src/ids/gate.c \
 	src/ids/eve.c src/ids/netcfg.c src/ids/sensor.c src/common/log.c src/common/util.c \
 	src/common/jsonv.c"

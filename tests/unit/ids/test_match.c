@@ -1,8 +1,9 @@
 /* test_match.c - full evaluation of matches (src/ids/match.c) and the
- * detection engine with its Hyperscan databases (detect.c, mpm.c): content
- * positions and backtracking, negation, byte_test/byte_jump/isdataat,
- * the stream window's "new data" rule, a catastrophic pcre bounded in
- * time, identical databases shared between rule sets, thresholds. */
+ * detection engine with its Hyperscan databases (detect_build.c, detect.c,
+ * mpm.c): content positions and backtracking, negation,
+ * byte_test/byte_jump/isdataat, the stream window's "new data" rule, a
+ * catastrophic pcre bounded in time, identical databases shared between
+ * rule sets, thresholds (detect_thresh.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "detect.h"
+#include "detect_thresh.h"
 #include "match.h"
 #include "mpm.h"
 #include "ruleset.h"
