@@ -174,13 +174,17 @@ netns_add() {
 
 # The "outside computer": namespace $1 (made with netns_add) on this test
 # agent's external bridge, as 198.18.0.254/24.
+# outside_attach NETNS [TAG]: NETNS (made) on the external bridge
+# (EXT_NETNS/EXT_BRIDGE: the agent's, by default) as 198.18.0.254; TAG
+# tells this pair of veths from another test's or another outside's.
 outside_attach() {
-	ip link add "o$$" type veth peer name "op$$"
-	ip link set "o$$" netns "$1"
-	ip link set "op$$" netns "${EXT_NETNS:-clx-$$}"
-	ip -n "${EXT_NETNS:-clx-$$}" link set "op$$" master "${EXT_BRIDGE:-cx$$}" up
-	ip -n "$1" addr add 198.18.0.254/24 dev "o$$"
-	ip -n "$1" link set "o$$" up
+	local o="o${2-}$$" p="op${2-}$$"
+	ip link add "$o" type veth peer name "$p"
+	ip link set "$o" netns "$1"
+	ip link set "$p" netns "${EXT_NETNS:-clx-$$}"
+	ip -n "${EXT_NETNS:-clx-$$}" link set "$p" master "${EXT_BRIDGE:-cx$$}" up
+	ip -n "$1" addr add 198.18.0.254/24 dev "$o"
+	ip -n "$1" link set "$o" up
 	ip -n "$1" link set lo up
 }
 

@@ -73,6 +73,27 @@ sites_hosts_add() {
 	fail "host h1 is not up"
 }
 
+# sites_up: the usual pair with hosts: the datacenter and agents h1 and h2
+# (hosts_lib.sh), both sites' databases and cloudletds (a primary, b its
+# standby, a writable), h1 of site a and h2 of site b recorded at a.
+sites_up() {
+	dc_make 2
+	host_start 1
+	host_start 2
+	sites_make
+	site_start a primary
+	site_start b standby
+	site_wait_writable a
+	sites_hosts_add
+}
+
+# site_outside N: the outside computer of host N's site: namespace
+# clo<N>-$$ on host N's external network.
+site_outside() {
+	netns_add "clo$1-$$"
+	EXT_NETNS=clhx$1-$$ EXT_BRIDGE=chx$1$$ outside_attach "clo$1-$$" "s$1"
+}
+
 # site_get S: GET /v1/site at S (operator) into BODY.
 site_get() { URL=${SURL[$1]} api GET /v1/site "$OPERATOR"; }
 

@@ -14,14 +14,7 @@
 . "$(dirname "$0")/site_lib.sh"
 trap 'rc=$?; set +e; [ -n "${SPID[a]-}" ] && kill -CONT "${SPID[a]}" 2>/dev/null; hosts_stop; (exit $rc); cleanup' EXIT
 
-dc_make 2
-host_start 1
-host_start 2
-sites_make
-site_start a primary
-site_start b standby
-site_wait_writable a
-sites_hosts_add
+sites_up
 URL=${SURL[a]}
 read -r _ KA <<<"$(new_tenant part)"
 expect_api 202 POST /v1/vms "$KA" '{"name":"p1","service":"web-hosting","memory_mib":128,"disk_gib":1}'

@@ -24,14 +24,7 @@
 trap 'rc=$?; set +e; hosts_stop; (exit $rc); cleanup' EXIT
 SITE_ARGS="--replica-lag-alert-ms 2500"
 
-dc_make 2
-host_start 1
-host_start 2
-sites_make
-site_start a primary
-site_start b standby
-site_wait_writable a
-sites_hosts_add
+sites_up
 URL=${SURL[a]}
 expect_eq "$(cli --json host list | jq -r '[.[] | .name + ":" + .site] | join(",")')" "h1:a,h2:b" "hosts and their sites"
 api POST /v1/hosts "$OPERATOR" '{"name":"h3","socket":"/nonexistent","site":"Bad Site"}'
@@ -53,15 +46,8 @@ log "d1 ($VM) ready on h1"
 tcli() { CLOUDLET_URL=$URL CLOUDLET_TOKEN=$KA "$CLI_BIN" "$@"; }
 PUB=$(tcli --json address create --vm d1 | jq -r .address)
 expect_match "$PUB" '^198\.18\.0\.' "d1's external address"
-for n in 1 2; do
-	netns_add "clo$n-$$"
-	ip link add "so$n$$" type veth peer name "sp$n$$"
-	ip link set "so$n$$" netns "clo$n-$$"
-	ip link set "sp$n$$" netns "clhx$n-$$"
-	ip -n "clhx$n-$$" link set "sp$n$$" master "chx$n$$" up
-	ip -n "clo$n-$$" addr add 198.18.0.254/24 dev "so$n$$"
-	ip -n "clo$n-$$" link set "so$n$$" up
-done
+site_outside 1
+site_outside 2
 # outside N: one HTTP GET of d1's page from site N's outside computer, a
 # status line or 000; tried for up to 60 s until an answer.
 outside() {
