@@ -478,15 +478,17 @@ cmd_serve(int argc, char **argv)
 	writer.no_local = no_local;
 	writer.workers = workers;
 	site_on_demoted(drrecover_fence);
+	/* A site of a pair runs its VMs on its site's hosts: known before
+	 * site_start, which may start writing at once (an unpaired primary). */
+	if (site.peer != NULL && site.name != NULL)
+		store_host_set_site(site.name);
 	if (site_start(&site, start_writing, err, sizeof(err)) < 0) {
 		log_warnx("site: %s", err);
 		return 2;
 	}
 	role = site_role();
-	if (role != SITE_ALONE) {
+	if (role != SITE_ALONE)
 		http_write_gate = site_writable;
-		store_host_set_site(site_name()); /* its VMs run on its site's hosts */
-	}
 	if ((role == SITE_STANDBY || role == SITE_PROMOTING) && db_standby() != 1)
 		log_warnx("site: this site is %s but its database is not a hot standby",
 			  site_role_name(role));

@@ -399,12 +399,6 @@ site_start(const struct site_conf *c, void (*on_primary)(void), char *err, size_
 	return 0;
 }
 
-const char *
-site_name(void)
-{
-	return S.role == SITE_ALONE ? "" : S.name; /* set once, at site_start */
-}
-
 enum site_role
 site_role(void)
 {

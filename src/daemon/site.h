@@ -30,7 +30,6 @@
 
 #include "sitemsg.h"
 
-
 struct site_conf {
 	const char *name;	 /* this site's name */
 	const char *role;	 /* "primary" or "standby": when site.json is new */
@@ -63,8 +62,6 @@ int site_start(const struct site_conf *conf, void (*on_primary)(void), char *err
 void site_on_demoted(void (*cb)(void));
 
 enum site_role site_role(void);
-/* This site's name ("" when alone). */
-const char *site_name(void);
 
 /* May this control plane write now (alone, or a primary holding its
  * lease)? If not, why in words (for the 503). */
