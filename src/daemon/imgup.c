@@ -23,6 +23,12 @@
  * scanner is ours and reads in bounded chunks: a CPU limit only (an
  * address-space limit also broke it under AddressSanitizer). */
 #define CHILD_AS (1024L << 20)
+/* check and convert start I/O threads (qemu's thread pool, more of them
+ * when the disk is slow); each reserves a stack and, with glibc, a malloc
+ * arena of 64 MiB: at 1 GiB a convert under load failed with
+ * "qemu_thread_create: Resource temporarily unavailable" (CI). Their
+ * address space gets more room and each child at most two arenas. */
+#define WORK_AS (2048L << 20)
 #define INFO_CPU_S 30
 #define WORK_CPU_S 1800 /* convert and scan read the whole image */
 
@@ -66,13 +72,28 @@ run(const char *const argv[], long as_bytes, long cpu_s, char **out)
 	int pfd[2], st = 0;
 	size_t len = 0;
 	char *buf = malloc(OUT_MAX + 1);
+	const char **env;
+	size_t n_env;
 	pid_t p;
 
 	*out = NULL;
 	if (buf == NULL)
 		return -ENOMEM;
+	/* Its environment, made before the fork (no allocation after it in
+	 * this threaded process): ours, and at most two malloc arenas. */
+	for (n_env = 0; environ[n_env] != NULL; n_env++)
+		;
+	if ((env = calloc(n_env + 2, sizeof(*env))) == NULL) {
+		free(buf);
+		return -ENOMEM;
+	}
+	env[0] = "MALLOC_ARENA_MAX=2";
+	for (size_t i = 0, k = 1; i < n_env; i++)
+		if (strncmp(environ[i], "MALLOC_ARENA_MAX=", 17) != 0)
+			env[k++] = environ[i];
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		free(buf);
+		free(env);
 		return -errno;
 	}
 	p = fork();
@@ -87,9 +108,10 @@ run(const char *const argv[], long as_bytes, long cpu_s, char **out)
 		if (as_bytes > 0)
 			setrlimit(RLIMIT_AS, &as);
 		setrlimit(RLIMIT_CPU, &cpu);
-		execvp(argv[0], (char *const *)(uintptr_t)argv);
+		execvpe(argv[0], (char *const *)(uintptr_t)argv, (char *const *)(uintptr_t)env);
 		_exit(127);
 	}
+	free(env);
 	close(pfd[1]);
 	if (p < 0) {
 		close(pfd[0]);
@@ -223,7 +245,7 @@ imgup_check(const char *path, int64_t room, const char *final, char *format,
 	if (qcow2) {
 		const char *const check[] = {"qemu-img", "check", spec, NULL};
 
-		rc = run(check, CHILD_AS, WORK_CPU_S, &out);
+		rc = run(check, WORK_AS, WORK_CPU_S, &out);
 		/* 0 clean, 3 leaked clusters only (harmless); 2 corrupt, 1 the
 		 * check could not run */
 		if (rc != 0 && rc != 3) {
@@ -238,7 +260,7 @@ imgup_check(const char *path, int64_t room, const char *final, char *format,
 			const char *const cv[] = {"qemu-img", "convert", "-O", "raw", spec, conv,
 						  NULL};
 
-			rc = run(cv, CHILD_AS, WORK_CPU_S, &out);
+			rc = run(cv, WORK_AS, WORK_CPU_S, &out);
 		}
 		if (rc != 0) {
 			first_line(out, line, sizeof(line));
