@@ -238,6 +238,19 @@ add_remote_peer(const char *tenant_id, const json_t *ch, const json_t *remote,
  * through the tenant's host-to-host tunnel (vmvmplan.h). No gateway, no
  * peers.
  */
+/* The channel's record: 0, or -1 with the error answered. */
+static int
+channel_add(const struct vpn_channel_row *row, struct http_resp *resp)
+{
+	int r = store_vpn_channel_add(row, &resp->json);
+
+	if (r == -EEXIST)
+		http_error(resp, 409, "conflict", "a VPN channel with that name already exists");
+	else if (r < 0)
+		http_error(resp, 500, "internal", "the state store failed");
+	return r < 0 ? -1 : 0;
+}
+
 static void
 vmvm_create(struct http_req *req, struct http_resp *resp, const json_t *j, const char *name)
 {
@@ -269,14 +282,8 @@ vmvm_create(struct http_req *req, struct http_resp *resp, const json_t *j, const
 	row.vms = vms_text;
 	row.remote_cidrs = "[]";
 	row.dns = "";
-	r = store_vpn_channel_add(&row, &resp->json);
-	if (r == -EEXIST) {
-		http_error(resp, 409, "conflict", "a VPN channel with that name already exists");
+	if (channel_add(&row, resp) < 0)
 		goto out;
-	} else if (r < 0) {
-		http_error(resp, 500, "internal", "the state store failed");
-		goto out;
-	}
 	if (sync_or_fail(req, resp) < 0) {
 		if (store_vpn_channel_get(t, name, &tmp) == 0)
 			store_vpn_channel_delete(t, str(tmp, "id"));
@@ -421,14 +428,8 @@ api_vpn_create(struct http_req *req, struct http_resp *resp)
 	row.vms = vms_text;
 	row.remote_cidrs = cidrs_text;
 	row.dns = dns ? dns : "";
-	r = store_vpn_channel_add(&row, &resp->json);
-	if (r == -EEXIST) {
-		http_error(resp, 409, "conflict", "a VPN channel with that name already exists");
+	if (channel_add(&row, resp) < 0)
 		goto out;
-	} else if (r < 0) {
-		http_error(resp, 500, "internal", "the state store failed");
-		goto out;
-	}
 	if (strcmp(kind, "network-network") == 0 &&
 	    add_remote_peer(t, resp->json, remote, resp) < 0) {
 		store_vpn_channel_delete(t, str(resp->json, "id"));

@@ -39,6 +39,23 @@ store_vpn_gateway_get(const char *tenant_id, json_t **out)
 		      out);
 }
 
+/* A key file's text (read by util_read_file): the base64 key into out if
+ * it is one; the text wiped and freed either way. */
+static int
+key_take(char *text, size_t len, char out[45])
+{
+	int r;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	r = len == 44 && wgkey_valid(text) ? 0 : -EINVAL;
+	if (r == 0)
+		memcpy(out, text, 45);
+	sodium_memzero(text, len);
+	free(text);
+	return r;
+}
+
 int
 store_vpn_gateway_key(const char *tenant_id, char out[45])
 {
@@ -50,14 +67,7 @@ store_vpn_gateway_key(const char *tenant_id, char out[45])
 		return -ENAMETOOLONG;
 	if ((r = util_read_file(path, 128, &text, &len)) < 0)
 		return r;
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		text[--len] = '\0';
-	r = len == 44 && wgkey_valid(text) ? 0 : -EINVAL;
-	if (r == 0)
-		memcpy(out, text, 45);
-	sodium_memzero(text, len);
-	free(text);
-	return r;
+	return key_take(text, len, out);
 }
 
 /* The first 100.96.N.0/24 that overlaps none of avoid. */
@@ -462,12 +472,5 @@ store_vpn_host_key(const char *tenant_id, const char *host_id, char out[45])
 	pthread_mutex_unlock(&hk_mtx);
 	if (r < 0)
 		return r;
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		text[--len] = '\0';
-	r = len == 44 && wgkey_valid(text) ? 0 : -EINVAL;
-	if (r == 0)
-		memcpy(out, text, 45);
-	sodium_memzero(text, len);
-	free(text);
-	return r;
+	return key_take(text, len, out);
 }
